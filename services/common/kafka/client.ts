@@ -1,0 +1,269 @@
+import {
+  Kafka,
+  CompressionTypes,
+  type Admin,
+  type Consumer,
+  type EachBatchPayload,
+  type IHeaders,
+  type Producer,
+  type RetryOptions as KafkaRetryOptions,
+} from 'kafkajs';
+import { kafkaLogCreator, type Logger } from '../logger';
+import { DependencyUnavailableError, errorMessage } from '../errors';
+import { allTopics, topicConfigEntries, type TopicSpec } from './topics';
+
+/**
+ * kumiki's thin face over the Kafka client. Services depend on these interfaces, never on
+ * kafkajs types, so that the client library can be replaced (kafkajs is unmaintained) by
+ * rewriting this folder alone.
+ */
+export interface OutgoingMessage {
+  readonly key: string | Buffer | null;
+  readonly value: Buffer | string | null;
+  readonly headers?: Readonly<Record<string, string | Buffer>>;
+  readonly partition?: number;
+}
+
+export interface IncomingMessage {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly headers: Readonly<Record<string, Buffer | undefined>>;
+  readonly timestamp: string;
+}
+
+export interface MessageBatch {
+  readonly topic: string;
+  readonly partition: number;
+  readonly messages: readonly IncomingMessage[];
+  readonly highWatermark: string;
+}
+
+export interface KafkaSettings {
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+  readonly logger: Logger;
+  /** How long a single connection attempt may take. */
+  readonly connectionTimeoutMs?: number;
+}
+
+export interface KafkaClient {
+  producer(options?: { transactionalId?: string }): EventProducer;
+  consumer(options: ConsumerOptions): BatchConsumer;
+  admin(): KafkaAdmin;
+}
+
+export interface EventProducer {
+  connect(): Promise<void>;
+  /** Resolves once every message is acknowledged by all in-sync replicas (acks=all). */
+  send(topic: string, messages: readonly OutgoingMessage[]): Promise<void>;
+  disconnect(): Promise<void>;
+}
+
+export interface ConsumerOptions {
+  readonly groupId: string;
+  readonly topics: readonly string[];
+  readonly fromBeginning?: boolean;
+  /** Consumers of transactional output read only committed records (the default). */
+  readonly readUncommitted?: boolean;
+  readonly partitionsConsumedConcurrently?: number;
+}
+
+export interface BatchContext {
+  /** Marks messages up to and including `offset` as processed. */
+  resolveOffset(offset: string): void;
+  /** Commits resolved offsets now; call only after side effects are durable. */
+  commit(): Promise<void>;
+  heartbeat(): Promise<void>;
+  isRunning(): boolean;
+}
+
+export interface BatchConsumer {
+  connect(): Promise<void>;
+  /** Offsets are never auto-committed: the handler commits once its output is durable. */
+  run(handler: (batch: MessageBatch, context: BatchContext) => Promise<void>): Promise<void>;
+  disconnect(): Promise<void>;
+}
+
+export interface TopicLag {
+  readonly topic: string;
+  readonly partition: number;
+  readonly committed: string;
+  readonly end: string;
+  readonly lag: number;
+}
+
+export interface KafkaAdmin {
+  connect(): Promise<void>;
+  /** Creates the topics that are missing; existing topics are left as they are. */
+  ensureTopics(specs?: readonly TopicSpec[]): Promise<string[]>;
+  listTopics(): Promise<string[]>;
+  describeCluster(): Promise<{ brokers: number; controller: number | null }>;
+  groupLag(groupId: string, topics: readonly string[]): Promise<TopicLag[]>;
+  deleteTopics(names: readonly string[]): Promise<void>;
+  disconnect(): Promise<void>;
+}
+
+/** Retries inside kafkajs stay short: our own loops decide how long to keep trying. */
+const clientRetry: KafkaRetryOptions = { initialRetryTime: 200, maxRetryTime: 5_000, retries: 5 };
+
+export function createKafkaClient(settings: KafkaSettings): KafkaClient {
+  const kafka = new Kafka({
+    clientId: settings.clientId,
+    brokers: [...settings.brokers],
+    connectionTimeout: settings.connectionTimeoutMs ?? 3_000,
+    requestTimeout: 30_000,
+    retry: clientRetry,
+    logCreator: kafkaLogCreator(settings.logger.child({ component: 'kafkajs' })),
+  });
+  return {
+    producer: (options) => wrapProducer(kafka, options?.transactionalId),
+    consumer: (options) => wrapConsumer(kafka, options),
+    admin: () => wrapAdmin(kafka.admin()),
+  };
+}
+
+function wrapProducer(kafka: Kafka, transactionalId: string | undefined): EventProducer {
+  const producer: Producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 5,
+    allowAutoTopicCreation: false,
+    ...(transactionalId ? { transactionalId } : {}),
+  });
+  return {
+    connect: () => unavailableOnFailure('connect producer', () => producer.connect()),
+    async send(topic, messages) {
+      if (messages.length === 0) return;
+      await unavailableOnFailure(`produce to ${topic}`, () =>
+        producer.send({ topic, acks: -1, compression: CompressionTypes.None, messages: messages.map(toKafkaMessage) }),
+      );
+    },
+    disconnect: () => producer.disconnect(),
+  };
+}
+
+export function toKafkaMessage(message: OutgoingMessage): { key: string | Buffer | null; value: Buffer | string | null; headers?: IHeaders; partition?: number } {
+  return {
+    key: message.key,
+    value: message.value,
+    ...(message.headers ? { headers: { ...message.headers } } : {}),
+    ...(message.partition !== undefined ? { partition: message.partition } : {}),
+  };
+}
+
+function wrapConsumer(kafka: Kafka, options: ConsumerOptions): BatchConsumer {
+  const consumer: Consumer = kafka.consumer({
+    groupId: options.groupId,
+    readUncommitted: options.readUncommitted ?? false,
+    allowAutoTopicCreation: false,
+    retry: { ...clientRetry, retries: 10 },
+  });
+  return {
+    async connect() {
+      await unavailableOnFailure('connect consumer', () => consumer.connect());
+      for (const topic of options.topics) {
+        await consumer.subscribe({ topic, fromBeginning: options.fromBeginning ?? true });
+      }
+    },
+    run: (handler) =>
+      consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 1,
+        eachBatch: async (payload: EachBatchPayload) => {
+          const { batch } = payload;
+          await handler(
+            {
+              topic: batch.topic,
+              partition: batch.partition,
+              highWatermark: batch.highWatermark,
+              messages: batch.messages.map((m) => ({
+                topic: batch.topic,
+                partition: batch.partition,
+                offset: m.offset,
+                key: m.key,
+                value: m.value,
+                timestamp: m.timestamp,
+                headers: normaliseHeaders(m.headers),
+              })),
+            },
+            {
+              resolveOffset: payload.resolveOffset,
+              commit: () => payload.commitOffsetsIfNecessary(),
+              heartbeat: payload.heartbeat,
+              isRunning: () => payload.isRunning() && !payload.isStale(),
+            },
+          );
+        },
+      }),
+    disconnect: () => consumer.disconnect(),
+  };
+}
+
+function normaliseHeaders(headers: IHeaders | undefined): Record<string, Buffer | undefined> {
+  const out: Record<string, Buffer | undefined> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    const first = Array.isArray(value) ? value[0] : value;
+    out[name] = first === undefined ? undefined : Buffer.isBuffer(first) ? first : Buffer.from(first);
+  }
+  return out;
+}
+
+function wrapAdmin(admin: Admin): KafkaAdmin {
+  return {
+    connect: () => unavailableOnFailure('connect admin', () => admin.connect()),
+    async ensureTopics(specs = allTopics) {
+      const existing = new Set(await admin.listTopics());
+      const missing = specs.filter((spec) => !existing.has(spec.name));
+      if (missing.length === 0) return [];
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((spec) => ({
+          topic: spec.name,
+          numPartitions: spec.partitions,
+          replicationFactor: -1,
+          configEntries: topicConfigEntries(spec),
+        })),
+      });
+      return missing.map((spec) => spec.name);
+    },
+    listTopics: () => unavailableOnFailure('list topics', () => admin.listTopics()),
+    async describeCluster() {
+      const cluster = await unavailableOnFailure('describe cluster', () => admin.describeCluster());
+      return { brokers: cluster.brokers.length, controller: cluster.controller };
+    },
+    async groupLag(groupId, topicNames) {
+      const lags: TopicLag[] = [];
+      const committed = await admin.fetchOffsets({ groupId, topics: [...topicNames] });
+      for (const { topic, partitions } of committed) {
+        const ends = await admin.fetchTopicOffsets(topic);
+        for (const end of ends) {
+          const done = partitions.find((p) => p.partition === end.partition)?.offset ?? '-1';
+          const start = Number(done) < 0 ? Number(end.low) : Number(done);
+          lags.push({ topic, partition: end.partition, committed: done, end: end.high, lag: Math.max(0, Number(end.high) - start) });
+        }
+      }
+      return lags;
+    },
+    deleteTopics: (names) => admin.deleteTopics({ topics: [...names] }),
+    disconnect: () => admin.disconnect(),
+  };
+}
+
+/** Connection-level failures become retriable errors that name what we were doing. */
+async function unavailableOnFailure<T>(action: string, task: () => Promise<T>): Promise<T> {
+  try {
+    return await task();
+  } catch (error) {
+    const retriable = (error as { retriable?: boolean }).retriable !== false || isConnectionError(error);
+    if (!retriable) throw error;
+    throw new DependencyUnavailableError(`Kafka: cannot ${action}: ${errorMessage(error)}`, { dependency: 'kafka' }, { cause: error });
+  }
+}
+
+function isConnectionError(error: unknown): boolean {
+  const name = (error as { name?: string }).name ?? '';
+  return /Connection|NumberOfRetriesExceeded|RequestTimeout|BrokerNotFound/.test(name);
+}
