@@ -1,6 +1,7 @@
 import {
   Kafka,
   CompressionTypes,
+  Partitioners,
   type Admin,
   type Consumer,
   type EachBatchPayload,
@@ -130,6 +131,12 @@ function wrapProducer(kafka: Kafka, transactionalId: string | undefined): EventP
     idempotent: true,
     maxInFlightRequests: 5,
     allowAutoTopicCreation: false,
+    // Murmur2 like the Java client, so direct producers and kumiki agree on a key's partition.
+    createPartitioner: Partitioners.DefaultPartitioner,
+    // Bounded, so a caller learns of an outage (the collector answers 503) instead of waiting
+    // forever; a send that failed after retries is retried by its caller and deduplicated
+    // downstream by messageId.
+    retry: clientRetry,
     ...(transactionalId ? { transactionalId } : {}),
   });
   return {

@@ -33,7 +33,7 @@ export const allTopics: readonly TopicSpec[] = Object.values(topics);
 
 /** Broker-side settings of a topic, as Kafka names them. */
 export function topicConfigEntries(spec: TopicSpec): { name: string; value: string }[] {
-  const entries = [{ name: 'cleanup.policy', value: spec.cleanup }];
+  const entries: { name: string; value: string }[] = [{ name: 'cleanup.policy', value: spec.cleanup }];
   if (spec.cleanup === 'delete' && spec.retentionMs !== undefined) {
     entries.push({ name: 'retention.ms', value: String(spec.retentionMs) });
   }

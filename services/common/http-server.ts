@@ -1,0 +1,62 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+import type { Component } from './lifecycle';
+import type { Logger } from './logger';
+
+export interface HttpServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly logger: Logger;
+  readonly metrics: Registry;
+  /** The owning service's health, for /health and /ready. */
+  readonly probe: { isHealthy(): boolean; isReady(): boolean; readiness(): Record<string, boolean> };
+  /** Adds the service's own routes (collector API, read API). */
+  readonly routes?: (app: FastifyInstance) => void | Promise<void>;
+  readonly bodyLimit?: number;
+}
+
+/**
+ * Every service's HTTP face: `/health` (alive), `/ready` (able to work now), Prometheus
+ * `/metrics`, plus whatever routes the service adds. Closing stops accepting connections
+ * first and waits for in-flight requests, which is how intake stops on shutdown.
+ */
+export function createHttpServer(options: HttpServerOptions): Component & { readonly app: FastifyInstance; address(): string } {
+  const app = Fastify({
+    loggerInstance: options.logger.child({ component: 'http' }) as FastifyBaseLogger,
+    // Per-request log lines would cost more than the requests on the collector's hot path.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: options.bodyLimit ?? 1_048_576,
+    return503OnClosing: true,
+  });
+  let listening = false;
+
+  app.get('/health', async (_request, reply) => {
+    const healthy = options.probe.isHealthy();
+    return reply.code(healthy ? 200 : 503).send({ status: healthy ? 'ok' : 'unhealthy' });
+  });
+  app.get('/ready', async (_request, reply) => {
+    const ready = options.probe.isReady();
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', components: options.probe.readiness() });
+  });
+  app.get('/metrics', async (_request, reply) => {
+    return reply.header('content-type', options.metrics.contentType).send(await options.metrics.metrics());
+  });
+
+  return {
+    name: 'http-server',
+    app,
+    address: () => `http://${options.host}:${options.port}`,
+    async start() {
+      if (options.routes) await app.register(async (scope) => options.routes!(scope));
+      await app.listen({ host: options.host, port: options.port });
+      listening = true;
+      options.logger.info({ url: `http://${options.host}:${options.port}` }, 'listening');
+    },
+    async stop() {
+      listening = false;
+      await app.close();
+    },
+    isHealthy: () => listening,
+    isReady: () => listening,
+  };
+}
