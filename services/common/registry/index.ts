@@ -1,0 +1,10 @@
+export {
+  SchemaRegistryClient,
+  registrySettingsFromConfig,
+  type CompatibilityLevel,
+  type RegisteredTopicSchema,
+  type SchemaDefinition,
+  type SchemaRegistrySettings,
+} from './schema-registry.client';
+export { AvroCodec, invalidFields, type Decoded } from './avro-codec';
+export { HEADER_LENGTH, MAGIC_BYTE, frame, unframe, type WireFrame } from './wire-format';
