@@ -8,3 +8,4 @@ export {
 } from './schema-registry.client';
 export { AvroCodec, invalidFields, type Decoded } from './avro-codec';
 export { HEADER_LENGTH, MAGIC_BYTE, frame, unframe, type WireFrame } from './wire-format';
+export { createRegistryConnection } from './registry-connection';
