@@ -4,7 +4,6 @@ import type { z } from 'zod';
 import type { clickhouseEnvShape } from '../config';
 import type { Logger } from '../logger';
 import { errorMessage, type ErrorContext } from '../errors';
-import { openEmbeddedConnection } from './embedded-connection';
 import { toKumikiError, type ClickHouseMode } from './errors';
 import { quoteIdentifier } from './sql-text';
 
@@ -99,6 +98,9 @@ export async function createClickHouse(config: ClickHouseConfig, logger: Logger,
     const dataPath = embeddedDataPath(config.KUMIKI_HOME);
     let connection;
     try {
+      // Loaded only here: chDB maps its ~540 MB native engine as soon as it is required, and a
+      // process that talks to a ClickHouse server should not pay for that.
+      const { openEmbeddedConnection } = require('./embedded-connection') as typeof import('./embedded-connection');
       connection = await openEmbeddedConnection({ dataPath, database, sessionDefaults: defaultSettings });
     } catch (error) {
       throw toKumikiError(error, 'embedded', { operation: 'open', dataPath });

@@ -26,5 +26,4 @@ export {
   type MigrationResult,
   type RunMigrationsOptions,
 } from './migrations';
-export { openEmbeddedDataPath } from './embedded-connection';
 export { splitStatements, quoteIdentifier, isPlainIdentifier } from './sql-text';
