@@ -11,6 +11,7 @@ export interface KafkaConnectionOptions {
   /** Topics to create if missing, once connected. */
   readonly topics?: readonly TopicSpec[];
   readonly pingIntervalMs?: number;
+  readonly pingTimeoutMs?: number;
 }
 
 /**
@@ -32,12 +33,23 @@ export function createKafkaConnection(options: KafkaConnectionOptions): Componen
     else logger.warn({ error: errorMessage(error) }, 'Kafka unreachable');
   };
 
+  // The client retries internally for many seconds; an unanswered ping within this bound
+  // already means the broker is not serving us, which is what /ready should say.
+  const pingTimeoutMs = options.pingTimeoutMs ?? 3_000;
   const ping = async (): Promise<void> => {
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await admin.describeCluster();
+      await Promise.race([
+        admin.describeCluster(),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no answer within ${pingTimeoutMs} ms`)), pingTimeoutMs);
+        }),
+      ]);
       markReachable(true);
     } catch (error) {
       markReachable(false, error);
+    } finally {
+      clearTimeout(timer);
     }
   };
 
