@@ -34,7 +34,7 @@ export const env = {
   port: (fallback: number) => z.coerce.number().int().min(0).max(65_535).default(fallback),
   host: () => z.string().min(1).default('127.0.0.1'),
   positiveInt: (fallback: number) => z.coerce.number().int().positive().default(fallback),
-  url: () => z.url({ message: 'must be an http(s) URL' }),
+  url: () => z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }),
   list: (fallback: string) =>
     z
       .string()

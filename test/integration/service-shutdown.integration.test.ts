@@ -50,7 +50,7 @@ describe('service process lifecycle', () => {
       started.child.kill('SIGTERM');
       expect(await started.exit).toEqual({ code: 0, signal: null });
       const stops = logMessages(started.output()).filter((m) => m.startsWith('component stopped') || m === 'service stopped');
-      expect(stops).toEqual(['component stopped: http-server', 'component stopped: producer', 'component stopped: kafka', 'service stopped']);
+      expect(stops).toEqual(['component stopped: http-server', 'component stopped: producer', 'component stopped: schema-registry', 'component stopped: kafka', 'service stopped']);
     } finally {
       started.child.kill('SIGKILL');
     }

@@ -47,3 +47,10 @@ describe('service configuration', () => {
     expect(() => loadMaterializerConfig({ KUMIKI_ADMIN_TOKEN: token, CLICKHOUSE_DATABASE: 'drop table' })).toThrow(/CLICKHOUSE_DATABASE="drop table": must be a plain identifier/);
   });
 });
+
+describe('URL settings', () => {
+  it('accept only http(s) URLs', () => {
+    expect(() => loadStitcherConfig({ SCHEMA_REGISTRY_URL: 'ftp://registry:8081' })).toThrow(/SCHEMA_REGISTRY_URL="ftp:\/\/registry:8081": must be an http\(s\) URL/);
+    expect(loadStitcherConfig({ SCHEMA_REGISTRY_URL: 'https://registry:8081' }).SCHEMA_REGISTRY_URL).toBe('https://registry:8081');
+  });
+});
