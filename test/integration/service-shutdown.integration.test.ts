@@ -50,7 +50,11 @@ describe('service process lifecycle', () => {
       started.child.kill('SIGTERM');
       expect(await started.exit).toEqual({ code: 0, signal: null });
       const stops = logMessages(started.output()).filter((m) => m.startsWith('component stopped') || m === 'service stopped');
-      expect(stops).toEqual(['component stopped: http-server', 'component stopped: producer', 'component stopped: schema-registry', 'component stopped: kafka', 'service stopped']);
+      // Intake (HTTP) stops first; the producer flushes before Kafka's admin connection goes; the
+      // Kafka connection, started first, stops last.
+      expect(stops[0]).toBe('component stopped: http-server');
+      expect(stops.indexOf('component stopped: producer')).toBeGreaterThan(0);
+      expect(stops.slice(-2)).toEqual(['component stopped: kafka', 'service stopped']);
     } finally {
       started.child.kill('SIGKILL');
     }

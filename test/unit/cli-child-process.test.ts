@@ -10,7 +10,8 @@ describe('managed child processes', () => {
     spawnManaged({ name, command: process.execPath, args: ['-e', script, name], env: { PATH: process.env.PATH ?? '' }, cwd: dir, logFile: path.join(dir, `${name}.log`), match: name });
 
   it('stops a process that honours SIGTERM within its grace', async () => {
-    const proc = await start('polite', "console.log('up'); process.on('SIGTERM', () => { console.log('bye'); process.exit(0); }); setInterval(() => {}, 1000);");
+    // 'up' is printed only once the handler is in place, so the signal cannot arrive before it.
+    const proc = await start('polite', "process.on('SIGTERM', () => { console.log('bye'); process.exit(0); }); console.log('up'); setInterval(() => {}, 1000);");
     await waitForLog(proc.logFile, 'up');
     expect(isOurProcess(proc.pid, 'polite')).toBe(true);
     expect(await stopProcessGroup(proc.pid, proc.match, 5_000)).toBe('stopped');

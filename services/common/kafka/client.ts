@@ -11,7 +11,9 @@ import {
 } from 'kafkajs';
 import { kafkaLogCreator, type Logger } from '../logger';
 import { DependencyUnavailableError, errorMessage } from '../errors';
+import { withRetry } from '../retry';
 import { allTopics, topicConfigEntries, type TopicSpec } from './topics';
+import { createTransactionalProducer, readTopicToEnd, type ReadToEndOptions, type TransactionalProducer } from './transactions';
 
 /**
  * kumiki's thin face over the Kafka client. Services depend on these interfaces, never on
@@ -54,6 +56,10 @@ export interface KafkaClient {
   producer(options?: { transactionalId?: string }): EventProducer;
   consumer(options: ConsumerOptions): BatchConsumer;
   admin(): KafkaAdmin;
+  /** A producer for consume-transform-produce transactions (see transactions.ts). */
+  transactionalProducer(options: { transactionalId: string; transactionTimeoutMs?: number }): TransactionalProducer;
+  /** Reads a topic from the beginning to its current end (see transactions.ts). */
+  readToEnd(options: ReadToEndOptions): Promise<number>;
 }
 
 export interface EventProducer {
@@ -70,6 +76,13 @@ export interface ConsumerOptions {
   /** Consumers of transactional output read only committed records (the default). */
   readonly readUncommitted?: boolean;
   readonly partitionsConsumedConcurrently?: number;
+  /** Fetch tuning (linger): the broker answers once `minBytes` are there or `maxWaitTimeInMs` passed. */
+  readonly minBytes?: number;
+  readonly maxWaitTimeInMs?: number;
+  /** Upper bound of one partition's data per fetch, hence of a batch. */
+  readonly maxBytesPerPartition?: number;
+  /** How long the group waits for a silent member before reassigning its partitions (kafkajs default 30 s). */
+  readonly sessionTimeoutMs?: number;
 }
 
 export interface BatchContext {
@@ -123,6 +136,8 @@ export function createKafkaClient(settings: KafkaSettings): KafkaClient {
     producer: (options) => wrapProducer(kafka, options?.transactionalId),
     consumer: (options) => wrapConsumer(kafka, options),
     admin: () => wrapAdmin(kafka.admin()),
+    transactionalProducer: (options) => createTransactionalProducer(kafka, options),
+    readToEnd: (options) => readTopicToEnd(kafka, options),
   };
 }
 
@@ -166,6 +181,10 @@ function wrapConsumer(kafka: Kafka, options: ConsumerOptions): BatchConsumer {
     readUncommitted: options.readUncommitted ?? false,
     allowAutoTopicCreation: false,
     retry: { ...clientRetry, retries: 10 },
+    ...(options.minBytes !== undefined ? { minBytes: options.minBytes } : {}),
+    ...(options.maxWaitTimeInMs !== undefined ? { maxWaitTimeInMs: options.maxWaitTimeInMs } : {}),
+    ...(options.maxBytesPerPartition !== undefined ? { maxBytesPerPartition: options.maxBytesPerPartition } : {}),
+    ...(options.sessionTimeoutMs !== undefined ? { sessionTimeout: options.sessionTimeoutMs } : {}),
   });
   return {
     async connect() {
@@ -198,7 +217,9 @@ function wrapConsumer(kafka: Kafka, options: ConsumerOptions): BatchConsumer {
             },
             {
               resolveOffset: payload.resolveOffset,
-              commit: () => payload.commitOffsetsIfNecessary(),
+              // With autoCommit off, kafkajs' commitOffsetsIfNecessary() without offsets never commits:
+              // hand it the resolved offsets explicitly.
+              commit: () => payload.commitOffsetsIfNecessary(payload.uncommittedOffsets()),
               heartbeat: payload.heartbeat,
               isRunning: () => payload.isRunning() && !payload.isStale(),
             },
@@ -226,7 +247,9 @@ function wrapAdmin(admin: Admin): KafkaAdmin {
       const missing = specs.filter((spec) => !existing.has(spec.name));
       if (missing.length === 0) return [];
       await admin.createTopics({
-        waitForLeaders: true,
+        // Leaders are awaited below with our own bounded retry: kafkajs' wait gives up on a
+        // freshly started broker's transient "does not host this topic-partition".
+        waitForLeaders: false,
         topics: missing.map((spec) => ({
           topic: spec.name,
           numPartitions: spec.partitions,
@@ -234,7 +257,20 @@ function wrapAdmin(admin: Admin): KafkaAdmin {
           configEntries: topicConfigEntries(spec),
         })),
       });
-      return missing.map((spec) => spec.name);
+      const names = missing.map((spec) => spec.name);
+      // A broker that has just started can answer "does not host this topic-partition" for a
+      // moment after creation; wait until every new topic's metadata is served.
+      await withRetry(async () => {
+        const { topics: described } = await admin.fetchTopicMetadata({ topics: names });
+        const leaderless = described.filter((topic) => topic.partitions.some((partition) => partition.leader < 0));
+        if (leaderless.length > 0) throw Object.assign(new Error(`no leader yet for ${leaderless.map((t) => t.name).join(', ')}`), { retriable: true });
+      }, {
+        initialDelayMs: 100,
+        maxDelayMs: 1_000,
+        deadlineMs: 30_000,
+        shouldRetry: (error) => (error as { retriable?: boolean }).retriable === true || /does not host|UNKNOWN_TOPIC|LEADER_NOT_AVAILABLE/i.test(String(error)),
+      });
+      return names;
     },
     listTopics: () => unavailableOnFailure('list topics', () => admin.listTopics()),
     async describeCluster() {
