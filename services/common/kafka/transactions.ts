@@ -1,0 +1,207 @@
+import { CompressionTypes, Partitioners, type Kafka, type Producer, type Transaction as KafkaTransaction } from 'kafkajs';
+import { DependencyUnavailableError, KumikiError, errorMessage } from '../errors';
+import type { IncomingMessage, OutgoingMessage } from './client';
+
+/**
+ * Kafka transactions for consume-transform-produce (the identity stitcher).
+ *
+ * `connect()` connects and initialises the producer id of the transactional id at once: the
+ * broker bumps the epoch, aborts whatever transaction an earlier holder of the id left open,
+ * and from then on rejects that holder (a zombie) with a fencing error. A fenced producer can
+ * never commit again; callers must treat `ProducerFencedError` as fatal and stop.
+ */
+export interface TransactionalProducer {
+  connect(): Promise<void>;
+  /** Begins a transaction. Only one may be open at a time. */
+  begin(): Promise<Transaction>;
+  disconnect(): Promise<void>;
+}
+
+export interface TopicMessages {
+  readonly topic: string;
+  readonly messages: readonly OutgoingMessage[];
+}
+
+export interface ConsumedOffset {
+  readonly topic: string;
+  readonly partition: number;
+  /** The next offset to consume (last processed + 1), as Kafka commits it. */
+  readonly offset: string;
+}
+
+export interface Transaction {
+  /** Sends records of several topics in one request round. */
+  send(batches: readonly TopicMessages[]): Promise<void>;
+  /** Adds consumed offsets of `groupId` to the transaction: they commit with the records or not at all. */
+  sendOffsets(groupId: string, offsets: readonly ConsumedOffset[]): Promise<void>;
+  commit(): Promise<void>;
+  abort(): Promise<void>;
+}
+
+/** Another producer with the same transactional id took over; this one must stop. Never retried. */
+export class ProducerFencedError extends KumikiError {
+  readonly isRetriable = false;
+}
+
+const FENCED = new Set(['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED', 'TRANSACTION_COORDINATOR_FENCED', 'INVALID_PRODUCER_ID_MAPPING']);
+
+export function createTransactionalProducer(kafka: Kafka, options: { transactionalId: string; transactionTimeoutMs?: number }): TransactionalProducer {
+  const producer: Producer = kafka.producer({
+    transactionalId: options.transactionalId,
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+    createPartitioner: Partitioners.DefaultPartitioner,
+    transactionTimeout: options.transactionTimeoutMs ?? 60_000,
+    retry: { initialRetryTime: 200, maxRetryTime: 5_000, retries: 8 },
+  });
+  const context = { transactionalId: options.transactionalId };
+  return {
+    async connect() {
+      await translate('connect transactional producer', context, () => producer.connect());
+      // kafkajs initialises the transactional producer id lazily, at the first transaction:
+      // do it now, so the fencing of any earlier holder happens before we read any state.
+      const first = await translate('initialise transactions', context, () => producer.transaction());
+      await translate('abort empty transaction', context, () => first.abort());
+    },
+    async begin() {
+      const transaction: KafkaTransaction = await translate('begin transaction', context, () => producer.transaction());
+      return {
+        send: async (batches) => {
+          const topicMessages = batches
+            .filter((batch) => batch.messages.length > 0)
+            .map((batch) => ({ topic: batch.topic, messages: batch.messages.map(toMessage) }));
+          if (topicMessages.length === 0) return;
+          await translate('send in transaction', context, () => transaction.sendBatch({ topicMessages, acks: -1, compression: CompressionTypes.None }));
+        },
+        sendOffsets: (groupId, offsets) =>
+          translate('send offsets in transaction', context, () =>
+            transaction.sendOffsets({ consumerGroupId: groupId, topics: groupOffsets(offsets) }),
+          ),
+        commit: () => translate('commit transaction', context, () => transaction.commit()),
+        abort: () => translate('abort transaction', context, () => transaction.abort()),
+      };
+    },
+    disconnect: () => producer.disconnect(),
+  };
+}
+
+function toMessage(message: OutgoingMessage): { key: string | Buffer | null; value: Buffer | string | null; headers?: Record<string, string | Buffer>; partition?: number } {
+  return {
+    key: message.key,
+    value: message.value,
+    ...(message.headers ? { headers: { ...message.headers } } : {}),
+    ...(message.partition !== undefined ? { partition: message.partition } : {}),
+  };
+}
+
+function groupOffsets(offsets: readonly ConsumedOffset[]): { topic: string; partitions: { partition: number; offset: string }[] }[] {
+  const byTopic = new Map<string, { partition: number; offset: string }[]>();
+  for (const { topic, partition, offset } of offsets) {
+    let partitions = byTopic.get(topic);
+    if (!partitions) byTopic.set(topic, (partitions = []));
+    partitions.push({ partition, offset });
+  }
+  return [...byTopic].map(([topic, partitions]) => ({ topic, partitions }));
+}
+
+async function translate<T>(action: string, context: Record<string, string>, task: () => Promise<T>): Promise<T> {
+  try {
+    return await task();
+  } catch (error) {
+    if (isFenced(error)) throw new ProducerFencedError(`Kafka: cannot ${action}: fenced by a newer producer with the same transactional id`, context, { cause: error });
+    if ((error as { retriable?: boolean }).retriable === false) throw error;
+    throw new DependencyUnavailableError(`Kafka: cannot ${action}: ${errorMessage(error)}`, { dependency: 'kafka', ...context }, { cause: error });
+  }
+}
+
+function isFenced(error: unknown): boolean {
+  for (let current: unknown = error; current; current = (current as { cause?: unknown; originalError?: unknown }).originalError ?? (current as { cause?: unknown }).cause) {
+    const type = (current as { type?: string }).type;
+    if (type && FENCED.has(type)) return true;
+  }
+  return false;
+}
+
+export interface ReadToEndOptions {
+  readonly topic: string;
+  /** Called with each batch of records, in offset order per partition. */
+  readonly onBatch: (messages: readonly IncomingMessage[]) => Promise<void> | void;
+  /** Defaults to read_committed: only records of committed transactions. */
+  readonly readUncommitted?: boolean;
+  readonly groupIdPrefix: string;
+}
+
+/**
+ * Reads a topic from its beginning up to the end offsets it has when the read starts, then
+ * returns the number of records read. Reading committed only, the end is reached when the
+ * offsets kafkajs reports (control records included) pass the end offset of every partition.
+ * Uses a throwaway consumer group that never commits.
+ */
+export async function readTopicToEnd(kafka: Kafka, options: ReadToEndOptions): Promise<number> {
+  const admin = kafka.admin();
+  await translate('connect admin', {}, () => admin.connect());
+  let ends: Map<number, bigint>;
+  try {
+    const offsets = await translate('fetch end offsets', { topic: options.topic }, () => admin.fetchTopicOffsets(options.topic));
+    ends = new Map(offsets.filter((o) => BigInt(o.high) > BigInt(o.low)).map((o) => [o.partition, BigInt(o.high)]));
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+  if (ends.size === 0) return 0;
+
+  const consumer = kafka.consumer({
+    groupId: `${options.groupIdPrefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`,
+    readUncommitted: options.readUncommitted ?? false,
+    allowAutoTopicCreation: false,
+    maxBytesPerPartition: 4 * 1024 * 1024,
+  });
+  let read = 0;
+  let failure: unknown;
+  const pending = new Set(ends.keys());
+  let finish: () => void = () => undefined;
+  const done = new Promise<void>((resolve) => (finish = resolve));
+  const progress = (partition: number, lastOffset: string): void => {
+    const end = ends.get(partition);
+    if (end !== undefined && BigInt(lastOffset) + 1n >= end) pending.delete(partition);
+    if (pending.size === 0) finish();
+  };
+  // END_BATCH_PROCESS also fires for batches that held only control records (commit markers),
+  // whose offsets a read_committed consumer otherwise never sees.
+  consumer.on(consumer.events.END_BATCH_PROCESS, (event) => progress(event.payload.partition, event.payload.lastOffset));
+  consumer.on(consumer.events.CRASH, (event) => {
+    failure = event.payload.error;
+    finish();
+  });
+  try {
+    await translate('connect consumer', { topic: options.topic }, () => consumer.connect());
+    await consumer.subscribe({ topic: options.topic, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch }) => {
+        const messages: IncomingMessage[] = batch.messages.map((m) => ({
+          topic: batch.topic,
+          partition: batch.partition,
+          offset: m.offset,
+          key: m.key,
+          value: m.value,
+          timestamp: m.timestamp,
+          headers: {},
+        }));
+        try {
+          await options.onBatch(messages);
+        } catch (error) {
+          failure = error;
+          finish();
+          throw error;
+        }
+        read += messages.length;
+      },
+    });
+    await done;
+    if (failure) throw failure;
+    return read;
+  } finally {
+    await consumer.disconnect().catch(() => undefined);
+  }
+}
