@@ -5,6 +5,8 @@ import { loadCliConfig, type CliConfig } from './config';
 import { upCommand } from './commands/up.command';
 import { downCommand } from './commands/down.command';
 import { statusCommand } from './commands/status.command';
+import { registerImportCommand } from './commands/import.command';
+import { registerSendCommand } from './commands/send.command';
 
 /**
  * The `kumiki` command line. The environment is read once, here; each command gets the
@@ -40,6 +42,9 @@ export async function main(argv: readonly string[], environment: Env): Promise<n
     .action(async (options: { json: boolean }) => {
       exitCode = await statusCommand(config(), { json: options.json });
     });
+
+  registerSendCommand(program, config, (code) => (exitCode = code));
+  registerImportCommand(program, config, (code) => (exitCode = code));
 
   try {
     await program.parseAsync([...argv]);

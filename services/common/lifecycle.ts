@@ -134,6 +134,9 @@ export function runUntilSignalled(service: Service, logger: Logger): void {
   let signals = 0;
   const finish = (code: number): void => {
     logger.flush();
+    // Also as exitCode: if the event loop empties before the unref'd timer fires, Node exits
+    // on its own, and must not exit 0 after an error.
+    process.exitCode = code;
     // Give the flushed logger a moment to reach its destination before the process ends.
     setTimeout(() => process.exit(code), 50).unref();
   };

@@ -1,0 +1,183 @@
+/**
+ * Materialized events/s into embedded ClickHouse (chDB), beside a raw `@clickhouse/client`
+ * insert of the same rows with the same batch size, in the same run.
+ *
+ *   npm run build && node dist/bench/materializer-throughput.js [events=200000] [batch=5000] [profiles=20000] [refreshEvery=20000]
+ *
+ * `batch` is the insert size (MATERIALIZER_BATCH_SIZE); `refreshEvery` how many events one
+ * consumed Kafka batch holds, after which the touched profiles are refreshed once.
+ *
+ * "Materialized" is the whole per-batch path of the profile-materializer minus Kafka I/O:
+ * Avro decode → rows → idempotent inserts (events, identities) → profile snapshots of the
+ * touched profiles → RFM of those profiles → ProfileUpdate encode (producer stubbed). The raw
+ * insert writes the identical events_store rows into a second database with no other work.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { createClickHouse, type ClickHouse } from '../services/common/clickhouse/client-factory';
+import { runMigrations } from '../services/common/clickhouse/migrations';
+import { AvroCodec } from '../services/common/registry/avro-codec';
+import type { IncomingMessage } from '../services/common/kafka/client';
+import { refreshProfiles, writeChunk, type MaterializeDeps, type WrittenChunk } from '../services/profile-materializer/materialize-batch';
+import { ProfileRepository } from '../services/profile-materializer/profile.repository';
+import { parseRates } from '../services/profile-materializer/rfm/money';
+import { readRfm, writeRfmSettings } from '../services/profile-materializer/rfm/rfm.repository';
+import { toEventRow } from '../services/profile-materializer/store-rows';
+import { schema, type StitchedEvent } from '../schemas';
+
+const [events = 200_000, batchSize = 5_000, profiles = 20_000, refreshEvery = 20_000] = process.argv.slice(2).map(Number);
+const logger = pino({ level: 'warn' });
+const DAY = 86_400_000;
+
+function generate(n: number, now: number): StitchedEvent[] {
+  const out: StitchedEvent[] = [];
+  const names = ['Page Viewed', 'Product Viewed', 'Product Added', 'Order Completed'];
+  for (let i = 0; i < n; i++) {
+    const p = `profile-${(i * 7919) % profiles}`;
+    const name = names[i % 10 === 0 ? 3 : i % 3]!;
+    const at = now - ((i * 104729) % (300 * DAY));
+    out.push({
+      profileId: p,
+      identifiers: [{ type: 'user_id', value: `u-${p}` }],
+      stitchedAt: now,
+      event: {
+        messageId: `m-${i}-${p}`,
+        type: 'track',
+        event: name,
+        name: null,
+        userId: `u-${p}`,
+        anonymousId: `a-${p}`,
+        previousId: null,
+        groupId: null,
+        timestamp: at,
+        sentAt: null,
+        receivedAt: at,
+        channel: i % 4 === 0 ? 'store' : 'web',
+        source: 'bench',
+        context: '{"page":{"path":"/p"},"userAgent":"bench"}',
+        properties: name === 'Order Completed' ? `{"order_id":"o-${i}","revenue":${(i % 500) + 0.99},"currency":"USD"}` : '{"sku":"sku-1","price":12.5}',
+        traits: '{}',
+        consent: {},
+      },
+    });
+  }
+  return out;
+}
+
+async function open(home: string, database: string): Promise<ClickHouse> {
+  const ch = await createClickHouse({ CLICKHOUSE_URL: undefined, CLICKHOUSE_USER: 'default', CLICKHOUSE_PASSWORD: '', CLICKHOUSE_DATABASE: database, KUMIKI_HOME: home }, logger);
+  await runMigrations(ch, { logger });
+  return ch;
+}
+
+async function main(): Promise<void> {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'kumiki-bench-'));
+  const now = Date.now();
+  const records = generate(events, now);
+  const stitchedType = schema('StitchedEvent').type;
+  const updateType = schema('ProfileUpdate').type;
+  const types = new Map([
+    [1, stitchedType],
+    [2, updateType],
+  ]);
+  const codec = new AvroCodec({
+    writerType: async (id: number) => types.get(id)!,
+    cachedWriterType: (id: number) => types.get(id),
+    register: async () => 1,
+    rememberWriterType: () => undefined,
+  });
+  codec.bind('bench.stitched-value', 1, stitchedType);
+  codec.bind('bench.updates-value', 2, updateType);
+  const messages: IncomingMessage[] = records.map((r, i) => ({
+    topic: 'bench.stitched',
+    partition: 0,
+    offset: String(i),
+    key: Buffer.from(r.profileId),
+    value: codec.encode('bench.stitched', r),
+    headers: {},
+    timestamp: String(now),
+  }));
+
+  const materialized = await open(home, 'bench_materialized');
+  const raw = await open(home, 'bench_raw');
+  const settings = { purchaseEvents: ['Order Completed'], refundEvents: ['Order Refunded'], windowDays: 365, rates: parseRates('', 'USD'), reportingCurrency: 'USD' };
+  await writeRfmSettings(materialized, settings);
+  const repository = new ProfileRepository(materialized);
+  let produced = 0;
+  // Where the time goes: each repository step and the RFM read, summed over the run.
+  const phases: Record<string, number> = {};
+  const timed = <A extends unknown[], R>(name: string, fn: (...args: A) => Promise<R>) => async (...args: A): Promise<R> => {
+    const started = process.hrtime.bigint();
+    try {
+      return await fn(...args);
+    } finally {
+      phases[name] = (phases[name] ?? 0) + Number(process.hrtime.bigint() - started) / 1e9;
+    }
+  };
+  for (const method of ['countExistingEvents', 'writeEvents', 'writeProfileFacts', 'writeIdentities', 'writeLinks', 'loadAliases', 'writeAliases', 'snapshotProfiles', 'segmentsOf'] as const) {
+    const original = (repository[method] as (...args: unknown[]) => Promise<unknown>).bind(repository);
+    (repository as unknown as Record<string, unknown>)[method] = timed(method, original);
+  }
+  const timedRfm = timed('readRfm', (asOf: number, ids: readonly string[]) => readRfm(materialized, asOf, ids));
+
+  const t0 = process.hrtime.bigint();
+  const deps: MaterializeDeps = {
+    repository,
+    decode: (buffer, reader) => codec.decode(buffer, reader),
+    encode: (topic, value) => codec.encode(topic, value),
+    readers: { stitched: stitchedType, change: schema('IdentityChange').type },
+    readRfm: timedRfm,
+    producer: { send: async (_topic, batch) => void (produced += batch.length) },
+    deadLetters: { send: async () => undefined },
+    topics: { stitched: 'bench.stitched', changes: 'bench.changes', updates: 'bench.updates' },
+    logger,
+  };
+  for (let fetched = 0; fetched < messages.length; fetched += refreshEvery) {
+    const written: WrittenChunk[] = [];
+    const end = Math.min(messages.length, fetched + refreshEvery);
+    for (let i = fetched; i < end; i += batchSize) written.push(await writeChunk(messages.slice(i, Math.min(end, i + batchSize)), deps));
+    await timed('refreshProfiles(total)', () => refreshProfiles(written, deps))();
+  }
+  const materializedSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+
+  const rows = records.map(toEventRow);
+  const t1 = process.hrtime.bigint();
+  for (let i = 0; i < rows.length; i += batchSize) {
+    await raw.client.insert({ table: 'events_store', values: rows.slice(i, i + batchSize), format: 'JSONEachRow' });
+  }
+  const rawSeconds = Number(process.hrtime.bigint() - t1) / 1e9;
+
+  const [count] = await materialized.query<{ n: string }>('SELECT count() AS n FROM events');
+  const [purchasers] = await materialized.query<{ n: string }>('SELECT count() AS n FROM rfm');
+  const materializedRate = events / materializedSeconds;
+  const rawRate = events / rawSeconds;
+  console.log(
+    JSON.stringify(
+      {
+        events,
+        batchSize,
+        profiles,
+        refreshEvery,
+        eventsInClickHouse: Number(count?.n),
+        purchasers: Number(purchasers?.n),
+        profileUpdatesProduced: produced,
+        materialized: { seconds: +materializedSeconds.toFixed(2), eventsPerSecond: Math.round(materializedRate) },
+        rawInsert: { seconds: +rawSeconds.toFixed(2), eventsPerSecond: Math.round(rawRate) },
+        ratio: +(materializedRate / rawRate).toFixed(3),
+        materializedSecondsByStep: Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, +v.toFixed(2)])),
+      },
+      null,
+      2,
+    ),
+  );
+  await materialized.close();
+  await raw.close();
+  fs.rmSync(home, { recursive: true, force: true });
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

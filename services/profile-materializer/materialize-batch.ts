@@ -1,0 +1,206 @@
+import type * as avro from 'avsc';
+import type { IdentityChange, ProfileUpdate, StitchedEvent } from '../../schemas';
+import type { IncomingMessage, EventProducer } from '../common/kafka/client';
+import type { DeadLetterHandler, DeadLetterInput } from '../common/dead-letters';
+import type { Logger } from '../common/logger';
+import { errorMessage } from '../common/errors';
+import { applyMerges, idsOfMerges, resolveProfile, type Merge } from './alias-map';
+import type { ProfileRepository, ProfileSnapshot } from './profile.repository';
+import type { RfmRow } from './rfm/rfm';
+import { identityRowsOfEvent, rowsOfChange, toEventRow, type EventRow, type IdentityLinkRow, type IdentityRow } from './store-rows';
+import type { MaterializerMetrics } from './materializer.metrics';
+
+/**
+ * Consumed records → ClickHouse → profile updates, in two phases (writeChunk, refreshProfiles).
+ *
+ * Why it is safe to repeat: every write is idempotent (see profile.repository.ts), so when
+ * anything fails the caller does not commit and the whole batch is read and written again.
+ * Snapshots and RFM are computed from ClickHouse *after* the rows are in, so they include
+ * everything written so far, in any order of arrival (late events, merges before or after the
+ * events they concern). The caller commits offsets only after both phases resolved, i.e. after
+ * ClickHouse confirmed every insert and Kafka acknowledged every ProfileUpdate and dead letter.
+ */
+export interface MaterializeDeps {
+  readonly repository: ProfileRepository;
+  readonly decode: <T>(buffer: Buffer, reader: avro.Type) => Promise<{ value: T }>;
+  readonly encode: (topic: string, value: unknown) => Buffer;
+  readonly readers: { readonly stitched: avro.Type; readonly change: avro.Type };
+  readonly readRfm: (asOf: number, profileIds: readonly string[]) => Promise<Map<string, RfmRow>>;
+  readonly producer: Pick<EventProducer, 'send'>;
+  readonly deadLetters: Pick<DeadLetterHandler, 'send'>;
+  readonly topics: { readonly stitched: string; readonly changes: string; readonly updates: string };
+  readonly logger: Logger;
+  readonly metrics?: MaterializerMetrics;
+  readonly now?: () => number;
+}
+
+export interface BatchOutcome {
+  readonly events: number;
+  readonly changes: number;
+  readonly deadLettered: number;
+  readonly updates: number;
+}
+
+/** What a written chunk leaves for the profile refresh: who was touched, who was merged away. */
+export interface WrittenChunk {
+  readonly events: number;
+  readonly changes: number;
+  readonly deadLettered: number;
+  /** Profile ids as the records named them (resolved to survivors at refresh time). */
+  readonly touched: ReadonlySet<string>;
+  /** Absorbed profile → its survivor after this chunk's merges. */
+  readonly absorbed: ReadonlyMap<string, string>;
+}
+
+/** Both phases at once: one chunk written, then its profiles refreshed. */
+export async function materializeBatch(messages: readonly IncomingMessage[], deps: MaterializeDeps): Promise<BatchOutcome> {
+  const written = await writeChunk(messages, deps);
+  const updates = await refreshProfiles([written], deps);
+  return { events: written.events, changes: written.changes, deadLettered: written.deadLettered, updates };
+}
+
+/**
+ * Phase 1, per chunk of `batchSize` records: decode, write every row (idempotently), flatten
+ * merges into profile_aliases, dead-letter what cannot be decoded. Resolves once ClickHouse
+ * confirmed the inserts and Kafka acknowledged the dead letters.
+ */
+export async function writeChunk(messages: readonly IncomingMessage[], deps: MaterializeDeps): Promise<WrittenChunk> {
+  const now = deps.now ?? Date.now;
+  const eventRows: EventRow[] = [];
+  const identityRows = new Map<string, IdentityRow>();
+  const linkRows: IdentityLinkRow[] = [];
+  const merges: Merge[] = [];
+  const touched = new Set<string>();
+  const deadLetters: DeadLetterInput[] = [];
+  let changes = 0;
+  // One identities row per identifier and chunk: the highest version is the one FINAL keeps anyway.
+  const addIdentity = (row: IdentityRow): void => {
+    const key = `${row.identifier_type}\u0000${row.identifier_value}`;
+    const current = identityRows.get(key);
+    if (!current || row.version > current.version) identityRows.set(key, row);
+  };
+
+  for (const message of messages) {
+    if (message.value === null) continue; // a tombstone carries nothing to materialize
+    try {
+      if (message.topic === deps.topics.changes) {
+        const { value: change } = await deps.decode<IdentityChange>(message.value, deps.readers.change);
+        changes += 1;
+        const rows = rowsOfChange(change);
+        rows.identities.forEach(addIdentity);
+        linkRows.push(...rows.links);
+        if (change.kind === 'merge' && change.absorbedProfileIds.length > 0) {
+          merges.push({ survivor: change.profileId, absorbed: change.absorbedProfileIds, mergedAt: change.changedAt, messageId: change.messageId });
+        }
+        if (change.kind !== 'refused') touched.add(change.profileId);
+      } else {
+        const { value: record } = await deps.decode<StitchedEvent>(message.value, deps.readers.stitched);
+        eventRows.push(toEventRow(record));
+        identityRowsOfEvent(record).forEach(addIdentity);
+        touched.add(record.profileId);
+      }
+    } catch (error) {
+      // Only decoding can fail here, and only for bytes no reader can use: dead-letter them.
+      deadLetters.push({
+        reason: `cannot decode a ${message.topic === deps.topics.changes ? 'IdentityChange' : 'StitchedEvent'}: ${errorMessage(error)}`,
+        code: 'KUMIKI_INVALID_EVENT',
+        stage: 'decode-record',
+        error,
+        originalTopic: message.topic,
+        originalPartition: message.partition,
+        originalOffset: message.offset,
+        originalKey: message.key,
+        originalValue: message.value,
+      });
+    }
+  }
+
+  const started = now();
+  if (eventRows.length > 0 && deps.metrics) {
+    deps.metrics.dedupHits.inc(await deps.repository.countExistingEvents(eventRows.map((r) => r.message_id)));
+  }
+  await deps.repository.writeEvents(eventRows);
+  await deps.repository.writeProfileFacts(eventRows);
+  await deps.repository.writeIdentities([...identityRows.values()]);
+  await deps.repository.writeLinks(linkRows);
+
+  // Merges: flatten against the current alias map, then write the rows that changed.
+  const absorbed = new Map<string, string>();
+  if (merges.length > 0) {
+    const aliases = await deps.repository.loadAliases(idsOfMerges(merges));
+    const aliasChanges = applyMerges(aliases, merges);
+    await deps.repository.writeAliases(aliasChanges);
+    for (const merge of merges) for (const id of merge.absorbed) absorbed.set(id, resolveProfile(aliases, id));
+    for (const change of aliasChanges) absorbed.set(change.absorbed, change.survivor);
+    deps.metrics?.rowsWritten.inc({ table: 'profile_aliases_store' }, aliasChanges.length);
+  }
+  await deps.deadLetters.send(deadLetters);
+  deps.metrics?.insertSeconds.observe((now() - started) / 1000);
+  deps.metrics?.rowsWritten.inc({ table: 'events_store' }, eventRows.length);
+  deps.metrics?.rowsWritten.inc({ table: 'identities_store' }, identityRows.size);
+  deps.metrics?.rowsWritten.inc({ table: 'identity_links_store' }, linkRows.length);
+  deps.metrics?.batchSize.observe(messages.length);
+  return { events: eventRows.length, changes, deadLettered: deadLetters.length, touched, absorbed };
+}
+
+/**
+ * Phase 2, once per consumed Kafka batch (all its chunks): snapshot every touched surviving
+ * profile from ClickHouse, read its RFM, and publish one ProfileUpdate per profile (and one
+ * `mergedInto` record per absorbed profile). Resolves once Kafka acknowledged them. Done once
+ * per batch rather than per chunk because its cost is per profile, not per event.
+ */
+export async function refreshProfiles(chunks: readonly WrittenChunk[], deps: MaterializeDeps): Promise<number> {
+  const now = deps.now ?? Date.now;
+  const touched = new Set(chunks.flatMap((c) => [...c.touched]));
+  const absorbed = new Map(chunks.flatMap((c) => [...c.absorbed]));
+  if (touched.size === 0 && absorbed.size === 0) return 0;
+  const aliases = await deps.repository.loadAliases([...touched, ...absorbed.values()]);
+  for (const id of absorbed.keys()) absorbed.set(id, resolveProfile(aliases, absorbed.get(id)!));
+  const survivors = new Set([...touched].map((id) => resolveProfile(aliases, id)));
+  for (const id of absorbed.keys()) survivors.delete(id);
+
+  const snapshots = await deps.repository.snapshotProfiles([...survivors].sort());
+  const asOf = now();
+  const rfm = snapshots.length > 0 ? await deps.readRfm(asOf, snapshots.map((s) => s.profileId)) : new Map<string, RfmRow>();
+  const segments = await deps.repository.segmentsOf(snapshots.map((s) => s.profileId));
+  const updates: ProfileUpdate[] = [
+    ...snapshots.map((s) => toProfileUpdate(s, rfm.get(s.profileId) ?? null, segments.get(s.profileId) ?? [], asOf)),
+    ...[...absorbed].map(([profileId, mergedInto]) => mergedProfileUpdate(profileId, mergedInto, asOf)),
+  ];
+  await deps.producer.send(
+    deps.topics.updates,
+    updates.map((update) => ({ key: update.profileId, value: deps.encode(deps.topics.updates, update) })),
+  );
+  deps.metrics?.profileUpdates.inc(updates.length);
+  return updates.length;
+}
+
+export function toProfileUpdate(snapshot: ProfileSnapshot, rfm: RfmRow | null, segments: readonly string[], updatedAt: number): ProfileUpdate {
+  return {
+    profileId: snapshot.profileId,
+    mergedInto: null,
+    traits: snapshot.traits,
+    identifiers: snapshot.identifiers,
+    rfm: rfm
+      ? {
+          lastPurchaseAt: rfm.lastPurchaseAt,
+          recencyDays: rfm.recencyDays,
+          frequency: rfm.frequency,
+          monetary: rfm.monetary,
+          r: rfm.r,
+          f: rfm.f,
+          m: rfm.m,
+          label: rfm.label,
+        }
+      : null,
+    consent: snapshot.consent,
+    segments: [...segments],
+    firstSeen: snapshot.firstSeen,
+    lastSeen: snapshot.lastSeen,
+    updatedAt,
+  };
+}
+
+export function mergedProfileUpdate(profileId: string, mergedInto: string, updatedAt: number): ProfileUpdate {
+  return { profileId, mergedInto, traits: '{}', identifiers: [], rfm: null, consent: {}, segments: [], firstSeen: null, lastSeen: null, updatedAt };
+}

@@ -1,0 +1,22 @@
+import { Counter, Histogram, type Registry } from '../common/metrics';
+
+/** What /metrics shows of the materializer's data path. */
+export interface MaterializerMetrics {
+  readonly rowsWritten: Counter<'table'>;
+  readonly batchSize: Histogram;
+  readonly insertSeconds: Histogram;
+  readonly dedupHits: Counter;
+  readonly profileUpdates: Counter;
+  readonly batchSeconds: Histogram;
+}
+
+export function createMaterializerMetrics(registry: Registry): MaterializerMetrics {
+  return {
+    rowsWritten: new Counter({ name: 'kumiki_materializer_rows_written_total', help: 'Rows inserted into ClickHouse, by table', labelNames: ['table'], registers: [registry] }),
+    batchSize: new Histogram({ name: 'kumiki_materializer_batch_messages', help: 'Kafka records per materialized batch', buckets: [1, 10, 100, 500, 1000, 5000, 20000], registers: [registry] }),
+    insertSeconds: new Histogram({ name: 'kumiki_materializer_insert_seconds', help: 'Time to insert one batch into ClickHouse', buckets: [0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry] }),
+    dedupHits: new Counter({ name: 'kumiki_materializer_dedup_hits_total', help: 'Events whose message_id was already stored (replays and resends)', registers: [registry] }),
+    profileUpdates: new Counter({ name: 'kumiki_materializer_profile_updates_total', help: 'ProfileUpdate records produced', registers: [registry] }),
+    batchSeconds: new Histogram({ name: 'kumiki_materializer_batch_seconds', help: 'Time from batch start to committed offsets', buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry] }),
+  };
+}

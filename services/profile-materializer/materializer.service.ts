@@ -1,0 +1,112 @@
+import { Service, type Component } from '../common/lifecycle';
+import type { ServiceBase } from '../common/service-base';
+import { createHttpServer } from '../common/http-server';
+import { createKafkaConnection } from '../common/kafka/kafka-connection';
+import { createProducerConnection } from '../common/kafka/producer-connection';
+import { topics, type TopicSpec } from '../common/kafka/topics';
+import { createDeadLetterHandler } from '../common/dead-letters';
+import { createRegistryConnection } from '../common/registry/registry-connection';
+import { registrySettingsFromConfig } from '../common/registry/schema-registry.client';
+import { createClickHouseConnection } from '../common/clickhouse/clickhouse-connection';
+import { schema } from '../../schemas';
+import { rfmSettingsFromConfig, type MaterializerConfig } from './config';
+import { refreshProfiles, writeChunk, type MaterializeDeps } from './materialize-batch';
+import { createMaterializerConsumer } from './materializer.consumer';
+import { createMaterializerMetrics } from './materializer.metrics';
+import { ProfileRepository } from './profile.repository';
+import { readApiRoutes } from './read-api.routes';
+import { readRfm, writeRfmSettings } from './rfm/rfm.repository';
+
+/** The configured topics (renamed copies of the standard specs when a test renames them). */
+export function materializerTopics(config: MaterializerConfig): TopicSpec[] {
+  return [
+    { ...topics.eventsStitched, name: config.MATERIALIZER_STITCHED_TOPIC },
+    { ...topics.identityChanges, name: config.MATERIALIZER_CHANGES_TOPIC },
+    { ...topics.profileUpdates, name: config.MATERIALIZER_UPDATES_TOPIC },
+    { ...topics.deadLetters, name: config.MATERIALIZER_DLQ_TOPIC },
+  ];
+}
+
+/**
+ * The profile-materializer, composed: Kafka (topics), schema registry (codec), ClickHouse
+ * (migrations), the RFM settings, the producer of profile updates, the consumer, and the HTTP
+ * read API in front. Start order is that list; stop is the reverse, HTTP first.
+ */
+export function createMaterializerService(config: MaterializerConfig, base: ServiceBase): { service: Service; consumer: ReturnType<typeof createMaterializerConsumer> } {
+  const { logger, metrics, kafka } = base;
+  const materializerMetrics = createMaterializerMetrics(metrics);
+  const ownTopics = materializerTopics(config);
+  const kafkaConnection = createKafkaConnection({ client: kafka, logger, topics: ownTopics });
+  const registry = createRegistryConnection({ settings: registrySettingsFromConfig(config), logger, topics: ownTopics });
+  const clickhouse = createClickHouseConnection({ config, logger });
+  const rfmSettings = rfmSettingsFromConfig(config);
+  const rfmSettingsWriter: Component = {
+    name: 'rfm-settings',
+    start: () => writeRfmSettings(clickhouse.clickhouse, rfmSettings),
+    stop: async () => undefined,
+    isHealthy: () => true,
+    isReady: () => true,
+  };
+  const producer = createProducerConnection({ client: kafka, logger });
+  const deadLetters = createDeadLetterHandler({
+    service: 'profile-materializer',
+    producer: producer.producer,
+    encode: (topic, value) => registry.codec.encode(topic, value),
+    logger,
+    topic: config.MATERIALIZER_DLQ_TOPIC,
+  });
+  let deps: MaterializeDeps | undefined;
+  // Built on first use: the codec and ClickHouse exist only once their components started.
+  const materializeDeps = (): MaterializeDeps =>
+    (deps ??= {
+      repository: new ProfileRepository(clickhouse.clickhouse),
+      decode: (buffer, reader) => registry.codec.decode(buffer, reader),
+      encode: (topic, value) => registry.codec.encode(topic, value),
+      readers: { stitched: schema('StitchedEvent').type, change: schema('IdentityChange').type },
+      readRfm: (asOf, ids) => readRfm(clickhouse.clickhouse, asOf, ids),
+      producer: producer.producer,
+      deadLetters,
+      topics: { stitched: config.MATERIALIZER_STITCHED_TOPIC, changes: config.MATERIALIZER_CHANGES_TOPIC, updates: config.MATERIALIZER_UPDATES_TOPIC },
+      logger,
+      metrics: materializerMetrics,
+    });
+  const consumer = createMaterializerConsumer({
+    kafka,
+    logger,
+    groupId: config.MATERIALIZER_GROUP_ID,
+    topics: [config.MATERIALIZER_STITCHED_TOPIC, config.MATERIALIZER_CHANGES_TOPIC],
+    batchSize: config.MATERIALIZER_BATCH_SIZE,
+    lingerMs: config.MATERIALIZER_LINGER_MS,
+    fetchMinBytes: config.MATERIALIZER_FETCH_MIN_BYTES,
+    fetchMaxBytesPerPartition: config.MATERIALIZER_FETCH_MAX_BYTES_PER_PARTITION,
+    metrics: materializerMetrics,
+    ...(config.MATERIALIZER_FAULT_KILL_BEFORE_COMMIT > 0
+      ? {
+          beforeCommit: (batch: number) => {
+            if (batch === config.MATERIALIZER_FAULT_KILL_BEFORE_COMMIT) {
+              logger.warn({ batch }, 'fault injection: SIGKILL before commit');
+              process.kill(process.pid, 'SIGKILL');
+            }
+          },
+        }
+      : {}),
+    write: (messages) => writeChunk(messages, materializeDeps()),
+    publish: (written) => refreshProfiles(written, materializeDeps()),
+  });
+  const routes = readApiRoutes({
+    clickhouse: () => clickhouse.clickhouse,
+    adminToken: config.KUMIKI_ADMIN_TOKEN,
+    logger,
+    limits: { maxExecutionSeconds: config.SQL_MAX_EXECUTION_SECONDS, maxResultRows: config.SQL_MAX_RESULT_ROWS, maxMemoryBytes: config.SQL_MAX_MEMORY_BYTES },
+  });
+  const service = new Service(
+    {
+      name: 'profile-materializer',
+      logger,
+      graceMs: config.SHUTDOWN_GRACE_MS,
+      edge: (probe) => createHttpServer({ host: config.HTTP_HOST, port: config.HTTP_PORT, logger, metrics, probe, routes }),
+    },
+    [kafkaConnection, registry, clickhouse, rfmSettingsWriter, producer, consumer],
+  );
+  return { service, consumer };
+}

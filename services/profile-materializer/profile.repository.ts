@@ -1,0 +1,227 @@
+import type { ClickHouse } from '../common/clickhouse/client-factory';
+import type { Identifier } from '../../schemas';
+import type { AliasChange } from './alias-map';
+import { chTime, factsOfEvents, statementOfEvent, type EventRow, type IdentityLinkRow, type IdentityRow } from './store-rows';
+
+/**
+ * The materializer's reads and writes of profile state in ClickHouse.
+ *
+ * Exactness, query by query:
+ * - writes go to ReplacingMergeTree stores with deterministic keys and versions, so a replay
+ *   writes rows identical to those already there (collapsed by FINAL at read time);
+ * - `loadAliases` reads the profile_aliases view (argMax by version);
+ * - `snapshotProfiles` reads profile_facts_store (min/max/set union: a replayed event changes
+ *   nothing) and profile_statements_store FINAL (one row per profile and message), folding
+ *   statements latest-per-key by (timestamp, message_id), so arrival order does not matter;
+ * - identifiers come from identities_store FINAL (the latest owner of each identifier).
+ */
+export interface ProfileSnapshot {
+  readonly profileId: string;
+  /** JSON object text, keys sorted. */
+  readonly traits: string;
+  readonly firstSeen: number;
+  readonly lastSeen: number;
+  readonly consent: Record<string, boolean>;
+  readonly channels: string[];
+  readonly identifiers: Identifier[];
+}
+
+/** A statement of values (traits, consent) made by one event. */
+export interface Statement {
+  readonly at: number;
+  readonly messageId: string;
+  readonly values: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Latest value per key by event time, messageId breaking ties: the order the statements
+ * arrived in (late events, replays, merges) cannot change the outcome. Keys come out sorted.
+ */
+export function latestPerKey(statements: readonly Statement[]): Record<string, unknown> {
+  const ordered = [...statements].sort((a, b) => a.at - b.at || (a.messageId < b.messageId ? -1 : a.messageId > b.messageId ? 1 : 0));
+  const merged: Record<string, unknown> = {};
+  for (const statement of ordered) Object.assign(merged, statement.values);
+  return Object.fromEntries(Object.keys(merged).sort().map((key) => [key, merged[key]]));
+}
+
+function parseObject(text: string): Record<string, unknown> {
+  try {
+    const value = JSON.parse(text) as unknown;
+    return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+export class ProfileRepository {
+  private static readonly identityCacheSize = 500_000;
+  private lastVersion = 0;
+  /** identifier (type NUL value) → profile id this process last wrote for it. */
+  private readonly writtenIdentities = new Map<string, string>();
+
+  constructor(private readonly ch: ClickHouse) {}
+
+  /** Strictly increasing per process and across restarts (wall clock, microsecond steps). */
+  nextVersion(): number {
+    this.lastVersion = Math.max(this.lastVersion + 1, Date.now() * 1000);
+    return this.lastVersion;
+  }
+
+  /** How many of these message ids are already stored (a replay or a resent event); a primary-key lookup. */
+  async countExistingEvents(messageIds: readonly string[]): Promise<number> {
+    const rows = await this.ch.query<{ n: string }>('SELECT uniqExact(message_id) AS n FROM events_store WHERE message_id IN {ids:Array(String)}', {
+      ids: [...new Set(messageIds)],
+    });
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  async writeEvents(rows: readonly EventRow[]): Promise<void> {
+    await this.ch.insert('events_store', rows);
+  }
+
+  /**
+   * Writes identifier → profile rows, skipping those this process already wrote with the same
+   * profile (most events repeat their profile's identifiers). Skipping is safe: the stored row
+   * already says the same, and a restart simply writes them once more.
+   */
+  async writeIdentities(rows: readonly IdentityRow[]): Promise<void> {
+    const fresh = rows.filter((row) => this.writtenIdentities.get(`${row.identifier_type}\u0000${row.identifier_value}`) !== row.profile_id);
+    await this.ch.insert('identities_store', fresh);
+    if (this.writtenIdentities.size + fresh.length > ProfileRepository.identityCacheSize) this.writtenIdentities.clear();
+    for (const row of fresh) this.writtenIdentities.set(`${row.identifier_type}\u0000${row.identifier_value}`, row.profile_id);
+  }
+
+  /** Per-profile facts and trait/consent statements of a chunk's events (migration 0008). */
+  async writeProfileFacts(events: readonly EventRow[]): Promise<void> {
+    await this.ch.insert('profile_facts_store', factsOfEvents(events));
+    await this.ch.insert('profile_statements_store', events.map(statementOfEvent).filter((row) => row !== null));
+  }
+
+  async writeLinks(rows: readonly IdentityLinkRow[]): Promise<void> {
+    await this.ch.insert('identity_links_store', rows);
+  }
+
+  /** Current aliases touching `ids`: rows whose absorbed or surviving id is one of them. */
+  async loadAliases(ids: readonly string[]): Promise<Map<string, string>> {
+    if (ids.length === 0) return new Map();
+    const rows = await this.ch.query<{ absorbed_profile_id: string; surviving_profile_id: string }>(
+      `SELECT absorbed_profile_id, surviving_profile_id FROM profile_aliases
+       WHERE absorbed_profile_id IN {ids:Array(String)} OR surviving_profile_id IN {ids:Array(String)}`,
+      { ids: [...ids] },
+    );
+    return new Map(rows.map((r) => [r.absorbed_profile_id, r.surviving_profile_id]));
+  }
+
+  async writeAliases(changes: readonly AliasChange[]): Promise<void> {
+    await this.ch.insert(
+      'profile_aliases_store',
+      changes.map((c) => ({
+        absorbed_profile_id: c.absorbed,
+        surviving_profile_id: c.survivor,
+        merged_at: chTime(c.mergedAt),
+        message_id: c.messageId,
+        version: this.nextVersion(),
+      })),
+    );
+  }
+
+  /**
+   * Whole-profile snapshots of the surviving profiles `survivors`, computed from all their
+   * events (their own and those of every profile merged into them), written to profiles_store
+   * with a new version and returned. Profiles without any event yet get no snapshot.
+   */
+  async snapshotProfiles(survivors: readonly string[]): Promise<ProfileSnapshot[]> {
+    if (survivors.length === 0) return [];
+    const memberRows = await this.ch.query<{ absorbed_profile_id: string; surviving_profile_id: string }>(
+      'SELECT absorbed_profile_id, surviving_profile_id FROM profile_aliases WHERE surviving_profile_id IN {ids:Array(String)}',
+      { ids: [...survivors] },
+    );
+    const members = [...survivors, ...memberRows.map((r) => r.absorbed_profile_id)];
+    // transform() needs only the absorbed ids (usually few); everyone else is their own survivor.
+    const params = { members, absorbed: memberRows.map((r) => r.absorbed_profile_id), survivors: memberRows.map((r) => r.surviving_profile_id) };
+    // Primary-key reads of the per-profile tables (migration 0008); `pid` is the surviving
+    // profile (transform() maps an absorbed id to it), so a merge folds both profiles' facts.
+    const facts = await this.ch.query<{ pid: string; first_seen: string; last_seen: string; channels: string[] }>(
+      `SELECT transform(profile_id, {absorbed:Array(String)}, {survivors:Array(String)}, profile_id) AS pid,
+              toString(toUnixTimestamp64Milli(min(first_seen))) AS first_seen,
+              toString(toUnixTimestamp64Milli(max(last_seen))) AS last_seen,
+              arraySort(groupUniqArrayArray(channels)) AS channels
+       FROM profile_facts_store
+       WHERE profile_id IN {members:Array(String)}
+       GROUP BY pid`,
+      params,
+    );
+    const statements = await this.ch.query<{ pid: string; at: string; message_id: string; traits: string; consent: Record<string, boolean> }>(
+      `SELECT transform(profile_id, {absorbed:Array(String)}, {survivors:Array(String)}, profile_id) AS pid,
+              toString(toUnixTimestamp64Milli(timestamp)) AS at, message_id, traits, consent
+       FROM profile_statements_store FINAL
+       WHERE profile_id IN {members:Array(String)}`,
+      params,
+    );
+    const statementsOf = new Map<string, { traits: Statement[]; consent: Statement[] }>();
+    for (const row of statements) {
+      const entry = statementsOf.get(row.pid) ?? { traits: [], consent: [] };
+      entry.traits.push({ at: Number(row.at), messageId: row.message_id, values: parseObject(row.traits) });
+      entry.consent.push({ at: Number(row.at), messageId: row.message_id, values: row.consent });
+      statementsOf.set(row.pid, entry);
+    }
+    const rows = facts.map((f) => ({ ...f, statements: statementsOf.get(f.pid) ?? { traits: [], consent: [] } }));
+    const identifiers = await this.identifiersOf(params);
+    const snapshots = rows.map((row) => {
+      const traits = latestPerKey(row.statements.traits);
+      const consent = latestPerKey(row.statements.consent);
+      return {
+        profileId: row.pid,
+        traits: JSON.stringify(traits),
+        firstSeen: Number(row.first_seen),
+        lastSeen: Number(row.last_seen),
+        consent: consent as Record<string, boolean>,
+        channels: row.channels,
+        identifiers: identifiers.get(row.pid) ?? [],
+      } satisfies ProfileSnapshot;
+    });
+    await this.ch.insert(
+      'profiles_store',
+      snapshots.map((s) => ({
+        profile_id: s.profileId,
+        traits: s.traits,
+        first_seen: chTime(s.firstSeen),
+        last_seen: chTime(s.lastSeen),
+        consent: s.consent,
+        channels: s.channels,
+        identifiers: s.identifiers.map((i) => `${i.type}:${i.value}`),
+        deleted: 0,
+        version: this.nextVersion(),
+      })),
+    );
+    return snapshots;
+  }
+
+  /** Identifiers of each surviving profile, sorted by type then value. */
+  private async identifiersOf(params: { members: string[]; absorbed: string[]; survivors: string[] }): Promise<Map<string, Identifier[]>> {
+    const rows = await this.ch.query<{ pid: string; identifier_type: string; identifier_value: string }>(
+      `SELECT transform(profile_id, {absorbed:Array(String)}, {survivors:Array(String)}, profile_id) AS pid, identifier_type, identifier_value
+       FROM identities_store FINAL
+       WHERE profile_id IN {members:Array(String)} AND deleted = 0
+       ORDER BY pid, identifier_type, identifier_value`,
+      params,
+    );
+    const out = new Map<string, Identifier[]>();
+    for (const row of rows) {
+      const list = out.get(row.pid) ?? [];
+      list.push({ type: row.identifier_type, value: row.identifier_value });
+      out.set(row.pid, list);
+    }
+    return out;
+  }
+
+  /** Segment ids per profile, from the segment_members view. */
+  async segmentsOf(profileIds: readonly string[]): Promise<Map<string, string[]>> {
+    if (profileIds.length === 0) return new Map();
+    const rows = await this.ch.query<{ profile_id: string; segments: string[] }>(
+      'SELECT profile_id, arraySort(groupArray(segment_id)) AS segments FROM segment_members WHERE profile_id IN {ids:Array(String)} GROUP BY profile_id',
+      { ids: [...profileIds] },
+    );
+    return new Map(rows.map((r) => [r.profile_id, r.segments]));
+  }
+}

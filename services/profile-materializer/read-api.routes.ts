@@ -1,0 +1,191 @@
+import { timingSafeEqual } from 'node:crypto';
+import { segmentRoutes } from './segments/segments.routes';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { ClickHouse } from '../common/clickhouse/client-factory';
+import { ClickHouseQueryError } from '../common/clickhouse/errors';
+import { ApiError } from '../common/error-codes';
+import { DependencyUnavailableError } from '../common/errors';
+import type { Logger } from '../common/logger';
+import { readRfm } from './rfm/rfm.repository';
+
+/**
+ * The read API (DESIGN.md): POST /v1/sql, GET /v1/profiles/{type}/{value}[/explain].
+ *
+ * /v1/sql is read-only because ClickHouse says so, not because the SQL text looks harmless:
+ * every query runs with `readonly = 1` (no writes, no DDL, no table functions that touch files
+ * or the network, and no settings changes — so the limits below cannot be lifted from inside
+ * the SQL with `SETTINGS …`) and with time, row and memory limits. Values are passed as typed
+ * parameters (`{name:Type}` in the SQL, `params` in the body), never spliced into the text.
+ */
+export interface ReadApiDeps {
+  readonly clickhouse: () => ClickHouse;
+  readonly adminToken: string;
+  readonly logger: Logger;
+  readonly limits: { readonly maxExecutionSeconds: number; readonly maxResultRows: number; readonly maxMemoryBytes: number };
+  readonly now?: () => number;
+}
+
+/** ClickHouse error codes the read API answers with a specific code (ClickHouse ErrorCodes.cpp). */
+const readOnlyCodes = new Set(['164']); // READONLY
+const timeoutCodes = new Set(['159', '160']); // TIMEOUT_EXCEEDED, TOO_SLOW
+const limitCodes = new Set(['158', '241', '307', '396']); // TOO_MANY_ROWS, MEMORY_LIMIT_EXCEEDED, TOO_MANY_BYTES, TOO_MANY_ROWS_OR_BYTES
+
+export function toReadApiError(error: unknown): ApiError {
+  if (error instanceof ApiError) return error;
+  if (error instanceof ClickHouseQueryError) {
+    if (readOnlyCodes.has(error.code)) return new ApiError('KUMIKI_SQL_READ_ONLY', `the read API is read-only: ${error.message}`);
+    if (timeoutCodes.has(error.code)) return new ApiError('KUMIKI_SQL_TIMEOUT', error.message);
+    if (limitCodes.has(error.code)) return new ApiError('KUMIKI_SQL_LIMIT', error.message);
+    return new ApiError('KUMIKI_SQL_ERROR', error.message);
+  }
+  if (error instanceof DependencyUnavailableError) return new ApiError('KUMIKI_UNAVAILABLE', error.message, undefined, { retryAfterSeconds: 5 });
+  const status = (error as { statusCode?: number }).statusCode;
+  if (status === 400 || status === 415) return new ApiError('KUMIKI_MALFORMED_JSON', (error as Error).message);
+  if (status === 413) return new ApiError('KUMIKI_PAYLOAD_TOO_LARGE', (error as Error).message);
+  return new ApiError('KUMIKI_INTERNAL', 'internal error');
+}
+
+function sendError(reply: FastifyReply, error: ApiError): FastifyReply {
+  if (error.retryAfterSeconds !== undefined) void reply.header('retry-after', String(error.retryAfterSeconds));
+  return reply.code(error.status).send(error.body());
+}
+
+function tokenMatches(header: string | undefined, expected: string): boolean {
+  const match = /^Bearer\s+(.+)$/i.exec(header ?? '');
+  if (!match) return false;
+  const given = Buffer.from(match[1]!.trim());
+  const wanted = Buffer.from(expected);
+  return given.length === wanted.length && timingSafeEqual(given, wanted);
+}
+
+/** Identifier values are stored normalised by the stitcher; the lookup does the unambiguous part. */
+export function normaliseLookup(type: string, value: string): string {
+  const trimmed = value.trim();
+  return type === 'email' ? trimmed.toLowerCase() : trimmed;
+}
+
+export function readApiRoutes(deps: ReadApiDeps): (app: FastifyInstance) => Promise<void> {
+  const now = deps.now ?? Date.now;
+  const logger = deps.logger.child({ component: 'read-api' });
+  return async (app) => {
+    await app.register(
+      async (v1) => {
+        v1.addHook('onRequest', async (request) => {
+          if (!tokenMatches(request.headers.authorization, deps.adminToken)) {
+            throw new ApiError('KUMIKI_ADMIN_UNAUTHORIZED', 'send Authorization: Bearer <adminToken> (from .kumiki/credentials.json)');
+          }
+        });
+        v1.setErrorHandler(async (error, request, reply) => {
+          const apiError = toReadApiError(error);
+          if (apiError.code === 'KUMIKI_INTERNAL') logger.error({ err: error, url: request.url }, 'request failed');
+          return sendError(reply, apiError);
+        });
+
+        v1.post('/sql', async (request) => {
+          const body = request.body as { query?: unknown; params?: unknown } | null;
+          if (!body || typeof body !== 'object' || Array.isArray(body)) throw new ApiError('KUMIKI_MALFORMED_JSON', 'the body must be a JSON object { "query": "...", "params": { ... } }');
+          if (typeof body.query !== 'string' || body.query.trim() === '') throw new ApiError('KUMIKI_MISSING_FIELD', 'query must be a non-empty string', 'query');
+          const params = body.params ?? {};
+          if (typeof params !== 'object' || params === null || Array.isArray(params)) throw new ApiError('KUMIKI_INVALID_EVENT', 'params must be an object of typed parameter values', 'params');
+          const rows = await deps.clickhouse().query(body.query, params as Record<string, unknown>, {
+            readOnly: true,
+            settings: {
+              max_execution_time: deps.limits.maxExecutionSeconds,
+              max_result_rows: String(deps.limits.maxResultRows),
+              result_overflow_mode: 'throw',
+              max_memory_usage: String(deps.limits.maxMemoryBytes),
+            },
+          });
+          return { rows };
+        });
+
+        v1.get('/profiles/:type/:value', async (request) => {
+          const { type, value } = request.params as { type: string; value: string };
+          const ch = deps.clickhouse();
+          const profileId = await findProfile(ch, type, normaliseLookup(type, value));
+          const [profile] = await ch.query<{ traits: string; first_seen: string; last_seen: string; consent: Record<string, boolean>; identifiers: string[] }>(
+            `SELECT traits, toString(first_seen) AS first_seen, toString(last_seen) AS last_seen, consent, identifiers
+             FROM profiles WHERE profile_id = {id:String}`,
+            { id: profileId },
+          );
+          const rfm = (await readRfm(ch, now(), [profileId])).get(profileId);
+          const segments = await ch.query<{ segment_id: string }>('SELECT segment_id FROM segment_members WHERE profile_id = {id:String} ORDER BY segment_id', { id: profileId });
+          const identifiers = profile ? profile.identifiers.map(splitIdentifier) : await identifiersOf(ch, profileId);
+          return {
+            profileId,
+            identifiers,
+            traits: profile ? (JSON.parse(profile.traits) as unknown) : {},
+            rfm: rfm ? { recencyDays: rfm.recencyDays, frequency: rfm.frequency, monetary: rfm.monetary, r: rfm.r, f: rfm.f, m: rfm.m, label: rfm.label } : null,
+            segments: segments.map((s) => s.segment_id),
+            consent: profile?.consent ?? {},
+            firstSeen: profile ? isoTime(profile.first_seen) : null,
+            lastSeen: profile ? isoTime(profile.last_seen) : null,
+          };
+        });
+
+        await v1.register(segmentRoutes({ clickhouse: deps.clickhouse, limits: deps.limits, now }));
+
+        v1.get('/profiles/:type/:value/explain', async (request) => {
+          const { type, value } = request.params as { type: string; value: string };
+          const ch = deps.clickhouse();
+          const profileId = await findProfile(ch, type, normaliseLookup(type, value));
+          // The profile and every profile merged into it; links are read from the store by
+          // those ids (primary data, FINAL) rather than through the alias-resolving view.
+          const absorbed = await ch.query<{ absorbed_profile_id: string; merged_at: string; message_id: string }>(
+            'SELECT absorbed_profile_id, toString(merged_at) AS merged_at, message_id FROM profile_aliases WHERE surviving_profile_id = {id:String} ORDER BY absorbed_profile_id',
+            { id: profileId },
+          );
+          const links = await ch.query<{ identifier_type: string; identifier_value: string; profile_id: string; message_id: string; rule: string; reason: string; linked_at: string }>(
+            `SELECT identifier_type, identifier_value, profile_id, message_id, rule, reason, toString(linked_at) AS linked_at
+             FROM identity_links_store FINAL
+             WHERE profile_id IN {ids:Array(String)}
+             ORDER BY linked_at, identifier_type, identifier_value, rule`,
+            { ids: [profileId, ...absorbed.map((a) => a.absorbed_profile_id)] },
+          );
+          return {
+            profileId,
+            mergedProfiles: absorbed.map((a) => ({ profileId: a.absorbed_profile_id, mergedAt: isoTime(a.merged_at), messageId: a.message_id })),
+            links: links.map((l) => ({
+              type: l.identifier_type,
+              value: l.identifier_value,
+              profileId: l.profile_id,
+              rule: l.rule,
+              reason: l.reason,
+              messageId: l.message_id,
+              linkedAt: isoTime(l.linked_at),
+            })),
+          };
+        });
+      },
+      { prefix: '/v1' },
+    );
+  };
+}
+
+/** The surviving profile of an identifier, or 404. identities resolves merged-away ids. */
+async function findProfile(ch: ClickHouse, type: string, value: string): Promise<string> {
+  const [row] = await ch.query<{ profile_id: string }>(
+    'SELECT profile_id FROM identities WHERE identifier_type = {type:String} AND identifier_value = {value:String} LIMIT 1',
+    { type, value },
+  );
+  if (!row) throw new ApiError('KUMIKI_PROFILE_NOT_FOUND', `no profile has ${type} ${JSON.stringify(value)}`);
+  return row.profile_id;
+}
+
+async function identifiersOf(ch: ClickHouse, profileId: string): Promise<{ type: string; value: string }[]> {
+  const rows = await ch.query<{ identifier_type: string; identifier_value: string }>(
+    'SELECT identifier_type, identifier_value FROM identities WHERE profile_id = {id:String} ORDER BY identifier_type, identifier_value',
+    { id: profileId },
+  );
+  return rows.map((r) => ({ type: r.identifier_type, value: r.identifier_value }));
+}
+
+function splitIdentifier(text: string): { type: string; value: string } {
+  const colon = text.indexOf(':');
+  return { type: text.slice(0, colon), value: text.slice(colon + 1) };
+}
+
+/** ClickHouse DateTime64(3, 'UTC') text → ISO-8601. */
+function isoTime(text: string): string {
+  return `${text.replace(' ', 'T')}Z`;
+}

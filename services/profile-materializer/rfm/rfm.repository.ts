@@ -1,0 +1,72 @@
+import type { ClickHouse } from '../../common/clickhouse/client-factory';
+import { centsToAmount } from './money';
+import { labelGrid, type RfmLabel } from './rfm-labels';
+import type { RfmRow, RfmSettings } from './rfm';
+
+/**
+ * RFM in ClickHouse: the `rfm_as_of` parameterized view (migration 0006) computes it from the
+ * deduplicated events at read time; this module writes the settings that view reads and reads
+ * its rows back in the shape of the TypeScript reference (rfm.ts).
+ */
+export async function writeRfmSettings(ch: ClickHouse, settings: RfmSettings, version = Date.now()): Promise<void> {
+  const currencies = [...settings.rates.keys()];
+  await ch.insert('rfm_settings_store', [
+    {
+      name: 'default',
+      purchase_events: [...settings.purchaseEvents],
+      refund_events: [...settings.refundEvents],
+      window_days: settings.windowDays,
+      reporting_currency: settings.reportingCurrency,
+      currencies,
+      // Int64 as strings: JSON numbers above 2^53 would lose precision.
+      rates_micros: currencies.map((c) => settings.rates.get(c)!.toString()),
+      label_grid: labelGrid(),
+      version,
+    },
+  ]);
+}
+
+interface RfmDbRow {
+  profile_id: string;
+  last_purchase_ms: string;
+  recency_days: number;
+  frequency: number;
+  monetary_cents: string;
+  r_score: number;
+  f_score: number;
+  m_score: number;
+  label: string;
+}
+
+/**
+ * RFM of every purchaser (or of `profileIds` only) as of `asOf` (epoch ms). The profile filter
+ * is applied outside the view, after the window functions, so scores stay ranked among all
+ * purchasers.
+ */
+export async function readRfm(ch: ClickHouse, asOf: number, profileIds?: readonly string[]): Promise<Map<string, RfmRow>> {
+  const filter = profileIds ? 'WHERE profile_id IN {ids:Array(String)}' : '';
+  const rows = await ch.query<RfmDbRow>(
+    `SELECT profile_id, toString(toUnixTimestamp64Milli(last_purchase_at)) AS last_purchase_ms, recency_days, frequency,
+            toString(monetary_cents) AS monetary_cents, r_score, f_score, m_score, label
+     FROM rfm_as_of(as_of = fromUnixTimestamp64Milli({as_of:Int64}, 'UTC'))
+     ${filter}`,
+    { as_of: asOf, ...(profileIds ? { ids: [...profileIds] } : {}) },
+  );
+  return new Map(rows.map((row) => [row.profile_id, toRfmRow(row)]));
+}
+
+function toRfmRow(row: RfmDbRow): RfmRow {
+  const cents = BigInt(row.monetary_cents);
+  return {
+    profileId: row.profile_id,
+    lastPurchaseAt: Number(row.last_purchase_ms),
+    recencyDays: Number(row.recency_days),
+    frequency: Number(row.frequency),
+    monetaryCents: cents,
+    monetary: centsToAmount(cents),
+    r: Number(row.r_score),
+    f: Number(row.f_score),
+    m: Number(row.m_score),
+    label: row.label as RfmLabel,
+  };
+}

@@ -1,0 +1,60 @@
+import { CANDIDATES_PARAM, compileRule, NOW_PARAM, type CompiledQuery } from './compile-rule';
+import type { Rule } from './segment-rule';
+
+/** What evaluation needs of a stored segment. */
+export interface SegmentSource {
+  readonly kind: 'sql' | 'rule';
+  /** SQL segments: the user's SELECT as saved (one statement, no trailing `;`). */
+  readonly sql: string;
+  /** Rule segments: the validated rule. */
+  readonly rule: Rule | null;
+  /** Consent purpose members must have granted; null for none. */
+  readonly purpose: string | null;
+}
+
+export interface SegmentQueryOptions {
+  /** Restrict to these profiles (incremental evaluation); all profiles without it. */
+  readonly candidates?: readonly string[];
+}
+
+/**
+ * The query that lists a segment's members at `now`: one SELECT returning distinct `profile_id`,
+ * with every value a typed parameter. Pass `evaluationParams(now, candidates)` with its params.
+ *
+ * Rule segments are compiled from the rule each time (the compiler is pure and cheap), so the
+ * incremental form can push the candidate restriction into every subquery.
+ *
+ * SQL segments are wrapped: their rows are reduced to current profiles (the `profiles` view:
+ * no merged-away or erased ids, whatever tables the SQL read), deduplicated, restricted to
+ * consenting profiles and to the candidates. The user's SQL goes on its own lines so a trailing
+ * `-- comment` cannot swallow the closing parenthesis; it may use `{now:DateTime64(3, 'UTC')}`.
+ */
+export function segmentQuery(segment: SegmentSource, options: SegmentQueryOptions = {}): CompiledQuery {
+  const candidates = options.candidates !== undefined;
+  if (segment.kind === 'rule') {
+    if (!segment.rule) throw new TypeError('a rule segment without its rule');
+    return compileRule(segment.rule, { candidates, ...(segment.purpose ? { purpose: segment.purpose } : {}) });
+  }
+  const members = segment.purpose ? 'SELECT profile_id FROM profiles WHERE consent[{purpose:String}]' : 'SELECT profile_id FROM profiles';
+  const sql = [
+    'SELECT DISTINCT toString(s.profile_id) AS profile_id',
+    'FROM (',
+    segment.sql,
+    ') AS s',
+    `WHERE toString(s.profile_id) IN (${members})`,
+    ...(candidates ? [`  AND toString(s.profile_id) IN ${CANDIDATES_PARAM}`] : []),
+  ].join('\n');
+  return { sql, params: segment.purpose ? { purpose: segment.purpose } : {} };
+}
+
+/** `now` (and `candidates`) for a segment query. */
+export function evaluationParams(now: number, candidates?: readonly string[]): Record<string, unknown> {
+  return { now: formatDateTime64(now), ...(candidates ? { candidates: [...candidates] } : {}) };
+}
+
+/** Epoch ms → `YYYY-MM-DD hh:mm:ss.mmm` (UTC), the text form of a DateTime64(3, 'UTC') parameter. */
+export function formatDateTime64(ms: number): string {
+  return new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
+}
+
+export { NOW_PARAM, CANDIDATES_PARAM };

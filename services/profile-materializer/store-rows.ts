@@ -1,0 +1,205 @@
+import type { IdentityChange, StitchedEvent } from '../../schemas';
+import { divRoundHalfAway, microsToDecimalString, normaliseCurrency, toMicros } from './rfm/money';
+
+/**
+ * What the materializer writes, as plain rows for the *_store tables of infra/clickhouse/
+ * migrations. Pure functions of the consumed records: a replayed record yields the identical
+ * row (same key, same version), which ReplacingMergeTree keeps once and FINAL reads once.
+ */
+export interface EventRow {
+  message_id: string;
+  profile_id: string;
+  type: string;
+  event: string;
+  name: string;
+  timestamp: string;
+  received_at: string;
+  channel: string;
+  source: string;
+  user_id: string;
+  anonymous_id: string;
+  device_id: string;
+  page_path: string;
+  order_id: string;
+  revenue: string | null;
+  currency: string;
+  properties: string;
+  traits: string;
+  context: string;
+  consent: Record<string, boolean>;
+  version: number;
+}
+
+export interface IdentityRow {
+  identifier_type: string;
+  identifier_value: string;
+  profile_id: string;
+  linked_at: string;
+  message_id: string;
+  deleted: number;
+  version: number;
+}
+
+export interface IdentityLinkRow {
+  identifier_type: string;
+  identifier_value: string;
+  profile_id: string;
+  message_id: string;
+  rule: string;
+  reason: string;
+  linked_at: string;
+}
+
+/** ClickHouse DateTime64(3, 'UTC') text for epoch milliseconds. */
+export function chTime(ms: number): string {
+  return new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
+}
+
+function parseObject(text: string): Record<string, unknown> {
+  try {
+    const value = JSON.parse(text) as unknown;
+    return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+function pathString(object: Record<string, unknown>, ...path: string[]): string {
+  let at: unknown = object;
+  for (const key of path) {
+    if (!at || typeof at !== 'object') return '';
+    at = (at as Record<string, unknown>)[key];
+  }
+  return typeof at === 'string' ? at : typeof at === 'number' ? String(at) : '';
+}
+
+/** Amount with at most 4 decimals (the events_store.revenue column is Decimal(18, 4)), half away from zero. */
+export function revenueText(value: unknown): string | null {
+  const micros = toMicros(value);
+  if (micros === null) return null;
+  return microsToDecimalString(divRoundHalfAway(micros, 100n) * 100n);
+}
+
+/**
+ * The events_store row of a stitched event. Order id, revenue and currency are read from the
+ * properties of every track event that has them (Segment e-commerce spec: `order_id`, `revenue`
+ * else `total`, `currency`); which events count as purchases is decided at read time by RFM.
+ */
+export function toEventRow(record: StitchedEvent): EventRow {
+  const e = record.event;
+  const properties = parseObject(e.properties);
+  const context = parseObject(e.context);
+  const isTrack = e.type === 'track';
+  const orderId = isTrack ? pathString(properties, 'order_id') || pathString(properties, 'orderId') : '';
+  const amount = properties.revenue ?? properties.total;
+  return {
+    message_id: e.messageId,
+    profile_id: record.profileId,
+    type: e.type,
+    event: e.event ?? '',
+    name: e.name ?? '',
+    timestamp: chTime(e.timestamp),
+    received_at: chTime(e.receivedAt),
+    channel: e.channel,
+    source: e.source,
+    user_id: e.userId ?? '',
+    anonymous_id: e.anonymousId ?? '',
+    device_id: pathString(context, 'device', 'id'),
+    page_path: pathString(context, 'page', 'path'),
+    order_id: orderId,
+    revenue: isTrack && amount !== undefined ? revenueText(amount) : null,
+    currency: isTrack ? (normaliseCurrency(properties.currency) ?? '') : '',
+    properties: e.properties,
+    traits: e.traits,
+    context: e.context,
+    consent: { ...e.consent },
+    // The later receipt of one messageId wins (events_store comment); a replay writes the same.
+    version: e.receivedAt,
+  };
+}
+
+/** identities_store rows for the identifiers the stitcher resolved an event's profile from. */
+export function identityRowsOfEvent(record: StitchedEvent): IdentityRow[] {
+  return record.identifiers.map((identifier) => ({
+    identifier_type: identifier.type,
+    identifier_value: identifier.value,
+    profile_id: record.profileId,
+    linked_at: chTime(record.event.timestamp),
+    message_id: record.event.messageId,
+    deleted: 0,
+    version: record.stitchedAt,
+  }));
+}
+
+/** identities_store and identity_links_store rows of an identity change. */
+export function rowsOfChange(change: IdentityChange): { identities: IdentityRow[]; links: IdentityLinkRow[] } {
+  const rule = change.kind === 'link' ? 'linked' : change.kind === 'merge' ? 'merged' : 'refused';
+  const reason =
+    change.kind === 'refused'
+      ? (change.reason ?? `refused by rule ${change.rule}`)
+      : change.kind === 'merge'
+        ? `merged ${change.absorbedProfileIds.join(', ')} into ${change.profileId} (rule ${change.rule})`
+        : `linked by rule ${change.rule}`;
+  const links = change.identifiers.map((identifier) => ({
+    identifier_type: identifier.type,
+    identifier_value: identifier.value,
+    profile_id: change.profileId,
+    message_id: change.messageId,
+    rule,
+    reason,
+    linked_at: chTime(change.eventTime),
+  }));
+  const identities =
+    change.kind === 'refused'
+      ? []
+      : change.identifiers.map((identifier) => ({
+          identifier_type: identifier.type,
+          identifier_value: identifier.value,
+          profile_id: change.profileId,
+          linked_at: chTime(change.eventTime),
+          message_id: change.messageId,
+          deleted: 0,
+          version: change.changedAt,
+        }));
+  return { identities, links };
+}
+
+export interface ProfileFactsRow {
+  profile_id: string;
+  first_seen: string;
+  last_seen: string;
+  channels: string[];
+}
+
+export interface ProfileStatementRow {
+  profile_id: string;
+  message_id: string;
+  timestamp: string;
+  traits: string;
+  consent: Record<string, boolean>;
+  version: number;
+}
+
+/** profile_facts_store rows of a chunk's events: one per profile, pre-aggregated (min, max, union). */
+export function factsOfEvents(rows: readonly EventRow[]): ProfileFactsRow[] {
+  const facts = new Map<string, { first: string; last: string; channels: Set<string> }>();
+  for (const row of rows) {
+    const f = facts.get(row.profile_id);
+    if (!f) {
+      facts.set(row.profile_id, { first: row.timestamp, last: row.timestamp, channels: new Set(row.channel ? [row.channel] : []) });
+      continue;
+    }
+    // chTime text sorts like the time it denotes.
+    if (row.timestamp < f.first) f.first = row.timestamp;
+    if (row.timestamp > f.last) f.last = row.timestamp;
+    if (row.channel) f.channels.add(row.channel);
+  }
+  return [...facts].map(([profile_id, f]) => ({ profile_id, first_seen: f.first, last_seen: f.last, channels: [...f.channels].sort() }));
+}
+
+/** The profile_statements_store row of an event that states traits (not a group call's) or consent; null otherwise. */
+export function statementOfEvent(row: EventRow): ProfileStatementRow | null {
+  const traits = row.type === 'group' || row.traits === '' ? '{}' : row.traits;
+  if (traits === '{}' && Object.keys(row.consent).length === 0) return null;
+  return { profile_id: row.profile_id, message_id: row.message_id, timestamp: row.timestamp, traits, consent: row.consent, version: row.version };
+}

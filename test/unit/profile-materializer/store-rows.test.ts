@@ -1,0 +1,141 @@
+import { applyMerges, resolveProfile } from '../../../services/profile-materializer/alias-map';
+import { latestPerKey } from '../../../services/profile-materializer/profile.repository';
+import { chTime, identityRowsOfEvent, revenueText, rowsOfChange, toEventRow } from '../../../services/profile-materializer/store-rows';
+import type { StitchedEvent } from '../../../schemas';
+
+const at = Date.UTC(2026, 0, 2, 3, 4, 5, 678);
+
+function stitched(overrides: Partial<StitchedEvent['event']> = {}): StitchedEvent {
+  return {
+    profileId: 'p1',
+    identifiers: [{ type: 'email', value: 'a@example.com' }],
+    stitchedAt: at + 5,
+    event: {
+      messageId: 'm1',
+      type: 'track',
+      event: 'Order Completed',
+      name: null,
+      userId: 'u1',
+      anonymousId: null,
+      previousId: null,
+      groupId: null,
+      timestamp: at,
+      sentAt: null,
+      receivedAt: at + 1,
+      channel: 'store',
+      source: 'pos',
+      context: '{"device":{"id":"d-7"},"page":{"path":"/checkout"}}',
+      properties: '{"order_id":1234,"total":"19.99995","currency":" jpy "}',
+      traits: '{}',
+      consent: { email: true },
+      ...overrides,
+    },
+  };
+}
+
+describe('event rows', () => {
+  it('maps a stitched event onto the events_store columns', () => {
+    expect(toEventRow(stitched())).toEqual({
+      message_id: 'm1',
+      profile_id: 'p1',
+      type: 'track',
+      event: 'Order Completed',
+      name: '',
+      timestamp: '2026-01-02 03:04:05.678',
+      received_at: '2026-01-02 03:04:05.679',
+      channel: 'store',
+      source: 'pos',
+      user_id: 'u1',
+      anonymous_id: '',
+      device_id: 'd-7',
+      page_path: '/checkout',
+      order_id: '1234',
+      revenue: '20',
+      currency: 'JPY',
+      properties: '{"order_id":1234,"total":"19.99995","currency":" jpy "}',
+      traits: '{}',
+      context: '{"device":{"id":"d-7"},"page":{"path":"/checkout"}}',
+      consent: { email: true },
+      version: at + 1,
+    });
+  });
+
+  it('prefers revenue over total, rounds to 4 decimals, and leaves non-track events without money', () => {
+    expect(toEventRow(stitched({ properties: '{"revenue":12.34567,"total":99}' })).revenue).toBe('12.3457');
+    expect(toEventRow(stitched({ properties: '{"revenue":"abc"}' })).revenue).toBeNull();
+    expect(toEventRow(stitched({ properties: 'not json' })).revenue).toBeNull();
+    const identify = toEventRow(stitched({ type: 'identify', event: null }));
+    expect([identify.revenue, identify.order_id, identify.currency, identify.event]).toEqual([null, '', '', '']);
+    expect(revenueText(-0.00005)).toBe('-0.0001');
+    expect(chTime(0)).toBe('1970-01-01 00:00:00.000');
+  });
+
+  it('replays to identical rows', () => {
+    expect(toEventRow(stitched())).toEqual(toEventRow(stitched()));
+    expect(identityRowsOfEvent(stitched())).toEqual([
+      { identifier_type: 'email', identifier_value: 'a@example.com', profile_id: 'p1', linked_at: '2026-01-02 03:04:05.678', message_id: 'm1', deleted: 0, version: at + 5 },
+    ]);
+  });
+
+  it('writes links for every change kind and identities only for links and merges', () => {
+    const base = { changeId: 'c', profileId: 'p1', absorbedProfileIds: [], identifiers: [{ type: 'user_id', value: 'u2' }], rule: 'user_id', reason: null, messageId: 'm9', eventTime: at, changedAt: at + 9 };
+    const refused = rowsOfChange({ ...base, kind: 'refused', reason: 'profile already has user_id u1' });
+    expect(refused.identities).toEqual([]);
+    expect(refused.links).toEqual([expect.objectContaining({ rule: 'refused', reason: 'profile already has user_id u1', profile_id: 'p1' })]);
+    const merge = rowsOfChange({ ...base, kind: 'merge', absorbedProfileIds: ['p2'] });
+    expect(merge.links[0]).toMatchObject({ rule: 'merged', reason: 'merged p2 into p1 (rule user_id)' });
+    expect(merge.identities[0]).toMatchObject({ profile_id: 'p1', version: at + 9 });
+  });
+});
+
+describe('alias map', () => {
+  const merge = (survivor: string, ...absorbed: string[]) => ({ survivor, absorbed, mergedAt: at, messageId: `m-${survivor}` });
+
+  it('stays flat whichever order a chain of merges arrives in', () => {
+    const forward = new Map<string, string>();
+    applyMerges(forward, [merge('A', 'B'), merge('Z', 'A')]);
+    const backward = new Map<string, string>();
+    applyMerges(backward, [merge('Z', 'A'), merge('A', 'B')]);
+    expect([...forward].sort()).toEqual([
+      ['A', 'Z'],
+      ['B', 'Z'],
+    ]);
+    expect([...backward].sort()).toEqual([...forward].sort());
+    expect(resolveProfile(forward, 'B')).toBe('Z');
+    expect(resolveProfile(forward, 'Q')).toBe('Q');
+  });
+
+  it('changes nothing on a replayed merge, and never points an id at itself', () => {
+    const aliases = new Map([['B', 'A']]);
+    expect(applyMerges(aliases, [merge('A', 'B')])).toEqual([]);
+    expect(applyMerges(aliases, [merge('B', 'A')])).toEqual([]); // B already is A
+    expect([...aliases]).toEqual([['B', 'A']]);
+  });
+
+  it('returns one row per id whose survivor changed', () => {
+    const aliases = new Map([
+      ['B', 'A'],
+      ['C', 'A'],
+    ]);
+    const rows = applyMerges(aliases, [merge('Z', 'A')]);
+    expect(rows.map((r) => [r.absorbed, r.survivor]).sort()).toEqual([
+      ['A', 'Z'],
+      ['B', 'Z'],
+      ['C', 'Z'],
+    ]);
+  });
+});
+
+describe('latest value per key', () => {
+  it('folds statements by event time, messageId breaking ties, whatever the arrival order', () => {
+    const statements = [
+      { at: 20, messageId: 'b', values: { plan: 'gold' } },
+      { at: 10, messageId: 'a', values: { plan: 'silver', name: 'Ann' } },
+      { at: 20, messageId: 'a', values: { plan: 'bronze', city: 'Kyoto' } },
+    ];
+    const expected = { city: 'Kyoto', name: 'Ann', plan: 'gold' };
+    expect(latestPerKey(statements)).toEqual(expected);
+    expect(JSON.stringify(latestPerKey([...statements].reverse()))).toBe(JSON.stringify(expected));
+    expect(latestPerKey([])).toEqual({});
+  });
+});
