@@ -26,6 +26,9 @@ export const cliEnv = z.object({
   KAFKA_BROKERS: z.string().min(1).optional(),
   SCHEMA_REGISTRY_URL: env.url().optional(),
   JAVA_HOME: z.string().min(1).optional(),
+  /** For `kumiki sql|profile|explain` against a stack that was not started by `kumiki up`. */
+  KUMIKI_ADMIN_TOKEN: z.string().min(1).optional(),
+  KUMIKI_READ_API_URL: env.url().optional(),
   LOG_LEVEL: env.logLevel(),
 });
 
@@ -57,6 +60,9 @@ export interface CliConfig {
   readonly startTimeoutMs: number;
   readonly javaCommand: string;
   readonly logLevel: string;
+  /** Overrides of the read API's token (else credentials.json) and address (else local port). */
+  readonly adminToken?: string;
+  readonly readApiUrl?: string;
   /**
    * The environment children inherit (PATH, CLICKHOUSE_*, NODE_OPTIONS …); kumiki's own
    * settings for each child are laid over it.
@@ -86,6 +92,8 @@ export function loadCliConfig(source: Env): CliConfig {
     startTimeoutMs: raw.KUMIKI_START_TIMEOUT_MS,
     javaCommand: raw.JAVA_HOME ? path.join(raw.JAVA_HOME, 'bin', 'java') : 'java',
     logLevel: raw.LOG_LEVEL,
+    ...(raw.KUMIKI_ADMIN_TOKEN ? { adminToken: raw.KUMIKI_ADMIN_TOKEN } : {}),
+    ...(raw.KUMIKI_READ_API_URL ? { readApiUrl: raw.KUMIKI_READ_API_URL.replace(/\/+$/, '') } : {}),
     childEnv: Object.freeze(childEnv),
   });
 }

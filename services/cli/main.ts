@@ -7,6 +7,8 @@ import { downCommand } from './commands/down.command';
 import { statusCommand } from './commands/status.command';
 import { registerImportCommand } from './commands/import.command';
 import { registerSendCommand } from './commands/send.command';
+import { registerSqlCommand } from './commands/sql.command';
+import { registerProfileCommands } from './commands/profile.command';
 
 /**
  * The `kumiki` command line. The environment is read once, here; each command gets the
@@ -45,6 +47,8 @@ export async function main(argv: readonly string[], environment: Env): Promise<n
 
   registerSendCommand(program, config, (code) => (exitCode = code));
   registerImportCommand(program, config, (code) => (exitCode = code));
+  registerSqlCommand(program, config, (code) => (exitCode = code));
+  registerProfileCommands(program, config, (code) => (exitCode = code));
 
   try {
     await program.parseAsync([...argv]);

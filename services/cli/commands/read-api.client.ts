@@ -1,0 +1,51 @@
+import { readCredentials } from '../../common/credentials';
+import { errorMessage } from '../../common/errors';
+import type { CliConfig } from '../config';
+import { serviceUrl } from '../local/services';
+
+/** The outcome of one read API call, already turned into what the CLI prints. */
+export type ReadApiResult<T> = { ok: true; body: T } | { ok: false; status: number; message: string };
+
+/**
+ * Calls the profile-materializer's read API with the admin token (KUMIKI_ADMIN_TOKEN when set,
+ * else `.kumiki/credentials.json`). Failures come back as one printable line: the API's own
+ * `{ code, message }`, or why the API could not be reached.
+ */
+export async function callReadApi<T>(config: CliConfig, method: 'GET' | 'POST', pathname: string, body?: unknown): Promise<ReadApiResult<T>> {
+  const token = config.adminToken ?? (await readCredentials(config.paths.credentials))?.adminToken;
+  if (!token) return { ok: false, status: 0, message: `no admin token: set KUMIKI_ADMIN_TOKEN or run \`kumiki up\` (which writes ${config.paths.credentials})` };
+  const url = `${config.readApiUrl ?? serviceUrl(config.ports.materializer)}${pathname}`;
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+  } catch (error) {
+    return { ok: false, status: 0, message: `the read API at ${url} does not answer (${errorMessage(error)}); is \`kumiki up\` running?` };
+  }
+  const text = await response.text();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  if (response.ok) return { ok: true, body: parsed as T };
+  const error = parsed as { code?: string; message?: string } | undefined;
+  return { ok: false, status: response.status, message: error?.code ? `${error.code}: ${error.message ?? ''}` : `HTTP ${response.status}: ${text.slice(0, 500)}` };
+}
+
+/** Prints a failed call and gives the exit code: 1 for the API's refusal, 1 when unreachable. */
+export function reportFailure(command: string, result: { status: number; message: string }): number {
+  process.stderr.write(`kumiki ${command}: ${result.message}\n`);
+  return 1;
+}
+
+/** `type:value` as the CLI takes identifiers (`email:ann@example.com`); the value may hold colons. */
+export function parseIdentifier(raw: string): { type: string; value: string } | undefined {
+  const index = raw.indexOf(':');
+  if (index <= 0 || index === raw.length - 1) return undefined;
+  return { type: raw.slice(0, index), value: raw.slice(index + 1) };
+}
