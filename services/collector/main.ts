@@ -6,11 +6,10 @@ import { createKafkaConnection } from '../common/kafka/kafka-connection';
 import { createProducerConnection } from '../common/kafka/producer-connection';
 import { topics } from '../common/kafka/topics';
 import { createDeadLetterHandler } from '../common/dead-letters';
-import { registrySettingsFromConfig } from '../common/registry';
+import { createRegistryConnection, registrySettingsFromConfig } from '../common/registry';
 import { BatchingProducer } from './batching-producer';
 import { createCollectorMetrics } from './collector.metrics';
 import { loadCollectorConfig } from './config';
-import { createSchemaConnection } from './schema-connection';
 import { trackingRoutes } from './tracking.routes';
 
 runMain('collector', process.env, loadCollectorConfig, (config) => {
@@ -23,7 +22,15 @@ runMain('collector', process.env, loadCollectorConfig, (config) => {
     ...(deadLetterTopic !== topics.deadLetters.name ? [{ ...topics.deadLetters, name: deadLetterTopic }] : []),
   ];
   const kafkaConnection = createKafkaConnection({ client: kafka, logger, topics: [...Object.values(topics), ...extraTopics] });
-  const schemas = createSchemaConnection({ settings: registrySettingsFromConfig(config), eventsTopic, deadLetterTopic, logger });
+  // Only the collector's two output topics: Event on the events topic, DeadLetter on the DLQ.
+  const schemas = createRegistryConnection({
+    settings: registrySettingsFromConfig(config),
+    logger,
+    topics: [
+      { ...topics.eventsRaw, name: eventsTopic },
+      { ...topics.deadLetters, name: deadLetterTopic },
+    ],
+  });
   const producer = createProducerConnection({ client: kafka, logger });
   const batcher = new BatchingProducer(producer.producer, {
     lingerMs: config.COLLECTOR_LINGER_MS,
@@ -41,7 +48,7 @@ runMain('collector', process.env, loadCollectorConfig, (config) => {
   const deadLetters = createDeadLetterHandler({
     service: 'collector',
     producer: batcher,
-    encode: (topic, value) => schemas.codec().encode(topic, value),
+    encode: (topic, value) => schemas.codec.encode(topic, value),
     logger,
     counter: collectorMetrics.deadLetters,
     topic: deadLetterTopic,
@@ -50,7 +57,7 @@ runMain('collector', process.env, loadCollectorConfig, (config) => {
     sources: config.sources,
     batcher,
     deadLetters,
-    encodeEvent: (event) => schemas.codec().encode(eventsTopic, event),
+    encodeEvent: (event) => schemas.codec.encode(eventsTopic, event),
     eventsTopic,
     isAvailable: () => kafkaConnection.isReady() && producer.isReady() && schemas.isReady(),
     metrics: collectorMetrics,
