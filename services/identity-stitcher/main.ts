@@ -3,22 +3,75 @@ import { Service } from '../common/lifecycle';
 import { createServiceBase } from '../common/service-base';
 import { createHttpServer } from '../common/http-server';
 import { createKafkaConnection } from '../common/kafka/kafka-connection';
-import { createRegistryConnection } from '../common/registry/registry-connection';
-import { registrySettingsFromConfig } from '../common/registry/schema-registry.client';
-import { loadStitcherConfig } from './config';
+import { topics, type TopicSpec } from '../common/kafka/topics';
+import { createRegistryConnection, registrySettingsFromConfig } from '../common/registry';
+import { loadStitcherConfig, type StitcherConfig } from './config';
+import { createEventStitcher, type StitcherTopics } from './stitch-events.consumer';
+import { createStitcherMetrics } from './stitcher.metrics';
+import { identityRoutes } from './identity.routes';
 
 runMain('identity-stitcher', process.env, loadStitcherConfig, (config) => {
   const { logger, metrics, kafka } = createServiceBase('identity-stitcher', config);
-  const kafkaConnection = createKafkaConnection({ client: kafka, logger });
-  const registry = createRegistryConnection({ settings: registrySettingsFromConfig(config), logger });
-  const service = new Service(
+  const stitcherTopics = topicsOf(config);
+  const specs = topicSpecs(stitcherTopics);
+  const kafkaConnection = createKafkaConnection({ client: kafka, logger, topics: specs });
+  const registry = createRegistryConnection({ settings: registrySettingsFromConfig(config), logger, topics: specs });
+  let service: Service | undefined;
+  const stitcher = createEventStitcher({
+    kafka,
+    codec: () => registry.codec,
+    logger,
+    metrics: createStitcherMetrics(metrics),
+    topics: stitcherTopics,
+    groupId: config.STITCHER_GROUP_ID,
+    transactionalId: config.STITCHER_TRANSACTIONAL_ID,
+    rules: config.identityRules,
+    fetchMaxWaitMs: config.STITCHER_FETCH_MAX_WAIT_MS,
+    fetchMinBytes: config.STITCHER_FETCH_MIN_BYTES,
+    fetchMaxBytesPerPartition: config.STITCHER_FETCH_MAX_BYTES_PER_PARTITION,
+    transactionTimeoutMs: config.STITCHER_TRANSACTION_TIMEOUT_MS,
+    sessionTimeoutMs: config.STITCHER_SESSION_TIMEOUT_MS,
+    concurrency: config.STITCHER_CONCURRENCY,
+    pauseBeforeCommitMs: config.STITCHER_TEST_PAUSE_BEFORE_COMMIT_MS,
+    onFatal: (error) =>
+      void service?.stop({ error }).then((code) => {
+        logger.flush();
+        // exitCode as well: the loop may empty before the (unref'd) timer fires.
+        process.exitCode = code;
+        setTimeout(() => process.exit(code), 50).unref();
+      }),
+  });
+  service = new Service(
     {
       name: 'identity-stitcher',
       logger,
       graceMs: config.SHUTDOWN_GRACE_MS,
-      edge: (probe) => createHttpServer({ host: config.HTTP_HOST, port: config.HTTP_PORT, logger, metrics, probe }),
+      edge: (probe) => createHttpServer({ host: config.HTTP_HOST, port: config.HTTP_PORT, logger, metrics, probe, routes: identityRoutes(() => stitcher.graph()) }),
     },
-    [kafkaConnection, registry],
+    [kafkaConnection, registry, stitcher],
   );
   return { service, logger };
 });
+
+function topicsOf(config: StitcherConfig): StitcherTopics {
+  return {
+    raw: config.STITCHER_RAW_TOPIC,
+    json: config.STITCHER_JSON_TOPIC,
+    stitched: config.STITCHER_STITCHED_TOPIC,
+    changes: config.STITCHER_CHANGES_TOPIC,
+    graph: config.STITCHER_GRAPH_TOPIC,
+    deadLetters: config.STITCHER_DLQ_TOPIC,
+  };
+}
+
+/** kumiki's topic specs under the configured names (tests rename them to stay isolated). */
+function topicSpecs(names: StitcherTopics): TopicSpec[] {
+  return [
+    { ...topics.eventsRaw, name: names.raw },
+    { ...topics.eventsJson, name: names.json },
+    { ...topics.eventsStitched, name: names.stitched },
+    { ...topics.identityChanges, name: names.changes },
+    { ...topics.identityGraph, name: names.graph },
+    { ...topics.deadLetters, name: names.deadLetters },
+  ];
+}

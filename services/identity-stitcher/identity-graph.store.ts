@@ -1,0 +1,50 @@
+import type { IdentityGraphRecord } from '../../schemas';
+import { schema } from '../../schemas';
+import type { KafkaClient } from '../common/kafka/client';
+import type { AvroCodec } from '../common/registry';
+import { IdentityGraph } from './identity/identity-graph';
+import type { IdentityRules } from './identity/identity-rules';
+
+export interface RestoredGraph {
+  readonly graph: IdentityGraph;
+  /** Changelog records read (a key may appear more than once before compaction). */
+  readonly records: number;
+  readonly seconds: number;
+}
+
+/**
+ * Rebuilds the identity graph from its compacted changelog (`kumiki.identity.graph`), read
+ * committed from the beginning to the end offsets it has when the read starts. The caller
+ * must have fenced every other writer first (the stitcher initialises its transactional id
+ * before calling this), so those end offsets are final: the result is exactly the state the
+ * committed input offsets correspond to. A null value (tombstone) forgets its key.
+ */
+export async function restoreIdentityGraph(options: {
+  readonly kafka: Pick<KafkaClient, 'readToEnd'>;
+  readonly codec: AvroCodec;
+  readonly topic: string;
+  readonly rules: IdentityRules;
+  readonly groupIdPrefix: string;
+}): Promise<RestoredGraph> {
+  const started = process.hrtime.bigint();
+  const graph = new IdentityGraph(options.rules);
+  const recordType = schema('IdentityGraphRecord').type;
+  const records = await options.kafka.readToEnd({
+    topic: options.topic,
+    groupIdPrefix: options.groupIdPrefix,
+    onBatch: async (messages) => {
+      for (const message of messages) {
+        if (message.value === null) {
+          const key = message.key?.toString('utf8') ?? '';
+          const colon = key.indexOf(':');
+          if (colon > 0) graph.restoreTombstone({ type: key.slice(0, colon), value: key.slice(colon + 1) });
+          continue;
+        }
+        const { value } = await options.codec.decode<IdentityGraphRecord>(message.value, recordType);
+        graph.restoreRecord(value);
+      }
+    },
+  });
+  graph.finishRestore();
+  return { graph, records, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
+}

@@ -1,0 +1,407 @@
+import type { Event, IdentityChange, IdentityGraphRecord, StitchedEvent } from '../../schemas';
+import { schema } from '../../schemas';
+import { createDeadLetterHandler, type DeadLetterInput } from '../common/dead-letters';
+import { connectWithBackoff } from '../common/dependency';
+import { errorMessage } from '../common/errors';
+import { sleep } from '../common/retry';
+import type { BatchConsumer, IncomingMessage, KafkaClient, MessageBatch, BatchContext, OutgoingMessage } from '../common/kafka/client';
+import { ProducerFencedError, type Transaction, type TransactionalProducer, type TopicMessages } from '../common/kafka/transactions';
+import type { Component } from '../common/lifecycle';
+import type { Logger } from '../common/logger';
+import { HEADER_LENGTH, frame, type AvroCodec } from '../common/registry';
+import { ok, type StepResult } from '../common/step-result';
+import type { IdentityGraph, Resolution } from './identity/identity-graph';
+import { restoreIdentityGraph } from './identity-graph.store';
+import type { IdentityRules } from './identity/identity-rules';
+import { IdentifierNormaliser } from './identity/normalise';
+import { decodeAvroEvent, parseJsonEvent, type DecodedEvent } from './steps/decode-event.step';
+import { StitchedEventWriter } from './stitched-event.writer';
+import { resolveProfile } from './steps/resolve-profile.step';
+import type { StitcherMetrics } from './stitcher.metrics';
+
+export interface StitcherTopics {
+  readonly raw: string;
+  readonly json: string;
+  readonly stitched: string;
+  readonly changes: string;
+  readonly graph: string;
+  readonly deadLetters: string;
+}
+
+export interface EventStitcherOptions {
+  readonly kafka: KafkaClient;
+  /** The started registry component's codec (topic schemas bound). */
+  readonly codec: () => AvroCodec;
+  readonly logger: Logger;
+  readonly metrics: StitcherMetrics;
+  readonly topics: StitcherTopics;
+  readonly groupId: string;
+  readonly transactionalId: string;
+  readonly rules: IdentityRules;
+  readonly fetchMaxWaitMs: number;
+  readonly fetchMinBytes: number;
+  /** Bound of one partition's fetch, hence of one batch and one transaction. */
+  readonly fetchMaxBytesPerPartition: number;
+  readonly transactionTimeoutMs: number;
+  readonly sessionTimeoutMs: number;
+  /** Input partitions fetched and decoded concurrently; stitching and transactions stay in one order. */
+  readonly concurrency: number;
+  /** Test fault injection: pause between send and commit (0 = never). */
+  readonly pauseBeforeCommitMs?: number;
+  /** Called when the stitcher cannot go on (fenced by another instance, or rebuilding failed): the service stops with it. */
+  readonly onFatal: (error: unknown) => void;
+  readonly now?: () => number;
+}
+
+export interface EventStitcher extends Component {
+  /** The in-memory graph (for explain and tests); undefined until restored. */
+  graph(): IdentityGraph | undefined;
+}
+
+/**
+ * Consume → stitch → produce, exactly once.
+ *
+ * Start-up order is what makes the in-memory graph match the committed offsets:
+ * 1. the transactional producer initialises its (fixed) transactional id, which fences any
+ *    earlier holder and aborts its open transaction;
+ * 2. the graph is rebuilt from `kumiki.identity.graph`, read committed, to its end — no one
+ *    else can write it any more, so this is every committed change and nothing else;
+ * 3. the consumer joins and resumes from the group's committed offsets, which were committed
+ *    in the same transactions as those graph records.
+ *
+ * Each fetched batch (one partition of one input topic) becomes one transaction holding the
+ * stitched events, the identity changes, the graph records, the dead letters and the next
+ * offset. Decoding happens before the graph is touched (a registry outage just retries the
+ * batch); once the graph has changed, a failed transaction means memory is ahead of Kafka:
+ * the stitcher drops consumer, producer and graph and runs the start-up sequence again
+ * (`recover`), unless it was fenced — then another instance owns the graph and it stops.
+ */
+export function createEventStitcher(options: EventStitcherOptions): EventStitcher {
+  const logger = options.logger.child({ component: 'stitcher' });
+  const { metrics, topics } = options;
+  const now = options.now ?? Date.now;
+  const normaliser = new IdentifierNormaliser(options.rules);
+  const abort = new AbortController();
+  let producer: TransactionalProducer | undefined;
+  let consumer: BatchConsumer | undefined;
+  let graph: IdentityGraph | undefined;
+  let ready = false;
+  let failed = false;
+  let current: Transaction | undefined;
+  let writers: OutputWriters | undefined;
+  let transactionTail: Promise<void> = Promise.resolve();
+  let recovering = false;
+
+  const eventType = schema('Event').type;
+
+  // The one failure handler: dead letters go into the open transaction, with the offsets.
+  const deadLetters = createDeadLetterHandler({
+    service: 'identity-stitcher',
+    topic: topics.deadLetters,
+    producer: {
+      send: async (topic, messages) => {
+        if (!current) throw new Error('dead letter outside a transaction');
+        await current.send([{ topic, messages }]);
+      },
+    },
+    encode: (topic, value) => options.codec().encode(topic, value),
+    logger,
+    counter: metrics.deadLetters,
+  });
+
+  async function restore(): Promise<IdentityGraph> {
+    const restored = await restoreIdentityGraph({
+      kafka: options.kafka,
+      codec: options.codec(),
+      topic: topics.graph,
+      rules: options.rules,
+      groupIdPrefix: `${options.groupId}-restore`,
+    });
+    const { graph: rebuilt, records, seconds } = restored;
+    metrics.restoreSeconds.set(seconds);
+    metrics.restoredRecords.set(records);
+    metrics.graphIdentifiers.set(rebuilt.identifierCount);
+    metrics.graphProfiles.set(rebuilt.profileCount);
+    logger.info({ records, identifiers: rebuilt.identifierCount, profiles: rebuilt.profileCount, seconds }, 'identity graph restored');
+    return rebuilt;
+  }
+
+  async function decode(message: IncomingMessage): Promise<StepResult<DecodedEvent>> {
+    if (message.topic === topics.json) {
+      const parsed = parseJsonEvent(message);
+      return parsed.kind === 'ok' ? ok({ event: parsed.value, avroBody: undefined }) : parsed;
+    }
+    const codec = options.codec();
+    const ownSchemaId = codec.schemaIdOf(topics.raw);
+    return decodeAvroEvent(message, async (bytes) => {
+      const { schemaId, value } = await codec.decode<Event>(bytes, eventType);
+      return { event: value, avroBody: schemaId === ownSchemaId ? bytes.subarray(HEADER_LENGTH) : undefined };
+    });
+  }
+
+  async function handleBatch(batch: MessageBatch, context: BatchContext): Promise<void> {
+    if (failed || !graph || batch.messages.length === 0 || !context.isRunning()) return;
+    const live = graph;
+    const write = writers ??= outputWriters(options.codec(), topics);
+
+    // 1. Decode everything first: nothing has changed yet, so a retriable failure (registry
+    //    down) can simply be thrown and the batch fetched again.
+    const decoded: StepResult<DecodedEvent>[] = [];
+    for (const message of batch.messages) decoded.push(await decode(message));
+
+    // 2. Stitch, in offset order (per-identity order is the partition's order).
+    const stitched: OutgoingMessage[] = [];
+    const changes: OutgoingMessage[] = [];
+    const graphRecords: OutgoingMessage[] = [];
+    const letters: DeadLetterInput[] = [];
+    const stitchedAt = now();
+    let okCount = 0;
+    let dropCount = 0;
+    const deadLetter = (message: IncomingMessage, stage: string, result: { reason: string; code: string; error?: unknown }, messageId?: string): void => {
+      letters.push({
+        reason: result.reason,
+        code: result.code,
+        stage,
+        error: result.error,
+        originalTopic: message.topic,
+        originalPartition: message.partition,
+        originalOffset: message.offset,
+        originalKey: message.key,
+        originalValue: message.value ?? Buffer.alloc(0),
+        messageId: messageId ?? null,
+      });
+    };
+    // Batches of different partitions are handled concurrently, but this section (from here
+    // to the end of the transaction) runs in one order: stitching is synchronous, and the
+    // transaction waits for the previous batch's to finish. So while one transaction is on the
+    // wire, the next batch is already being stitched, and what is committed is always a prefix
+    // of what was stitched.
+    const previous = transactionTail;
+    let release: () => void = () => undefined;
+    transactionTail = new Promise<void>((resolve) => (release = resolve));
+    // From here on the graph changes: any failure means memory is ahead of Kafka.
+    try {
+      batch.messages.forEach((message, i) => {
+        const step = decoded[i]!;
+        if (step.kind === 'drop') {
+          dropCount += 1;
+          return;
+        }
+        if (step.kind === 'dlq') return deadLetter(message, message.topic === topics.json ? 'parse-json-event' : 'decode-avro-event', step);
+        const { event, avroBody } = step.value;
+        const resolved = resolveProfile(event, { graph: live, rules: options.rules, normaliser });
+        if (resolved.kind === 'drop') {
+          dropCount += 1;
+          return;
+        }
+        if (resolved.kind === 'dlq') return deadLetter(message, 'resolve-profile', resolved, event.messageId);
+        okCount += 1;
+        const resolution = resolved.value;
+        count(resolution);
+        const value: StitchedEvent = { profileId: resolution.profileId, identifiers: resolution.linked, stitchedAt, event };
+        stitched.push({ key: resolution.profileId, value: write.stitched.write(value, avroBody) });
+        for (const change of resolution.changes) changes.push({ key: change.profileId, value: write.change({ ...change, changedAt: stitchedAt }) });
+        for (const record of resolution.graphRecords) {
+          graphRecords.push({ key: `${record.identifier.type}:${record.identifier.value}`, value: write.graphRecord(record) });
+        }
+      });
+    } catch (error) {
+      fail(error, 'stitching failed after the graph changed', batch);
+      release();
+      throw error;
+    }
+
+    // 3. One transaction: outputs, dead letters and the next offset commit together.
+    const last = batch.messages[batch.messages.length - 1]!.offset;
+    await previous;
+    const started = process.hrtime.bigint();
+    try {
+      if (failed) throw new Error('an earlier transaction failed');
+      current = await producerOrThrow().begin();
+      for (const chunk of chunked([
+        { topic: topics.graph, messages: graphRecords },
+        { topic: topics.changes, messages: changes },
+        { topic: topics.stitched, messages: stitched },
+      ])) {
+        await current.send(chunk);
+      }
+      await deadLetters.send(letters);
+      await current.sendOffsets(options.groupId, [{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
+      if (options.pauseBeforeCommitMs) {
+        logger.warn({ offset: last, pauseMs: options.pauseBeforeCommitMs }, 'test fault injection: transaction sent, pausing before commit');
+        await sleep(options.pauseBeforeCommitMs);
+      }
+      await current.commit();
+    } catch (error) {
+      await current?.abort().catch(() => undefined);
+      current = undefined;
+      if (!failed) fail(error, error instanceof ProducerFencedError ? 'fenced by another stitcher instance' : 'transaction failed after the graph changed', batch);
+      release();
+      throw error;
+    }
+    current = undefined;
+    release();
+    context.resolveOffset(last);
+    metrics.transactionSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    metrics.transactionEvents.observe(batch.messages.length);
+    metrics.events.inc({ topic: batch.topic, outcome: 'stitched' }, okCount);
+    if (letters.length > 0) metrics.events.inc({ topic: batch.topic, outcome: 'dlq' }, letters.length);
+    if (dropCount > 0) metrics.events.inc({ topic: batch.topic, outcome: 'drop' }, dropCount);
+    metrics.graphIdentifiers.set(live.identifierCount);
+    metrics.graphProfiles.set(live.profileCount);
+    metrics.consumerLag.set({ topic: batch.topic, partition: String(batch.partition) }, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(last) - 1n)));
+    await context.heartbeat();
+  }
+
+  /**
+   * After the graph changed, a failure leaves memory ahead of Kafka. Fenced: another instance
+   * owns the graph now, so this one stops (`onFatal`). Anything else (Kafka gone for longer than
+   * the client retries, a bug on one record): drop the consumer, the producer and the graph and
+   * start over from Kafka — fence, rebuild, resume from the committed offsets — exactly what a
+   * process restart would do, without needing a supervisor.
+   */
+  function fail(error: unknown, reason: string, batch: MessageBatch): void {
+    failed = true;
+    ready = false;
+    const last = batch.messages[batch.messages.length - 1]?.offset;
+    const fenced = error instanceof ProducerFencedError;
+    logger.error({ error: errorMessage(error), topic: batch.topic, partition: batch.partition, offset: last }, fenced ? `stopping: ${reason}` : `${reason}: rebuilding from Kafka`);
+    if (fenced) options.onFatal(error);
+    // Not from inside the batch handler: the consumer's disconnect waits for it to return.
+    else setImmediate(() => void recover());
+  }
+
+  async function recover(): Promise<void> {
+    if (recovering || abort.signal.aborted) return;
+    recovering = true;
+    metrics.recoveries.inc();
+    try {
+      await consumer?.disconnect().catch((error: unknown) => logger.warn({ error: errorMessage(error) }, 'consumer disconnect failed'));
+      await producer?.disconnect().catch((error: unknown) => logger.warn({ error: errorMessage(error) }, 'producer disconnect failed'));
+      consumer = undefined;
+      producer = undefined;
+      graph = undefined;
+      transactionTail = Promise.resolve();
+      failed = false;
+      await startPipeline();
+      logger.info('recovered: graph rebuilt from Kafka, consuming again');
+    } catch (error) {
+      if (!abort.signal.aborted) options.onFatal(error);
+    } finally {
+      recovering = false;
+    }
+  }
+
+  /** Fence, rebuild, resume — in this order (see the comment at the top). */
+  async function startPipeline(): Promise<void> {
+    const fresh = options.kafka.transactionalProducer({ transactionalId: options.transactionalId, transactionTimeoutMs: options.transactionTimeoutMs });
+    producer = fresh;
+    await connectWithBackoff('Kafka transactional producer', () => fresh.connect(), logger, abort.signal);
+    logger.info({ transactionalId: options.transactionalId }, 'transactions initialised (earlier holders of the id are fenced)');
+    graph = await connectWithBackoff('identity graph changelog', () => restore(), logger, abort.signal);
+    if (abort.signal.aborted) return;
+    const joined = options.kafka.consumer({
+      groupId: options.groupId,
+      topics: [topics.raw, topics.json],
+      fromBeginning: true,
+      partitionsConsumedConcurrently: options.concurrency,
+      maxWaitTimeInMs: options.fetchMaxWaitMs,
+      minBytes: options.fetchMinBytes,
+      maxBytesPerPartition: options.fetchMaxBytesPerPartition,
+      sessionTimeoutMs: options.sessionTimeoutMs,
+    });
+    consumer = joined;
+    await connectWithBackoff('Kafka consumer', () => joined.connect(), logger, abort.signal);
+    await joined.run(handleBatch);
+    ready = true;
+    logger.info({ topics: [topics.raw, topics.json], groupId: options.groupId }, 'stitching');
+  }
+
+  function count(resolution: Resolution): void {
+    if (resolution.createdProfile) metrics.profilesCreated.inc();
+    if (resolution.mergedProfileIds.length > 0) metrics.merges.inc(resolution.mergedProfileIds.length);
+    const linked = resolution.changes.find((c) => c.kind === 'link');
+    if (linked) metrics.links.inc(linked.identifiers.length);
+    for (const refusal of resolution.refusals) metrics.refusals.inc({ reason: `limit:${refusal.limitType}` });
+  }
+
+  function producerOrThrow(): TransactionalProducer {
+    if (!producer) throw new Error('stitcher used before it started');
+    return producer;
+  }
+
+  return {
+    name: 'stitcher',
+    graph: () => graph,
+    async start() {
+      await startPipeline();
+    },
+    async stop() {
+      abort.abort();
+      ready = false;
+      await consumer?.disconnect().catch((error: unknown) => logger.warn({ error: errorMessage(error) }, 'consumer disconnect failed'));
+      await producer?.disconnect().catch((error: unknown) => logger.warn({ error: errorMessage(error) }, 'producer disconnect failed'));
+    },
+    // Rebuilding after a failed transaction is not unhealthy, only not ready.
+    isHealthy: () => !failed || recovering,
+    isReady: () => ready && !failed,
+  };
+}
+
+/**
+ * Splits a transaction's records into sends of at most ~512 KB, so no partition's record
+ * batch can reach the broker's default message.max.bytes (1 MB), however the keys fall.
+ */
+export function chunked(batches: readonly TopicMessages[], maxBytes = 512 * 1024): TopicMessages[][] {
+  const chunks: TopicMessages[][] = [];
+  let chunk: TopicMessages[] = [];
+  let bytes = 0;
+  for (const { topic, messages } of batches) {
+    let run: OutgoingMessage[] = [];
+    for (const message of messages) {
+      const size = (message.value?.length ?? 0) + (message.key?.length ?? 0) + 64;
+      if (bytes + size > maxBytes && bytes > 0) {
+        if (run.length > 0) chunk.push({ topic, messages: run });
+        chunks.push(chunk);
+        chunk = [];
+        run = [];
+        bytes = 0;
+      }
+      run.push(message);
+      bytes += size;
+    }
+    if (run.length > 0) chunk.push({ topic, messages: run });
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
+}
+
+interface OutputWriters {
+  readonly stitched: StitchedEventWriter;
+  change(value: IdentityChange): Buffer;
+  graphRecord(value: IdentityGraphRecord): Buffer;
+}
+
+/**
+ * Writers for the three outputs, bound to the ids the registry gave their schemas. They skip
+ * the codec's per-field validation: every value is built here from typed objects (events were
+ * validated when decoded), and avsc still throws on a value that does not fit — which the
+ * stitcher treats as fatal, like any failure after the graph changed.
+ */
+function outputWriters(codec: AvroCodec, topics: StitcherTopics): OutputWriters {
+  const idOf = (topic: string): number => {
+    const id = codec.schemaIdOf(topic);
+    if (id === undefined) throw new Error(`no schema registered for ${topic}`);
+    return id;
+  };
+  const writer = <T>(topic: string, name: 'IdentityChange' | 'IdentityGraphRecord'): ((value: T) => Buffer) => {
+    const id = idOf(topic);
+    const type = schema(name).type;
+    return (value) => frame(id, type.toBuffer(value));
+  };
+  return {
+    stitched: new StitchedEventWriter(idOf(topics.stitched)),
+    change: writer<IdentityChange>(topics.changes, 'IdentityChange'),
+    graphRecord: writer<IdentityGraphRecord>(topics.graph, 'IdentityGraphRecord'),
+  };
+}

@@ -1,0 +1,137 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import pino from 'pino';
+import type { Event, IdentityChange, IdentityGraphRecord, StitchedEvent } from '../../schemas';
+import { schema } from '../../schemas';
+import type { IncomingMessage, KafkaClient } from '../../services/common/kafka/client';
+import { topics } from '../../services/common/kafka/topics';
+import { AvroCodec, SchemaRegistryClient } from '../../services/common/registry';
+import { freePort } from './ports';
+import { testStack, uniqueName } from './stack-env';
+import { waitFor } from './wait-for';
+
+const root = path.resolve(__dirname, '..', '..');
+
+/** A fresh set of the stitcher's topic names and group, so a test sees only its own data. */
+export interface StitcherSetup {
+  readonly raw: string;
+  readonly json: string;
+  readonly stitched: string;
+  readonly changes: string;
+  readonly graph: string;
+  readonly dlq: string;
+  readonly groupId: string;
+  readonly transactionalId: string;
+}
+
+export function stitcherSetup(prefix = 'st'): StitcherSetup {
+  const id = uniqueName(prefix);
+  return {
+    raw: `${id}.raw`,
+    json: `${id}.json`,
+    stitched: `${id}.stitched`,
+    changes: `${id}.changes`,
+    graph: `${id}.graph`,
+    dlq: `${id}.dlq`,
+    groupId: `${id}-group`,
+    transactionalId: `${id}-txn`,
+  };
+}
+
+/** Creates the setup's topics with `partitions` input partitions (1 keeps a total order). */
+export async function createStitcherTopics(client: KafkaClient, setup: StitcherSetup, partitions: number): Promise<void> {
+  const admin = client.admin();
+  await admin.connect();
+  await admin.ensureTopics([
+    { ...topics.eventsRaw, name: setup.raw, partitions },
+    { ...topics.eventsJson, name: setup.json, partitions },
+    { ...topics.eventsStitched, name: setup.stitched, partitions: 3 },
+    { ...topics.identityChanges, name: setup.changes, partitions: 3 },
+    { ...topics.identityGraph, name: setup.graph, partitions: 3 },
+    { ...topics.deadLetters, name: setup.dlq, partitions: 1 },
+  ]);
+  await admin.disconnect();
+}
+
+export interface RunningStitcher {
+  readonly url: string;
+  readonly child: ChildProcess;
+  readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+export async function startStitcher(setup: StitcherSetup, options: { env?: Record<string, string>; waitReady?: boolean } = {}): Promise<RunningStitcher> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [path.join(root, 'dist', 'services', 'identity-stitcher', 'main.js')], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      KAFKA_BROKERS: testStack().brokers.join(','),
+      SCHEMA_REGISTRY_URL: testStack().registryUrl,
+      HTTP_PORT: String(port),
+      STITCHER_RAW_TOPIC: setup.raw,
+      STITCHER_JSON_TOPIC: setup.json,
+      STITCHER_STITCHED_TOPIC: setup.stitched,
+      STITCHER_CHANGES_TOPIC: setup.changes,
+      STITCHER_GRAPH_TOPIC: setup.graph,
+      STITCHER_DLQ_TOPIC: setup.dlq,
+      STITCHER_GROUP_ID: setup.groupId,
+      STITCHER_TRANSACTIONAL_ID: setup.transactionalId,
+      STITCHER_SESSION_TIMEOUT_MS: '10000',
+      LOG_LEVEL: 'info',
+      ...options.env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const url = `http://127.0.0.1:${port}`;
+  const running: RunningStitcher = {
+    url,
+    child,
+    exit,
+    output: () => output,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      await exit;
+      clearTimeout(timer);
+    },
+  };
+  if (options.waitReady !== false) {
+    await waitFor(
+      async () => {
+        if (child.exitCode !== null) throw new Error(`stitcher exited with ${child.exitCode}:\n${output}`);
+        const response = await fetch(`${url}/ready`);
+        if (response.status !== 200) throw new Error(`/ready answered ${response.status}`);
+      },
+      { timeoutMs: 90_000, intervalMs: 200 },
+    );
+  }
+  return running;
+}
+
+/** A codec bound to the setup's topics (registers their schemas). */
+export async function stitcherCodec(setup: StitcherSetup): Promise<AvroCodec> {
+  const registry = new SchemaRegistryClient({ url: testStack().registryUrl, logger: pino({ level: 'warn' }) });
+  const codec = new AvroCodec(registry);
+  await codec.registerAndBind(`${setup.raw}-value`, schema('Event').text);
+  return codec;
+}
+
+/** Reads every record of a topic up to its end (read committed). */
+export async function readAll(client: KafkaClient, topic: string): Promise<IncomingMessage[]> {
+  const out: IncomingMessage[] = [];
+  await client.readToEnd({ topic, groupIdPrefix: uniqueName('reader'), onBatch: (messages) => void out.push(...messages) });
+  return out;
+}
+
+export async function decodeAll<T>(codec: AvroCodec, messages: readonly IncomingMessage[]): Promise<T[]> {
+  const out: T[] = [];
+  for (const message of messages) if (message.value) out.push((await codec.decode<T>(message.value)).value);
+  return out;
+}
+
+export type { Event, IdentityChange, IdentityGraphRecord, StitchedEvent };

@@ -1,0 +1,156 @@
+import pino from 'pino';
+import { schema } from '../../../schemas';
+import { DependencyUnavailableError } from '../../../services/common/errors';
+import type { BatchContext, IncomingMessage, KafkaClient, MessageBatch, OutgoingMessage } from '../../../services/common/kafka/client';
+import { ProducerFencedError, type TopicMessages } from '../../../services/common/kafka/transactions';
+import { createMetricsRegistry } from '../../../services/common/metrics';
+import { frame, type AvroCodec } from '../../../services/common/registry';
+import { resolveIdentityRules } from '../../../services/identity-stitcher/identity/identity-rules';
+import { createEventStitcher } from '../../../services/identity-stitcher/stitch-events.consumer';
+import { createStitcherMetrics } from '../../../services/identity-stitcher/stitcher.metrics';
+import { waitFor } from '../../support/wait-for';
+
+const topics = { raw: 'raw', json: 'json', stitched: 'stitched', changes: 'changes', graph: 'graph', deadLetters: 'dlq' };
+
+/**
+ * Kafka as far as the stitcher can tell: committed records per topic, one committed offset
+ * for the one JSON input partition, transactions that apply all-or-nothing, and a consumer
+ * that (re)delivers everything after the committed offset as one batch.
+ */
+class FakeKafka {
+  readonly committed = new Map<string, OutgoingMessage[]>();
+  offset = 0;
+  failCommits: { count: number; error: () => Error } = { count: 0, error: () => new Error('none') };
+  consumers = 0;
+
+  constructor(private readonly input: readonly string[]) {}
+
+  client(): KafkaClient {
+    return {
+      readToEnd: async ({ topic, onBatch }) => {
+        const messages = (this.committed.get(topic) ?? []).map((m, i) => this.incoming(topic, i, m));
+        await onBatch(messages);
+        return messages.length;
+      },
+      transactionalProducer: () => ({
+        connect: async () => undefined,
+        disconnect: async () => undefined,
+        begin: async () => {
+          const pending: TopicMessages[] = [];
+          let next: number | undefined;
+          return {
+            send: async (batches) => void pending.push(...batches),
+            sendOffsets: async (_group, offsets) => void (next = Number(offsets[0]!.offset)),
+            abort: async () => undefined,
+            commit: async () => {
+              if (this.failCommits.count > 0) {
+                this.failCommits.count -= 1;
+                throw this.failCommits.error();
+              }
+              for (const { topic, messages } of pending) this.committed.set(topic, [...(this.committed.get(topic) ?? []), ...messages]);
+              if (next !== undefined) this.offset = next;
+            },
+          };
+        },
+      }),
+      consumer: () => {
+        let running = true;
+        return {
+          connect: async () => void (this.consumers += 1),
+          disconnect: async () => void (running = false),
+          run: async (handler) => {
+            setImmediate(() => {
+              if (!running) return;
+              const messages = this.input.slice(this.offset).map((value, i) => this.incoming('json', this.offset + i, { key: null, value: Buffer.from(value) }));
+              const batch: MessageBatch = { topic: 'json', partition: 0, messages, highWatermark: String(this.input.length) };
+              const context: BatchContext = { resolveOffset: () => undefined, commit: async () => undefined, heartbeat: async () => undefined, isRunning: () => running };
+              handler(batch, context).catch(() => undefined); // kafkajs would log and retry
+            });
+          },
+        };
+      },
+      producer: () => {
+        throw new Error('not used');
+      },
+      admin: () => {
+        throw new Error('not used');
+      },
+    };
+  }
+
+  private incoming(topic: string, offset: number, message: OutgoingMessage): IncomingMessage {
+    const key = message.key === null ? null : Buffer.from(message.key);
+    const value = message.value === null ? null : Buffer.from(message.value);
+    return { topic, partition: 0, offset: String(offset), key, value, headers: {}, timestamp: '1700000000000' };
+  }
+}
+
+const codec = {
+  schemaIdOf: () => 1,
+  decode: async (buffer: Buffer, reader: { fromBuffer(b: Buffer): unknown }) => ({ schemaId: 1, value: reader.fromBuffer(buffer.subarray(5)) }),
+  encode: (_topic: string, value: unknown) => frame(1, schema('DeadLetter').type.toBuffer(value)),
+} as unknown as AvroCodec;
+
+const events = [
+  { messageId: 'e1', type: 'page', anonymousId: 'a1', timestamp: 1000 },
+  { messageId: 'e2', type: 'identify', userId: 'u1', anonymousId: 'a1', traits: { email: 'U@x.io' }, timestamp: 2000 },
+  { messageId: 'e3', type: 'track', event: 'Order Completed', userId: 'u1', timestamp: 3000 },
+].map((event) => JSON.stringify(event));
+
+function stitcher(kafka: FakeKafka, onFatal: (error: unknown) => void) {
+  const metrics = createStitcherMetrics(createMetricsRegistry('test'));
+  const component = createEventStitcher({
+    kafka: kafka.client(),
+    codec: () => codec,
+    logger: pino({ level: 'silent' }),
+    metrics,
+    topics,
+    groupId: 'g',
+    transactionalId: 't',
+    rules: resolveIdentityRules(),
+    fetchMaxWaitMs: 10,
+    fetchMinBytes: 1,
+    fetchMaxBytesPerPartition: 1_000_000,
+    transactionTimeoutMs: 60_000,
+    sessionTimeoutMs: 10_000,
+    concurrency: 1,
+    onFatal,
+  });
+  return { component, metrics };
+}
+
+describe('event stitcher transactions', () => {
+  it('rebuilds from Kafka after a failed transaction and commits every event exactly once', async () => {
+    const kafka = new FakeKafka(events);
+    kafka.failCommits = { count: 1, error: () => new DependencyUnavailableError('broker gone') };
+    const onFatal = jest.fn();
+    const { component, metrics } = stitcher(kafka, onFatal);
+    await component.start();
+    await waitFor(() => {
+      if (kafka.offset !== 3) throw new Error(`committed offset ${kafka.offset}`);
+    }, { timeoutMs: 5_000, intervalMs: 10 });
+    await component.stop();
+
+    expect(onFatal).not.toHaveBeenCalled();
+    expect((await metrics.recoveries.get()).values[0]?.value).toBe(1);
+    expect(kafka.consumers).toBe(2); // the consumer was rebuilt once
+    const stitched = (kafka.committed.get('stitched') ?? []).map((m) => schema('StitchedEvent').type.fromBuffer((m.value as Buffer).subarray(5)) as { event: { messageId: string }; profileId: string });
+    expect(stitched.map((s) => s.event.messageId)).toEqual(['e1', 'e2', 'e3']);
+    expect(new Set(stitched.map((s) => s.profileId)).size).toBe(1);
+    // The failed transaction left nothing behind, so the graph log holds each identifier once.
+    expect((kafka.committed.get('graph') ?? []).map((m) => String(m.key)).sort()).toEqual(['anonymous_id:a1', 'email:u@x.io', 'user_id:u1']);
+  });
+
+  it('stops for good when another instance fenced it', async () => {
+    const kafka = new FakeKafka(events);
+    kafka.failCommits = { count: 1, error: () => new ProducerFencedError('fenced') };
+    const onFatal = jest.fn();
+    const { component } = stitcher(kafka, onFatal);
+    await component.start();
+    await waitFor(() => expect(onFatal).toHaveBeenCalledTimes(1), { timeoutMs: 5_000, intervalMs: 10 });
+    expect(component.isHealthy()).toBe(false);
+    expect(kafka.consumers).toBe(1);
+    expect(kafka.committed.get('stitched')).toBeUndefined();
+    await component.stop();
+  });
+});

@@ -1,0 +1,36 @@
+import type { Event, StitchedEvent } from '../../../schemas';
+import { schema } from '../../../schemas';
+import { frame } from '../../../services/common/registry';
+import { StitchedEventWriter } from '../../../services/identity-stitcher/stitched-event.writer';
+
+const event: Event = {
+  messageId: 'm-1',
+  type: 'track',
+  event: 'Order Completed',
+  name: null,
+  userId: 'u-1',
+  anonymousId: null,
+  previousId: null,
+  groupId: null,
+  timestamp: 1_700_000_000_000,
+  sentAt: 1_700_000_000_001,
+  receivedAt: 1_700_000_000_500,
+  channel: 'store',
+  source: 'pos',
+  context: '{"device":{"id":"d"}}',
+  properties: '{"revenue":42.5}',
+  traits: '{}',
+  consent: { marketing: true },
+};
+
+describe('StitchedEventWriter', () => {
+  it('splices the input Avro body into exactly the bytes a full encoding gives', () => {
+    const writer = new StitchedEventWriter(77);
+    const value: StitchedEvent = { profileId: 'p_1', identifiers: [{ type: 'user_id', value: 'u-1' }], stitchedAt: 1_700_000_001_000, event };
+    const body = schema('Event').type.toBuffer(event);
+    const expected = frame(77, schema('StitchedEvent').type.toBuffer(value));
+    expect(writer.write(value, body)).toEqual(expected);
+    expect(writer.write(value, undefined)).toEqual(expected);
+    expect(schema('StitchedEvent').type.fromBuffer(writer.write(value, body).subarray(5))).toEqual(value);
+  });
+});

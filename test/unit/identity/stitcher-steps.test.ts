@@ -1,0 +1,124 @@
+import type { Event } from '../../../schemas';
+import type { IncomingMessage } from '../../../services/common/kafka/client';
+import { DependencyUnavailableError, InvalidInputError } from '../../../services/common/errors';
+import { IdentityGraph } from '../../../services/identity-stitcher/identity/identity-graph';
+import { resolveIdentityRules } from '../../../services/identity-stitcher/identity/identity-rules';
+import { IdentifierNormaliser } from '../../../services/identity-stitcher/identity/normalise';
+import { decodeAvroEvent, parseJsonEvent } from '../../../services/identity-stitcher/steps/decode-event.step';
+import { resolveProfile } from '../../../services/identity-stitcher/steps/resolve-profile.step';
+import { chunked } from '../../../services/identity-stitcher/stitch-events.consumer';
+
+function message(value: string | Buffer | null, timestamp = '1700000000000'): IncomingMessage {
+  return { topic: 't', partition: 0, offset: '5', key: null, value: typeof value === 'string' ? Buffer.from(value) : value, headers: {}, timestamp };
+}
+
+const event: Event = {
+  messageId: 'm-1',
+  type: 'identify',
+  event: null,
+  name: null,
+  userId: 'u-1',
+  anonymousId: 'a-1',
+  previousId: null,
+  groupId: null,
+  timestamp: 1_700_000_000_000,
+  sentAt: null,
+  receivedAt: 1_700_000_000_500,
+  channel: 'web',
+  source: 'test',
+  context: '{"device":{"id":"d-1"}}',
+  properties: '{}',
+  traits: '{"email":" A@B.io "}',
+  consent: {},
+};
+
+describe('parse-json-event step', () => {
+  it('accepts the Event shape with inline objects and ISO times, filling defaults', () => {
+    const result = parseJsonEvent(message(JSON.stringify({ messageId: 'j-1', type: 'track', event: 'X', userId: 42, timestamp: '2026-01-01T00:00:00Z', context: { device: { id: 'd' } } })));
+    expect(result).toEqual({
+      kind: 'ok',
+      value: expect.objectContaining({
+        messageId: 'j-1',
+        userId: '42',
+        timestamp: Date.UTC(2026, 0, 1),
+        receivedAt: 1_700_000_000_000,
+        channel: 'server',
+        source: 'kafka-json',
+        context: '{"device":{"id":"d"}}',
+        traits: '{}',
+      }),
+    });
+  });
+
+  it('dead-letters what is not JSON, not an object, or breaks the schema, naming the field', () => {
+    expect(parseJsonEvent(message('{"messageId": "x"'))).toMatchObject({ kind: 'dlq', code: 'KUMIKI_UNDECODABLE', reason: 'not JSON' });
+    expect(parseJsonEvent(message('[1,2]'))).toMatchObject({ kind: 'dlq', code: 'KUMIKI_UNDECODABLE' });
+    expect(parseJsonEvent(message(JSON.stringify({ messageId: 'x', type: 'buy' })))).toMatchObject({ kind: 'dlq', code: 'KUMIKI_INVALID_EVENT', field: 'type' });
+    expect(parseJsonEvent(message(JSON.stringify({ messageId: 'x', type: 'track', timestamp: 'yesterday' })))).toMatchObject({ kind: 'dlq', field: 'timestamp' });
+    expect(parseJsonEvent(message(JSON.stringify({ messageId: 'x', type: 'track', traits: '[1]' })))).toMatchObject({ kind: 'dlq', field: 'traits' });
+  });
+
+  it('drops empty records', () => {
+    expect(parseJsonEvent(message(null))).toEqual({ kind: 'drop', reason: 'empty record' });
+  });
+});
+
+describe('decode-avro-event step', () => {
+  it('dead-letters undecodable bytes and rethrows outages', async () => {
+    await expect(decodeAvroEvent(message('x'), async () => ({ event, avroBody: undefined }))).resolves.toEqual({ kind: 'ok', value: { event, avroBody: undefined } });
+    await expect(
+      decodeAvroEvent(message('junk'), async () => {
+        throw new InvalidInputError('bad magic byte');
+      }),
+    ).resolves.toMatchObject({ kind: 'dlq', code: 'KUMIKI_UNDECODABLE', reason: expect.stringContaining('bad magic byte') });
+    await expect(
+      decodeAvroEvent(message('x'), async () => {
+        throw new DependencyUnavailableError('registry down');
+      }),
+    ).rejects.toThrow('registry down');
+  });
+});
+
+describe('resolve-profile step', () => {
+  const rules = resolveIdentityRules();
+  const deps = () => ({ graph: new IdentityGraph(rules), rules, normaliser: new IdentifierNormaliser(rules) });
+
+  it('links every identifier of the event to one profile', () => {
+    const result = resolveProfile(event, deps());
+    expect(result.kind).toBe('ok');
+    if (result.kind !== 'ok') return;
+    expect(result.value.linked).toEqual([
+      { type: 'user_id', value: 'u-1' },
+      { type: 'email', value: 'a@b.io' },
+      { type: 'device_id', value: 'd-1' },
+      { type: 'anonymous_id', value: 'a-1' },
+    ]);
+  });
+
+  it('dead-letters an event without a usable identifier, or with broken JSON', () => {
+    const blank = { ...event, userId: 'null', anonymousId: '00000000-0000-0000-0000-000000000000', context: '{}', traits: '{}' };
+    expect(resolveProfile(blank, deps())).toMatchObject({ kind: 'dlq', code: 'KUMIKI_NO_IDENTIFIER' });
+    expect(resolveProfile({ ...event, context: 'not json' }, deps())).toMatchObject({ kind: 'dlq', field: 'context' });
+  });
+
+  it('uses the alias rule for alias calls', () => {
+    const d = deps();
+    resolveProfile({ ...event, messageId: 'm0', type: 'track', userId: null, anonymousId: 'visitor', context: '{}', traits: '{}' }, d);
+    const result = resolveProfile({ ...event, messageId: 'm2', type: 'alias', previousId: 'visitor', anonymousId: null, context: '{}', traits: '{}' }, d);
+    expect(result.kind === 'ok' && result.value.changes.map((c) => [c.kind, c.rule])).toEqual([['link', 'alias']]);
+    expect(d.graph.profileIdOf('user_id', 'u-1')).toBe(d.graph.profileIdOf('anonymous_id', 'visitor'));
+  });
+});
+
+describe('transaction sends', () => {
+  it('are split so no send carries more than the byte bound, keeping every record once and in order', () => {
+    const records = (topic: string, n: number) => ({ topic, messages: Array.from({ length: n }, (_, i) => ({ key: `${topic}-${i}`, value: Buffer.alloc(100) })) });
+    const chunks = chunked([records('a', 30), records('b', 5), records('c', 12)], 1_000);
+    for (const chunk of chunks) {
+      const bytes = chunk.flatMap((c) => c.messages).reduce((sum, m) => sum + (m.value?.length ?? 0) + String(m.key).length + 64, 0);
+      expect(bytes).toBeLessThanOrEqual(1_000);
+    }
+    expect(chunks.flat().flatMap((c) => c.messages.map((m) => m.key))).toEqual([...records('a', 30).messages, ...records('b', 5).messages, ...records('c', 12).messages].map((m) => m.key));
+    expect(chunked([records('a', 0)])).toEqual([]);
+  });
+});
