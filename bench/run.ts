@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { loadCliConfig } from '../services/cli/config';
-import { startInfrastructure } from '../services/cli/local/infrastructure';
+import { startConfiguredInfrastructure } from '../services/cli/local/infrastructure';
 
 async function main(): Promise<number> {
   const filters = process.argv.slice(2);
@@ -25,16 +25,7 @@ async function main(): Promise<number> {
   }
   const config = loadCliConfig(process.env);
   const log = { info: (m: string) => process.stdout.write(`[bench] ${m}\n`), warn: (m: string) => process.stderr.write(`[bench] ${m}\n`) };
-  const infrastructure = await startInfrastructure({
-    paths: config.paths,
-    ports: config.ports,
-    external: config.external,
-    reuseRunning: true,
-    javaCommand: config.javaCommand,
-    env: config.childEnv,
-    timeoutMs: config.startTimeoutMs,
-    log,
-  });
+  const infrastructure = await startConfiguredInfrastructure(config, log);
   let failed = 0;
   try {
     for (const bench of benches) {

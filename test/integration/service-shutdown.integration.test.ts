@@ -1,31 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import pino from 'pino';
 import { createProducerConnection } from '../../services/common/kafka/producer-connection';
 import { createTestTopic, readMessages, testKafka } from '../support/kafka';
 import { freePort } from '../support/ports';
-import { testStack } from '../support/stack-env';
+import { spawnService as startService } from '../support/service-process';
 import { waitFor } from '../support/wait-for';
-
-const root = path.resolve(__dirname, '..', '..');
-
-interface Started {
-  child: ChildProcess;
-  output: () => string;
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-function startService(service: string, env: Record<string, string>): Started {
-  const child = spawn(process.execPath, [path.join(root, 'dist', 'services', service, 'main.js')], {
-    env: { PATH: process.env.PATH ?? '', KAFKA_BROKERS: testStack().brokers.join(','), SCHEMA_REGISTRY_URL: testStack().registryUrl, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  return { child, output: () => output, exit };
-}
 
 function logMessages(output: string): string[] {
   return output

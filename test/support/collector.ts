@@ -1,10 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { freePort } from './ports';
-import { testStack, uniqueName } from './stack-env';
-import { waitFor } from './wait-for';
-
-const root = path.resolve(__dirname, '..', '..');
+import { spawnService, waitUntilAnswering } from './service-process';
+import { uniqueName } from './stack-env';
 
 export interface RunningCollector {
   readonly url: string;
@@ -28,49 +25,26 @@ export async function startCollector(options: { env?: Record<string, string>; wa
   const writeKey = `wk_${uniqueName('test')}`;
   const eventsTopic = uniqueName('test-events');
   const dlqTopic = uniqueName('test-dlq');
-  const child = spawn(process.execPath, [path.join(root, 'dist', 'services', 'collector', 'main.js')], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      KAFKA_BROKERS: testStack().brokers.join(','),
-      SCHEMA_REGISTRY_URL: testStack().registryUrl,
-      HTTP_PORT: String(port),
-      KUMIKI_WRITE_KEY: writeKey,
-      COLLECTOR_EVENTS_TOPIC: eventsTopic,
-      COLLECTOR_DLQ_TOPIC: dlqTopic,
-      LOG_LEVEL: 'info',
-      ...options.env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const service = spawnService('collector', {
+    HTTP_PORT: String(port),
+    KUMIKI_WRITE_KEY: writeKey,
+    COLLECTOR_EVENTS_TOPIC: eventsTopic,
+    COLLECTOR_DLQ_TOPIC: dlqTopic,
+    LOG_LEVEL: 'info',
+    ...options.env,
   });
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   const url = `http://127.0.0.1:${port}`;
   const collector: RunningCollector = {
     url,
     writeKey,
     eventsTopic,
     dlqTopic,
-    child,
-    exit,
-    output: () => output,
+    child: service.child,
+    exit: service.exit,
+    output: service.output,
     auth: `Basic ${Buffer.from(`${writeKey}:`).toString('base64')}`,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-      await exit;
-      clearTimeout(timer);
-    },
+    stop: service.stop,
   };
-  const endpoint = options.waitReady === false ? '/health' : '/ready';
-  await waitFor(
-    async () => {
-      if (child.exitCode !== null) throw new Error(`collector exited with ${child.exitCode}:\n${output}`);
-      const response = await fetch(`${url}${endpoint}`);
-      if (response.status !== 200) throw new Error(`${endpoint} answered ${response.status}`);
-    },
-    { timeoutMs: 60_000, intervalMs: 200 },
-  );
+  await waitUntilAnswering(service, url, options.waitReady === false ? '/health' : '/ready', 60_000);
   return collector;
 }

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { loadCliConfig } from '../../services/cli/config';
-import { startInfrastructure, type Infrastructure } from '../../services/cli/local/infrastructure';
+import { startConfiguredInfrastructure, type Infrastructure } from '../../services/cli/local/infrastructure';
 import type { CliLog } from '../../services/cli/local/cli-log';
 
 /**
@@ -25,16 +25,7 @@ export default async function globalSetup(): Promise<void> {
   if (process.env.KUMIKI_TEST_KAFKA_BROKERS && process.env.KUMIKI_TEST_SCHEMA_REGISTRY_URL) return;
   const repositoryRoot = path.resolve(__dirname, '..', '..');
   const config = loadCliConfig({ ...process.env, KUMIKI_HOME: path.join(repositoryRoot, '.kumiki-test') });
-  const infrastructure = await startInfrastructure({
-    paths: config.paths,
-    ports: config.ports,
-    external: config.external,
-    reuseRunning: true,
-    javaCommand: config.javaCommand,
-    env: config.childEnv,
-    timeoutMs: config.startTimeoutMs,
-    log,
-  });
+  const infrastructure = await startConfiguredInfrastructure(config, log);
   globalThis.kumikiTestInfrastructure = infrastructure;
   process.env.KUMIKI_TEST_KAFKA_BROKERS = infrastructure.brokers.join(',');
   process.env.KUMIKI_TEST_SCHEMA_REGISTRY_URL = infrastructure.registryUrl;

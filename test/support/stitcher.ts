@@ -1,5 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import pino from 'pino';
 import type { Event, IdentityChange, IdentityGraphRecord, StitchedEvent } from '../../schemas';
 import { schema } from '../../schemas';
@@ -7,10 +6,9 @@ import type { IncomingMessage, KafkaClient } from '../../services/common/kafka/c
 import { topics } from '../../services/common/kafka/topics';
 import { AvroCodec, SchemaRegistryClient } from '../../services/common/registry';
 import { freePort } from './ports';
+import { spawnService, waitUntilAnswering } from './service-process';
 import { testStack, uniqueName } from './stack-env';
-import { waitFor } from './wait-for';
 
-const root = path.resolve(__dirname, '..', '..');
 
 /** A fresh set of the stitcher's topic names and group, so a test sees only its own data. */
 export interface StitcherSetup {
@@ -63,53 +61,23 @@ export interface RunningStitcher {
 
 export async function startStitcher(setup: StitcherSetup, options: { env?: Record<string, string>; waitReady?: boolean } = {}): Promise<RunningStitcher> {
   const port = await freePort();
-  const child = spawn(process.execPath, [path.join(root, 'dist', 'services', 'identity-stitcher', 'main.js')], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      KAFKA_BROKERS: testStack().brokers.join(','),
-      SCHEMA_REGISTRY_URL: testStack().registryUrl,
-      HTTP_PORT: String(port),
-      STITCHER_RAW_TOPIC: setup.raw,
-      STITCHER_JSON_TOPIC: setup.json,
-      STITCHER_STITCHED_TOPIC: setup.stitched,
-      STITCHER_CHANGES_TOPIC: setup.changes,
-      STITCHER_GRAPH_TOPIC: setup.graph,
-      STITCHER_DLQ_TOPIC: setup.dlq,
-      STITCHER_GROUP_ID: setup.groupId,
-      STITCHER_TRANSACTIONAL_ID: setup.transactionalId,
-      STITCHER_SESSION_TIMEOUT_MS: '10000',
-      LOG_LEVEL: 'info',
-      ...options.env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const service = spawnService('identity-stitcher', {
+    HTTP_PORT: String(port),
+    STITCHER_RAW_TOPIC: setup.raw,
+    STITCHER_JSON_TOPIC: setup.json,
+    STITCHER_STITCHED_TOPIC: setup.stitched,
+    STITCHER_CHANGES_TOPIC: setup.changes,
+    STITCHER_GRAPH_TOPIC: setup.graph,
+    STITCHER_DLQ_TOPIC: setup.dlq,
+    STITCHER_GROUP_ID: setup.groupId,
+    STITCHER_TRANSACTIONAL_ID: setup.transactionalId,
+    STITCHER_SESSION_TIMEOUT_MS: '10000',
+    LOG_LEVEL: 'info',
+    ...options.env,
   });
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   const url = `http://127.0.0.1:${port}`;
-  const running: RunningStitcher = {
-    url,
-    child,
-    exit,
-    output: () => output,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-      await exit;
-      clearTimeout(timer);
-    },
-  };
-  if (options.waitReady !== false) {
-    await waitFor(
-      async () => {
-        if (child.exitCode !== null) throw new Error(`stitcher exited with ${child.exitCode}:\n${output}`);
-        const response = await fetch(`${url}/ready`);
-        if (response.status !== 200) throw new Error(`/ready answered ${response.status}`);
-      },
-      { timeoutMs: 90_000, intervalMs: 200 },
-    );
-  }
+  const running: RunningStitcher = { url, child: service.child, exit: service.exit, output: service.output, stop: service.stop };
+  if (options.waitReady !== false) await waitUntilAnswering(service, url, '/ready', 90_000);
   return running;
 }
 

@@ -1,5 +1,5 @@
 import type { LocalPaths } from '../../common/paths';
-import { portSettings, type Ports } from '../config';
+import { portSettings, type CliConfig, type Ports } from '../config';
 import { PortInUseError } from '../errors';
 import { requireJava } from './prerequisites';
 import { startKafka } from './kafka-broker';
@@ -163,4 +163,21 @@ async function registry(options: InfrastructureOptions, s: Settings): Promise<st
 
 function seconds(since: number): string {
   return ((Date.now() - since) / 1000).toFixed(1);
+}
+
+/**
+ * Kafka and the registry as the CLI's settings describe them, reusing whatever already answers
+ * (a running `kumiki up`): what the test suite and the benchmarks run against.
+ */
+export function startConfiguredInfrastructure(config: CliConfig, log: CliLog): Promise<Infrastructure> {
+  return startInfrastructure({
+    paths: config.paths,
+    ports: config.ports,
+    external: config.external,
+    reuseRunning: true,
+    javaCommand: config.javaCommand,
+    env: config.childEnv,
+    timeoutMs: config.startTimeoutMs,
+    log,
+  });
 }
