@@ -17,11 +17,9 @@
  * The load generator runs on the same machine as the collector and the broker, and takes
  * CPU from both; figures are for the whole machine, as a user of `kumiki up` would see them.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
@@ -29,6 +27,7 @@ import { schema } from '../schemas';
 import { normaliseEvent } from '../services/collector/steps/normalise-event.step';
 import { validateMessage } from '../services/collector/steps/validate-message.step';
 import { createKafkaClient } from '../services/common/kafka/client';
+import { freePort, kafkaPerfTest, line, percentile, rssOf } from './support/measure';
 
 const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 const registryUrl = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
@@ -54,30 +53,6 @@ function sampleEvent(i: number): Record<string, unknown> {
       library: { name: 'analytics.js', version: '5.2.0' },
     },
   };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function rssOf(pid: number): number {
-  try {
-    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) * 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
 
 async function main(): Promise<void> {
@@ -186,11 +161,10 @@ async function main(): Promise<void> {
   const validated = validateMessage(sampleEvent(1));
   const event = validated.kind === 'ok' ? normaliseEvent(validated.value, { receivedAt: Date.now(), batchSentAt: undefined, source: { source: 'default', channel: 'web' } }) : undefined;
   const recordSize = event?.kind === 'ok' ? schema('Event').type.toBuffer(event.value).length + 5 : 450;
-  const perf = kafkaPerfTest(perfTopic, recordSize, Math.max(200_000, Math.round(eventsPerSecond * 10)));
+  const perf = kafkaPerfTest(brokers, perfTopic, recordSize, Math.max(200_000, Math.round(eventsPerSecond * 10)));
   await admin.deleteTopics([perfTopic, eventsTopic, `bench-dlq-${run}`]).catch(() => undefined);
   await admin.disconnect();
 
-  const line = (label: string, value: string): void => void process.stdout.write(`${label.padEnd(44)} ${value}\n`);
   line('machine', `${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`);
   line('request', `POST /v1/batch, ${eventsPerRequest} events of ~${eventBytes} bytes JSON, ${concurrency} clients`);
   line('collector accepted events/s (acks=all)', `${Math.round(eventsPerSecond).toLocaleString('en')}  (status counts ${JSON.stringify(throughput.statuses)})`);
@@ -200,39 +174,6 @@ async function main(): Promise<void> {
     line(`kafka-producer-perf-test (${recordSize} B records)`, `${Math.round(perf.recordsPerSecond).toLocaleString('en')} records/s, p50 ${perf.p50} ms, p99 ${perf.p99} ms`);
     line('collector / Kafka producer', `${((eventsPerSecond / perf.recordsPerSecond) * 100).toFixed(0)} %`);
   } else line('kafka-producer-perf-test', 'not run (Kafka jars not found; run `kumiki up` once to fetch them)');
-}
-
-function kafkaPerfTest(topic: string, recordSize: number, records: number): { recordsPerSecond: number; p50: number; p99: number } | undefined {
-  const cache = process.env.KUMIKI_CACHE ?? path.join(os.homedir(), '.cache', 'kumiki');
-  const kafkaDir = existsSync(cache) ? readdirSync(cache).find((name) => name.startsWith('kafka-') && existsSync(path.join(cache, name, 'content'))) : undefined;
-  if (!kafkaDir) return undefined;
-  const result = spawnSync(
-    'java',
-    [
-      '-cp',
-      `${path.join(cache, kafkaDir, 'content')}/*`,
-      'org.apache.kafka.tools.ProducerPerformance',
-      '--topic',
-      topic,
-      '--num-records',
-      String(records),
-      '--record-size',
-      String(recordSize),
-      '--throughput',
-      '-1',
-      '--producer-props',
-      `bootstrap.servers=${brokers.join(',')}`,
-      'acks=all',
-      'enable.idempotence=true',
-    ],
-    { encoding: 'utf8', timeout: 300_000 },
-  );
-  const summary = /([\d.]+) records\/sec.*?(\d+) ms 50th.*?(\d+) ms 99th/s.exec(result.stdout.trim().split('\n').at(-1) ?? '');
-  if (!summary) {
-    process.stderr.write(`kafka-producer-perf-test failed:\n${result.stdout}\n${result.stderr}\n`);
-    return undefined;
-  }
-  return { recordsPerSecond: Number(summary[1]), p50: Number(summary[2]), p99: Number(summary[3]) };
 }
 
 main().then(

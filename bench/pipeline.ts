@@ -1,0 +1,309 @@
+/**
+ * The whole pipeline on one machine (issue 7): collector → Kafka → identity-stitcher → Kafka →
+ * profile-materializer → embedded ClickHouse, every process co-located on this host.
+ *
+ *   npm run bench -- pipeline        (or: npm run build && node dist/bench/pipeline.js)
+ *
+ * 1. Starts the three built services (dist/) as child processes on fresh topics, a fresh group
+ *    and a temporary KUMIKI_HOME (its own embedded ClickHouse).
+ * 2. Sustained throughput: BENCH_EVENTS events (default 100,000, ~500 bytes each) posted to
+ *    /v1/batch by 16 clients as fast as the collector acknowledges them; the figure is events
+ *    divided by the time from the first request to the moment all of them are queryable in
+ *    ClickHouse and the materializer's consumer group has no lag (its profile updates are out:
+ *    it commits only after producing them).
+ * 3. Latency at half that rate, open loop, for BENCH_LATENCY_SECONDS (default 20): for each
+ *    event, from the collector's 200 to the first poll (every 100 ms) that finds its row in
+ *    `events_store`. p50 / p95 / p99.
+ * 4. Peak RSS (VmHWM) of each service.
+ * 5. References in the same run: Kafka's own kafka-producer-perf-test with the same record
+ *    size and acks=all; a raw @clickhouse/client insert of the same rows (JSONEachRow, 5,000 per
+ *    insert) into a fresh embedded database.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { StitchedEvent } from '../schemas';
+import { createClickHouse } from '../services/common/clickhouse/client-factory';
+import { runMigrations } from '../services/common/clickhouse/migrations';
+import { createKafkaClient } from '../services/common/kafka/client';
+import { toEventRow } from '../services/profile-materializer/store-rows';
+import { freePort, kafkaPerfTest, line, percentile, rssOf } from './support/measure';
+
+const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
+const registryUrl = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
+const totalEvents = Number(process.env.BENCH_EVENTS ?? 100_000);
+const latencySeconds = Number(process.env.BENCH_LATENCY_SECONDS ?? 20);
+const clients = 16;
+const perRequest = 100;
+const root = path.resolve(__dirname, '..', '..');
+const logger = pino({ level: 'warn' });
+const adminToken = 'adm_bench_pipeline_token_000';
+const writeKey = 'wk_bench_pipeline';
+const agent = new http.Agent({ keepAlive: true, maxSockets: clients * 2 });
+
+/** ~500 bytes of Segment JSON: browsing, carts and some orders of 20,000 people. */
+function sampleEvent(id: string, i: number): Record<string, unknown> {
+  const person = (i * 7919) % 20_000;
+  const order = i % 20 === 0;
+  return {
+    type: 'track',
+    event: order ? 'Order Completed' : i % 3 === 0 ? 'Product Added' : 'Product Viewed',
+    userId: `user-${person}`,
+    anonymousId: `anon-${person}`,
+    messageId: id,
+    timestamp: new Date().toISOString(),
+    properties: order
+      ? { order_id: `o-${id}`, revenue: 20 + (i % 180), currency: 'EUR', products: [{ sku: `SKU-${i % 500}`, quantity: 1 }] }
+      : { product_id: `p-${i % 5000}`, sku: `SKU-${i % 5000}-XL`, category: 'Outdoor / Jackets', price: 189.95, currency: 'EUR' },
+    context: { ip: '203.0.113.42', userAgent: 'Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0', library: { name: 'analytics.js', version: '5.2.0' }, page: { path: '/p/jacket' } },
+  };
+}
+
+function post(port: number, pathname: string, body: string, headers: Record<string, string>): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const request = http.request({ host: '127.0.0.1', port, path: pathname, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers } }, (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (text += chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, text }));
+    });
+    request.on('error', reject);
+    request.end(body);
+  });
+}
+
+interface Stack {
+  readonly collectorPort: number;
+  readonly materializerPort: number;
+  readonly materializerGroup: string;
+  readonly inputTopics: string[];
+  readonly processes: Record<string, ChildProcess>;
+}
+
+async function startStack(run: string): Promise<Stack> {
+  const topic = (name: string) => `bench-${run}.${name}`;
+  const [collectorPort, stitcherPort, materializerPort] = [await freePort(), await freePort(), await freePort()];
+  const base = { PATH: process.env.PATH ?? '', KAFKA_BROKERS: brokers.join(','), SCHEMA_REGISTRY_URL: registryUrl, LOG_LEVEL: 'warn' };
+  const start = (service: string, env: Record<string, string>): ChildProcess =>
+    spawn(process.execPath, [path.join(root, 'dist', 'services', service, 'main.js')], { env: { ...base, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const materializerGroup = `bench-${run}-materializer`;
+  const processes = {
+    'profile-materializer': start('profile-materializer', {
+      HTTP_PORT: String(materializerPort),
+      KUMIKI_ADMIN_TOKEN: adminToken,
+      KUMIKI_HOME: mkdtempSync(path.join(os.tmpdir(), 'kumiki-bench-pipeline-')),
+      MATERIALIZER_STITCHED_TOPIC: topic('stitched'),
+      MATERIALIZER_CHANGES_TOPIC: topic('changes'),
+      MATERIALIZER_UPDATES_TOPIC: topic('updates'),
+      MATERIALIZER_DLQ_TOPIC: topic('dlq'),
+      MATERIALIZER_GROUP_ID: materializerGroup,
+    }),
+    'identity-stitcher': start('identity-stitcher', {
+      HTTP_PORT: String(stitcherPort),
+      STITCHER_RAW_TOPIC: topic('raw'),
+      STITCHER_JSON_TOPIC: topic('json'),
+      STITCHER_STITCHED_TOPIC: topic('stitched'),
+      STITCHER_CHANGES_TOPIC: topic('changes'),
+      STITCHER_GRAPH_TOPIC: topic('graph'),
+      STITCHER_DLQ_TOPIC: topic('dlq'),
+      STITCHER_GROUP_ID: `bench-${run}-stitcher`,
+      STITCHER_TRANSACTIONAL_ID: `bench-${run}-stitcher`,
+    }),
+    collector: start('collector', { HTTP_PORT: String(collectorPort), KUMIKI_WRITE_KEY: writeKey, COLLECTOR_EVENTS_TOPIC: topic('raw'), COLLECTOR_DLQ_TOPIC: topic('dlq') }),
+  };
+  for (const [service, port] of [['profile-materializer', materializerPort], ['identity-stitcher', stitcherPort], ['collector', collectorPort]] as const) {
+    await until(async () => (await fetch(`http://127.0.0.1:${port}/ready`)).status === 200, 120_000, `${service} ready`);
+  }
+  return { collectorPort, materializerPort, materializerGroup, inputTopics: [topic('stitched'), topic('changes')], processes };
+}
+
+async function until(check: () => Promise<boolean>, timeoutMs: number, what: string, intervalMs = 100): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check().catch(() => false)) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+async function sql<T>(stack: Stack, query: string, params: Record<string, unknown> = {}): Promise<T[]> {
+  const response = await fetch(`http://127.0.0.1:${stack.materializerPort}/v1/sql`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ query, params }),
+  });
+  const body = (await response.json()) as { rows?: T[]; message?: string };
+  if (!response.ok) throw new Error(`read API: ${body.message ?? response.status}`);
+  return body.rows ?? [];
+}
+
+async function sendBatch(stack: Stack, events: Record<string, unknown>[]): Promise<void> {
+  const auth = `Basic ${Buffer.from(`${writeKey}:`).toString('base64')}`;
+  for (;;) {
+    const answer = await post(stack.collectorPort, '/v1/batch', JSON.stringify({ batch: events, sentAt: new Date().toISOString() }), { authorization: auth });
+    if (answer.status === 200) return;
+    if (answer.status !== 429 && answer.status !== 503) throw new Error(`collector answered ${answer.status}: ${answer.text}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function throughputPhase(stack: Stack, run: string): Promise<{ eventsPerSecond: number; seconds: number; eventBytes: number }> {
+  const admin = createKafkaClient({ brokers, clientId: 'bench', logger }).admin();
+  await admin.connect();
+  let next = 0;
+  const requests = Math.ceil(totalEvents / perRequest);
+  const eventBytes = Buffer.byteLength(JSON.stringify(sampleEvent(`t-${run}-000000000`, 1)));
+  const started = Date.now();
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      for (let r = next++; r < requests; r = next++) {
+        const events = Array.from({ length: perRequest }, (_, k) => sampleEvent(`t-${run}-${String(r * perRequest + k).padStart(9, '0')}`, r * perRequest + k));
+        await sendBatch(stack, events);
+      }
+    }),
+  );
+  const accepted = (Date.now() - started) / 1000;
+  process.stdout.write(`  accepted ${totalEvents} events in ${accepted.toFixed(1)} s; waiting until queryable…\n`);
+  await until(async () => Number((await sql<{ n: string }>(stack, 'SELECT count() AS n FROM events_store'))[0]?.n) >= totalEvents, 600_000, 'every event queryable', 250);
+  await until(async () => (await admin.groupLag(stack.materializerGroup, stack.inputTopics)).every((p) => p.lag === 0), 600_000, 'materializer lag 0', 250);
+  const seconds = (Date.now() - started) / 1000;
+  await admin.disconnect();
+  return { eventsPerSecond: totalEvents / seconds, seconds, eventBytes };
+}
+
+async function latencyPhase(stack: Stack, run: string, eventsPerSecond: number): Promise<{ latencies: number[]; unseen: number }> {
+  const perTick = 20;
+  const ticksPerSecond = Math.max(1, eventsPerSecond / perTick);
+  const ticks = Math.floor(latencySeconds * ticksPerSecond);
+  /** Accepted by the collector and not yet seen in ClickHouse: id → when the 200 came. */
+  const pending = new Map<string, number>();
+  const latencies: number[] = [];
+  let sending = true;
+  const poller = (async () => {
+    const giveUp = () => !sending && Date.now() > sendingEnded + 60_000;
+    while ((sending || pending.size > 0) && !giveUp()) {
+      // Ids are zero-padded in send order, so the range bounds one primary-key range of events_store.
+      const ids = [...pending.keys()].slice(0, 5_000).sort();
+      if (ids.length > 0) {
+        const rows = await sql<{ message_id: string }>(stack, 'SELECT message_id FROM events_store WHERE message_id >= {lo:String} AND message_id <= {hi:String} AND message_id IN {ids:Array(String)}', {
+          lo: ids[0],
+          hi: ids.at(-1),
+          ids,
+        });
+        const seen = Date.now();
+        for (const { message_id: id } of rows) {
+          const at = pending.get(id);
+          if (at !== undefined) latencies.push(seen - at);
+          pending.delete(id);
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  })();
+  let sendingEnded = Number.POSITIVE_INFINITY;
+  const started = Date.now();
+  const inFlight: Promise<void>[] = [];
+  for (let tick = 0; tick < ticks; tick++) {
+    const wait = started + (tick * 1000) / ticksPerSecond - Date.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    const batch = Array.from({ length: perTick }, (_, k) => sampleEvent(`l-${run}-${String(tick * perTick + k).padStart(9, '0')}`, tick * perTick + k));
+    inFlight.push(
+      sendBatch(stack, batch).then(() => {
+        const now = Date.now();
+        for (const event of batch) pending.set(event.messageId as string, now);
+      }),
+    );
+  }
+  await Promise.all(inFlight);
+  sendingEnded = Date.now();
+  sending = false;
+  await poller;
+  return { latencies: latencies.sort((a, b) => a - b), unseen: pending.size };
+}
+
+/** The reference: the same rows, inserted straight into a fresh embedded database. */
+async function rawInsert(run: string): Promise<number> {
+  const home = mkdtempSync(path.join(os.tmpdir(), 'kumiki-bench-raw-'));
+  const ch = await createClickHouse({ CLICKHOUSE_URL: undefined, CLICKHOUSE_USER: 'default', CLICKHOUSE_PASSWORD: '', CLICKHOUSE_DATABASE: 'bench_raw', KUMIKI_HOME: home }, logger);
+  await runMigrations(ch, { logger });
+  const now = Date.now();
+  const rows = Array.from({ length: totalEvents }, (_, i) => {
+    const event = sampleEvent(`r-${run}-${String(i).padStart(9, '0')}`, i) as Record<string, unknown> & { userId: string; anonymousId: string; messageId: string };
+    const record: StitchedEvent = {
+      profileId: `p_${event.userId}`,
+      identifiers: [{ type: 'user_id', value: event.userId }],
+      stitchedAt: now,
+      event: {
+        messageId: event.messageId,
+        type: 'track',
+        event: event.event as string,
+        name: null,
+        userId: event.userId,
+        anonymousId: event.anonymousId,
+        previousId: null,
+        groupId: null,
+        timestamp: now,
+        sentAt: now,
+        receivedAt: now,
+        channel: 'web',
+        source: 'default',
+        context: JSON.stringify(event.context),
+        properties: JSON.stringify(event.properties),
+        traits: '{}',
+        consent: {},
+      },
+    };
+    return toEventRow(record);
+  });
+  const started = Date.now();
+  for (let i = 0; i < rows.length; i += 5_000) await ch.insert('events_store', rows.slice(i, i + 5_000));
+  const seconds = (Date.now() - started) / 1000;
+  await ch.close();
+  return totalEvents / seconds;
+}
+
+async function main(): Promise<void> {
+  const run = Date.now().toString(36) + randomUUID().slice(0, 4);
+  const stack = await startStack(run);
+  const peaks: Record<string, number> = {};
+  const sampler = setInterval(() => {
+    for (const [name, child] of Object.entries(stack.processes)) peaks[name] = Math.max(peaks[name] ?? 0, rssOf(child.pid ?? 0, 'VmHWM'));
+  }, 500);
+  try {
+    process.stdout.write(`pipeline: ${totalEvents} events, then ${latencySeconds} s at half rate\n`);
+    const throughput = await throughputPhase(stack, run);
+    const { latencies, unseen } = await latencyPhase(stack, run, throughput.eventsPerSecond / 2);
+    for (const [name, child] of Object.entries(stack.processes)) peaks[name] = Math.max(peaks[name] ?? 0, rssOf(child.pid ?? 0, 'VmHWM'));
+    for (const child of Object.values(stack.processes)) child.kill('SIGTERM');
+    const avroBytes = 420;
+    const perf = kafkaPerfTest(brokers, `bench-${run}.perf`, avroBytes, 200_000);
+    const raw = await rawInsert(run);
+
+    process.stdout.write('\n');
+    line('machine', `${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, everything co-located`);
+    line('end-to-end sustained events/s (queryable, updates out)', `${Math.round(throughput.eventsPerSecond).toLocaleString('en')}  (${totalEvents} events of ~${throughput.eventBytes} B JSON in ${throughput.seconds.toFixed(1)} s)`);
+    line(`accept → queryable at ${Math.round(throughput.eventsPerSecond / 2).toLocaleString('en')}/s: p50/p95/p99`, `${percentile(latencies, 50)} / ${percentile(latencies, 95)} / ${percentile(latencies, 99)} ms  (${latencies.length} events${unseen > 0 ? `, ${unseen} not queryable within 60 s` : ''})`);
+    for (const [name, bytes] of Object.entries(peaks)) line(`peak RSS ${name}`, `${(bytes / 2 ** 20).toFixed(0)} MB`);
+    if (perf) {
+      line(`kafka-producer-perf-test (${avroBytes} B, acks=all)`, `${Math.round(perf.recordsPerSecond).toLocaleString('en')} records/s`);
+      line('end-to-end / Kafka producer', `${((throughput.eventsPerSecond / perf.recordsPerSecond) * 100).toFixed(0)} %`);
+    }
+    line('raw ClickHouse insert of the same rows (5,000/insert)', `${Math.round(raw).toLocaleString('en')} rows/s`);
+    line('end-to-end / raw insert', `${((throughput.eventsPerSecond / raw) * 100).toFixed(0)} %`);
+  } finally {
+    clearInterval(sampler);
+    for (const child of Object.values(stack.processes)) if (child.exitCode === null) child.kill('SIGTERM');
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`bench pipeline: ${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,76 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+/** Small measuring tools the benchmarks share. */
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Resident memory of a process now (`VmRSS`) or at its peak (`VmHWM`), in bytes; 0 once it is gone. */
+export function rssOf(pid: number, which: 'VmRSS' | 'VmHWM' = 'VmRSS'): number {
+  try {
+    const match = new RegExp(`${which}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** The p-th percentile of ascending values (nearest rank). */
+export function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+/**
+ * Kafka's own `kafka-producer-perf-test` (org.apache.kafka.tools.ProducerPerformance, from the
+ * jars `kumiki up` downloaded) with acks=all and idempotence: the reference a producer of
+ * ours is compared with. Undefined when the jars are not there.
+ */
+export function kafkaPerfTest(brokers: readonly string[], topic: string, recordSize: number, records: number): { recordsPerSecond: number; p50: number; p99: number } | undefined {
+  const cache = process.env.KUMIKI_CACHE ?? path.join(os.homedir(), '.cache', 'kumiki');
+  const kafkaDir = existsSync(cache) ? readdirSync(cache).find((name) => name.startsWith('kafka-') && existsSync(path.join(cache, name, 'content'))) : undefined;
+  if (!kafkaDir) return undefined;
+  const result = spawnSync(
+    'java',
+    [
+      '-cp',
+      `${path.join(cache, kafkaDir, 'content')}/*`,
+      'org.apache.kafka.tools.ProducerPerformance',
+      '--topic',
+      topic,
+      '--num-records',
+      String(records),
+      '--record-size',
+      String(recordSize),
+      '--throughput',
+      '-1',
+      '--producer-props',
+      `bootstrap.servers=${brokers.join(',')}`,
+      'acks=all',
+      'enable.idempotence=true',
+    ],
+    { encoding: 'utf8', timeout: 300_000 },
+  );
+  const summary = /([\d.]+) records\/sec.*?(\d+) ms 50th.*?(\d+) ms 99th/s.exec(result.stdout.trim().split('\n').at(-1) ?? '');
+  if (!summary) {
+    process.stderr.write(`kafka-producer-perf-test failed:\n${result.stdout}\n${result.stderr}\n`);
+    return undefined;
+  }
+  return { recordsPerSecond: Number(summary[1]), p50: Number(summary[2]), p99: Number(summary[3]) };
+}
+
+/** One aligned `name  value` line of a benchmark's report. */
+export function line(name: string, value: string): void {
+  process.stdout.write(`  ${name.padEnd(58)} ${value}\n`);
+}
