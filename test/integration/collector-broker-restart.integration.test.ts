@@ -1,18 +1,10 @@
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import pino from 'pino';
 import type { Event } from '../../schemas';
-import { loadCliConfig } from '../../services/cli/config';
-import { stopProcessGroup, type ManagedProcess } from '../../services/cli/local/child-process';
-import { startKafka } from '../../services/cli/local/kafka-broker';
-import { probeKafka } from '../../services/cli/local/probes';
 import { createKafkaClient } from '../../services/common/kafka/client';
-import { localPaths } from '../../services/common/paths';
 import { AvroCodec, SchemaRegistryClient } from '../../services/common/registry';
 import { startCollector, type RunningCollector } from '../support/collector';
 import { readMessages } from '../support/kafka';
-import { freePort } from '../support/ports';
+import { startPrivateBroker, type PrivateBroker } from '../support/private-broker';
 import { testStack, uniqueName } from '../support/stack-env';
 import { waitFor } from '../support/wait-for';
 
@@ -26,30 +18,17 @@ import { waitFor } from '../support/wait-for';
  * none is acknowledged; after it returns, the retries succeed; every event ever answered
  * 200 is on the topic.
  */
-const env: Record<string, string> = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined));
-const quiet = { info: () => undefined, warn: () => undefined };
-let broker: ManagedProcess | undefined;
+let broker: PrivateBroker | undefined;
 let collector: RunningCollector | undefined;
 
 afterAll(async () => {
   await collector?.stop();
-  if (broker && !broker.hasExited()) await stopProcessGroup(broker.pid, broker.match, 10_000);
+  await broker?.stop();
 });
 
 it('503 while the broker is down, nothing acknowledged is lost, retries succeed after it returns', async () => {
-  const paths = localPaths(mkdtempSync(path.join(os.tmpdir(), 'kumiki-broker-')), loadCliConfig(process.env).paths.cache);
-  const port = await freePort();
-  const controllerPort = await freePort();
-  const address = `127.0.0.1:${port}`;
-  const startBroker = async (): Promise<ManagedProcess> => {
-    const started = await startKafka({ paths, port, controllerPort, javaCommand: 'java', env, log: quiet });
-    await waitFor(async () => {
-      if (started.hasExited()) throw new Error('private broker exited');
-      if (!(await probeKafka([address], 5_000)).reachable) throw new Error('private broker not reachable yet');
-    }, { timeoutMs: 120_000, intervalMs: 500 });
-    return started;
-  };
-  broker = await startBroker();
+  broker = await startPrivateBroker();
+  const address = broker.address;
   collector = await startCollector({ env: { KAFKA_BROKERS: address, COLLECTOR_RETRY_AFTER_SECONDS: '1', COLLECTOR_PRODUCE_TIMEOUT_MS: '3000' } });
   const run = uniqueName('outage');
   const acknowledged = new Set<string>();
@@ -66,7 +45,7 @@ it('503 while the broker is down, nothing acknowledged is lost, retries succeed 
 
   for (let i = 0; i < 5; i++) expect((await post(`before-${i}`)).status).toBe(200);
 
-  await stopProcessGroup(broker.pid, broker.match, 10_000);
+  await broker.stop();
   const duringOutage: { status: number; retryAfter: string | null }[] = [];
   const pending: string[] = [];
   for (let i = 0; i < 5; i++) {
@@ -78,7 +57,7 @@ it('503 while the broker is down, nothing acknowledged is lost, retries succeed 
   expect(duringOutage.every((a) => a.retryAfter === '1')).toBe(true);
   expect(await (await fetch(`${collector.url}/ready`)).json()).toMatchObject({ status: 'not ready' });
 
-  broker = await startBroker();
+  await broker.start();
   // Retry like an SDK: after Retry-After, until accepted (bounded).
   for (const id of pending) {
     await waitFor(async () => {

@@ -1,0 +1,54 @@
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadCliConfig } from '../../services/cli/config';
+import { stopProcessGroup, type ManagedProcess } from '../../services/cli/local/child-process';
+import { startKafka } from '../../services/cli/local/kafka-broker';
+import { probeKafka } from '../../services/cli/local/probes';
+import { localPaths } from '../../services/common/paths';
+import { freePort } from './ports';
+import { waitFor } from './wait-for';
+
+/**
+ * A single-node Kafka of a test's own (the jars and settings `kumiki up` uses, its own ports
+ * and data directory), for tests that stop and restart the broker: the shared one must stay up.
+ * `restart()` keeps the data.
+ */
+export interface PrivateBroker {
+  readonly address: string;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  restart(): Promise<void>;
+}
+
+export async function startPrivateBroker(): Promise<PrivateBroker> {
+  const environment: Record<string, string> = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined));
+  const paths = localPaths(mkdtempSync(path.join(os.tmpdir(), 'kumiki-broker-')), loadCliConfig(process.env).paths.cache);
+  const port = await freePort();
+  const controllerPort = await freePort();
+  const address = `127.0.0.1:${port}`;
+  const quiet = { info: () => undefined, warn: () => undefined };
+  let running: ManagedProcess | undefined;
+
+  const broker: PrivateBroker = {
+    address,
+    async start() {
+      const started = await startKafka({ paths, port, controllerPort, javaCommand: 'java', env: environment, log: quiet });
+      running = started;
+      await waitFor(async () => {
+        if (started.hasExited()) throw new Error('private broker exited');
+        if (!(await probeKafka([address], 5_000)).reachable) throw new Error('private broker not reachable yet');
+      }, { timeoutMs: 120_000, intervalMs: 500 });
+    },
+    async stop() {
+      if (running && !running.hasExited()) await stopProcessGroup(running.pid, running.match, 15_000);
+      running = undefined;
+    },
+    async restart() {
+      await broker.stop();
+      await broker.start();
+    },
+  };
+  await broker.start();
+  return broker;
+}
