@@ -4,6 +4,9 @@ const transform = { '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'types
 module.exports = {
   // A global option: jest ignores it inside a project.
   testTimeout: 120000,
+  // Some client libraries keep sockets or timers alive after close (kafkajs reconnect timers,
+  // keep-alive agents). A test run must end when its tests have, never hang CI.
+  forceExit: true,
   projects: [
     { displayName: 'unit', testEnvironment: 'node', transform, testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
     {
