@@ -9,6 +9,8 @@ import { registerImportCommand } from './commands/import.command';
 import { registerSendCommand } from './commands/send.command';
 import { registerSqlCommand } from './commands/sql.command';
 import { registerProfileCommands } from './commands/profile.command';
+import { registerDemoCommand } from './commands/demo.command';
+import { registerSegmentCommands } from './commands/segment.command';
 
 /**
  * The `kumiki` command line. The environment is read once, here; each command gets the
@@ -49,6 +51,8 @@ export async function main(argv: readonly string[], environment: Env): Promise<n
   registerImportCommand(program, config, (code) => (exitCode = code));
   registerSqlCommand(program, config, (code) => (exitCode = code));
   registerProfileCommands(program, config, (code) => (exitCode = code));
+  registerDemoCommand(program, config, (code) => (exitCode = code));
+  registerSegmentCommands(program, config, (code) => (exitCode = code));
 
   try {
     await program.parseAsync([...argv]);

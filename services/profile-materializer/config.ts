@@ -3,10 +3,12 @@ import { clickhouseEnvShape, commonEnvShape, env, parseConfig, type Env } from '
 import { topics } from '../common/kafka/topics';
 import { normaliseCurrency, parseRates } from './rfm/money';
 import type { RfmSettings } from './rfm/rfm';
+import { segmentEvaluationEnvShape } from './segments/evaluation/segment-evaluation.config';
 
 export const materializerEnv = z.object({
   ...commonEnvShape,
   ...clickhouseEnvShape,
+  ...segmentEvaluationEnvShape,
   HTTP_HOST: env.host(),
   HTTP_PORT: env.port(8083),
   /** Bearer token of the read API; made by `kumiki up` in local mode. */
@@ -22,11 +24,22 @@ export const materializerEnv = z.object({
   /** Linger: how long a fetch waits for MATERIALIZER_FETCH_MIN_BYTES before the batch is written anyway. */
   MATERIALIZER_LINGER_MS: z.coerce.number().int().min(0).default(200),
   MATERIALIZER_FETCH_MIN_BYTES: env.positiveInt(256 * 1024),
+  /**
+   * While behind, profile updates (snapshots, RFM) of consumed batches are refreshed together at
+   * most this often, or once MATERIALIZER_REFRESH_MAX_PROFILES profiles were touched; offsets are
+   * committed only after that refresh. A consumer that is caught up refreshes after every batch.
+   */
+  MATERIALIZER_REFRESH_INTERVAL_MS: env.positiveInt(2_000),
+  MATERIALIZER_REFRESH_MAX_PROFILES: env.positiveInt(50_000),
   MATERIALIZER_FETCH_MAX_BYTES_PER_PARTITION: env.positiveInt(4 * 1024 * 1024),
   /** Which track events are purchases and refunds (comma-separated names). */
   RFM_PURCHASE_EVENTS: env.list('Order Completed'),
   RFM_REFUND_EVENTS: env.list('Order Refunded'),
   RFM_WINDOW_DAYS: env.positiveInt(365),
+  /** The rfm view reads a snapshot: one at least this often (recency follows the clock)… */
+  RFM_SNAPSHOT_INTERVAL_MS: env.positiveInt(600_000),
+  /** …and one this long after the last, at the earliest, once orders, refunds or merges arrived. */
+  RFM_SNAPSHOT_MIN_INTERVAL_MS: env.positiveInt(30_000),
   /** Currency of monetary; amounts without a currency are taken to be in it. */
   RFM_CURRENCY: z.string().regex(/^[A-Za-z]{3}$/, 'must be a 3-letter currency code').default('USD'),
   /** Rates to RFM_CURRENCY: `EUR=1.08,JPY=0.0067` (1 EUR = 1.08 RFM_CURRENCY). Currencies without a rate count 0. */
@@ -43,7 +56,7 @@ export const materializerEnv = z.object({
     }, 'must look like EUR=1.08,JPY=0.0067 (positive decimals)'),
   /**
    * Fault injection for tests (0 = off): the process kills itself with SIGKILL after the n-th
-   * consumed batch is written and published but before its offsets are committed.
+   * publish of profile updates (its batches written and published) but before their offsets are committed.
    */
   MATERIALIZER_FAULT_KILL_BEFORE_COMMIT: z.coerce.number().int().min(0).default(0),
   /** Read API limits for POST /v1/sql. */

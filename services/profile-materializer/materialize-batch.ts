@@ -32,6 +32,8 @@ export interface MaterializeDeps {
   readonly logger: Logger;
   readonly metrics?: MaterializerMetrics;
   readonly now?: () => number;
+  /** Called once the profile updates of chunks with orders, refunds or merges are out (RFM snapshot refresh). */
+  readonly rfmInputsChanged?: () => void;
 }
 
 export interface BatchOutcome {
@@ -50,6 +52,8 @@ export interface WrittenChunk {
   readonly touched: ReadonlySet<string>;
   /** Absorbed profile → its survivor after this chunk's merges. */
   readonly absorbed: ReadonlyMap<string, string>;
+  /** The chunk held order, revenue or merge data, so the RFM snapshot is due for a refresh. */
+  readonly changesRfm: boolean;
 }
 
 /** Both phases at once: one chunk written, then its profiles refreshed. */
@@ -59,13 +63,32 @@ export async function materializeBatch(messages: readonly IncomingMessage[], dep
   return { events: written.events, changes: written.changes, deadLettered: written.deadLettered, updates };
 }
 
+/** A chunk decoded into rows, not yet written (phase 1a). */
+export interface PreparedChunk {
+  readonly size: number;
+  readonly eventRows: readonly EventRow[];
+  readonly identityRows: readonly IdentityRow[];
+  readonly linkRows: readonly IdentityLinkRow[];
+  readonly merges: readonly Merge[];
+  readonly touched: ReadonlySet<string>;
+  readonly deadLetters: readonly DeadLetterInput[];
+  readonly changes: number;
+}
+
 /**
  * Phase 1, per chunk of `batchSize` records: decode, write every row (idempotently), flatten
  * merges into profile_aliases, dead-letter what cannot be decoded. Resolves once ClickHouse
  * confirmed the inserts and Kafka acknowledged the dead letters.
  */
 export async function writeChunk(messages: readonly IncomingMessage[], deps: MaterializeDeps): Promise<WrittenChunk> {
-  const now = deps.now ?? Date.now;
+  return storeChunk(await prepareChunk(messages, deps), deps);
+}
+
+/**
+ * Phase 1a: decode the records into rows (CPU only, nothing written). Split from storeChunk so
+ * the consumer can decode the next chunk while ClickHouse is still inserting this one.
+ */
+export async function prepareChunk(messages: readonly IncomingMessage[], deps: Pick<MaterializeDeps, 'decode' | 'readers' | 'topics'>): Promise<PreparedChunk> {
   const eventRows: EventRow[] = [];
   const identityRows = new Map<string, IdentityRow>();
   const linkRows: IdentityLinkRow[] = [];
@@ -114,15 +137,25 @@ export async function writeChunk(messages: readonly IncomingMessage[], deps: Mat
       });
     }
   }
+  return { size: messages.length, eventRows, identityRows: [...identityRows.values()], linkRows, merges, touched, deadLetters, changes };
+}
 
+/** Phase 1b: write a prepared chunk; resolves once ClickHouse confirmed and Kafka acknowledged the dead letters. */
+export async function storeChunk(chunk: PreparedChunk, deps: MaterializeDeps): Promise<WrittenChunk> {
+  const now = deps.now ?? Date.now;
+  const { eventRows, identityRows, linkRows, merges, deadLetters } = chunk;
   const started = now();
   if (eventRows.length > 0 && deps.metrics) {
     deps.metrics.dedupHits.inc(await deps.repository.countExistingEvents(eventRows.map((r) => r.message_id)));
   }
-  await deps.repository.writeEvents(eventRows);
-  await deps.repository.writeProfileFacts(eventRows);
-  await deps.repository.writeIdentities([...identityRows.values()]);
-  await deps.repository.writeLinks(linkRows);
+  // The inserts go to different tables and none reads another's rows, so they run at once
+  // (chDB executes them on its own threads); the chunk is durable when all resolved. Profile
+  // facts and statements are written by ClickHouse with the events (materialized views, 0009).
+  await Promise.all([
+    deps.repository.writeEvents(eventRows),
+    deps.repository.writeIdentities(identityRows),
+    deps.repository.writeLinks(linkRows),
+  ]);
 
   // Merges: flatten against the current alias map, then write the rows that changed.
   const absorbed = new Map<string, string>();
@@ -137,10 +170,11 @@ export async function writeChunk(messages: readonly IncomingMessage[], deps: Mat
   await deps.deadLetters.send(deadLetters);
   deps.metrics?.insertSeconds.observe((now() - started) / 1000);
   deps.metrics?.rowsWritten.inc({ table: 'events_store' }, eventRows.length);
-  deps.metrics?.rowsWritten.inc({ table: 'identities_store' }, identityRows.size);
+  deps.metrics?.rowsWritten.inc({ table: 'identities_store' }, identityRows.length);
   deps.metrics?.rowsWritten.inc({ table: 'identity_links_store' }, linkRows.length);
-  deps.metrics?.batchSize.observe(messages.length);
-  return { events: eventRows.length, changes, deadLettered: deadLetters.length, touched, absorbed };
+  deps.metrics?.batchSize.observe(chunk.size);
+  const changesRfm = merges.length > 0 || eventRows.some((row) => row.order_id !== '' || row.revenue !== null);
+  return { events: eventRows.length, changes: chunk.changes, deadLettered: deadLetters.length, touched: chunk.touched, absorbed, changesRfm };
 }
 
 /**
@@ -172,6 +206,7 @@ export async function refreshProfiles(chunks: readonly WrittenChunk[], deps: Mat
     updates.map((update) => ({ key: update.profileId, value: deps.encode(deps.topics.updates, update) })),
   );
   deps.metrics?.profileUpdates.inc(updates.length);
+  if (chunks.some((c) => c.changesRfm)) deps.rfmInputsChanged?.();
   return updates.length;
 }
 

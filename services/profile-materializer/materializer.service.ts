@@ -10,12 +10,15 @@ import { registrySettingsFromConfig } from '../common/registry/schema-registry.c
 import { createClickHouseConnection } from '../common/clickhouse/clickhouse-connection';
 import { schema } from '../../schemas';
 import { rfmSettingsFromConfig, type MaterializerConfig } from './config';
-import { refreshProfiles, writeChunk, type MaterializeDeps } from './materialize-batch';
+import { prepareChunk, refreshProfiles, storeChunk, type MaterializeDeps, type PreparedChunk, type WrittenChunk } from './materialize-batch';
 import { createMaterializerConsumer } from './materializer.consumer';
 import { createMaterializerMetrics } from './materializer.metrics';
 import { ProfileRepository } from './profile.repository';
 import { readApiRoutes } from './read-api.routes';
 import { readRfm, writeRfmSettings } from './rfm/rfm.repository';
+import { createRfmSnapshotter } from './rfm/rfm-snapshot';
+import { createSegmentEvaluation } from './segments/evaluation/segment-evaluation.component';
+import { segmentEvaluationSettings } from './segments/evaluation/segment-evaluation.config';
 
 /** The configured topics (renamed copies of the standard specs when a test renames them). */
 export function materializerTopics(config: MaterializerConfig): TopicSpec[] {
@@ -29,7 +32,7 @@ export function materializerTopics(config: MaterializerConfig): TopicSpec[] {
 
 /**
  * The profile-materializer, composed: Kafka (topics), schema registry (codec), ClickHouse
- * (migrations), the RFM settings, the producer of profile updates, the consumer, and the HTTP
+ * (migrations), the RFM settings, the RFM snapshots (rfm view), the producer of profile updates, the consumer, and the HTTP
  * read API in front. Start order is that list; stop is the reverse, HTTP first.
  */
 export function createMaterializerService(config: MaterializerConfig, base: ServiceBase): { service: Service; consumer: ReturnType<typeof createMaterializerConsumer> } {
@@ -47,7 +50,14 @@ export function createMaterializerService(config: MaterializerConfig, base: Serv
     isHealthy: () => true,
     isReady: () => true,
   };
+  const rfmSnapshots = createRfmSnapshotter({
+    clickhouse: () => clickhouse.clickhouse,
+    logger,
+    intervalMs: config.RFM_SNAPSHOT_INTERVAL_MS,
+    minIntervalMs: config.RFM_SNAPSHOT_MIN_INTERVAL_MS,
+  });
   const producer = createProducerConnection({ client: kafka, logger });
+  const segments = createSegmentEvaluation({ kafka, clickhouse: () => clickhouse.clickhouse, registry: registrySettingsFromConfig(config), settings: segmentEvaluationSettings(config), logger, metrics });
   const deadLetters = createDeadLetterHandler({
     service: 'profile-materializer',
     producer: producer.producer,
@@ -69,8 +79,9 @@ export function createMaterializerService(config: MaterializerConfig, base: Serv
       topics: { stitched: config.MATERIALIZER_STITCHED_TOPIC, changes: config.MATERIALIZER_CHANGES_TOPIC, updates: config.MATERIALIZER_UPDATES_TOPIC },
       logger,
       metrics: materializerMetrics,
+      rfmInputsChanged: () => rfmSnapshots.request(),
     });
-  const consumer = createMaterializerConsumer({
+  const consumer = createMaterializerConsumer<PreparedChunk, WrittenChunk>({
     kafka,
     logger,
     groupId: config.MATERIALIZER_GROUP_ID,
@@ -79,6 +90,9 @@ export function createMaterializerService(config: MaterializerConfig, base: Serv
     lingerMs: config.MATERIALIZER_LINGER_MS,
     fetchMinBytes: config.MATERIALIZER_FETCH_MIN_BYTES,
     fetchMaxBytesPerPartition: config.MATERIALIZER_FETCH_MAX_BYTES_PER_PARTITION,
+    refreshIntervalMs: config.MATERIALIZER_REFRESH_INTERVAL_MS,
+    refreshMaxProfiles: config.MATERIALIZER_REFRESH_MAX_PROFILES,
+    touchedOf: (written) => written.touched.size,
     metrics: materializerMetrics,
     ...(config.MATERIALIZER_FAULT_KILL_BEFORE_COMMIT > 0
       ? {
@@ -90,8 +104,10 @@ export function createMaterializerService(config: MaterializerConfig, base: Serv
           },
         }
       : {}),
-    write: (messages) => writeChunk(messages, materializeDeps()),
-    publish: (written) => refreshProfiles(written, materializeDeps()),
+    prepare: (messages) => prepareChunk(messages, materializeDeps()),
+    store: (prepared) => storeChunk(prepared, materializeDeps()),
+    // Segments are evaluated after the refresh (it writes the snapshots rules read); evaluateTouched returns at once.
+    publish: (written) => refreshProfiles(written, materializeDeps()).then((updates) => (segments.evaluateTouched(written.flatMap((w) => [...w.touched])), updates)),
   });
   const routes = readApiRoutes({
     clickhouse: () => clickhouse.clickhouse,
@@ -106,7 +122,7 @@ export function createMaterializerService(config: MaterializerConfig, base: Serv
       graceMs: config.SHUTDOWN_GRACE_MS,
       edge: (probe) => createHttpServer({ host: config.HTTP_HOST, port: config.HTTP_PORT, logger, metrics, probe, routes }),
     },
-    [kafkaConnection, registry, clickhouse, rfmSettingsWriter, producer, consumer],
+    [kafkaConnection, registry, clickhouse, rfmSettingsWriter, rfmSnapshots, producer, segments, consumer],
   );
   return { service, consumer };
 }

@@ -1,7 +1,7 @@
 import type { ClickHouse } from '../common/clickhouse/client-factory';
 import type { Identifier } from '../../schemas';
 import type { AliasChange } from './alias-map';
-import { chTime, factsOfEvents, statementOfEvent, type EventRow, type IdentityLinkRow, type IdentityRow } from './store-rows';
+import { chTime, type EventRow, type IdentityLinkRow, type IdentityRow } from './store-rows';
 
 /**
  * The materializer's reads and writes of profile state in ClickHouse.
@@ -53,6 +53,12 @@ function parseObject(text: string): Record<string, unknown> {
   }
 }
 
+/** Every events_store column the materializer writes, for the compact insert format. */
+const eventColumns = [
+  'message_id', 'profile_id', 'type', 'event', 'name', 'timestamp', 'received_at', 'channel', 'source', 'user_id', 'anonymous_id',
+  'device_id', 'page_path', 'order_id', 'revenue', 'currency', 'properties', 'traits', 'context', 'consent', 'version',
+] as const satisfies readonly (keyof EventRow)[];
+
 export class ProfileRepository {
   private static readonly identityCacheSize = 500_000;
   private lastVersion = 0;
@@ -75,8 +81,9 @@ export class ProfileRepository {
     return Number(rows[0]?.n ?? 0);
   }
 
+  /** Also fills profile_facts_store, profile_statements_store (migration 0009) and profile_activity_store (0011): materialized views. */
   async writeEvents(rows: readonly EventRow[]): Promise<void> {
-    await this.ch.insert('events_store', rows);
+    await this.ch.insert('events_store', rows, { columns: eventColumns });
   }
 
   /**
@@ -89,12 +96,6 @@ export class ProfileRepository {
     await this.ch.insert('identities_store', fresh);
     if (this.writtenIdentities.size + fresh.length > ProfileRepository.identityCacheSize) this.writtenIdentities.clear();
     for (const row of fresh) this.writtenIdentities.set(`${row.identifier_type}\u0000${row.identifier_value}`, row.profile_id);
-  }
-
-  /** Per-profile facts and trait/consent statements of a chunk's events (migration 0008). */
-  async writeProfileFacts(events: readonly EventRow[]): Promise<void> {
-    await this.ch.insert('profile_facts_store', factsOfEvents(events));
-    await this.ch.insert('profile_statements_store', events.map(statementOfEvent).filter((row) => row !== null));
   }
 
   async writeLinks(rows: readonly IdentityLinkRow[]): Promise<void> {

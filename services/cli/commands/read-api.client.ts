@@ -11,7 +11,7 @@ export type ReadApiResult<T> = { ok: true; body: T } | { ok: false; status: numb
  * else `.kumiki/credentials.json`). Failures come back as one printable line: the API's own
  * `{ code, message }`, or why the API could not be reached.
  */
-export async function callReadApi<T>(config: CliConfig, method: 'GET' | 'POST', pathname: string, body?: unknown): Promise<ReadApiResult<T>> {
+export async function callReadApi<T>(config: CliConfig, method: 'GET' | 'POST' | 'DELETE', pathname: string, body?: unknown): Promise<ReadApiResult<T>> {
   const token = config.adminToken ?? (await readCredentials(config.paths.credentials))?.adminToken;
   if (!token) return { ok: false, status: 0, message: `no admin token: set KUMIKI_ADMIN_TOKEN or run \`kumiki up\` (which writes ${config.paths.credentials})` };
   const url = `${config.readApiUrl ?? serviceUrl(config.ports.materializer)}${pathname}`;

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { promises as fsp, openSync, closeSync, statSync, readFileSync } from 'node:fs';
+import { promises as fsp, closeSync, mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { sleep } from '../../common/retry';
 
 /**
@@ -35,6 +36,8 @@ export interface SpawnOptions {
 }
 
 export async function spawnManaged(options: SpawnOptions): Promise<ManagedProcess> {
+  // The logs folder may not exist yet (external Kafka and registry: nothing else made it).
+  mkdirSync(path.dirname(options.logFile), { recursive: true });
   const logOffset = fileSize(options.logFile);
   const fd = openSync(options.logFile, 'a');
   try {

@@ -24,6 +24,11 @@ export interface QueryOptions {
   readonly signal?: AbortSignal;
 }
 
+export interface InsertOptions<T> extends Omit<QueryOptions, 'readOnly'> {
+  /** Send rows as JSONCompactEachRow with these columns (every row must have them all). */
+  readonly columns?: readonly (keyof T & string)[];
+}
+
 export interface HealthReport {
   readonly healthy: boolean;
   readonly mode: ClickHouseMode;
@@ -49,8 +54,12 @@ export interface ClickHouse {
   query<T = Record<string, unknown>>(sql: string, params?: QueryParams, options?: QueryOptions): Promise<T[]>;
   /** A statement without a result (DDL, INSERT … SELECT). One statement per call. */
   command(sql: string, params?: QueryParams, options?: Omit<QueryOptions, 'readOnly'>): Promise<void>;
-  /** Inserts rows as JSONEachRow into a table of `database`; an empty list is a no-op. */
-  insert<T extends object>(table: string, rows: readonly T[], options?: Omit<QueryOptions, 'readOnly'>): Promise<void>;
+  /**
+   * Inserts rows into a table of `database`; an empty list is a no-op. As JSONEachRow, or with
+   * `columns` as JSONCompactEachRow (values only, in that order): measured about a third faster
+   * on chDB for wide rows (bench/materializer-throughput.ts), the hot path's choice.
+   */
+  insert<T extends object>(table: string, rows: readonly T[], options?: InsertOptions<T>): Promise<void>;
   /** `SELECT 1`; never throws. */
   health(): Promise<HealthReport>;
   isHealthy(): Promise<boolean>;
@@ -171,10 +180,12 @@ function wrapClient(client: ClickHouseClient, mode: ClickHouseMode, database: st
     async insert(table, rows, options = {}) {
       if (rows.length === 0) return;
       try {
+        const columns = options.columns;
         await client.insert({
           table,
-          values: rows as unknown as object[],
-          format: 'JSONEachRow',
+          ...(columns
+            ? { values: rows.map((row) => columns.map((column) => row[column])), format: 'JSONCompactEachRow' as const, columns: [...columns] as unknown as [string, ...string[]] }
+            : { values: rows as unknown as object[], format: 'JSONEachRow' as const }),
           clickhouse_settings: requestSettings(options),
           ...(options.signal ? { abort_signal: options.signal } : {}),
         });

@@ -98,6 +98,8 @@ export interface BatchConsumer {
   connect(): Promise<void>;
   /** Offsets are never auto-committed: the handler commits once its output is durable. */
   run(handler: (batch: MessageBatch, context: BatchContext) => Promise<void>): Promise<void>;
+  /** Commits these next offsets (last processed + 1) outside a batch handler, e.g. from a timer. Optional for test doubles. */
+  commitOffsets?(offsets: readonly { topic: string; partition: number; offset: string }[]): Promise<void>;
   disconnect(): Promise<void>;
 }
 
@@ -114,6 +116,8 @@ export interface KafkaAdmin {
   /** Creates the topics that are missing; existing topics are left as they are. */
   ensureTopics(specs?: readonly TopicSpec[]): Promise<string[]>;
   listTopics(): Promise<string[]>;
+  /** Number of partitions of an existing topic. */
+  partitionCount(topic: string): Promise<number>;
   describeCluster(): Promise<{ brokers: number; controller: number | null }>;
   groupLag(groupId: string, topics: readonly string[]): Promise<TopicLag[]>;
   deleteTopics(names: readonly string[]): Promise<void>;
@@ -226,6 +230,7 @@ function wrapConsumer(kafka: Kafka, options: ConsumerOptions): BatchConsumer {
           );
         },
       }),
+    commitOffsets: (offsets) => consumer.commitOffsets(offsets.map((o) => ({ ...o }))),
     disconnect: () => consumer.disconnect(),
   };
 }
@@ -273,6 +278,10 @@ function wrapAdmin(admin: Admin): KafkaAdmin {
       return names;
     },
     listTopics: () => unavailableOnFailure('list topics', () => admin.listTopics()),
+    async partitionCount(topic) {
+      const { topics: described } = await unavailableOnFailure(`describe ${topic}`, () => admin.fetchTopicMetadata({ topics: [topic] }));
+      return described[0]?.partitions.length ?? 0;
+    },
     async describeCluster() {
       const cluster = await unavailableOnFailure('describe cluster', () => admin.describeCluster());
       return { brokers: cluster.brokers.length, controller: cluster.controller };

@@ -29,9 +29,20 @@ export interface ConsumedOffset {
   readonly offset: string;
 }
 
+/** Where a partition's records of one `send` landed: its first record got `baseOffset`, the next ones follow on. */
+export interface SentPartition {
+  readonly topic: string;
+  readonly partition: number;
+  readonly baseOffset: string;
+}
+
 export interface Transaction {
-  /** Sends records of several topics in one request round. */
-  send(batches: readonly TopicMessages[]): Promise<void>;
+  /**
+   * Sends records of several topics in one request round. Resolves with the base offset of each
+   * partition written to: a partition's records of this call are contiguous, in the given order.
+   * (`undefined` is allowed so that test doubles which ignore offsets need not invent them.)
+   */
+  send(batches: readonly TopicMessages[]): Promise<SentPartition[] | undefined>;
   /** Adds consumed offsets of `groupId` to the transaction: they commit with the records or not at all. */
   sendOffsets(groupId: string, offsets: readonly ConsumedOffset[]): Promise<void>;
   commit(): Promise<void>;
@@ -71,8 +82,9 @@ export function createTransactionalProducer(kafka: Kafka, options: { transaction
           const topicMessages = batches
             .filter((batch) => batch.messages.length > 0)
             .map((batch) => ({ topic: batch.topic, messages: batch.messages.map(toMessage) }));
-          if (topicMessages.length === 0) return;
-          await translate('send in transaction', context, () => transaction.sendBatch({ topicMessages, acks: -1, compression: CompressionTypes.None }));
+          if (topicMessages.length === 0) return [];
+          const sent = await translate('send in transaction', context, () => transaction.sendBatch({ topicMessages, acks: -1, compression: CompressionTypes.None }));
+          return sent.map((r) => ({ topic: r.topicName, partition: r.partition, baseOffset: String(r.baseOffset ?? r.offset ?? '-1') }));
         },
         sendOffsets: (groupId, offsets) =>
           translate('send offsets in transaction', context, () =>
@@ -130,6 +142,8 @@ export interface ReadToEndOptions {
   /** Defaults to read_committed: only records of committed transactions. */
   readonly readUncommitted?: boolean;
   readonly groupIdPrefix: string;
+  /** Start here (partition → next offset to read) instead of at the beginning; records before it may still be delivered. */
+  readonly fromOffsets?: ReadonlyMap<number, string>;
 }
 
 /**
@@ -144,7 +158,11 @@ export async function readTopicToEnd(kafka: Kafka, options: ReadToEndOptions): P
   let ends: Map<number, bigint>;
   try {
     const offsets = await translate('fetch end offsets', { topic: options.topic }, () => admin.fetchTopicOffsets(options.topic));
-    ends = new Map(offsets.filter((o) => BigInt(o.high) > BigInt(o.low)).map((o) => [o.partition, BigInt(o.high)]));
+    ends = new Map(
+      offsets
+        .filter((o) => BigInt(o.high) > BigInt(o.low) && BigInt(o.high) > BigInt(options.fromOffsets?.get(o.partition) ?? '0'))
+        .map((o) => [o.partition, BigInt(o.high)]),
+    );
   } finally {
     await admin.disconnect().catch(() => undefined);
   }
@@ -198,6 +216,9 @@ export async function readTopicToEnd(kafka: Kafka, options: ReadToEndOptions): P
         read += messages.length;
       },
     });
+    for (const [partition, offset] of options.fromOffsets ?? []) {
+      if (ends.has(partition)) consumer.seek({ topic: options.topic, partition, offset });
+    }
     await done;
     if (failure) throw failure;
     return read;

@@ -9,7 +9,7 @@ import { waitFor } from '../../support/wait-for';
 const root = path.resolve(__dirname, '..', '..', '..');
 const token = 'adm_cli_test_token_0123456789';
 
-/** `kumiki sql|profile|explain` against a real profile-materializer (embedded ClickHouse). */
+/** `kumiki sql|profile|explain|segment` against a real profile-materializer (embedded ClickHouse). */
 describe('read API commands', () => {
   let materializer: ChildProcess;
   let url: string;
@@ -80,6 +80,49 @@ describe('read API commands', () => {
     const result = kumiki('explain', 'ann@example.com');
     expect(result.status).toBe(2);
     expect(result.stderr).toContain('expected <type>:<value>');
+  });
+
+  it('kumiki segment create, list, show, members and delete', () => {
+    const created = kumiki('segment', 'create', 'Pro plan', '--rule', '{"trait":"plan","op":"eq","value":"pro"}', '--purpose', 'marketing');
+    expect(created.stderr).toBe('');
+    expect(created.status).toBe(0);
+    const segment = JSON.parse(created.stdout) as { id: string; name: string; kind: string; purpose: string };
+    expect(segment).toMatchObject({ name: 'Pro plan', kind: 'rule', purpose: 'marketing' });
+
+    const listed = kumiki('segment', 'list', '--format', 'json');
+    expect(listed.status).toBe(0);
+    expect((JSON.parse(listed.stdout) as Array<{ id: string }>).map((s) => s.id)).toContain(segment.id);
+    const table = kumiki('segment', 'list');
+    expect(table.stdout.split('\n')[0]).toMatch(/^id\s+name\s+kind\s+purpose\s+created$/);
+
+    const shown = kumiki('segment', 'show', segment.id);
+    expect(JSON.parse(shown.stdout)).toMatchObject({ id: segment.id, rule: { trait: 'plan', op: 'eq', value: 'pro' } });
+
+    const members = kumiki('segment', 'members', segment.id, '--format', 'json', '--all');
+    expect(members.status).toBe(0);
+    expect(JSON.parse(members.stdout)).toEqual([]);
+
+    const deleted = kumiki('segment', 'delete', segment.id);
+    expect(deleted.status).toBe(0);
+    expect(deleted.stdout).toBe(`deleted ${segment.id}\n`);
+    const gone = kumiki('segment', 'show', segment.id);
+    expect(gone.status).toBe(1);
+    expect(gone.stderr).toMatch(/^kumiki segment show: KUMIKI_SEGMENT_NOT_FOUND: /);
+  });
+
+  it('kumiki segment create reports invalid definitions (exit 1) and bad usage (exit 2)', () => {
+    const unknownOperator = kumiki('segment', 'create', 'bad', '--rule', '{"trait":"plan","op":"like","value":"p%"}');
+    expect(unknownOperator.status).toBe(1);
+    expect(unknownOperator.stderr).toMatch(/^kumiki segment create: KUMIKI_INVALID_SEGMENT: /);
+    const notSelect = kumiki('segment', 'create', 'bad', '--sql', 'DROP TABLE events');
+    expect(notSelect.status).toBe(1);
+    expect(notSelect.stderr).toMatch(/KUMIKI_INVALID_SEGMENT/);
+    const both = kumiki('segment', 'create', 'bad', '--sql', 'SELECT 1', '--rule', '{}');
+    expect(both.status).toBe(2);
+    expect(both.stderr).toContain('exactly one of --sql, --rule, --rule-file');
+    const notJson = kumiki('segment', 'create', 'bad', '--rule', '{trait');
+    expect(notJson.status).toBe(2);
+    expect(notJson.stderr).toContain('the rule is not JSON');
   });
 
   it('a wrong token is refused by the API', () => {

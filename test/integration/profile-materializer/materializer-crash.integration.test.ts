@@ -62,6 +62,10 @@ it('counts every event, order and cent exactly once after a SIGKILL between inse
     MATERIALIZER_FETCH_MAX_BYTES_PER_PARTITION: '65536',
     MATERIALIZER_FETCH_MIN_BYTES: '1',
     MATERIALIZER_LINGER_MS: '10',
+    // Profile updates of several consumed batches are published together (about two batches of
+    // 200 profiles each), so the kill below leaves written-but-uncommitted records of more than
+    // one batch behind.
+    MATERIALIZER_REFRESH_MAX_PROFILES: '400',
   };
   const config = loadMaterializerConfig(env);
   const registry = new SchemaRegistryClient({ url: testStack().registryUrl });
@@ -103,8 +107,8 @@ it('counts every event, order and cent exactly once after a SIGKILL between inse
     return Math.max(0, ...lags.map((l) => Number(l.committed)));
   };
 
-  // First process: kills itself with SIGKILL after its 5th batch is in ClickHouse (and its
-  // profile updates on Kafka) but before that batch's offsets are committed.
+  // First process: kills itself with SIGKILL after its 5th publish of profile updates (its
+  // batches are in ClickHouse, their updates on Kafka) but before their offsets are committed.
   const first = startMaterializer({ ...env, HTTP_PORT: String(await freePort()), MATERIALIZER_FAULT_KILL_BEFORE_COMMIT: '5' });
   await exited(first);
   expect(first.signalCode).toBe('SIGKILL');

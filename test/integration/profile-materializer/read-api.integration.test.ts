@@ -67,7 +67,6 @@ describe('read API', () => {
       stitched('p-old', 'm3', { properties: '{"order_id":"o2","revenue":"7.25"}' }, [{ type: 'user_id', value: 'u-9' }]),
     ];
     await repository.writeEvents(records.map(toEventRow));
-    await repository.writeProfileFacts(records.map(toEventRow));
     await repository.writeIdentities(records.flatMap(identityRowsOfEvent));
     const merge = rowsOfChange({
       changeId: 'c1',

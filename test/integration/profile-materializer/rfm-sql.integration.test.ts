@@ -2,6 +2,7 @@ import type { ClickHouse } from '../../../services/common/clickhouse/client-fact
 import { computeRfm, DAY_MS, type RfmEvent, type RfmSettings } from '../../../services/profile-materializer/rfm/rfm';
 import { microsToDecimalString, parseRates, toMicros } from '../../../services/profile-materializer/rfm/money';
 import { readRfm, writeRfmSettings } from '../../../services/profile-materializer/rfm/rfm.repository';
+import { writeRfmSnapshot } from '../../../services/profile-materializer/rfm/rfm-snapshot';
 import { embeddedHome, freshDatabase } from './materializer-test-env';
 
 /**
@@ -137,5 +138,81 @@ describe('RFM in SQL (rfm_as_of) against the TypeScript reference', () => {
     const some = [...expected.keys()].slice(0, 3);
     const filtered = await readRfm(ch, asOf, some);
     expect(new Map([...filtered].sort())).toEqual(new Map(some.sort().map((id) => [id, expected.get(id)])));
+  });
+});
+
+describe('RFM snapshots (the rfm view) and per-day activity', () => {
+  const home = embeddedHome('rfm-snapshot');
+  let ch: ClickHouse;
+  const toIso = (ms: number): string => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
+
+  beforeEach(async () => {
+    ch = await freshDatabase(home);
+    await writeRfmSettings(ch, settings);
+  });
+  afterEach(async () => ch.close());
+
+  async function load(seed: number): Promise<{ rows: StoreRow[]; aliases: Map<string, string> }> {
+    const generated = generate(seed);
+    await ch.insert('events_store', generated.rows.map((row) => ({ ...row, timestamp: toIso(row.timestamp), received_at: toIso(row.received_at) })));
+    await ch.insert(
+      'profile_aliases_store',
+      [...generated.aliases].map(([absorbed, surviving], i) => ({ absorbed_profile_id: absorbed, surviving_profile_id: surviving, merged_at: toIso(asOf), version: i + 1 })),
+    );
+    return generated;
+  }
+
+  const viewRows = (): Promise<Record<string, unknown>[]> =>
+    ch.query('SELECT profile_id, frequency, toString(monetary_cents) AS cents, r_score, f_score, m_score, label, toUnixTimestamp64Milli(computed_at) AS at FROM rfm ORDER BY profile_id');
+
+  it('is rfm_as_of of the snapshot instant, row for row, and only a complete snapshot is read', async () => {
+    const { rows, aliases } = await load(4);
+    await expect(ch.query('SELECT count() AS n FROM rfm')).resolves.toEqual([{ n: '0' }]);
+    const snapshot = await writeRfmSnapshot(ch, asOf);
+    const expected = computeRfm(toRfmEvents(rows, aliases), settings, asOf);
+    expect(snapshot.purchasers).toBe(expected.size);
+    const fromView = await viewRows();
+    expect(fromView).toEqual(
+      [...expected.values()]
+        .sort((a, b) => (a.profileId < b.profileId ? -1 : 1))
+        .map((e) => ({ profile_id: e.profileId, frequency: e.frequency, cents: e.monetaryCents.toString(), r_score: e.r, f_score: e.f, m_score: e.m, label: e.label, at: String(asOf) })),
+    );
+
+    // Rows of a snapshot that never completed (no catalogue row) are never read.
+    await ch.insert('rfm_snapshot_rows_store', [
+      { version: snapshot.version + 10, profile_id: 'half-written', last_purchase_at: toIso(asOf), recency_days: 0, frequency: 1, monetary: '1', monetary_cents: 100, r_score: 5, f_score: 5, m_score: 5, label: 'Champions', computed_at: toIso(asOf) },
+    ]);
+    await expect(viewRows()).resolves.toEqual(fromView);
+
+    // A later snapshot replaces the figures; the one before it stays (reads in flight), older ones are dropped.
+    const later = asOf + 40 * DAY_MS;
+    const second = await writeRfmSnapshot(ch, later);
+    const third = await writeRfmSnapshot(ch, later + 1);
+    const laterExpected = computeRfm(toRfmEvents(rows, aliases), settings, later + 1);
+    expect(await viewRows()).toHaveLength(laterExpected.size);
+    await expect(ch.query('SELECT DISTINCT version FROM rfm_snapshot_rows_store ORDER BY version')).resolves.toEqual([
+      { version: String(second.version) },
+      { version: String(third.version) },
+    ]);
+  });
+
+  it('answers "did K since T" from profile_activity exactly as from the events view', async () => {
+    await load(5);
+    // Duplicates of the same messageId and merged profiles are in the data (generate()).
+    for (const days of [3, 30, 90, 400]) {
+      const since = toIso(asOf - days * DAY_MS);
+      const fromActivity = await ch.query<{ profile_id: string }>(
+        `SELECT profile_id FROM profile_activity
+         WHERE event = 'Order Completed' AND day >= toDate({since:DateTime64(3)}) AND last_at > {since:DateTime64(3)}
+         GROUP BY profile_id ORDER BY profile_id`,
+        { since },
+      );
+      const fromEvents = await ch.query<{ profile_id: string }>(
+        `SELECT profile_id FROM events WHERE event = 'Order Completed' AND timestamp > {since:DateTime64(3)} GROUP BY profile_id ORDER BY profile_id`,
+        { since },
+      );
+      expect(fromActivity.length).toBeGreaterThan(0);
+      expect(fromActivity).toEqual(fromEvents);
+    }
   });
 });

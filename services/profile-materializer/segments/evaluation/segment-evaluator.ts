@@ -1,0 +1,344 @@
+import crypto from 'node:crypto';
+import type { SegmentChange } from '../../../../schemas';
+import type { Logger } from '../../../common/logger';
+import { errorMessage, isRetriable } from '../../../common/errors';
+import { ProducerFencedError } from '../../../common/kafka/transactions';
+import { sleep, withRetry } from '../../../common/retry';
+import { memberRow, type PublishedChange, type PublishHooks, type SegmentChangeLog } from './segment-change.log';
+import type { EvaluatedSegment, MembershipDiff, MembershipRepository } from './membership.repository';
+import type { SegmentEvaluationMetrics } from './segment-evaluation.metrics';
+
+/**
+ * Segment evaluation: which profiles enter and exit which segments, each change published
+ * exactly once on kumiki.segments.changes and applied to segment_members.
+ *
+ * Two kinds of evaluation, one worker:
+ * - incremental: `evaluateTouched(ids)` (the materializer calls it after each batch, with the
+ *   profiles the batch touched) only records the ids and returns; the worker evaluates every
+ *   segment for the pending ids (expanded with survivors and absorbed ids of merges), up to
+ *   `maxProfilesPerRun` at a time. Ids handed over while a run is under way coalesce into the
+ *   next run, so the materializer is never held up and a burst costs one run, not one per batch.
+ * - scheduled (the sweep): every segment over all profiles at `now`, for time-relative rules
+ *   ("no purchase in 30 days" starts, "within 1 day" ends, without any new event). The diff is
+ *   staged inside ClickHouse and published a page at a time, so memory is bounded by the page
+ *   size, not the segment size. Pending incremental work goes first between two segments.
+ *
+ * EXACTLY ONCE. Kafka is the write-ahead log, ClickHouse the state (segment_members_store):
+ *   1. a diff is computed against the state (new members vs current members, in SQL);
+ *   2. the changes are produced in one Kafka transaction (fixed transactional id) and committed;
+ *   3. only then are they applied to the state, each row recording the partition and offset of
+ *      the change it applies (and version = offset + 1, so applying twice writes the same row).
+ *   The worker is the only writer and does one step at a time, so a diff always sees every
+ *   change committed before it. If the process dies
+ *   - before the commit (1–2): the transaction is aborted when the next instance connects its
+ *     producer (same transactional id: the broker fences the old one), read_committed readers
+ *     never see those records, the state is unchanged, and re-evaluation finds the same changes
+ *     again — published once;
+ *   - after the commit, before or during the apply (3): on start, `recover()` reads the topic
+ *     read_committed from the highest applied offset per partition to its end and applies what
+ *     is missing, BEFORE any evaluation — so the state again holds every published change and
+ *     the next diff cannot publish it a second time, nor miss the exit that follows.
+ *   An apply that fails while running is retried; if it cannot succeed the evaluator stops
+ *   (unhealthy) rather than diffing against a state that lacks committed changes.
+ *   Limits: one evaluator per transactional id (a second instance fences the first), and the
+ *   topic must not be recreated under the same name (offsets restart; see docs/segments.md).
+ *
+ * MERGES. A merged-away profile is in no member query, so when its survivor is evaluated
+ * (the merge touches it) the absorbed id's memberships EXIT — a real change of that id — and
+ * the survivor enters only the segments it was not already in. The survivor therefore never
+ * gets an exit/enter pair: either it was a member and stays one (no change), or it was not and
+ * enters once. Replaying the topic per (segment, profile) always yields the current membership.
+ * Consent works the same way: a segment's member query requires its purpose, so a profile that
+ * revokes it is no longer returned and exits at the evaluation its revoking event triggers.
+ */
+export type Evaluation = 'incremental' | 'scheduled';
+
+export interface SegmentEvaluatorDeps {
+  readonly repository: () => MembershipRepository;
+  readonly log: SegmentChangeLog;
+  readonly logger: Logger;
+  /** Evaluation clock (rules' `now`, the `at` of changes); tests control it. */
+  readonly now: () => number;
+  readonly metrics?: SegmentEvaluationMetrics;
+  /** Called with the profiles whose membership changed, once the changes are applied (their next ProfileUpdate). */
+  readonly onMembershipChanged?: (profileIds: readonly string[]) => Promise<void>;
+  readonly maxProfilesPerRun: number;
+  readonly sweepPageSize: number;
+  /** Fault injection for tests: awaited inside a publish after the records are sent, before the commit; and after the commit, before the apply. */
+  readonly faults?: PublishHooks & { readonly afterCommit?: () => Promise<void> };
+}
+
+export interface SweepOutcome {
+  readonly segments: number;
+  readonly changes: number;
+}
+
+type Task = () => Promise<void>;
+
+export class SegmentEvaluator {
+  /**
+   * Pending touched profile ids → when first handed over (wall clock, for the lag) and how many
+   * times: an id touched again while a run evaluates it stays pending for the next run, since
+   * that run may have read the profile before the new batch was written.
+   */
+  private readonly pending = new Map<string, { since: number; touches: number }>();
+  private readonly sweepTasks: Task[] = [];
+  private sweepUnderWay: Promise<SweepOutcome> | undefined;
+  private abandonSweep: ((error: Error) => void) | undefined;
+  private worker: Promise<void> | undefined;
+  private idleWaiters: Array<() => void> = [];
+  private stopped = false;
+  private broken: Error | undefined;
+  private failures = 0;
+  private readonly abort = new AbortController();
+
+  constructor(private readonly deps: SegmentEvaluatorDeps) {}
+
+  /** Records the profiles a materialized batch touched and returns at once (evaluation follows). */
+  evaluateTouched(profileIds: Iterable<string>): void {
+    if (this.stopped) return;
+    const at = Date.now();
+    for (const id of profileIds) {
+      const entry = this.pending.get(id);
+      if (entry) entry.touches += 1;
+      else this.pending.set(id, { since: at, touches: 1 });
+    }
+    this.kick();
+  }
+
+  /**
+   * Queues a sweep of every segment at `now` (one at a time; a sweep already under way is
+   * returned instead) and resolves when it is done.
+   */
+  sweep(): Promise<SweepOutcome> {
+    if (this.sweepUnderWay) return this.sweepUnderWay;
+    if (this.stopped || this.broken) return Promise.reject(this.broken ?? new Error('segment evaluation is stopped'));
+    const outcome = { segments: 0, changes: 0 };
+    const started = Date.now();
+    this.sweepUnderWay = new Promise<SweepOutcome>((resolve, reject) => {
+      this.abandonSweep = reject;
+      this.sweepTasks.push(async () => {
+        const segments = await this.deps.repository().segmentsToEvaluate({ withDeleted: true });
+        // `now` is read per segment, not once per sweep: incremental runs interleave between
+        // segments, and a segment evaluated at an earlier `now` than a run before it could
+        // undo that run's change (an exit/enter flap at a window's edge).
+        const steps: Task[] = segments.map((segment) => async () => {
+          outcome.changes += await this.sweepSegment(segment, this.deps.now());
+          outcome.segments += 1;
+        });
+        steps.push(async () => {
+          this.deps.metrics?.lastSweepSeconds.set((Date.now() - started) / 1000);
+          await this.refreshSizes(segments.filter((segment) => !segment.deleted).map((segment) => segment.id));
+          resolve(outcome);
+        });
+        this.sweepTasks.unshift(...steps);
+      });
+      this.kick();
+    }).finally(() => {
+      this.sweepUnderWay = undefined;
+      this.abandonSweep = undefined;
+    });
+    return this.sweepUnderWay;
+  }
+
+  /** Resolves once nothing is pending or under way (tests; shutdown). */
+  idle(): Promise<void> {
+    if (!this.worker && this.pending.size === 0 && this.sweepTasks.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** When the oldest pending profile was handed over (wall clock), if any. */
+  oldestPending(): number | undefined {
+    for (const entry of this.pending.values()) return entry.since; // Map keeps insertion order
+    return undefined;
+  }
+
+  isHealthy(): boolean {
+    return this.broken === undefined;
+  }
+
+  /**
+   * Applies the committed changes the state lacks (after a crash between commit and apply).
+   * Must run before the first evaluation; see the class comment.
+   */
+  async recover(): Promise<number> {
+    const repository = this.deps.repository();
+    const applied = await repository.appliedOffsets();
+    const count = await this.deps.log.replay(applied, (changes) => repository.apply(changes.map(memberRow)));
+    if (count > 0) this.deps.logger.warn({ changes: count, topic: this.deps.log.topic }, 'applied committed segment changes missing from segment_members');
+    return count;
+  }
+
+  /** Stops taking work and waits (bounded) for the step under way. */
+  async stop(graceMs = 10_000): Promise<void> {
+    this.stopped = true;
+    this.abort.abort();
+    this.abandonSweep?.(new Error('segment evaluation stopped'));
+    const worker = this.worker;
+    if (worker) await Promise.race([worker.catch(() => undefined), sleep(graceMs)]);
+    this.flushIdle();
+  }
+
+  private kick(): void {
+    if (this.worker || this.stopped || this.broken) return;
+    this.worker = this.work().finally(() => {
+      this.worker = undefined;
+      if (!this.stopped && !this.broken && (this.pending.size > 0 || this.sweepTasks.length > 0)) this.kick();
+      else this.flushIdle();
+    });
+  }
+
+  private flushIdle(): void {
+    if (this.pending.size > 0 && !this.stopped && !this.broken) return;
+    if (this.sweepTasks.length > 0 && !this.stopped && !this.broken) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    waiters.forEach((resolve) => resolve());
+  }
+
+  /** The worker: incremental runs first, then the next sweep step; one step at a time. */
+  private async work(): Promise<void> {
+    while (!this.stopped && !this.broken) {
+      let task: Task | undefined;
+      try {
+        if (this.pending.size > 0) await this.runIncremental();
+        else if ((task = this.sweepTasks.shift())) await task();
+        else return;
+        this.failures = 0;
+      } catch (error) {
+        if (task) this.sweepTasks.unshift(task); // the step is taken again
+        if (this.stopped) return;
+        // Fenced: another evaluator took over this transactional id; it must not write again.
+        if (error instanceof ProducerFencedError) return this.fail(error);
+        this.failures += 1;
+        if (this.failures >= 20) return this.fail(error instanceof Error ? error : new Error(String(error)));
+        const delayMs = Math.min(5_000, 100 * 2 ** Math.min(this.failures, 6));
+        this.deps.logger.warn({ error: errorMessage(error), attempt: this.failures, delayMs }, 'segment evaluation failed; retrying');
+        await sleep(delayMs, this.abort.signal);
+      }
+    }
+  }
+
+  private fail(error: Error): void {
+    this.broken = error;
+    this.deps.logger.error({ error: errorMessage(error) }, 'segment evaluation stopped');
+    this.abandonSweep?.(error);
+    this.flushIdle();
+  }
+
+  /**
+   * The diff of one segment, or none when its query is refused (a SQL segment whose tables
+   * changed, say): one broken segment must not hold up the others. Outages are rethrown.
+   */
+  private async orSkip<T>(segment: EvaluatedSegment, query: () => Promise<T>, skipped: T): Promise<T> {
+    try {
+      return await query();
+    } catch (error) {
+      if (isRetriable(error)) throw error;
+      this.deps.logger.error({ segmentId: segment.id, error: errorMessage(error) }, 'segment query failed; segment skipped');
+      return skipped;
+    }
+  }
+
+  /** One incremental run: the oldest pending ids (at most maxProfilesPerRun) against every live segment. */
+  private async runIncremental(): Promise<void> {
+    const taken: Array<[string, { since: number; touches: number }]> = [];
+    for (const [id, entry] of this.pending) {
+      taken.push([id, { ...entry }]);
+      if (taken.length >= this.deps.maxProfilesPerRun) break;
+    }
+    const started = Date.now();
+    {
+      const repository = this.deps.repository();
+      const at = this.deps.now();
+      const candidates = await repository.expandCandidates(taken.map(([id]) => id));
+      const segments = await repository.segmentsToEvaluate();
+      // Changes of several segments share a transaction, except that a segment whose rule
+      // reads another segment's members is evaluated after those changes are applied.
+      let unpublished: SegmentChange[] = [];
+      const changedSegments = new Set<string>();
+      for (const segment of segments) {
+        if (unpublished.length > 0 && segment.references.some((ref) => changedSegments.has(ref))) {
+          await this.publishAndApply(unpublished, 'incremental');
+          unpublished = [];
+        }
+        const diff = await this.orSkip(segment, () => repository.diffCandidates(segment, candidates, at), []);
+        if (diff.length > 0) changedSegments.add(segment.id);
+        unpublished.push(...diff.map((d) => toChange(segment, d, at, 'incremental')));
+      }
+      // If anything above throws, the ids stay pending and the next run takes them again.
+      await this.publishAndApply(unpublished, 'incremental');
+    }
+    for (const [id, { touches }] of taken) if (this.pending.get(id)?.touches === touches) this.pending.delete(id);
+    const finished = Date.now();
+    this.deps.metrics?.evaluationSeconds.observe({ evaluation: 'incremental' }, (finished - started) / 1000);
+    if (taken.length > 0) this.deps.metrics?.incrementalLagSeconds.observe((finished - taken[0]![1].since) / 1000);
+  }
+
+  /** One segment's sweep at `at`: stage the diff in ClickHouse, then publish it page by page. */
+  private async sweepSegment(segment: EvaluatedSegment, at: number): Promise<number> {
+    const started = Date.now();
+    const repository = this.deps.repository();
+    const runId = `${segment.id}:${at}:${crypto.randomBytes(4).toString('hex')}`;
+    const staged = await this.orSkip(segment, () => repository.stageSweep(runId, segment, at), 0);
+    let changes = 0;
+    let after = '';
+    while (staged > 0) {
+      const page = await repository.sweepPage(runId, after, this.deps.sweepPageSize);
+      if (page.length === 0) break;
+      after = page[page.length - 1]!.profileId;
+      // Re-checked against the state at publish time: a change that an incremental run already
+      // published (between staging and this page) is not published twice.
+      const members = await repository.membersAmong(segment.id, page.map((d) => d.profileId));
+      const fresh = page.filter((d) => d.entered !== members.has(d.profileId));
+      await this.publishAndApply(fresh.map((d) => toChange(segment, d, at, 'scheduled')), 'scheduled');
+      changes += fresh.length;
+      if (page.length < this.deps.sweepPageSize) break;
+    }
+    this.deps.metrics?.evaluationSeconds.observe({ evaluation: 'scheduled' }, (Date.now() - started) / 1000);
+    return changes;
+  }
+
+  /** Steps 2 and 3 of the class comment: commit to Kafka, then apply to ClickHouse (retried; never skipped). */
+  private async publishAndApply(changes: readonly SegmentChange[], evaluation: Evaluation): Promise<void> {
+    if (changes.length === 0) return;
+    const published: PublishedChange[] = await this.deps.log.publish(changes, this.deps.faults ?? {});
+    await this.deps.faults?.afterCommit?.();
+    try {
+      await withRetry(() => this.deps.repository().apply(published.map(memberRow)), {
+        initialDelayMs: 200,
+        maxDelayMs: 5_000,
+        deadlineMs: 120_000,
+        signal: this.abort.signal,
+        onRetry: ({ attempt, error }) => this.deps.logger.warn({ attempt, error }, 'applying committed segment changes failed; retrying'),
+      });
+    } catch (error) {
+      // The state now lacks committed changes: evaluating on would publish them again. Stop;
+      // the next start recovers them from the topic.
+      this.fail(new Error(`committed segment changes could not be applied: ${errorMessage(error)}`, { cause: error }));
+      throw error;
+    }
+    for (const change of changes) {
+      this.deps.metrics?.changes.inc({ change: change.change, evaluation });
+      this.deps.metrics?.members.inc({ segment_id: change.segmentId }, change.change === 'entered' ? 1 : -1);
+    }
+    if (this.deps.onMembershipChanged) {
+      const profiles = [...new Set(changes.map((c) => c.profileId))].sort();
+      await this.deps.onMembershipChanged(profiles).catch((error: unknown) =>
+        this.deps.logger.warn({ error: errorMessage(error), profiles: profiles.length }, 'republishing profiles after segment changes failed'),
+      );
+    }
+  }
+
+  /** Exact sizes after a sweep (between sweeps the gauge follows the changes); 0 for empty live segments, none for deleted ones. */
+  private async refreshSizes(live: readonly string[]): Promise<void> {
+    if (!this.deps.metrics) return;
+    const sizes = await this.deps.repository().sizes();
+    this.deps.metrics.members.reset();
+    for (const segmentId of live) this.deps.metrics.members.set({ segment_id: segmentId }, sizes.get(segmentId) ?? 0);
+  }
+}
+
+export function toChange(segment: Pick<EvaluatedSegment, 'id' | 'name'>, diff: MembershipDiff, at: number, evaluation: Evaluation): SegmentChange {
+  return { segmentId: segment.id, segmentName: segment.name, profileId: diff.profileId, change: diff.entered ? 'entered' : 'exited', at, evaluation };
+}

@@ -1,0 +1,98 @@
+import pino from 'pino';
+import type { BatchContext, IncomingMessage, KafkaClient, MessageBatch } from '../../../services/common/kafka/client';
+import { createMaterializerConsumer } from '../../../services/profile-materializer/materializer.consumer';
+import { waitFor } from '../../support/wait-for';
+
+/**
+ * Offsets follow durability across batches: profile updates of several consumed batches may be
+ * published together, and no offset is committed before the publish that covers its records.
+ */
+type Log = string[];
+
+function harness(options: { refreshIntervalMs?: number; refreshMaxProfiles?: number } = {}) {
+  const log: Log = [];
+  let handler: ((batch: MessageBatch, context: BatchContext) => Promise<void>) | undefined;
+  const kafka = {
+    consumer: () => ({
+      connect: async () => undefined,
+      disconnect: async () => undefined,
+      run: async (h: typeof handler) => void (handler = h),
+      commitOffsets: async (offsets: readonly { topic: string; partition: number; offset: string }[]) =>
+        void log.push(`commit-outside ${offsets.map((o) => `${o.topic}/${o.partition}@${o.offset}`).join(',')}`),
+    }),
+  } as unknown as KafkaClient;
+  const consumer = createMaterializerConsumer<string[], { offsets: string[]; profiles: number }>({
+    kafka,
+    logger: pino({ level: 'silent' }),
+    groupId: 'g',
+    topics: ['t'],
+    batchSize: 2,
+    lingerMs: 10,
+    fetchMinBytes: 1,
+    fetchMaxBytesPerPartition: 1024,
+    prepare: async (messages) => messages.map((m) => m.offset),
+    store: async (offsets) => {
+      log.push(`store ${offsets.join(',')}`);
+      return { offsets, profiles: offsets.length };
+    },
+    publish: async (written) => void log.push(`publish ${written.flatMap((w) => w.offsets).join(',')}`),
+    touchedOf: (w) => w.profiles,
+    refreshIntervalMs: options.refreshIntervalMs ?? 60_000,
+    refreshMaxProfiles: options.refreshMaxProfiles ?? 1_000,
+  });
+  const deliver = async (partition: number, from: number, count: number, highWatermark: number): Promise<void> => {
+    const messages: IncomingMessage[] = Array.from({ length: count }, (_, i) => ({
+      topic: 't',
+      partition,
+      offset: String(from + i),
+      key: null,
+      value: Buffer.from('x'),
+      headers: {},
+      timestamp: '0',
+    }));
+    await handler!(
+      { topic: 't', partition, messages, highWatermark: String(highWatermark) },
+      {
+        resolveOffset: (offset) => void log.push(`resolve ${partition}@${offset}`),
+        commit: async () => void log.push('commit'),
+        heartbeat: async () => undefined,
+        isRunning: () => true,
+      },
+    );
+  };
+  return { log, consumer, deliver };
+}
+
+describe('materializer consumer', () => {
+  it('publishes and commits at once when a batch reaches the end of its partition', async () => {
+    const { log, consumer, deliver } = harness();
+    await consumer.start();
+    await deliver(0, 0, 3, 3);
+    expect(log).toEqual(['store 0,1', 'store 2', 'resolve 0@2', 'publish 0,1,2', 'commit']);
+    await consumer.stop();
+  });
+
+  it('while behind, publishes several batches together and commits only after that publish', async () => {
+    const { log, consumer, deliver } = harness({ refreshMaxProfiles: 5 });
+    await consumer.start();
+    await deliver(0, 0, 2, 100);
+    await deliver(1, 0, 2, 100);
+    // Written and resolved (the next fetch moves on) but neither published nor committed.
+    expect(log).toEqual(['store 0,1', 'resolve 0@1', 'store 0,1', 'resolve 1@1']);
+    await deliver(0, 2, 2, 100); // six profiles touched: due
+    expect(log.slice(4)).toEqual(['store 2,3', 'resolve 0@3', 'publish 0,1,0,1,2,3', 'commit']);
+    expect(consumer.processed()).toBe(6);
+    await consumer.stop();
+  });
+
+  it('publishes what waits from a timer when no further batch comes, committing those offsets', async () => {
+    const { log, consumer, deliver } = harness({ refreshIntervalMs: 50 });
+    await consumer.start();
+    await deliver(0, 0, 2, 100);
+    await deliver(1, 5, 1, 100);
+    expect(log.some((line) => line.startsWith('publish'))).toBe(false);
+    await waitFor(() => expect(log).toContain('commit-outside t/0@2,t/1@6'), { timeoutMs: 3_000, intervalMs: 20 });
+    expect(log.indexOf('publish 0,1,5')).toBeLessThan(log.indexOf('commit-outside t/0@2,t/1@6'));
+    await consumer.stop();
+  });
+});
