@@ -13,6 +13,7 @@ import { kafkaLogCreator, type Logger } from '../logger';
 import { DependencyUnavailableError, errorMessage } from '../errors';
 import { withRetry } from '../retry';
 import { allTopics, topicConfigEntries, type TopicSpec } from './topics';
+import { toIncomingMessages } from './incoming-messages';
 import { createTransactionalProducer, readTopicToEnd, type ReadToEndOptions, type TransactionalProducer } from './transactions';
 
 /**
@@ -209,15 +210,7 @@ function wrapConsumer(kafka: Kafka, options: ConsumerOptions): BatchConsumer {
               topic: batch.topic,
               partition: batch.partition,
               highWatermark: batch.highWatermark,
-              messages: batch.messages.map((m) => ({
-                topic: batch.topic,
-                partition: batch.partition,
-                offset: m.offset,
-                key: m.key,
-                value: m.value,
-                timestamp: m.timestamp,
-                headers: normaliseHeaders(m.headers),
-              })),
+              messages: toIncomingMessages(batch),
             },
             {
               resolveOffset: payload.resolveOffset,
@@ -235,14 +228,6 @@ function wrapConsumer(kafka: Kafka, options: ConsumerOptions): BatchConsumer {
   };
 }
 
-function normaliseHeaders(headers: IHeaders | undefined): Record<string, Buffer | undefined> {
-  const out: Record<string, Buffer | undefined> = {};
-  for (const [name, value] of Object.entries(headers ?? {})) {
-    const first = Array.isArray(value) ? value[0] : value;
-    out[name] = first === undefined ? undefined : Buffer.isBuffer(first) ? first : Buffer.from(first);
-  }
-  return out;
-}
 
 function wrapAdmin(admin: Admin): KafkaAdmin {
   return {

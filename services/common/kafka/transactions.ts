@@ -1,6 +1,7 @@
 import { CompressionTypes, Partitioners, type Kafka, type Producer, type Transaction as KafkaTransaction } from 'kafkajs';
 import { DependencyUnavailableError, KumikiError, errorMessage } from '../errors';
 import type { IncomingMessage, OutgoingMessage } from './client';
+import { toIncomingMessages } from './incoming-messages';
 
 /**
  * Kafka transactions for consume-transform-produce (the identity stitcher).
@@ -197,15 +198,7 @@ export async function readTopicToEnd(kafka: Kafka, options: ReadToEndOptions): P
     await consumer.run({
       autoCommit: false,
       eachBatch: async ({ batch }) => {
-        const messages: IncomingMessage[] = batch.messages.map((m) => ({
-          topic: batch.topic,
-          partition: batch.partition,
-          offset: m.offset,
-          key: m.key,
-          value: m.value,
-          timestamp: m.timestamp,
-          headers: {},
-        }));
+        const messages = toIncomingMessages(batch);
         try {
           await options.onBatch(messages);
         } catch (error) {
