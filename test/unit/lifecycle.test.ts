@@ -50,9 +50,8 @@ describe('Service lifecycle', () => {
     const hang = r.component('hang', { stop: () => new Promise<void>(() => undefined) });
     const service = new Service({ name: 't', logger: silent, graceMs: 200 }, [r.component('first'), hang]);
     await service.start();
-    const started = Date.now();
-    await service.stop();
-    expect(Date.now() - started).toBeLessThan(2_000);
+    // Without the bound this stop would never resolve and the test would time out.
+    expect(await service.stop()).toBe(0);
     expect(r.events).toContain('stop first');
   });
 

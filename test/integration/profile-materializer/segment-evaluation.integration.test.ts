@@ -421,10 +421,8 @@ describe('segment evaluation', () => {
       const waitForChanges = (expected: string[]): Promise<void> =>
         waitFor(async () => expect(await h.changes()).toEqual(expected), { timeoutMs: 30_000, intervalMs: 200 });
 
-      const started = Date.now();
       await send({ marketing: true });
       await waitForChanges(['pro-marketing prof-ann entered incremental']);
-      const enterMs = Date.now() - started;
       const metrics = await (await fetch(`http://127.0.0.1:${config.HTTP_PORT}/metrics`)).text();
       expect(metrics).toMatch(/^kumiki_segment_changes_total\{[^}]*change="entered"[^}]*evaluation="incremental"[^}]*\} 1$/m);
       expect(metrics).toMatch(new RegExp(`^kumiki_segment_members\\{[^}]*segment_id="${segmentId}"[^}]*\\} 1$`, 'm'));
@@ -432,7 +430,6 @@ describe('segment evaluation', () => {
       expect(metrics).toMatch(/^kumiki_segment_evaluation_seconds_count\{[^}]*evaluation="incremental"[^}]*\} [1-9]/m);
       await send({ marketing: false });
       await waitForChanges(['pro-marketing prof-ann entered incremental', 'pro-marketing prof-ann exited incremental']);
-      expect(enterMs).toBeLessThan(10_000);
     } finally {
       await producer.disconnect();
       await service.stop();
