@@ -24,7 +24,7 @@ import { loadMaterializerConfig } from '../services/profile-materializer/config'
 import { createMaterializerService, materializerTopics } from '../services/profile-materializer/materializer.service';
 import { createSegment } from '../services/profile-materializer/segments/segment.repository';
 import { defaultSegmentLimits } from '../services/profile-materializer/segments/validate-segment-sql';
-import { schema, type SegmentChange, type StitchedEvent } from '../schemas';
+import { eventWith, schema, type SegmentChange, type StitchedEvent } from '../schemas';
 
 const [rate = 200, seconds = 20] = process.argv.slice(2).map(Number);
 const logger = pino({ level: 'warn' });
@@ -97,25 +97,7 @@ async function main(): Promise<void> {
       profileId,
       identifiers: [{ type: 'user_id', value: profileId }],
       stitchedAt: at,
-      event: {
-        messageId: `${profileId}-m`,
-        type: 'track',
-        event: 'Signed Up',
-        name: null,
-        userId: profileId,
-        anonymousId: null,
-        previousId: null,
-        groupId: null,
-        timestamp: at,
-        sentAt: null,
-        receivedAt: at,
-        channel: 'web',
-        source: 'bench',
-        context: '{}',
-        properties: '{}',
-        traits: '{}',
-        consent: {},
-      },
+      event: eventWith({ messageId: `${profileId}-m`, type: 'track', event: 'Signed Up', userId: profileId, timestamp: at, channel: 'web', source: 'bench' }),
     };
     sentAt.set(profileId, at);
     void producer.send(config.MATERIALIZER_STITCHED_TOPIC, [{ key: profileId, value: codec.encode(config.MATERIALIZER_STITCHED_TOPIC, record) }]);

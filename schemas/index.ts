@@ -261,3 +261,4 @@ function readSchemaSet(dir: string, topicSpecs: readonly TopicSpec[]): SchemaSet
     },
   });
 }
+export { eventWith } from './event-defaults';

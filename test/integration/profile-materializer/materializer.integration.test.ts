@@ -6,7 +6,7 @@ import type { EventProducer, KafkaClient } from '../../../services/common/kafka/
 import { loadMaterializerConfig, type MaterializerConfig } from '../../../services/profile-materializer/config';
 import { createMaterializerService, materializerTopics } from '../../../services/profile-materializer/materializer.service';
 import { readRfm } from '../../../services/profile-materializer/rfm/rfm.repository';
-import { schema, type IdentityChange, type ProfileUpdate, type StitchedEvent } from '../../../schemas';
+import { eventWith, schema, type IdentityChange, type ProfileUpdate, type StitchedEvent } from '../../../schemas';
 import { createTestTopic, readMessages, testKafka } from '../../support/kafka';
 import { freePort } from '../../support/ports';
 import { testStack, uniqueName } from '../../support/stack-env';
@@ -89,26 +89,16 @@ function event(profileId: string, overrides: Partial<StitchedEvent['event']> & {
     profileId,
     identifiers,
     stitchedAt: Date.now(),
-    event: {
+    event: eventWith({
       messageId: `msg-${seq}-${Math.random().toString(36).slice(2, 8)}`,
       type: 'track',
       event: 'Page Viewed',
-      name: null,
       userId: `u-${profileId}`,
-      anonymousId: null,
-      previousId: null,
-      groupId: null,
       timestamp: at,
-      sentAt: null,
-      receivedAt: at,
       channel: 'web',
       source: 'test',
-      context: '{}',
-      properties: '{}',
-      traits: '{}',
-      consent: {},
       ...rest,
-    },
+    }),
   };
 }
 

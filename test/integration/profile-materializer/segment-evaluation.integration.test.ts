@@ -9,7 +9,7 @@ import { createSegmentEvaluation, type SegmentEvaluation, type SegmentEvaluation
 import { formatDateTime64 } from '../../../services/profile-materializer/segments/segment-query';
 import { createSegment, deleteSegment } from '../../../services/profile-materializer/segments/segment.repository';
 import { defaultSegmentLimits } from '../../../services/profile-materializer/segments/validate-segment-sql';
-import { schema, type SegmentChange, type StitchedEvent } from '../../../schemas';
+import { eventWith, schema, type SegmentChange, type StitchedEvent } from '../../../schemas';
 import { createServiceBase } from '../../../services/common/service-base';
 import { loadMaterializerConfig } from '../../../services/profile-materializer/config';
 import { createMaterializerService, materializerTopics } from '../../../services/profile-materializer/materializer.service';
@@ -396,25 +396,16 @@ describe('segment evaluation', () => {
           profileId: 'prof-ann',
           identifiers: [{ type: 'user_id', value: 'ann' }],
           stitchedAt: at,
-          event: {
+          event: eventWith({
             messageId: uniqueName(`e2e-${sequence}`),
             type: 'identify',
-            event: null,
-            name: null,
             userId: 'ann',
-            anonymousId: null,
-            previousId: null,
-            groupId: null,
             timestamp: at,
-            sentAt: null,
-            receivedAt: at,
             channel: 'web',
             source: 'test',
-            context: '{}',
-            properties: '{}',
             traits: JSON.stringify({ plan: 'pro' }),
             consent,
-          },
+          }),
         };
         await producer.send(stitched!, [{ key: record.profileId, value: codec.encode(stitched!, record) }]);
       };
