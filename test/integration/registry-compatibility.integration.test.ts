@@ -109,6 +109,13 @@ describe('schema registry compatibility (Apicurio ccompat)', () => {
     await expect(registry.register(subject, v3RequiredNoDefault)).rejects.toBeInstanceOf(SchemaIncompatibleError);
   });
 
+  it('lets services that start together register the same new subject (the shared DLQ)', async () => {
+    const subject = uniqueName('shared') + '-value';
+    const ids = await Promise.all(Array.from({ length: 20 }, () => client().register(subject, schema('DeadLetter').text)));
+    expect(new Set(ids).size).toBe(1);
+    expect(await client().compatibility(subject)).toBe('BACKWARD');
+  });
+
   it('refuses to weaken a subject configured FORWARD, saying what to change', async () => {
     const subject = uniqueName('forward') + '-value';
     expect((await registryCall('PUT', `/config/${subject}`, { compatibility: 'FORWARD' })).status).toBe(200);
