@@ -18,7 +18,10 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts
 
 COPY . .
-RUN npm run build \
+# The kafkajs performance patches (patches/, see the README) are applied by the postinstall
+# script, which --ignore-scripts skipped above.
+RUN npx patch-package --error-on-fail \
+ && npm run build \
  && npm prune --omit=dev --ignore-scripts
 
 # chDB (embedded ClickHouse for local mode) is a regular dependency and ships a ~540 MB native

@@ -44,12 +44,19 @@ const kafkaLevels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [KafkaLogLevel.DEBUG]: 'debug',
 };
 
+/**
+ * Broker answers kafkajs logs as errors although they are a normal, retried part of the
+ * protocol: the transaction coordinator still writing the previous commit's markers.
+ */
+const routineErrors = /another concurrent operation on the same transaction/;
+
 /** Routes kafkajs' own logging into pino, keeping its fields as data. */
 export function kafkaLogCreator(logger: Logger): logCreator {
   return () =>
     ({ namespace, level, log }) => {
       const { message, timestamp: _timestamp, logger: _name, ...fields } = log;
-      const method = kafkaLevels[level] ?? 'info';
+      const routine = routineErrors.test(`${String(message)} ${String(fields.error ?? '')}`);
+      const method = routine ? 'debug' : (kafkaLevels[level] ?? 'info');
       logger[method]({ ...fields, kafkaNamespace: namespace }, String(message));
     };
 }

@@ -1,7 +1,6 @@
 import {
   Kafka,
   CompressionTypes,
-  Partitioners,
   type Admin,
   type Consumer,
   type EachBatchPayload,
@@ -14,6 +13,7 @@ import { DependencyUnavailableError, errorMessage } from '../errors';
 import { withRetry } from '../retry';
 import { allTopics, topicConfigEntries, type TopicSpec } from './topics';
 import { toIncomingMessages } from './incoming-messages';
+import { defaultPartitioner } from './partitioner';
 import { createTransactionalProducer, readTopicToEnd, type ReadToEndOptions, type TransactionalProducer } from './transactions';
 
 /**
@@ -152,7 +152,7 @@ function wrapProducer(kafka: Kafka, transactionalId: string | undefined): EventP
     maxInFlightRequests: 5,
     allowAutoTopicCreation: false,
     // Murmur2 like the Java client, so direct producers and kumiki agree on a key's partition.
-    createPartitioner: Partitioners.DefaultPartitioner,
+    createPartitioner: defaultPartitioner,
     // Bounded, so a caller learns of an outage (the collector answers 503) instead of waiting
     // forever; a send that failed after retries is retried by its caller and deduplicated
     // downstream by messageId.

@@ -1,7 +1,8 @@
-import { CompressionTypes, Partitioners, type Kafka, type Producer, type Transaction as KafkaTransaction } from 'kafkajs';
+import { CompressionTypes, type Kafka, type Producer, type Transaction as KafkaTransaction } from 'kafkajs';
 import { DependencyUnavailableError, KumikiError, errorMessage } from '../errors';
 import type { IncomingMessage, OutgoingMessage } from './client';
 import { toIncomingMessages } from './incoming-messages';
+import { defaultPartitioner } from './partitioner';
 
 /**
  * Kafka transactions for consume-transform-produce (the identity stitcher).
@@ -63,9 +64,12 @@ export function createTransactionalProducer(kafka: Kafka, options: { transaction
     idempotent: true,
     maxInFlightRequests: 1,
     allowAutoTopicCreation: false,
-    createPartitioner: Partitioners.DefaultPartitioner,
+    createPartitioner: defaultPartitioner,
     transactionTimeout: options.transactionTimeoutMs ?? 60_000,
-    retry: { initialRetryTime: 200, maxRetryTime: 5_000, retries: 8 },
+    // Short first retries: right after a commit the coordinator answers the next transaction's
+    // AddPartitionsToTxn with CONCURRENT_TRANSACTIONS until the markers are written (a few ms),
+    // and kafkajs retries it like any error; the Java producer waits 20 ms there too.
+    retry: { initialRetryTime: 20, maxRetryTime: 5_000, retries: 12 },
   });
   const context = { transactionalId: options.transactionalId };
   return {

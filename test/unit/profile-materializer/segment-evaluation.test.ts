@@ -1,20 +1,9 @@
-import { Partitioners } from 'kafkajs';
-import { partitionForKey } from '../../../services/common/kafka/partitioner';
 import { dependencyOrder } from '../../../services/profile-materializer/segments/evaluation/membership.repository';
 import { memberRow } from '../../../services/profile-materializer/segments/evaluation/segment-change.log';
 import { toChange } from '../../../services/profile-materializer/segments/evaluation/segment-evaluator';
 import { createBody } from '../../../services/cli/commands/segment.command';
 
 describe('segment evaluation, pure parts', () => {
-  it('places a change where the default partitioner would, so keyed consumers agree', () => {
-    const partitioner = Partitioners.DefaultPartitioner();
-    const partitionMetadata = Array.from({ length: 6 }, (_, partition) => ({ partitionId: partition, leader: 0, partitionErrorCode: 0, replicas: [0], isr: [0] }));
-    for (const key of ['ann', 'bob', 'prof_0001', 'p-ü-ñ', '']) {
-      expect(partitionForKey(key, 6)).toBe(partitioner({ topic: 't', partitionMetadata, message: { key, value: null } }));
-    }
-    expect(() => partitionForKey('ann', 0)).toThrow(RangeError);
-  });
-
   it('a published change always leaves the same segment_members row: version = offset + 1', () => {
     const change = toChange({ id: 'seg_1', name: 'vip' }, { profileId: 'ann', entered: true }, Date.UTC(2026, 10, 23, 12), 'incremental');
     expect(change).toEqual({ segmentId: 'seg_1', segmentName: 'vip', profileId: 'ann', change: 'entered', at: Date.UTC(2026, 10, 23, 12), evaluation: 'incremental' });

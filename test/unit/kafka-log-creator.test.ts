@@ -1,0 +1,25 @@
+import { logLevel } from 'kafkajs';
+import pino from 'pino';
+import { kafkaLogCreator } from '../../services/common/logger';
+
+function capture(): { lines: { level: number; msg: string; kafkaNamespace: string }[]; log: ReturnType<ReturnType<typeof kafkaLogCreator>> } {
+  const lines: { level: number; msg: string; kafkaNamespace: string }[] = [];
+  const logger = pino({ level: 'debug' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+  return { lines, log: kafkaLogCreator(logger)(logLevel.DEBUG) };
+}
+
+describe('kafkajs log bridge', () => {
+  it('keeps kafkajs levels and fields', () => {
+    const { lines, log } = capture();
+    log({ namespace: 'Connection', level: logLevel.ERROR, label: 'ERROR', log: { message: 'Response Produce', timestamp: 'x', logger: 'kafkajs', error: 'The group coordinator is not available' } });
+    expect(lines).toEqual([expect.objectContaining({ level: 50, msg: 'Response Produce', kafkaNamespace: 'Connection' })]);
+  });
+
+  it('logs the coordinator still finishing the previous transaction (retried, routine) at debug', () => {
+    const { lines, log } = capture();
+    const busy = 'The producer attempted to update a transaction while another concurrent operation on the same transaction was ongoing';
+    log({ namespace: 'Connection', level: logLevel.ERROR, label: 'ERROR', log: { message: 'Response AddPartitionsToTxn(key: 24, version: 1)', timestamp: 'x', logger: 'kafkajs', error: busy } });
+    log({ namespace: 'Producer', level: logLevel.ERROR, label: 'ERROR', log: { message: `Failed to send messages: ${busy}`, timestamp: 'x', logger: 'kafkajs' } });
+    expect(lines.map((line) => line.level)).toEqual([20, 20]);
+  });
+});
