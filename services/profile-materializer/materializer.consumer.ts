@@ -51,7 +51,8 @@ export interface MaterializerConsumerOptions<P = unknown, W = unknown> {
  * while the consumer is behind, written chunks wait (written, offsets resolved in kafkajs so the
  * next fetch moves on, NOT committed) and are published together when `refreshIntervalMs` has
  * passed since the oldest, or when they touched `refreshMaxProfiles` profiles, or when a batch
- * reaches the end of its partition (caught up: publish at once), or from a timer when no further
+ * reaches the end of its partition (caught up: published once the rest of that fetch is
+ * written, see flushSoon), or from a timer when no further
  * batch comes. Then every offset written so far is committed. A crash or rebalance before that
  * commit replays all waiting records (idempotent writes; profile updates are published again,
  * on a compacted topic). Events, orders and revenue in ClickHouse never depend on the publish:
@@ -65,9 +66,21 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
   let failed = false;
   let processed = 0;
   let batches = 0;
-  /** Written, not yet published or committed: chunks, their next offsets, records and start time. */
-  let waiting: { written: W[]; offsets: Map<string, { topic: string; partition: number; offset: string }>; records: number; profiles: number; since: number } | null = null;
+  /**
+   * Not yet published or committed: written chunks, records parked to be written with the rest
+   * of their fetch (`unwritten`, see the handler), their next offsets, counts and start time.
+   */
+  interface Waiting {
+    written: W[];
+    unwritten: IncomingMessage[];
+    offsets: Map<string, { topic: string; partition: number; offset: string }>;
+    records: number;
+    profiles: number;
+    since: number;
+  }
+  let waiting: Waiting | null = null;
   let timer: NodeJS.Timeout | undefined;
+  let soon: NodeJS.Timeout | undefined;
   /** One batch or timer flush at a time: they share `waiting`. */
   let lock: Promise<unknown> = Promise.resolve();
   const exclusive = <T>(task: () => Promise<T>): Promise<T> => {
@@ -76,10 +89,38 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
     return run;
   };
 
-  /** Publishes what waits, then commits its offsets with `commit`. */
+  /**
+   * Writes records in chunks of `batchSize`, pipelined: chunk n+1 is decoded while chunk n is
+   * being inserted; inserts stay in order. Null if `keepGoing` said stop (nothing more written).
+   */
+  const write = async (messages: readonly IncomingMessage[], keepGoing: () => Promise<boolean> = async () => true): Promise<W[] | null> => {
+    const written: W[] = [];
+    let storing: Promise<W> | null = null;
+    try {
+      for (let i = 0; i < messages.length; i += options.batchSize) {
+        const chunk = messages.slice(i, i + options.batchSize);
+        const prepared = await retrying(() => options.prepare(chunk));
+        if (storing) written.push(await storing);
+        storing = retrying(() => options.store(prepared));
+        if (!(await keepGoing())) return null;
+      }
+      if (storing) written.push(await storing);
+      return written;
+    } finally {
+      // A chunk still being stored when the loop stopped early: wait for it, result unused.
+      await storing?.catch(() => undefined);
+    }
+  };
+
+  /** Writes what is parked, publishes what waits, then commits its offsets with `commit`. */
   const flush = async (commit: (offsets: { topic: string; partition: number; offset: string }[]) => Promise<void>): Promise<void> => {
     if (!waiting) return;
     const current = waiting;
+    if (current.unwritten.length > 0) {
+      const written = (await write(current.unwritten))!;
+      current.unwritten = [];
+      current.written.push(...written);
+    }
     await retrying(() => options.publish(current.written));
     // Published: nothing waits any more. Should the commit below fail (say, a rebalance), the
     // offsets stay resolved and go with the next commit, or the records are replayed; either way
@@ -90,6 +131,40 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
     await commit([...current.offsets.values()]);
     processed += current.records;
     options.metrics?.batchSeconds.observe((Date.now() - current.since) / 1000);
+  };
+
+  /** Publishes and commits what waits from outside a batch handler (timer, caught up). */
+  const flushOutside = (): Promise<void> =>
+    exclusive(() =>
+      flush(async (offsets) => {
+        if (!consumer?.commitOffsets) throw new Error('this Kafka consumer cannot commit outside a batch');
+        await consumer.commitOffsets(offsets);
+      }),
+    ).catch((error: unknown) => {
+      // Not committed: published again by the next batch or tick if the publish failed, and
+      // the records are replayed after a restart or rebalance.
+      logger.warn({ error: errorMessage(error) }, 'publishing or committing waiting batches failed; their offsets stay uncommitted');
+      if (waiting) waiting.since = Date.now();
+    });
+
+  /**
+   * Caught up: publish once the batches already fetched are written. One fetch brings a batch
+   * per partition and kafkajs hands them over one by one; publishing after each would refresh
+   * (and evaluate segments) once per partition, and every later partition would wait for the
+   * earlier ones' refreshes: several times the latency at a steady trickle. So the publish waits
+   * until no batch has been in hand for `settleMs` (a new batch cancels it, see run below).
+   */
+  const settleMs = 25;
+  const flushSoon = (): void => {
+    if (soon) clearTimeout(soon);
+    soon = setTimeout(() => {
+      soon = undefined;
+      void flushOutside();
+    }, settleMs);
+  };
+  const moreComing = (): void => {
+    if (soon) clearTimeout(soon);
+    soon = undefined;
   };
 
   const retrying = <T>(task: () => Promise<T>): Promise<T> =>
@@ -119,55 +194,45 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
       // No further batch may come for a while (caught up, or only an open transaction left):
       // then what waits is published and committed from here.
       timer = setInterval(() => {
-        if (!waiting || Date.now() - waiting.since < options.refreshIntervalMs) return;
-        const commitOutside = async (offsets: { topic: string; partition: number; offset: string }[]): Promise<void> => {
-          if (!consumer?.commitOffsets) throw new Error('this Kafka consumer cannot commit outside a batch');
-          await consumer.commitOffsets(offsets);
-        };
-        void exclusive(() => flush(commitOutside)).catch((error: unknown) => {
-          // Not committed: published again by the next batch or tick if the publish failed, and
-          // the records are replayed after a restart or rebalance.
-          logger.warn({ error: errorMessage(error) }, 'publishing or committing waiting batches failed; their offsets stay uncommitted');
-          if (waiting) waiting.since = Date.now();
-        });
+        if (waiting && Date.now() - waiting.since >= options.refreshIntervalMs) void flushOutside();
       }, Math.max(50, Math.min(1_000, options.refreshIntervalMs)));
       timer.unref();
       void consumer
-        .run((batch, context) =>
-          exclusive(async () => {
+        .run((batch, context) => {
+          moreComing();
+          return exclusive(async () => {
             const last = batch.messages.at(-1);
             if (!last) return;
-            // Pipelined: chunk n+1 is decoded while chunk n is being inserted; inserts stay in order.
-            const written: W[] = [];
-            let storing: Promise<W> | null = null;
-            try {
-              for (let i = 0; i < batch.messages.length; i += options.batchSize) {
-                if (!context.isRunning()) return; // not committed: the next owner reads it again
-                const chunk = batch.messages.slice(i, i + options.batchSize);
-                const prepared = await retrying(() => options.prepare(chunk));
-                if (storing) written.push(await storing);
-                storing = retrying(() => options.store(prepared));
-                await context.heartbeat();
-              }
-              if (storing) written.push(await storing);
-            } finally {
-              // A chunk still being stored when the loop stopped early: wait for it, result unused.
-              await storing?.catch(() => undefined);
-            }
-            waiting ??= { written: [], offsets: new Map(), records: 0, profiles: 0, since: Date.now() };
-            waiting.written.push(...written);
-            waiting.offsets.set(`${batch.topic}\u0000${batch.partition}`, { topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() });
-            waiting.records += batch.messages.length;
-            waiting.profiles += written.reduce((n, w) => n + options.touchedOf(w), 0);
-            // Resolved, not committed: the next fetch continues after this batch.
-            context.resolveOffset(last.offset);
             // Caught up: nothing (but transaction markers) left in this partition when fetched.
             const caughtUp = BigInt(batch.highWatermark) - BigInt(last.offset) <= 2n;
-            if (caughtUp || waiting.profiles >= options.refreshMaxProfiles || Date.now() - waiting.since >= options.refreshIntervalMs) {
-              await flush(() => context.commit());
+            const current: Waiting = (waiting ??= { written: [], unwritten: [], offsets: new Map(), records: 0, profiles: 0, since: Date.now() });
+            if (caughtUp && current.unwritten.length + batch.messages.length < options.batchSize) {
+              // A trickle: parked, and written with the rest of the fetch when it is published —
+              // one insert for all partitions instead of one round of inserts per partition.
+              current.unwritten.push(...batch.messages);
+            } else {
+              const written = await write([...current.unwritten, ...batch.messages], async () => {
+                await context.heartbeat();
+                return context.isRunning();
+              });
+              // Stopped (rebalance, shutdown): nothing waiting is committed; the next owner reads it again.
+              if (!written) {
+                waiting = null;
+                return;
+              }
+              current.unwritten = [];
+              current.written.push(...written);
+              current.profiles += written.reduce((n, w) => n + options.touchedOf(w), 0);
             }
-          }),
-        )
+            current.offsets.set(`${batch.topic}\u0000${batch.partition}`, { topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() });
+            current.records += batch.messages.length;
+            // Resolved, not committed: the next fetch continues after this batch.
+            context.resolveOffset(last.offset);
+            if (current.profiles >= options.refreshMaxProfiles || Date.now() - current.since >= options.refreshIntervalMs) {
+              await flush(() => context.commit());
+            } else if (caughtUp) flushSoon();
+          });
+        })
         .catch((error: unknown) => {
           failed = true;
           logger.error({ error: errorMessage(error) }, 'consumer stopped');
@@ -178,6 +243,7 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
       abort.abort();
       running = false;
       if (timer) clearInterval(timer);
+      if (soon) clearTimeout(soon);
       await consumer?.disconnect().catch(() => undefined);
     },
     isHealthy: () => !failed,

@@ -9,7 +9,7 @@ import { waitFor } from '../../support/wait-for';
  */
 type Log = string[];
 
-function harness(options: { refreshIntervalMs?: number; refreshMaxProfiles?: number } = {}) {
+function harness(options: { refreshIntervalMs?: number; refreshMaxProfiles?: number; batchSize?: number } = {}) {
   const log: Log = [];
   let handler: ((batch: MessageBatch, context: BatchContext) => Promise<void>) | undefined;
   const kafka = {
@@ -26,7 +26,7 @@ function harness(options: { refreshIntervalMs?: number; refreshMaxProfiles?: num
     logger: pino({ level: 'silent' }),
     groupId: 'g',
     topics: ['t'],
-    batchSize: 2,
+    batchSize: options.batchSize ?? 2,
     lingerMs: 10,
     fetchMinBytes: 1,
     fetchMaxBytesPerPartition: 1024,
@@ -68,7 +68,17 @@ describe('materializer consumer', () => {
     const { log, consumer, deliver } = harness();
     await consumer.start();
     await deliver(0, 0, 3, 3);
-    expect(log).toEqual(['store 0,1', 'store 2', 'resolve 0@2', 'publish 0,1,2', 'commit']);
+    await waitFor(() => expect(log).toEqual(['store 0,1', 'store 2', 'resolve 0@2', 'publish 0,1,2', 'commit-outside t/0@3']), { timeoutMs: 1_000, intervalMs: 5 });
+    await consumer.stop();
+  });
+
+  it('caught up on every partition of one fetch, publishes the fetch once, not once per partition', async () => {
+    const { log, consumer, deliver } = harness();
+    await consumer.start();
+    // kafkajs hands over one fetch's partition batches back to back.
+    await Promise.all([deliver(0, 0, 1, 1), deliver(1, 0, 1, 1), deliver(2, 7, 1, 8)]);
+    await waitFor(() => expect(log.filter((line) => line.startsWith('publish') || line.startsWith('commit'))).toEqual(['publish 0,0,7', 'commit-outside t/0@1,t/1@1,t/2@8']), { timeoutMs: 1_000, intervalMs: 5 });
+    expect(consumer.processed()).toBe(3);
     await consumer.stop();
   });
 
@@ -82,6 +92,18 @@ describe('materializer consumer', () => {
     await deliver(0, 2, 2, 100); // six profiles touched: due
     expect(log.slice(4)).toEqual(['store 2,3', 'resolve 0@3', 'publish 0,1,0,1,2,3', 'commit']);
     expect(consumer.processed()).toBe(6);
+    await consumer.stop();
+  });
+
+  it('caught up with a trickle, writes the whole fetch in one insert before publishing it', async () => {
+    const { log, consumer, deliver } = harness({ batchSize: 10 });
+    await consumer.start();
+    await deliver(0, 4, 1, 5);
+    await deliver(1, 0, 2, 2);
+    await deliver(2, 9, 1, 10);
+    // Parked: resolved so the next fetch moves on, but neither written nor committed yet.
+    expect(log).toEqual(['resolve 0@4', 'resolve 1@1', 'resolve 2@9']);
+    await waitFor(() => expect(log.slice(3)).toEqual(['store 4,0,1,9', 'publish 4,0,1,9', 'commit-outside t/0@5,t/1@2,t/2@10']), { timeoutMs: 1_000, intervalMs: 5 });
     await consumer.stop();
   });
 
