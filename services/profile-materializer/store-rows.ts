@@ -1,5 +1,6 @@
 import type { IdentityChange, StitchedEvent } from '../../schemas';
 import { divRoundHalfAway, microsToDecimalString, normaliseCurrency, toMicros } from './rfm/money';
+import { dateTime64Text as chTime } from '../common/clickhouse/datetime64';
 
 /**
  * What the materializer writes, as plain rows for the *_store tables of infra/clickhouse/
@@ -48,11 +49,6 @@ export interface IdentityLinkRow {
   rule: string;
   reason: string;
   linked_at: string;
-}
-
-/** ClickHouse DateTime64(3, 'UTC') text for epoch milliseconds. */
-export function chTime(ms: number): string {
-  return new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
 }
 
 function parseObject(text: string): Record<string, unknown> {
@@ -163,3 +159,6 @@ export function rowsOfChange(change: IdentityChange): { identities: IdentityRow[
         }));
   return { identities, links };
 }
+
+/** DateTime64(3, 'UTC') text of epoch milliseconds (one implementation for every writer). */
+export { chTime };

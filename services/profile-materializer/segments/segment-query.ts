@@ -1,5 +1,6 @@
 import { CANDIDATES_PARAM, compileRule, NOW_PARAM, type CompiledQuery } from './compile-rule';
 import type { Rule } from './segment-rule';
+import { dateTime64Text as formatDateTime64 } from '../../common/clickhouse/datetime64';
 
 /** What evaluation needs of a stored segment. */
 export interface SegmentSource {
@@ -52,9 +53,8 @@ export function evaluationParams(now: number, candidates?: readonly string[]): R
   return { now: formatDateTime64(now), ...(candidates ? { candidates: [...candidates] } : {}) };
 }
 
-/** Epoch ms → `YYYY-MM-DD hh:mm:ss.mmm` (UTC), the text form of a DateTime64(3, 'UTC') parameter. */
-export function formatDateTime64(ms: number): string {
-  return new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
-}
 
 export { NOW_PARAM, CANDIDATES_PARAM };
+
+/** DateTime64(3, 'UTC') text of epoch milliseconds (one implementation for every writer). */
+export { formatDateTime64 };
