@@ -3,7 +3,7 @@ import type { IdentityChange, ProfileUpdate, StitchedEvent } from '../../schemas
 import type { IncomingMessage, EventProducer } from '../common/kafka/client';
 import type { DeadLetterHandler, DeadLetterInput } from '../common/dead-letters';
 import type { Logger } from '../common/logger';
-import { errorMessage } from '../common/errors';
+import { KumikiError, errorMessage } from '../common/errors';
 import { applyMerges, idsOfMerges, resolveProfile, type Merge } from './alias-map';
 import type { ProfileRepository, ProfileSnapshot } from './profile.repository';
 import type { RfmRow } from './rfm/rfm';
@@ -34,6 +34,20 @@ export interface MaterializeDeps {
   readonly now?: () => number;
   /** Called once the profile updates of chunks with orders, refunds or merges are out (RFM snapshot refresh). */
   readonly rfmInputsChanged?: () => void;
+  /** Runs publishes one at a time (see publishProfileUpdates); shared by every path that publishes ProfileUpdates. */
+  readonly exclusive?: Exclusive;
+}
+
+/** Runs tasks one at a time, in the order they were handed over. */
+export type Exclusive = <T>(task: () => Promise<T>) => Promise<T>;
+
+export function createExclusive(): Exclusive {
+  let tail: Promise<unknown> = Promise.resolve();
+  return (task) => {
+    const run = tail.then(task, task);
+    tail = run.catch(() => undefined);
+    return run;
+  };
 }
 
 export interface BatchOutcome {
@@ -184,7 +198,6 @@ export async function storeChunk(chunk: PreparedChunk, deps: MaterializeDeps): P
  * per batch rather than per chunk because its cost is per profile, not per event.
  */
 export async function refreshProfiles(chunks: readonly WrittenChunk[], deps: MaterializeDeps): Promise<number> {
-  const now = deps.now ?? Date.now;
   const touched = new Set(chunks.flatMap((c) => [...c.touched]));
   const absorbed = new Map(chunks.flatMap((c) => [...c.absorbed]));
   if (touched.size === 0 && absorbed.size === 0) return 0;
@@ -193,21 +206,91 @@ export async function refreshProfiles(chunks: readonly WrittenChunk[], deps: Mat
   const survivors = new Set([...touched].map((id) => resolveProfile(aliases, id)));
   for (const id of absorbed.keys()) survivors.delete(id);
 
-  const snapshots = await deps.repository.snapshotProfiles([...survivors].sort());
-  const asOf = now();
-  const rfm = snapshots.length > 0 ? await deps.readRfm(asOf, snapshots.map((s) => s.profileId)) : new Map<string, RfmRow>();
-  const segments = await deps.repository.segmentsOf(snapshots.map((s) => s.profileId));
-  const updates: ProfileUpdate[] = [
-    ...snapshots.map((s) => toProfileUpdate(s, rfm.get(s.profileId) ?? null, segments.get(s.profileId) ?? [], asOf)),
-    ...[...absorbed].map(([profileId, mergedInto]) => mergedProfileUpdate(profileId, mergedInto, asOf)),
-  ];
-  await deps.producer.send(
-    deps.topics.updates,
-    updates.map((update) => ({ key: update.profileId, value: deps.encode(deps.topics.updates, update) })),
-  );
-  deps.metrics?.profileUpdates.inc(updates.length);
+  const published = await publishProfileUpdates([...survivors].sort(), deps, absorbed);
   if (chunks.some((c) => c.changesRfm)) deps.rfmInputsChanged?.();
-  return updates.length;
+  return published;
+}
+
+/**
+ * Snapshots the surviving profiles `survivors`, reads their RFM and segments, and publishes a
+ * ProfileUpdate for each (plus a `mergedInto` record per entry of `mergedInto`); resolves with
+ * how many once Kafka acknowledged them.
+ *
+ * ORDER. Several paths publish ProfileUpdates of one profile (the consumer's refresh, RFM
+ * snapshots, segment changes), each reading state at one moment and sending later. On a
+ * compacted topic the last record sent wins, so every read-and-send runs under
+ * `deps.exclusive`: a publish that starts after another finished reads state at least as new,
+ * so the last record of a profile is built from the newest state (its current segments
+ * included). The consumer waits at most for the one publish under way, which background paths
+ * keep to a bounded chunk of profiles.
+ */
+export function publishProfileUpdates(survivors: readonly string[], deps: MaterializeDeps, mergedInto: ReadonlyMap<string, string> = new Map()): Promise<number> {
+  const exclusive = deps.exclusive ?? ((task) => task());
+  return exclusive(async () => {
+    const now = deps.now ?? Date.now;
+    const snapshots = await deps.repository.snapshotProfiles(survivors);
+    const asOf = now();
+    const rfm = snapshots.length > 0 ? await deps.readRfm(asOf, snapshots.map((s) => s.profileId)) : new Map<string, RfmRow>();
+    const segments = await deps.repository.segmentsOf(snapshots.map((s) => s.profileId));
+    const updates: ProfileUpdate[] = [
+      ...snapshots.map((s) => toProfileUpdate(s, rfm.get(s.profileId) ?? null, segments.get(s.profileId) ?? [], asOf)),
+      ...[...mergedInto].map(([profileId, survivor]) => mergedProfileUpdate(profileId, survivor, asOf)),
+    ];
+    await deps.producer.send(
+      deps.topics.updates,
+      updates.map((update) => ({ key: update.profileId, value: deps.encode(deps.topics.updates, update) })),
+    );
+    deps.metrics?.profileUpdates.inc(updates.length);
+    return updates.length;
+  });
+}
+
+/** Why profiles are published again without an event of their own. */
+export type RepublishReason = 'rfm' | 'segments';
+
+/** A republish did not finish; the profiles it did not publish are kept for the next one. */
+export class ProfileRepublishError extends KumikiError {
+  readonly isRetriable = true;
+}
+
+/**
+ * Publishes fresh ProfileUpdates for profiles that changed without an event of their own (RFM
+ * scores moved in a snapshot, segment membership changed), in chunks of `chunkSize` so a
+ * million of them never sit in memory at once and the consumer never waits for more than one
+ * chunk (see publishProfileUpdates). Merged-away ids are skipped: their `mergedInto` record was
+ * published with the merge and must stay their last one.
+ *
+ * A failed chunk rejects with ProfileRepublishError; its profiles and the ones after it are kept
+ * and published first by the next call, whatever its reason (the next occasion).
+ */
+export function createProfileRepublisher(
+  options: { readonly chunkSize?: number } = {},
+): (profileIds: readonly string[], deps: MaterializeDeps, reason: RepublishReason) => Promise<number> {
+  const chunkSize = options.chunkSize ?? 5_000;
+  const failed = new Set<string>();
+  return async (profileIds, deps, reason) => {
+    const ids = [...new Set([...failed, ...profileIds])].sort();
+    failed.clear();
+    let published = 0;
+    for (let i = 0; i < ids.length; i += chunkSize) {
+      const chunk = ids.slice(i, i + chunkSize);
+      try {
+        const aliases = await deps.repository.loadAliases(chunk);
+        const count = await publishProfileUpdates(chunk.filter((id) => !aliases.has(id)), deps);
+        deps.metrics?.profilesRepublished.inc({ reason }, count);
+        published += count;
+      } catch (error) {
+        for (const id of ids.slice(i)) failed.add(id);
+        deps.metrics?.republishFailures.inc({ reason });
+        throw new ProfileRepublishError(
+          `republishing profiles failed (${reason}): ${errorMessage(error)}`,
+          { reason, published, pending: failed.size },
+          { cause: error },
+        );
+      }
+    }
+    return published;
+  };
 }
 
 export function toProfileUpdate(snapshot: ProfileSnapshot, rfm: RfmRow | null, segments: readonly string[], updatedAt: number): ProfileUpdate {

@@ -7,6 +7,9 @@ export interface MaterializerMetrics {
   readonly insertSeconds: Histogram;
   readonly dedupHits: Counter;
   readonly profileUpdates: Counter;
+  /** ProfileUpdates of profiles that changed without an event of their own (reason: rfm, segments). */
+  readonly profilesRepublished: Counter<'reason'>;
+  readonly republishFailures: Counter<'reason'>;
   readonly batchSeconds: Histogram;
 }
 
@@ -17,6 +20,8 @@ export function createMaterializerMetrics(registry: Registry): MaterializerMetri
     insertSeconds: new Histogram({ name: 'kumiki_materializer_insert_seconds', help: 'Time to insert one batch into ClickHouse', buckets: [0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry] }),
     dedupHits: new Counter({ name: 'kumiki_materializer_dedup_hits_total', help: 'Events whose message_id was already stored (replays and resends)', registers: [registry] }),
     profileUpdates: new Counter({ name: 'kumiki_materializer_profile_updates_total', help: 'ProfileUpdate records produced', registers: [registry] }),
+    profilesRepublished: new Counter({ name: 'kumiki_materializer_profiles_republished_total', help: 'ProfileUpdates produced for profiles whose RFM (a new snapshot) or segments changed without an event of theirs, by reason', labelNames: ['reason'], registers: [registry] }),
+    republishFailures: new Counter({ name: 'kumiki_materializer_republish_failures_total', help: 'Republishes of changed profiles that failed (their profiles go with the next one), by reason', labelNames: ['reason'], registers: [registry] }),
     batchSeconds: new Histogram({ name: 'kumiki_materializer_batch_seconds', help: 'Time from batch start to committed offsets', buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry] }),
   };
 }

@@ -10,12 +10,22 @@ import { registrySettingsFromConfig } from '../common/registry/schema-registry.c
 import { createClickHouseConnection } from '../common/clickhouse/clickhouse-connection';
 import { schema } from '../../schemas';
 import { rfmSettingsFromConfig, type MaterializerConfig } from './config';
-import { prepareChunk, refreshProfiles, storeChunk, type MaterializeDeps, type PreparedChunk, type WrittenChunk } from './materialize-batch';
+import {
+  createExclusive,
+  createProfileRepublisher,
+  prepareChunk,
+  refreshProfiles,
+  storeChunk,
+  type MaterializeDeps,
+  type PreparedChunk,
+  type RepublishReason,
+  type WrittenChunk,
+} from './materialize-batch';
 import { createMaterializerConsumer } from './materializer.consumer';
 import { createMaterializerMetrics } from './materializer.metrics';
 import { ProfileRepository } from './profile.repository';
 import { readApiRoutes } from './read-api.routes';
-import { readRfm, writeRfmSettings } from './rfm/rfm.repository';
+import { readRfm, readSnapshotRfm, writeRfmSettings } from './rfm/rfm.repository';
 import { createRfmSnapshotter } from './rfm/rfm-snapshot';
 import { createSegmentEvaluation } from './segments/evaluation/segment-evaluation.component';
 import { segmentEvaluationSettings } from './segments/evaluation/segment-evaluation.config';
@@ -32,8 +42,17 @@ export function materializerTopics(config: MaterializerConfig): TopicSpec[] {
 
 /**
  * The profile-materializer, composed: Kafka (topics), schema registry (codec), ClickHouse
- * (migrations), the RFM settings, the RFM snapshots (rfm view), the producer of profile updates, the consumer, and the HTTP
- * read API in front. Start order is that list; stop is the reverse, HTTP first.
+ * (migrations), the RFM settings, the producer of profile updates, the RFM snapshots (rfm view),
+ * segment evaluation, the consumer, and the HTTP read API in front. Start order is that list;
+ * stop is the reverse, HTTP first (so the snapshots and segment evaluation, which publish
+ * profile updates too, stop before the producer does).
+ *
+ * ProfileUpdates come from three paths, all through publishProfileUpdates (one at a time):
+ * the consumer's refresh of the profiles a batch touched; RFM snapshots, for profiles whose RFM
+ * row changed (other people's purchases moved the quintiles, recency crossed a boundary); and
+ * segment evaluation, for profiles whose membership changed (the sweep, and incremental runs,
+ * which follow the refresh that published the batch's updates). The latter two run in the
+ * background: a failure is logged and its profiles go with the next republish.
  */
 export function createMaterializerService(config: MaterializerConfig, base: ServiceBase): { service: Service; consumer: ReturnType<typeof createMaterializerConsumer> } {
   const { logger, metrics, kafka } = base;
@@ -50,14 +69,33 @@ export function createMaterializerService(config: MaterializerConfig, base: Serv
     isHealthy: () => true,
     isReady: () => true,
   };
+  const producer = createProducerConnection({ client: kafka, logger });
+  // Shared by every path that publishes ProfileUpdates (see publishProfileUpdates).
+  const exclusive = createExclusive();
+  const republisher = createProfileRepublisher();
+  // The RFM a republish carries: live (rfm_as_of now, as the refresh reads it) after incremental
+  // segment runs, which follow events; otherwise the latest snapshot's, because ranking every
+  // purchaser again for each page of a sweep or of a snapshot's changes costs a snapshot each.
+  const republish = (ids: readonly string[], reason: RepublishReason, rfm: 'live' | 'snapshot'): Promise<number> => {
+    const live = materializeDeps();
+    return republisher(ids, rfm === 'live' ? live : { ...live, readRfm: (_asOf, profileIds) => readSnapshotRfm(clickhouse.clickhouse, profileIds) }, reason);
+  };
   const rfmSnapshots = createRfmSnapshotter({
     clickhouse: () => clickhouse.clickhouse,
     logger,
     intervalMs: config.RFM_SNAPSHOT_INTERVAL_MS,
     minIntervalMs: config.RFM_SNAPSHOT_MIN_INTERVAL_MS,
+    onProfilesChanged: async (ids) => void (await republish(ids, 'rfm', 'snapshot')),
   });
-  const producer = createProducerConnection({ client: kafka, logger });
-  const segments = createSegmentEvaluation({ kafka, clickhouse: () => clickhouse.clickhouse, registry: registrySettingsFromConfig(config), settings: segmentEvaluationSettings(config), logger, metrics });
+  const segments = createSegmentEvaluation({
+    kafka,
+    clickhouse: () => clickhouse.clickhouse,
+    registry: registrySettingsFromConfig(config),
+    settings: segmentEvaluationSettings(config),
+    logger,
+    metrics,
+    onMembershipChanged: async (ids, evaluation) => void (await republish(ids, 'segments', evaluation === 'incremental' ? 'live' : 'snapshot')),
+  });
   const deadLetters = createDeadLetterHandler({
     service: 'profile-materializer',
     producer: producer.producer,
@@ -80,6 +118,7 @@ export function createMaterializerService(config: MaterializerConfig, base: Serv
       logger,
       metrics: materializerMetrics,
       rfmInputsChanged: () => rfmSnapshots.request(),
+      exclusive,
     });
   const consumer = createMaterializerConsumer<PreparedChunk, WrittenChunk>({
     kafka,
@@ -106,7 +145,8 @@ export function createMaterializerService(config: MaterializerConfig, base: Serv
       : {}),
     prepare: (messages) => prepareChunk(messages, materializeDeps()),
     store: (prepared) => storeChunk(prepared, materializeDeps()),
-    // Segments are evaluated after the refresh (it writes the snapshots rules read); evaluateTouched returns at once.
+    // Segments are evaluated after the refresh (it writes the snapshots rules read); evaluateTouched returns at once,
+    // and profiles whose membership the run changes are published again (onMembershipChanged above).
     publish: (written) => refreshProfiles(written, materializeDeps()).then((updates) => (segments.evaluateTouched(written.flatMap((w) => [...w.touched])), updates)),
   });
   const routes = readApiRoutes({
@@ -122,7 +162,7 @@ export function createMaterializerService(config: MaterializerConfig, base: Serv
       graceMs: config.SHUTDOWN_GRACE_MS,
       edge: (probe) => createHttpServer({ host: config.HTTP_HOST, port: config.HTTP_PORT, logger, metrics, probe, routes }),
     },
-    [kafkaConnection, registry, clickhouse, rfmSettingsWriter, rfmSnapshots, producer, segments, consumer],
+    [kafkaConnection, registry, clickhouse, rfmSettingsWriter, producer, rfmSnapshots, segments, consumer],
   );
   return { service, consumer };
 }

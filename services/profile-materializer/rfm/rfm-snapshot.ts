@@ -9,15 +9,19 @@ export interface RfmSnapshot {
   readonly version: number;
   readonly computedAt: number;
   readonly purchasers: number;
+  /** Profiles staged in rfm_snapshot_changes under `version` (see stageRfmChanges). */
+  readonly changed: number;
 }
 
 let lastVersion = 0;
 
 /**
  * Writes the RFM snapshot as of `asOf` (epoch ms) and makes it the one the rfm view reads
- * (migration 0010): rows first, under a version of their own; the catalogue row last, so a
- * snapshot that fails half-way is never read. Then drops the partitions of snapshots older than
- * the previous complete one (kept for reads still running against it) and of failed ones.
+ * (migration 0010): rows first, under a version of their own; then its changes against the
+ * previous complete snapshot (0013); the catalogue row last, so a snapshot that fails half-way is
+ * never read, and one that is read always has its changes staged. Then drops the partitions of
+ * snapshots older than the previous complete one (kept for reads still running against it) and
+ * of failed ones.
  *
  * Exactness: the rows are `rfm_as_of(as_of = asOf)` verbatim — the exact RFM of that instant
  * (FINAL events, one order per order key, integer money, quintiles among all purchasers; 0006).
@@ -35,6 +39,7 @@ export async function writeRfmSnapshot(ch: ClickHouse, asOf: number): Promise<Rf
   // A plain count is exact here: the partition is this snapshot's alone and written once.
   const [written] = await ch.query<{ n: string }>('SELECT count() AS n FROM rfm_snapshot_rows_store WHERE version = {version:UInt64}', { version });
   const purchasers = Number(written?.n ?? 0);
+  const changed = await stageRfmChanges(ch, version);
   await ch.insert('rfm_snapshots_store', [{ version, computed_at: chTime(asOf), purchasers }]);
 
   const complete = await ch.query<{ version: string }>('SELECT DISTINCT version FROM rfm_snapshots_store ORDER BY version DESC LIMIT 2');
@@ -46,7 +51,50 @@ export async function writeRfmSnapshot(ch: ClickHouse, asOf: number): Promise<Rf
   for (const { version: old } of stale) {
     await ch.command('ALTER TABLE rfm_snapshot_rows_store DROP PARTITION {old:UInt64}', { old });
   }
-  return { version, computedAt: asOf, purchasers };
+  return { version, computedAt: asOf, purchasers, changed };
+}
+
+/**
+ * Stages in rfm_snapshot_changes the profiles whose row in snapshot `version` differs from the
+ * latest complete snapshot (none on a first snapshot: then every purchaser is new), in one
+ * INSERT … SELECT inside ClickHouse; returns how many. Each snapshot holds one row per profile,
+ * so a profile with one row across both is newly in or gone, and one with two rows changed when
+ * they differ.
+ *
+ * recency_days is left out: it grows with the clock for every purchaser, and a change that
+ * matters moves r_score. Frequency, money and last purchase are in, although a purchase also
+ * brings a ProfileUpdate of its own (built from rfm_as_of at that moment): this snapshot's
+ * ProfileUpdates carry the snapshot's figures, so a purchase that lands while one is published
+ * would otherwise be left showing the older figures until the profile changes again.
+ */
+export async function stageRfmChanges(ch: ClickHouse, version: number): Promise<number> {
+  const [latest] = await ch.query<{ version: string }>('SELECT max(version) AS version FROM rfm_snapshots_store');
+  const previous = latest?.version ?? '0';
+  await ch.command(
+    `INSERT INTO rfm_snapshot_changes (version, profile_id)
+     SELECT {version:UInt64}, profile_id
+     FROM rfm_snapshot_rows_store
+     WHERE version IN ({previous:UInt64}, {version:UInt64})
+     GROUP BY profile_id
+     HAVING count() = 1
+         OR min(tuple(last_purchase_at, frequency, monetary_cents, r_score, f_score, m_score, label))
+            != max(tuple(last_purchase_at, frequency, monetary_cents, r_score, f_score, m_score, label))`,
+    { version, previous },
+  );
+  // Exact: the rows under `version` were written by this one statement.
+  const [staged] = await ch.query<{ n: string }>('SELECT count() AS n FROM rfm_snapshot_changes WHERE version = {version:UInt64}', { version });
+  return Number(staged?.n ?? 0);
+}
+
+/** Staged changes of snapshot `version` after profile id `after`, at most `limit`, in id order (a primary-key read). */
+export async function rfmChangesPage(ch: ClickHouse, version: number, after: string, limit: number): Promise<string[]> {
+  const rows = await ch.query<{ profile_id: string }>(
+    `SELECT profile_id FROM rfm_snapshot_changes
+     WHERE version = {version:UInt64} AND profile_id > {after:String}
+     ORDER BY profile_id LIMIT {limit:UInt32}`,
+    { version, after, limit },
+  );
+  return rows.map((row) => row.profile_id);
 }
 
 export interface RfmSnapshotterOptions {
@@ -56,6 +104,15 @@ export interface RfmSnapshotterOptions {
   readonly intervalMs: number;
   /** After a request (new orders, refunds, merges), the next snapshot comes no sooner than this after the last one. */
   readonly minIntervalMs: number;
+  /**
+   * Called with each page of profiles whose RFM changed in a snapshot (their next ProfileUpdate),
+   * and with an empty list after a snapshot that left none, so that it runs after every snapshot
+   * (its own backlog is retried then). A page it rejects is offered again after the next
+   * snapshot, before that snapshot's own pages.
+   */
+  readonly onProfilesChanged?: (profileIds: readonly string[]) => Promise<void>;
+  /** Profiles per onProfilesChanged call (5 000 unless a test says otherwise). */
+  readonly changesPageSize?: number;
   readonly now?: () => number;
 }
 
@@ -63,12 +120,16 @@ export interface RfmSnapshotterOptions {
  * Keeps the rfm view's snapshot fresh: one at start, one every `intervalMs`, and one soon
  * after `request()` (called once profile updates for batches with orders, refunds or merges are
  * out), at most one every `minIntervalMs` because a snapshot reads every purchase event.
- * Snapshots run one at a time in the background; a failure is logged and retried at the next
- * occasion (the view keeps showing the last complete snapshot).
+ * After each, the profiles whose RFM changed are handed to `onProfilesChanged` a page at a time.
+ * Snapshots and hand-overs run one at a time in the background (so a later snapshot's pages never
+ * overtake an earlier one's); a failure is logged and retried at the next occasion (the view keeps
+ * showing the last complete snapshot; unpublished pages wait, staged in ClickHouse, for the next
+ * snapshot, and are lost only if the process stops first or they outlive the table's TTL).
  */
 export function createRfmSnapshotter(options: RfmSnapshotterOptions): Component & { request(): void; readonly snapshots: () => number } {
   const logger = options.logger.child({ component: 'rfm-snapshot' });
   const now = options.now ?? Date.now;
+  const pageSize = options.changesPageSize ?? 5_000;
   let running: Promise<void> | null = null;
   let pending = false;
   let lastStarted = 0;
@@ -76,6 +137,31 @@ export function createRfmSnapshotter(options: RfmSnapshotterOptions): Component 
   let stopped = false;
   let interval: NodeJS.Timeout | undefined;
   let delayed: NodeJS.Timeout | undefined;
+  /** Snapshots whose changes are not all handed over yet, oldest first, with the last profile id handed over. */
+  const unpublished: Array<{ version: number; after: string }> = [];
+
+  const handOverChanges = async (): Promise<void> => {
+    const onProfilesChanged = options.onProfilesChanged;
+    if (!onProfilesChanged) return;
+    let profiles = 0;
+    try {
+      while (unpublished.length > 0 && !stopped) {
+        const cursor = unpublished[0]!;
+        const page = await rfmChangesPage(options.clickhouse(), cursor.version, cursor.after, pageSize);
+        if (page.length > 0) await onProfilesChanged(page);
+        profiles += page.length;
+        cursor.after = page.at(-1) ?? cursor.after;
+        if (page.length < pageSize) unpublished.shift();
+      }
+      if (profiles === 0 && !stopped) await onProfilesChanged([]);
+    } catch (error) {
+      logger.warn(
+        { error: errorMessage(error), version: unpublished[0]?.version, snapshotsWaiting: unpublished.length },
+        'handing over profiles whose RFM changed failed; retried after the next snapshot',
+      );
+    }
+    if (profiles > 0) logger.info({ profiles }, 'profiles whose RFM changed handed over for profile updates');
+  };
 
   const run = (): void => {
     if (stopped) return;
@@ -88,9 +174,11 @@ export function createRfmSnapshotter(options: RfmSnapshotterOptions): Component 
     running = writeRfmSnapshot(options.clickhouse(), lastStarted)
       .then((snapshot) => {
         snapshots += 1;
+        if (snapshot.changed > 0 && options.onProfilesChanged) unpublished.push({ version: snapshot.version, after: '' });
         logger.info({ ...snapshot, seconds: (now() - lastStarted) / 1000 }, 'rfm snapshot written');
       })
       .catch((error: unknown) => logger.warn({ error: errorMessage(error) }, 'rfm snapshot failed; the rfm view keeps the last complete one'))
+      .then(handOverChanges)
       .finally(() => {
         running = null;
         if (pending) schedule();

@@ -38,6 +38,10 @@ interface RfmDbRow {
   label: string;
 }
 
+/** The columns of rfm_as_of and of the rfm view that make an RfmRow. */
+const rfmColumns = `profile_id, toString(toUnixTimestamp64Milli(last_purchase_at)) AS last_purchase_ms, recency_days, frequency,
+            toString(monetary_cents) AS monetary_cents, r_score, f_score, m_score, label`;
+
 /**
  * RFM of every purchaser (or of `profileIds` only) as of `asOf` (epoch ms). The profile filter
  * is applied outside the view, after the window functions, so scores stay ranked among all
@@ -46,12 +50,22 @@ interface RfmDbRow {
 export async function readRfm(ch: ClickHouse, asOf: number, profileIds?: readonly string[]): Promise<Map<string, RfmRow>> {
   const filter = profileIds ? 'WHERE profile_id IN {ids:Array(String)}' : '';
   const rows = await ch.query<RfmDbRow>(
-    `SELECT profile_id, toString(toUnixTimestamp64Milli(last_purchase_at)) AS last_purchase_ms, recency_days, frequency,
-            toString(monetary_cents) AS monetary_cents, r_score, f_score, m_score, label
+    `SELECT ${rfmColumns}
      FROM rfm_as_of(as_of = fromUnixTimestamp64Milli({as_of:Int64}, 'UTC'))
      ${filter}`,
     { as_of: asOf, ...(profileIds ? { ids: [...profileIds] } : {}) },
   );
+  return new Map(rows.map((row) => [row.profile_id, toRfmRow(row)]));
+}
+
+/**
+ * RFM of `profileIds` from the latest complete snapshot (the rfm view): one partition read,
+ * where readRfm ranks every purchaser again. For ProfileUpdates published because a snapshot
+ * changed, whose figures are then the snapshot's own (recency_days as of its computed_at).
+ */
+export async function readSnapshotRfm(ch: ClickHouse, profileIds: readonly string[]): Promise<Map<string, RfmRow>> {
+  if (profileIds.length === 0) return new Map();
+  const rows = await ch.query<RfmDbRow>(`SELECT ${rfmColumns} FROM rfm WHERE profile_id IN {ids:Array(String)}`, { ids: [...profileIds] });
   return new Map(rows.map((row) => [row.profile_id, toRfmRow(row)]));
 }
 

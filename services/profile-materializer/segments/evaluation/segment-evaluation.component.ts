@@ -36,8 +36,8 @@ export interface SegmentEvaluationDeps {
   readonly metrics: Registry;
   /** Evaluation clock; Date.now unless a test controls it. */
   readonly now?: () => number;
-  /** Publishes a fresh ProfileUpdate of these profiles (their `segments` changed). */
-  readonly onMembershipChanged?: (profileIds: readonly string[]) => Promise<void>;
+  /** Publishes a fresh ProfileUpdate of these profiles (their `segments` changed); see SegmentEvaluatorDeps. */
+  readonly onMembershipChanged?: SegmentEvaluatorDeps['onMembershipChanged'];
   readonly faults?: SegmentEvaluatorDeps['faults'];
 }
 

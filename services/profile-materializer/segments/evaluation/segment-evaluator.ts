@@ -60,8 +60,15 @@ export interface SegmentEvaluatorDeps {
   /** Evaluation clock (rules' `now`, the `at` of changes); tests control it. */
   readonly now: () => number;
   readonly metrics?: SegmentEvaluationMetrics;
-  /** Called with the profiles whose membership changed, once the changes are applied (their next ProfileUpdate). */
-  readonly onMembershipChanged?: (profileIds: readonly string[]) => Promise<void>;
+  /**
+   * Called with the profiles whose membership changed once the changes are applied, by both
+   * kinds of evaluation: their next ProfileUpdate must list their current segments, and the one
+   * the materializer published for an incremental run's batch was built before the run. Once per
+   * incremental run (after its ids left the pending set, so the freshness and lag metrics do not
+   * count it) and per sweep page. Awaited, so the next step waits for it (backpressure); a
+   * rejection is logged, never retried here.
+   */
+  readonly onMembershipChanged?: (profileIds: readonly string[], evaluation: Evaluation) => Promise<void>;
   readonly maxProfilesPerRun: number;
   readonly sweepPageSize: number;
   /** Fault injection for tests: awaited inside a publish after the records are sent, before the commit; and after the commit, before the apply. */
@@ -164,7 +171,13 @@ export class SegmentEvaluator {
   async recover(): Promise<number> {
     const repository = this.deps.repository();
     const applied = await repository.appliedOffsets();
-    const count = await this.deps.log.replay(applied, (changes) => repository.apply(changes.map(memberRow)));
+    const count = await this.deps.log.replay(applied, async (changes) => {
+      await repository.apply(changes.map(memberRow));
+      // Their hand-over died with the process that committed them.
+      for (const evaluation of ['incremental', 'scheduled'] as const) {
+        await this.membershipChanged(new Set(changes.filter((c) => c.change.evaluation === evaluation).map((c) => c.change.profileId)), evaluation);
+      }
+    });
     if (count > 0) this.deps.logger.warn({ changes: count, topic: this.deps.log.topic }, 'applied committed segment changes missing from segment_members');
     return count;
   }
@@ -240,8 +253,18 @@ export class SegmentEvaluator {
     }
   }
 
-  /** One incremental run: the oldest pending ids (at most maxProfilesPerRun) against every live segment. */
+  /** One incremental run, then the hand-over of what it applied (also when a later step of it failed). */
   private async runIncremental(): Promise<void> {
+    const changed = new Set<string>();
+    try {
+      await this.evaluatePending(changed);
+    } finally {
+      await this.membershipChanged(changed, 'incremental');
+    }
+  }
+
+  /** The oldest pending ids (at most maxProfilesPerRun) against every live segment; adds the profiles whose changes were applied to `changed`. */
+  private async evaluatePending(changed: Set<string>): Promise<void> {
     const taken: Array<[string, { since: number; touches: number }]> = [];
     for (const [id, entry] of this.pending) {
       taken.push([id, { ...entry }]);
@@ -259,7 +282,7 @@ export class SegmentEvaluator {
       const changedSegments = new Set<string>();
       for (const segment of segments) {
         if (unpublished.length > 0 && segment.references.some((ref) => changedSegments.has(ref))) {
-          await this.publishAndApply(unpublished, 'incremental');
+          await this.publishAndApply(unpublished, 'incremental', changed);
           unpublished = [];
         }
         const diff = await this.orSkip(segment, () => repository.diffCandidates(segment, candidates, at), []);
@@ -267,7 +290,7 @@ export class SegmentEvaluator {
         unpublished.push(...diff.map((d) => toChange(segment, d, at, 'incremental')));
       }
       // If anything above throws, the ids stay pending and the next run takes them again.
-      await this.publishAndApply(unpublished, 'incremental');
+      await this.publishAndApply(unpublished, 'incremental', changed);
     }
     for (const [id, { touches }] of taken) if (this.pending.get(id)?.touches === touches) this.pending.delete(id);
     const finished = Date.now();
@@ -291,7 +314,9 @@ export class SegmentEvaluator {
       // published (between staging and this page) is not published twice.
       const members = await repository.membersAmong(segment.id, page.map((d) => d.profileId));
       const fresh = page.filter((d) => d.entered !== members.has(d.profileId));
-      await this.publishAndApply(fresh.map((d) => toChange(segment, d, at, 'scheduled')), 'scheduled');
+      const applied = new Set<string>();
+      await this.publishAndApply(fresh.map((d) => toChange(segment, d, at, 'scheduled')), 'scheduled', applied);
+      await this.membershipChanged(applied, 'scheduled');
       changes += fresh.length;
       if (page.length < this.deps.sweepPageSize) break;
     }
@@ -300,7 +325,7 @@ export class SegmentEvaluator {
   }
 
   /** Steps 2 and 3 of the class comment: commit to Kafka, then apply to ClickHouse (retried; never skipped). */
-  private async publishAndApply(changes: readonly SegmentChange[], evaluation: Evaluation): Promise<void> {
+  private async publishAndApply(changes: readonly SegmentChange[], evaluation: Evaluation, applied: Set<string>): Promise<void> {
     if (changes.length === 0) return;
     const published: PublishedChange[] = await this.deps.log.publish(changes, this.deps.faults ?? {});
     await this.deps.faults?.afterCommit?.();
@@ -321,13 +346,17 @@ export class SegmentEvaluator {
     for (const change of changes) {
       this.deps.metrics?.changes.inc({ change: change.change, evaluation });
       this.deps.metrics?.members.inc({ segment_id: change.segmentId }, change.change === 'entered' ? 1 : -1);
+      applied.add(change.profileId);
     }
-    if (this.deps.onMembershipChanged) {
-      const profiles = [...new Set(changes.map((c) => c.profileId))].sort();
-      await this.deps.onMembershipChanged(profiles).catch((error: unknown) =>
-        this.deps.logger.warn({ error: errorMessage(error), profiles: profiles.length }, 'republishing profiles after segment changes failed'),
-      );
-    }
+  }
+
+  /** Hands the profiles whose membership changed to onMembershipChanged; never throws. */
+  private async membershipChanged(profileIds: ReadonlySet<string>, evaluation: Evaluation): Promise<void> {
+    if (!this.deps.onMembershipChanged || profileIds.size === 0) return;
+    const profiles = [...profileIds].sort();
+    await this.deps.onMembershipChanged(profiles, evaluation).catch((error: unknown) =>
+      this.deps.logger.warn({ error: errorMessage(error), profiles: profiles.length, evaluation }, 'republishing profiles after segment changes failed'),
+    );
   }
 
   /** Exact sizes after a sweep (between sweeps the gauge follows the changes); 0 for empty live segments, none for deleted ones. */

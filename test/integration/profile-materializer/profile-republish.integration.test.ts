@@ -1,0 +1,269 @@
+import type { ClickHouse } from '../../../services/common/clickhouse/client-factory';
+import type { EventProducer, KafkaClient } from '../../../services/common/kafka/client';
+import { AvroCodec } from '../../../services/common/registry/avro-codec';
+import { SchemaRegistryClient } from '../../../services/common/registry/schema-registry.client';
+import { createServiceBase } from '../../../services/common/service-base';
+import { loadMaterializerConfig, type MaterializerConfig } from '../../../services/profile-materializer/config';
+import { createMaterializerService, materializerTopics } from '../../../services/profile-materializer/materializer.service';
+import { parseRates } from '../../../services/profile-materializer/rfm/money';
+import { createRfmSnapshotter, rfmChangesPage, writeRfmSnapshot } from '../../../services/profile-materializer/rfm/rfm-snapshot';
+import { writeRfmSettings } from '../../../services/profile-materializer/rfm/rfm.repository';
+import { createSegment } from '../../../services/profile-materializer/segments/segment.repository';
+import { formatDateTime64 } from '../../../services/profile-materializer/segments/segment-query';
+import { defaultSegmentLimits } from '../../../services/profile-materializer/segments/validate-segment-sql';
+import { eventWith, schema, type ProfileUpdate, type StitchedEvent } from '../../../schemas';
+import { createTestTopic, testKafka } from '../../support/kafka';
+import { freePort } from '../../support/ports';
+import { testStack, uniqueName } from '../../support/stack-env';
+import { waitFor } from '../../support/wait-for';
+import { embeddedHome, freshDatabase, quietLogger } from './materializer-test-env';
+
+/**
+ * ProfileUpdates for changes that come without an event of the profile's own: its RFM scores
+ * moving because other people bought, its segments changing at a sweep. Real Kafka, registry and
+ * chDB; the updates topic is read back to its end and decoded through the registry, and the
+ * assertions are on the last record of a profile — the one a compacted topic keeps.
+ */
+jest.setTimeout(180_000);
+const DAY = 86_400_000;
+const home = embeddedHome('profile-republish');
+
+interface Harness {
+  readonly config: MaterializerConfig;
+  readonly ch: ClickHouse;
+  readonly kafka: KafkaClient;
+  readonly codec: AvroCodec;
+  readonly producer: EventProducer;
+  send(records: readonly StitchedEvent[]): Promise<void>;
+  /** Every ProfileUpdate of `profileId` on the topic, in offset order. */
+  updatesOf(profileId: string): Promise<ProfileUpdate[]>;
+  close(): Promise<void>;
+}
+
+async function harness(env: Record<string, string>): Promise<Harness> {
+  const kafka = testKafka();
+  const [stitched, changes, updates, dlq] = await Promise.all(['stitched', 'changes', 'updates', 'dlq'].map((p) => createTestTopic(kafka, `republish-${p}`, 1)));
+  const ch = await freshDatabase(home);
+  const config = loadMaterializerConfig({
+    KAFKA_BROKERS: testStack().brokers.join(','),
+    SCHEMA_REGISTRY_URL: testStack().registryUrl,
+    LOG_LEVEL: process.env.KUMIKI_TEST_LOG_LEVEL ?? 'silent',
+    KUMIKI_HOME: home,
+    CLICKHOUSE_DATABASE: ch.database,
+    KUMIKI_ADMIN_TOKEN: 'test-admin-token-0123456789',
+    HTTP_PORT: String(await freePort()),
+    MATERIALIZER_STITCHED_TOPIC: stitched!,
+    MATERIALIZER_CHANGES_TOPIC: changes!,
+    MATERIALIZER_UPDATES_TOPIC: updates!,
+    MATERIALIZER_DLQ_TOPIC: dlq!,
+    MATERIALIZER_GROUP_ID: uniqueName('materializer'),
+    MATERIALIZER_LINGER_MS: '20',
+    MATERIALIZER_FETCH_MIN_BYTES: '1',
+    SEGMENT_CHANGES_TOPIC: uniqueName('republish-segment-changes'),
+    ...env,
+  });
+  const registry = new SchemaRegistryClient({ url: testStack().registryUrl });
+  const codec = new AvroCodec(registry, await registry.registerAll(materializerTopics(config)));
+  const producer = kafka.producer();
+  await producer.connect();
+  const { service } = createMaterializerService(config, createServiceBase('profile-materializer', config));
+  await service.start();
+  return {
+    config,
+    ch,
+    kafka,
+    codec,
+    producer,
+    async send(records) {
+      await producer.send(stitched!, records.map((r) => ({ key: r.profileId, value: codec.encode(stitched!, r) })));
+    },
+    async updatesOf(profileId) {
+      const raw: Buffer[] = [];
+      await kafka.readToEnd({ topic: updates!, groupIdPrefix: uniqueName('read-back'), onBatch: (messages) => void raw.push(...messages.map((m) => m.value!)) });
+      const decoded: ProfileUpdate[] = [];
+      for (const value of raw) decoded.push((await codec.decode<ProfileUpdate>(value, schema('ProfileUpdate').type)).value);
+      return decoded.filter((u) => u.profileId === profileId);
+    },
+    async close() {
+      await service.stop();
+      await producer.disconnect();
+      await ch.close();
+    },
+  };
+}
+
+let seq = 0;
+function track(profileId: string, at: number, name: string, properties: Record<string, unknown> = {}): StitchedEvent {
+  seq += 1;
+  return {
+    profileId,
+    identifiers: [{ type: 'user_id', value: `u-${profileId}` }],
+    stitchedAt: Date.now(),
+    event: eventWith({
+      messageId: uniqueName(`republish-${seq}`),
+      type: 'track',
+      event: name,
+      userId: `u-${profileId}`,
+      timestamp: at,
+      channel: 'web',
+      source: 'test',
+      properties: JSON.stringify(properties),
+    }),
+  };
+}
+const order = (profileId: string, at: number, orderId: string, revenue: number): StitchedEvent => track(profileId, at, 'Order Completed', { order_id: orderId, revenue, currency: 'USD' });
+
+describe('ProfileUpdates without an event of the profile', () => {
+  it('a profile whose RFM label moves only because others bought gets a new ProfileUpdate with the new label', async () => {
+    const h = await harness({ RFM_SNAPSHOT_MIN_INTERVAL_MS: '200' });
+    try {
+      const now = Date.now();
+      // ann alone: every score among one purchaser is 1, "Lost".
+      await h.send([order('ann', now - DAY, 'a1', 100), order('ann', now - DAY + 60_000, 'a2', 100)]);
+      await waitFor(async () => expect((await h.updatesOf('ann')).at(-1)?.rfm).toMatchObject({ frequency: 2, monetary: 200, r: 1, f: 1, m: 1, label: 'Lost' }), { timeoutMs: 60_000, intervalMs: 500 });
+      const before = (await h.updatesOf('ann')).length;
+
+      // Four older, smaller, one-order buyers: ann is now the best of five on every score.
+      await h.send(['bob', 'cy', 'dan', 'eve'].map((id, i) => order(id, now - (30 + 10 * i) * DAY, `${id}-1`, 10)));
+      await waitFor(
+        async () => {
+          const updates = await h.updatesOf('ann');
+          expect(updates.length).toBeGreaterThan(before);
+          expect(updates.at(-1)).toMatchObject({
+            profileId: 'ann',
+            mergedInto: null,
+            identifiers: [{ type: 'user_id', value: 'u-ann' }],
+            rfm: { frequency: 2, monetary: 200, recencyDays: 0, r: 5, f: 5, m: 5, label: 'Champions' },
+          });
+        },
+        { timeoutMs: 60_000, intervalMs: 500 },
+      );
+      // The same figures as the rfm view (the snapshot the change was found in).
+      expect(await h.ch.query("SELECT r_score, f_score, m_score, label FROM rfm WHERE profile_id = 'ann'")).toEqual([{ r_score: 5, f_score: 5, m_score: 5, label: 'Champions' }]);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('a profile that leaves a time-relative segment at a sweep, without any new event, gets a ProfileUpdate without it', async () => {
+    const h = await harness({ SEGMENT_SWEEP_INTERVAL_MS: '1000' });
+    try {
+      const segment = await createSegment(h.ch, { name: 'browsed-last-minute', rule: { performed: { event: 'Product Viewed' }, within: { minutes: 1 } } }, { limits: defaultSegmentLimits });
+      // Viewed 50 s ago: a member now (incremental), no longer one ~10 s later (the sweep).
+      const viewedAt = Date.now() - 50_000;
+      await h.send([track('fay', viewedAt, 'Product Viewed')]);
+      await waitFor(async () => expect((await h.updatesOf('fay')).map((u) => u.segments)).toContainEqual([segment.id]), { timeoutMs: 30_000, intervalMs: 300 });
+      await waitFor(
+        async () => {
+          const updates = await h.updatesOf('fay');
+          expect(updates.at(-1)).toMatchObject({ profileId: 'fay', segments: [], identifiers: [{ type: 'user_id', value: 'u-fay' }], lastSeen: viewedAt });
+          expect(updates.at(-1)!.updatedAt).toBeGreaterThanOrEqual(viewedAt + 60_000);
+        },
+        { timeoutMs: 60_000, intervalMs: 500 },
+      );
+      expect(await h.ch.query('SELECT count() AS n FROM segment_members WHERE segment_id = {id:String}', { id: segment.id })).toEqual([{ n: '0' }]);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('RFM snapshot changes (staged in ClickHouse)', () => {
+  let ch: ClickHouse;
+  const asOf = Date.UTC(2026, 10, 23, 12, 0, 0);
+  beforeEach(async () => {
+    ch = await freshDatabase(home);
+    await writeRfmSettings(ch, { purchaseEvents: ['Order Completed'], refundEvents: ['Order Refunded'], windowDays: 365, rates: parseRates('', 'USD'), reportingCurrency: 'USD' });
+  });
+  afterEach(async () => ch.close());
+
+  const orders = async (...rows: Array<[profile: string, at: number, orderId: string, revenue: number]>): Promise<void> => {
+    await ch.insert(
+      'events_store',
+      rows.map(([profile, at, orderId, revenue]) => {
+        seq += 1;
+        return { message_id: `m${seq}`, profile_id: profile, type: 'track', event: 'Order Completed', timestamp: formatDateTime64(at), received_at: formatDateTime64(at), channel: 'web', order_id: orderId, revenue, currency: 'USD', version: seq };
+      }),
+    );
+  };
+  const changes = async (version: number, pageSize = 1_000): Promise<string[][]> => {
+    const pages: string[][] = [];
+    for (let after = ''; ; ) {
+      const page = await rfmChangesPage(ch, version, after, pageSize);
+      if (page.length === 0) return pages;
+      pages.push(page);
+      after = page.at(-1)!;
+    }
+  };
+
+  it('holds exactly the profiles newly in, gone, or with other figures, scores or label; not those whose recency only grew', async () => {
+    await orders(['p1', asOf - 1 * DAY, 'o1', 25], ['p2', asOf - 2 * DAY, 'o2', 20], ['p3', asOf - 3 * DAY, 'o3', 30], ['p4', asOf - 4 * DAY, 'o4', 40], ['p5', asOf - 300 * DAY, 'o5', 50]);
+    const first = await writeRfmSnapshot(ch, asOf);
+    expect(first).toMatchObject({ purchasers: 5, changed: 5 }); // no snapshot before: all new
+    expect(await changes(first.version)).toEqual([['p1', 'p2', 'p3', 'p4', 'p5']]);
+
+    // A day later every recency grew by one day, and nothing else changed: nothing staged.
+    const second = await writeRfmSnapshot(ch, asOf + DAY + 3_600_000);
+    expect(second).toMatchObject({ purchasers: 5, changed: 0 });
+    expect(await changes(second.version)).toEqual([]);
+
+    // p6 buys (new), p2 buys again (figures), p5 is merged into p4 (p5 gone, p4 combined); p1
+    // does nothing, but two people now bought more recently and two spent more: its scores drop.
+    await orders(['p6', asOf + 1.5 * DAY, 'o6', 100], ['p2', asOf + 1.5 * DAY, 'o7', 20]);
+    await ch.insert('profile_aliases_store', [{ absorbed_profile_id: 'p5', surviving_profile_id: 'p4', merged_at: formatDateTime64(asOf + DAY), message_id: 'merge-1', version: 1 }]);
+    const third = await writeRfmSnapshot(ch, asOf + 2 * DAY);
+    const staged = (await changes(third.version)).flat();
+    expect(staged).toEqual(expect.arrayContaining(['p1', 'p2', 'p4', 'p5', 'p6']));
+    const rows = await ch.query<{ profile_id: string; v: string; row: string }>(
+      `SELECT profile_id, toString(version) AS v, toString(tuple(last_purchase_at, frequency, monetary_cents, r_score, f_score, m_score, label)) AS row
+       FROM rfm_snapshot_rows_store WHERE version IN ({a:UInt64}, {b:UInt64})`,
+      { a: second.version, b: third.version },
+    );
+    const rowOf = (id: string, version: number): string | undefined => rows.find((r) => r.profile_id === id && r.v === String(version))?.row;
+    const scoresOfP1 = (version: number): Promise<unknown[]> =>
+      ch.query("SELECT r_score, f_score, m_score FROM rfm_snapshot_rows_store WHERE profile_id = 'p1' AND version = {v:UInt64}", { v: version });
+    expect(await scoresOfP1(second.version)).toEqual([{ r_score: 5, f_score: 1, m_score: 2 }]);
+    expect(await scoresOfP1(third.version)).toEqual([{ r_score: 3, f_score: 1, m_score: 1 }]);
+    // Staged exactly when the rows differ (p3's r_score moved too; nobody else is left out or in).
+    for (const id of ['p1', 'p2', 'p3', 'p4', 'p5', 'p6']) {
+      expect(`${id} ${staged.includes(id) ? 'staged' : 'not staged'}`).toBe(`${id} ${rowOf(id, second.version) === rowOf(id, third.version) ? 'not staged' : 'staged'}`);
+    }
+    // Pages are in profile id order and bounded.
+    expect(await changes(third.version, 2)).toEqual(chunk([...staged].sort(), 2));
+  });
+
+  it('the snapshotter hands the changes over page by page, and a page that failed again after the next snapshot', async () => {
+    const now = Date.now();
+    await orders(['p1', now - DAY, 'o1', 10], ['p2', now - 2 * DAY, 'o2', 20], ['p3', now - 3 * DAY, 'o3', 30]);
+    const calls: string[][] = [];
+    let failures = 1;
+    const snapshotter = createRfmSnapshotter({
+      clickhouse: () => ch,
+      logger: quietLogger,
+      intervalMs: 3_600_000,
+      minIntervalMs: 1,
+      changesPageSize: 2,
+      onProfilesChanged: async (ids) => {
+        calls.push([...ids]);
+        if (ids.length > 0 && failures-- > 0) throw new Error('broker down');
+      },
+    });
+    try {
+      await snapshotter.start(); // first snapshot: all three are new; the first page fails
+      await waitFor(() => expect(calls).toEqual([['p1', 'p2']]));
+      snapshotter.request(); // nothing changed since, but the failed page and the rest go now
+      await waitFor(() => expect(calls).toEqual([['p1', 'p2'], ['p1', 'p2'], ['p3']]));
+      await waitFor(() => expect(snapshotter.snapshots()).toBe(2));
+      snapshotter.request(); // nothing at all: called with none, so the callee's own backlog can go
+      await waitFor(() => expect(calls).toEqual([['p1', 'p2'], ['p1', 'p2'], ['p3'], []]));
+    } finally {
+      await snapshotter.stop();
+    }
+  });
+});
+
+function chunk<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
