@@ -280,7 +280,14 @@ async function main(): Promise<void> {
     for (const [name, child] of Object.entries(stack.processes)) peaks[name] = Math.max(peaks[name] ?? 0, rssOf(child.pid ?? 0, 'VmHWM'));
     for (const child of Object.values(stack.processes)) child.kill('SIGTERM');
     const avroBytes = 420;
-    const perf = kafkaPerfTest(brokers, `bench-${run}.perf`, avroBytes, 200_000);
+    // The broker does not create topics on first use: the reference gets its own, like ours.
+    const perfTopic = `bench-${run}.perf`;
+    const admin = createKafkaClient({ brokers, clientId: 'bench', logger }).admin();
+    await admin.connect();
+    await admin.ensureTopics([{ name: perfTopic, partitions: 6, cleanup: 'delete', retentionMs: 3_600_000, key: 'bench' }]);
+    const perf = kafkaPerfTest(brokers, perfTopic, avroBytes, 200_000);
+    await admin.deleteTopics([perfTopic]).catch(() => undefined);
+    await admin.disconnect();
     const raw = await rawInsert(run);
 
     process.stdout.write('\n');

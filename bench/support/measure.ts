@@ -59,6 +59,8 @@ export function kafkaPerfTest(brokers: readonly string[], topic: string, recordS
       `bootstrap.servers=${brokers.join(',')}`,
       'acks=all',
       'enable.idempotence=true',
+      // A missing topic (the broker does not create them) fails in seconds, not after 60 s per record.
+      'max.block.ms=10000',
     ],
     { encoding: 'utf8', timeout: 300_000 },
   );

@@ -203,8 +203,10 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
           return exclusive(async () => {
             const last = batch.messages.at(-1);
             if (!last) return;
-            // Caught up: nothing (but transaction markers) left in this partition when fetched.
-            const caughtUp = BigInt(batch.highWatermark) - BigInt(last.offset) <= 2n;
+            // Past its last record (markers included): committing there leaves no lag behind.
+            const end = BigInt(batch.lastOffset) > BigInt(last.offset) ? BigInt(batch.lastOffset) : BigInt(last.offset);
+            // Caught up: nothing left in this partition when fetched.
+            const caughtUp = BigInt(batch.highWatermark) - end <= 1n;
             const current: Waiting = (waiting ??= { written: [], unwritten: [], offsets: new Map(), records: 0, profiles: 0, since: Date.now() });
             if (caughtUp && current.unwritten.length + batch.messages.length < options.batchSize) {
               // A trickle: parked, and written with the rest of the fetch when it is published —
@@ -224,10 +226,10 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
               current.written.push(...written);
               current.profiles += written.reduce((n, w) => n + options.touchedOf(w), 0);
             }
-            current.offsets.set(`${batch.topic}\u0000${batch.partition}`, { topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() });
+            current.offsets.set(`${batch.topic}\u0000${batch.partition}`, { topic: batch.topic, partition: batch.partition, offset: (end + 1n).toString() });
             current.records += batch.messages.length;
             // Resolved, not committed: the next fetch continues after this batch.
-            context.resolveOffset(last.offset);
+            context.resolveOffset(end.toString());
             if (current.profiles >= options.refreshMaxProfiles || Date.now() - current.since >= options.refreshIntervalMs) {
               await flush(() => context.commit());
             } else if (caughtUp) flushSoon();

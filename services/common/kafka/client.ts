@@ -43,6 +43,12 @@ export interface MessageBatch {
   readonly partition: number;
   readonly messages: readonly IncomingMessage[];
   readonly highWatermark: string;
+  /**
+   * Offset of the last record fetched for this batch, transaction markers and aborted records
+   * included (≥ the last message's). Committing past it skips nothing a read_committed consumer
+   * would see, and leaves no lag of one marker behind on transactional topics.
+   */
+  readonly lastOffset: string;
 }
 
 export interface KafkaSettings {
@@ -210,6 +216,7 @@ function wrapConsumer(kafka: Kafka, options: ConsumerOptions): BatchConsumer {
               topic: batch.topic,
               partition: batch.partition,
               highWatermark: batch.highWatermark,
+              lastOffset: batch.lastOffset(),
               messages: toIncomingMessages(batch),
             },
             {

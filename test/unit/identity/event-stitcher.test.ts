@@ -62,7 +62,7 @@ class FakeKafka {
             setImmediate(() => {
               if (!running) return;
               const messages = this.input.slice(this.offset).map((value, i) => this.incoming('json', this.offset + i, { key: null, value: Buffer.from(value) }));
-              const batch: MessageBatch = { topic: 'json', partition: 0, messages, highWatermark: String(this.input.length) };
+              const batch: MessageBatch = { topic: 'json', partition: 0, messages, highWatermark: String(this.input.length), lastOffset: messages[messages.length - 1]!.offset };
               const context: BatchContext = { resolveOffset: () => undefined, commit: async () => undefined, heartbeat: async () => undefined, isRunning: () => running };
               handler(batch, context).catch(() => undefined); // kafkajs would log and retry
             });

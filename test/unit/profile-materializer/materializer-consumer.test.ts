@@ -40,7 +40,7 @@ function harness(options: { refreshIntervalMs?: number; refreshMaxProfiles?: num
     refreshIntervalMs: options.refreshIntervalMs ?? 60_000,
     refreshMaxProfiles: options.refreshMaxProfiles ?? 1_000,
   });
-  const deliver = async (partition: number, from: number, count: number, highWatermark: number): Promise<void> => {
+  const deliver = async (partition: number, from: number, count: number, highWatermark: number, markers = 0): Promise<void> => {
     const messages: IncomingMessage[] = Array.from({ length: count }, (_, i) => ({
       topic: 't',
       partition,
@@ -51,7 +51,7 @@ function harness(options: { refreshIntervalMs?: number; refreshMaxProfiles?: num
       timestamp: '0',
     }));
     await handler!(
-      { topic: 't', partition, messages, highWatermark: String(highWatermark) },
+      { topic: 't', partition, messages, highWatermark: String(highWatermark), lastOffset: String(from + count - 1 + markers) },
       {
         resolveOffset: (offset) => void log.push(`resolve ${partition}@${offset}`),
         commit: async () => void log.push('commit'),
@@ -104,6 +104,14 @@ describe('materializer consumer', () => {
     // Parked: resolved so the next fetch moves on, but neither written nor committed yet.
     expect(log).toEqual(['resolve 0@4', 'resolve 1@1', 'resolve 2@9']);
     await waitFor(() => expect(log.slice(3)).toEqual(['store 4,0,1,9', 'publish 4,0,1,9', 'commit-outside t/0@5,t/1@2,t/2@10']), { timeoutMs: 1_000, intervalMs: 5 });
+    await consumer.stop();
+  });
+
+  it('on a transactional topic, commits past the commit marker that follows the last record', async () => {
+    const { log, consumer, deliver } = harness();
+    await consumer.start();
+    await deliver(0, 0, 1, 2, 1); // record 0, marker 1
+    await waitFor(() => expect(log).toContain('commit-outside t/0@2'), { timeoutMs: 1_000, intervalMs: 5 });
     await consumer.stop();
   });
 
