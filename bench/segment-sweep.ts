@@ -7,9 +7,9 @@
  * Data is generated inside ClickHouse (INSERT … SELECT from numbers()), so the process holds
  * none of it. Segments cycle through the rule kinds (traits, event counts in a window, "did X but
  * not Y within N", time since last event, channels, date parts, consent); RFM rules are left
- * out because their view is being reworked. Reported: the first sweep (every member enters:
- * diff + publish + apply), a second sweep at the same `now` (diff only, no changes), a sweep a
- * day later (time-relative changes), and the process's peak RSS.
+ * out: they read the RFM snapshot, which this benchmark does not build. Reported: the first
+ * sweep (every member enters: diff + publish + apply), a second sweep at the same `now` (diff
+ * only, no changes), a sweep a day later (time-relative changes), and the process's peak RSS.
  */
 import fs from 'node:fs';
 import os from 'node:os';

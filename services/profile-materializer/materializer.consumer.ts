@@ -3,7 +3,7 @@ import type { Logger } from '../common/logger';
 import type { BatchConsumer, IncomingMessage, KafkaClient } from '../common/kafka/client';
 import { connectWithBackoff } from '../common/dependency';
 import { errorMessage, isRetriable } from '../common/errors';
-import { withRetry } from '../common/retry';
+import { sleep, withRetry } from '../common/retry';
 import type { MaterializerMetrics } from './materializer.metrics';
 
 export interface MaterializerConsumerOptions<P = unknown, W = unknown> {
@@ -36,6 +36,8 @@ export interface MaterializerConsumerOptions<P = unknown, W = unknown> {
   readonly beforeCommit?: (batchNumber: number) => void;
   /** How long a chunk is retried while ClickHouse or Kafka are unavailable before the consumer fails. */
   readonly retryDeadlineMs?: number;
+  /** On stop, how long to wait for what is written to be published and committed (default 10 s). */
+  readonly stopGraceMs?: number;
 }
 
 /**
@@ -52,8 +54,9 @@ export interface MaterializerConsumerOptions<P = unknown, W = unknown> {
  * next fetch moves on, NOT committed) and are published together when `refreshIntervalMs` has
  * passed since the oldest, or when they touched `refreshMaxProfiles` profiles, or when a batch
  * reaches the end of its partition (caught up: published once the rest of that fetch is
- * written, see flushSoon), or from a timer when no further
- * batch comes. Then every offset written so far is committed. A crash or rebalance before that
+ * written, see flushSoon), or from a timer when no further batch comes. The publish runs while
+ * the next batches are written (see flush); then that group's offsets are committed, groups in
+ * order. A crash or rebalance before that
  * commit replays all waiting records (idempotent writes; profile updates are published again,
  * on a compacted topic). Events, orders and revenue in ClickHouse never depend on the publish:
  * they are exact from the moment the insert is confirmed.
@@ -112,38 +115,68 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
     }
   };
 
-  /** Writes what is parked, publishes what waits, then commits its offsets with `commit`. */
-  const flush = async (commit: (offsets: { topic: string; partition: number; offset: string }[]) => Promise<void>): Promise<void> => {
-    if (!waiting) return;
+  type Offsets = { topic: string; partition: number; offset: string }[];
+  /** The publish and commit under way (one at a time, so commits go out in order). */
+  let publishing: Promise<void> = Promise.resolve();
+  /** A group whose publish failed: it goes again with the next one. */
+  let unpublished: Waiting | null = null;
+
+  const commitOffsets = async (offsets: Offsets): Promise<void> => {
+    if (!consumer?.commitOffsets) throw new Error('this Kafka consumer cannot commit outside a batch');
+    await consumer.commitOffsets(offsets);
+  };
+
+  /**
+   * Writes what is parked, then hands what waits to the publisher and returns: the next batches
+   * are written while ClickHouse refreshes this group's profiles, instead of queueing behind the
+   * refresh (inserts, hence "queryable", no longer wait for it). At most one publish runs: a flush
+   * first waits for the previous one, which bounds what can wait to two groups.
+   */
+  const flush = async (): Promise<void> => {
     const current = waiting;
-    if (current.unwritten.length > 0) {
+    if (current && current.unwritten.length > 0) {
       const written = (await write(current.unwritten))!;
       current.unwritten = [];
       current.written.push(...written);
     }
-    await retrying(() => options.publish(current.written));
-    // Published: nothing waits any more. Should the commit below fail (say, a rebalance), the
-    // offsets stay resolved and go with the next commit, or the records are replayed; either way
-    // no offset is committed before its records' profile updates were acknowledged.
     waiting = null;
-    batches += 1;
-    options.beforeCommit?.(batches);
-    await commit([...current.offsets.values()]);
-    processed += current.records;
-    options.metrics?.batchSeconds.observe((Date.now() - current.since) / 1000);
+    await publishing;
+    const group = unpublished && current ? merged(unpublished, current) : (unpublished ?? current);
+    unpublished = null;
+    if (group) publishing = publishAndCommit(group);
+  };
+
+  /**
+   * Publishes a group's profile updates, then commits its offsets: no offset is committed before
+   * its records' updates were acknowledged. A failed publish keeps the group for the next one; a
+   * failed commit (a rebalance, say) leaves the offsets to the group's next commit or to a replay,
+   * which the idempotent writes absorb.
+   */
+  const publishAndCommit = async (group: Waiting): Promise<void> => {
+    try {
+      await retrying(() => options.publish(group.written));
+    } catch (error) {
+      unpublished = group;
+      logger.warn({ error: errorMessage(error), records: group.records }, 'publishing profile updates failed; they go again with the next batches, offsets stay uncommitted');
+      return;
+    }
+    try {
+      batches += 1;
+      options.beforeCommit?.(batches);
+      await commitOffsets([...group.offsets.values()]);
+      processed += group.records;
+      options.metrics?.batchSeconds.observe((Date.now() - group.since) / 1000);
+    } catch (error) {
+      logger.warn({ error: errorMessage(error) }, 'committing offsets failed; they stay uncommitted until a later commit or a replay');
+    }
   };
 
   /** Publishes and commits what waits from outside a batch handler (timer, caught up). */
   const flushOutside = (): Promise<void> =>
-    exclusive(() =>
-      flush(async (offsets) => {
-        if (!consumer?.commitOffsets) throw new Error('this Kafka consumer cannot commit outside a batch');
-        await consumer.commitOffsets(offsets);
-      }),
-    ).catch((error: unknown) => {
-      // Not committed: published again by the next batch or tick if the publish failed, and
-      // the records are replayed after a restart or rebalance.
-      logger.warn({ error: errorMessage(error) }, 'publishing or committing waiting batches failed; their offsets stay uncommitted');
+    exclusive(flush).catch((error: unknown) => {
+      // Parked records could not be written: they stay parked, and are written by the next
+      // batch or tick (or replayed after a restart); nothing of theirs was committed.
+      logger.warn({ error: errorMessage(error) }, 'writing parked records failed; retried with the next batch or tick');
       if (waiting) waiting.since = Date.now();
     });
 
@@ -188,13 +221,14 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
         minBytes: options.fetchMinBytes,
         maxWaitTimeInMs: options.lingerMs,
         maxBytesPerPartition: options.fetchMaxBytesPerPartition,
+        includeEmptyBatches: true,
       });
       await connectWithBackoff('Kafka consumer', () => consumer!.connect(), logger, abort.signal);
       running = true;
       // No further batch may come for a while (caught up, or only an open transaction left):
       // then what waits is published and committed from here.
       timer = setInterval(() => {
-        if (waiting && Date.now() - waiting.since >= options.refreshIntervalMs) void flushOutside();
+        if ((waiting && Date.now() - waiting.since >= options.refreshIntervalMs) || unpublished) void flushOutside();
       }, Math.max(50, Math.min(1_000, options.refreshIntervalMs)));
       timer.unref();
       void consumer
@@ -202,12 +236,19 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
           moreComing();
           return exclusive(async () => {
             const last = batch.messages.at(-1);
-            if (!last) return;
             // Past its last record (markers included): committing there leaves no lag behind.
-            const end = BigInt(batch.lastOffset) > BigInt(last.offset) ? BigInt(batch.lastOffset) : BigInt(last.offset);
+            // A batch of markers only has no message (includeEmptyBatches) and is committed the same way.
+            const end = last && BigInt(last.offset) > BigInt(batch.lastOffset) ? BigInt(last.offset) : BigInt(batch.lastOffset);
             // Caught up: nothing left in this partition when fetched.
             const caughtUp = BigInt(batch.highWatermark) - end <= 1n;
             const current: Waiting = (waiting ??= { written: [], unwritten: [], offsets: new Map(), records: 0, profiles: 0, since: Date.now() });
+            const key = `${batch.topic}\u0000${batch.partition}`;
+            if (!last) {
+              const previous = current.offsets.get(key);
+              if (!previous || BigInt(previous.offset) <= end) current.offsets.set(key, { topic: batch.topic, partition: batch.partition, offset: (end + 1n).toString() });
+              if (caughtUp) flushSoon();
+              return;
+            }
             if (caughtUp && current.unwritten.length + batch.messages.length < options.batchSize) {
               // A trickle: parked, and written with the rest of the fetch when it is published —
               // one insert for all partitions instead of one round of inserts per partition.
@@ -226,13 +267,12 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
               current.written.push(...written);
               current.profiles += written.reduce((n, w) => n + options.touchedOf(w), 0);
             }
-            current.offsets.set(`${batch.topic}\u0000${batch.partition}`, { topic: batch.topic, partition: batch.partition, offset: (end + 1n).toString() });
+            current.offsets.set(key, { topic: batch.topic, partition: batch.partition, offset: (end + 1n).toString() });
             current.records += batch.messages.length;
             // Resolved, not committed: the next fetch continues after this batch.
             context.resolveOffset(end.toString());
-            if (current.profiles >= options.refreshMaxProfiles || Date.now() - current.since >= options.refreshIntervalMs) {
-              await flush(() => context.commit());
-            } else if (caughtUp) flushSoon();
+            if (current.profiles >= options.refreshMaxProfiles || Date.now() - current.since >= options.refreshIntervalMs) await flush();
+            else if (caughtUp) flushSoon();
           });
         })
         .catch((error: unknown) => {
@@ -242,13 +282,36 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
       logger.info({ topics: options.topics }, 'consuming');
     },
     async stop() {
-      abort.abort();
       running = false;
       if (timer) clearInterval(timer);
       if (soon) clearTimeout(soon);
+      // Graceful: what is written gets its profile updates and its commit, if that is quick;
+      // otherwise it is replayed after the restart (idempotent writes).
+      await Promise.race([exclusive(flush).then(() => publishing), sleep(options.stopGraceMs ?? 10_000)]).catch(() => undefined);
+      abort.abort();
       await consumer?.disconnect().catch(() => undefined);
     },
     isHealthy: () => !failed,
     isReady: () => running && !failed,
+  };
+}
+
+/** Two groups as one: written chunks in order, the later offset of each partition, counts summed. */
+function merged<W>(
+  earlier: { written: W[]; unwritten: IncomingMessage[]; offsets: Map<string, { topic: string; partition: number; offset: string }>; records: number; profiles: number; since: number },
+  later: typeof earlier,
+): typeof earlier {
+  const offsets = new Map(earlier.offsets);
+  for (const [key, value] of later.offsets) {
+    const previous = offsets.get(key);
+    if (!previous || BigInt(value.offset) > BigInt(previous.offset)) offsets.set(key, value);
+  }
+  return {
+    written: [...earlier.written, ...later.written],
+    unwritten: [...earlier.unwritten, ...later.unwritten],
+    offsets,
+    records: earlier.records + later.records,
+    profiles: earlier.profiles + later.profiles,
+    since: Math.min(earlier.since, later.since),
   };
 }

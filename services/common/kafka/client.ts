@@ -90,6 +90,13 @@ export interface ConsumerOptions {
   readonly maxBytesPerPartition?: number;
   /** How long the group waits for a silent member before reassigning its partitions (kafkajs default 30 s). */
   readonly sessionTimeoutMs?: number;
+  /**
+   * Also hand over batches that held only transaction markers or aborted records (`messages`
+   * empty, `lastOffset` where the next read starts), so a consumer committing offsets itself can
+   * commit past the marker that arrives after a transaction's records (otherwise its group keeps
+   * a lag of one). kafkajs resolves them internally but only commits them in its own auto-commit.
+   */
+  readonly includeEmptyBatches?: boolean;
 }
 
 export interface BatchContext {
@@ -204,8 +211,23 @@ function wrapConsumer(kafka: Kafka, options: ConsumerOptions): BatchConsumer {
         await consumer.subscribe({ topic, fromBeginning: options.fromBeginning ?? true });
       }
     },
-    run: (handler) =>
-      consumer.run({
+    run: (handler) => {
+      if (options.includeEmptyBatches) {
+        // Emitted in kafkajs' batch loop, in order with the partition's other batches.
+        consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+          if (payload.batchSize !== 0) return;
+          void handler(
+            { topic: payload.topic, partition: payload.partition, highWatermark: payload.highWatermark, lastOffset: payload.lastOffset, messages: [] },
+            {
+              resolveOffset: () => undefined,
+              commit: () => consumer.commitOffsets([{ topic: payload.topic, partition: payload.partition, offset: (BigInt(payload.lastOffset) + 1n).toString() }]),
+              heartbeat: async () => undefined,
+              isRunning: () => true,
+            },
+          ).catch(() => undefined);
+        });
+      }
+      return consumer.run({
         autoCommit: false,
         eachBatchAutoResolve: false,
         partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 1,
@@ -229,7 +251,8 @@ function wrapConsumer(kafka: Kafka, options: ConsumerOptions): BatchConsumer {
             },
           );
         },
-      }),
+      });
+    },
     commitOffsets: (offsets) => consumer.commitOffsets(offsets.map((o) => ({ ...o }))),
     disconnect: () => consumer.disconnect(),
   };

@@ -9,8 +9,12 @@ import { waitFor } from '../../support/wait-for';
  */
 type Log = string[];
 
-function harness(options: { refreshIntervalMs?: number; refreshMaxProfiles?: number; batchSize?: number } = {}) {
+function harness(options: { refreshIntervalMs?: number; refreshMaxProfiles?: number; batchSize?: number; gatedPublish?: boolean; failingPublishes?: number } = {}) {
   const log: Log = [];
+  let failures = options.failingPublishes ?? 0;
+  let openGate: () => void = () => undefined;
+  const gate = options.gatedPublish ? new Promise<void>((resolve) => (openGate = resolve)) : Promise.resolve();
+  const publishGate = { open: () => openGate() };
   let handler: ((batch: MessageBatch, context: BatchContext) => Promise<void>) | undefined;
   const kafka = {
     consumer: () => ({
@@ -35,7 +39,14 @@ function harness(options: { refreshIntervalMs?: number; refreshMaxProfiles?: num
       log.push(`store ${offsets.join(',')}`);
       return { offsets, profiles: offsets.length };
     },
-    publish: async (written) => void log.push(`publish ${written.flatMap((w) => w.offsets).join(',')}`),
+    publish: async (written) => {
+      await gate;
+      if (failures-- > 0) {
+        log.push('publish failed');
+        throw new Error('Kafka refused the profile updates');
+      }
+      log.push(`publish ${written.flatMap((w) => w.offsets).join(',')}`);
+    },
     touchedOf: (w) => w.profiles,
     refreshIntervalMs: options.refreshIntervalMs ?? 60_000,
     refreshMaxProfiles: options.refreshMaxProfiles ?? 1_000,
@@ -60,7 +71,7 @@ function harness(options: { refreshIntervalMs?: number; refreshMaxProfiles?: num
       },
     );
   };
-  return { log, consumer, deliver };
+  return { log, consumer, deliver, publishGate };
 }
 
 describe('materializer consumer', () => {
@@ -90,7 +101,7 @@ describe('materializer consumer', () => {
     // Written and resolved (the next fetch moves on) but neither published nor committed.
     expect(log).toEqual(['store 0,1', 'resolve 0@1', 'store 0,1', 'resolve 1@1']);
     await deliver(0, 2, 2, 100); // six profiles touched: due
-    expect(log.slice(4)).toEqual(['store 2,3', 'resolve 0@3', 'publish 0,1,0,1,2,3', 'commit']);
+    await waitFor(() => expect(log.slice(4)).toEqual(['store 2,3', 'resolve 0@3', 'publish 0,1,0,1,2,3', 'commit-outside t/0@4,t/1@2']), { timeoutMs: 1_000, intervalMs: 5 });
     expect(consumer.processed()).toBe(6);
     await consumer.stop();
   });
@@ -112,6 +123,47 @@ describe('materializer consumer', () => {
     await consumer.start();
     await deliver(0, 0, 1, 2, 1); // record 0, marker 1
     await waitFor(() => expect(log).toContain('commit-outside t/0@2'), { timeoutMs: 1_000, intervalMs: 5 });
+    await consumer.stop();
+  });
+
+  it('writes the next batches while a group is being published, and commits groups in order', async () => {
+    const { log, consumer, deliver, publishGate } = harness({ refreshMaxProfiles: 2, gatedPublish: true });
+    await consumer.start();
+    await deliver(0, 0, 2, 100); // due: published in the background, held at the gate
+    const second = deliver(0, 2, 2, 100); // written meanwhile; due too, so it waits for the first publish
+    await waitFor(() => expect(log).toContain('store 2,3'), { timeoutMs: 1_000, intervalMs: 5 });
+    expect(log.filter((line) => line.startsWith('publish') || line.startsWith('commit'))).toEqual([]);
+    publishGate.open();
+    await second;
+    await deliver(0, 4, 2, 100);
+    await waitFor(() => expect(log.filter((line) => line.startsWith('publish') || line.startsWith('commit'))).toEqual(['publish 0,1', 'commit-outside t/0@2', 'publish 2,3', 'commit-outside t/0@4', 'publish 4,5', 'commit-outside t/0@6']), { timeoutMs: 1_000, intervalMs: 5 });
+    await consumer.stop();
+  });
+
+  it('on stop, publishes and commits what is written before disconnecting', async () => {
+    const { log, consumer, deliver } = harness();
+    await consumer.start();
+    await deliver(0, 0, 2, 100);
+    expect(log.some((line) => line.startsWith('publish'))).toBe(false);
+    await consumer.stop();
+    expect(log.slice(-2)).toEqual(['publish 0,1', 'commit-outside t/0@2']);
+  });
+
+  it('commits past a transaction marker that arrives in a batch of its own', async () => {
+    const { log, consumer, deliver } = harness();
+    await consumer.start();
+    await deliver(0, 0, 2, 2);
+    await waitFor(() => expect(log).toContain('commit-outside t/0@2'), { timeoutMs: 1_000, intervalMs: 5 });
+    await deliver(0, 2, 0, 3, 1); // the marker at offset 2, alone
+    await waitFor(() => expect(log).toContain('commit-outside t/0@3'), { timeoutMs: 1_000, intervalMs: 5 });
+    await consumer.stop();
+  });
+
+  it('keeps a group whose publish failed, publishes it again with the next tick and only then commits', async () => {
+    const { log, consumer, deliver } = harness({ refreshIntervalMs: 50, failingPublishes: 1 });
+    await consumer.start();
+    await deliver(0, 0, 2, 2);
+    await waitFor(() => expect(log.filter((line) => line.startsWith('publish') || line.startsWith('commit'))).toEqual(['publish failed', 'publish 0,1', 'commit-outside t/0@2']), { timeoutMs: 3_000, intervalMs: 10 });
     await consumer.stop();
   });
 
