@@ -145,10 +145,12 @@ async function main(): Promise<void> {
     topics: { stitched: 'bench.stitched', changes: 'bench.changes', updates: 'bench.updates' },
     logger,
   };
+  // As the consumer does: chunk n+1 is decoded while chunk n is being inserted, and a group's
+  // profile refresh runs while the next group is written (one refresh at a time).
+  let refreshing: Promise<unknown> = Promise.resolve();
   for (let fetched = 0; fetched < messages.length; fetched += refreshEvery) {
     const written: WrittenChunk[] = [];
     const end = Math.min(messages.length, fetched + refreshEvery);
-    // As the consumer does: chunk n+1 is decoded while chunk n is being inserted.
     let storing: Promise<WrittenChunk> | null = null;
     for (let i = fetched; i < end; i += batchSize) {
       const prepared = await prepareChunk(messages.slice(i, Math.min(end, i + batchSize)), deps);
@@ -156,8 +158,10 @@ async function main(): Promise<void> {
       storing = storeChunk(prepared, deps);
     }
     if (storing) written.push(await storing);
-    await timed('refreshProfiles(total)', () => refreshProfiles(written, deps))();
+    await refreshing;
+    refreshing = timed('refreshProfiles(total)', () => refreshProfiles(written, deps))();
   }
+  await refreshing;
   const materializedSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
 
   const rows = records.map(toEventRow);

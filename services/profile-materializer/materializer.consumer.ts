@@ -126,24 +126,42 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
     await consumer.commitOffsets(offsets);
   };
 
+  /** A publish is under way; `flushWanted`: a group became due meanwhile (flushed when it ends). */
+  let inFlight = false;
+  let flushWanted = false;
+
   /**
    * Writes what is parked, then hands what waits to the publisher and returns: the next batches
    * are written while ClickHouse refreshes this group's profiles, instead of queueing behind the
-   * refresh (inserts, hence "queryable", no longer wait for it). At most one publish runs: a flush
-   * first waits for the previous one, which bounds what can wait to two groups.
+   * refresh (inserts, hence "queryable", never wait for it). One publish at a time: while one
+   * runs, what waits keeps growing and is handed over the moment it ends, so under load groups
+   * grow to what a refresh can keep up with. `mustWait`: the waiting group is as big as we let
+   * it get (backpressure), so this waits for the publish under way first.
    */
-  const flush = async (): Promise<void> => {
+  const flush = async (mustWait = false): Promise<void> => {
     const current = waiting;
     if (current && current.unwritten.length > 0) {
       const written = (await write(current.unwritten))!;
       current.unwritten = [];
       current.written.push(...written);
     }
-    waiting = null;
+    if (inFlight && !mustWait) {
+      flushWanted = true;
+      return;
+    }
     await publishing;
+    waiting = null;
     const group = unpublished && current ? merged(unpublished, current) : (unpublished ?? current);
     unpublished = null;
-    if (group) publishing = publishAndCommit(group);
+    if (!group) return;
+    inFlight = true;
+    publishing = publishAndCommit(group).finally(() => {
+      inFlight = false;
+      if (flushWanted) {
+        flushWanted = false;
+        void flushOutside();
+      }
+    });
   };
 
   /**
@@ -271,7 +289,7 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
             current.records += batch.messages.length;
             // Resolved, not committed: the next fetch continues after this batch.
             context.resolveOffset(end.toString());
-            if (current.profiles >= options.refreshMaxProfiles || Date.now() - current.since >= options.refreshIntervalMs) await flush();
+            if (current.profiles >= options.refreshMaxProfiles || Date.now() - current.since >= options.refreshIntervalMs) await flush(current.profiles >= 2 * options.refreshMaxProfiles);
             else if (caughtUp) flushSoon();
           });
         })
@@ -287,7 +305,7 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
       if (soon) clearTimeout(soon);
       // Graceful: what is written gets its profile updates and its commit, if that is quick;
       // otherwise it is replayed after the restart (idempotent writes).
-      await Promise.race([exclusive(flush).then(() => publishing), sleep(options.stopGraceMs ?? 10_000)]).catch(() => undefined);
+      await Promise.race([exclusive(() => flush(true)).then(() => publishing), sleep(options.stopGraceMs ?? 10_000)]).catch(() => undefined);
       abort.abort();
       await consumer?.disconnect().catch(() => undefined);
     },

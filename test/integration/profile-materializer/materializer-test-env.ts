@@ -4,7 +4,10 @@ import fs from 'node:fs';
 import pino from 'pino';
 import { createClickHouse, type ClickHouse } from '../../../services/common/clickhouse/client-factory';
 import { runMigrations } from '../../../services/common/clickhouse/migrations';
-import { uniqueName } from '../../support/stack-env';
+import type { KafkaClient } from '../../../services/common/kafka/client';
+import { createTestTopic } from '../../support/kafka';
+import { freePort } from '../../support/ports';
+import { testStack, uniqueName } from '../../support/stack-env';
 
 export const quietLogger = pino({ level: process.env.KUMIKI_TEST_LOG_LEVEL ?? 'silent' });
 
@@ -24,4 +27,28 @@ export async function freshDatabase(home: string): Promise<ClickHouse> {
   );
   await runMigrations(ch, { logger: quietLogger });
   return ch;
+}
+
+/**
+ * Environment of an in-process profile-materializer on fresh topics (one partition each) and
+ * the given database, with short fetch lingers so tests do not wait: merge test specifics over it.
+ */
+export async function materializerEnv(kafka: KafkaClient, home: string, ch: ClickHouse, topicPrefix: string): Promise<Record<string, string>> {
+  const [stitched, changes, updates, dlq] = await Promise.all(['stitched', 'changes', 'updates', 'dlq'].map((p) => createTestTopic(kafka, `${topicPrefix}-${p}`, 1)));
+  return {
+    KAFKA_BROKERS: testStack().brokers.join(','),
+    SCHEMA_REGISTRY_URL: testStack().registryUrl,
+    LOG_LEVEL: process.env.KUMIKI_TEST_LOG_LEVEL ?? 'silent',
+    KUMIKI_HOME: home,
+    CLICKHOUSE_DATABASE: ch.database,
+    KUMIKI_ADMIN_TOKEN: 'test-admin-token-0123456789',
+    HTTP_PORT: String(await freePort()),
+    MATERIALIZER_STITCHED_TOPIC: stitched!,
+    MATERIALIZER_CHANGES_TOPIC: changes!,
+    MATERIALIZER_UPDATES_TOPIC: updates!,
+    MATERIALIZER_DLQ_TOPIC: dlq!,
+    MATERIALIZER_GROUP_ID: uniqueName('materializer'),
+    MATERIALIZER_LINGER_MS: '20',
+    MATERIALIZER_FETCH_MIN_BYTES: '1',
+  };
 }

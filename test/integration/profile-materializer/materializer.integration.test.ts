@@ -7,11 +7,11 @@ import { loadMaterializerConfig, type MaterializerConfig } from '../../../servic
 import { createMaterializerService, materializerTopics } from '../../../services/profile-materializer/materializer.service';
 import { readRfm } from '../../../services/profile-materializer/rfm/rfm.repository';
 import { eventWith, schema, type IdentityChange, type ProfileUpdate, type StitchedEvent } from '../../../schemas';
-import { createTestTopic, readMessages, testKafka } from '../../support/kafka';
+import { readMessages, testKafka } from '../../support/kafka';
 import { freePort } from '../../support/ports';
 import { testStack, uniqueName } from '../../support/stack-env';
 import { waitFor } from '../../support/wait-for';
-import { embeddedHome, freshDatabase } from './materializer-test-env';
+import { embeddedHome, freshDatabase, materializerEnv } from './materializer-test-env';
 
 /**
  * The materializer end to end on real Kafka, the real registry and embedded ClickHouse:
@@ -34,23 +34,9 @@ interface Harness {
 
 async function harness(): Promise<Harness> {
   const kafka = testKafka();
-  const [stitched, changes, updates, dlq] = await Promise.all(['stitched', 'changes', 'updates', 'dlq'].map((p) => createTestTopic(kafka, `mat-${p}`, 1)));
   const ch = await freshDatabase(home);
   const env = {
-    KAFKA_BROKERS: testStack().brokers.join(','),
-    SCHEMA_REGISTRY_URL: testStack().registryUrl,
-    LOG_LEVEL: process.env.KUMIKI_TEST_LOG_LEVEL ?? 'silent',
-    KUMIKI_HOME: home,
-    CLICKHOUSE_DATABASE: ch.database,
-    KUMIKI_ADMIN_TOKEN: 'test-admin-token-0123456789',
-    HTTP_PORT: String(await freePort()),
-    MATERIALIZER_STITCHED_TOPIC: stitched!,
-    MATERIALIZER_CHANGES_TOPIC: changes!,
-    MATERIALIZER_UPDATES_TOPIC: updates!,
-    MATERIALIZER_DLQ_TOPIC: dlq!,
-    MATERIALIZER_GROUP_ID: uniqueName('materializer'),
-    MATERIALIZER_LINGER_MS: '20',
-    MATERIALIZER_FETCH_MIN_BYTES: '1',
+    ...(await materializerEnv(kafka, home, ch, 'mat')),
     RFM_CURRENCY_RATES: 'EUR=1.10',
   };
   const config = loadMaterializerConfig(env);

@@ -12,11 +12,10 @@ import { createSegment } from '../../../services/profile-materializer/segments/s
 import { formatDateTime64 } from '../../../services/profile-materializer/segments/segment-query';
 import { defaultSegmentLimits } from '../../../services/profile-materializer/segments/validate-segment-sql';
 import { eventWith, schema, type ProfileUpdate, type StitchedEvent } from '../../../schemas';
-import { createTestTopic, testKafka } from '../../support/kafka';
-import { freePort } from '../../support/ports';
+import { testKafka } from '../../support/kafka';
 import { testStack, uniqueName } from '../../support/stack-env';
 import { waitFor } from '../../support/wait-for';
-import { embeddedHome, freshDatabase, quietLogger } from './materializer-test-env';
+import { embeddedHome, freshDatabase, materializerEnv, quietLogger } from './materializer-test-env';
 
 /**
  * ProfileUpdates for changes that come without an event of the profile's own: its RFM scores
@@ -42,23 +41,9 @@ interface Harness {
 
 async function harness(env: Record<string, string>): Promise<Harness> {
   const kafka = testKafka();
-  const [stitched, changes, updates, dlq] = await Promise.all(['stitched', 'changes', 'updates', 'dlq'].map((p) => createTestTopic(kafka, `republish-${p}`, 1)));
   const ch = await freshDatabase(home);
   const config = loadMaterializerConfig({
-    KAFKA_BROKERS: testStack().brokers.join(','),
-    SCHEMA_REGISTRY_URL: testStack().registryUrl,
-    LOG_LEVEL: process.env.KUMIKI_TEST_LOG_LEVEL ?? 'silent',
-    KUMIKI_HOME: home,
-    CLICKHOUSE_DATABASE: ch.database,
-    KUMIKI_ADMIN_TOKEN: 'test-admin-token-0123456789',
-    HTTP_PORT: String(await freePort()),
-    MATERIALIZER_STITCHED_TOPIC: stitched!,
-    MATERIALIZER_CHANGES_TOPIC: changes!,
-    MATERIALIZER_UPDATES_TOPIC: updates!,
-    MATERIALIZER_DLQ_TOPIC: dlq!,
-    MATERIALIZER_GROUP_ID: uniqueName('materializer'),
-    MATERIALIZER_LINGER_MS: '20',
-    MATERIALIZER_FETCH_MIN_BYTES: '1',
+    ...(await materializerEnv(kafka, home, ch, 'republish')),
     SEGMENT_CHANGES_TOPIC: uniqueName('republish-segment-changes'),
     ...env,
   });
@@ -75,11 +60,11 @@ async function harness(env: Record<string, string>): Promise<Harness> {
     codec,
     producer,
     async send(records) {
-      await producer.send(stitched!, records.map((r) => ({ key: r.profileId, value: codec.encode(stitched!, r) })));
+      await producer.send(config.MATERIALIZER_STITCHED_TOPIC, records.map((r) => ({ key: r.profileId, value: codec.encode(config.MATERIALIZER_STITCHED_TOPIC, r) })));
     },
     async updatesOf(profileId) {
       const raw: Buffer[] = [];
-      await kafka.readToEnd({ topic: updates!, groupIdPrefix: uniqueName('read-back'), onBatch: (messages) => void raw.push(...messages.map((m) => m.value!)) });
+      await kafka.readToEnd({ topic: config.MATERIALIZER_UPDATES_TOPIC, groupIdPrefix: uniqueName('read-back'), onBatch: (messages) => void raw.push(...messages.map((m) => m.value!)) });
       const decoded: ProfileUpdate[] = [];
       for (const value of raw) decoded.push((await codec.decode<ProfileUpdate>(value, schema('ProfileUpdate').type)).value);
       return decoded.filter((u) => u.profileId === profileId);

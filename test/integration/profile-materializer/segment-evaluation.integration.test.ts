@@ -13,11 +13,10 @@ import { eventWith, schema, type SegmentChange, type StitchedEvent } from '../..
 import { createServiceBase } from '../../../services/common/service-base';
 import { loadMaterializerConfig } from '../../../services/profile-materializer/config';
 import { createMaterializerService, materializerTopics } from '../../../services/profile-materializer/materializer.service';
-import { createTestTopic, testKafka } from '../../support/kafka';
-import { freePort } from '../../support/ports';
+import { testKafka } from '../../support/kafka';
 import { testStack, uniqueName } from '../../support/stack-env';
 import { waitFor } from '../../support/wait-for';
-import { embeddedHome, freshDatabase, quietLogger } from './materializer-test-env';
+import { embeddedHome, freshDatabase, materializerEnv, quietLogger } from './materializer-test-env';
 
 /**
  * Segment evaluation on real Kafka (transactions, read_committed), the real registry and chDB,
@@ -362,22 +361,8 @@ describe('segment evaluation', () => {
 
   it('through the running materializer: a qualifying event enters within seconds, a consent revoke exits', async () => {
     const h = await harness();
-    const [stitched, identityChanges, updates, dlq] = await Promise.all(['stitched', 'changes', 'updates', 'dlq'].map((p) => createTestTopic(h.kafka, `segeval-${p}`, 1)));
     const config = loadMaterializerConfig({
-      KAFKA_BROKERS: testStack().brokers.join(','),
-      SCHEMA_REGISTRY_URL: testStack().registryUrl,
-      LOG_LEVEL: process.env.KUMIKI_TEST_LOG_LEVEL ?? 'silent',
-      KUMIKI_HOME: home,
-      CLICKHOUSE_DATABASE: h.ch.database,
-      KUMIKI_ADMIN_TOKEN: 'test-admin-token-0123456789',
-      HTTP_PORT: String(await freePort()),
-      MATERIALIZER_STITCHED_TOPIC: stitched!,
-      MATERIALIZER_CHANGES_TOPIC: identityChanges!,
-      MATERIALIZER_UPDATES_TOPIC: updates!,
-      MATERIALIZER_DLQ_TOPIC: dlq!,
-      MATERIALIZER_GROUP_ID: uniqueName('materializer'),
-      MATERIALIZER_LINGER_MS: '20',
-      MATERIALIZER_FETCH_MIN_BYTES: '1',
+      ...(await materializerEnv(h.kafka, home, h.ch, 'segeval')),
       SEGMENT_CHANGES_TOPIC: h.topic,
       SEGMENT_SWEEP_INTERVAL_MS: '3600000',
     });
@@ -407,7 +392,7 @@ describe('segment evaluation', () => {
             consent,
           }),
         };
-        await producer.send(stitched!, [{ key: record.profileId, value: codec.encode(stitched!, record) }]);
+        await producer.send(config.MATERIALIZER_STITCHED_TOPIC, [{ key: record.profileId, value: codec.encode(config.MATERIALIZER_STITCHED_TOPIC, record) }]);
       };
       const waitForChanges = (expected: string[]): Promise<void> =>
         waitFor(async () => expect(await h.changes()).toEqual(expected), { timeoutMs: 30_000, intervalMs: 200 });

@@ -126,17 +126,32 @@ describe('materializer consumer', () => {
     await consumer.stop();
   });
 
-  it('writes the next batches while a group is being published, and commits groups in order', async () => {
+  it('writes the next batches while a group is being published, then publishes them together, commits in order', async () => {
     const { log, consumer, deliver, publishGate } = harness({ refreshMaxProfiles: 2, gatedPublish: true });
     await consumer.start();
     await deliver(0, 0, 2, 100); // due: published in the background, held at the gate
-    const second = deliver(0, 2, 2, 100); // written meanwhile; due too, so it waits for the first publish
-    await waitFor(() => expect(log).toContain('store 2,3'), { timeoutMs: 1_000, intervalMs: 5 });
+    await deliver(0, 2, 2, 100); // written meanwhile; due too, but a publish is under way
+    await deliver(1, 0, 1, 100);
+    expect(log.filter((line) => line.startsWith('store'))).toEqual(['store 0,1', 'store 2,3', 'store 0']);
     expect(log.filter((line) => line.startsWith('publish') || line.startsWith('commit'))).toEqual([]);
     publishGate.open();
-    await second;
-    await deliver(0, 4, 2, 100);
-    await waitFor(() => expect(log.filter((line) => line.startsWith('publish') || line.startsWith('commit'))).toEqual(['publish 0,1', 'commit-outside t/0@2', 'publish 2,3', 'commit-outside t/0@4', 'publish 4,5', 'commit-outside t/0@6']), { timeoutMs: 1_000, intervalMs: 5 });
+    await waitFor(() => expect(log.filter((line) => line.startsWith('publish') || line.startsWith('commit'))).toEqual(['publish 0,1', 'commit-outside t/0@2', 'publish 2,3,0', 'commit-outside t/0@4,t/1@1']), { timeoutMs: 1_000, intervalMs: 5 });
+    await consumer.stop();
+  });
+
+  it('holds the batch handler once twice the refresh bound waits behind a publish (backpressure)', async () => {
+    const { log, consumer, deliver, publishGate } = harness({ refreshMaxProfiles: 2, gatedPublish: true });
+    await consumer.start();
+    await deliver(0, 0, 2, 100); // published, held at the gate
+    await deliver(0, 2, 2, 100); // 2 profiles waiting: due, but not yet twice the bound
+    let third = false;
+    const held = deliver(0, 4, 2, 100).then(() => (third = true)); // 4 waiting: must wait
+    await waitFor(() => expect(log).toContain('store 4,5'), { timeoutMs: 1_000, intervalMs: 5 });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(third).toBe(false);
+    publishGate.open();
+    await held;
+    await waitFor(() => expect(log).toContain('commit-outside t/0@6'), { timeoutMs: 1_000, intervalMs: 5 });
     await consumer.stop();
   });
 
