@@ -87,8 +87,8 @@ interface Stack {
 async function startStack(run: string): Promise<Stack> {
   const topic = (name: string) => `bench-${run}.${name}`;
   const [collectorPort, stitcherPort, materializerPort] = [await freePort(), await freePort(), await freePort()];
-  // Service tuning can be tried from the environment (COLLECTOR_*, STITCHER_*, MATERIALIZER_*, SEGMENT_*, NODE_OPTIONS).
-  const tuning = Object.fromEntries(Object.entries(process.env).filter(([name]) => /^(COLLECTOR|STITCHER|MATERIALIZER|SEGMENT)_/.test(name) || name === 'NODE_OPTIONS')) as Record<string, string>;
+  // Service tuning can be tried from the environment (COLLECTOR_*, STITCHER_*, MATERIALIZER_*, SEGMENT_*, NODE_OPTIONS, MALLOC_ARENA_MAX).
+  const tuning = Object.fromEntries(Object.entries(process.env).filter(([name]) => /^(COLLECTOR|STITCHER|MATERIALIZER|SEGMENT)_/.test(name) || name === 'NODE_OPTIONS' || name === 'MALLOC_ARENA_MAX')) as Record<string, string>;
   const base = { PATH: process.env.PATH ?? '', KAFKA_BROKERS: brokers.join(','), SCHEMA_REGISTRY_URL: registryUrl, LOG_LEVEL: 'warn', ...tuning };
   const start = (service: string, env: Record<string, string>): ChildProcess =>
     spawn(process.execPath, [path.join(root, 'dist', 'services', service, 'main.js')], { env: { ...base, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });

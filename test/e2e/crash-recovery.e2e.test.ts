@@ -1,11 +1,14 @@
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import pino from 'pino';
+import { createKafkaClient } from '../../services/common/kafka/client';
 import { profileIdFor } from '../../services/identity-stitcher/identity/identity-graph';
 import { freePort } from '../support/ports';
 import { startPrivateBroker, type PrivateBroker } from '../support/private-broker';
 import { spawnService, waitUntilAnswering, type ServiceName, type ServiceProcess } from '../support/service-process';
-import { uniqueName } from '../support/stack-env';
+import { testStack, uniqueName } from '../support/stack-env';
 import { waitFor } from '../support/wait-for';
 
 /**
@@ -13,7 +16,9 @@ import { waitFor } from '../support/wait-for';
  * service in turn is SIGKILLed and restarted and the Kafka broker is restarted once (a private
  * broker, so the shared one stays up). Afterwards every acknowledged messageId is in `events`
  * exactly once, every order and revenue figure is exact, and the identity graph is the one an
- * uninterrupted run gives (profile ids are derived from content, so they are known in advance).
+ * uninterrupted run gives (profile ids are derived from content, so they are known in advance),
+ * and a segment defined before the stream (the better-spending half) has exactly the expected members,
+ * each announced on its changes topic once.
  *
  * Size: CRASH_PEOPLE (default 150) people, CRASH_EVENTS_PER_PERSON (default 20) events each.
  * `npm run test:crash` runs a longer stream.
@@ -52,6 +57,7 @@ it('loses nothing and counts nothing twice while every component crashes once', 
       MATERIALIZER_UPDATES_TOPIC: topic('updates'),
       MATERIALIZER_DLQ_TOPIC: topic('dlq'),
       MATERIALIZER_GROUP_ID: `${run}-materializer`,
+      SEGMENT_CHANGES_TOPIC: topic('segments'),
     },
     'identity-stitcher': {
       STITCHER_RAW_TOPIC: topic('raw'),
@@ -79,6 +85,7 @@ it('loses nothing and counts nothing twice while every component crashes once', 
     await start(service);
   };
   for (const service of ['profile-materializer', 'identity-stitcher', 'collector'] as const) await start(service);
+
 
   // Like an SDK: retry the same batch (same messageIds) until it is acknowledged.
   const acknowledged = new Set<string>();
@@ -116,6 +123,17 @@ it('loses nothing and counts nothing twice while every component crashes once', 
       }
     }
   }
+
+  // A segment defined before the stream: the better-spending half, by revenue in the window.
+  const revenues = [...expectedOrders.values()].map((o) => o.revenue).sort((a, b) => a - b);
+  const threshold = revenues[Math.floor(revenues.length / 2)]!;
+  const created = await fetch(`${url('profile-materializer')}/v1/segments`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'big spenders', rule: { performed: { event: 'Order Completed' }, within: { days: 365 }, sum: { field: 'revenue', op: 'gte', value: threshold } } }),
+  });
+  expect(created.status).toBe(201);
+  const segment = (await created.json()) as { id: string };
 
   // The stream, in batches of 50 from two senders, while the chaos below runs.
   let next = 0;
@@ -189,4 +207,29 @@ it('loses nothing and counts nothing twice while every component crashes once', 
   expect(identities).toEqual(expectedIdentities);
   const [profiles] = await sql<{ n: string }>('SELECT uniqExact(profile_id) AS n FROM events');
   expect(Number(profiles!.n)).toBe(people);
+
+  // The segment: exactly the people spending at least the median, each entered once on the topic
+  // (read committed, decoded through the registry), whatever crashed in between.
+  const profileOf = new Map(population.map((p) => [p.userId, profileIdFor(p.identifyId, 'user_id', p.userId)]));
+  const spenders = new Set([...expectedOrders].filter(([, o]) => o.revenue >= threshold).map(([userId]) => profileOf.get(userId)!));
+  expect(spenders.size).toBeGreaterThan(people / 4);
+  expect(spenders.size).toBeLessThan(people);
+  await waitFor(async () => {
+    const members = await sql<{ profile_id: string }>(`SELECT profile_id FROM segment_members WHERE segment_id = '${segment.id}'`);
+    expect(new Set(members.map((m) => m.profile_id))).toEqual(spenders);
+  }, { timeoutMs: 120_000, intervalMs: 500 });
+  const registry = new SchemaRegistry({ host: testStack().registryUrl });
+  const changes: { profileId: string; change: string; segmentId: string }[] = [];
+  const reader = createKafkaClient({ brokers: [broker.address], clientId: uniqueName('segment-reader'), logger: pino({ level: 'silent' }) });
+  await reader.readToEnd({
+    topic: topic('segments'),
+    groupIdPrefix: uniqueName('segment-reader'),
+    onBatch: async (messages) => {
+      for (const message of messages) changes.push((await registry.decode(message.value!)) as { profileId: string; change: string; segmentId: string });
+    },
+  });
+  const entered = changes.filter((c) => c.segmentId === segment.id && c.change === 'entered').map((c) => c.profileId);
+  const repeated = entered.length - new Set(entered).size;
+  process.stdout.write(`crash recovery: ${entered.length} segment entries for ${spenders.size} expected members, ${repeated} repeated\n`);
+  expect({ repeated, exited: changes.filter((c) => c.change === 'exited').length, entered: new Set(entered) }).toEqual({ repeated: 0, exited: 0, entered: spenders });
 }, 900_000);

@@ -73,7 +73,7 @@ describe('the whole pipeline, HTTP and import in, ClickHouse and Kafka out', () 
 
   beforeAll(async () => {
     pipeline = await startPipeline();
-    downstream = await downstreamConsumer([pipeline.topics.updates, pipeline.topics.dlq]);
+    downstream = await downstreamConsumer([pipeline.topics.updates, pipeline.topics.dlq, pipeline.topics.segments]);
   });
   afterAll(async () => {
     await downstream?.stop();
@@ -85,6 +85,11 @@ describe('the whole pipeline, HTTP and import in, ClickHouse and Kafka out', () 
     const started = Date.now();
     const population = generateDemoPopulation({ people: 250, days: 60, seed: 7, now: Date.now() });
     const { truth } = population;
+    // A segment defined before any event: everyone with an order (refunded or not) in the window.
+    const purchasers = await pipeline.api<{ id: string; name: string }>('POST', '/v1/segments', {
+      name: 'purchased this year',
+      rule: { performed: { event: 'Order Completed' }, within: { days: 365 } },
+    });
 
     // In: HTTP through the collector, store purchases through `kumiki import`.
     const http = await sendOverHttp(pipeline, population);
@@ -191,6 +196,33 @@ describe('the whole pipeline, HTTP and import in, ClickHouse and Kafka out', () 
       },
       { timeoutMs: 60_000, intervalMs: 500 },
     );
+
+    // Segments: the members are exactly the profiles with an order, in segment_members, in the
+    // members API and on kumiki.segments.changes (decoded downstream): one `entered` per member,
+    // never twice in a row, and the profile's latest ProfileUpdate lists the segment.
+    const buyers = new Set(truth.orders.map((order) => profileOf.get(order.identifier)!));
+    expect(buyers.size).toBeGreaterThan(50);
+    await waitFor(
+      async () => {
+        const rows = await pipeline.sql<{ profile_id: string }>('SELECT profile_id FROM segment_members WHERE segment_id = {id:String}', { id: purchasers.id });
+        expect(new Set(rows.map((r) => r.profile_id))).toEqual(buyers);
+        const changes = downstream.records.filter((r) => r.topic === pipeline.topics.segments).map((r) => r.value);
+        expect(changes.every((c) => c.segmentId === purchasers.id && c.segmentName === 'purchased this year')).toBe(true);
+        const last = new Map<string, string>();
+        for (const change of changes) {
+          const profileId = String(change.profileId);
+          expect({ profileId, repeated: last.get(profileId) === change.change }).toEqual({ profileId, repeated: false });
+          last.set(profileId, String(change.change));
+        }
+        expect(new Set([...last].filter(([, change]) => change === 'entered').map(([id]) => id))).toEqual(buyers);
+        const latest = new Map<string, Record<string, unknown>>();
+        for (const record of downstream.records) if (record.topic === pipeline.topics.updates) latest.set(record.key, record.value);
+        for (const id of buyers) expect({ id, segments: latest.get(id)?.segments }).toEqual({ id, segments: [purchasers.id] });
+      },
+      { timeoutMs: 60_000, intervalMs: 500 },
+    );
+    const members = await pipeline.api<{ members: { profileId: string }[] }>('GET', `/v1/segments/${purchasers.id}/members?limit=10000`);
+    expect(new Set(members.members.map((m) => m.profileId))).toEqual(buyers);
 
     // Bad input: every broken message is on the dead-letter topic with its reason, and nothing else is.
     await waitFor(

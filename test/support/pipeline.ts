@@ -17,13 +17,15 @@ import { uniqueName } from './stack-env';
  * One dead-letter topic is shared by the three services, as kumiki.events.dlq is.
  */
 export interface RunningPipeline {
-  readonly topics: StitcherSetup & { readonly updates: string };
+  readonly topics: StitcherSetup & { readonly updates: string; readonly segments: string };
   readonly materializerGroupId: string;
   readonly collector: RunningCollector;
   readonly stitcher: RunningStitcher;
   readonly materializer: ServiceProcess & { readonly url: string };
   readonly adminToken: string;
   readonly home: string;
+  /** A request to the materializer's read API with the admin token; the parsed JSON answer. */
+  api<T = unknown>(method: 'GET' | 'POST' | 'DELETE', pathname: string, body?: unknown): Promise<T>;
   /** POST /v1/sql on the materializer's read API; rows as ClickHouse returns them in JSON. */
   sql<T = Record<string, unknown>>(query: string, params?: Record<string, unknown>): Promise<T[]>;
   stop(): Promise<void>;
@@ -32,11 +34,15 @@ export interface RunningPipeline {
 export async function startPipeline(options: { env?: Record<string, string> } = {}): Promise<RunningPipeline> {
   const setup = stitcherSetup('e2e');
   const updates = setup.raw.replace(/\.raw$/, '.updates');
+  const segments = setup.raw.replace(/\.raw$/, '.segments');
   const kafka = testKafka();
   await createStitcherTopics(kafka, setup, 3);
   const admin = kafka.admin();
   await admin.connect();
-  await admin.ensureTopics([{ ...topics.profileUpdates, name: updates, partitions: 3 }]);
+  await admin.ensureTopics([
+    { ...topics.profileUpdates, name: updates, partitions: 3 },
+    { ...topics.segmentChanges, name: segments, partitions: 3 },
+  ]);
   await admin.disconnect();
 
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'kumiki-e2e-'));
@@ -53,6 +59,7 @@ export async function startPipeline(options: { env?: Record<string, string> } = 
       MATERIALIZER_UPDATES_TOPIC: updates,
       MATERIALIZER_DLQ_TOPIC: setup.dlq,
       MATERIALIZER_GROUP_ID: materializerGroupId,
+      SEGMENT_CHANGES_TOPIC: segments,
       // The rfm view reads snapshots taken at most this often; tests should not wait 30 s for one.
       RFM_SNAPSHOT_MIN_INTERVAL_MS: '1000',
       LOG_LEVEL: 'info',
@@ -60,6 +67,16 @@ export async function startPipeline(options: { env?: Record<string, string> } = 
     }),
     { url: `http://127.0.0.1:${port}` },
   );
+  const api = async <T>(method: 'GET' | 'POST' | 'DELETE', pathname: string, body?: unknown): Promise<T> => {
+    const response = await fetch(`${materializer.url}${pathname}`, {
+      method,
+      headers: { authorization: `Bearer ${adminToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`${method} ${pathname} answered ${response.status}: ${text}`);
+    return (text ? JSON.parse(text) : undefined) as T;
+  };
   const started: { stop(): Promise<void> }[] = [materializer];
   try {
     const [stitcher] = await Promise.all([startStitcher(setup), waitUntilAnswering(materializer, materializer.url, '/ready', 120_000)]);
@@ -67,22 +84,16 @@ export async function startPipeline(options: { env?: Record<string, string> } = 
     const collector = await startCollector({ env: { COLLECTOR_EVENTS_TOPIC: setup.raw, COLLECTOR_DLQ_TOPIC: setup.dlq } });
     started.push(collector);
     return {
-      topics: { ...setup, updates },
+      topics: { ...setup, updates, segments },
       materializerGroupId,
       collector,
       stitcher,
       materializer,
       adminToken,
       home,
+      api,
       async sql<T>(query: string, params: Record<string, unknown> = {}): Promise<T[]> {
-        const response = await fetch(`${materializer.url}/v1/sql`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ query, params }),
-        });
-        const text = await response.text();
-        if (!response.ok) throw new Error(`/v1/sql answered ${response.status}: ${text}`);
-        return (JSON.parse(text) as { rows: T[] }).rows;
+        return (await api<{ rows: T[] }>('POST', '/v1/sql', { query, params })).rows;
       },
       async stop() {
         // Intake first, as `kumiki down` does.
