@@ -20,7 +20,7 @@ import { runMigrations } from '../services/common/clickhouse/migrations';
 import { createKafkaClient } from '../services/common/kafka/client';
 import { Registry } from '../services/common/metrics';
 import { createSegmentEvaluation } from '../services/profile-materializer/segments/evaluation/segment-evaluation.component';
-import { formatDateTime64 } from '../services/profile-materializer/segments/segment-query';
+import { dateTime64Text } from '../services/common/clickhouse/datetime64';
 import { createSegment } from '../services/profile-materializer/segments/segment.repository';
 import { defaultSegmentLimits } from '../services/profile-materializer/segments/validate-segment-sql';
 
@@ -60,7 +60,7 @@ async function main(): Promise<void> {
             concat('{"plan":"', ['free','basic','pro','team','enterprise'][1 + number % 5], '","birthday":"19', toString(60 + number % 40), '-', leftPad(toString(1 + number % 12), 2, '0'), '-15"}'),
             {t0:DateTime64(3, 'UTC')} - INTERVAL 300 DAY, {t0:DateTime64(3, 'UTC')}, map('marketing', number % 3 = 0), [], [], 1
      FROM numbers({n:UInt64})`,
-    { n: profiles, t0: formatDateTime64(now) },
+    { n: profiles, t0: dateTime64Text(now) },
   );
   await ch.command(
     `INSERT INTO events_store (message_id, profile_id, type, event, name, timestamp, received_at, channel, order_id, revenue, currency, version)
@@ -76,7 +76,7 @@ async function main(): Promise<void> {
             if(number % 4 = 2, 'USD', ''),
             1
      FROM numbers({events:UInt64})`,
-    { n: profiles, events: profiles * eventsPerProfile, t0: formatDateTime64(now) },
+    { n: profiles, events: profiles * eventsPerProfile, t0: dateTime64Text(now) },
   );
   process.stdout.write(`generated ${profiles} profiles and ${profiles * eventsPerProfile} events in ${((Date.now() - generated) / 1000).toFixed(1)} s\n`);
 

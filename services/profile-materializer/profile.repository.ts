@@ -1,7 +1,8 @@
 import type { ClickHouse } from '../common/clickhouse/client-factory';
 import type { Identifier } from '../../schemas';
 import type { AliasChange } from './alias-map';
-import { chTime, type EventRow, type IdentityLinkRow, type IdentityRow } from './store-rows';
+import { type EventRow, type IdentityLinkRow, type IdentityRow } from './store-rows';
+import { dateTime64Text } from '../common/clickhouse/datetime64';
 
 /**
  * The materializer's reads and writes of profile state in ClickHouse.
@@ -119,7 +120,7 @@ export class ProfileRepository {
       changes.map((c) => ({
         absorbed_profile_id: c.absorbed,
         surviving_profile_id: c.survivor,
-        merged_at: chTime(c.mergedAt),
+        merged_at: dateTime64Text(c.mergedAt),
         message_id: c.messageId,
         version: this.nextVersion(),
       })),
@@ -186,8 +187,8 @@ export class ProfileRepository {
       snapshots.map((s) => ({
         profile_id: s.profileId,
         traits: s.traits,
-        first_seen: chTime(s.firstSeen),
-        last_seen: chTime(s.lastSeen),
+        first_seen: dateTime64Text(s.firstSeen),
+        last_seen: dateTime64Text(s.lastSeen),
         consent: s.consent,
         channels: s.channels,
         identifiers: s.identifiers.map((i) => `${i.type}:${i.value}`),

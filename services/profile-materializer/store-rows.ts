@@ -1,6 +1,6 @@
 import type { IdentityChange, StitchedEvent } from '../../schemas';
 import { divRoundHalfAway, microsToDecimalString, normaliseCurrency, toMicros } from './rfm/money';
-import { dateTime64Text as chTime } from '../common/clickhouse/datetime64';
+import { dateTime64Text } from '../common/clickhouse/datetime64';
 
 /**
  * What the materializer writes, as plain rows for the *_store tables of infra/clickhouse/
@@ -94,8 +94,8 @@ export function toEventRow(record: StitchedEvent): EventRow {
     type: e.type,
     event: e.event ?? '',
     name: e.name ?? '',
-    timestamp: chTime(e.timestamp),
-    received_at: chTime(e.receivedAt),
+    timestamp: dateTime64Text(e.timestamp),
+    received_at: dateTime64Text(e.receivedAt),
     channel: e.channel,
     source: e.source,
     user_id: e.userId ?? '',
@@ -120,7 +120,7 @@ export function identityRowsOfEvent(record: StitchedEvent): IdentityRow[] {
     identifier_type: identifier.type,
     identifier_value: identifier.value,
     profile_id: record.profileId,
-    linked_at: chTime(record.event.timestamp),
+    linked_at: dateTime64Text(record.event.timestamp),
     message_id: record.event.messageId,
     deleted: 0,
     version: record.stitchedAt,
@@ -143,7 +143,7 @@ export function rowsOfChange(change: IdentityChange): { identities: IdentityRow[
     message_id: change.messageId,
     rule,
     reason,
-    linked_at: chTime(change.eventTime),
+    linked_at: dateTime64Text(change.eventTime),
   }));
   const identities =
     change.kind === 'refused'
@@ -152,13 +152,10 @@ export function rowsOfChange(change: IdentityChange): { identities: IdentityRow[
           identifier_type: identifier.type,
           identifier_value: identifier.value,
           profile_id: change.profileId,
-          linked_at: chTime(change.eventTime),
+          linked_at: dateTime64Text(change.eventTime),
           message_id: change.messageId,
           deleted: 0,
           version: change.changedAt,
         }));
   return { identities, links };
 }
-
-/** DateTime64(3, 'UTC') text of epoch milliseconds (one implementation for every writer). */
-export { chTime };

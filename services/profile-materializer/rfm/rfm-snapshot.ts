@@ -2,7 +2,7 @@ import type { ClickHouse } from '../../common/clickhouse/client-factory';
 import type { Component } from '../../common/lifecycle';
 import type { Logger } from '../../common/logger';
 import { errorMessage } from '../../common/errors';
-import { chTime } from '../store-rows';
+import { dateTime64Text } from '../../common/clickhouse/datetime64';
 
 /** What one snapshot wrote. */
 export interface RfmSnapshot {
@@ -40,7 +40,7 @@ export async function writeRfmSnapshot(ch: ClickHouse, asOf: number): Promise<Rf
   const [written] = await ch.query<{ n: string }>('SELECT count() AS n FROM rfm_snapshot_rows_store WHERE version = {version:UInt64}', { version });
   const purchasers = Number(written?.n ?? 0);
   const changed = await stageRfmChanges(ch, version);
-  await ch.insert('rfm_snapshots_store', [{ version, computed_at: chTime(asOf), purchasers }]);
+  await ch.insert('rfm_snapshots_store', [{ version, computed_at: dateTime64Text(asOf), purchasers }]);
 
   const complete = await ch.query<{ version: string }>('SELECT DISTINCT version FROM rfm_snapshots_store ORDER BY version DESC LIMIT 2');
   const keepFrom = complete.at(-1)?.version ?? String(version);

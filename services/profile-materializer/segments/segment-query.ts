@@ -1,6 +1,6 @@
 import { CANDIDATES_PARAM, compileRule, NOW_PARAM, type CompiledQuery } from './compile-rule';
 import type { Rule } from './segment-rule';
-import { dateTime64Text as formatDateTime64 } from '../../common/clickhouse/datetime64';
+import { dateTime64Text } from '../../common/clickhouse/datetime64';
 
 /** What evaluation needs of a stored segment. */
 export interface SegmentSource {
@@ -50,11 +50,7 @@ export function segmentQuery(segment: SegmentSource, options: SegmentQueryOption
 
 /** `now` (and `candidates`) for a segment query. */
 export function evaluationParams(now: number, candidates?: readonly string[]): Record<string, unknown> {
-  return { now: formatDateTime64(now), ...(candidates ? { candidates: [...candidates] } : {}) };
+  return { now: dateTime64Text(now), ...(candidates ? { candidates: [...candidates] } : {}) };
 }
 
-
 export { NOW_PARAM, CANDIDATES_PARAM };
-
-/** DateTime64(3, 'UTC') text of epoch milliseconds (one implementation for every writer). */
-export { formatDateTime64 };

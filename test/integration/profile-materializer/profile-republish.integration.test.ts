@@ -9,7 +9,7 @@ import { parseRates } from '../../../services/profile-materializer/rfm/money';
 import { createRfmSnapshotter, rfmChangesPage, writeRfmSnapshot } from '../../../services/profile-materializer/rfm/rfm-snapshot';
 import { writeRfmSettings } from '../../../services/profile-materializer/rfm/rfm.repository';
 import { createSegment } from '../../../services/profile-materializer/segments/segment.repository';
-import { formatDateTime64 } from '../../../services/profile-materializer/segments/segment-query';
+import { dateTime64Text } from '../../../services/common/clickhouse/datetime64';
 import { defaultSegmentLimits } from '../../../services/profile-materializer/segments/validate-segment-sql';
 import { eventWith, schema, type ProfileUpdate, type StitchedEvent } from '../../../schemas';
 import { testKafka } from '../../support/kafka';
@@ -167,7 +167,7 @@ describe('RFM snapshot changes (staged in ClickHouse)', () => {
       'events_store',
       rows.map(([profile, at, orderId, revenue]) => {
         seq += 1;
-        return { message_id: `m${seq}`, profile_id: profile, type: 'track', event: 'Order Completed', timestamp: formatDateTime64(at), received_at: formatDateTime64(at), channel: 'web', order_id: orderId, revenue, currency: 'USD', version: seq };
+        return { message_id: `m${seq}`, profile_id: profile, type: 'track', event: 'Order Completed', timestamp: dateTime64Text(at), received_at: dateTime64Text(at), channel: 'web', order_id: orderId, revenue, currency: 'USD', version: seq };
       }),
     );
   };
@@ -195,7 +195,7 @@ describe('RFM snapshot changes (staged in ClickHouse)', () => {
     // p6 buys (new), p2 buys again (figures), p5 is merged into p4 (p5 gone, p4 combined); p1
     // does nothing, but two people now bought more recently and two spent more: its scores drop.
     await orders(['p6', asOf + 1.5 * DAY, 'o6', 100], ['p2', asOf + 1.5 * DAY, 'o7', 20]);
-    await ch.insert('profile_aliases_store', [{ absorbed_profile_id: 'p5', surviving_profile_id: 'p4', merged_at: formatDateTime64(asOf + DAY), message_id: 'merge-1', version: 1 }]);
+    await ch.insert('profile_aliases_store', [{ absorbed_profile_id: 'p5', surviving_profile_id: 'p4', merged_at: dateTime64Text(asOf + DAY), message_id: 'merge-1', version: 1 }]);
     const third = await writeRfmSnapshot(ch, asOf + 2 * DAY);
     const staged = (await changes(third.version)).flat();
     expect(staged).toEqual(expect.arrayContaining(['p1', 'p2', 'p4', 'p5', 'p6']));

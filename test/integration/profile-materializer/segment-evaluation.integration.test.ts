@@ -6,7 +6,7 @@ import { SchemaRegistryClient } from '../../../services/common/registry/schema-r
 import { parseRates } from '../../../services/profile-materializer/rfm/money';
 import { writeRfmSettings } from '../../../services/profile-materializer/rfm/rfm.repository';
 import { createSegmentEvaluation, type SegmentEvaluation, type SegmentEvaluationDeps } from '../../../services/profile-materializer/segments/evaluation/segment-evaluation.component';
-import { formatDateTime64 } from '../../../services/profile-materializer/segments/segment-query';
+import { dateTime64Text } from '../../../services/common/clickhouse/datetime64';
 import { createSegment, deleteSegment } from '../../../services/profile-materializer/segments/segment.repository';
 import { defaultSegmentLimits } from '../../../services/profile-materializer/segments/validate-segment-sql';
 import { eventWith, schema, type SegmentChange, type StitchedEvent } from '../../../schemas';
@@ -95,19 +95,19 @@ async function harness(): Promise<Harness> {
       const version = (versions.get(id) ?? 0) + 1;
       versions.set(id, version);
       await ch.insert('profiles_store', [
-        { profile_id: id, traits: JSON.stringify(traits), first_seen: formatDateTime64(T0 - 30 * DAY), last_seen: formatDateTime64(h.clock), consent, channels: [], identifiers: [], version },
+        { profile_id: id, traits: JSON.stringify(traits), first_seen: dateTime64Text(T0 - 30 * DAY), last_seen: dateTime64Text(h.clock), consent, channels: [], identifiers: [], version },
       ]);
     },
     async event(profileId, at, fields) {
       sequence += 1;
-      const time = formatDateTime64(at);
+      const time = dateTime64Text(at);
       await ch.insert('events_store', [
         { message_id: `m${sequence}`, profile_id: profileId, type: 'track', event: '', timestamp: time, received_at: time, channel: 'web', version: sequence, ...fields },
       ]);
     },
     async merge(absorbed, survivor) {
       sequence += 1;
-      await ch.insert('profile_aliases_store', [{ absorbed_profile_id: absorbed, surviving_profile_id: survivor, merged_at: formatDateTime64(h.clock), message_id: `merge-${sequence}`, version: sequence }]);
+      await ch.insert('profile_aliases_store', [{ absorbed_profile_id: absorbed, surviving_profile_id: survivor, merged_at: dateTime64Text(h.clock), message_id: `merge-${sequence}`, version: sequence }]);
     },
     async changes() {
       codec ??= new AvroCodec(registry, await registry.registerAll([{ name: topic, partitions: 6, cleanup: 'delete', key: 'profile id', valueSchema: 'SegmentChange' }]));

@@ -5,7 +5,8 @@ import { segmentRoutes } from '../../../services/profile-materializer/segments/s
 import { parseRates } from '../../../services/profile-materializer/rfm/money';
 import { readRfm, writeRfmSettings } from '../../../services/profile-materializer/rfm/rfm.repository';
 import { InvalidSegmentError, SegmentInUseError, SegmentNotFoundError } from '../../../services/profile-materializer/segments/segment-errors';
-import { evaluationParams, formatDateTime64, segmentQuery, type SegmentSource } from '../../../services/profile-materializer/segments/segment-query';
+import { evaluationParams, segmentQuery, type SegmentSource } from '../../../services/profile-materializer/segments/segment-query';
+import { dateTime64Text } from '../../../services/common/clickhouse/datetime64';
 import { parseRule } from '../../../services/profile-materializer/segments/segment-rule';
 import { createSegment, deleteSegment, getSegment, listSegments, segmentSource } from '../../../services/profile-materializer/segments/segment.repository';
 import { defaultSegmentLimits } from '../../../services/profile-materializer/segments/validate-segment-sql';
@@ -30,7 +31,7 @@ import { embeddedHome, freshDatabase } from './materializer-test-env';
 const now = Date.UTC(2026, 10, 23, 12, 0, 0);
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
-const ago = (ms: number): string => formatDateTime64(now - ms);
+const ago = (ms: number): string => dateTime64Text(now - ms);
 
 let messages = 0;
 function event(profile: string, at: string, fields: Record<string, unknown>): Record<string, unknown> {
@@ -48,7 +49,7 @@ const events = [
   page('alice', ago(20 * DAY), 'web'),
   page('alice-anon', ago(1 * DAY), 'mobile'),
   added('bob', ago(2 * DAY)),
-  order('bob', formatDateTime64(now + HOUR), 'o-future', 999),
+  order('bob', dateTime64Text(now + HOUR), 'o-future', 999),
   added('carol', ago(3 * DAY)),
   order('carol', ago(2.5 * DAY), 'o3', 20),
   order('carol', ago(2.5 * DAY - 60_000), 'o3', 20, { channel: 'store' }),

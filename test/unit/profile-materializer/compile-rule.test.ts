@@ -1,5 +1,6 @@
 import { compileRule } from '../../../services/profile-materializer/segments/compile-rule';
-import { evaluationParams, formatDateTime64, segmentQuery } from '../../../services/profile-materializer/segments/segment-query';
+import { evaluationParams, segmentQuery } from '../../../services/profile-materializer/segments/segment-query';
+import { dateTime64Text } from '../../../services/common/clickhouse/datetime64';
 import { parseRule, type Rule } from '../../../services/profile-materializer/segments/segment-rule';
 
 /** Placeholders in the SQL, by name → type. */
@@ -130,7 +131,7 @@ describe('segmentQuery', () => {
   });
 
   it('formats now as DateTime64(3) text in UTC', () => {
-    expect(formatDateTime64(Date.UTC(2026, 10, 23, 9, 5, 7, 45))).toBe('2026-11-23 09:05:07.045');
+    expect(dateTime64Text(Date.UTC(2026, 10, 23, 9, 5, 7, 45))).toBe('2026-11-23 09:05:07.045');
     expect(evaluationParams(0, ['p'])).toEqual({ now: '1970-01-01 00:00:00.000', candidates: ['p'] });
   });
 });

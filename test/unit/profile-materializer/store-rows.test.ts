@@ -1,6 +1,7 @@
 import { applyMerges, resolveProfile } from '../../../services/profile-materializer/alias-map';
 import { latestPerKey } from '../../../services/profile-materializer/profile.repository';
-import { chTime, identityRowsOfEvent, revenueText, rowsOfChange, toEventRow } from '../../../services/profile-materializer/store-rows';
+import { identityRowsOfEvent, revenueText, rowsOfChange, toEventRow } from '../../../services/profile-materializer/store-rows';
+import { dateTime64Text } from '../../../services/common/clickhouse/datetime64';
 import type { StitchedEvent } from '../../../schemas';
 
 const at = Date.UTC(2026, 0, 2, 3, 4, 5, 678);
@@ -67,7 +68,7 @@ describe('event rows', () => {
     const identify = toEventRow(stitched({ type: 'identify', event: null }));
     expect([identify.revenue, identify.order_id, identify.currency, identify.event]).toEqual([null, '', '', '']);
     expect(revenueText(-0.00005)).toBe('-0.0001');
-    expect(chTime(0)).toBe('1970-01-01 00:00:00.000');
+    expect(dateTime64Text(0)).toBe('1970-01-01 00:00:00.000');
   });
 
   it('replays to identical rows', () => {

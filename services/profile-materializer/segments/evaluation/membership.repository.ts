@@ -1,5 +1,5 @@
 import type { ClickHouse } from '../../../common/clickhouse/client-factory';
-import { evaluationParams, formatDateTime64, segmentQuery, type SegmentSource } from '../segment-query';
+import { evaluationParams, segmentQuery, type SegmentSource } from '../segment-query';
 import { referencedSegments, type Rule } from '../segment-rule';
 
 /**
@@ -243,5 +243,3 @@ export function dependencyOrder<T extends { readonly id: string; readonly refere
   return out;
 }
 
-/** Time text for DateTime64 columns. */
-export const chTime = formatDateTime64;

@@ -5,7 +5,8 @@ import type { TopicSpec } from '../../../common/kafka/topics';
 import type { TransactionalProducer } from '../../../common/kafka/transactions';
 import { InternalError } from '../../../common/errors';
 import type { Logger } from '../../../common/logger';
-import { chTime, type MemberRow } from './membership.repository';
+import type { MemberRow } from './membership.repository';
+import { dateTime64Text } from '../../../common/clickhouse/datetime64';
 
 /**
  * kumiki.segments.changes as the write-ahead log of segment membership.
@@ -138,8 +139,8 @@ export function memberRow(published: PublishedChange): MemberRow {
     segment_id: change.segmentId,
     profile_id: change.profileId,
     is_member: change.change === 'entered' ? 1 : 0,
-    since: chTime(change.at),
-    changed_at: chTime(change.at),
+    since: dateTime64Text(change.at),
+    changed_at: dateTime64Text(change.at),
     version: String(offset + 1n),
     source_partition: partition,
     source_offset: String(offset),
