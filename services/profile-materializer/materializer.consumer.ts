@@ -41,6 +41,19 @@ export interface MaterializerConsumerOptions<P = unknown, W = unknown> {
 }
 
 /**
+ * Not yet published or committed: written chunks, records parked to be written with the rest
+ * of their fetch (`unwritten`, see the handler), their next offsets, counts and start time.
+ */
+interface Waiting<W> {
+  written: W[];
+  unwritten: IncomingMessage[];
+  offsets: Map<string, { topic: string; partition: number; offset: string }>;
+  records: number;
+  profiles: number;
+  since: number;
+}
+
+/**
  * Offsets follow durability: a Kafka batch is written in chunks of `batchSize` records
  * (`write`); the derived output of written chunks is published (`publish`), and only then are
  * their offsets committed — after ClickHouse confirmed every insert AND Kafka acknowledged the
@@ -69,19 +82,7 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
   let failed = false;
   let processed = 0;
   let batches = 0;
-  /**
-   * Not yet published or committed: written chunks, records parked to be written with the rest
-   * of their fetch (`unwritten`, see the handler), their next offsets, counts and start time.
-   */
-  interface Waiting {
-    written: W[];
-    unwritten: IncomingMessage[];
-    offsets: Map<string, { topic: string; partition: number; offset: string }>;
-    records: number;
-    profiles: number;
-    since: number;
-  }
-  let waiting: Waiting | null = null;
+  let waiting: Waiting<W> | null = null;
   let timer: NodeJS.Timeout | undefined;
   let soon: NodeJS.Timeout | undefined;
   /** One batch or timer flush at a time: they share `waiting`. */
@@ -119,7 +120,7 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
   /** The publish and commit under way (one at a time, so commits go out in order). */
   let publishing: Promise<void> = Promise.resolve();
   /** A group whose publish failed: it goes again with the next one. */
-  let unpublished: Waiting | null = null;
+  let unpublished: Waiting<W> | null = null;
 
   const commitOffsets = async (offsets: Offsets): Promise<void> => {
     if (!consumer?.commitOffsets) throw new Error('this Kafka consumer cannot commit outside a batch');
@@ -170,7 +171,7 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
    * failed commit (a rebalance, say) leaves the offsets to the group's next commit or to a replay,
    * which the idempotent writes absorb.
    */
-  const publishAndCommit = async (group: Waiting): Promise<void> => {
+  const publishAndCommit = async (group: Waiting<W>): Promise<void> => {
     try {
       await retrying(() => options.publish(group.written));
     } catch (error) {
@@ -259,7 +260,7 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
             const end = last && BigInt(last.offset) > BigInt(batch.lastOffset) ? BigInt(last.offset) : BigInt(batch.lastOffset);
             // Caught up: nothing left in this partition when fetched.
             const caughtUp = BigInt(batch.highWatermark) - end <= 1n;
-            const current: Waiting = (waiting ??= { written: [], unwritten: [], offsets: new Map(), records: 0, profiles: 0, since: Date.now() });
+            const current: Waiting<W> = (waiting ??= { written: [], unwritten: [], offsets: new Map(), records: 0, profiles: 0, since: Date.now() });
             const key = `${batch.topic}\u0000${batch.partition}`;
             if (!last) {
               const previous = current.offsets.get(key);
@@ -315,10 +316,7 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
 }
 
 /** Two groups as one: written chunks in order, the later offset of each partition, counts summed. */
-function merged<W>(
-  earlier: { written: W[]; unwritten: IncomingMessage[]; offsets: Map<string, { topic: string; partition: number; offset: string }>; records: number; profiles: number; since: number },
-  later: typeof earlier,
-): typeof earlier {
+function merged<W>(earlier: Waiting<W>, later: Waiting<W>): Waiting<W> {
   const offsets = new Map(earlier.offsets);
   for (const [key, value] of later.offsets) {
     const previous = offsets.get(key);

@@ -1,7 +1,7 @@
 import type { ClickHouse } from '../common/clickhouse/client-factory';
 import type { Identifier } from '../../schemas';
 import type { AliasChange } from './alias-map';
-import { type EventRow, type IdentityLinkRow, type IdentityRow } from './store-rows';
+import { parseObject, type EventRow, type IdentityLinkRow, type IdentityRow } from './store-rows';
 import { dateTime64Text } from '../common/clickhouse/datetime64';
 
 /**
@@ -43,15 +43,6 @@ export function latestPerKey(statements: readonly Statement[]): Record<string, u
   const merged: Record<string, unknown> = {};
   for (const statement of ordered) Object.assign(merged, statement.values);
   return Object.fromEntries(Object.keys(merged).sort().map((key) => [key, merged[key]]));
-}
-
-function parseObject(text: string): Record<string, unknown> {
-  try {
-    const value = JSON.parse(text) as unknown;
-    return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
-  } catch {
-    return {};
-  }
 }
 
 /** Every events_store column the materializer writes, for the compact insert format. */

@@ -51,7 +51,8 @@ export interface IdentityLinkRow {
   linked_at: string;
 }
 
-function parseObject(text: string): Record<string, unknown> {
+/** A JSON object's properties; `{}` for text that is not a JSON object. */
+export function parseObject(text: string): Record<string, unknown> {
   try {
     const value = JSON.parse(text) as unknown;
     return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};

@@ -1,4 +1,5 @@
-import type { Event } from '../../schemas';
+import { eventWith, type Event } from '../../schemas';
+import { mulberry32 } from '../../services/cli/demo/demo-population';
 
 /**
  * A synthetic population with known ground truth for the identity stitcher: people with
@@ -28,25 +29,15 @@ export function generatePopulation(people: number, seed = 42): PopulationEvent[]
   const emit = (person: string | null, fields: Partial<Event> & Pick<Event, 'type'>, context: Record<string, unknown> = {}, traits: Record<string, unknown> = {}): void => {
     clock += 1_000 + Math.floor(random() * 60_000);
     sequence += 1;
-    const event: Event = {
+    const event = eventWith({
       messageId: `msg-${seed}-${sequence}`,
-      event: null,
-      name: null,
-      userId: null,
-      anonymousId: null,
-      previousId: null,
-      groupId: null,
       timestamp: clock,
-      sentAt: null,
-      receivedAt: clock,
       channel: 'web',
       source: 'population',
-      properties: '{}',
-      consent: {},
       ...fields,
       context: JSON.stringify(context),
       traits: JSON.stringify(traits),
-    };
+    });
     out.push({ event, person, format: random() < 0.3 ? 'json' : 'avro' });
   };
 
@@ -146,16 +137,5 @@ export function pairwiseScores(assignments: readonly { person: string; profile: 
     people: byPerson.size,
     profiles: byProfile.size,
     events: assignments.length,
-  };
-}
-
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }

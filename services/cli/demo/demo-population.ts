@@ -407,7 +407,8 @@ function gaussian(random: () => number): number {
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
 }
 
-function mulberry32(seed: number): () => number {
+/** A small deterministic PRNG (mulberry32): the same seed gives the same population, and a failure can be reproduced. */
+export function mulberry32(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;

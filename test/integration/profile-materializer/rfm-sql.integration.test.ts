@@ -4,6 +4,7 @@ import { microsToDecimalString, parseRates, toMicros } from '../../../services/p
 import { readRfm, writeRfmSettings } from '../../../services/profile-materializer/rfm/rfm.repository';
 import { writeRfmSnapshot } from '../../../services/profile-materializer/rfm/rfm-snapshot';
 import { embeddedHome, freshDatabase } from './materializer-test-env';
+import { mulberry32 } from '../../../services/cli/demo/demo-population';
 
 /**
  * The SQL of migration 0006 against the TypeScript reference (rfm.ts), on messy data written
@@ -19,18 +20,6 @@ const settings: RfmSettings = {
 };
 const asOf = Date.UTC(2026, 10, 23, 9, 30, 0);
 
-/** A small deterministic PRNG, so a failure can be reproduced. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 interface StoreRow {
   message_id: string;
   profile_id: string;
@@ -45,7 +34,7 @@ interface StoreRow {
 }
 
 function generate(seed: number): { rows: StoreRow[]; aliases: Map<string, string> } {
-  const rand = prng(seed);
+  const rand = mulberry32(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
   const rows: StoreRow[] = [];
   const profiles = Array.from({ length: 60 }, (_, i) => `p${String(i).padStart(3, '0')}`);
