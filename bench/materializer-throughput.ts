@@ -2,18 +2,20 @@
  * Materialized events/s into embedded ClickHouse (chDB), beside a raw `@clickhouse/client`
  * insert of the same rows with the same batch size, in the same run.
  *
- *   npm run build && node dist/bench/materializer-throughput.js [events=200000] [batch=5000] [profiles=20000] [refreshEvery=20000]
+ *   npm run build && node dist/bench/materializer-throughput.js [events=200000] [batch=5000] [profiles=20000]
  *
- * `batch` is the insert size (MATERIALIZER_BATCH_SIZE); `refreshEvery` how many events are
- * written between two refreshes of the touched profiles (the consumer refreshes every
- * MATERIALIZER_REFRESH_INTERVAL_MS while behind: 100000 ≈ 2 s at 50k events/s).
- * The raw insert is `@clickhouse/client`'s JSONEachRow (its default object path), and again as
+ * "Materialized" is the profile-materializer's own consumer loop (materializer.consumer.ts) with
+ * its default settings, fed by an in-memory partition in place of a broker, until the last
+ * offset is committed: Avro decode → rows → idempotent inserts (events with their profile
+ * facts, identities) → on the consumer's schedule (every MATERIALIZER_REFRESH_INTERVAL_MS while
+ * behind, or MATERIALIZER_REFRESH_MAX_PROFILES touched profiles) snapshots of the touched profiles,
+ * their RFM and segments → ProfileUpdates encoded (producer stubbed) → commit. Settings can be
+ * changed through the same environment variables as the service's. Events cycle through the
+ * profiles, so every refresh finds nearly every profile touched.
+ *
+ * The raw insert writes the identical events_store rows into a second database with no other
+ * work, as `@clickhouse/client`'s JSONEachRow (its default object path), and again as
  * JSONCompactEachRow (the format the materializer writes) for a like-for-like figure.
- *
- * "Materialized" is the whole per-batch path of the profile-materializer minus Kafka I/O:
- * Avro decode → rows → idempotent inserts (events with their profile facts, identities) → profile snapshots of the
- * touched profiles → RFM of those profiles → ProfileUpdate encode (producer stubbed). The raw
- * insert writes the identical events_store rows into a second database with no other work.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -24,16 +26,54 @@ import { runMigrations } from '../services/common/clickhouse/migrations';
 import { quoteIdentifier } from '../services/common/clickhouse/sql-text';
 import { AvroCodec } from '../services/common/registry/avro-codec';
 import type { IncomingMessage } from '../services/common/kafka/client';
-import { prepareChunk, refreshProfiles, storeChunk, type MaterializeDeps, type WrittenChunk } from '../services/profile-materializer/materialize-batch';
+import { Registry } from '../services/common/metrics';
+import type { BatchConsumer } from '../services/common/kafka/client';
+import { loadMaterializerConfig } from '../services/profile-materializer/config';
+import { consumerSettings } from '../services/profile-materializer/materializer.service';
+import { prepareChunk, refreshProfiles, storeChunk, type MaterializeDeps, type PreparedChunk, type WrittenChunk } from '../services/profile-materializer/materialize-batch';
+import { createMaterializerConsumer } from '../services/profile-materializer/materializer.consumer';
+import { createMaterializerMetrics } from '../services/profile-materializer/materializer.metrics';
+import { ReplayWindow } from '../services/profile-materializer/replay-window';
 import { ProfileRepository } from '../services/profile-materializer/profile.repository';
 import { parseRates } from '../services/profile-materializer/rfm/money';
 import { readRfm, writeRfmSettings } from '../services/profile-materializer/rfm/rfm.repository';
 import { toEventRow } from '../services/profile-materializer/store-rows';
 import { schema, type StitchedEvent } from '../schemas';
 
-const [events = 200_000, batchSize = 5_000, profiles = 20_000, refreshEvery = 20_000] = process.argv.slice(2).map(Number);
+const [events = 200_000, batchSize = 5_000, profiles = 20_000] = process.argv.slice(2).map(Number);
+// The service's settings and defaults; the admin token only satisfies the schema (no read API here).
+const config = loadMaterializerConfig({ ...process.env, KUMIKI_ADMIN_TOKEN: 'bench-token-not-used' });
 const logger = pino({ level: 'warn' });
 const DAY = 86_400_000;
+
+/**
+ * One partition held in memory, handed over as a broker would while the consumer is behind:
+ * batches of up to `maxBytes` of record values, in order. `committed(n)` resolves once offsets
+ * up to n were committed.
+ */
+function inMemoryPartition(topic: string, messages: readonly IncomingMessage[], maxBytes: number): BatchConsumer & { committed(offset: number): Promise<void> } {
+  let committedOffset = 0;
+  let running = true;
+  const waiters: { offset: number; resolve: () => void }[] = [];
+  return {
+    connect: async () => undefined,
+    async run(handler) {
+      for (let first = 0; first < messages.length && running; ) {
+        let end = first;
+        for (let bytes = 0; end < messages.length && (end === first || bytes + messages[end]!.value!.length <= maxBytes); end++) bytes += messages[end]!.value!.length;
+        const context = { resolveOffset: () => undefined, commit: async () => undefined, heartbeat: async () => undefined, isRunning: () => running };
+        await handler({ topic, partition: 0, messages: messages.slice(first, end), highWatermark: String(messages.length), lastOffset: String(end - 1) }, context);
+        first = end;
+      }
+    },
+    async commitOffsets(offsets) {
+      committedOffset = Math.max(committedOffset, ...offsets.map((o) => Number(o.offset)));
+      for (const waiter of waiters.filter((w) => w.offset <= committedOffset)) waiter.resolve();
+    },
+    committed: (offset) => (offset <= committedOffset ? Promise.resolve() : new Promise((resolve) => void waiters.push({ offset, resolve }))),
+    disconnect: async () => void (running = false),
+  };
+}
 
 function generate(n: number, now: number): StitchedEvent[] {
   const out: StitchedEvent[] = [];
@@ -127,13 +167,12 @@ async function main(): Promise<void> {
       phases[name] = (phases[name] ?? 0) + Number(process.hrtime.bigint() - started) / 1e9;
     }
   };
-  for (const method of ['countExistingEvents', 'writeEvents', 'writeIdentities', 'writeLinks', 'loadAliases', 'writeAliases', 'snapshotProfiles', 'segmentsOf'] as const) {
+  for (const method of ['countExistingEvents', 'writeEvents', 'writeIdentities', 'writeLinks', 'loadAliases', 'loadAliasGroups', 'writeAliases', 'snapshotProfiles', 'segmentsOf'] as const) {
     const original = (repository[method] as (...args: unknown[]) => Promise<unknown>).bind(repository);
     (repository as unknown as Record<string, unknown>)[method] = timed(method, original);
   }
   const timedRfm = timed('readRfm', (asOf: number, ids: readonly string[]) => readRfm(materialized, asOf, ids));
 
-  const t0 = process.hrtime.bigint();
   const deps: MaterializeDeps = {
     repository,
     decode: (buffer, reader) => codec.decode(buffer, reader),
@@ -144,25 +183,31 @@ async function main(): Promise<void> {
     deadLetters: { send: async () => undefined },
     topics: { stitched: 'bench.stitched', changes: 'bench.changes', updates: 'bench.updates' },
     logger,
+    metrics: createMaterializerMetrics(new Registry()),
+    replays: new ReplayWindow(),
   };
-  // As the consumer does: chunk n+1 is decoded while chunk n is being inserted, and a group's
-  // profile refresh runs while the next group is written (one refresh at a time).
-  let refreshing: Promise<unknown> = Promise.resolve();
-  for (let fetched = 0; fetched < messages.length; fetched += refreshEvery) {
-    const written: WrittenChunk[] = [];
-    const end = Math.min(messages.length, fetched + refreshEvery);
-    let storing: Promise<WrittenChunk> | null = null;
-    for (let i = fetched; i < end; i += batchSize) {
-      const prepared = await prepareChunk(messages.slice(i, Math.min(end, i + batchSize)), deps);
-      if (storing) written.push(await storing);
-      storing = storeChunk(prepared, deps);
-    }
-    if (storing) written.push(await storing);
-    await refreshing;
-    refreshing = timed('refreshProfiles(total)', () => refreshProfiles(written, deps))();
-  }
-  await refreshing;
+  // The service's own consumer loop and settings (batch size, refresh interval and bound), fed
+  // by an in-memory partition instead of a broker: what it writes, when it refreshes profiles
+  // and when it commits are exactly what the profile-materializer does while it is behind.
+  const source = inMemoryPartition('bench.stitched', messages, config.MATERIALIZER_FETCH_MAX_BYTES_PER_PARTITION);
+  const consumer = createMaterializerConsumer<PreparedChunk, WrittenChunk>({
+    kafka: { consumer: () => source },
+    logger,
+    groupId: 'bench',
+    topics: ['bench.stitched'],
+    ...consumerSettings(config),
+    batchSize,
+    prepare: (chunk) => prepareChunk(chunk, deps),
+    store: (prepared) => storeChunk(prepared, deps),
+    publish: timed('refreshProfiles(total)', (written: readonly WrittenChunk[]) => refreshProfiles(written, deps).then((n) => void refreshes.push(n))),
+  });
+  const refreshes: number[] = [];
+
+  const t0 = process.hrtime.bigint();
+  await consumer.start();
+  await source.committed(messages.length);
   const materializedSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  await consumer.stop();
 
   const rows = records.map(toEventRow);
   const t1 = process.hrtime.bigint();
@@ -188,10 +233,12 @@ async function main(): Promise<void> {
         events,
         batchSize,
         profiles,
-        refreshEvery,
+        refreshIntervalMs: config.MATERIALIZER_REFRESH_INTERVAL_MS,
+        refreshes: refreshes.length,
         eventsInClickHouse: Number(count?.n),
         purchasers: Number(purchasers?.n),
         profileUpdatesProduced: produced,
+        profileUpdatesPerEvent: +(produced / events).toFixed(3),
         materialized: { seconds: +materializedSeconds.toFixed(2), eventsPerSecond: Math.round(materializedRate) },
         rawInsert: { seconds: +rawSeconds.toFixed(2), eventsPerSecond: Math.round(rawRate) },
         ratio: +(materializedRate / rawRate).toFixed(3),

@@ -9,6 +9,7 @@ import type { ProfileRepository, ProfileSnapshot } from './profile.repository';
 import type { RfmRow } from './rfm/rfm';
 import { identityRowsOfEvent, rowsOfChange, toEventRow, type EventRow, type IdentityLinkRow, type IdentityRow } from './store-rows';
 import type { MaterializerMetrics } from './materializer.metrics';
+import { partitionKey, type ReplayWindow } from './replay-window';
 
 /**
  * Consumed records → ClickHouse → profile updates, in two phases (writeChunk, refreshProfiles).
@@ -31,6 +32,8 @@ export interface MaterializeDeps {
   readonly topics: { readonly stitched: string; readonly changes: string; readonly updates: string };
   readonly logger: Logger;
   readonly metrics?: MaterializerMetrics;
+  /** With `metrics`: which partitions may be replaying, whose events are counted as dedup hits (see ReplayWindow). */
+  readonly replays?: ReplayWindow;
   readonly now?: () => number;
   /** Called once the profile updates of chunks with orders, refunds or merges are out (RFM snapshot refresh). */
   readonly rfmInputsChanged?: () => void;
@@ -87,6 +90,8 @@ export interface PreparedChunk {
   readonly touched: ReadonlySet<string>;
   readonly deadLetters: readonly DeadLetterInput[];
   readonly changes: number;
+  /** The partitions its records came from (partitionKey). */
+  readonly partitions: ReadonlySet<string>;
 }
 
 /**
@@ -109,6 +114,7 @@ export async function prepareChunk(messages: readonly IncomingMessage[], deps: P
   const merges: Merge[] = [];
   const touched = new Set<string>();
   const deadLetters: DeadLetterInput[] = [];
+  const partitions = new Set<string>();
   let changes = 0;
   // One identities row per identifier and chunk: the highest version is the one FINAL keeps anyway.
   const addIdentity = (row: IdentityRow): void => {
@@ -118,6 +124,7 @@ export async function prepareChunk(messages: readonly IncomingMessage[], deps: P
   };
 
   for (const message of messages) {
+    partitions.add(partitionKey(message.topic, message.partition));
     if (message.value === null) continue; // a tombstone carries nothing to materialize
     try {
       if (message.topic === deps.topics.changes) {
@@ -151,7 +158,7 @@ export async function prepareChunk(messages: readonly IncomingMessage[], deps: P
       });
     }
   }
-  return { size: messages.length, eventRows, identityRows: [...identityRows.values()], linkRows, merges, touched, deadLetters, changes };
+  return { size: messages.length, eventRows, identityRows: [...identityRows.values()], linkRows, merges, touched, deadLetters, changes, partitions };
 }
 
 /** Phase 1b: write a prepared chunk; resolves once ClickHouse confirmed and Kafka acknowledged the dead letters. */
@@ -159,8 +166,10 @@ export async function storeChunk(chunk: PreparedChunk, deps: MaterializeDeps): P
   const now = deps.now ?? Date.now;
   const { eventRows, identityRows, linkRows, merges, deadLetters } = chunk;
   const started = now();
-  if (eventRows.length > 0 && deps.metrics) {
-    deps.metrics.dedupHits.inc(await deps.repository.countExistingEvents(eventRows.map((r) => r.message_id)));
+  if (eventRows.length > 0 && deps.metrics && deps.replays?.isOpen(chunk.partitions)) {
+    const hits = await deps.repository.countExistingEvents(eventRows.map((r) => r.message_id));
+    deps.metrics.dedupHits.inc(hits);
+    if (hits === 0) deps.replays.close(chunk.partitions);
   }
   // The inserts go to different tables and none reads another's rows, so they run at once
   // (chDB executes them on its own threads); the chunk is durable when all resolved. Profile
@@ -201,34 +210,33 @@ export async function refreshProfiles(chunks: readonly WrittenChunk[], deps: Mat
   const touched = new Set(chunks.flatMap((c) => [...c.touched]));
   const absorbed = new Map(chunks.flatMap((c) => [...c.absorbed]));
   if (touched.size === 0 && absorbed.size === 0) return 0;
-  const aliases = await deps.repository.loadAliases([...touched, ...absorbed.values()]);
-  for (const id of absorbed.keys()) absorbed.set(id, resolveProfile(aliases, absorbed.get(id)!));
-  const survivors = new Set([...touched].map((id) => resolveProfile(aliases, id)));
-  for (const id of absorbed.keys()) survivors.delete(id);
-
-  const published = await publishProfileUpdates([...survivors].sort(), deps, absorbed);
+  const published = await publishProfileUpdates([...touched], deps, absorbed);
   if (chunks.some((c) => c.changesRfm)) deps.rfmInputsChanged?.();
   return published;
 }
 
 /**
- * Snapshots the surviving profiles `survivors`, reads their RFM and segments, and publishes a
- * ProfileUpdate for each (plus a `mergedInto` record per entry of `mergedInto`); resolves with
- * how many once Kafka acknowledged them.
+ * Snapshots the current survivors of `profileIds` (an absorbed id stands for the profile it
+ * was merged into), reads their RFM and segments, and publishes a ProfileUpdate for each, plus
+ * a `mergedInto` record per entry of `absorbed` (absorbed → its survivor at merge time,
+ * resolved again here); resolves with how many once Kafka acknowledged them.
  *
  * ORDER. Several paths publish ProfileUpdates of one profile (the consumer's refresh, RFM
  * snapshots, segment changes), each reading state at one moment and sending later. On a
  * compacted topic the last record sent wins, so every read-and-send runs under
- * `deps.exclusive`: a publish that starts after another finished reads state at least as new,
- * so the last record of a profile is built from the newest state (its current segments
- * included). The consumer waits at most for the one publish under way, which background paths
- * keep to a bounded chunk of profiles.
+ * `deps.exclusive`: a publish that starts after another finished reads state at least as new
+ * (aliases included), so the last record of a profile is built from the newest state (its
+ * current segments included). The consumer waits at most for the one publish under way, which
+ * background paths keep to a bounded chunk of profiles.
  */
-export function publishProfileUpdates(survivors: readonly string[], deps: MaterializeDeps, mergedInto: ReadonlyMap<string, string> = new Map()): Promise<number> {
+export function publishProfileUpdates(profileIds: readonly string[], deps: MaterializeDeps, absorbed: ReadonlyMap<string, string> = new Map()): Promise<number> {
   const exclusive = deps.exclusive ?? ((task) => task());
   return exclusive(async () => {
     const now = deps.now ?? Date.now;
-    const snapshots = await deps.repository.snapshotProfiles(survivors);
+    const aliases = await deps.repository.loadAliasGroups([...profileIds, ...absorbed.values()]);
+    const mergedInto = new Map([...absorbed].map(([id, survivor]) => [id, resolveProfile(aliases, survivor)]));
+    const survivors = [...new Set(profileIds.map((id) => resolveProfile(aliases, id)))].filter((id) => !mergedInto.has(id)).sort();
+    const snapshots = await deps.repository.snapshotProfiles(survivors, aliases);
     const asOf = now();
     const rfm = snapshots.length > 0 ? await deps.readRfm(asOf, snapshots.map((s) => s.profileId)) : new Map<string, RfmRow>();
     const segments = await deps.repository.segmentsOf(snapshots.map((s) => s.profileId));
@@ -257,8 +265,8 @@ export class ProfileRepublishError extends KumikiError {
  * Publishes fresh ProfileUpdates for profiles that changed without an event of their own (RFM
  * scores moved in a snapshot, segment membership changed), in chunks of `chunkSize` so a
  * million of them never sit in memory at once and the consumer never waits for more than one
- * chunk (see publishProfileUpdates). Merged-away ids are skipped: their `mergedInto` record was
- * published with the merge and must stay their last one.
+ * chunk (see publishProfileUpdates). A merged-away id gets its survivor published, never a
+ * record of its own: its `mergedInto` record was published with the merge and must stay its last one.
  *
  * A failed chunk rejects with ProfileRepublishError; its profiles and the ones after it are kept
  * and published first by the next call, whatever its reason (the next occasion).
@@ -275,8 +283,7 @@ export function createProfileRepublisher(
     for (let i = 0; i < ids.length; i += chunkSize) {
       const chunk = ids.slice(i, i + chunkSize);
       try {
-        const aliases = await deps.repository.loadAliases(chunk);
-        const count = await publishProfileUpdates(chunk.filter((id) => !aliases.has(id)), deps);
+        const count = await publishProfileUpdates(chunk, deps);
         deps.metrics?.profilesRepublished.inc({ reason }, count);
         published += count;
       } catch (error) {

@@ -7,7 +7,8 @@ import { sleep, withRetry } from '../common/retry';
 import type { MaterializerMetrics } from './materializer.metrics';
 
 export interface MaterializerConsumerOptions<P = unknown, W = unknown> {
-  readonly kafka: KafkaClient;
+  /** Only its consumer is used (the benchmark hands over an in-memory one). */
+  readonly kafka: Pick<KafkaClient, 'consumer'>;
   readonly logger: Logger;
   readonly groupId: string;
   readonly topics: readonly string[];

@@ -21,9 +21,10 @@ import {
   type RepublishReason,
   type WrittenChunk,
 } from './materialize-batch';
-import { createMaterializerConsumer } from './materializer.consumer';
+import { createMaterializerConsumer, type MaterializerConsumerOptions } from './materializer.consumer';
 import { createMaterializerMetrics } from './materializer.metrics';
 import { ProfileRepository } from './profile.repository';
+import { ReplayWindow } from './replay-window';
 import { readApiRoutes } from './read-api.routes';
 import { readRfm, readSnapshotRfm, writeRfmSettings } from './rfm/rfm.repository';
 import { createRfmSnapshotter } from './rfm/rfm-snapshot';
@@ -38,6 +39,19 @@ export function materializerTopics(config: MaterializerConfig): TopicSpec[] {
     { ...topics.profileUpdates, name: config.MATERIALIZER_UPDATES_TOPIC },
     { ...topics.deadLetters, name: config.MATERIALIZER_DLQ_TOPIC },
   ];
+}
+
+/** How the consumer batches, fetches and refreshes, from the config (the benchmark uses the same). */
+export function consumerSettings(config: MaterializerConfig) {
+  return {
+    batchSize: config.MATERIALIZER_BATCH_SIZE,
+    lingerMs: config.MATERIALIZER_LINGER_MS,
+    fetchMinBytes: config.MATERIALIZER_FETCH_MIN_BYTES,
+    fetchMaxBytesPerPartition: config.MATERIALIZER_FETCH_MAX_BYTES_PER_PARTITION,
+    refreshIntervalMs: config.MATERIALIZER_REFRESH_INTERVAL_MS,
+    refreshMaxProfiles: config.MATERIALIZER_REFRESH_MAX_PROFILES,
+    touchedOf: (written: WrittenChunk) => written.touched.size,
+  } satisfies Partial<MaterializerConsumerOptions<PreparedChunk, WrittenChunk>>;
 }
 
 /**
@@ -117,6 +131,7 @@ export function createMaterializerService(config: MaterializerConfig, base: Serv
       topics: { stitched: config.MATERIALIZER_STITCHED_TOPIC, changes: config.MATERIALIZER_CHANGES_TOPIC, updates: config.MATERIALIZER_UPDATES_TOPIC },
       logger,
       metrics: materializerMetrics,
+      replays: new ReplayWindow(),
       rfmInputsChanged: () => rfmSnapshots.request(),
       exclusive,
     });
@@ -125,13 +140,7 @@ export function createMaterializerService(config: MaterializerConfig, base: Serv
     logger,
     groupId: config.MATERIALIZER_GROUP_ID,
     topics: [config.MATERIALIZER_STITCHED_TOPIC, config.MATERIALIZER_CHANGES_TOPIC],
-    batchSize: config.MATERIALIZER_BATCH_SIZE,
-    lingerMs: config.MATERIALIZER_LINGER_MS,
-    fetchMinBytes: config.MATERIALIZER_FETCH_MIN_BYTES,
-    fetchMaxBytesPerPartition: config.MATERIALIZER_FETCH_MAX_BYTES_PER_PARTITION,
-    refreshIntervalMs: config.MATERIALIZER_REFRESH_INTERVAL_MS,
-    refreshMaxProfiles: config.MATERIALIZER_REFRESH_MAX_PROFILES,
-    touchedOf: (written) => written.touched.size,
+    ...consumerSettings(config),
     metrics: materializerMetrics,
     ...(config.MATERIALIZER_FAULT_KILL_BEFORE_COMMIT > 0
       ? {

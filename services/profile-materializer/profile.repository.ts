@@ -3,6 +3,8 @@ import type { Identifier } from '../../schemas';
 import type { AliasChange } from './alias-map';
 import { parseObject, type EventRow, type IdentityLinkRow, type IdentityRow } from './store-rows';
 import { dateTime64Text } from '../common/clickhouse/datetime64';
+import { stringList, stringListParam } from '../common/clickhouse/string-list';
+import { loadAliasGroups, loadAliases } from './alias.repository';
 
 /**
  * The materializer's reads and writes of profile state in ClickHouse.
@@ -14,7 +16,8 @@ import { dateTime64Text } from '../common/clickhouse/datetime64';
  * - `snapshotProfiles` reads profile_facts_store (min/max/set union: a replayed event changes
  *   nothing) and profile_statements_store FINAL (one row per profile and message), folding
  *   statements latest-per-key by (timestamp, message_id), so arrival order does not matter;
- * - identifiers come from identities_store FINAL (the latest owner of each identifier).
+ * - identifiers come from identities_store FINAL (the latest owner of each identifier), read
+ *   by key for the candidates its index by profile names (migration 0014).
  */
 export interface ProfileSnapshot {
   readonly profileId: string;
@@ -51,6 +54,9 @@ const eventColumns = [
   'device_id', 'page_path', 'order_id', 'revenue', 'currency', 'properties', 'traits', 'context', 'consent', 'version',
 ] as const satisfies readonly (keyof EventRow)[];
 
+/** The profiles_store columns a snapshot writes (updated_at takes its default). */
+const profileColumns = ['profile_id', 'traits', 'first_seen', 'last_seen', 'consent', 'channels', 'identifiers', 'deleted', 'version'] as const;
+
 export class ProfileRepository {
   private static readonly identityCacheSize = 500_000;
   private lastVersion = 0;
@@ -65,10 +71,10 @@ export class ProfileRepository {
     return this.lastVersion;
   }
 
-  /** How many of these message ids are already stored (a replay or a resent event); a primary-key lookup. */
+  /** How many of these message ids are already stored (a replay); reads most of the message_id column of a large table, see ReplayWindow. */
   async countExistingEvents(messageIds: readonly string[]): Promise<number> {
-    const rows = await this.ch.query<{ n: string }>('SELECT uniqExact(message_id) AS n FROM events_store WHERE message_id IN {ids:Array(String)}', {
-      ids: [...new Set(messageIds)],
+    const rows = await this.ch.query<{ n: string }>(`SELECT uniqExact(message_id) AS n FROM events_store WHERE message_id IN ${stringList('ids')}`, {
+      ids: stringListParam(new Set(messageIds)),
     });
     return Number(rows[0]?.n ?? 0);
   }
@@ -94,15 +100,14 @@ export class ProfileRepository {
     await this.ch.insert('identity_links_store', rows);
   }
 
-  /** Current aliases touching `ids`: rows whose absorbed or surviving id is one of them. */
-  async loadAliases(ids: readonly string[]): Promise<Map<string, string>> {
-    if (ids.length === 0) return new Map();
-    const rows = await this.ch.query<{ absorbed_profile_id: string; surviving_profile_id: string }>(
-      `SELECT absorbed_profile_id, surviving_profile_id FROM profile_aliases
-       WHERE absorbed_profile_id IN {ids:Array(String)} OR surviving_profile_id IN {ids:Array(String)}`,
-      { ids: [...ids] },
-    );
-    return new Map(rows.map((r) => [r.absorbed_profile_id, r.surviving_profile_id]));
+  /** Current aliases touching `ids` (see alias.repository.ts). */
+  loadAliases(ids: readonly string[]): Promise<Map<string, string>> {
+    return loadAliases(this.ch, ids);
+  }
+
+  /** The alias groups of `ids` (see alias.repository.ts). */
+  loadAliasGroups(ids: readonly string[]): Promise<Map<string, string>> {
+    return loadAliasGroups(this.ch, ids);
   }
 
   async writeAliases(changes: readonly AliasChange[]): Promise<void> {
@@ -121,34 +126,36 @@ export class ProfileRepository {
   /**
    * Whole-profile snapshots of the surviving profiles `survivors`, computed from all their
    * events (their own and those of every profile merged into them), written to profiles_store
-   * with a new version and returned. Profiles without any event yet get no snapshot.
+   * with a new version and returned. `aliases` must hold every profile absorbed into one of
+   * them (loadAliasGroups). Profiles without any event yet get no snapshot.
    */
-  async snapshotProfiles(survivors: readonly string[]): Promise<ProfileSnapshot[]> {
+  async snapshotProfiles(survivors: readonly string[], aliases: ReadonlyMap<string, string>): Promise<ProfileSnapshot[]> {
     if (survivors.length === 0) return [];
-    const memberRows = await this.ch.query<{ absorbed_profile_id: string; surviving_profile_id: string }>(
-      'SELECT absorbed_profile_id, surviving_profile_id FROM profile_aliases WHERE surviving_profile_id IN {ids:Array(String)}',
-      { ids: [...survivors] },
-    );
-    const members = [...survivors, ...memberRows.map((r) => r.absorbed_profile_id)];
+    const wanted = new Set(survivors);
+    const memberRows = [...aliases].filter(([, survivor]) => wanted.has(survivor));
     // transform() needs only the absorbed ids (usually few); everyone else is their own survivor.
-    const params = { members, absorbed: memberRows.map((r) => r.absorbed_profile_id), survivors: memberRows.map((r) => r.surviving_profile_id) };
+    const params = {
+      members: stringListParam([...survivors, ...memberRows.map(([absorbed]) => absorbed)]),
+      absorbed: stringListParam(memberRows.map(([absorbed]) => absorbed)),
+      survivors: stringListParam(memberRows.map(([, survivor]) => survivor)),
+    };
     // Primary-key reads of the per-profile tables (migration 0008); `pid` is the surviving
     // profile (transform() maps an absorbed id to it), so a merge folds both profiles' facts.
     const facts = await this.ch.query<{ pid: string; first_seen: string; last_seen: string; channels: string[] }>(
-      `SELECT transform(profile_id, {absorbed:Array(String)}, {survivors:Array(String)}, profile_id) AS pid,
+      `SELECT transform(profile_id, ${stringList('absorbed')}, ${stringList('survivors')}, profile_id) AS pid,
               toString(toUnixTimestamp64Milli(min(first_seen))) AS first_seen,
               toString(toUnixTimestamp64Milli(max(last_seen))) AS last_seen,
               arraySort(groupUniqArrayArray(channels)) AS channels
        FROM profile_facts_store
-       WHERE profile_id IN {members:Array(String)}
+       WHERE profile_id IN ${stringList('members')}
        GROUP BY pid`,
       params,
     );
     const statements = await this.ch.query<{ pid: string; at: string; message_id: string; traits: string; consent: Record<string, boolean> }>(
-      `SELECT transform(profile_id, {absorbed:Array(String)}, {survivors:Array(String)}, profile_id) AS pid,
+      `SELECT transform(profile_id, ${stringList('absorbed')}, ${stringList('survivors')}, profile_id) AS pid,
               toString(toUnixTimestamp64Milli(timestamp)) AS at, message_id, traits, consent
        FROM profile_statements_store FINAL
-       WHERE profile_id IN {members:Array(String)}`,
+       WHERE profile_id IN ${stringList('members')}`,
       params,
     );
     const statementsOf = new Map<string, { traits: Statement[]; consent: Statement[] }>();
@@ -186,16 +193,18 @@ export class ProfileRepository {
         deleted: 0,
         version: this.nextVersion(),
       })),
+      { columns: profileColumns },
     );
     return snapshots;
   }
 
   /** Identifiers of each surviving profile, sorted by type then value. */
-  private async identifiersOf(params: { members: string[]; absorbed: string[]; survivors: string[] }): Promise<Map<string, Identifier[]>> {
+  private async identifiersOf(params: { members: string; absorbed: string; survivors: string }): Promise<Map<string, Identifier[]>> {
     const rows = await this.ch.query<{ pid: string; identifier_type: string; identifier_value: string }>(
-      `SELECT transform(profile_id, {absorbed:Array(String)}, {survivors:Array(String)}, profile_id) AS pid, identifier_type, identifier_value
+      `SELECT transform(profile_id, ${stringList('absorbed')}, ${stringList('survivors')}, profile_id) AS pid, identifier_type, identifier_value
        FROM identities_store FINAL
-       WHERE profile_id IN {members:Array(String)} AND deleted = 0
+       WHERE (identifier_type, identifier_value) IN (SELECT identifier_type, identifier_value FROM identities_by_profile WHERE profile_id IN ${stringList('members')})
+         AND profile_id IN ${stringList('members')} AND deleted = 0
        ORDER BY pid, identifier_type, identifier_value`,
       params,
     );
@@ -212,8 +221,8 @@ export class ProfileRepository {
   async segmentsOf(profileIds: readonly string[]): Promise<Map<string, string[]>> {
     if (profileIds.length === 0) return new Map();
     const rows = await this.ch.query<{ profile_id: string; segments: string[] }>(
-      'SELECT profile_id, arraySort(groupArray(segment_id)) AS segments FROM segment_members WHERE profile_id IN {ids:Array(String)} GROUP BY profile_id',
-      { ids: [...profileIds] },
+      `SELECT profile_id, arraySort(groupArray(segment_id)) AS segments FROM segment_members WHERE profile_id IN ${stringList('ids')} GROUP BY profile_id`,
+      { ids: stringListParam(profileIds) },
     );
     return new Map(rows.map((r) => [r.profile_id, r.segments]));
   }

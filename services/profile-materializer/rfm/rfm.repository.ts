@@ -2,6 +2,7 @@ import type { ClickHouse } from '../../common/clickhouse/client-factory';
 import { centsToAmount } from './money';
 import { labelGrid, type RfmLabel } from './rfm-labels';
 import type { RfmRow, RfmSettings } from './rfm';
+import { stringList, stringListParam } from '../../common/clickhouse/string-list';
 
 /**
  * RFM in ClickHouse: the `rfm_as_of` parameterized view (migration 0006) computes it from the
@@ -48,12 +49,12 @@ const rfmColumns = `profile_id, toString(toUnixTimestamp64Milli(last_purchase_at
  * purchasers.
  */
 export async function readRfm(ch: ClickHouse, asOf: number, profileIds?: readonly string[]): Promise<Map<string, RfmRow>> {
-  const filter = profileIds ? 'WHERE profile_id IN {ids:Array(String)}' : '';
+  const filter = profileIds ? `WHERE profile_id IN ${stringList('ids')}` : '';
   const rows = await ch.query<RfmDbRow>(
     `SELECT ${rfmColumns}
      FROM rfm_as_of(as_of = fromUnixTimestamp64Milli({as_of:Int64}, 'UTC'))
      ${filter}`,
-    { as_of: asOf, ...(profileIds ? { ids: [...profileIds] } : {}) },
+    { as_of: asOf, ...(profileIds ? { ids: stringListParam(profileIds) } : {}) },
   );
   return new Map(rows.map((row) => [row.profile_id, toRfmRow(row)]));
 }
@@ -65,7 +66,7 @@ export async function readRfm(ch: ClickHouse, asOf: number, profileIds?: readonl
  */
 export async function readSnapshotRfm(ch: ClickHouse, profileIds: readonly string[]): Promise<Map<string, RfmRow>> {
   if (profileIds.length === 0) return new Map();
-  const rows = await ch.query<RfmDbRow>(`SELECT ${rfmColumns} FROM rfm WHERE profile_id IN {ids:Array(String)}`, { ids: [...profileIds] });
+  const rows = await ch.query<RfmDbRow>(`SELECT ${rfmColumns} FROM rfm WHERE profile_id IN ${stringList('ids')}`, { ids: stringListParam(profileIds) });
   return new Map(rows.map((row) => [row.profile_id, toRfmRow(row)]));
 }
 

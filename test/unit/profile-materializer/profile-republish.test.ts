@@ -23,7 +23,10 @@ function fake(options: { aliases?: Record<string, string>; exclusive?: Materiali
   const aliases = new Map(Object.entries(options.aliases ?? {}));
   const snapshot = (profileId: string): ProfileSnapshot => ({ profileId, traits: '{}', firstSeen: 1, lastSeen: 2, consent: {}, channels: [], identifiers: [{ type: 'user_id', value: profileId }] });
   const repository = {
-    loadAliases: async (ids: readonly string[]) => new Map([...aliases].filter(([absorbed, survivor]) => ids.includes(absorbed) || ids.includes(survivor))),
+    loadAliasGroups: async (ids: readonly string[]) => {
+      const around = new Set([...ids, ...ids.flatMap((id) => (aliases.has(id) ? [aliases.get(id)!] : []))]);
+      return new Map([...aliases].filter(([absorbed, survivor]) => around.has(absorbed) || around.has(survivor)));
+    },
     snapshotProfiles: async (ids: readonly string[]) => ids.map(snapshot),
     segmentsOf: async (ids: readonly string[]) => new Map(ids.flatMap((id) => (f.segments.has(id) ? [[id, [...f.segments.get(id)!]] as [string, string[]]] : []))),
   } as unknown as ProfileRepository;
@@ -62,7 +65,7 @@ function fake(options: { aliases?: Record<string, string>; exclusive?: Materiali
 }
 
 describe('createProfileRepublisher', () => {
-  it('publishes fresh ProfileUpdates in chunks, with current segments, and skips merged-away ids', async () => {
+  it('publishes fresh ProfileUpdates in chunks, with current segments, and the survivor in place of a merged-away id', async () => {
     const f = fake({ aliases: { b: 'a' } });
     f.segments.set('c', ['seg_1', 'seg_2']);
     const republish = createProfileRepublisher({ chunkSize: 2 });

@@ -1,4 +1,5 @@
 import type { ClickHouse } from '../../../common/clickhouse/client-factory';
+import { loadAliasGroups } from '../../alias.repository';
 import { evaluationParams, segmentQuery, type SegmentSource } from '../segment-query';
 import { referencedSegments, type Rule } from '../segment-rule';
 
@@ -96,19 +97,8 @@ export class MembershipRepository {
    * were merged into, and every profile merged into those survivors (their rows must exit).
    */
   async expandCandidates(touched: readonly string[]): Promise<string[]> {
-    if (touched.length === 0) return [];
-    const ids = new Set(touched);
-    const survivors = await this.ch.query<{ surviving_profile_id: string }>(
-      'SELECT surviving_profile_id FROM profile_aliases WHERE absorbed_profile_id IN {ids:Array(String)}',
-      { ids: [...ids] },
-    );
-    for (const row of survivors) ids.add(row.surviving_profile_id);
-    const absorbed = await this.ch.query<{ absorbed_profile_id: string }>(
-      'SELECT absorbed_profile_id FROM profile_aliases WHERE surviving_profile_id IN {ids:Array(String)}',
-      { ids: [...ids] },
-    );
-    for (const row of absorbed) ids.add(row.absorbed_profile_id);
-    return [...ids].sort();
+    const groups = await loadAliasGroups(this.ch, touched);
+    return [...new Set([...touched, ...groups.keys(), ...groups.values()])].sort();
   }
 
   /** Changes of `segment` among `candidates` at `now` (incremental evaluation; small by construction). */
