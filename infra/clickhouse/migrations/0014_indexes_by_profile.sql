@@ -23,7 +23,7 @@ ENGINE = ReplacingMergeTree
 ORDER BY (surviving_profile_id, absorbed_profile_id)
 COMMENT 'Internal index of profile_aliases_store by surviving profile (candidates only, see migration 0014); query the profile_aliases view';
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS ${database}.profile_aliases_by_survivor_from_store
+CREATE MATERIALIZED VIEW IF NOT EXISTS ${database}.profile_aliases_by_survivor_from_aliases
 TO ${database}.profile_aliases_by_survivor
 AS SELECT surviving_profile_id, absorbed_profile_id
 FROM ${database}.profile_aliases_store
@@ -40,7 +40,7 @@ ENGINE = ReplacingMergeTree
 ORDER BY (profile_id, identifier_type, identifier_value)
 COMMENT 'Internal index of identities_store by profile (candidates only, see migration 0014); query the identities view';
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS ${database}.identities_by_profile_from_store
+CREATE MATERIALIZED VIEW IF NOT EXISTS ${database}.identities_by_profile_from_identities
 TO ${database}.identities_by_profile
 AS SELECT profile_id, identifier_type, identifier_value
 FROM ${database}.identities_store
