@@ -189,6 +189,7 @@ async function main(): Promise<void> {
   // The service's own consumer loop and settings (batch size, refresh interval and bound), fed
   // by an in-memory partition instead of a broker: what it writes, when it refreshes profiles
   // and when it commits are exactly what the profile-materializer does while it is behind.
+  const refreshes: number[] = [];
   const source = inMemoryPartition('bench.stitched', messages, config.MATERIALIZER_FETCH_MAX_BYTES_PER_PARTITION);
   const consumer = createMaterializerConsumer<PreparedChunk, WrittenChunk>({
     kafka: { consumer: () => source },
@@ -201,7 +202,6 @@ async function main(): Promise<void> {
     store: (prepared) => storeChunk(prepared, deps),
     publish: timed('refreshProfiles(total)', (written: readonly WrittenChunk[]) => refreshProfiles(written, deps).then((n) => void refreshes.push(n))),
   });
-  const refreshes: number[] = [];
 
   const t0 = process.hrtime.bigint();
   await consumer.start();

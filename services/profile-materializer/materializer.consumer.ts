@@ -5,6 +5,7 @@ import { connectWithBackoff } from '../common/dependency';
 import { errorMessage, isRetriable } from '../common/errors';
 import { sleep, withRetry } from '../common/retry';
 import type { MaterializerMetrics } from './materializer.metrics';
+import { partitionKey } from './replay-window';
 
 export interface MaterializerConsumerOptions<P = unknown, W = unknown> {
   /** Only its consumer is used (the benchmark hands over an in-memory one). */
@@ -262,7 +263,7 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
             // Caught up: nothing left in this partition when fetched.
             const caughtUp = BigInt(batch.highWatermark) - end <= 1n;
             const current: Waiting<W> = (waiting ??= { written: [], unwritten: [], offsets: new Map(), records: 0, profiles: 0, since: Date.now() });
-            const key = `${batch.topic}\u0000${batch.partition}`;
+            const key = partitionKey(batch.topic, batch.partition);
             if (!last) {
               const previous = current.offsets.get(key);
               if (!previous || BigInt(previous.offset) <= end) current.offsets.set(key, { topic: batch.topic, partition: batch.partition, offset: (end + 1n).toString() });

@@ -5,6 +5,7 @@ import { parseObject, type EventRow, type IdentityLinkRow, type IdentityRow } fr
 import { dateTime64Text } from '../common/clickhouse/datetime64';
 import { stringList, stringListParam } from '../common/clickhouse/string-list';
 import { loadAliasGroups, loadAliases } from './alias.repository';
+import { segmentsOfProfiles } from './segments/evaluation/membership.repository';
 
 /**
  * The materializer's reads and writes of profile state in ClickHouse.
@@ -218,12 +219,8 @@ export class ProfileRepository {
   }
 
   /** Segment ids per profile, from the segment_members view. */
-  async segmentsOf(profileIds: readonly string[]): Promise<Map<string, string[]>> {
-    if (profileIds.length === 0) return new Map();
-    const rows = await this.ch.query<{ profile_id: string; segments: string[] }>(
-      `SELECT profile_id, arraySort(groupArray(segment_id)) AS segments FROM segment_members WHERE profile_id IN ${stringList('ids')} GROUP BY profile_id`,
-      { ids: stringListParam(profileIds) },
-    );
-    return new Map(rows.map((r) => [r.profile_id, r.segments]));
+  segmentsOf(profileIds: readonly string[]): Promise<Map<string, string[]>> {
+    return segmentsOfProfiles(this.ch, profileIds);
   }
+
 }

@@ -28,7 +28,7 @@ export class ReplayWindow {
   }
 }
 
-/** The key ReplayWindow uses for a partition. */
+/** A partition as one string key (the consumer's offsets by partition, ReplayWindow). */
 export function partitionKey(topic: string, partition: number): string {
   return `${topic}\u0000${partition}`;
 }

@@ -1,4 +1,5 @@
 import type { ClickHouse } from '../../../common/clickhouse/client-factory';
+import { stringList, stringListParam } from '../../../common/clickhouse/string-list';
 import { loadAliasGroups } from '../../alias.repository';
 import { evaluationParams, segmentQuery, type SegmentSource } from '../segment-query';
 import { referencedSegments, type Rule } from '../segment-rule';
@@ -171,14 +172,8 @@ export class MembershipRepository {
    * This is what a ProfileUpdate's `segments` holds.
    */
   async currentSegments(profileIds: readonly string[]): Promise<Map<string, string[]>> {
-    const out = new Map<string, string[]>(profileIds.map((id) => [id, []]));
-    if (profileIds.length === 0) return out;
-    const rows = await this.ch.query<{ profile_id: string; segments: string[] }>(
-      'SELECT profile_id, arraySort(groupArray(segment_id)) AS segments FROM segment_members WHERE profile_id IN {ids:Array(String)} GROUP BY profile_id',
-      { ids: [...profileIds] },
-    );
-    for (const row of rows) out.set(row.profile_id, row.segments);
-    return out;
+    const found = await segmentsOfProfiles(this.ch, profileIds);
+    return new Map(profileIds.map((id) => [id, found.get(id) ?? []]));
   }
 
   /**
@@ -233,3 +228,12 @@ export function dependencyOrder<T extends { readonly id: string; readonly refere
   return out;
 }
 
+/** Segment ids (sorted) per profile that is a member of any, from the segment_members view. */
+export async function segmentsOfProfiles(ch: ClickHouse, profileIds: readonly string[]): Promise<Map<string, string[]>> {
+  if (profileIds.length === 0) return new Map();
+  const rows = await ch.query<{ profile_id: string; segments: string[] }>(
+    `SELECT profile_id, arraySort(groupArray(segment_id)) AS segments FROM segment_members WHERE profile_id IN ${stringList('ids')} GROUP BY profile_id`,
+    { ids: stringListParam(profileIds) },
+  );
+  return new Map(rows.map((r) => [r.profile_id, r.segments]));
+}
