@@ -8,7 +8,7 @@ import type { BatchConsumer, IncomingMessage, KafkaClient, MessageBatch, BatchCo
 import { ProducerFencedError, type Transaction, type TransactionalProducer, type TopicMessages } from '../common/kafka/transactions';
 import type { Component } from '../common/lifecycle';
 import type { Logger } from '../common/logger';
-import { HEADER_LENGTH, frame, type AvroCodec } from '../common/registry';
+import { HEADER_LENGTH, encodeFramed, type AvroCodec } from '../common/registry';
 import { ok, type StepResult } from '../common/step-result';
 import type { IdentityGraph, Resolution } from './identity/identity-graph';
 import { restoreIdentityGraph } from './identity-graph.store';
@@ -397,7 +397,7 @@ function outputWriters(codec: AvroCodec, topics: StitcherTopics): OutputWriters 
   const writer = <T>(topic: string, name: 'IdentityChange' | 'IdentityGraphRecord'): ((value: T) => Buffer) => {
     const id = idOf(topic);
     const type = schema(name).type;
-    return (value) => frame(id, type.toBuffer(value));
+    return (value) => encodeFramed(id, type, value);
   };
   return {
     stitched: new StitchedEventWriter(idOf(topics.stitched)),

@@ -1,7 +1,7 @@
 import * as avro from 'avsc';
 import type { StitchedEvent } from '../../schemas';
 import { avroOptions, schema } from '../../schemas';
-import { HEADER_LENGTH, MAGIC_BYTE } from '../common/registry';
+import { encodeFramed } from '../common/registry';
 
 /**
  * Writes `StitchedEvent`s in the wire format, reusing the input's Avro bytes when it can.
@@ -30,17 +30,7 @@ export class StitchedEventWriter {
 
   /** `eventBody`: the input's Avro body when written with our Event schema, else undefined. */
   write(value: StitchedEvent, eventBody: Buffer | undefined): Buffer {
-    const body = eventBody === undefined ? this.full.toBuffer(value) : undefined;
-    const head = body === undefined ? this.head.toBuffer({ profileId: value.profileId, identifiers: value.identifiers, stitchedAt: value.stitchedAt }) : undefined;
-    const length = HEADER_LENGTH + (body ? body.length : head!.length + eventBody!.length);
-    const out = Buffer.allocUnsafe(length);
-    out.writeUInt8(MAGIC_BYTE, 0);
-    out.writeInt32BE(this.schemaId, 1);
-    if (body) body.copy(out, HEADER_LENGTH);
-    else {
-      head!.copy(out, HEADER_LENGTH);
-      eventBody!.copy(out, HEADER_LENGTH + head!.length);
-    }
-    return out;
+    if (eventBody === undefined) return encodeFramed(this.schemaId, this.full, value);
+    return encodeFramed(this.schemaId, this.head, { profileId: value.profileId, identifiers: value.identifiers, stitchedAt: value.stitchedAt }, eventBody);
   }
 }

@@ -1,8 +1,10 @@
 /**
  * kafkajs is patched for speed (patches/kafkajs+2.2.4.patch: in-place varints, a small-number
- * path for varlongs, unzeroed encoder buffers, linear grouping by partition). These check the
+ * path for varlongs, unzeroed encoder buffers, linear grouping by partition, uncompressed
+ * record batches written into one buffer, CRC-32C eight bytes at a time). These check the
  * patched code still writes Kafka's wire format: varints against an independent zigzag/LEB128
- * reference, and records and batches through kafkajs' own decoders.
+ * reference, the CRC against a bitwise one, batches byte for byte against kafkajs' generic
+ * path, and records and batches through kafkajs' own decoders.
  */
 /* eslint-disable @typescript-eslint/no-require-imports */
 const Encoder = require('kafkajs/src/protocol/encoder') as new () => { writeVarInt(v: number): unknown; writeVarLong(v: number | bigint): unknown; buffer: Buffer };
@@ -10,6 +12,27 @@ const Decoder = require('kafkajs/src/protocol/decoder') as new (buffer: Buffer) 
 const Record = require('kafkajs/src/protocol/recordBatch/record/v0') as (record: object) => { buffer: Buffer };
 const RecordDecoder = require('kafkajs/src/protocol/recordBatch/record/v0/decoder') as (decoder: unknown, context: object) => { key: Buffer; value: Buffer; offset: string; timestamp: string; headers: Record<string, Buffer> };
 const groupMessagesPerPartition = require('kafkajs/src/producer/groupMessagesPerPartition') as (args: object) => Record<string, { key: string }[]>;
+const crc32C = require('kafkajs/src/protocol/recordBatch/crc32C/crc32C') as (buffer: Buffer) => number;
+const { RecordBatch } = require('kafkajs/src/protocol/recordBatch/v0') as { RecordBatch: (args: object) => Promise<EncoderLike> };
+const RecordBatchDecoder = require('kafkajs/src/protocol/recordBatch/v0/decoder') as (decoder: unknown) => Promise<{ records: { key: Buffer | null; value: Buffer | null; offset: string; timestamp: string; headers: Record<string, Buffer | Buffer[] | null> }[]; inTransaction: boolean; producerId: string }>;
+const uncompressedPartition = require('kafkajs/src/protocol/recordBatch/v0/uncompressedPartition') as (args: PartitionArgs) => EncoderLike | undefined;
+const Long = require('kafkajs/src/utils/long') as { fromValue(value: number | string): unknown; fromInt(value: number): unknown };
+
+interface EncoderLike {
+  buffer: Buffer;
+  size(): number;
+}
+interface PartitionArgs {
+  partition: number;
+  messages: { key?: string | Buffer | null; value: string | Buffer | null; timestamp?: string; headers?: Record<string, string | Buffer | (string | Buffer)[] | undefined> }[];
+  firstTimestamp: number | string;
+  maxTimestamp: number | string;
+  dateNow: number;
+  producerId: unknown;
+  producerEpoch: number;
+  firstSequence: number;
+  transactional: boolean;
+}
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 function referenceVarLong(value: bigint): Buffer {
@@ -53,6 +76,84 @@ describe('patched kafkajs protocol encoding', () => {
       expect(record.offset).toBe('103');
       expect(record.timestamp).toBe(String(1000 + timestampDelta));
     }
+  });
+
+  it('computes CRC-32C: the standard check value and a bitwise reference at every length', () => {
+    const bitwise = (buffer: Buffer): number => {
+      let crc = 0xffffffff;
+      for (const byte of buffer) {
+        crc ^= byte;
+        for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0x82f63b78 : crc >>> 1;
+      }
+      return (crc ^ 0xffffffff) >>> 0;
+    };
+    expect(crc32C(Buffer.from('123456789')).toString(16)).toBe('e3069283');
+    let seed = 7;
+    for (let length = 0; length < 70; length++) {
+      const buffer = Buffer.from(Array.from({ length: length * 13 }, () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) & 0xff));
+      expect({ length, crc: crc32C(buffer) }).toEqual({ length, crc: bitwise(buffer) });
+    }
+  });
+
+  describe('uncompressed record batches written in one buffer', () => {
+    const producerId = Long.fromValue('4000000001');
+    const messages: PartitionArgs['messages'] = [
+      { key: 'prof_1', value: Buffer.alloc(3000, 7), timestamp: '1700000000000' },
+      { key: Buffer.from('k2'), value: 'text value ✓', timestamp: '1700000000250', headers: { source: 'web', tags: ['a', Buffer.from('b')] } },
+      { key: null, value: null, timestamp: '1699999999000' },
+      { value: Buffer.from('no key, no timestamp') },
+    ];
+    const args = (overrides: Partial<PartitionArgs> = {}): PartitionArgs => ({
+      partition: 4,
+      messages,
+      firstTimestamp: '1699999999000',
+      maxTimestamp: '1700000000250',
+      dateNow: 1700000001000,
+      producerId,
+      producerEpoch: 3,
+      firstSequence: 17,
+      transactional: true,
+      ...overrides,
+    });
+    /** kafkajs' generic path, as its produce request wrote it before the patch. */
+    const generic = async (a: PartitionArgs): Promise<Buffer> => {
+      const records = a.messages.map((message, i) => Record({ ...message, offsetDelta: i, timestampDelta: Number(message.timestamp || a.dateNow) - Number(a.firstTimestamp) }));
+      const batch = await RecordBatch({ compression: 0, records, firstTimestamp: a.firstTimestamp, maxTimestamp: a.maxTimestamp, producerId: a.producerId, producerEpoch: a.producerEpoch, firstSequence: a.firstSequence, transactional: a.transactional, lastOffsetDelta: records.length - 1 });
+      const head = Buffer.alloc(8);
+      head.writeInt32BE(a.partition, 0);
+      head.writeInt32BE(batch.size(), 4);
+      return Buffer.concat([head, batch.buffer]);
+    };
+
+    it('writes the same bytes as the generic path, transactional or not', async () => {
+      for (const transactional of [true, false]) {
+        const fast = uncompressedPartition(args({ transactional }))!.buffer;
+        expect(fast.toString('hex')).toBe((await generic(args({ transactional }))).toString('hex'));
+      }
+      const one = args({ messages: [{ key: 'only', value: 'one' }], firstTimestamp: 1700000001000, maxTimestamp: 1700000001000, producerId: Long.fromInt(-1), producerEpoch: 0, firstSequence: 0, transactional: false });
+      expect(uncompressedPartition(one)!.buffer.toString('hex')).toBe((await generic(one)).toString('hex'));
+    });
+
+    it('is read back by kafkajs with every key, value, header, offset and time', async () => {
+      const fast = uncompressedPartition(args())!.buffer;
+      const Decoder = require('kafkajs/src/protocol/decoder'); // eslint-disable-line @typescript-eslint/no-require-imports
+      const batch = await RecordBatchDecoder(new Decoder(fast.subarray(8)));
+      expect(batch.inTransaction).toBe(true);
+      expect(batch.producerId).toBe('4000000001');
+      expect(batch.records.map((r) => [r.key?.toString() ?? null, r.value?.length ?? null, r.offset, r.timestamp])).toEqual([
+        ['prof_1', 3000, '0', '1700000000000'],
+        ['k2', Buffer.byteLength('text value ✓'), '1', '1700000000250'],
+        [null, null, '2', '1699999999000'],
+        [null, 20, '3', '1700000001000'],
+      ]);
+      const headers = batch.records[1]!.headers;
+      expect(headers.source?.toString()).toBe('web');
+      expect((headers.tags as Buffer[]).map(String)).toEqual(['a', 'b']);
+    });
+
+    it('leaves timestamp deltas beyond 32 bits to the generic path', () => {
+      expect(uncompressedPartition(args({ messages: [{ key: 'k', value: 'v', timestamp: String(1699999999000 + 2 ** 31) }] }))).toBeUndefined();
+    });
   });
 
   it('groups messages by partition keeping their order', () => {

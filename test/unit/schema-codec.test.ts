@@ -2,7 +2,7 @@ import * as avro from 'avsc';
 import { schema } from '../../schemas';
 import type { Event } from '../../schemas/types.generated';
 import { InvalidInputError } from '../../services/common/errors';
-import { AvroCodec, SchemaRegistryClient, frame, unframe } from '../../services/common/registry';
+import { AvroCodec, SchemaRegistryClient, encodeFramed, unframe } from '../../services/common/registry';
 
 /**
  * The codec's offline behaviour. The registry client points at a port nothing listens on:
@@ -40,10 +40,20 @@ function caught(task: () => unknown): unknown {
 }
 
 describe('wire format', () => {
-  it('frames a body as magic byte 0, 4-byte big-endian id, body', () => {
-    const framed = frame(258, Buffer.from([7, 8, 9]));
-    expect([...framed]).toEqual([0, 0, 0, 1, 2, 7, 8, 9]);
-    expect(unframe(framed)).toEqual({ schemaId: 258, body: Buffer.from([7, 8, 9]) });
+  it('frames an encoding as magic byte 0, 4-byte big-endian id, Avro body, then any suffix', () => {
+    const framed = encodeFramed(258, avro.Type.forSchema('int'), -2, Buffer.from([7, 8, 9]));
+    expect([...framed]).toEqual([0, 0, 0, 1, 2, 3, 7, 8, 9]);
+    expect(unframe(framed)).toEqual({ schemaId: 258, body: Buffer.from([3, 7, 8, 9]) });
+  });
+
+  it('frames values larger than its scratch buffer, and no result shares memory with the next', () => {
+    const text = avro.Type.forSchema('string');
+    const large = 'x'.repeat(200_000);
+    const first = encodeFramed(9, text, large);
+    const second = encodeFramed(9, text, 'short');
+    expect(text.fromBuffer(unframe(first).body)).toBe(large);
+    expect(text.fromBuffer(unframe(second).body)).toBe('short');
+    expect(text.fromBuffer(unframe(encodeFramed(9, text, large)).body)).toBe(large);
   });
 
   it('refuses a bad magic byte with InvalidInputError, and hints at JSON', () => {

@@ -3,7 +3,7 @@ import { avroOptions } from '../../../schemas';
 import { InternalError, InvalidInputError, errorMessage } from '../errors';
 import { valueSubject } from '../kafka/topics';
 import type { RegisteredTopicSchema, SchemaDefinition, SchemaRegistryClient } from './schema-registry.client';
-import { frame, unframe } from './wire-format';
+import { encodeFramed, unframe } from './wire-format';
 
 /**
  * Avro in the Confluent wire format for kumiki's topics.
@@ -87,7 +87,7 @@ export class AvroCodec {
         field: problems[0]!.path,
       });
     }
-    return frame(writer.id, writer.type.toBuffer(value));
+    return encodeFramed(writer.id, writer.type, value);
   }
 
   /**

@@ -1,3 +1,4 @@
+import type * as avro from 'avsc';
 import { InvalidInputError } from '../errors';
 
 /**
@@ -15,11 +16,29 @@ export interface WireFrame {
   readonly body: Buffer;
 }
 
-export function frame(schemaId: number, body: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(HEADER_LENGTH + body.length);
-  out.writeUInt8(MAGIC_BYTE, 0);
-  out.writeInt32BE(schemaId, 1);
-  body.copy(out, HEADER_LENGTH);
+/** One scratch buffer per process: records are encoded into it, then copied out at their exact size. */
+let scratch = Buffer.allocUnsafe(64 * 1024);
+
+/**
+ * `value` encoded with `type` in the wire format, followed by `suffix` if given (the bytes of
+ * fields the caller already holds encoded). avsc's own `toBuffer` zero-fills a buffer and
+ * copies into it, and framing copied once more; this is one unfilled allocation and one copy.
+ * It does not validate: callers validate (AvroCodec.encode) or build values from typed objects.
+ */
+export function encodeFramed(schemaId: number, type: avro.Type, value: unknown, suffix?: Buffer): Buffer {
+  scratch[0] = MAGIC_BYTE;
+  scratch.writeInt32BE(schemaId, 1);
+  let end = type.encode(value, scratch, HEADER_LENGTH);
+  if (end < 0) {
+    // avsc answers how many bytes were missing; grow past them and write again.
+    const grown = Buffer.allocUnsafe(2 * (scratch.length - end));
+    scratch.copy(grown, 0, 0, HEADER_LENGTH);
+    scratch = grown;
+    end = type.encode(value, scratch, HEADER_LENGTH);
+  }
+  const out = Buffer.allocUnsafe(end + (suffix?.length ?? 0));
+  scratch.copy(out, 0, 0, end);
+  suffix?.copy(out, end);
   return out;
 }
 

@@ -4,7 +4,7 @@ import { DependencyUnavailableError } from '../../../services/common/errors';
 import type { BatchContext, IncomingMessage, KafkaClient, MessageBatch, OutgoingMessage } from '../../../services/common/kafka/client';
 import { ProducerFencedError, type TopicMessages } from '../../../services/common/kafka/transactions';
 import { createMetricsRegistry } from '../../../services/common/metrics';
-import { frame, type AvroCodec } from '../../../services/common/registry';
+import { encodeFramed, type AvroCodec } from '../../../services/common/registry';
 import { resolveIdentityRules } from '../../../services/identity-stitcher/identity/identity-rules';
 import { createEventStitcher } from '../../../services/identity-stitcher/stitch-events.consumer';
 import { createStitcherMetrics } from '../../../services/identity-stitcher/stitcher.metrics';
@@ -88,7 +88,7 @@ class FakeKafka {
 const codec = {
   schemaIdOf: () => 1,
   decode: async (buffer: Buffer, reader: { fromBuffer(b: Buffer): unknown }) => ({ schemaId: 1, value: reader.fromBuffer(buffer.subarray(5)) }),
-  encode: (_topic: string, value: unknown) => frame(1, schema('DeadLetter').type.toBuffer(value)),
+  encode: (_topic: string, value: unknown) => encodeFramed(1, schema('DeadLetter').type, value),
 } as unknown as AvroCodec;
 
 const events = [

@@ -1,6 +1,5 @@
 import type { Event, StitchedEvent } from '../../../schemas';
 import { schema } from '../../../schemas';
-import { frame } from '../../../services/common/registry';
 import { StitchedEventWriter } from '../../../services/identity-stitcher/stitched-event.writer';
 
 const event: Event = {
@@ -28,7 +27,7 @@ describe('StitchedEventWriter', () => {
     const writer = new StitchedEventWriter(77);
     const value: StitchedEvent = { profileId: 'p_1', identifiers: [{ type: 'user_id', value: 'u-1' }], stitchedAt: 1_700_000_001_000, event };
     const body = schema('Event').type.toBuffer(event);
-    const expected = frame(77, schema('StitchedEvent').type.toBuffer(value));
+    const expected = Buffer.concat([Buffer.from([0, 0, 0, 0, 77]), schema('StitchedEvent').type.toBuffer(value)]);
     expect(writer.write(value, body)).toEqual(expected);
     expect(writer.write(value, undefined)).toEqual(expected);
     expect(schema('StitchedEvent').type.fromBuffer(writer.write(value, body).subarray(5))).toEqual(value);
