@@ -21,9 +21,9 @@ import { createKafkaClient, type OutgoingMessage } from '../services/common/kafk
 import { topics, type TopicSpec } from '../services/common/kafka/topics';
 import { createMetricsRegistry } from '../services/common/metrics';
 import { createRegistryConnection } from '../services/common/registry';
-import { resolveIdentityRules } from '../services/identity-stitcher/identity/identity-rules';
 import { chunked, createEventStitcher, type StitcherTopics } from '../services/identity-stitcher/stitch-events.consumer';
 import { createStitcherMetrics } from '../services/identity-stitcher/stitcher.metrics';
+import { loadStitcherConfig, stitcherSettings } from '../services/identity-stitcher/config';
 
 const events = Number(process.argv[2] ?? 200_000);
 /**
@@ -104,7 +104,10 @@ async function main(): Promise<void> {
   await producer.disconnect();
   console.log(JSON.stringify({ produced: events, eventsPerPerson: perPerson, seconds: (Date.now() - producedStarted) / 1000 }));
 
-  const fetchMaxBytesPerPartition = Number(process.env.STITCHER_FETCH_MAX_BYTES_PER_PARTITION ?? 1_048_576);
+  // The service's own settings (defaults, or the same STITCHER_* environment variables).
+  const config = loadStitcherConfig(process.env);
+  const settings = stitcherSettings(config);
+  const { fetchMaxBytesPerPartition } = settings;
   // References, same client and fetch settings as the stitcher: each batch's bytes copied to an
   // output topic. Plain: idempotent acks=all producer, offsets committed per batch. Transactional:
   // the copy and the offsets committed in one transaction per batch, as the stitcher does — the
@@ -117,7 +120,7 @@ async function main(): Promise<void> {
     const plain = mode === 'plain' ? kafka.producer() : undefined;
     const transactional = mode === 'transactional' ? kafka.transactionalProducer({ transactionalId: `${run}-copy-txn` }) : undefined;
     await (plain ?? transactional)!.connect();
-    const consumer = kafka.consumer({ groupId, topics: [names.raw], fromBeginning: true, maxWaitTimeInMs: 100, maxBytesPerPartition: fetchMaxBytesPerPartition });
+    const consumer = kafka.consumer({ groupId, topics: [names.raw], fromBeginning: true, maxWaitTimeInMs: settings.fetchMaxWaitMs, minBytes: settings.fetchMinBytes, maxBytesPerPartition: fetchMaxBytesPerPartition });
     await consumer.connect();
     let seen = 0;
     let first = 0;
@@ -165,13 +168,8 @@ async function main(): Promise<void> {
     topics: names,
     groupId: `${run}-stitcher`,
     transactionalId: `${run}-txn`,
-    rules: resolveIdentityRules(),
-    fetchMaxWaitMs: 100,
-    fetchMinBytes: 1,
-    fetchMaxBytesPerPartition,
-    transactionTimeoutMs: 60_000,
-    sessionTimeoutMs: 30_000,
-    concurrency: Number(process.env.STITCHER_CONCURRENCY ?? 1),
+    rules: config.identityRules,
+    ...settings,
     onFatal: (error) => {
       console.error('stitcher failed', error);
       process.exit(1);

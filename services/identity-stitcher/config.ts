@@ -25,11 +25,15 @@ export const stitcherEnv = z.object({
   /** Fetch linger: bigger batches mean fewer transactions per event. */
   STITCHER_FETCH_MAX_WAIT_MS: z.coerce.number().int().min(0).default(100),
   STITCHER_FETCH_MIN_BYTES: z.coerce.number().int().min(1).default(1),
-  /** Bound of one partition's fetch = of one batch = of one transaction's input. */
-  STITCHER_FETCH_MAX_BYTES_PER_PARTITION: env.positiveInt(1_048_576),
+  /** Bound of one partition's fetch = of one batch (a transaction holds the batches stitched together, see STITCHER_CONCURRENCY). */
+  STITCHER_FETCH_MAX_BYTES_PER_PARTITION: env.positiveInt(524_288),
   STITCHER_TRANSACTION_TIMEOUT_MS: env.positiveInt(60_000),
-  /** Input partitions in flight at once (decode and stitch overlap the previous transaction). */
-  STITCHER_CONCURRENCY: env.positiveInt(1),
+  /**
+   * Input batches in flight at once: those stitched while a transaction is on the wire commit
+   * together in the next one (group commit), so fewer transactions per event. 6 = the input
+   * topics' partitions.
+   */
+  STITCHER_CONCURRENCY: env.positiveInt(6),
   /** How soon a crashed instance's partitions are reassigned (≥ the broker's group.min.session.timeout.ms). */
   STITCHER_SESSION_TIMEOUT_MS: env.positiveInt(30_000),
   /**
@@ -62,4 +66,23 @@ export function loadStitcherConfig(source: Env): StitcherConfig {
     throw new ConfigError(result.error.issues.map((issue) => `identity rules ${issue.path.join('.') || '(file)'}: ${issue.message}`));
   }
   return Object.freeze({ ...parsed, identityRules: resolveIdentityRules(result.data) });
+}
+
+/** The stitcher's consumer and transaction tuning, as the service runs it (the benchmark runs the same). */
+export function stitcherSettings(config: StitcherEnv): {
+  fetchMaxWaitMs: number;
+  fetchMinBytes: number;
+  fetchMaxBytesPerPartition: number;
+  transactionTimeoutMs: number;
+  sessionTimeoutMs: number;
+  concurrency: number;
+} {
+  return {
+    fetchMaxWaitMs: config.STITCHER_FETCH_MAX_WAIT_MS,
+    fetchMinBytes: config.STITCHER_FETCH_MIN_BYTES,
+    fetchMaxBytesPerPartition: config.STITCHER_FETCH_MAX_BYTES_PER_PARTITION,
+    transactionTimeoutMs: config.STITCHER_TRANSACTION_TIMEOUT_MS,
+    sessionTimeoutMs: config.STITCHER_SESSION_TIMEOUT_MS,
+    concurrency: config.STITCHER_CONCURRENCY,
+  };
 }

@@ -5,7 +5,7 @@ import { createHttpServer } from '../common/http-server';
 import { createKafkaConnection } from '../common/kafka/kafka-connection';
 import { topics, type TopicSpec } from '../common/kafka/topics';
 import { createRegistryConnection, registrySettingsFromConfig } from '../common/registry';
-import { loadStitcherConfig, type StitcherConfig } from './config';
+import { loadStitcherConfig, stitcherSettings, type StitcherConfig } from './config';
 import { createEventStitcher, type StitcherTopics } from './stitch-events.consumer';
 import { createStitcherMetrics } from './stitcher.metrics';
 import { identityRoutes } from './identity.routes';
@@ -26,12 +26,7 @@ runMain('identity-stitcher', process.env, loadStitcherConfig, (config) => {
     groupId: config.STITCHER_GROUP_ID,
     transactionalId: config.STITCHER_TRANSACTIONAL_ID,
     rules: config.identityRules,
-    fetchMaxWaitMs: config.STITCHER_FETCH_MAX_WAIT_MS,
-    fetchMinBytes: config.STITCHER_FETCH_MIN_BYTES,
-    fetchMaxBytesPerPartition: config.STITCHER_FETCH_MAX_BYTES_PER_PARTITION,
-    transactionTimeoutMs: config.STITCHER_TRANSACTION_TIMEOUT_MS,
-    sessionTimeoutMs: config.STITCHER_SESSION_TIMEOUT_MS,
-    concurrency: config.STITCHER_CONCURRENCY,
+    ...stitcherSettings(config),
     pauseBeforeCommitMs: config.STITCHER_TEST_PAUSE_BEFORE_COMMIT_MS,
     onFatal: (error) =>
       void service?.stop({ error }).then((code) => {

@@ -15,6 +15,7 @@ import { restoreIdentityGraph } from './identity-graph.store';
 import type { IdentityRules } from './identity/identity-rules';
 import { IdentifierNormaliser } from './identity/normalise';
 import { decodeAvroEvent, parseJsonEvent, type DecodedEvent } from './steps/decode-event.step';
+import { GroupCommit } from './group-commit';
 import { StitchedEventWriter } from './stitched-event.writer';
 import { resolveProfile } from './steps/resolve-profile.step';
 import type { StitcherMetrics } from './stitcher.metrics';
@@ -69,9 +70,10 @@ export interface EventStitcher extends Component {
  * 3. the consumer joins and resumes from the group's committed offsets, which were committed
  *    in the same transactions as those graph records.
  *
- * Each fetched batch (one partition of one input topic) becomes one transaction holding the
- * stitched events, the identity changes, the graph records, the dead letters and the next
- * offset. Decoding happens before the graph is touched (a registry outage just retries the
+ * Each fetched batch (one partition of one input topic) is committed in one transaction holding
+ * its stitched events, identity changes, graph records, dead letters and next offset, together
+ * with the other batches stitched while the previous transaction was on the wire (group
+ * commit, in stitch order). Decoding happens before the graph is touched (a registry outage just retries the
  * batch); once the graph has changed, a failed transaction means memory is ahead of Kafka:
  * the stitcher drops consumer, producer and graph and runs the start-up sequence again
  * (`recover`), unless it was fenced — then another instance owns the graph and it stops.
@@ -89,7 +91,7 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
   let failed = false;
   let current: Transaction | undefined;
   let writers: OutputWriters | undefined;
-  let transactionTail: Promise<void> = Promise.resolve();
+  let commits = new GroupCommit<StitchedBatch>(commitTogether);
   let recovering = false;
 
   const eventType = schema('Event').type;
@@ -171,14 +173,9 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
         messageId: messageId ?? null,
       });
     };
-    // Batches of different partitions are handled concurrently, but this section (from here
-    // to the end of the transaction) runs in one order: stitching is synchronous, and the
-    // transaction waits for the previous batch's to finish. So while one transaction is on the
-    // wire, the next batch is already being stitched, and what is committed is always a prefix
-    // of what was stitched.
-    const previous = transactionTail;
-    let release: () => void = () => undefined;
-    transactionTail = new Promise<void>((resolve) => (release = resolve));
+    // Batches of different partitions are handled concurrently, but stitching is synchronous
+    // and outputs are committed in the order they were stitched (GroupCommit): while one
+    // transaction is on the wire the next batches are stitched, and they commit together.
     // From here on the graph changes: any failure means memory is ahead of Kafka.
     try {
       batch.messages.forEach((message, i) => {
@@ -207,43 +204,13 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
       });
     } catch (error) {
       fail(error, 'stitching failed after the graph changed', batch);
-      release();
       throw error;
     }
 
-    // 3. One transaction: outputs, dead letters and the next offset commit together.
+    // 3. One transaction with the batches stitched meanwhile: outputs, dead letters and next offsets.
     const last = batch.messages[batch.messages.length - 1]!.offset;
-    await previous;
-    const started = process.hrtime.bigint();
-    try {
-      if (failed) throw new Error('an earlier transaction failed');
-      current = await producerOrThrow().begin();
-      for (const chunk of chunked([
-        { topic: topics.graph, messages: graphRecords },
-        { topic: topics.changes, messages: changes },
-        { topic: topics.stitched, messages: stitched },
-      ])) {
-        await current.send(chunk);
-      }
-      await deadLetters.send(letters);
-      await current.sendOffsets(options.groupId, [{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
-      if (options.pauseBeforeCommitMs) {
-        logger.warn({ offset: last, pauseMs: options.pauseBeforeCommitMs }, 'test fault injection: transaction sent, pausing before commit');
-        await sleep(options.pauseBeforeCommitMs);
-      }
-      await current.commit();
-    } catch (error) {
-      await current?.abort().catch(() => undefined);
-      current = undefined;
-      if (!failed) fail(error, error instanceof ProducerFencedError ? 'fenced by another stitcher instance' : 'transaction failed after the graph changed', batch);
-      release();
-      throw error;
-    }
-    current = undefined;
-    release();
+    await commits.add({ batch, stitched, changes, graphRecords, letters, nextOffset: (BigInt(last) + 1n).toString() });
     context.resolveOffset(last);
-    metrics.transactionSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-    metrics.transactionEvents.observe(batch.messages.length);
     metrics.events.inc({ topic: batch.topic, outcome: 'stitched' }, okCount);
     if (letters.length > 0) metrics.events.inc({ topic: batch.topic, outcome: 'dlq' }, letters.length);
     if (dropCount > 0) metrics.events.inc({ topic: batch.topic, outcome: 'drop' }, dropCount);
@@ -251,6 +218,40 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
     metrics.graphProfiles.set(live.profileCount);
     metrics.consumerLag.set({ topic: batch.topic, partition: String(batch.partition) }, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(last) - 1n)));
     await context.heartbeat();
+  }
+
+  /** Commits the outputs of one or more stitched batches, and their next offsets, in one transaction. */
+  async function commitTogether(outputs: readonly StitchedBatch[]): Promise<void> {
+    const started = process.hrtime.bigint();
+    try {
+      if (failed) throw new Error('an earlier transaction failed');
+      current = await producerOrThrow().begin();
+      for (const chunk of chunked([
+        { topic: topics.graph, messages: outputs.flatMap((o) => o.graphRecords) },
+        { topic: topics.changes, messages: outputs.flatMap((o) => o.changes) },
+        { topic: topics.stitched, messages: outputs.flatMap((o) => o.stitched) },
+      ])) {
+        await current.send(chunk);
+      }
+      for (const output of outputs) await deadLetters.send(output.letters);
+      await current.sendOffsets(
+        options.groupId,
+        outputs.map(({ batch, nextOffset }) => ({ topic: batch.topic, partition: batch.partition, offset: nextOffset })),
+      );
+      if (options.pauseBeforeCommitMs) {
+        logger.warn({ offsets: outputs.map((o) => o.nextOffset), pauseMs: options.pauseBeforeCommitMs }, 'test fault injection: transaction sent, pausing before commit');
+        await sleep(options.pauseBeforeCommitMs);
+      }
+      await current.commit();
+    } catch (error) {
+      await current?.abort().catch(() => undefined);
+      current = undefined;
+      if (!failed) fail(error, error instanceof ProducerFencedError ? 'fenced by another stitcher instance' : 'transaction failed after the graph changed', outputs[0]!.batch);
+      throw error;
+    }
+    current = undefined;
+    metrics.transactionSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    metrics.transactionEvents.observe(outputs.reduce((sum, o) => sum + o.batch.messages.length, 0));
   }
 
   /**
@@ -281,7 +282,7 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
       consumer = undefined;
       producer = undefined;
       graph = undefined;
-      transactionTail = Promise.resolve();
+      commits = new GroupCommit<StitchedBatch>(commitTogether);
       failed = false;
       await startPipeline();
       logger.info('recovered: graph rebuilt from Kafka, consuming again');
@@ -374,6 +375,17 @@ export function chunked(batches: readonly TopicMessages[], maxBytes = 512 * 1024
   }
   if (chunk.length > 0) chunks.push(chunk);
   return chunks;
+}
+
+/** One input batch's outputs, waiting for its transaction. */
+interface StitchedBatch {
+  readonly batch: MessageBatch;
+  readonly stitched: OutgoingMessage[];
+  readonly changes: OutgoingMessage[];
+  readonly graphRecords: OutgoingMessage[];
+  readonly letters: DeadLetterInput[];
+  /** Offset to commit for the batch's partition: its last record + 1. */
+  readonly nextOffset: string;
 }
 
 interface OutputWriters {
