@@ -73,10 +73,11 @@ export interface EventStitcher extends Component {
  * Each fetched batch (one partition of one input topic) is committed in one transaction holding
  * its stitched events, identity changes, graph records, dead letters and next offset, together
  * with the other batches stitched while the previous transaction was on the wire (group
- * commit, in stitch order). Decoding happens before the graph is touched (a registry outage just retries the
- * batch); once the graph has changed, a failed transaction means memory is ahead of Kafka:
- * the stitcher drops consumer, producer and graph and runs the start-up sequence again
- * (`recover`), unless it was fenced — then another instance owns the graph and it stops.
+ * commit, in stitch order). Decoding happens before the graph is touched (a registry outage
+ * just retries the batch); once the graph has changed, a failed transaction means memory is
+ * ahead of Kafka: the stitcher drops consumer, producer and graph and runs the start-up
+ * sequence again (`recover`), unless it was fenced — then another instance owns the graph and
+ * it stops.
  */
 export function createEventStitcher(options: EventStitcherOptions): EventStitcher {
   const logger = options.logger.child({ component: 'stitcher' });
