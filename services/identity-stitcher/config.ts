@@ -27,7 +27,7 @@ export const stitcherEnv = z.object({
    * together) or after STITCHER_FETCH_MAX_WAIT_MS. With 64 KB, a fetch at moderate rates brings
    * several partitions' batches, which commit as one transaction (see STITCHER_CONCURRENCY):
    * end to end at half rate, 25 transactions/s instead of 60, the broker at 0.3 cores instead of
-   * 0.5, and accept → queryable p95 0.64–0.68 s instead of 1.2–2.1 s. It costs at most the max
+   * 0.5, and accept → queryable p95 0.62–0.75 s instead of 1.2–2.1 s. It costs at most the max
    * wait (100 ms) at a trickle.
    */
   STITCHER_FETCH_MAX_WAIT_MS: z.coerce.number().int().min(0).default(100),

@@ -265,8 +265,7 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
             const current: Waiting<W> = (waiting ??= { written: [], unwritten: [], offsets: new Map(), records: 0, profiles: 0, since: Date.now() });
             const key = partitionKey(batch.topic, batch.partition);
             if (!last) {
-              const previous = current.offsets.get(key);
-              if (!previous || BigInt(previous.offset) <= end) current.offsets.set(key, { topic: batch.topic, partition: batch.partition, offset: (end + 1n).toString() });
+              keepLatest(current.offsets, key, { topic: batch.topic, partition: batch.partition, offset: (end + 1n).toString() });
               if (caughtUp) flushSoon();
               return;
             }
@@ -320,10 +319,7 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
 /** Two groups as one: written chunks in order, the later offset of each partition, counts summed. */
 function merged<W>(earlier: Waiting<W>, later: Waiting<W>): Waiting<W> {
   const offsets = new Map(earlier.offsets);
-  for (const [key, value] of later.offsets) {
-    const previous = offsets.get(key);
-    if (!previous || BigInt(value.offset) > BigInt(previous.offset)) offsets.set(key, value);
-  }
+  for (const [key, value] of later.offsets) keepLatest(offsets, key, value);
   return {
     written: [...earlier.written, ...later.written],
     unwritten: [...earlier.unwritten, ...later.unwritten],
@@ -332,4 +328,10 @@ function merged<W>(earlier: Waiting<W>, later: Waiting<W>): Waiting<W> {
     profiles: earlier.profiles + later.profiles,
     since: Math.min(earlier.since, later.since),
   };
+}
+
+/** Records `next` as its partition's offset to commit, unless a later one is there already. */
+function keepLatest(offsets: Waiting<unknown>['offsets'], key: string, next: { topic: string; partition: number; offset: string }): void {
+  const previous = offsets.get(key);
+  if (!previous || BigInt(next.offset) > BigInt(previous.offset)) offsets.set(key, next);
 }
