@@ -174,7 +174,7 @@ export async function storeChunk(chunk: PreparedChunk, deps: MaterializeDeps): P
   // The inserts go to different tables and none reads another's rows, so they run at once
   // (chDB executes them on its own threads); the chunk is durable when all resolved. Profile
   // facts and statements are written by ClickHouse with the events (materialized views, 0009).
-  await Promise.all([
+  const [, identitiesWritten] = await Promise.all([
     deps.repository.writeEvents(eventRows),
     deps.repository.writeIdentities(identityRows),
     deps.repository.writeLinks(linkRows),
@@ -193,7 +193,7 @@ export async function storeChunk(chunk: PreparedChunk, deps: MaterializeDeps): P
   await deps.deadLetters.send(deadLetters);
   deps.metrics?.insertSeconds.observe((now() - started) / 1000);
   deps.metrics?.rowsWritten.inc({ table: 'events_store' }, eventRows.length);
-  deps.metrics?.rowsWritten.inc({ table: 'identities_store' }, identityRows.length);
+  deps.metrics?.rowsWritten.inc({ table: 'identities_store' }, identitiesWritten);
   deps.metrics?.rowsWritten.inc({ table: 'identity_links_store' }, linkRows.length);
   deps.metrics?.batchSize.observe(chunk.size);
   const changesRfm = merges.length > 0 || eventRows.some((row) => row.order_id !== '' || row.revenue !== null);

@@ -88,13 +88,15 @@ export class ProfileRepository {
   /**
    * Writes identifier → profile rows, skipping those this process already wrote with the same
    * profile (most events repeat their profile's identifiers). Skipping is safe: the stored row
-   * already says the same, and a restart simply writes them once more.
+   * already says the same, and a restart simply writes them once more. Resolves with how many were written.
    */
-  async writeIdentities(rows: readonly IdentityRow[]): Promise<void> {
+  async writeIdentities(rows: readonly IdentityRow[]): Promise<number> {
     const fresh = rows.filter((row) => this.writtenIdentities.get(`${row.identifier_type}\u0000${row.identifier_value}`) !== row.profile_id);
+    if (fresh.length === 0) return 0;
     await this.ch.insert('identities_store', fresh);
     if (this.writtenIdentities.size + fresh.length > ProfileRepository.identityCacheSize) this.writtenIdentities.clear();
     for (const row of fresh) this.writtenIdentities.set(`${row.identifier_type}\u0000${row.identifier_value}`, row.profile_id);
+    return fresh.length;
   }
 
   async writeLinks(rows: readonly IdentityLinkRow[]): Promise<void> {

@@ -121,6 +121,21 @@ describe('createClickHouse (embedded)', () => {
     await expect(ch.query('SELECT groupArray(x) AS xs FROM (SELECT x FROM t ORDER BY x)')).resolves.toEqual([{ xs: [1, 2] }]);
   });
 
+  it('runs concurrent requests at once, as a server does, on sessions that share the data', async () => {
+    const ch = await freshDatabase();
+    await ch.command('CREATE TABLE t (x UInt8) ENGINE = MergeTree ORDER BY x');
+    const settled: string[] = [];
+    const slow = ch.query('SELECT sleep(1.5) AS s').then(() => void settled.push('slow'));
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the slow query holds its session
+    await ch.insert('t', [{ x: 7 }]);
+    await expect(ch.query('SELECT sum(x) AS n FROM t')).resolves.toEqual([{ n: '7' }]);
+    settled.push('insert and read');
+    await slow;
+    // One session would have run them in order: the slow query first.
+    expect(settled).toEqual(['insert and read', 'slow']);
+    await expect(ch.query('SELECT sum(x) AS n FROM t')).resolves.toEqual([{ n: '7' }]);
+  });
+
   it('refuses multi-statement SQL as a ClickHouse server does, so a query cannot switch database', async () => {
     const ch = await freshDatabase();
     const error = await ch.query('USE system; SELECT currentDatabase() AS db', undefined, { readOnly: true }).catch((e: unknown) => e);

@@ -30,12 +30,23 @@ import { quoteIdentifier, splitStatements } from './sql-text';
  *    is pinned to the configured database when it is created, and statements are refused when
  *    they hold more than one statement (chDB would run `USE other; SELECT …` and stay in
  *    `other`; a ClickHouse server refuses multi-statements too).
+ *
+ * 4. Concurrency. A chDB session runs its requests one after another; two sessions on the same
+ *    path run at once (two single-threaded scans: 370 ms on one session, 180 ms on two, as
+ *    alone). A server runs concurrent requests concurrently, and callers rely on it (the
+ *    materializer inserts while a profile refresh reads), so each settings set gets a small
+ *    pool of sessions: a request goes to an idle one, a new one opens while the pool is not
+ *    full, else the request joins the least busy. chDB still runs parameterised queries one at
+ *    a time process-wide (its binding serialises them: libchdb's parameter state is shared).
  */
 export type Connection = NonNullable<ClickHouseClientConfigOptions['connection']>;
 type Params<K extends 'query' | 'exec' | 'command' | 'insert'> = Parameters<Connection[K]>[0];
 
-/** Distinct settings sets (hence chDB sessions) one connection may hold. */
-const maxSessions = 8;
+/** Distinct settings sets one connection may hold (each with a pool of chDB sessions). */
+const maxSettingsSets = 8;
+
+/** Sessions per settings set: enough for a write beside a read on two cores; more only queue. */
+const defaultPoolSize = 3;
 
 /**
  * Settings that only mean something to the HTTP layer, or that chDB maps onto its own query
@@ -70,6 +81,8 @@ export interface EmbeddedConnectionOptions {
   readonly database: string;
   /** Applied to every session when it opens, before any request's own settings. */
   readonly sessionDefaults?: ClickHouseSettings;
+  /** chDB sessions per settings set, i.e. requests that run at once (default 3). */
+  readonly poolSize?: number;
 }
 
 /** Opens (or joins) this process's embedded ClickHouse and makes sure `database` exists. */
@@ -87,7 +100,7 @@ export async function openEmbeddedConnection(options: EmbeddedConnectionOptions)
   fs.mkdirSync(dataPath, { recursive: true });
   openDataPath = dataPath;
   openConnections += 1;
-  const connection = new EmbeddedConnection(dataPath, database, splitSettings(options.sessionDefaults ?? {}).sessionSettings);
+  const connection = new EmbeddedConnection(dataPath, database, splitSettings(options.sessionDefaults ?? {}).sessionSettings, options.poolSize);
   try {
     await connection.open();
     return connection;
@@ -97,8 +110,15 @@ export async function openEmbeddedConnection(options: EmbeddedConnectionOptions)
   }
 }
 
+/** A chDB session of a pool and how many requests it is running. */
+interface PooledSession {
+  readonly ready: Promise<Connection>;
+  busy: number;
+}
+
 export class EmbeddedConnection implements Connection {
-  readonly #sessions = new Map<string, Promise<Connection>>();
+  /** Sessions per settings set ('' = the defaults only), see point 4 above. */
+  readonly #pools = new Map<string, PooledSession[]>();
   #closed = false;
 
   constructor(
@@ -106,56 +126,53 @@ export class EmbeddedConnection implements Connection {
     /** Backquoted database name. */
     private readonly database: string,
     private readonly defaults: ReadonlyArray<readonly [string, string]> = [],
+    private readonly poolSize = defaultPoolSize,
   ) {}
 
   async open(): Promise<void> {
     const session = chdbSession(this.dataPath);
-    this.#sessions.set('', Promise.resolve(session));
+    this.#pools.set('', [{ ready: Promise.resolve(session), busy: 0 }]);
     await session.command({ query: `CREATE DATABASE IF NOT EXISTS ${this.database}` });
     await session.command({ query: `USE ${this.database}` });
     for (const [name, value] of this.defaults) await session.command({ query: `SET ${name} = ${value}` });
   }
 
-  async query(params: Params<'query'>): ReturnType<Connection['query']> {
+  query(params: Params<'query'>): ReturnType<Connection['query']> {
     refuseMultiStatement(params.query);
-    const { session, perRequest } = await this.route(params.clickhouse_settings);
-    return session.query({ ...params, clickhouse_settings: perRequest });
+    return this.run(params.clickhouse_settings, (session, perRequest) => session.query({ ...params, clickhouse_settings: perRequest }));
   }
 
-  async exec(params: Params<'exec'>): ReturnType<Connection['exec']> {
+  exec(params: Params<'exec'>): ReturnType<Connection['exec']> {
     refuseMultiStatement(params.query);
-    const { session, perRequest } = await this.route(params.clickhouse_settings);
-    return session.exec({ ...params, clickhouse_settings: perRequest });
+    return this.run(params.clickhouse_settings, (session, perRequest) => session.exec({ ...params, clickhouse_settings: perRequest }));
   }
 
-  async command(params: Params<'command'>): ReturnType<Connection['command']> {
+  command(params: Params<'command'>): ReturnType<Connection['command']> {
     refuseMultiStatement(params.query);
-    const { session, perRequest } = await this.route(params.clickhouse_settings);
-    return session.command({ ...params, clickhouse_settings: perRequest });
+    return this.run(params.clickhouse_settings, (session, perRequest) => session.command({ ...params, clickhouse_settings: perRequest }));
   }
 
   /** The INSERT header is built by the client (the body is data, which may hold `;`). */
-  async insert(params: Params<'insert'>): ReturnType<Connection['insert']> {
-    const { session, perRequest } = await this.route(params.clickhouse_settings);
-    return session.insert({ ...params, clickhouse_settings: perRequest });
+  insert(params: Params<'insert'>): ReturnType<Connection['insert']> {
+    return this.run(params.clickhouse_settings, (session, perRequest) => session.insert({ ...params, clickhouse_settings: perRequest }));
   }
 
   async ping(params: Parameters<Connection['ping']>[0]): ReturnType<Connection['ping']> {
     if (this.#closed) return { success: false, error: new Error('embedded ClickHouse connection is closed') };
-    const session = await this.#sessions.get('');
-    if (!session) return { success: false, error: new Error('embedded ClickHouse connection is not open') };
-    return session.ping(params);
+    const first = this.#pools.get('')?.[0];
+    if (!first) return { success: false, error: new Error('embedded ClickHouse connection is not open') };
+    return (await first.ready).ping(params);
   }
 
   /** Safe to call twice; the process may open another data directory once all are closed. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    const sessions = [...this.#sessions.values()];
-    this.#sessions.clear();
-    for (const pending of sessions) {
+    const sessions = [...this.#pools.values()].flat();
+    this.#pools.clear();
+    for (const { ready } of sessions) {
       try {
-        await (await pending).close();
+        await (await ready).close();
       } catch {
         // A session that failed to open has nothing to close.
       }
@@ -167,25 +184,47 @@ export class EmbeddedConnection implements Connection {
     }
   }
 
-  private async route(settings: ClickHouseSettings | undefined): Promise<{ session: Connection; perRequest: ClickHouseSettings }> {
+  /** Runs one request on a session of the pool for its settings (results are materialized by chDB before they resolve). */
+  private async run<T>(settings: ClickHouseSettings | undefined, request: (session: Connection, perRequest: ClickHouseSettings) => Promise<T>): Promise<T> {
     if (this.#closed) throw new InternalError('embedded ClickHouse connection is closed', { dataPath: this.dataPath });
     const { sessionSettings, perRequest } = splitSettings(settings ?? {});
-    const key = JSON.stringify(sessionSettings);
-    const sessionKey = sessionSettings.length === 0 ? '' : key;
-    let pending = this.#sessions.get(sessionKey);
-    if (!pending) {
-      if (this.#sessions.size >= maxSessions) {
+    const pooled = this.pick(sessionSettings);
+    pooled.busy += 1;
+    try {
+      return await request(await pooled.ready, perRequest);
+    } finally {
+      pooled.busy -= 1;
+    }
+  }
+
+  /** An idle session of the settings' pool, a new one while the pool is not full, else the least busy. */
+  private pick(sessionSettings: ReadonlyArray<readonly [string, string]>): PooledSession {
+    const key = sessionSettings.length === 0 ? '' : JSON.stringify(sessionSettings);
+    let pool = this.#pools.get(key);
+    if (!pool) {
+      if (this.#pools.size >= maxSettingsSets) {
         throw new InternalError(
-          `embedded ClickHouse keeps one chDB session per distinct set of clickhouse_settings and ${maxSessions} are open; ` +
+          `embedded ClickHouse keeps chDB sessions per distinct set of clickhouse_settings and ${maxSettingsSets} sets are open; ` +
             'pass settings that vary per request (tokens, ids) inside the SQL (`SETTINGS …`) instead',
           { settings: key },
         );
       }
-      pending = this.openSession(sessionSettings);
-      this.#sessions.set(sessionKey, pending);
-      pending.catch(() => this.#sessions.delete(sessionKey));
+      pool = [];
+      this.#pools.set(key, pool);
     }
-    return { session: await pending, perRequest };
+    const idle = pool.find((s) => s.busy === 0);
+    if (idle) return idle;
+    if (pool.length < this.poolSize) {
+      const pooled: PooledSession = { ready: this.openSession(sessionSettings), busy: 0 };
+      pool.push(pooled);
+      // A session that failed to open leaves the pool, so the next request opens a fresh one.
+      pooled.ready.catch(() => {
+        const at = pool.indexOf(pooled);
+        if (at >= 0) pool.splice(at, 1);
+      });
+      return pooled;
+    }
+    return pool.reduce((least, s) => (s.busy < least.busy ? s : least));
   }
 
   private async openSession(settings: ReadonlyArray<readonly [string, string]>): Promise<Connection> {

@@ -16,7 +16,7 @@ function harness(stored: Set<string>) {
       return ids.filter((id) => stored.has(id)).length;
     },
     writeEvents: async (rows: readonly EventRow[]) => void rows.forEach((row) => stored.add(row.message_id)),
-    writeIdentities: async () => undefined,
+    writeIdentities: async () => 0,
     writeLinks: async () => undefined,
   } as unknown as ProfileRepository;
   const deps = {

@@ -8,15 +8,19 @@ import { SegmentEvaluator } from '../../../services/profile-materializer/segment
 /** The evaluator's scheduling with in-memory doubles: coalescing, re-touches, retries. */
 const segment: EvaluatedSegment = { id: 's1', name: 'vip', deleted: false, references: [], source: { kind: 'rule', sql: '', rule: { consent: 'x' }, purpose: null } };
 
-function doubles(diff: (candidates: readonly string[]) => Promise<MembershipDiff[]>) {
+function doubles(diff: (candidates: readonly string[]) => Promise<MembershipDiff[]>, segments: readonly EvaluatedSegment[] = [segment]) {
   const calls: string[][] = [];
+  const expanded: string[][] = [];
   const applied: MemberRow[] = [];
   const published: SegmentChange[] = [];
   let failNextPublish = 0;
   let offset = 0n;
   const repository = {
-    segmentsToEvaluate: async () => [segment],
-    expandCandidates: async (ids: readonly string[]) => [...ids].sort(),
+    segmentsToEvaluate: async () => [...segments],
+    expandCandidates: async (ids: readonly string[]) => {
+      expanded.push([...ids]);
+      return [...ids].sort();
+    },
     diffCandidates: async (_s: EvaluatedSegment, candidates: readonly string[]) => {
       calls.push([...candidates]);
       return diff(candidates);
@@ -35,7 +39,7 @@ function doubles(diff: (candidates: readonly string[]) => Promise<MembershipDiff
     },
   } as unknown as SegmentChangeLog;
   const evaluator = new SegmentEvaluator({ repository: () => repository, log, logger: pino({ level: 'silent' }), now: () => 1_000, maxProfilesPerRun: 100, sweepPageSize: 10 });
-  return { evaluator, calls, applied, published, failPublish: (n: number) => (failNextPublish = n) };
+  return { evaluator, calls, expanded, applied, published, failPublish: (n: number) => (failNextPublish = n) };
 }
 
 describe('SegmentEvaluator scheduling', () => {
@@ -70,5 +74,20 @@ describe('SegmentEvaluator scheduling', () => {
     expect(t.applied.map((r) => [r.profile_id, r.version])).toEqual([['a', '1']]);
     expect(t.calls).toHaveLength(3);
     expect(t.evaluator.isHealthy()).toBe(true);
+  });
+
+  it('without a live segment, drops the pending ids without reading their aliases', async () => {
+    const t = doubles(async (candidates) => candidates.map((profileId) => ({ profileId, entered: true })), []);
+    t.evaluator.evaluateTouched(['a', 'b']);
+    await t.evaluator.idle();
+    expect(t.expanded).toEqual([]);
+    expect(t.calls).toEqual([]);
+    expect(t.published).toEqual([]);
+    expect(t.evaluator.oldestPending()).toBeUndefined();
+
+    const withSegment = doubles(async () => [], [segment]);
+    withSegment.evaluator.evaluateTouched(['a', 'b']);
+    await withSegment.evaluator.idle();
+    expect(withSegment.expanded).toEqual([['a', 'b']]);
   });
 });

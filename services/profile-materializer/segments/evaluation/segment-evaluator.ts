@@ -274,8 +274,10 @@ export class SegmentEvaluator {
     {
       const repository = this.deps.repository();
       const at = this.deps.now();
-      const candidates = await repository.expandCandidates(taken.map(([id]) => id));
       const segments = await repository.segmentsToEvaluate();
+      // No segment, no membership to change: the alias read of the candidates is skipped (it
+      // is a query as large as the batch, queued behind the materializer's own).
+      const candidates = segments.length > 0 ? await repository.expandCandidates(taken.map(([id]) => id)) : [];
       // Changes of several segments share a transaction, except that a segment whose rule
       // reads another segment's members is evaluated after those changes are applied.
       let unpublished: SegmentChange[] = [];
