@@ -87,6 +87,7 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
   let waiting: Waiting<W> | null = null;
   let timer: NodeJS.Timeout | undefined;
   let soon: NodeJS.Timeout | undefined;
+  let parked: NodeJS.Immediate | undefined;
   /** One batch or timer flush at a time: they share `waiting`. */
   let lock: Promise<unknown> = Promise.resolve();
   const exclusive = <T>(task: () => Promise<T>): Promise<T> => {
@@ -143,11 +144,7 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
    */
   const flush = async (mustWait = false): Promise<void> => {
     const current = waiting;
-    if (current && current.unwritten.length > 0) {
-      const written = (await write(current.unwritten))!;
-      current.unwritten = [];
-      current.written.push(...written);
-    }
+    await writeParked(current);
     if (inFlight && !mustWait) {
       flushWanted = true;
       return;
@@ -192,12 +189,25 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
     }
   };
 
+  /** Writes the records parked in `current` (see the batch handler). */
+  const writeParked = async (current: Waiting<W> | null): Promise<void> => {
+    if (!current || current.unwritten.length === 0) return;
+    const written = (await write(current.unwritten))!;
+    current.unwritten = [];
+    current.written.push(...written);
+    current.profiles += written.reduce((n, w) => n + options.touchedOf(w), 0);
+  };
+
+  // Parked records that could not be written stay parked, and are written by the next batch or
+  // tick (or replayed after a restart); nothing of theirs was committed.
+  const parkedWriteFailed = (error: unknown): void => {
+    logger.warn({ error: errorMessage(error) }, 'writing parked records failed; retried with the next batch or tick');
+  };
+
   /** Publishes and commits what waits from outside a batch handler (timer, caught up). */
   const flushOutside = (): Promise<void> =>
     exclusive(flush).catch((error: unknown) => {
-      // Parked records could not be written: they stay parked, and are written by the next
-      // batch or tick (or replayed after a restart); nothing of theirs was committed.
-      logger.warn({ error: errorMessage(error) }, 'writing parked records failed; retried with the next batch or tick');
+      parkedWriteFailed(error);
       if (waiting) waiting.since = Date.now();
     });
 
@@ -219,6 +229,24 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
   const moreComing = (): void => {
     if (soon) clearTimeout(soon);
     soon = undefined;
+    if (parked) clearImmediate(parked);
+    parked = undefined;
+  };
+
+  /**
+   * Behind, small batches: one fetch brings a batch per partition of both topics, each far
+   * below `batchSize`, and writing each on its own made a round of inserts (and parts, and
+   * merges) per partition. They are parked instead and written together once the fetch is
+   * handed over: kafkajs hands a fetch's batches over without waiting on I/O, so the
+   * immediate below runs only once the last of them was handled (a new batch cancels it, see
+   * moreComing) and the write overlaps the next fetch.
+   */
+  const writeParkedSoon = (): void => {
+    if (parked) clearImmediate(parked);
+    parked = setImmediate(() => {
+      parked = undefined;
+      exclusive(() => writeParked(waiting)).catch(parkedWriteFailed);
+    });
   };
 
   const retrying = <T>(task: () => Promise<T>): Promise<T> =>
@@ -267,11 +295,13 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
             if (!last) {
               keepLatest(current.offsets, key, { topic: batch.topic, partition: batch.partition, offset: (end + 1n).toString() });
               if (caughtUp) flushSoon();
+              else if (current.unwritten.length > 0) writeParkedSoon();
               return;
             }
-            if (caughtUp && current.unwritten.length + batch.messages.length < options.batchSize) {
-              // A trickle: parked, and written with the rest of the fetch when it is published —
-              // one insert for all partitions instead of one round of inserts per partition.
+            if (current.unwritten.length + batch.messages.length < options.batchSize) {
+              // Parked, and written with the rest of the fetch: one round of inserts for all
+              // partitions instead of one per partition (caught up: when it is published, see
+              // flushSoon; behind: once the fetch is handed over, see writeParkedSoon).
               current.unwritten.push(...batch.messages);
             } else {
               const written = await write([...current.unwritten, ...batch.messages], async () => {
@@ -293,6 +323,7 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
             context.resolveOffset(end.toString());
             if (current.profiles >= options.refreshMaxProfiles || Date.now() - current.since >= options.refreshIntervalMs) await flush(current.profiles >= 2 * options.refreshMaxProfiles);
             else if (caughtUp) flushSoon();
+            else if (current.unwritten.length > 0) writeParkedSoon();
           });
         })
         .catch((error: unknown) => {
@@ -304,7 +335,7 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
     async stop() {
       running = false;
       if (timer) clearInterval(timer);
-      if (soon) clearTimeout(soon);
+      moreComing();
       // Graceful: what is written gets its profile updates and its commit, if that is quick;
       // otherwise it is replayed after the restart (idempotent writes).
       await Promise.race([exclusive(() => flush(true)).then(() => publishing), sleep(options.stopGraceMs ?? 10_000)]).catch(() => undefined);

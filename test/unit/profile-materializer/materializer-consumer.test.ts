@@ -118,6 +118,21 @@ describe('materializer consumer', () => {
     await consumer.stop();
   });
 
+  it('behind, writes the small batches of one fetch in one insert once the fetch is handed over, without publishing', async () => {
+    const { log, consumer, deliver } = harness({ batchSize: 10 });
+    await consumer.start();
+    await deliver(0, 0, 2, 100);
+    await deliver(1, 0, 3, 100);
+    await deliver(2, 5, 1, 100);
+    expect(log).toEqual(['resolve 0@1', 'resolve 1@2', 'resolve 2@5']);
+    await waitFor(() => expect(log.slice(3)).toEqual(['store 0,1,0,1,2,5']), { timeoutMs: 1_000, intervalMs: 5 });
+    // The next fetch: a batch that fills a chunk is written with nothing parked before it.
+    await deliver(0, 2, 10, 100);
+    expect(log.slice(4)).toEqual(['store 2,3,4,5,6,7,8,9,10,11', 'resolve 0@11']);
+    expect(log.some((line) => line.startsWith('publish') || line.startsWith('commit'))).toBe(false);
+    await consumer.stop();
+  });
+
   it('on a transactional topic, commits past the commit marker that follows the last record', async () => {
     const { log, consumer, deliver } = harness();
     await consumer.start();
