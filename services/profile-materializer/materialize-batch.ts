@@ -172,8 +172,8 @@ export async function storeChunk(chunk: PreparedChunk, deps: MaterializeDeps): P
     if (hits === 0) deps.replays.close(chunk.partitions);
   }
   // The inserts go to different tables and none reads another's rows, so they run at once
-  // (chDB executes them on its own threads); the chunk is durable when all resolved. Profile
-  // facts and statements are written by ClickHouse with the events (materialized views, 0009).
+  // (embedded: on separate chDB sessions of the pool); the chunk is durable when all resolved.
+  // Profile facts and statements are written by ClickHouse with the events (views, 0009).
   const [, identitiesWritten] = await Promise.all([
     deps.repository.writeEvents(eventRows),
     deps.repository.writeIdentities(identityRows),
