@@ -189,13 +189,18 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
     }
   };
 
-  /** Writes the records parked in `current` (see the batch handler). */
-  const writeParked = async (current: Waiting<W> | null): Promise<void> => {
-    if (!current || current.unwritten.length === 0) return;
-    const written = (await write(current.unwritten))!;
+  /**
+   * Writes the records parked in `current` (see the batch handler), then `more`, and records
+   * them as written. False if `keepGoing` said stop: then nothing is recorded.
+   */
+  const writeParked = async (current: Waiting<W> | null, more: readonly IncomingMessage[] = [], keepGoing?: () => Promise<boolean>): Promise<boolean> => {
+    if (!current || current.unwritten.length + more.length === 0) return true;
+    const written = await write([...current.unwritten, ...more], keepGoing);
+    if (!written) return false;
     current.unwritten = [];
     current.written.push(...written);
     current.profiles += written.reduce((n, w) => n + options.touchedOf(w), 0);
+    return true;
   };
 
   // Parked records that could not be written stay parked, and are written by the next batch or
@@ -304,18 +309,15 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
               // flushSoon; behind: once the fetch is handed over, see writeParkedSoon).
               current.unwritten.push(...batch.messages);
             } else {
-              const written = await write([...current.unwritten, ...batch.messages], async () => {
+              const keepGoing = async (): Promise<boolean> => {
                 await context.heartbeat();
                 return context.isRunning();
-              });
+              };
               // Stopped (rebalance, shutdown): nothing waiting is committed; the next owner reads it again.
-              if (!written) {
+              if (!(await writeParked(current, batch.messages, keepGoing))) {
                 waiting = null;
                 return;
               }
-              current.unwritten = [];
-              current.written.push(...written);
-              current.profiles += written.reduce((n, w) => n + options.touchedOf(w), 0);
             }
             current.offsets.set(key, { topic: batch.topic, partition: batch.partition, offset: (end + 1n).toString() });
             current.records += batch.messages.length;

@@ -92,7 +92,6 @@ export class ProfileRepository {
    */
   async writeIdentities(rows: readonly IdentityRow[]): Promise<number> {
     const fresh = rows.filter((row) => this.writtenIdentities.get(`${row.identifier_type}\u0000${row.identifier_value}`) !== row.profile_id);
-    if (fresh.length === 0) return 0;
     await this.ch.insert('identities_store', fresh);
     if (this.writtenIdentities.size + fresh.length > ProfileRepository.identityCacheSize) this.writtenIdentities.clear();
     for (const row of fresh) this.writtenIdentities.set(`${row.identifier_type}\u0000${row.identifier_value}`, row.profile_id);

@@ -32,8 +32,8 @@ import { quoteIdentifier, splitStatements } from './sql-text';
  *    `other`; a ClickHouse server refuses multi-statements too).
  *
  * 4. Concurrency. A chDB session runs its requests one after another; two sessions on the same
- *    path run at once (two single-threaded scans: 370 ms on one session, 180 ms on two, as
- *    alone). A server runs concurrent requests concurrently, and callers rely on it (the
+ *    path run at once (two single-threaded scans: 370 ms on one session, 180 ms on two, the
+ *    time of one alone). A server runs concurrent requests concurrently, and callers rely on it (the
  *    materializer inserts while a profile refresh reads), so each settings set gets a small
  *    pool of sessions: a request goes to an idle one, a new one opens while the pool is not
  *    full, else the request joins the least busy. chDB still runs parameterised queries one at
