@@ -7,7 +7,7 @@ import { KumikiError, errorMessage } from '../common/errors';
 import { applyMerges, idsOfMerges, resolveProfile, type Merge } from './alias-map';
 import type { ProfileRepository, ProfileSnapshot } from './profile.repository';
 import type { RfmRow } from './rfm/rfm';
-import { identityRowsOfEvent, rowsOfChange, toEventRow, type EventRow, type IdentityLinkRow, type IdentityRow } from './store-rows';
+import { identityRowOfEvent, rowsOfChange, toEventRow, type EventRow, type IdentityLinkRow, type IdentityRow } from './store-rows';
 import type { MaterializerMetrics } from './materializer.metrics';
 import { partitionKey, type ReplayWindow } from './replay-window';
 
@@ -122,6 +122,13 @@ export async function prepareChunk(messages: readonly IncomingMessage[], deps: P
     const current = identityRows.get(key);
     if (!current || row.version > current.version) identityRows.set(key, row);
   };
+  // Most events repeat identifiers an earlier event of the chunk stated: no row built for those.
+  const addIdentitiesOf = (record: StitchedEvent): void => {
+    for (const identifier of record.identifiers) {
+      const current = identityRows.get(`${identifier.type}\u0000${identifier.value}`);
+      if (!current || record.stitchedAt > current.version) addIdentity(identityRowOfEvent(record, identifier));
+    }
+  };
 
   for (const message of messages) {
     partitions.add(partitionKey(message.topic, message.partition));
@@ -140,7 +147,7 @@ export async function prepareChunk(messages: readonly IncomingMessage[], deps: P
       } else {
         const { value: record } = await deps.decode<StitchedEvent>(message.value, deps.readers.stitched);
         eventRows.push(toEventRow(record));
-        identityRowsOfEvent(record).forEach(addIdentity);
+        addIdentitiesOf(record);
         touched.add(record.profileId);
       }
     } catch (error) {
