@@ -32,14 +32,32 @@ export async function loadAliasGroups(ch: ClickHouse, ids: readonly string[]): P
 /**
  * Current alias rows of `ids` as absorbed profiles and of the profiles absorbed into `ids` (or
  * also into their survivors), plus stale candidates the callers filter out.
+ *
+ * Flat reads, one after the other, instead of one query with nested IN subqueries: ClickHouse
+ * plans every subquery scope with the whole id list again, and the nested form took 72 ms for
+ * 20,000 ids against empty alias tables; these take about 35 (the third only runs when the index
+ * names candidates, and then for those few ids).
  */
-function aliasesAround(ch: ClickHouse, ids: readonly string[], around: 'ids' | 'ids and their survivors'): Promise<{ absorbed_profile_id: string; surviving_profile_id: string }[]> {
-  const survivorsOfIds = around === 'ids' ? '' : `OR surviving_profile_id IN (SELECT surviving_profile_id FROM profile_aliases WHERE absorbed_profile_id IN ${stringList('ids')})`;
-  return ch.query(
-    `SELECT absorbed_profile_id, surviving_profile_id FROM profile_aliases
-     WHERE absorbed_profile_id IN ${stringList('ids')}
-        OR absorbed_profile_id IN (SELECT absorbed_profile_id FROM profile_aliases_by_survivor
-                                   WHERE surviving_profile_id IN ${stringList('ids')} ${survivorsOfIds})`,
-    { ids: stringListParam(ids) },
+async function aliasesAround(ch: ClickHouse, ids: readonly string[], around: 'ids' | 'ids and their survivors'): Promise<AliasRow[]> {
+  const own = await currentAliases(ch, ids);
+  const survivors = around === 'ids' ? ids : [...ids, ...new Set(own.map((row) => row.surviving_profile_id))];
+  const indexed = await ch.query<{ absorbed_profile_id: string }>(
+    `SELECT DISTINCT absorbed_profile_id FROM profile_aliases_by_survivor WHERE surviving_profile_id IN ${stringList('ids')}`,
+    { ids: stringListParam(survivors) },
   );
+  const known = new Set(own.map((row) => row.absorbed_profile_id));
+  const candidates = indexed.map((row) => row.absorbed_profile_id).filter((id) => !known.has(id));
+  return candidates.length === 0 ? own : [...own, ...(await currentAliases(ch, candidates))];
+}
+
+interface AliasRow {
+  absorbed_profile_id: string;
+  surviving_profile_id: string;
+}
+
+/** Current alias rows (the profile_aliases view) of these absorbed profiles. */
+function currentAliases(ch: ClickHouse, absorbed: readonly string[]): Promise<AliasRow[]> {
+  return ch.query(`SELECT absorbed_profile_id, surviving_profile_id FROM profile_aliases WHERE absorbed_profile_id IN ${stringList('ids')}`, {
+    ids: stringListParam(absorbed),
+  });
 }
