@@ -34,7 +34,8 @@ export const stitcherEnv = z.object({
   STITCHER_FETCH_MIN_BYTES: z.coerce.number().int().min(1).default(65_536),
   /**
    * Bound of one partition's fetch = of one batch. With 6 batches in flight, 256 KB keeps the
-   * stitcher's peak RSS end to end at 264–296 MB (512 KB: 299–343 MB).
+   * stitcher's peak RSS end to end at 249–280 MB (512 KB: 299–343 MB, measured before the
+   * decoded events were dropped early; docs/identity-stitcher.md).
    */
   STITCHER_FETCH_MAX_BYTES_PER_PARTITION: env.positiveInt(262_144),
   STITCHER_TRANSACTION_TIMEOUT_MS: env.positiveInt(60_000),
