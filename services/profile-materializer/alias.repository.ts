@@ -40,10 +40,11 @@ export async function loadAliasGroups(ch: ClickHouse, ids: readonly string[]): P
  */
 async function aliasesAround(ch: ClickHouse, ids: readonly string[], around: 'ids' | 'ids and their survivors'): Promise<AliasRow[]> {
   const own = await currentAliases(ch, ids);
-  const survivors = around === 'ids' ? ids : [...ids, ...new Set(own.map((row) => row.surviving_profile_id))];
+  // The profiles whose absorbed members are wanted.
+  const absorbers = around === 'ids' ? ids : [...ids, ...new Set(own.map((row) => row.surviving_profile_id))];
   const indexed = await ch.query<{ absorbed_profile_id: string }>(
     `SELECT DISTINCT absorbed_profile_id FROM profile_aliases_by_survivor WHERE surviving_profile_id IN ${stringList('ids')}`,
-    { ids: stringListParam(survivors) },
+    { ids: stringListParam(absorbers) },
   );
   const known = new Set(own.map((row) => row.absorbed_profile_id));
   const candidates = indexed.map((row) => row.absorbed_profile_id).filter((id) => !known.has(id));
