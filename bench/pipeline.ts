@@ -14,7 +14,8 @@
  * 3. Latency at half that rate, open loop, for BENCH_LATENCY_SECONDS (default 20): for each
  *    event, from the collector's 200 to the first poll (every 100 ms) that finds its row in
  *    `events_store`. p50 / p95 / p99.
- * 4. Peak RSS (VmHWM) of each service.
+ * 4. Peak RSS (VmHWM) of each service, and the CPU seconds each process (this load generator
+ *    included) used during the throughput phase: where the two cores went.
  * 5. References in the same run: Kafka's own kafka-producer-perf-test with the same record
  *    size and acks=all; a raw @clickhouse/client insert of the same rows (JSONEachRow, 5,000 per
  *    insert) into a fresh embedded database.
@@ -31,7 +32,7 @@ import { createClickHouse } from '../services/common/clickhouse/client-factory';
 import { runMigrations } from '../services/common/clickhouse/migrations';
 import { createKafkaClient } from '../services/common/kafka/client';
 import { toEventRow } from '../services/profile-materializer/store-rows';
-import { freePort, kafkaPerfTest, line, percentile, rssOf } from './support/measure';
+import { cpuSecondsOf, freePort, kafkaPerfTest, line, percentile, rssOf } from './support/measure';
 
 const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 const registryUrl = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
@@ -153,9 +154,10 @@ async function sendBatch(stack: Stack, events: Record<string, unknown>[]): Promi
   }
 }
 
-async function throughputPhase(stack: Stack, run: string): Promise<{ eventsPerSecond: number; seconds: number; eventBytes: number }> {
+async function throughputPhase(stack: Stack, run: string): Promise<{ eventsPerSecond: number; seconds: number; eventBytes: number; cpuSeconds: Record<string, number> }> {
   const admin = createKafkaClient({ brokers, clientId: 'bench', logger }).admin();
   await admin.connect();
+  const cpuBefore = cpuSecondsByProcess(stack);
   let next = 0;
   const requests = Math.ceil(totalEvents / perRequest);
   const eventBytes = Buffer.byteLength(JSON.stringify(sampleEvent(`t-${run}-000000000`, 1)));
@@ -173,8 +175,19 @@ async function throughputPhase(stack: Stack, run: string): Promise<{ eventsPerSe
   await until(async () => Number((await sql<{ n: string }>(stack, 'SELECT count() AS n FROM events_store'))[0]?.n) >= totalEvents, 600_000, 'every event queryable', 250);
   await until(async () => (await admin.groupLag(stack.materializerGroup, stack.inputTopics)).every((p) => p.lag === 0), 600_000, 'materializer lag 0', 250);
   const seconds = (Date.now() - started) / 1000;
+  const cpuAfter = cpuSecondsByProcess(stack);
   await admin.disconnect();
-  return { eventsPerSecond: totalEvents / seconds, seconds, eventBytes };
+  const cpuSeconds = Object.fromEntries(Object.entries(cpuAfter).map(([name, used]) => [name, used - cpuBefore[name]!]));
+  return { eventsPerSecond: totalEvents / seconds, seconds, eventBytes, cpuSeconds };
+}
+
+/** CPU seconds used so far by each service and by this process (the load generator). */
+function cpuSecondsByProcess(stack: Stack): Record<string, number> {
+  const usage = process.cpuUsage();
+  return {
+    ...Object.fromEntries(Object.entries(stack.processes).map(([name, child]) => [name, cpuSecondsOf(child.pid ?? 0)])),
+    'load generator': (usage.user + usage.system) / 1e6,
+  };
 }
 
 async function latencyPhase(stack: Stack, run: string, eventsPerSecond: number): Promise<{ latencies: number[]; unseen: number }> {
@@ -297,6 +310,10 @@ async function main(): Promise<void> {
     line('end-to-end sustained events/s (queryable, updates out)', `${Math.round(throughput.eventsPerSecond).toLocaleString('en')}  (${totalEvents} events of ~${throughput.eventBytes} B JSON in ${throughput.seconds.toFixed(1)} s)`);
     line(`accept → queryable at ${Math.round(throughput.eventsPerSecond / 2).toLocaleString('en')}/s: p50/p95/p99`, `${percentile(latencies, 50)} / ${percentile(latencies, 95)} / ${percentile(latencies, 99)} ms  (${latencies.length} events${unseen > 0 ? `, ${unseen} not queryable within 60 s` : ''})`);
     for (const [name, bytes] of Object.entries(peaks)) line(`peak RSS ${name}`, `${(bytes / 2 ** 20).toFixed(0)} MB`);
+    const available = os.cpus().length * throughput.seconds;
+    for (const [name, used] of Object.entries(throughput.cpuSeconds)) {
+      if (Number.isFinite(used)) line(`CPU ${name} (throughput phase)`, `${used.toFixed(1)} s  (${((used / available) * 100).toFixed(0)} % of the cores' ${available.toFixed(0)} s)`);
+    }
     if (perf) {
       line(`kafka-producer-perf-test (${avroBytes} B, acks=all)`, `${Math.round(perf.recordsPerSecond).toLocaleString('en')} records/s`);
       line('end-to-end / Kafka producer', `${((throughput.eventsPerSecond / perf.recordsPerSecond) * 100).toFixed(0)} %`);

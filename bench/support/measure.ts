@@ -27,6 +27,21 @@ export function rssOf(pid: number, which: 'VmRSS' | 'VmHWM' = 'VmRSS'): number {
   }
 }
 
+/**
+ * CPU time a process has used so far (user + system, all its threads), in seconds; NaN where
+ * /proc is not there or the process is gone. /proc counts in USER_HZ ticks, 100 per second on
+ * Linux.
+ */
+export function cpuSecondsOf(pid: number): number {
+  try {
+    // Fields after the command name, which is in parentheses and may hold spaces: utime and stime are the 12th and 13th.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').at(-1)!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** The p-th percentile of ascending values (nearest rank). */
 export function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
