@@ -73,7 +73,7 @@ describe('event rows', () => {
 
   it('reads order fields and context paths however their names are spelled in the JSON text', () => {
     // Escaped names are the same names: the quick "does the text name it" check must not skip them.
-    const escaped = toEventRow(stitched({ properties: '{"order\\u005fid":"o-9","rev\\u0065nue":5,"currency":"EUR"}', context: '{"p\\u0061ge":{"path":"/x"}}' }));
+    const escaped = toEventRow(stitched({ properties: '{"order\\u005fid":"o-9","rev\\u0065nue":5,"curr\\u0065ncy":"EUR"}', context: '{"p\\u0061ge":{"path":"/x"}}' }));
     expect([escaped.order_id, escaped.revenue, escaped.currency, escaped.page_path]).toEqual(['o-9', '5', 'EUR', '/x']);
     const plain = toEventRow(stitched({ properties: '{"sku":"s-1","price":12.5}', context: '{"userAgent":"bench"}' }));
     expect([plain.order_id, plain.revenue, plain.currency, plain.device_id, plain.page_path]).toEqual(['', null, '', '', '']);
