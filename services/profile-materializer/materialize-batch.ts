@@ -117,17 +117,11 @@ export async function prepareChunk(messages: readonly IncomingMessage[], deps: P
   const partitions = new Set<string>();
   let changes = 0;
   // One identities row per identifier and chunk: the highest version is the one FINAL keeps anyway.
-  const addIdentity = (row: IdentityRow): void => {
-    const key = `${row.identifier_type}\u0000${row.identifier_value}`;
+  // The row is built only when it is kept (most events repeat identifiers the chunk already has).
+  const addIdentity = (type: string, value: string, version: number, row: () => IdentityRow): void => {
+    const key = `${type}\u0000${value}`;
     const current = identityRows.get(key);
-    if (!current || row.version > current.version) identityRows.set(key, row);
-  };
-  // Most events repeat identifiers an earlier event of the chunk stated: no row built for those.
-  const addIdentitiesOf = (record: StitchedEvent): void => {
-    for (const identifier of record.identifiers) {
-      const current = identityRows.get(`${identifier.type}\u0000${identifier.value}`);
-      if (!current || record.stitchedAt > current.version) addIdentity(identityRowOfEvent(record, identifier));
-    }
+    if (!current || version > current.version) identityRows.set(key, row());
   };
 
   for (const message of messages) {
@@ -138,7 +132,7 @@ export async function prepareChunk(messages: readonly IncomingMessage[], deps: P
         const { value: change } = await deps.decode<IdentityChange>(message.value, deps.readers.change);
         changes += 1;
         const rows = rowsOfChange(change);
-        rows.identities.forEach(addIdentity);
+        for (const row of rows.identities) addIdentity(row.identifier_type, row.identifier_value, row.version, () => row);
         linkRows.push(...rows.links);
         if (change.kind === 'merge' && change.absorbedProfileIds.length > 0) {
           merges.push({ survivor: change.profileId, absorbed: change.absorbedProfileIds, mergedAt: change.changedAt, messageId: change.messageId });
@@ -147,7 +141,7 @@ export async function prepareChunk(messages: readonly IncomingMessage[], deps: P
       } else {
         const { value: record } = await deps.decode<StitchedEvent>(message.value, deps.readers.stitched);
         eventRows.push(toEventRow(record));
-        addIdentitiesOf(record);
+        for (const identifier of record.identifiers) addIdentity(identifier.type, identifier.value, record.stitchedAt, () => identityRowOfEvent(record, identifier));
         touched.add(record.profileId);
       }
     } catch (error) {
