@@ -9,7 +9,8 @@
  * offset is committed: Avro decode → rows → idempotent inserts (events with their profile
  * facts, identities) → on the consumer's schedule (every MATERIALIZER_REFRESH_INTERVAL_MS while
  * behind, or MATERIALIZER_REFRESH_MAX_PROFILES touched profiles) snapshots of the touched profiles,
- * their RFM and segments → ProfileUpdates encoded (producer stubbed) → commit. Settings can be
+ * their RFM (the latest RFM snapshot's rows, snapshots taken on the service's schedule) and
+ * segments → ProfileUpdates encoded (producer stubbed) → commit. Settings can be
  * changed through the same environment variables as the service's. Events cycle through the
  * profiles, so every refresh finds nearly every profile touched.
  *
@@ -30,13 +31,14 @@ import { Registry } from '../services/common/metrics';
 import type { BatchConsumer } from '../services/common/kafka/client';
 import { loadMaterializerConfig } from '../services/profile-materializer/config';
 import { consumerSettings } from '../services/profile-materializer/materializer.service';
-import { prepareChunk, refreshProfiles, storeChunk, type MaterializeDeps, type PreparedChunk, type WrittenChunk } from '../services/profile-materializer/materialize-batch';
+import { createExclusive, createProfileRepublisher, prepareChunk, refreshProfiles, storeChunk, type MaterializeDeps, type PreparedChunk, type WrittenChunk } from '../services/profile-materializer/materialize-batch';
+import { createRfmSnapshotter } from '../services/profile-materializer/rfm/rfm-snapshot';
 import { createMaterializerConsumer } from '../services/profile-materializer/materializer.consumer';
 import { createMaterializerMetrics } from '../services/profile-materializer/materializer.metrics';
 import { ReplayWindow } from '../services/profile-materializer/replay-window';
 import { ProfileRepository } from '../services/profile-materializer/profile.repository';
 import { parseRates } from '../services/profile-materializer/rfm/money';
-import { readRfm, writeRfmSettings } from '../services/profile-materializer/rfm/rfm.repository';
+import { readSnapshotRfm, writeRfmSettings } from '../services/profile-materializer/rfm/rfm.repository';
 import { toEventRow } from '../services/profile-materializer/store-rows';
 import { schema, type StitchedEvent } from '../schemas';
 
@@ -171,7 +173,7 @@ async function main(): Promise<void> {
     const original = (repository[method] as (...args: unknown[]) => Promise<unknown>).bind(repository);
     (repository as unknown as Record<string, unknown>)[method] = timed(method, original);
   }
-  const timedRfm = timed('readRfm', (asOf: number, ids: readonly string[]) => readRfm(materialized, asOf, ids));
+  const timedRfm = timed('readRfm', (ids: readonly string[]) => readSnapshotRfm(materialized, ids));
 
   const deps: MaterializeDeps = {
     repository,
@@ -185,7 +187,19 @@ async function main(): Promise<void> {
     logger,
     metrics: createMaterializerMetrics(new Registry()),
     replays: new ReplayWindow(),
+    rfmInputsChanged: () => rfmSnapshots.request(),
+    exclusive: createExclusive(),
   };
+  // RFM snapshots on the service's schedule: ProfileUpdates carry the latest one's rows, and the
+  // profiles a snapshot changed are published again, as in the service.
+  const republish = createProfileRepublisher();
+  const rfmSnapshots = createRfmSnapshotter({
+    clickhouse: () => materialized,
+    logger,
+    intervalMs: config.RFM_SNAPSHOT_INTERVAL_MS,
+    minIntervalMs: config.RFM_SNAPSHOT_MIN_INTERVAL_MS,
+    onProfilesChanged: timed('rfmRepublish', async (ids: readonly string[]) => void (await republish(ids, deps, 'rfm'))),
+  });
   // The service's own consumer loop and settings (batch size, refresh interval and bound), fed
   // by an in-memory partition instead of a broker: what it writes, when it refreshes profiles
   // and when it commits are exactly what the profile-materializer does while it is behind.
@@ -204,10 +218,12 @@ async function main(): Promise<void> {
   });
 
   const t0 = process.hrtime.bigint();
+  await rfmSnapshots.start();
   await consumer.start();
   await source.committed(messages.length);
   const materializedSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
   await consumer.stop();
+  await rfmSnapshots.stop();
 
   const rows = records.map(toEventRow);
   const t1 = process.hrtime.bigint();
@@ -235,6 +251,7 @@ async function main(): Promise<void> {
         profiles,
         refreshIntervalMs: config.MATERIALIZER_REFRESH_INTERVAL_MS,
         refreshes: refreshes.length,
+        rfmSnapshots: rfmSnapshots.snapshots(),
         eventsInClickHouse: Number(count?.n),
         purchasers: Number(purchasers?.n),
         profileUpdatesProduced: produced,

@@ -38,8 +38,12 @@ export const materializerEnv = z.object({
   RFM_WINDOW_DAYS: env.positiveInt(365),
   /** The rfm view reads a snapshot: one at least this often (recency follows the clock)… */
   RFM_SNAPSHOT_INTERVAL_MS: env.positiveInt(600_000),
-  /** …and one this long after the last, at the earliest, once orders, refunds or merges arrived. */
-  RFM_SNAPSHOT_MIN_INTERVAL_MS: env.positiveInt(30_000),
+  /**
+   * …and one this long after the last, at the earliest (and no sooner than ten times the last
+   * one's duration), once orders, refunds or merges arrived. ProfileUpdates carry the snapshot's
+   * RFM, so this is about how long an order takes to reach them.
+   */
+  RFM_SNAPSHOT_MIN_INTERVAL_MS: env.positiveInt(5_000),
   /** Currency of monetary; amounts without a currency are taken to be in it. */
   RFM_CURRENCY: z.string().regex(/^[A-Za-z]{3}$/, 'must be a 3-letter currency code').default('USD'),
   /** Rates to RFM_CURRENCY: `EUR=1.08,JPY=0.0067` (1 EUR = 1.08 RFM_CURRENCY). Currencies without a rate count 0. */

@@ -16,17 +16,23 @@ import { partitionKey, type ReplayWindow } from './replay-window';
  *
  * Why it is safe to repeat: every write is idempotent (see profile.repository.ts), so when
  * anything fails the caller does not commit and the whole batch is read and written again.
- * Snapshots and RFM are computed from ClickHouse *after* the rows are in, so they include
+ * Profile snapshots are computed from ClickHouse *after* the rows are in, so they include
  * everything written so far, in any order of arrival (late events, merges before or after the
- * events they concern). The caller commits offsets only after both phases resolved, i.e. after
- * ClickHouse confirmed every insert and Kafka acknowledged every ProfileUpdate and dead letter.
+ * events they concern). RFM is the latest RFM snapshot's: orders reach ProfileUpdates with the
+ * next one, which republishes the profiles whose figures it changed (rfm/rfm-snapshot.ts). The
+ * caller commits offsets only after both phases resolved, i.e. after ClickHouse confirmed every
+ * insert and Kafka acknowledged every ProfileUpdate and dead letter.
  */
 export interface MaterializeDeps {
   readonly repository: ProfileRepository;
   readonly decode: <T>(buffer: Buffer, reader: avro.Type) => Promise<{ value: T }>;
   readonly encode: (topic: string, value: unknown) => Buffer;
   readonly readers: { readonly stitched: avro.Type; readonly change: avro.Type };
-  readonly readRfm: (asOf: number, profileIds: readonly string[]) => Promise<Map<string, RfmRow>>;
+  /**
+   * The RFM rows ProfileUpdates carry: the latest snapshot's, as the rfm view shows them (a
+   * primary-key read, however many purchasers there are; see docs/rfm.md).
+   */
+  readonly readRfm: (profileIds: readonly string[]) => Promise<Map<string, RfmRow>>;
   readonly producer: Pick<EventProducer, 'send'>;
   readonly deadLetters: Pick<DeadLetterHandler, 'send'>;
   readonly topics: { readonly stitched: string; readonly changes: string; readonly updates: string };
@@ -239,7 +245,7 @@ export function publishProfileUpdates(profileIds: readonly string[], deps: Mater
     const survivors = [...new Set(profileIds.map((id) => resolveProfile(aliases, id)))].filter((id) => !mergedInto.has(id)).sort();
     const snapshots = await deps.repository.snapshotProfiles(survivors, aliases);
     const asOf = now();
-    const rfm = snapshots.length > 0 ? await deps.readRfm(asOf, snapshots.map((s) => s.profileId)) : new Map<string, RfmRow>();
+    const rfm = snapshots.length > 0 ? await deps.readRfm(snapshots.map((s) => s.profileId)) : new Map<string, RfmRow>();
     const segments = await deps.repository.segmentsOf(snapshots.map((s) => s.profileId));
     const updates: ProfileUpdate[] = [
       ...snapshots.map((s) => toProfileUpdate(s, rfm.get(s.profileId) ?? null, segments.get(s.profileId) ?? [], asOf)),

@@ -6,7 +6,7 @@ import { ClickHouseQueryError } from '../common/clickhouse/errors';
 import { ApiError } from '../common/error-codes';
 import { DependencyUnavailableError } from '../common/errors';
 import type { Logger } from '../common/logger';
-import { readRfm } from './rfm/rfm.repository';
+import { readSnapshotRfm } from './rfm/rfm.repository';
 
 /**
  * The read API (DESIGN.md): POST /v1/sql, GET /v1/profiles/{type}/{value}[/explain].
@@ -108,7 +108,8 @@ export function readApiRoutes(deps: ReadApiDeps): (app: FastifyInstance) => Prom
              FROM profiles WHERE profile_id = {id:String}`,
             { id: profileId },
           );
-          const rfm = (await readRfm(ch, now(), [profileId])).get(profileId);
+          // The rfm view's row (the latest snapshot), as ProfileUpdates carry it: a key read.
+          const rfm = (await readSnapshotRfm(ch, [profileId])).get(profileId);
           const segments = await ch.query<{ segment_id: string }>('SELECT segment_id FROM segment_members WHERE profile_id = {id:String} ORDER BY segment_id', { id: profileId });
           const identifiers = profile ? profile.identifiers.map(splitIdentifier) : await identifiersOf(ch, profileId);
           return {

@@ -31,7 +31,8 @@ export async function freshDatabase(home: string): Promise<ClickHouse> {
 
 /**
  * Environment of an in-process profile-materializer on fresh topics (one partition each) and
- * the given database, with short fetch lingers so tests do not wait: merge test specifics over it.
+ * the given database, with short fetch lingers and RFM snapshot spacing so tests do not wait:
+ * merge test specifics over it.
  */
 export async function materializerEnv(kafka: KafkaClient, home: string, ch: ClickHouse, topicPrefix: string): Promise<Record<string, string>> {
   const [stitched, changes, updates, dlq] = await Promise.all(['stitched', 'changes', 'updates', 'dlq'].map((p) => createTestTopic(kafka, `${topicPrefix}-${p}`, 1)));
@@ -50,5 +51,7 @@ export async function materializerEnv(kafka: KafkaClient, home: string, ch: Clic
     MATERIALIZER_GROUP_ID: uniqueName('materializer'),
     MATERIALIZER_LINGER_MS: '20',
     MATERIALIZER_FETCH_MIN_BYTES: '1',
+    // ProfileUpdates carry the RFM snapshot's rows: tests should not wait 5 s for the next one.
+    RFM_SNAPSHOT_MIN_INTERVAL_MS: '200',
   };
 }

@@ -7,7 +7,7 @@ import { loadMaterializerConfig, type MaterializerConfig } from '../../../servic
 import { createMaterializerService, materializerTopics } from '../../../services/profile-materializer/materializer.service';
 import { readRfm } from '../../../services/profile-materializer/rfm/rfm.repository';
 import { eventWith, schema, type IdentityChange, type ProfileUpdate, type StitchedEvent } from '../../../schemas';
-import { readMessages, testKafka } from '../../support/kafka';
+import { testKafka } from '../../support/kafka';
 import { freePort } from '../../support/ports';
 import { testStack, uniqueName } from '../../support/stack-env';
 import { waitFor } from '../../support/wait-for';
@@ -104,14 +104,24 @@ async function sendChange(h: Harness, change: Omit<IdentityChange, 'changeId' | 
   await h.producer.send(h.config.MATERIALIZER_CHANGES_TOPIC, [{ key: value.profileId, value: h.codec.encode(h.config.MATERIALIZER_CHANGES_TOPIC, value) }]);
 }
 
-async function latestUpdates(h: Harness, count: number): Promise<Map<string, ProfileUpdate>> {
-  const messages = await readMessages(h.kafka, h.config.MATERIALIZER_UPDATES_TOPIC, count);
-  const latest = new Map<string, ProfileUpdate>();
-  for (const m of messages) {
-    const { value } = await h.codec.decode<ProfileUpdate>(m.value!, schema('ProfileUpdate').type);
-    latest.set(value.profileId, value);
-  }
-  return latest;
+/**
+ * Waits until `check` passes on the latest ProfileUpdate of each profile. Their RFM is the RFM
+ * snapshot's, so figures arrive with the snapshot taken after the orders (republished then).
+ */
+async function untilLatestUpdates(h: Harness, check: (latest: Map<string, ProfileUpdate>) => void): Promise<void> {
+  await waitFor(
+    async () => {
+      const values: Buffer[] = [];
+      await h.kafka.readToEnd({ topic: h.config.MATERIALIZER_UPDATES_TOPIC, groupIdPrefix: uniqueName('read-back'), onBatch: (messages) => void values.push(...messages.map((m) => m.value!)) });
+      const latest = new Map<string, ProfileUpdate>();
+      for (const value of values) {
+        const { value: update } = await h.codec.decode<ProfileUpdate>(value, schema('ProfileUpdate').type);
+        latest.set(update.profileId, update);
+      }
+      check(latest);
+    },
+    { timeoutMs: 60_000, intervalMs: 500 },
+  );
 }
 
 describe('profile-materializer on Kafka and embedded ClickHouse', () => {
@@ -160,9 +170,10 @@ describe('profile-materializer on Kafka and embedded ClickHouse', () => {
       });
     };
     await check();
-    const updates = await latestUpdates(h, 2);
-    expect(updates.get('A')).toMatchObject({ mergedInto: null, traits: '{"city":"Kyoto","name":"Ann","plan":"gold"}', rfm: expectedRfm.A, consent: { email: false, sms: true }, firstSeen: now - 30 * DAY });
-    expect(updates.get('B')).toMatchObject({ rfm: expectedRfm.B, identifiers: [{ type: 'user_id', value: 'u-B' }] });
+    await untilLatestUpdates(h, (updates) => {
+      expect(updates.get('A')).toMatchObject({ mergedInto: null, traits: '{"city":"Kyoto","name":"Ann","plan":"gold"}', rfm: expectedRfm.A, consent: { email: false, sms: true }, firstSeen: now - 30 * DAY });
+      expect(updates.get('B')).toMatchObject({ rfm: expectedRfm.B, identifiers: [{ type: 'user_id', value: 'u-B' }] });
+    });
 
     // The same partition read again from offset 0 (a new group): nothing counts twice.
     await first.stop();
@@ -192,15 +203,16 @@ describe('profile-materializer on Kafka and embedded ClickHouse', () => {
     expect(await h.ch.query("SELECT DISTINCT profile_id FROM events WHERE order_id IN ('o2', 'o3')")).toEqual([{ profile_id: 'A' }]);
     expect(await h.ch.query("SELECT profile_id FROM profiles WHERE profile_id IN ('A', 'B')")).toEqual([{ profile_id: 'A' }]);
 
-    const updates = await latestUpdates(h, 5);
-    expect(updates.get('B')).toMatchObject({ mergedInto: 'A', rfm: null });
-    expect(updates.get('A')).toMatchObject({
-      mergedInto: null,
-      identifiers: [
-        { type: 'user_id', value: 'u-A' },
-        { type: 'user_id', value: 'u-B' },
-      ],
-      rfm: { frequency: 3, monetary: 155.25 },
+    await untilLatestUpdates(h, (updates) => {
+      expect(updates.get('B')).toMatchObject({ mergedInto: 'A', rfm: null });
+      expect(updates.get('A')).toMatchObject({
+        mergedInto: null,
+        identifiers: [
+          { type: 'user_id', value: 'u-A' },
+          { type: 'user_id', value: 'u-B' },
+        ],
+        rfm: { frequency: 3, monetary: 155.25 },
+      });
     });
 
     // A chain merge read in the "wrong" order keeps the alias map flat: A into Z.

@@ -4,6 +4,7 @@ import { ProfileRepository } from '../../../services/profile-materializer/profil
 import { readApiRoutes } from '../../../services/profile-materializer/read-api.routes';
 import { parseRates } from '../../../services/profile-materializer/rfm/money';
 import { writeRfmSettings } from '../../../services/profile-materializer/rfm/rfm.repository';
+import { writeRfmSnapshot } from '../../../services/profile-materializer/rfm/rfm-snapshot';
 import { identityRowsOfEvent, rowsOfChange, toEventRow } from '../../../services/profile-materializer/store-rows';
 import type { StitchedEvent } from '../../../schemas';
 import { embeddedHome, freshDatabase, quietLogger } from './materializer-test-env';
@@ -84,6 +85,7 @@ describe('read API', () => {
     await repository.writeLinks(merge.links);
     await repository.writeAliases([{ absorbed: 'p-old', survivor: 'p-ann', mergedAt: now, messageId: 'm4' }]);
     await repository.snapshotProfiles(['p-ann'], await repository.loadAliasGroups(['p-ann']));
+    await writeRfmSnapshot(ch, Date.now());
     await ch.command('CREATE TABLE scratch (x UInt8) ENGINE = MergeTree ORDER BY x');
 
     app = Fastify();

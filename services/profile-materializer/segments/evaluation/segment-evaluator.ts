@@ -68,7 +68,7 @@ export interface SegmentEvaluatorDeps {
    * count it) and per sweep page. Awaited, so the next step waits for it (backpressure); a
    * rejection is logged, never retried here.
    */
-  readonly onMembershipChanged?: (profileIds: readonly string[], evaluation: Evaluation) => Promise<void>;
+  readonly onMembershipChanged?: (profileIds: readonly string[]) => Promise<void>;
   readonly maxProfilesPerRun: number;
   readonly sweepPageSize: number;
   /** Fault injection for tests: awaited inside a publish after the records are sent, before the commit; and after the commit, before the apply. */
@@ -356,7 +356,7 @@ export class SegmentEvaluator {
   private async membershipChanged(profileIds: ReadonlySet<string>, evaluation: Evaluation): Promise<void> {
     if (!this.deps.onMembershipChanged || profileIds.size === 0) return;
     const profiles = [...profileIds].sort();
-    await this.deps.onMembershipChanged(profiles, evaluation).catch((error: unknown) =>
+    await this.deps.onMembershipChanged(profiles).catch((error: unknown) =>
       this.deps.logger.warn({ error: errorMessage(error), profiles: profiles.length, evaluation }, 'republishing profiles after segment changes failed'),
     );
   }
