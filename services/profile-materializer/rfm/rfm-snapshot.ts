@@ -98,11 +98,14 @@ export async function rfmChangesPage(ch: ClickHouse, version: number, after: str
 }
 
 /**
- * A requested snapshot starts no sooner than this many times the last one's duration after that
- * one started, so snapshots keep ClickHouse busy a tenth of the time at most however large the
- * events table grows (a snapshot ranks every purchaser: ~0.2 s at 100k events, ~3 s at 10M).
+ * How long after the last snapshot started a requested one may start: `minIntervalMs`, or ten
+ * times the last one's duration if longer, so snapshots keep ClickHouse busy a tenth of the time
+ * at most however large the events table grows (a snapshot ranks every purchaser: ~0.2 s at 100k
+ * events, ~3 s at 10M).
  */
-const snapshotSpacingFactor = 10;
+export function snapshotSpacingMs(minIntervalMs: number, lastDurationMs: number): number {
+  return Math.max(minIntervalMs, 10 * lastDurationMs);
+}
 
 export interface RfmSnapshotterOptions {
   readonly clickhouse: () => ClickHouse;
@@ -129,7 +132,7 @@ export interface RfmSnapshotterOptions {
 /**
  * Keeps the rfm view's snapshot fresh: one at start, one every `intervalMs`, and one soon
  * after `request()` (called once profile updates for batches with orders, refunds or merges are
- * out), spaced by `minIntervalMs` and by `snapshotSpacingFactor` times the last one's duration,
+ * out), spaced by `minIntervalMs` and by ten times the last one's duration (snapshotSpacingMs),
  * because a snapshot reads every purchase event. The snapshot is also the RFM every ProfileUpdate
  * carries, so this spacing is how long an order takes to reach them.
  * After each, the profiles whose RFM changed are handed to `onProfilesChanged` a page at a time.
@@ -201,8 +204,7 @@ export function createRfmSnapshotter(options: RfmSnapshotterOptions): Component 
 
   const schedule = (): void => {
     if (stopped || delayed) return;
-    const spacing = Math.max(options.minIntervalMs, snapshotSpacingFactor * lastDurationMs);
-    const wait = Math.max(0, lastStarted + spacing - now());
+    const wait = Math.max(0, lastStarted + snapshotSpacingMs(options.minIntervalMs, lastDurationMs) - now());
     delayed = setTimeout(() => {
       delayed = undefined;
       run();
