@@ -5,7 +5,9 @@
  *   npm run bench -- pipeline        (or: npm run build && node dist/bench/pipeline.js)
  *
  * 1. Starts the three built services (dist/) as child processes on fresh topics, a fresh group
- *    and a temporary KUMIKI_HOME (its own embedded ClickHouse).
+ *    and a temporary KUMIKI_HOME (its own embedded ClickHouse). Their logs go to a temporary
+ *    directory; a service that exits before the run is over stops it, naming its log. The run's
+ *    topics and temporary stores are removed at the end (its logs too, unless a service failed).
  * 2. Sustained throughput: BENCH_EVENTS events (default 100,000, ~500 bytes each) posted to
  *    /v1/batch by 16 clients as fast as the collector acknowledges them; the figure is events
  *    divided by the time from the first request to the moment all of them are queryable in
@@ -21,7 +23,9 @@
  *    insert) into a fresh embedded database.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { once } from 'node:events';
+import { setTimeout as delay } from 'node:timers/promises';
+import { mkdtempSync, openSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -83,6 +87,8 @@ interface Stack {
   readonly materializerGroup: string;
   readonly inputTopics: string[];
   readonly processes: Record<string, ChildProcess>;
+  /** Where the services log. */
+  readonly logs: string;
 }
 
 async function startStack(run: string): Promise<Stack> {
@@ -91,14 +97,22 @@ async function startStack(run: string): Promise<Stack> {
   // Service tuning can be tried from the environment (COLLECTOR_*, STITCHER_*, MATERIALIZER_*, SEGMENT_*, NODE_OPTIONS, MALLOC_ARENA_MAX).
   const tuning = Object.fromEntries(Object.entries(process.env).filter(([name]) => /^(COLLECTOR|STITCHER|MATERIALIZER|SEGMENT)_/.test(name) || name === 'NODE_OPTIONS' || name === 'MALLOC_ARENA_MAX')) as Record<string, string>;
   const base = { PATH: process.env.PATH ?? '', KAFKA_BROKERS: brokers.join(','), SCHEMA_REGISTRY_URL: registryUrl, LOG_LEVEL: 'warn', ...tuning };
-  const start = (service: string, env: Record<string, string>): ChildProcess =>
-    spawn(process.execPath, [path.join(root, 'dist', 'services', service, 'main.js')], { env: { ...base, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  // Each service logs (pino, stdout) to its own file, named when it exits before the run is over.
+  const logs = mkdtempSync(path.join(os.tmpdir(), `kumiki-bench-pipeline-logs-${run}-`));
+  const start = (service: string, env: Record<string, string>): ChildProcess => {
+    const log = openSync(path.join(logs, `${service}.log`), 'a');
+    const child = spawn(process.execPath, [path.join(root, 'dist', 'services', service, 'main.js')], { env: { ...base, ...env }, stdio: ['ignore', log, log] });
+    child.on('exit', (code, signal) => {
+      if (!stopping) serviceExit ??= new Error(`${service} exited (${signal ?? `code ${code}`}) during the run; its log: ${path.join(logs, `${service}.log`)}`);
+    });
+    return child;
+  };
   const materializerGroup = `bench-${run}-materializer`;
   const processes = {
     'profile-materializer': start('profile-materializer', {
       HTTP_PORT: String(materializerPort),
       KUMIKI_ADMIN_TOKEN: adminToken,
-      KUMIKI_HOME: mkdtempSync(path.join(os.tmpdir(), 'kumiki-bench-pipeline-')),
+      KUMIKI_HOME: scratchDir('kumiki-bench-pipeline-'),
       MATERIALIZER_STITCHED_TOPIC: topic('stitched'),
       MATERIALIZER_CHANGES_TOPIC: topic('changes'),
       MATERIALIZER_UPDATES_TOPIC: topic('updates'),
@@ -118,15 +132,35 @@ async function startStack(run: string): Promise<Stack> {
     }),
     collector: start('collector', { HTTP_PORT: String(collectorPort), KUMIKI_WRITE_KEY: writeKey, COLLECTOR_EVENTS_TOPIC: topic('raw'), COLLECTOR_DLQ_TOPIC: topic('dlq') }),
   };
-  for (const [service, port] of [['profile-materializer', materializerPort], ['identity-stitcher', stitcherPort], ['collector', collectorPort]] as const) {
-    await until(async () => (await fetch(`http://127.0.0.1:${port}/ready`)).status === 200, 120_000, `${service} ready`);
+  try {
+    for (const [service, port] of [['profile-materializer', materializerPort], ['identity-stitcher', stitcherPort], ['collector', collectorPort]] as const) {
+      await until(async () => (await fetch(`http://127.0.0.1:${port}/ready`)).status === 200, 120_000, `${service} ready (its log: ${path.join(logs, `${service}.log`)})`);
+    }
+  } catch (error) {
+    stopping = true;
+    for (const child of Object.values(processes)) child.kill('SIGTERM');
+    throw error;
   }
-  return { collectorPort, materializerPort, materializerGroup, inputTopics: [topic('stitched'), topic('changes')], processes };
+  return { collectorPort, materializerPort, materializerGroup, inputTopics: [topic('stitched'), topic('changes')], processes, logs };
 }
+
+/** Temporary directories of this run (embedded ClickHouse stores), removed when it ends. */
+const scratch: string[] = [];
+function scratchDir(prefix: string): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  scratch.push(dir);
+  return dir;
+}
+
+/** Set once the services are being stopped on purpose. */
+let stopping = false;
+/** Set when a service exits before that: every wait fails with it instead of timing out. */
+let serviceExit: Error | null = null;
 
 async function until(check: () => Promise<boolean>, timeoutMs: number, what: string, intervalMs = 100): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    if (serviceExit) throw serviceExit;
     if (await check().catch(() => false)) return;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
@@ -242,7 +276,7 @@ async function latencyPhase(stack: Stack, run: string, eventsPerSecond: number):
 
 /** The reference: the same rows, inserted straight into a fresh embedded database. */
 async function rawInsert(run: string): Promise<number> {
-  const home = mkdtempSync(path.join(os.tmpdir(), 'kumiki-bench-raw-'));
+  const home = scratchDir('kumiki-bench-raw-');
   const ch = await createClickHouse({ CLICKHOUSE_URL: undefined, CLICKHOUSE_USER: 'default', CLICKHOUSE_PASSWORD: '', CLICKHOUSE_DATABASE: 'bench_raw', KUMIKI_HOME: home }, logger);
   await runMigrations(ch, { logger });
   const now = Date.now();
@@ -293,6 +327,7 @@ async function main(): Promise<void> {
     const throughput = await throughputPhase(stack, run);
     const { latencies, unseen } = await latencyPhase(stack, run, throughput.eventsPerSecond / 2);
     for (const [name, child] of Object.entries(stack.processes)) peaks[name] = Math.max(peaks[name] ?? 0, rssOf(child.pid ?? 0, 'VmHWM'));
+    stopping = true;
     for (const child of Object.values(stack.processes)) child.kill('SIGTERM');
     const avroBytes = 420;
     // The broker does not create topics on first use: the reference gets its own, like ours.
@@ -322,7 +357,31 @@ async function main(): Promise<void> {
     line('end-to-end / raw insert', `${((throughput.eventsPerSecond / raw) * 100).toFixed(0)} %`);
   } finally {
     clearInterval(sampler);
+    stopping = true;
     for (const child of Object.values(stack.processes)) if (child.exitCode === null) child.kill('SIGTERM');
+    const exited = Promise.all(Object.values(stack.processes).map((child) => (child.exitCode === null && child.signalCode === null ? once(child, 'exit') : undefined)));
+    await Promise.race([exited, delay(30_000)]);
+    await deleteRunTopics(run);
+    for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
+    // The services' logs are kept only when one of them exited early (the error names its file).
+    if (!serviceExit) rmSync(stack.logs, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Deletes the topics this run created (the services create theirs on start): a broker left with
+ * every run's topics ends up spending its heap on thousands of partitions.
+ */
+async function deleteRunTopics(run: string): Promise<void> {
+  const admin = createKafkaClient({ brokers, clientId: 'bench', logger }).admin();
+  try {
+    await admin.connect();
+    const mine = (await admin.listTopics()).filter((name) => name.startsWith(`bench-${run}.`));
+    if (mine.length > 0) await admin.deleteTopics(mine);
+  } catch (error) {
+    process.stderr.write(`bench pipeline: could not delete this run's topics: ${error instanceof Error ? error.message : String(error)}\n`);
+  } finally {
+    await admin.disconnect().catch(() => undefined);
   }
 }
 

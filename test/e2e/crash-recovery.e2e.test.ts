@@ -39,7 +39,7 @@ const running = new Map<ServiceName, ServiceProcess>();
 
 afterAll(async () => {
   await Promise.all([...running.values()].map((service) => service.stop()));
-  await broker?.stop();
+  await broker?.close();
 });
 
 it('loses nothing and counts nothing twice while every component crashes once', async () => {

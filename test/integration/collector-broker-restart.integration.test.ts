@@ -23,7 +23,7 @@ let collector: RunningCollector | undefined;
 
 afterAll(async () => {
   await collector?.stop();
-  await broker?.stop();
+  await broker?.close();
 });
 
 it('503 while the broker is down, nothing acknowledged is lost, retries succeed after it returns', async () => {

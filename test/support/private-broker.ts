@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadCliConfig } from '../../services/cli/config';
@@ -17,13 +17,16 @@ import { waitFor } from './wait-for';
 export interface PrivateBroker {
   readonly address: string;
   stop(): Promise<void>;
+  /** Stops it for good and removes its data directory. */
+  close(): Promise<void>;
   start(): Promise<void>;
   restart(): Promise<void>;
 }
 
 export async function startPrivateBroker(): Promise<PrivateBroker> {
   const environment: Record<string, string> = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined));
-  const paths = localPaths(mkdtempSync(path.join(os.tmpdir(), 'kumiki-broker-')), loadCliConfig(process.env).paths.cache);
+  const home = mkdtempSync(path.join(os.tmpdir(), 'kumiki-broker-'));
+  const paths = localPaths(home, loadCliConfig(process.env).paths.cache);
   const port = await freePort();
   const controllerPort = await freePort();
   const address = `127.0.0.1:${port}`;
@@ -47,6 +50,10 @@ export async function startPrivateBroker(): Promise<PrivateBroker> {
     async restart() {
       await broker.stop();
       await broker.start();
+    },
+    async close() {
+      await broker.stop();
+      rmSync(home, { recursive: true, force: true });
     },
   };
   await broker.start();

@@ -16,6 +16,18 @@ export interface RfmSnapshot {
 let lastVersion = 0;
 
 /**
+ * An unsigned integer this module made (a version, an epoch-ms instant) as SQL text. The two
+ * statements that read every purchaser take their numbers as literals, not query parameters:
+ * chDB runs parameterised queries one at a time across the process, and a snapshot of a large
+ * table takes seconds, during which every profile refresh's reads would wait.
+ */
+function integerLiteral(value: number | string): string {
+  const text = String(value);
+  if (!/^\d{1,20}$/.test(text)) throw new RangeError(`not an unsigned integer: ${text}`);
+  return text;
+}
+
+/**
  * Writes the RFM snapshot as of `asOf` (epoch ms) and makes it the one the rfm view reads
  * (migration 0010): rows first, under a version of their own; then its changes against the
  * previous complete snapshot (0013); the catalogue row last, so a snapshot that fails half-way is
@@ -32,9 +44,8 @@ export async function writeRfmSnapshot(ch: ClickHouse, asOf: number): Promise<Rf
   await ch.command(
     `INSERT INTO rfm_snapshot_rows_store
        (version, profile_id, last_purchase_at, recency_days, frequency, monetary, monetary_cents, r_score, f_score, m_score, label, computed_at)
-     SELECT {version:UInt64}, profile_id, last_purchase_at, recency_days, frequency, monetary, monetary_cents, r_score, f_score, m_score, label, computed_at
-     FROM rfm_as_of(as_of = fromUnixTimestamp64Milli({as_of:Int64}, 'UTC'))`,
-    { version, as_of: asOf },
+     SELECT toUInt64(${integerLiteral(version)}), profile_id, last_purchase_at, recency_days, frequency, monetary, monetary_cents, r_score, f_score, m_score, label, computed_at
+     FROM rfm_as_of(as_of = fromUnixTimestamp64Milli(toInt64(${integerLiteral(asOf)}), 'UTC'))`,
   );
   // A plain count is exact here: the partition is this snapshot's alone and written once.
   const [written] = await ch.query<{ n: string }>('SELECT count() AS n FROM rfm_snapshot_rows_store WHERE version = {version:UInt64}', { version });
@@ -62,24 +73,21 @@ export async function writeRfmSnapshot(ch: ClickHouse, asOf: number): Promise<Rf
  * they differ.
  *
  * recency_days is left out: it grows with the clock for every purchaser, and a change that
- * matters moves r_score. Frequency, money and last purchase are in, although a purchase also
- * brings a ProfileUpdate of its own (built from rfm_as_of at that moment): this snapshot's
- * ProfileUpdates carry the snapshot's figures, so a purchase that lands while one is published
- * would otherwise be left showing the older figures until the profile changes again.
+ * matters moves r_score. Frequency, money and last purchase are in: ProfileUpdates carry the
+ * snapshot's figures, so a purchase reaches them through this list.
  */
 export async function stageRfmChanges(ch: ClickHouse, version: number): Promise<number> {
   const [latest] = await ch.query<{ version: string }>('SELECT max(version) AS version FROM rfm_snapshots_store');
   const previous = latest?.version ?? '0';
   await ch.command(
     `INSERT INTO rfm_snapshot_changes (version, profile_id)
-     SELECT {version:UInt64}, profile_id
+     SELECT toUInt64(${integerLiteral(version)}), profile_id
      FROM rfm_snapshot_rows_store
-     WHERE version IN ({previous:UInt64}, {version:UInt64})
+     WHERE version IN (${integerLiteral(previous)}, ${integerLiteral(version)})
      GROUP BY profile_id
      HAVING count() = 1
          OR min(tuple(last_purchase_at, frequency, monetary_cents, r_score, f_score, m_score, label))
             != max(tuple(last_purchase_at, frequency, monetary_cents, r_score, f_score, m_score, label))`,
-    { version, previous },
   );
   // Exact: the rows under `version` were written by this one statement.
   const [staged] = await ch.query<{ n: string }>('SELECT count() AS n FROM rfm_snapshot_changes WHERE version = {version:UInt64}', { version });
