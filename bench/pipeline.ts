@@ -8,17 +8,21 @@
  *    and a temporary KUMIKI_HOME (its own embedded ClickHouse). Their logs go to a temporary
  *    directory; a service that exits before the run is over stops it, naming its log. The run's
  *    topics and temporary stores are removed at the end (its logs too, unless a service failed).
- * 2. Sustained throughput: BENCH_EVENTS events (default 100,000, ~500 bytes each) posted to
+ * 2. Warm-up, not measured: BENCH_WARMUP_EVENTS (default 30,000) of the same traffic through
+ *    the whole pipeline, so the services' and the broker's JIT compilers have done their work
+ *    (without it, a broker started just before gave half the throughput). The measured events
+ *    then meet the people the warm-up created, as returning visitors do.
+ * 3. Sustained throughput: BENCH_EVENTS events (default 100,000, ~500 bytes each) posted to
  *    /v1/batch by 16 clients as fast as the collector acknowledges them; the figure is events
  *    divided by the time from the first request to the moment all of them are queryable in
  *    ClickHouse and the materializer's consumer group has no lag (its profile updates are out:
  *    it commits only after producing them).
- * 3. Latency at half that rate, open loop, for BENCH_LATENCY_SECONDS (default 20): for each
+ * 4. Latency at half that rate, open loop, for BENCH_LATENCY_SECONDS (default 20): for each
  *    event, from the collector's 200 to the first poll (every 100 ms) that finds its row in
  *    `events_store`. p50 / p95 / p99.
- * 4. Peak RSS (VmHWM) of each service, and the CPU seconds each process (this load generator
+ * 5. Peak RSS (VmHWM) of each service, and the CPU seconds each process (this load generator
  *    included) used during the throughput phase: where the two cores went.
- * 5. References in the same run: Kafka's own kafka-producer-perf-test with the same record
+ * 6. References in the same run: Kafka's own kafka-producer-perf-test with the same record
  *    size and acks=all; a raw @clickhouse/client insert of the same rows (JSONEachRow, 5,000 per
  *    insert) into a fresh embedded database.
  */
@@ -41,6 +45,7 @@ import { cpuSecondsOf, freePort, kafkaPerfTest, line, percentile, rssOf } from '
 const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 const registryUrl = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
 const totalEvents = Number(process.env.BENCH_EVENTS ?? 100_000);
+const warmupEvents = Number(process.env.BENCH_WARMUP_EVENTS ?? 30_000);
 const latencySeconds = Number(process.env.BENCH_LATENCY_SECONDS ?? 20);
 const clients = 16;
 const perRequest = 100;
@@ -188,29 +193,54 @@ async function sendBatch(stack: Stack, events: Record<string, unknown>[]): Promi
   }
 }
 
-async function throughputPhase(stack: Stack, run: string): Promise<{ eventsPerSecond: number; seconds: number; eventBytes: number; cpuSeconds: Record<string, number> }> {
+/**
+ * Posts `count` events (ids `<prefix>-<n>`) by `clients` concurrent clients as fast as the
+ * collector acknowledges them, then waits until `queryable` events are in events_store and the
+ * materializer's group has no lag (its profile updates are out: it commits only after them).
+ */
+async function sendAndDrain(stack: Stack, prefix: string, count: number, queryable: number, onAccepted: (seconds: number) => void = () => undefined): Promise<void> {
   const admin = createKafkaClient({ brokers, clientId: 'bench', logger }).admin();
   await admin.connect();
+  try {
+    let next = 0;
+    const requests = Math.ceil(count / perRequest);
+    const started = Date.now();
+    await Promise.all(
+      Array.from({ length: clients }, async () => {
+        for (let r = next++; r < requests; r = next++) {
+          const events = Array.from({ length: Math.min(perRequest, count - r * perRequest) }, (_, k) => sampleEvent(`${prefix}-${String(r * perRequest + k).padStart(9, '0')}`, r * perRequest + k));
+          await sendBatch(stack, events);
+        }
+      }),
+    );
+    onAccepted((Date.now() - started) / 1000);
+    await until(async () => Number((await sql<{ n: string }>(stack, 'SELECT count() AS n FROM events_store'))[0]?.n) >= queryable, 600_000, 'every event queryable', 250);
+    await until(async () => (await admin.groupLag(stack.materializerGroup, stack.inputTopics)).every((p) => p.lag === 0), 600_000, 'materializer lag 0', 250);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
+ * Warm-up, not measured: the same traffic through the whole pipeline first, so the figures are
+ * those of running services and a running broker, not of JIT compilers at work (a broker started
+ * just before gave about half the throughput).
+ */
+async function warmUpPhase(stack: Stack, run: string): Promise<void> {
+  if (warmupEvents === 0) return;
+  await sendAndDrain(stack, `w-${run}`, warmupEvents, warmupEvents);
+  process.stdout.write(`  warm-up: ${warmupEvents} events through the pipeline\n`);
+}
+
+async function throughputPhase(stack: Stack, run: string): Promise<{ eventsPerSecond: number; seconds: number; eventBytes: number; cpuSeconds: Record<string, number> }> {
   const cpuBefore = cpuSecondsByProcess(stack);
-  let next = 0;
-  const requests = Math.ceil(totalEvents / perRequest);
   const eventBytes = Buffer.byteLength(JSON.stringify(sampleEvent(`t-${run}-000000000`, 1)));
   const started = Date.now();
-  await Promise.all(
-    Array.from({ length: clients }, async () => {
-      for (let r = next++; r < requests; r = next++) {
-        const events = Array.from({ length: perRequest }, (_, k) => sampleEvent(`t-${run}-${String(r * perRequest + k).padStart(9, '0')}`, r * perRequest + k));
-        await sendBatch(stack, events);
-      }
-    }),
+  await sendAndDrain(stack, `t-${run}`, totalEvents, warmupEvents + totalEvents, (accepted) =>
+    process.stdout.write(`  accepted ${totalEvents} events in ${accepted.toFixed(1)} s; waiting until queryable…\n`),
   );
-  const accepted = (Date.now() - started) / 1000;
-  process.stdout.write(`  accepted ${totalEvents} events in ${accepted.toFixed(1)} s; waiting until queryable…\n`);
-  await until(async () => Number((await sql<{ n: string }>(stack, 'SELECT count() AS n FROM events_store'))[0]?.n) >= totalEvents, 600_000, 'every event queryable', 250);
-  await until(async () => (await admin.groupLag(stack.materializerGroup, stack.inputTopics)).every((p) => p.lag === 0), 600_000, 'materializer lag 0', 250);
   const seconds = (Date.now() - started) / 1000;
   const cpuAfter = cpuSecondsByProcess(stack);
-  await admin.disconnect();
   const cpuSeconds = Object.fromEntries(Object.entries(cpuAfter).map(([name, used]) => [name, used - cpuBefore[name]!]));
   return { eventsPerSecond: totalEvents / seconds, seconds, eventBytes, cpuSeconds };
 }
@@ -323,7 +353,8 @@ async function main(): Promise<void> {
     for (const [name, child] of Object.entries(stack.processes)) peaks[name] = Math.max(peaks[name] ?? 0, rssOf(child.pid ?? 0, 'VmHWM'));
   }, 500);
   try {
-    process.stdout.write(`pipeline: ${totalEvents} events, then ${latencySeconds} s at half rate\n`);
+    process.stdout.write(`pipeline: ${warmupEvents} events to warm up, ${totalEvents} measured, then ${latencySeconds} s at half rate\n`);
+    await warmUpPhase(stack, run);
     const throughput = await throughputPhase(stack, run);
     const { latencies, unseen } = await latencyPhase(stack, run, throughput.eventsPerSecond / 2);
     for (const [name, child] of Object.entries(stack.processes)) peaks[name] = Math.max(peaks[name] ?? 0, rssOf(child.pid ?? 0, 'VmHWM'));
