@@ -29,7 +29,7 @@
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
-import { mkdtempSync, openSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -107,6 +107,7 @@ async function startStack(run: string): Promise<Stack> {
   const start = (service: string, env: Record<string, string>): ChildProcess => {
     const log = openSync(path.join(logs, `${service}.log`), 'a');
     const child = spawn(process.execPath, [path.join(root, 'dist', 'services', service, 'main.js')], { env: { ...base, ...env }, stdio: ['ignore', log, log] });
+    closeSync(log); // the child has its own copy
     child.on('exit', (code, signal) => {
       if (!stopping) serviceExit ??= new Error(`${service} exited (${signal ?? `code ${code}`}) during the run; its log: ${path.join(logs, `${service}.log`)}`);
     });
@@ -142,12 +143,17 @@ async function startStack(run: string): Promise<Stack> {
       await until(async () => (await fetch(`http://127.0.0.1:${port}/ready`)).status === 200, 120_000, `${service} ready (its log: ${path.join(logs, `${service}.log`)})`);
     }
   } catch (error) {
-    stopping = true;
-    for (const child of Object.values(processes)) child.kill('SIGTERM');
+    await stopServices(processes);
+    removeScratch();
     throw error;
   }
   return { collectorPort, materializerPort, materializerGroup, inputTopics: [topic('stitched'), topic('changes')], processes, logs };
 }
+
+/** Set once the services are being stopped on purpose. */
+let stopping = false;
+/** Set when a service exits before that: every wait fails with it instead of timing out. */
+let serviceExit: Error | null = null;
 
 /** Temporary directories of this run (embedded ClickHouse stores), removed when it ends. */
 const scratch: string[] = [];
@@ -156,11 +162,18 @@ function scratchDir(prefix: string): string {
   scratch.push(dir);
   return dir;
 }
+function removeScratch(): void {
+  for (const dir of scratch.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
 
-/** Set once the services are being stopped on purpose. */
-let stopping = false;
-/** Set when a service exits before that: every wait fails with it instead of timing out. */
-let serviceExit: Error | null = null;
+/** SIGTERM to the services still running, then waits (30 s at most) until they have exited. */
+async function stopServices(processes: Record<string, ChildProcess>): Promise<void> {
+  stopping = true;
+  const running = Object.values(processes).filter((child) => child.exitCode === null && child.signalCode === null);
+  const exited = Promise.all(running.map((child) => once(child, 'exit')));
+  for (const child of running) child.kill('SIGTERM');
+  await Promise.race([exited, delay(30_000)]);
+}
 
 async function until(check: () => Promise<boolean>, timeoutMs: number, what: string, intervalMs = 100): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -358,8 +371,7 @@ async function main(): Promise<void> {
     const throughput = await throughputPhase(stack, run);
     const { latencies, unseen } = await latencyPhase(stack, run, throughput.eventsPerSecond / 2);
     for (const [name, child] of Object.entries(stack.processes)) peaks[name] = Math.max(peaks[name] ?? 0, rssOf(child.pid ?? 0, 'VmHWM'));
-    stopping = true;
-    for (const child of Object.values(stack.processes)) child.kill('SIGTERM');
+    await stopServices(stack.processes);
     const avroBytes = 420;
     // The broker does not create topics on first use: the reference gets its own, like ours.
     const perfTopic = `bench-${run}.perf`;
@@ -388,12 +400,9 @@ async function main(): Promise<void> {
     line('end-to-end / raw insert', `${((throughput.eventsPerSecond / raw) * 100).toFixed(0)} %`);
   } finally {
     clearInterval(sampler);
-    stopping = true;
-    for (const child of Object.values(stack.processes)) if (child.exitCode === null) child.kill('SIGTERM');
-    const exited = Promise.all(Object.values(stack.processes).map((child) => (child.exitCode === null && child.signalCode === null ? once(child, 'exit') : undefined)));
-    await Promise.race([exited, delay(30_000)]);
+    await stopServices(stack.processes);
     await deleteRunTopics(run);
-    for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
+    removeScratch();
     // The services' logs are kept only when one of them exited early (the error names its file).
     if (!serviceExit) rmSync(stack.logs, { recursive: true, force: true });
   }
