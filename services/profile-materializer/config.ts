@@ -26,7 +26,7 @@ export const materializerEnv = z.object({
   MATERIALIZER_FETCH_MIN_BYTES: env.positiveInt(256 * 1024),
   /**
    * While behind, profile updates (snapshots, RFM) of consumed batches are refreshed together at
-   * most this often, or once MATERIALIZER_REFRESH_MAX_PROFILES profiles were touched; offsets are
+   * most this often, or once they touched MATERIALIZER_REFRESH_MAX_PROFILES distinct profiles; offsets are
    * committed only after that refresh. A consumer that is caught up refreshes after every batch.
    */
   MATERIALIZER_REFRESH_INTERVAL_MS: env.positiveInt(2_000),

@@ -24,11 +24,11 @@ export interface MaterializerConsumerOptions<P = unknown, W = unknown> {
   readonly store: (prepared: P) => Promise<W>;
   /** Derived output (profile updates) of written chunks, durable when it resolves. */
   readonly publish: (written: readonly W[]) => Promise<unknown>;
-  /** Profiles a written chunk touched (bounds how much is published at once). */
-  readonly touchedOf: (written: W) => number;
+  /** Ids of the profiles a written chunk touched (bounds how much is published at once). */
+  readonly touchedOf: (written: W) => Iterable<string>;
   /**
    * While the consumer is behind, written chunks are published together at most every
-   * `refreshIntervalMs`, or sooner once they touched `refreshMaxProfiles` profiles. A batch that
+   * `refreshIntervalMs`, or sooner once they touched `refreshMaxProfiles` distinct profiles. A batch that
    * reaches the end of its partition is published at once.
    */
   readonly refreshIntervalMs: number;
@@ -51,7 +51,8 @@ interface Waiting<W> {
   unwritten: IncomingMessage[];
   offsets: Map<string, { topic: string; partition: number; offset: string }>;
   records: number;
-  profiles: number;
+  /** Distinct profiles the written chunks touched: a refresh costs per profile, however many chunks named it. */
+  profiles: Set<string>;
   since: number;
 }
 
@@ -67,7 +68,7 @@ interface Waiting<W> {
  * Publishing across batches: the cost of a refresh is per touched profile, not per event, so
  * while the consumer is behind, written chunks wait (written, offsets resolved in kafkajs so the
  * next fetch moves on, NOT committed) and are published together when `refreshIntervalMs` has
- * passed since the oldest, or when they touched `refreshMaxProfiles` profiles, or when a batch
+ * passed since the oldest, or when they touched `refreshMaxProfiles` distinct profiles, or when a batch
  * reaches the end of its partition (caught up: published once the rest of that fetch is
  * written, see flushSoon), or from a timer when no further batch comes. The publish runs while
  * the next batches are written (see flush); then that group's offsets are committed, groups in
@@ -199,7 +200,7 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
     if (!written) return false;
     current.unwritten = [];
     current.written.push(...written);
-    current.profiles += written.reduce((n, w) => n + options.touchedOf(w), 0);
+    for (const chunk of written) for (const id of options.touchedOf(chunk)) current.profiles.add(id);
     return true;
   };
 
@@ -295,7 +296,7 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
             const end = last && BigInt(last.offset) > BigInt(batch.lastOffset) ? BigInt(last.offset) : BigInt(batch.lastOffset);
             // Caught up: nothing left in this partition when fetched.
             const caughtUp = BigInt(batch.highWatermark) - end <= 1n;
-            const current: Waiting<W> = (waiting ??= { written: [], unwritten: [], offsets: new Map(), records: 0, profiles: 0, since: Date.now() });
+            const current: Waiting<W> = (waiting ??= { written: [], unwritten: [], offsets: new Map(), records: 0, profiles: new Set(), since: Date.now() });
             const key = partitionKey(batch.topic, batch.partition);
             if (!last) {
               keepLatest(current.offsets, key, { topic: batch.topic, partition: batch.partition, offset: (end + 1n).toString() });
@@ -323,7 +324,8 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
             current.records += batch.messages.length;
             // Resolved, not committed: the next fetch continues after this batch.
             context.resolveOffset(end.toString());
-            if (current.profiles >= options.refreshMaxProfiles || Date.now() - current.since >= options.refreshIntervalMs) await flush(current.profiles >= 2 * options.refreshMaxProfiles);
+            const profiles = current.profiles.size;
+            if (profiles >= options.refreshMaxProfiles || Date.now() - current.since >= options.refreshIntervalMs) await flush(profiles >= 2 * options.refreshMaxProfiles);
             else if (caughtUp) flushSoon();
             else if (current.unwritten.length > 0) writeParkedSoon();
           });
@@ -349,7 +351,7 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
   };
 }
 
-/** Two groups as one: written chunks in order, the later offset of each partition, counts summed. */
+/** Two groups as one: written chunks in order, the later offset of each partition, records summed, profiles united. */
 function merged<W>(earlier: Waiting<W>, later: Waiting<W>): Waiting<W> {
   const offsets = new Map(earlier.offsets);
   for (const [key, value] of later.offsets) keepLatest(offsets, key, value);
@@ -358,7 +360,7 @@ function merged<W>(earlier: Waiting<W>, later: Waiting<W>): Waiting<W> {
     unwritten: [...earlier.unwritten, ...later.unwritten],
     offsets,
     records: earlier.records + later.records,
-    profiles: earlier.profiles + later.profiles,
+    profiles: new Set([...earlier.profiles, ...later.profiles]),
     since: Math.min(earlier.since, later.since),
   };
 }

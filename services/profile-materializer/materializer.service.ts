@@ -50,7 +50,7 @@ export function consumerSettings(config: MaterializerConfig) {
     fetchMaxBytesPerPartition: config.MATERIALIZER_FETCH_MAX_BYTES_PER_PARTITION,
     refreshIntervalMs: config.MATERIALIZER_REFRESH_INTERVAL_MS,
     refreshMaxProfiles: config.MATERIALIZER_REFRESH_MAX_PROFILES,
-    touchedOf: (written: WrittenChunk) => written.touched.size,
+    touchedOf: (written: WrittenChunk) => written.touched,
   } satisfies Partial<MaterializerConsumerOptions<PreparedChunk, WrittenChunk>>;
 }
 

@@ -9,10 +9,12 @@ import { waitFor } from '../../support/wait-for';
  */
 type Log = string[];
 
-function harness(options: { refreshIntervalMs?: number; refreshMaxProfiles?: number; batchSize?: number; gatedPublish?: boolean; failingPublishes?: number } = {}) {
+/** `profileOfOffset`: each record touches the profile named by its offset (so partitions share profiles); otherwise a profile of its own. */
+function harness(options: { refreshIntervalMs?: number; refreshMaxProfiles?: number; batchSize?: number; gatedPublish?: boolean; failingPublishes?: number; profileOfOffset?: boolean } = {}) {
   const log: Log = [];
   let failures = options.failingPublishes ?? 0;
   let openGate: () => void = () => undefined;
+  let records = 0;
   const gate = options.gatedPublish ? new Promise<void>((resolve) => (openGate = resolve)) : Promise.resolve();
   const publishGate = { open: () => openGate() };
   let handler: ((batch: MessageBatch, context: BatchContext) => Promise<void>) | undefined;
@@ -25,7 +27,7 @@ function harness(options: { refreshIntervalMs?: number; refreshMaxProfiles?: num
         void log.push(`commit-outside ${offsets.map((o) => `${o.topic}/${o.partition}@${o.offset}`).join(',')}`),
     }),
   } as unknown as KafkaClient;
-  const consumer = createMaterializerConsumer<string[], { offsets: string[]; profiles: number }>({
+  const consumer = createMaterializerConsumer<string[], { offsets: string[]; profiles: string[] }>({
     kafka,
     logger: pino({ level: 'silent' }),
     groupId: 'g',
@@ -37,7 +39,7 @@ function harness(options: { refreshIntervalMs?: number; refreshMaxProfiles?: num
     prepare: async (messages) => messages.map((m) => m.offset),
     store: async (offsets) => {
       log.push(`store ${offsets.join(',')}`);
-      return { offsets, profiles: offsets.length };
+      return { offsets, profiles: offsets.map((offset) => (options.profileOfOffset ? `p${offset}` : `p-${(records += 1)}`)) };
     },
     publish: async (written) => {
       await gate;
@@ -103,6 +105,17 @@ describe('materializer consumer', () => {
     await deliver(0, 2, 2, 100); // six profiles touched: due
     await waitFor(() => expect(log.slice(4)).toEqual(['store 2,3', 'resolve 0@3', 'publish 0,1,0,1,2,3', 'commit-outside t/0@4,t/1@2']), { timeoutMs: 1_000, intervalMs: 5 });
     expect(consumer.processed()).toBe(6);
+    await consumer.stop();
+  });
+
+  it('while behind, counts a profile touched by several chunks once towards the refresh bound', async () => {
+    const { log, consumer, deliver } = harness({ refreshMaxProfiles: 3, profileOfOffset: true });
+    await consumer.start();
+    await deliver(0, 0, 2, 100); // profiles p0, p1
+    await deliver(1, 0, 2, 100); // p0, p1 again: still two profiles, not four
+    expect(log).toEqual(['store 0,1', 'resolve 0@1', 'store 0,1', 'resolve 1@1']);
+    await deliver(0, 2, 2, 100); // p2, p3: four profiles, due
+    await waitFor(() => expect(log.slice(4)).toEqual(['store 2,3', 'resolve 0@3', 'publish 0,1,0,1,2,3', 'commit-outside t/0@4,t/1@2']), { timeoutMs: 1_000, intervalMs: 5 });
     await consumer.stop();
   });
 
