@@ -8,7 +8,7 @@ import type { BatchConsumer, IncomingMessage, KafkaClient, MessageBatch, BatchCo
 import { ProducerFencedError, type Transaction, type TransactionalProducer, type TopicMessages } from '../common/kafka/transactions';
 import type { Component } from '../common/lifecycle';
 import type { Logger } from '../common/logger';
-import { HEADER_LENGTH, encodeFramed, type AvroCodec } from '../common/registry';
+import { HEADER_LENGTH, encodeFramed, type AvroCodec, type Decoded } from '../common/registry';
 import { ok, type StepResult } from '../common/step-result';
 import type { IdentityGraph, Resolution } from './identity/identity-graph';
 import { restoreIdentityGraph } from './identity-graph.store';
@@ -129,16 +129,18 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
     return rebuilt;
   }
 
-  async function decode(message: IncomingMessage): Promise<StepResult<DecodedEvent>> {
+  /** Synchronous unless a writer schema must be fetched (see decodeAvroEvent). */
+  function decode(message: IncomingMessage): StepResult<DecodedEvent> | Promise<StepResult<DecodedEvent>> {
     if (message.topic === topics.json) {
       const parsed = parseJsonEvent(message);
       return parsed.kind === 'ok' ? ok({ event: parsed.value, avroBody: undefined }) : parsed;
     }
     const codec = options.codec();
     const ownSchemaId = codec.schemaIdOf(topics.raw);
-    return decodeAvroEvent(message, async (bytes) => {
-      const { schemaId, value } = await codec.decode<Event>(bytes, eventType);
-      return { event: value, avroBody: schemaId === ownSchemaId ? bytes.subarray(HEADER_LENGTH) : undefined };
+    const decoded = ({ schemaId, value }: Decoded<Event>): DecodedEvent => ({ event: value, avroBody: schemaId === ownSchemaId ? message.value!.subarray(HEADER_LENGTH) : undefined });
+    return decodeAvroEvent(message, (bytes) => {
+      const known = codec.decodeKnown<Event>(bytes, eventType);
+      return known ? decoded(known) : codec.decode<Event>(bytes, eventType).then(decoded);
     });
   }
 
@@ -150,7 +152,10 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
     // 1. Decode everything first: nothing has changed yet, so a retriable failure (registry
     //    down) can simply be thrown and the batch fetched again.
     const decoded: StepResult<DecodedEvent>[] = [];
-    for (const message of batch.messages) decoded.push(await decode(message));
+    for (const message of batch.messages) {
+      const step = decode(message);
+      decoded.push(step instanceof Promise ? await step : step);
+    }
 
     // 2. Stitch, in offset order (per-identity order is the partition's order).
     const stitched: OutgoingMessage[] = [];

@@ -63,8 +63,11 @@ describe('Avro through Kafka and the schema registry', () => {
     expect(bytes.subarray(5)).toEqual(schema('Event').type.toBuffer(event));
 
     const consumerSide = new AvroCodec(registry());
+    // Nothing to read it with until the writer schema has been fetched once (decode does that).
+    expect(consumerSide.decodeKnown(bytes, schema('Event').type)).toBeUndefined();
     await expect(consumerSide.decode(bytes)).resolves.toEqual({ schemaId, value: event });
     await expect(consumerSide.decode(bytes, schema('Event').type)).resolves.toEqual({ schemaId, value: event });
+    expect(consumerSide.decodeKnown(bytes, schema('Event').type)).toEqual({ schemaId, value: event });
   });
 
   it('reads a message from a producer on an older schema with the current reader schema', async () => {
@@ -100,6 +103,8 @@ describe('Avro through Kafka and the schema registry', () => {
       { schemaId: v1Id, value: { ...oldEvent, sentAt: null, consent: {} } },
       { schemaId: v2Id, value: newEvent },
     ]);
+    // Once met, an old writer schema is read at once, through the same resolution.
+    expect(reader.decodeKnown<Event>(messages[0]!.value!, schema('Event').type)).toEqual(decoded[0]);
     // Without a reader schema the old message keeps the writer's shape.
     const asWritten = await reader.decode<Record<string, unknown>>(messages[0]!.value!);
     expect(asWritten.value).toEqual(oldEvent);

@@ -98,6 +98,20 @@ export class AvroCodec {
   async decode<T = unknown>(buffer: Buffer, reader?: avro.Type): Promise<Decoded<T>> {
     const { schemaId, body } = unframe(buffer);
     const read = this.cachedRead(schemaId, reader) ?? (await this.prepareRead(schemaId, reader));
+    return this.readBody<T>(schemaId, body, reader, read);
+  }
+
+  /**
+   * `decode` without waiting, for hot loops: undefined when the message's writer schema has not
+   * been met yet (then `decode` fetches it). Same errors as `decode`.
+   */
+  decodeKnown<T = unknown>(buffer: Buffer, reader?: avro.Type): Decoded<T> | undefined {
+    const { schemaId, body } = unframe(buffer);
+    const read = this.cachedRead(schemaId, reader);
+    return read ? this.readBody<T>(schemaId, body, reader, read) : undefined;
+  }
+
+  private readBody<T>(schemaId: number, body: Buffer, reader: avro.Type | undefined, read: Read): Decoded<T> {
     try {
       return { schemaId, value: read(body) as T };
     } catch (error) {

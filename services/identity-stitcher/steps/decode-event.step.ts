@@ -12,21 +12,34 @@ export interface DecodedEvent {
   readonly avroBody: Buffer | undefined;
 }
 
-/** Reads an Avro Event in the Confluent wire format (schema resolution to our Event schema). */
-export type DecodeAvroEvent = (bytes: Buffer) => Promise<DecodedEvent>;
+/**
+ * Reads an Avro Event in the Confluent wire format (schema resolution to our Event schema): at
+ * once when its writer schema is known, else through a promise that fetches it.
+ */
+export type DecodeAvroEvent = (bytes: Buffer) => DecodedEvent | Promise<DecodedEvent>;
 
 /**
  * `kumiki.events.raw`: Avro. A record that cannot be decoded is dead-lettered; a registry
  * outage (retriable) is thrown, so the batch is retried and nothing is skipped.
+ *
+ * Synchronous unless the writer schema must be fetched: this runs for every record of a batch
+ * before anything else, and an await per record (a promise and a microtask turn each, thousands
+ * a batch) cost the stitcher about 8 % of its throughput.
  */
-export async function decodeAvroEvent(message: IncomingMessage, decode: DecodeAvroEvent): Promise<StepResult<DecodedEvent>> {
+export function decodeAvroEvent(message: IncomingMessage, decode: DecodeAvroEvent): StepResult<DecodedEvent> | Promise<StepResult<DecodedEvent>> {
   if (message.value === null || message.value.length === 0) return drop('empty record');
+  let decoded: DecodedEvent | Promise<DecodedEvent>;
   try {
-    return ok(await decode(message.value));
+    decoded = decode(message.value);
   } catch (error) {
-    if (isRetriable(error)) throw error;
-    return dlq(`not an Avro Event in the wire format: ${errorMessage(error)}`, 'KUMIKI_UNDECODABLE', { error });
+    return undecodable(error);
   }
+  return decoded instanceof Promise ? decoded.then(ok, undecodable) : ok(decoded);
+}
+
+function undecodable(error: unknown): StepResult<DecodedEvent> {
+  if (isRetriable(error)) throw error;
+  return dlq(`not an Avro Event in the wire format: ${errorMessage(error)}`, 'KUMIKI_UNDECODABLE', { error });
 }
 
 const eventTypes = ['track', 'identify', 'page', 'screen', 'group', 'alias'] as const;
