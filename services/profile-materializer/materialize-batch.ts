@@ -25,7 +25,8 @@ import { partitionKey, type ReplayWindow } from './replay-window';
  */
 export interface MaterializeDeps {
   readonly repository: ProfileRepository;
-  readonly decode: <T>(buffer: Buffer, reader: avro.Type) => Promise<{ value: T }>;
+  /** At once when the writer schema is known (AvroCodec.decodeKnown), else a promise that fetches it. */
+  readonly decode: <T>(buffer: Buffer, reader: avro.Type) => { value: T } | Promise<{ value: T }>;
   readonly encode: (topic: string, value: unknown) => Buffer;
   readonly readers: { readonly stitched: avro.Type; readonly change: avro.Type };
   /**
@@ -135,7 +136,8 @@ export async function prepareChunk(messages: readonly IncomingMessage[], deps: P
     if (message.value === null) continue; // a tombstone carries nothing to materialize
     try {
       if (message.topic === deps.topics.changes) {
-        const { value: change } = await deps.decode<IdentityChange>(message.value, deps.readers.change);
+        const decoding = deps.decode<IdentityChange>(message.value, deps.readers.change);
+        const { value: change } = decoding instanceof Promise ? await decoding : decoding;
         changes += 1;
         const rows = rowsOfChange(change);
         for (const row of rows.identities) addIdentity(row.identifier_type, row.identifier_value, row.version, () => row);
@@ -145,7 +147,9 @@ export async function prepareChunk(messages: readonly IncomingMessage[], deps: P
         }
         if (change.kind !== 'refused') touched.add(change.profileId);
       } else {
-        const { value: record } = await deps.decode<StitchedEvent>(message.value, deps.readers.stitched);
+        // No await per record once the schema is known: a promise and a microtask turn each.
+        const decoding = deps.decode<StitchedEvent>(message.value, deps.readers.stitched);
+        const { value: record } = decoding instanceof Promise ? await decoding : decoding;
         eventRows.push(toEventRow(record));
         for (const identifier of record.identifiers) addIdentity(identifier.type, identifier.value, record.stitchedAt, () => identityRowOfEvent(record, identifier));
         touched.add(record.profileId);
