@@ -40,7 +40,8 @@ export async function restoreIdentityGraph(options: {
           if (colon > 0) graph.restoreTombstone({ type: key.slice(0, colon), value: key.slice(colon + 1) });
           continue;
         }
-        const { value } = await options.codec.decode<IdentityGraphRecord>(message.value, recordType);
+        // No await per record once the schema is known (millions of records at start-up).
+        const { value } = options.codec.decodeKnown<IdentityGraphRecord>(message.value, recordType) ?? (await options.codec.decode<IdentityGraphRecord>(message.value, recordType));
         graph.restoreRecord(value);
       }
     },
