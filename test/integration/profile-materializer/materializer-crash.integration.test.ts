@@ -62,10 +62,10 @@ it('counts every event, order and cent exactly once after a SIGKILL between inse
     MATERIALIZER_FETCH_MAX_BYTES_PER_PARTITION: '65536',
     MATERIALIZER_FETCH_MIN_BYTES: '1',
     MATERIALIZER_LINGER_MS: '10',
-    // Profile updates of several consumed batches are published together (about two batches of
-    // 200 profiles each), so the kill below leaves written-but-uncommitted records of more than
-    // one batch behind.
-    MATERIALIZER_REFRESH_MAX_PROFILES: '400',
+    // Every batch touches all 200 profiles, so each is due for a publish at once; the batches
+    // written while a publish runs go out together with the next one, so the kill below leaves
+    // written-but-uncommitted records of more than one batch behind.
+    MATERIALIZER_REFRESH_MAX_PROFILES: '200',
   };
   const config = loadMaterializerConfig(env);
   const registry = new SchemaRegistryClient({ url: testStack().registryUrl });
@@ -110,7 +110,12 @@ it('counts every event, order and cent exactly once after a SIGKILL between inse
   // First process: kills itself with SIGKILL after its 5th publish of profile updates (its
   // batches are in ClickHouse, their updates on Kafka) but before their offsets are committed.
   const first = startMaterializer({ ...env, HTTP_PORT: String(await freePort()), MATERIALIZER_FAULT_KILL_BEFORE_COMMIT: '5' });
-  await exited(first);
+  // Bounded: a process that never publishes five times would otherwise be waited for until the test's timeout.
+  const killed = await Promise.race([exited(first).then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 90_000).unref())]);
+  if (!killed) {
+    first.kill('SIGKILL');
+    throw new Error('the first materializer did not reach its 5th publish within 90 s, so the fault was never injected');
+  }
   expect(first.signalCode).toBe('SIGKILL');
   const committedAtKill = await committed();
   expect(committedAtKill).toBeGreaterThan(0);
