@@ -1,10 +1,11 @@
 /**
  * kafkajs is patched for speed (patches/kafkajs+2.2.4.patch: in-place varints, a small-number
  * path for varlongs, unzeroed encoder buffers, linear grouping by partition, uncompressed
- * record batches written into one buffer, CRC-32C eight bytes at a time). These check the
- * patched code still writes Kafka's wire format: varints against an independent zigzag/LEB128
- * reference, the CRC against a bitwise one, batches byte for byte against kafkajs' generic
- * path, and records and batches through kafkajs' own decoders.
+ * record batches written into one buffer, CRC-32C eight bytes at a time, request frames built
+ * with one copy of the payload). These check the patched code still writes Kafka's wire
+ * format: varints against an independent zigzag/LEB128 reference, the CRC against a bitwise
+ * one, batches byte for byte against kafkajs' generic path, records and batches through
+ * kafkajs' own decoders, and request frames against one built by hand.
  */
 /* eslint-disable @typescript-eslint/no-require-imports */
 const Encoder = require('kafkajs/src/protocol/encoder') as new () => { writeVarInt(v: number): unknown; writeVarLong(v: number | bigint): unknown; buffer: Buffer };
@@ -17,6 +18,7 @@ const { RecordBatch } = require('kafkajs/src/protocol/recordBatch/v0') as { Reco
 const RecordBatchDecoder = require('kafkajs/src/protocol/recordBatch/v0/decoder') as (decoder: unknown) => Promise<{ records: { key: Buffer | null; value: Buffer | null; offset: string; timestamp: string; headers: Record<string, Buffer | Buffer[] | null> }[]; inTransaction: boolean; producerId: string }>;
 const uncompressedPartition = require('kafkajs/src/protocol/recordBatch/v0/uncompressedPartition') as (args: PartitionArgs) => EncoderLike | undefined;
 const Long = require('kafkajs/src/utils/long') as { fromValue(value: number | string): unknown; fromInt(value: number): unknown };
+const createRequest = require('kafkajs/src/protocol/request') as (args: { correlationId: number; clientId: string; request: { apiKey: number; apiVersion: number; encode: () => Promise<EncoderLike> } }) => Promise<EncoderLike>;
 
 interface EncoderLike {
   buffer: Buffer;
@@ -154,6 +156,22 @@ describe('patched kafkajs protocol encoding', () => {
     it('leaves timestamp deltas beyond 32 bits to the generic path', () => {
       expect(uncompressedPartition(args({ messages: [{ key: 'k', value: 'v', timestamp: String(1699999999000 + 2 ** 31) }] }))).toBeUndefined();
     });
+  });
+
+  it('frames a request as size, api key, version, correlation id, client id and payload, the payload copied once', async () => {
+    for (const payloadBytes of [0, 1, 500, 70_000]) {
+      const payload = Buffer.alloc(payloadBytes, 0xab);
+      const frame = (await createRequest({ correlationId: 123_456, clientId: 'kumiki-é', request: { apiKey: 0, apiVersion: 3, encode: async () => ({ buffer: payload, size: () => payload.length }) } })).buffer;
+      const client = Buffer.from('kumiki-é', 'utf8');
+      const header = Buffer.alloc(10);
+      header.writeInt16BE(0, 0);
+      header.writeInt16BE(3, 2);
+      header.writeInt32BE(123_456, 4);
+      header.writeInt16BE(client.length, 8);
+      const size = Buffer.alloc(4);
+      size.writeInt32BE(header.length + client.length + payload.length, 0);
+      expect(frame.equals(Buffer.concat([size, header, client, payload]))).toBe(true);
+    }
   });
 
   it('groups messages by partition keeping their order', () => {
