@@ -177,7 +177,7 @@ async function main(): Promise<void> {
 
   const deps: MaterializeDeps = {
     repository,
-    decode: (buffer, reader) => codec.decodeKnown(buffer, reader) ?? codec.decode(buffer, reader),
+    decode: (buffer, reader) => codec.decodeNowOrLater(buffer, reader),
     encode: (topic, value) => codec.encode(topic, value),
     readers: { stitched: stitchedType, change: schema('IdentityChange').type },
     readRfm: timedRfm,

@@ -41,7 +41,8 @@ export async function restoreIdentityGraph(options: {
           continue;
         }
         // No await per record once the schema is known (millions of records at start-up).
-        const { value } = options.codec.decodeKnown<IdentityGraphRecord>(message.value, recordType) ?? (await options.codec.decode<IdentityGraphRecord>(message.value, recordType));
+        const decoding = options.codec.decodeNowOrLater<IdentityGraphRecord>(message.value, recordType);
+        const { value } = decoding instanceof Promise ? await decoding : decoding;
         graph.restoreRecord(value);
       }
     },

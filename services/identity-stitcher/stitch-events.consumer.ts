@@ -137,10 +137,10 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
     }
     const codec = options.codec();
     const ownSchemaId = codec.schemaIdOf(topics.raw);
-    const decoded = ({ schemaId, value }: Decoded<Event>): DecodedEvent => ({ event: value, avroBody: schemaId === ownSchemaId ? message.value!.subarray(HEADER_LENGTH) : undefined });
     return decodeAvroEvent(message, (bytes) => {
-      const known = codec.decodeKnown<Event>(bytes, eventType);
-      return known ? decoded(known) : codec.decode<Event>(bytes, eventType).then(decoded);
+      const withBody = ({ schemaId, value }: Decoded<Event>): DecodedEvent => ({ event: value, avroBody: schemaId === ownSchemaId ? bytes.subarray(HEADER_LENGTH) : undefined });
+      const decoding = codec.decodeNowOrLater<Event>(bytes, eventType);
+      return decoding instanceof Promise ? decoding.then(withBody) : withBody(decoding);
     });
   }
 

@@ -25,7 +25,7 @@ import { partitionKey, type ReplayWindow } from './replay-window';
  */
 export interface MaterializeDeps {
   readonly repository: ProfileRepository;
-  /** At once when the writer schema is known (AvroCodec.decodeKnown), else a promise that fetches it. */
+  /** At once when the writer schema is known, else a promise that fetches it (AvroCodec.decodeNowOrLater). */
   readonly decode: <T>(buffer: Buffer, reader: avro.Type) => { value: T } | Promise<{ value: T }>;
   readonly encode: (topic: string, value: unknown) => Buffer;
   readonly readers: { readonly stitched: avro.Type; readonly change: avro.Type };

@@ -116,7 +116,7 @@ export function createMaterializerService(config: MaterializerConfig, base: Serv
   const materializeDeps = (): MaterializeDeps =>
     (deps ??= {
       repository: new ProfileRepository(clickhouse.clickhouse),
-      decode: (buffer, reader) => registry.codec.decodeKnown(buffer, reader) ?? registry.codec.decode(buffer, reader),
+      decode: (buffer, reader) => registry.codec.decodeNowOrLater(buffer, reader),
       encode: (topic, value) => registry.codec.encode(topic, value),
       readers: { stitched: schema('StitchedEvent').type, change: schema('IdentityChange').type },
       // The latest RFM snapshot's rows, not rfm_as_of(now): ranking every purchaser again on each

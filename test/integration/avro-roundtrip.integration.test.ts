@@ -68,6 +68,12 @@ describe('Avro through Kafka and the schema registry', () => {
     await expect(consumerSide.decode(bytes)).resolves.toEqual({ schemaId, value: event });
     await expect(consumerSide.decode(bytes, schema('Event').type)).resolves.toEqual({ schemaId, value: event });
     expect(consumerSide.decodeKnown(bytes, schema('Event').type)).toEqual({ schemaId, value: event });
+    // decodeNowOrLater: a promise only until the schema is known, then the value itself.
+    const fresh = new AvroCodec(registry());
+    const first = fresh.decodeNowOrLater(bytes, schema('Event').type);
+    expect(first).toBeInstanceOf(Promise);
+    await expect(first).resolves.toEqual({ schemaId, value: event });
+    expect(fresh.decodeNowOrLater(bytes, schema('Event').type)).toEqual({ schemaId, value: event });
   });
 
   it('reads a message from a producer on an older schema with the current reader schema', async () => {

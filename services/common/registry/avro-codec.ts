@@ -111,6 +111,14 @@ export class AvroCodec {
     return read ? this.readBody<T>(schemaId, body, reader, read) : undefined;
   }
 
+  /**
+   * `decodeKnown`, else `decode`: the value itself when the writer schema is known, a promise
+   * only the first time a schema id is met. Hot loops await only what is a promise.
+   */
+  decodeNowOrLater<T = unknown>(buffer: Buffer, reader?: avro.Type): Decoded<T> | Promise<Decoded<T>> {
+    return this.decodeKnown<T>(buffer, reader) ?? this.decode<T>(buffer, reader);
+  }
+
   private readBody<T>(schemaId: number, body: Buffer, reader: avro.Type | undefined, read: Read): Decoded<T> {
     try {
       return { schemaId, value: read(body) as T };
