@@ -2,7 +2,7 @@
  * Materialized events/s into embedded ClickHouse (chDB), beside a raw `@clickhouse/client`
  * insert of the same rows with the same batch size, in the same run.
  *
- *   npm run build && node dist/bench/materializer-throughput.js [events=200000] [batch=5000] [profiles=20000]
+ *   npm run build && node dist/bench/materializer-throughput.js [events=200000] [batch=MATERIALIZER_BATCH_SIZE] [profiles=20000]
  *
  * "Materialized" is the profile-materializer's own consumer loop (materializer.consumer.ts) with
  * its default settings, fed by an in-memory partition in place of a broker, until the last
@@ -42,9 +42,10 @@ import { readSnapshotRfm, writeRfmSettings } from '../services/profile-materiali
 import { toEventRow } from '../services/profile-materializer/store-rows';
 import { schema, type StitchedEvent } from '../schemas';
 
-const [events = 200_000, batchSize = 5_000, profiles = 20_000] = process.argv.slice(2).map(Number);
 // The service's settings and defaults; the admin token only satisfies the schema (no read API here).
 const config = loadMaterializerConfig({ ...process.env, KUMIKI_ADMIN_TOKEN: 'bench-token-not-used' });
+// Both the materializer and the raw inserts write batches of the service's size unless told otherwise.
+const [events = 200_000, batchSize = config.MATERIALIZER_BATCH_SIZE, profiles = 20_000] = process.argv.slice(2).map(Number);
 const logger = pino({ level: 'warn' });
 const DAY = 86_400_000;
 
@@ -112,6 +113,12 @@ function generate(n: number, now: number): StitchedEvent[] {
   return out;
 }
 
+/** Process CPU (user + system, every thread: Node's and chDB's) since `start`, in seconds. */
+function cpuSecondsSince(start: NodeJS.CpuUsage): number {
+  const { user, system } = process.cpuUsage(start);
+  return +((user + system) / 1e6).toFixed(2);
+}
+
 async function open(home: string, database: string): Promise<ClickHouse> {
   const ch = await createClickHouse({ CLICKHOUSE_URL: undefined, CLICKHOUSE_USER: 'default', CLICKHOUSE_PASSWORD: '', CLICKHOUSE_DATABASE: database, KUMIKI_HOME: home }, logger);
   await runMigrations(ch, { logger });
@@ -169,7 +176,7 @@ async function main(): Promise<void> {
       phases[name] = (phases[name] ?? 0) + Number(process.hrtime.bigint() - started) / 1e9;
     }
   };
-  for (const method of ['countExistingEvents', 'writeEvents', 'writeIdentities', 'writeLinks', 'loadAliases', 'loadAliasGroups', 'writeAliases', 'snapshotProfiles', 'segmentsOf'] as const) {
+  for (const method of ['countExistingEvents', 'writeEvents', 'writeIdentities', 'writeLinks', 'loadAliases', 'loadAliasGroups', 'writeAliases', 'readSnapshots', 'writeSnapshots', 'segmentsOf'] as const) {
     const original = (repository[method] as (...args: unknown[]) => Promise<unknown>).bind(repository);
     (repository as unknown as Record<string, unknown>)[method] = timed(method, original);
   }
@@ -217,20 +224,24 @@ async function main(): Promise<void> {
     publish: timed('refreshProfiles(total)', (written: readonly WrittenChunk[]) => refreshProfiles(written, deps).then((n) => void refreshes.push(n))),
   });
 
+  const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   await rfmSnapshots.start();
   await consumer.start();
   await source.committed(messages.length);
   const materializedSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const materializedCpu = cpuSecondsSince(cpu0);
   await consumer.stop();
   await rfmSnapshots.stop();
 
   const rows = records.map(toEventRow);
+  const cpu1 = process.cpuUsage();
   const t1 = process.hrtime.bigint();
   for (let i = 0; i < rows.length; i += batchSize) {
     await raw.client.insert({ table: 'events_store', values: rows.slice(i, i + batchSize), format: 'JSONEachRow' });
   }
   const rawSeconds = Number(process.hrtime.bigint() - t1) / 1e9;
+  const rawCpu = cpuSecondsSince(cpu1);
   // The same rows in the format the materializer uses (JSONCompactEachRow), for a like-for-like view.
   const columns = Object.keys(rows[0]!) as (keyof (typeof rows)[number])[];
   const t2 = process.hrtime.bigint();
@@ -256,8 +267,8 @@ async function main(): Promise<void> {
         purchasers: Number(purchasers?.n),
         profileUpdatesProduced: produced,
         profileUpdatesPerEvent: +(produced / events).toFixed(3),
-        materialized: { seconds: +materializedSeconds.toFixed(2), eventsPerSecond: Math.round(materializedRate) },
-        rawInsert: { seconds: +rawSeconds.toFixed(2), eventsPerSecond: Math.round(rawRate) },
+        materialized: { seconds: +materializedSeconds.toFixed(2), cpuSeconds: materializedCpu, eventsPerSecond: Math.round(materializedRate) },
+        rawInsert: { seconds: +rawSeconds.toFixed(2), cpuSeconds: rawCpu, eventsPerSecond: Math.round(rawRate) },
         ratio: +(materializedRate / rawRate).toFixed(3),
         rawInsertCompact: { seconds: +rawCompactSeconds.toFixed(2), eventsPerSecond: Math.round(events / rawCompactSeconds) },
         ratioToCompact: +(materializedRate / (events / rawCompactSeconds)).toFixed(3),

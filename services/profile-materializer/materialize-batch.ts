@@ -247,20 +247,30 @@ export function publishProfileUpdates(profileIds: readonly string[], deps: Mater
     const aliases = await deps.repository.loadAliasGroups([...profileIds, ...absorbed.values()]);
     const mergedInto = new Map([...absorbed].map(([id, survivor]) => [id, resolveProfile(aliases, survivor)]));
     const survivors = [...new Set(profileIds.map((id) => resolveProfile(aliases, id)))].filter((id) => !mergedInto.has(id)).sort();
-    const snapshots = await deps.repository.snapshotProfiles(survivors, aliases);
-    const asOf = now();
-    const rfm = snapshots.length > 0 ? await deps.readRfm(snapshots.map((s) => s.profileId)) : new Map<string, RfmRow>();
-    const segments = await deps.repository.segmentsOf(snapshots.map((s) => s.profileId));
-    const updates: ProfileUpdate[] = [
-      ...snapshots.map((s) => toProfileUpdate(s, rfm.get(s.profileId) ?? null, segments.get(s.profileId) ?? [], asOf)),
-      ...[...mergedInto].map(([profileId, survivor]) => mergedProfileUpdate(profileId, survivor, asOf)),
-    ];
-    await deps.producer.send(
-      deps.topics.updates,
-      updates.map((update) => ({ key: update.profileId, value: deps.encode(deps.topics.updates, update) })),
-    );
-    deps.metrics?.profileUpdates.inc(updates.length);
-    return updates.length;
+    const snapshots = await deps.repository.readSnapshots(survivors, aliases);
+    // profiles_store takes the snapshots while their RFM and segments are read and the updates
+    // sent: nothing below reads profiles_store, and the publish is done once both are.
+    const stored = deps.repository.writeSnapshots(snapshots);
+    const sent = (async () => {
+      const asOf = now();
+      const rfm = snapshots.length > 0 ? await deps.readRfm(snapshots.map((s) => s.profileId)) : new Map<string, RfmRow>();
+      const segments = await deps.repository.segmentsOf(snapshots.map((s) => s.profileId));
+      const updates: ProfileUpdate[] = [
+        ...snapshots.map((s) => toProfileUpdate(s, rfm.get(s.profileId) ?? null, segments.get(s.profileId) ?? [], asOf)),
+        ...[...mergedInto].map(([profileId, survivor]) => mergedProfileUpdate(profileId, survivor, asOf)),
+      ];
+      await deps.producer.send(
+        deps.topics.updates,
+        updates.map((update) => ({ key: update.profileId, value: deps.encode(deps.topics.updates, update) })),
+      );
+      return updates.length;
+    })();
+    // Both settle before the next publish may start (see ORDER above), failed or not.
+    const [written, published] = await Promise.allSettled([stored, sent]);
+    if (written.status === 'rejected') throw written.reason;
+    if (published.status === 'rejected') throw published.reason;
+    deps.metrics?.profileUpdates.inc(published.value);
+    return published.value;
   });
 }
 

@@ -48,6 +48,8 @@ export interface MaterializerConsumerOptions<P = unknown, W = unknown> {
  */
 interface Waiting<W> {
   written: W[];
+  /** Chunks still being stored; each adds itself to `written` and `profiles` once durable. */
+  storing: Promise<void>[];
   unwritten: IncomingMessage[];
   offsets: Map<string, { topic: string; partition: number; offset: string }>;
   records: number;
@@ -98,26 +100,44 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
   };
 
   /**
-   * Writes records in chunks of `batchSize`, pipelined: chunk n+1 is decoded while chunk n is
-   * being inserted; inserts stay in order. Null if `keepGoing` said stop (nothing more written).
+   * The store under way: chunks are stored one at a time, in order. It may outlast the batch
+   * handler that started it, so ClickHouse inserts one batch's last chunk while the next batch
+   * is decoded (a handler waiting for its last insert left ClickHouse idle at every fetch).
+   * Settles, never rejects: a failed store is handled once, by storeFailed.
    */
-  const write = async (messages: readonly IncomingMessage[], keepGoing: () => Promise<boolean> = async () => true): Promise<W[] | null> => {
-    const written: W[] = [];
-    let storing: Promise<W> | null = null;
-    try {
-      for (let i = 0; i < messages.length; i += options.batchSize) {
-        const chunk = messages.slice(i, i + options.batchSize);
-        const prepared = await retrying(() => options.prepare(chunk));
-        if (storing) written.push(await storing);
-        storing = retrying(() => options.store(prepared));
-        if (!(await keepGoing())) return null;
-      }
-      if (storing) written.push(await storing);
-      return written;
-    } finally {
-      // A chunk still being stored when the loop stopped early: wait for it, result unused.
-      await storing?.catch(() => undefined);
+  let lastStore: Promise<unknown> = Promise.resolve();
+
+  /**
+   * A chunk could not be stored within the retry deadline. Records after it may already have
+   * been handed over, so nothing may be committed from here on: the consumer stops, and a
+   * restart reads everything uncommitted again (idempotent writes).
+   */
+  const storeFailed = (error: unknown): void => {
+    if (failed) return;
+    failed = true;
+    logger.error({ error: errorMessage(error) }, 'storing a chunk failed: consumer stopped, nothing more is committed (uncommitted records are read again after a restart)');
+    void consumer?.disconnect().catch(() => undefined);
+  };
+
+  /**
+   * Writes records in chunks of `batchSize`, pipelined: chunk n+1 is decoded while chunk n is
+   * being inserted; inserts stay in order. Resolves once the last chunk's store has started,
+   * with a promise per chunk that resolves once it is durable; null if `keepGoing` said stop
+   * (nothing more written).
+   */
+  const write = async (messages: readonly IncomingMessage[], keepGoing: () => Promise<boolean> = async () => true): Promise<Promise<W>[] | null> => {
+    const stores: Promise<W>[] = [];
+    for (let i = 0; i < messages.length; i += options.batchSize) {
+      const chunk = messages.slice(i, i + options.batchSize);
+      const prepared = await retrying(() => options.prepare(chunk));
+      await lastStore;
+      if (failed) throw new Error('an earlier chunk could not be stored; the consumer has stopped');
+      const stored = retrying(() => options.store(prepared));
+      lastStore = stored.catch(storeFailed);
+      stores.push(stored);
+      if (!(await keepGoing())) return null;
     }
+    return stores;
   };
 
   type Offsets = { topic: string; partition: number; offset: string }[];
@@ -151,6 +171,7 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
       return;
     }
     await publishing;
+    if (current) await Promise.all(current.storing);
     waiting = null;
     const group = unpublished && current ? merged(unpublished, current) : (unpublished ?? current);
     unpublished = null;
@@ -192,15 +213,22 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
 
   /**
    * Writes the records parked in `current` (see the batch handler), then `more`, and records
-   * them as written. False if `keepGoing` said stop: then nothing is recorded.
+   * their chunks in `current` (as written once each is durable). False if `keepGoing` said
+   * stop: then nothing is recorded.
    */
   const writeParked = async (current: Waiting<W> | null, more: readonly IncomingMessage[] = [], keepGoing?: () => Promise<boolean>): Promise<boolean> => {
     if (!current || current.unwritten.length + more.length === 0) return true;
-    const written = await write([...current.unwritten, ...more], keepGoing);
-    if (!written) return false;
+    const stores = await write([...current.unwritten, ...more], keepGoing);
+    if (!stores) return false;
     current.unwritten = [];
-    current.written.push(...written);
-    for (const chunk of written) for (const id of options.touchedOf(chunk)) current.profiles.add(id);
+    for (const stored of stores) {
+      const done = stored.then((chunk) => {
+        current.written.push(chunk);
+        for (const id of options.touchedOf(chunk)) current.profiles.add(id);
+      });
+      done.catch(() => undefined); // awaited by flush; a failure is handled by storeFailed
+      current.storing.push(done);
+    }
     return true;
   };
 
@@ -296,7 +324,7 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
             const end = last && BigInt(last.offset) > BigInt(batch.lastOffset) ? BigInt(last.offset) : BigInt(batch.lastOffset);
             // Caught up: nothing left in this partition when fetched.
             const caughtUp = BigInt(batch.highWatermark) - end <= 1n;
-            const current: Waiting<W> = (waiting ??= { written: [], unwritten: [], offsets: new Map(), records: 0, profiles: new Set(), since: Date.now() });
+            const current: Waiting<W> = (waiting ??= { written: [], storing: [], unwritten: [], offsets: new Map(), records: 0, profiles: new Set(), since: Date.now() });
             const key = partitionKey(batch.topic, batch.partition);
             if (!last) {
               keepLatest(current.offsets, key, { topic: batch.topic, partition: batch.partition, offset: (end + 1n).toString() });
@@ -357,6 +385,7 @@ function merged<W>(earlier: Waiting<W>, later: Waiting<W>): Waiting<W> {
   for (const [key, value] of later.offsets) keepLatest(offsets, key, value);
   return {
     written: [...earlier.written, ...later.written],
+    storing: [...earlier.storing, ...later.storing],
     unwritten: [...earlier.unwritten, ...later.unwritten],
     offsets,
     records: earlier.records + later.records,

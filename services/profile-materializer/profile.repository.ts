@@ -125,13 +125,20 @@ export class ProfileRepository {
     );
   }
 
+  /** readSnapshots, then writeSnapshots: the snapshots, once they are in profiles_store. */
+  async snapshotProfiles(survivors: readonly string[], aliases: ReadonlyMap<string, string>): Promise<ProfileSnapshot[]> {
+    const snapshots = await this.readSnapshots(survivors, aliases);
+    await this.writeSnapshots(snapshots);
+    return snapshots;
+  }
+
   /**
    * Whole-profile snapshots of the surviving profiles `survivors`, computed from all their
-   * events (their own and those of every profile merged into them), written to profiles_store
-   * with a new version and returned. `aliases` must hold every profile absorbed into one of
-   * them (loadAliasGroups). Profiles without any event yet get no snapshot.
+   * events (their own and those of every profile merged into them). `aliases` must hold every
+   * profile absorbed into one of them (loadAliasGroups). Profiles without any event yet get no
+   * snapshot.
    */
-  async snapshotProfiles(survivors: readonly string[], aliases: ReadonlyMap<string, string>): Promise<ProfileSnapshot[]> {
+  async readSnapshots(survivors: readonly string[], aliases: ReadonlyMap<string, string>): Promise<ProfileSnapshot[]> {
     if (survivors.length === 0) return [];
     const wanted = new Set(survivors);
     const memberRows = [...aliases].filter(([, survivor]) => wanted.has(survivor));
@@ -182,6 +189,14 @@ export class ProfileRepository {
         identifiers: identifiers.get(row.pid) ?? [],
       } satisfies ProfileSnapshot;
     });
+    return snapshots;
+  }
+
+  /**
+   * Writes snapshots to profiles_store, each with a new version. The versions are taken when
+   * this is called, so of two writes of a profile the later call wins, whichever insert ends first.
+   */
+  async writeSnapshots(snapshots: readonly ProfileSnapshot[]): Promise<void> {
     await this.ch.insert(
       'profiles_store',
       snapshots.map((s) => ({
@@ -197,7 +212,6 @@ export class ProfileRepository {
       })),
       { columns: profileColumns },
     );
-    return snapshots;
   }
 
   /** Identifiers of each surviving profile, sorted by type then value. */

@@ -10,8 +10,14 @@ import { waitFor } from '../../support/wait-for';
 type Log = string[];
 
 /** `profileOfOffset`: each record touches the profile named by its offset (so partitions share profiles); otherwise a profile of its own. */
-function harness(options: { refreshIntervalMs?: number; refreshMaxProfiles?: number; batchSize?: number; gatedPublish?: boolean; failingPublishes?: number; profileOfOffset?: boolean } = {}) {
+/** `gatedStore`: stores wait until `storeGate.open()`; `failingStore`: the store of these offsets (joined by commas) fails for good. */
+function harness(
+  options: { refreshIntervalMs?: number; refreshMaxProfiles?: number; batchSize?: number; gatedPublish?: boolean; failingPublishes?: number; profileOfOffset?: boolean; gatedStore?: boolean; failingStore?: string } = {},
+) {
   const log: Log = [];
+  let openStoreGate: () => void = () => undefined;
+  const storeGateOpened = options.gatedStore ? new Promise<void>((resolve) => (openStoreGate = resolve)) : Promise.resolve();
+  const storeGate = { open: () => openStoreGate() };
   let failures = options.failingPublishes ?? 0;
   let openGate: () => void = () => undefined;
   let records = 0;
@@ -21,7 +27,7 @@ function harness(options: { refreshIntervalMs?: number; refreshMaxProfiles?: num
   const kafka = {
     consumer: () => ({
       connect: async () => undefined,
-      disconnect: async () => undefined,
+      disconnect: async () => void log.push('disconnect'),
       run: async (h: typeof handler) => void (handler = h),
       commitOffsets: async (offsets: readonly { topic: string; partition: number; offset: string }[]) =>
         void log.push(`commit-outside ${offsets.map((o) => `${o.topic}/${o.partition}@${o.offset}`).join(',')}`),
@@ -39,6 +45,8 @@ function harness(options: { refreshIntervalMs?: number; refreshMaxProfiles?: num
     prepare: async (messages) => messages.map((m) => m.offset),
     store: async (offsets) => {
       log.push(`store ${offsets.join(',')}`);
+      await storeGateOpened;
+      if (offsets.join(',') === options.failingStore) throw new Error('ClickHouse refused the rows');
       return { offsets, profiles: offsets.map((offset) => (options.profileOfOffset ? `p${offset}` : `p-${(records += 1)}`)) };
     },
     publish: async (written) => {
@@ -73,7 +81,7 @@ function harness(options: { refreshIntervalMs?: number; refreshMaxProfiles?: num
       },
     );
   };
-  return { log, consumer, deliver, publishGate };
+  return { log, consumer, deliver, publishGate, storeGate };
 }
 
 describe('materializer consumer', () => {
@@ -146,6 +154,34 @@ describe('materializer consumer', () => {
     await consumer.stop();
   });
 
+  it('hands a batch over while its last chunk is still being stored; the next store waits for it, and nothing is committed before both are durable', async () => {
+    const { log, consumer, deliver, storeGate } = harness({ gatedStore: true });
+    await consumer.start();
+    await deliver(0, 0, 2, 100); // returns with its store still under way
+    expect(log).toEqual(['store 0,1', 'resolve 0@1']);
+    const next = deliver(0, 2, 2, 4); // decoded meanwhile; its store waits for the one before
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(log).toEqual(['store 0,1', 'resolve 0@1']);
+    storeGate.open();
+    await next;
+    await waitFor(() => expect(log.slice(2)).toEqual(['store 2,3', 'resolve 0@3', 'publish 0,1,2,3', 'commit-outside t/0@4']), { timeoutMs: 1_000, intervalMs: 5 });
+    await consumer.stop();
+  });
+
+  it('stops when a chunk cannot be stored after its batch was handed over, and commits nothing from then on', async () => {
+    const { log, consumer, deliver } = harness({ failingStore: '2,3' });
+    await consumer.start();
+    await deliver(0, 0, 2, 100);
+    await deliver(0, 2, 2, 100); // handed over; its store fails afterwards
+    await expect(deliver(0, 4, 2, 6)).rejects.toThrow('could not be stored');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(consumer.isHealthy()).toBe(false);
+    expect(log).toContain('disconnect');
+    expect(log.filter((line) => line.startsWith('publish') || line.startsWith('commit'))).toEqual([]);
+    await consumer.stop();
+    expect(log.filter((line) => line.startsWith('publish') || line.startsWith('commit'))).toEqual([]);
+  });
+
   it('on a transactional topic, commits past the commit marker that follows the last record', async () => {
     const { log, consumer, deliver } = harness();
     await consumer.start();
@@ -189,7 +225,7 @@ describe('materializer consumer', () => {
     await deliver(0, 0, 2, 100);
     expect(log.some((line) => line.startsWith('publish'))).toBe(false);
     await consumer.stop();
-    expect(log.slice(-2)).toEqual(['publish 0,1', 'commit-outside t/0@2']);
+    expect(log.slice(-3)).toEqual(['publish 0,1', 'commit-outside t/0@2', 'disconnect']);
   });
 
   it('commits past a transaction marker that arrives in a batch of its own', async () => {

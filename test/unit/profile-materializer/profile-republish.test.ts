@@ -17,6 +17,12 @@ interface Fake {
   /** Segments segmentsOf answers with. */
   readonly segments: Map<string, string[]>;
   failNextSend: boolean;
+  /** The next writeSnapshots fails once its gate opens (`releaseWrite`). */
+  failNextWrite: boolean;
+  /** Opens the gate of the profiles_store write under way; undefined when none waits. */
+  releaseWrite?: () => void;
+  /** Profile ids of each profiles_store write, once it ended. */
+  readonly writes: string[][];
 }
 
 function fake(options: { aliases?: Record<string, string>; exclusive?: MaterializeDeps['exclusive']; sendDelaysMs?: number[] } = {}): Fake {
@@ -27,7 +33,13 @@ function fake(options: { aliases?: Record<string, string>; exclusive?: Materiali
       const around = new Set([...ids, ...ids.flatMap((id) => (aliases.has(id) ? [aliases.get(id)!] : []))]);
       return new Map([...aliases].filter(([absorbed, survivor]) => around.has(absorbed) || around.has(survivor)));
     },
-    snapshotProfiles: async (ids: readonly string[]) => ids.map(snapshot),
+    readSnapshots: async (ids: readonly string[]) => ids.map(snapshot),
+    writeSnapshots: async (snapshots: readonly ProfileSnapshot[]) => {
+      if (!f.failNextWrite) return void f.writes.push(snapshots.map((x) => x.profileId));
+      f.failNextWrite = false;
+      await new Promise<void>((resolve) => (f.releaseWrite = resolve));
+      throw new Error('ClickHouse refused the snapshots');
+    },
     segmentsOf: async (ids: readonly string[]) => new Map(ids.flatMap((id) => (f.segments.has(id) ? [[id, [...f.segments.get(id)!]] as [string, string[]]] : []))),
   } as unknown as ProfileRepository;
   const f: Fake = {
@@ -35,6 +47,8 @@ function fake(options: { aliases?: Record<string, string>; exclusive?: Materiali
     sent: [],
     segments: new Map(),
     failNextSend: false,
+    failNextWrite: false,
+    writes: [],
     deps: {
       repository,
       decode: async () => ({ value: undefined as never }),
@@ -112,6 +126,29 @@ describe('createProfileRepublisher', () => {
     f.segments.set('ann', ['seg_new']);
     await Promise.all([refresh, createProfileRepublisher()(['ann'], f.deps, 'segments')]);
     expect(f.sent.map((u) => u.segments)).toEqual(expected);
+  });
+});
+
+describe('refreshProfiles', () => {
+  const touched = (...ids: string[]) => [{ events: ids.length, changes: 0, deadLettered: 0, touched: new Set(ids), absorbed: new Map<string, string>(), changesRfm: false }];
+
+  it('sends the updates while profiles_store takes the snapshots, and resolves once both are done', async () => {
+    const f = fake();
+    expect(await refreshProfiles(touched('b', 'a'), f.deps)).toBe(2);
+    expect(f.writes).toEqual([['a', 'b']]);
+    expect(f.sends).toEqual([['a', 'b']]);
+  });
+
+  it('fails when profiles_store refused the snapshots, though the updates went out, and only once that write has ended', async () => {
+    const f = fake({ exclusive: createExclusive() });
+    f.failNextWrite = true;
+    let settled = false;
+    const refresh = refreshProfiles(touched('a'), f.deps).finally(() => (settled = true));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(f.sends).toEqual([['a']]); // sent beside the write
+    expect(settled).toBe(false); // the publish holds until the write ended
+    f.releaseWrite!();
+    await expect(refresh).rejects.toThrow('ClickHouse refused the snapshots');
   });
 });
 
