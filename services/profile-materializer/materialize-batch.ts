@@ -5,7 +5,8 @@ import type { DeadLetterHandler, DeadLetterInput } from '../common/dead-letters'
 import type { Logger } from '../common/logger';
 import { KumikiError, errorMessage } from '../common/errors';
 import { applyMerges, idsOfMerges, resolveProfile, type Merge } from './alias-map';
-import type { ProfileRepository, ProfileSnapshot } from './profile.repository';
+import { encodeEventRows, type ProfileRepository, type ProfileSnapshot } from './profile.repository';
+import type { EncodedRows } from '../common/clickhouse/encoded-rows';
 import type { RfmRow } from './rfm/rfm';
 import { identityRowOfEvent, rowsOfChange, toEventRow, type EventRow, type IdentityLinkRow, type IdentityRow } from './store-rows';
 import type { MaterializerMetrics } from './materializer.metrics';
@@ -90,7 +91,11 @@ export async function materializeBatch(messages: readonly IncomingMessage[], dep
 /** A chunk decoded into rows, not yet written (phase 1a). */
 export interface PreparedChunk {
   readonly size: number;
-  readonly eventRows: readonly EventRow[];
+  /** The events_store rows, serialised here: off the chain of inserts (see encoded-rows.ts). */
+  readonly events: EncodedRows;
+  readonly messageIds: readonly string[];
+  /** Some event is an order or carries revenue. */
+  readonly hasOrders: boolean;
   readonly identityRows: readonly IdentityRow[];
   readonly linkRows: readonly IdentityLinkRow[];
   readonly merges: readonly Merge[];
@@ -109,6 +114,9 @@ export interface PreparedChunk {
 export async function writeChunk(messages: readonly IncomingMessage[], deps: MaterializeDeps): Promise<WrittenChunk> {
   return storeChunk(await prepareChunk(messages, deps), deps);
 }
+
+/** Records prepareChunk decodes before it lets the event loop run the other tasks waiting. */
+const yieldEvery = 1_000;
 
 /**
  * Phase 1a: decode the records into rows (CPU only, nothing written). Split from storeChunk so
@@ -131,7 +139,14 @@ export async function prepareChunk(messages: readonly IncomingMessage[], deps: P
     if (!current || version > current.version) identityRows.set(key, row());
   };
 
+  let sinceYield = 0;
   for (const message of messages) {
+    // Decoding a chunk takes ~10 ms per 1,000 records on the main thread; a profile refresh
+    // runs beside it, and each of its steps would wait for the whole chunk otherwise.
+    if (++sinceYield === yieldEvery) {
+      sinceYield = 0;
+      await new Promise(setImmediate);
+    }
     partitions.add(partitionKey(message.topic, message.partition));
     if (message.value === null) continue; // a tombstone carries nothing to materialize
     try {
@@ -169,16 +184,28 @@ export async function prepareChunk(messages: readonly IncomingMessage[], deps: P
       });
     }
   }
-  return { size: messages.length, eventRows, identityRows: [...identityRows.values()], linkRows, merges, touched, deadLetters, changes, partitions };
+  return {
+    size: messages.length,
+    events: encodeEventRows(eventRows),
+    messageIds: eventRows.map((row) => row.message_id),
+    hasOrders: eventRows.some((row) => row.order_id !== '' || row.revenue !== null),
+    identityRows: [...identityRows.values()],
+    linkRows,
+    merges,
+    touched,
+    deadLetters,
+    changes,
+    partitions,
+  };
 }
 
 /** Phase 1b: write a prepared chunk; resolves once ClickHouse confirmed and Kafka acknowledged the dead letters. */
 export async function storeChunk(chunk: PreparedChunk, deps: MaterializeDeps): Promise<WrittenChunk> {
   const now = deps.now ?? Date.now;
-  const { eventRows, identityRows, linkRows, merges, deadLetters } = chunk;
+  const { events, identityRows, linkRows, merges, deadLetters } = chunk;
   const started = now();
-  if (eventRows.length > 0 && deps.metrics && deps.replays?.isOpen(chunk.partitions)) {
-    const hits = await deps.repository.countExistingEvents(eventRows.map((r) => r.message_id));
+  if (events.count > 0 && deps.metrics && deps.replays?.isOpen(chunk.partitions)) {
+    const hits = await deps.repository.countExistingEvents(chunk.messageIds);
     deps.metrics.dedupHits.inc(hits);
     if (hits === 0) deps.replays.close(chunk.partitions);
   }
@@ -186,7 +213,7 @@ export async function storeChunk(chunk: PreparedChunk, deps: MaterializeDeps): P
   // (embedded: on separate chDB sessions of the pool); the chunk is durable when all resolved.
   // Profile facts and statements are written by ClickHouse with the events (views, 0009).
   const [, identitiesWritten] = await Promise.all([
-    deps.repository.writeEvents(eventRows),
+    deps.repository.writeEvents(events),
     deps.repository.writeIdentities(identityRows),
     deps.repository.writeLinks(linkRows),
   ]);
@@ -203,12 +230,12 @@ export async function storeChunk(chunk: PreparedChunk, deps: MaterializeDeps): P
   }
   await deps.deadLetters.send(deadLetters);
   deps.metrics?.insertSeconds.observe((now() - started) / 1000);
-  deps.metrics?.rowsWritten.inc({ table: 'events_store' }, eventRows.length);
+  deps.metrics?.rowsWritten.inc({ table: 'events_store' }, events.count);
   deps.metrics?.rowsWritten.inc({ table: 'identities_store' }, identitiesWritten);
   deps.metrics?.rowsWritten.inc({ table: 'identity_links_store' }, linkRows.length);
   deps.metrics?.batchSize.observe(chunk.size);
-  const changesRfm = merges.length > 0 || eventRows.some((row) => row.order_id !== '' || row.revenue !== null);
-  return { events: eventRows.length, changes: chunk.changes, deadLettered: deadLetters.length, touched: chunk.touched, absorbed, changesRfm };
+  const changesRfm = merges.length > 0 || chunk.hasOrders;
+  return { events: events.count, changes: chunk.changes, deadLettered: deadLetters.length, touched: chunk.touched, absorbed, changesRfm };
 }
 
 /**

@@ -47,13 +47,12 @@ export interface MaterializerConsumerOptions<P = unknown, W = unknown> {
  * of their fetch (`unwritten`, see the handler), their next offsets, counts and start time.
  */
 interface Waiting<W> {
-  written: W[];
-  /** Chunks still being stored; each adds itself to `written` and `profiles` once durable. */
-  storing: Promise<void>[];
+  /** Written chunks, in order: each resolves once durable (it may still be being stored). */
+  written: Promise<W>[];
   unwritten: IncomingMessage[];
   offsets: Map<string, { topic: string; partition: number; offset: string }>;
   records: number;
-  /** Distinct profiles the written chunks touched: a refresh costs per profile, however many chunks named it. */
+  /** Distinct profiles the durable chunks touched: a refresh costs per profile, however many chunks named it. */
   profiles: Set<string>;
   since: number;
 }
@@ -171,7 +170,6 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
       return;
     }
     await publishing;
-    if (current) await Promise.all(current.storing);
     waiting = null;
     const group = unpublished && current ? merged(unpublished, current) : (unpublished ?? current);
     unpublished = null;
@@ -193,8 +191,12 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
    * which the idempotent writes absorb.
    */
   const publishAndCommit = async (group: Waiting<W>): Promise<void> => {
+    // The group's last chunk may still be being stored: the publish reads what it wrote.
+    // A chunk that failed for good stopped the consumer (storeFailed): nothing is committed.
+    const written = await Promise.all(group.written).catch(() => null);
+    if (!written) return;
     try {
-      await retrying(() => options.publish(group.written));
+      await retrying(() => options.publish(written));
     } catch (error) {
       unpublished = group;
       logger.warn({ error: errorMessage(error), records: group.records }, 'publishing profile updates failed; they go again with the next batches, offsets stay uncommitted');
@@ -222,12 +224,10 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
     if (!stores) return false;
     current.unwritten = [];
     for (const stored of stores) {
-      const done = stored.then((chunk) => {
-        current.written.push(chunk);
+      current.written.push(stored);
+      stored.then((chunk) => {
         for (const id of options.touchedOf(chunk)) current.profiles.add(id);
-      });
-      done.catch(() => undefined); // awaited by flush; a failure is handled by storeFailed
-      current.storing.push(done);
+      }, () => undefined); // a failure is handled by storeFailed
     }
     return true;
   };
@@ -324,7 +324,7 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
             const end = last && BigInt(last.offset) > BigInt(batch.lastOffset) ? BigInt(last.offset) : BigInt(batch.lastOffset);
             // Caught up: nothing left in this partition when fetched.
             const caughtUp = BigInt(batch.highWatermark) - end <= 1n;
-            const current: Waiting<W> = (waiting ??= { written: [], storing: [], unwritten: [], offsets: new Map(), records: 0, profiles: new Set(), since: Date.now() });
+            const current: Waiting<W> = (waiting ??= { written: [], unwritten: [], offsets: new Map(), records: 0, profiles: new Set(), since: Date.now() });
             const key = partitionKey(batch.topic, batch.partition);
             if (!last) {
               keepLatest(current.offsets, key, { topic: batch.topic, partition: batch.partition, offset: (end + 1n).toString() });
@@ -385,7 +385,6 @@ function merged<W>(earlier: Waiting<W>, later: Waiting<W>): Waiting<W> {
   for (const [key, value] of later.offsets) keepLatest(offsets, key, value);
   return {
     written: [...earlier.written, ...later.written],
-    storing: [...earlier.storing, ...later.storing],
     unwritten: [...earlier.unwritten, ...later.unwritten],
     offsets,
     records: earlier.records + later.records,

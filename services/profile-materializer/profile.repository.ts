@@ -3,6 +3,7 @@ import type { Identifier } from '../../schemas';
 import type { AliasChange } from './alias-map';
 import { parseObject, type EventRow, type IdentityLinkRow, type IdentityRow } from './store-rows';
 import { dateTime64Text } from '../common/clickhouse/datetime64';
+import { encodeRows, type EncodedRows } from '../common/clickhouse/encoded-rows';
 import { stringList, stringListParam } from '../common/clickhouse/string-list';
 import { loadAliasGroups, loadAliases } from './alias.repository';
 import { segmentsOfProfiles } from './segments/evaluation/membership.repository';
@@ -55,6 +56,11 @@ const eventColumns = [
   'device_id', 'page_path', 'order_id', 'revenue', 'currency', 'properties', 'traits', 'context', 'consent', 'version',
 ] as const satisfies readonly (keyof EventRow)[];
 
+/** events_store rows as writeEvents takes them, serialised when a chunk is decoded (see encoded-rows.ts). */
+export function encodeEventRows(rows: readonly EventRow[]): EncodedRows {
+  return encodeRows(rows, eventColumns);
+}
+
 /** The profiles_store columns a snapshot writes (updated_at takes its default). */
 const profileColumns = ['profile_id', 'traits', 'first_seen', 'last_seen', 'consent', 'channels', 'identifiers', 'deleted', 'version'] as const;
 
@@ -81,8 +87,8 @@ export class ProfileRepository {
   }
 
   /** Also fills profile_facts_store, profile_statements_store (migration 0009) and profile_activity_store (0011): materialized views. */
-  async writeEvents(rows: readonly EventRow[]): Promise<void> {
-    await this.ch.insert('events_store', rows, { columns: eventColumns });
+  async writeEvents(rows: EncodedRows): Promise<void> {
+    await this.ch.insertEncoded('events_store', rows);
   }
 
   /**

@@ -1,9 +1,11 @@
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseSettings, type Logger as ClientLogger } from '@clickhouse/client';
 import type { z } from 'zod';
 import type { clickhouseEnvShape } from '../config';
 import type { Logger } from '../logger';
 import { errorMessage, type ErrorContext } from '../errors';
+import { encodeRows, type EncodedRows } from './encoded-rows';
 import { toKumikiError, type ClickHouseMode } from './errors';
 import { quoteIdentifier } from './sql-text';
 
@@ -60,6 +62,8 @@ export interface ClickHouse {
    * on chDB for wide rows (bench/materializer-throughput.ts), the hot path's choice.
    */
   insert<T extends object>(table: string, rows: readonly T[], options?: InsertOptions<T>): Promise<void>;
+  /** Inserts rows serialised by `encodeRows` (see encoded-rows.ts); none is a no-op. */
+  insertEncoded(table: string, rows: EncodedRows, options?: Omit<QueryOptions, 'readOnly'>): Promise<void>;
   /** `SELECT 1`; never throws. */
   health(): Promise<HealthReport>;
   isHealthy(): Promise<boolean>;
@@ -179,18 +183,32 @@ function wrapClient(client: ClickHouseClient, mode: ClickHouseMode, database: st
     },
     async insert(table, rows, options = {}) {
       if (rows.length === 0) return;
+      if (options.columns) return handle.insertEncoded(table, encodeRows(rows, options.columns), options);
       try {
-        const columns = options.columns;
         await client.insert({
           table,
-          ...(columns
-            ? { values: rows.map((row) => columns.map((column) => row[column])), format: 'JSONCompactEachRow' as const, columns: [...columns] as unknown as [string, ...string[]] }
-            : { values: rows as unknown as object[], format: 'JSONEachRow' as const }),
+          values: rows as unknown as object[],
+          format: 'JSONEachRow',
           clickhouse_settings: requestSettings(options),
           ...(options.signal ? { abort_signal: options.signal } : {}),
         });
       } catch (error) {
         throw fail(error, { operation: 'insert', table, rows: rows.length });
+      }
+    },
+    async insertEncoded(table, rows, options = {}) {
+      if (rows.count === 0) return;
+      try {
+        const result = await client.exec({
+          query: `INSERT INTO ${quoteIdentifier(table)} (${rows.columns.map(quoteIdentifier).join(', ')}) FORMAT JSONCompactEachRow`,
+          values: Readable.from([rows.body]),
+          clickhouse_settings: requestSettings(options),
+          ...(options.signal ? { abort_signal: options.signal } : {}),
+        });
+        // An INSERT answers with an empty body; reading it to the end frees the connection.
+        for await (const _ of result.stream) void _;
+      } catch (error) {
+        throw fail(error, { operation: 'insert', table, rows: rows.count });
       }
     },
     async health() {

@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { ClickHouse } from '../../../services/common/clickhouse/client-factory';
-import { ProfileRepository } from '../../../services/profile-materializer/profile.repository';
+import { encodeEventRows, ProfileRepository } from '../../../services/profile-materializer/profile.repository';
 import { readApiRoutes } from '../../../services/profile-materializer/read-api.routes';
 import { parseRates } from '../../../services/profile-materializer/rfm/money';
 import { writeRfmSettings } from '../../../services/profile-materializer/rfm/rfm.repository';
@@ -67,7 +67,7 @@ describe('read API', () => {
       stitched('p-ann', 'm2', { type: 'identify', event: null, properties: '{}', traits: '{"name":"Ann","plan":"gold"}', consent: { email: true }, timestamp: now - 2 * day }),
       stitched('p-old', 'm3', { properties: '{"order_id":"o2","revenue":"7.25"}' }, [{ type: 'user_id', value: 'u-9' }]),
     ];
-    await repository.writeEvents(records.map(toEventRow));
+    await repository.writeEvents(encodeEventRows(records.map(toEventRow)));
     await repository.writeIdentities(records.flatMap(identityRowsOfEvent));
     const merge = rowsOfChange({
       changeId: 'c1',

@@ -1,8 +1,9 @@
 import pino from 'pino';
+import type { EncodedRows } from '../../../services/common/clickhouse/encoded-rows';
 import { Registry } from '../../../services/common/metrics';
 import { storeChunk, type MaterializeDeps, type PreparedChunk } from '../../../services/profile-materializer/materialize-batch';
 import { createMaterializerMetrics } from '../../../services/profile-materializer/materializer.metrics';
-import type { ProfileRepository } from '../../../services/profile-materializer/profile.repository';
+import { encodeEventRows, type ProfileRepository } from '../../../services/profile-materializer/profile.repository';
 import { partitionKey, ReplayWindow } from '../../../services/profile-materializer/replay-window';
 import type { EventRow } from '../../../services/profile-materializer/store-rows';
 
@@ -15,7 +16,10 @@ function harness(stored: Set<string>) {
       lookedUp.push([...ids]);
       return ids.filter((id) => stored.has(id)).length;
     },
-    writeEvents: async (rows: readonly EventRow[]) => void rows.forEach((row) => stored.add(row.message_id)),
+    writeEvents: async (rows: EncodedRows) => {
+      const at = rows.columns.indexOf('message_id');
+      for (const line of rows.body.split('\n').filter(Boolean)) stored.add((JSON.parse(line) as string[])[at]!);
+    },
     writeIdentities: async () => 0,
     writeLinks: async () => undefined,
   } as unknown as ProfileRepository;
@@ -34,7 +38,9 @@ function harness(stored: Set<string>) {
 function chunk(partition: number, ids: string[]): PreparedChunk {
   return {
     size: ids.length,
-    eventRows: ids.map((id) => ({ message_id: id, profile_id: 'p', order_id: '', revenue: null }) as EventRow),
+    events: encodeEventRows(ids.map((id) => ({ message_id: id, profile_id: 'p', order_id: '', revenue: null }) as EventRow)),
+    messageIds: ids,
+    hasOrders: false,
     identityRows: [],
     linkRows: [],
     merges: [],
