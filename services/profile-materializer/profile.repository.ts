@@ -15,7 +15,7 @@ import { segmentsOfProfiles } from './segments/evaluation/membership.repository'
  * - writes go to ReplacingMergeTree stores with deterministic keys and versions, so a replay
  *   writes rows identical to those already there (collapsed by FINAL at read time);
  * - `loadAliases` reads the profile_aliases view (argMax by version);
- * - `snapshotProfiles` reads profile_facts_store (min/max/set union: a replayed event changes
+ * - `readSnapshots` reads profile_facts_store (min/max/set union: a replayed event changes
  *   nothing) and profile_statements_store FINAL (one row per profile and message), folding
  *   statements latest-per-key by (timestamp, message_id), so arrival order does not matter;
  * - identifiers come from identities_store FINAL (the latest owner of each identifier), read
@@ -129,13 +129,6 @@ export class ProfileRepository {
         version: this.nextVersion(),
       })),
     );
-  }
-
-  /** readSnapshots, then writeSnapshots: the snapshots, once they are in profiles_store. */
-  async snapshotProfiles(survivors: readonly string[], aliases: ReadonlyMap<string, string>): Promise<ProfileSnapshot[]> {
-    const snapshots = await this.readSnapshots(survivors, aliases);
-    await this.writeSnapshots(snapshots);
-    return snapshots;
   }
 
   /**

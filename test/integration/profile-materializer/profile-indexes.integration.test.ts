@@ -69,7 +69,7 @@ describe('alias groups and identifiers read through the indexes by profile', () 
   });
 
   it('a snapshot holds the identifiers its members own now, none they held before', async () => {
-    const [u, v] = await repository.snapshotProfiles(['u', 'v'], await repository.loadAliasGroups(['u', 'v']));
+    const [u, v] = await repository.readSnapshots(['u', 'v'], await repository.loadAliasGroups(['u', 'v']));
     expect(u?.identifiers).toEqual([
       { type: 'email', value: 'e3@example.com' },
       { type: 'user_id', value: 'e4' },

@@ -84,7 +84,7 @@ describe('read API', () => {
     await repository.writeIdentities(merge.identities);
     await repository.writeLinks(merge.links);
     await repository.writeAliases([{ absorbed: 'p-old', survivor: 'p-ann', mergedAt: now, messageId: 'm4' }]);
-    await repository.snapshotProfiles(['p-ann'], await repository.loadAliasGroups(['p-ann']));
+    await repository.writeSnapshots(await repository.readSnapshots(['p-ann'], await repository.loadAliasGroups(['p-ann'])));
     await writeRfmSnapshot(ch, Date.now());
     await ch.command('CREATE TABLE scratch (x UInt8) ENGINE = MergeTree ORDER BY x');
 
