@@ -1,11 +1,11 @@
 /**
  * kafkajs is patched for speed (patches/kafkajs+2.2.4.patch: in-place varints, a small-number
  * path for varlongs, unzeroed encoder buffers, linear grouping by partition, uncompressed
- * record batches written into one buffer, CRC-32C eight bytes at a time, request frames built
- * with one copy of the payload). These check the patched code still writes Kafka's wire
+ * record batches written into one buffer, produce requests written once at their final size,
+ * CRC-32C eight bytes at a time, request frames built with one copy of the payload). These check the patched code still writes Kafka's wire
  * format: varints against an independent zigzag/LEB128 reference, the CRC against a bitwise
  * one, batches byte for byte against kafkajs' generic path, records and batches through
- * kafkajs' own decoders, and request frames against one built by hand.
+ * kafkajs' own decoders, and produce requests and request frames against ones built by hand.
  */
 /* eslint-disable @typescript-eslint/no-require-imports */
 const Encoder = require('kafkajs/src/protocol/encoder') as new () => { writeVarInt(v: number): unknown; writeVarLong(v: number | bigint): unknown; buffer: Buffer };
@@ -18,6 +18,7 @@ const { RecordBatch } = require('kafkajs/src/protocol/recordBatch/v0') as { Reco
 const RecordBatchDecoder = require('kafkajs/src/protocol/recordBatch/v0/decoder') as (decoder: unknown) => Promise<{ records: { key: Buffer | null; value: Buffer | null; offset: string; timestamp: string; headers: Record<string, Buffer | Buffer[] | null> }[]; inTransaction: boolean; producerId: string }>;
 const uncompressedPartition = require('kafkajs/src/protocol/recordBatch/v0/uncompressedPartition') as (args: PartitionArgs) => EncoderLike | undefined;
 const Long = require('kafkajs/src/utils/long') as { fromValue(value: number | string): unknown; fromInt(value: number): unknown };
+const ProduceV3 = require('kafkajs/src/protocol/requests/produce/v3/request') as (args: object) => { encode: () => Promise<EncoderLike> };
 const createRequest = require('kafkajs/src/protocol/request') as (args: { correlationId: number; clientId: string; request: { apiKey: number; apiVersion: number; encode: () => Promise<EncoderLike> } }) => Promise<EncoderLike>;
 
 interface EncoderLike {
@@ -156,6 +157,45 @@ describe('patched kafkajs protocol encoding', () => {
     it('leaves timestamp deltas beyond 32 bits to the generic path', () => {
       expect(uncompressedPartition(args({ messages: [{ key: 'k', value: 'v', timestamp: String(1699999999000 + 2 ** 31) }] }))).toBeUndefined();
     });
+  });
+
+  it('writes a produce request once, at its final size: the fields in order and every record batch as encoded', async () => {
+    const producerId = Long.fromValue('4000000001');
+    const topicData = [
+      { topic: 'kumiki.events.stitched', partitions: [{ partition: 2, firstSequence: 5, messages: [{ key: 'p_1', value: Buffer.alloc(2000, 1), timestamp: '1700000000000' }] }, { partition: 0, firstSequence: 0, messages: [{ key: 'p_2', value: 'two', timestamp: '1700000000001' }, { key: null, value: 'three', timestamp: '1700000000002' }] }] },
+      { topic: 'graph-é', partitions: [{ partition: 1, firstSequence: 9, messages: [{ key: 'email:a@example.com', value: Buffer.alloc(70_000, 2), timestamp: '1700000000003' }] }] },
+    ];
+    for (const transactionalId of ['kumiki-identity-stitcher-graph-0', null]) {
+      const request = await ProduceV3({ acks: -1, timeout: 30_000, transactionalId, producerId, producerEpoch: 3, compression: 0, topicData }).encode();
+      const string = (value: string | null): Buffer => {
+        const head = Buffer.alloc(2);
+        if (value === null) return (head.writeInt16BE(-1, 0), head);
+        const bytes = Buffer.from(value, 'utf8');
+        head.writeInt16BE(bytes.length, 0);
+        return Buffer.concat([head, bytes]);
+      };
+      const int = (bytes: 2 | 4, value: number): Buffer => {
+        const out = Buffer.alloc(bytes);
+        if (bytes === 2) out.writeInt16BE(value, 0);
+        else out.writeInt32BE(value, 0);
+        return out;
+      };
+      const expected = Buffer.concat([
+        string(transactionalId),
+        int(2, -1),
+        int(4, 30_000),
+        int(4, topicData.length),
+        ...topicData.flatMap(({ topic, partitions }) => [
+          string(topic),
+          int(4, partitions.length),
+          ...partitions.map(({ partition, firstSequence, messages }) => {
+            const timestamps = messages.map((m) => m.timestamp).sort();
+            return uncompressedPartition({ partition, messages, firstTimestamp: timestamps[0]!, maxTimestamp: timestamps[timestamps.length - 1]!, dateNow: 0, producerId, producerEpoch: 3, firstSequence, transactional: transactionalId !== null })!.buffer;
+          }),
+        ]),
+      ]);
+      expect(request.buffer.toString('hex')).toBe(expected.toString('hex'));
+    }
   });
 
   it('frames a request as size, api key, version, correlation id, client id and payload, the payload copied once', async () => {
