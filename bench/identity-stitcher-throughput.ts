@@ -14,6 +14,11 @@
  * pass-through is the cost of the same exactly-once plumbing without stitching, and the ratio
  * to it is the one the target speaks of; both are printed. Rates are measured from the first
  * processed record to the last.
+ *
+ * Over the same span each mode's CPU seconds are printed, this process's and (when the local
+ * stack's broker is recorded under KUMIKI_HOME) the broker's, and from them the core time each
+ * mode costs per event: the copy's cost over the stitcher's is the ratio the two could reach if
+ * each had the machine's cores to itself, whatever the threading.
  */
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
@@ -25,6 +30,7 @@ import { createRegistryConnection } from '../services/common/registry';
 import { chunked, createEventStitcher, type StitcherTopics } from '../services/identity-stitcher/stitch-events.consumer';
 import { createStitcherMetrics } from '../services/identity-stitcher/stitcher.metrics';
 import { loadStitcherConfig, stitcherSettings } from '../services/identity-stitcher/config';
+import { cpuNow, localBrokerPid } from './support/measure';
 
 const events = Number(process.argv[2] ?? 200_000);
 /**
@@ -64,7 +70,18 @@ function syntheticEvent(i: number): Event {
   };
 }
 
+type Cpu = ReturnType<typeof cpuNow>;
+
+/** CPU seconds between two samples, and core microseconds per event (bench process + broker). */
+function cpuOf(from: Cpu, to: Cpu, events: number): { cpuSeconds: { bench: number; broker: number }; coreMicrosecondsPerEvent: number } {
+  const bench = to.self - from.self;
+  const broker = to.broker - from.broker;
+  const round = (value: number, digits: number): number => Number(value.toFixed(digits));
+  return { cpuSeconds: { bench: round(bench, 2), broker: round(broker, 2) }, coreMicrosecondsPerEvent: round(((bench + (Number.isNaN(broker) ? 0 : broker)) / events) * 1e6, 1) };
+}
+
 async function main(): Promise<void> {
+  const brokerPid = await localBrokerPid();
   const kafka = createKafkaClient({ brokers, clientId: run, logger });
   const names: StitcherTopics = {
     raw: `${run}.raw`,
@@ -116,7 +133,7 @@ async function main(): Promise<void> {
   // Plain: idempotent acks=all producer, offsets committed per batch. Transactional: the copy
   // and the offsets committed in one transaction per batch — the price of exactly-once without
   // any stitching.
-  const passThrough = async (mode: 'plain' | 'transactional'): Promise<{ events: number; seconds: number }> => {
+  const passThrough = async (mode: 'plain' | 'transactional'): Promise<{ events: number; seconds: number } & ReturnType<typeof cpuOf>> => {
     const out = `${run}.copy-${mode}`;
     await admin.ensureTopics([{ ...topics.eventsRaw, name: out }]);
     specs.push({ ...topics.eventsRaw, name: out });
@@ -129,8 +146,13 @@ async function main(): Promise<void> {
     let seen = 0;
     let first = 0;
     let last = 0;
+    let cpuFirst = cpuNow(brokerPid);
+    let cpuLast = cpuFirst;
     await consumer.run(async (batch, context) => {
-      if (first === 0) first = Date.now();
+      if (first === 0) {
+        first = Date.now();
+        cpuFirst = cpuNow(brokerPid);
+      }
       const copies = batch.messages.map((m) => ({ key: m.key, value: m.value }));
       const next = batch.messages[batch.messages.length - 1]!.offset;
       if (plain) {
@@ -146,16 +168,19 @@ async function main(): Promise<void> {
       }
       seen += batch.messages.length;
       last = Date.now();
+      cpuLast = cpuNow(brokerPid);
     });
     while (seen < events) await new Promise((resolve) => setTimeout(resolve, 20));
     await consumer.disconnect();
     await (plain ?? transactional)!.disconnect();
-    return { events: seen, seconds: (last - first) / 1000 };
+    return { events: seen, seconds: (last - first) / 1000, ...cpuOf(cpuFirst, cpuLast, seen) };
   };
   const references: Record<string, number> = {};
+  const referenceCpu: Record<string, number> = {};
   for (const mode of ['plain', 'transactional'] as const) {
     const result = await passThrough(mode);
     references[mode] = result.events / result.seconds;
+    referenceCpu[mode] = result.coreMicrosecondsPerEvent;
     console.log(JSON.stringify({ mode: `pass-through (${mode})`, ...result, eventsPerSecond: Math.round(references[mode]) }));
   }
 
@@ -164,6 +189,8 @@ async function main(): Promise<void> {
   const metrics = createStitcherMetrics(metricsRegistry);
   let first = 0;
   let last = 0;
+  let cpuFirst = cpuNow(brokerPid);
+  let cpuLast = cpuFirst;
   const stitcher = createEventStitcher({
     kafka,
     codec: () => codec,
@@ -183,9 +210,13 @@ async function main(): Promise<void> {
   const stitchedSoFar = async (): Promise<number> => ((await metrics.events.get()).values.reduce((sum, v) => sum + v.value, 0));
   for (;;) {
     const done = await stitchedSoFar();
-    if (done > 0 && first === 0) first = Date.now();
+    if (done > 0 && first === 0) {
+      first = Date.now();
+      cpuFirst = cpuNow(brokerPid);
+    }
     if (done >= events) {
       last = Date.now();
+      cpuLast = cpuNow(brokerPid);
       break;
     }
     await new Promise((resolve) => setTimeout(resolve, 5));
@@ -195,6 +226,7 @@ async function main(): Promise<void> {
   await stitcher.stop();
   const seconds = (last - first) / 1000;
   const rate = events / seconds;
+  const stitcherCpu = cpuOf(cpuFirst, cpuLast, events);
   console.log(
     JSON.stringify({
       mode: 'transactional-stitcher',
@@ -206,12 +238,16 @@ async function main(): Promise<void> {
       eventsPerTransaction: transactions ? Math.round(events / transactions) : null,
       identifiers: stitcher.graph()?.identifierCount,
       profiles: stitcher.graph()?.profileCount,
+      ...stitcherCpu,
     }),
   );
   console.log(
     JSON.stringify({
       ratioToTransactionalPassThrough: Number((rate / references.transactional!).toFixed(2)),
       ratioToPlainPassThrough: Number((rate / references.plain!).toFixed(2)),
+      // Without the broker's CPU (not recorded under KUMIKI_HOME) this compares the processes only.
+      ratioOfCorePerEventToTransactional: Number((referenceCpu.transactional! / stitcherCpu.coreMicrosecondsPerEvent).toFixed(2)),
+      brokerCpuCounted: brokerPid !== undefined,
     }),
   );
   // Log entries per output topic (records plus one commit marker per partition and transaction).

@@ -3,6 +3,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { loadCliConfig } from '../../services/cli/config';
+import { liveComponents, readStack } from '../../services/cli/local/run-state';
 
 /** Small measuring tools the benchmarks share. */
 
@@ -40,6 +42,18 @@ export function cpuSecondsOf(pid: number): number {
   } catch {
     return Number.NaN;
   }
+}
+
+/** The pid of the Kafka broker recorded under KUMIKI_HOME (`kumiki up`, or the one the tests and benches start), if it runs. */
+export async function localBrokerPid(env: NodeJS.ProcessEnv = process.env): Promise<number | undefined> {
+  const stack = await readStack(loadCliConfig(env).paths.run);
+  return liveComponents(stack).find((component) => component.name === 'kafka')?.pid ?? undefined;
+}
+
+/** CPU seconds used so far by this process and by `brokerPid` (NaN when unknown): take one at each end of a phase. */
+export function cpuNow(brokerPid: number | undefined): { self: number; broker: number } {
+  const { user, system } = process.cpuUsage();
+  return { self: (user + system) / 1e6, broker: brokerPid === undefined ? Number.NaN : cpuSecondsOf(brokerPid) };
 }
 
 /** The p-th percentile of ascending values (nearest rank). */
