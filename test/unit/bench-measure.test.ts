@@ -1,4 +1,9 @@
-import { cpuSecondsOf } from '../../bench/support/measure';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { cpuNow, cpuSecondsOf, localBrokerPid } from '../../bench/support/measure';
+import { loadCliConfig } from '../../services/cli/config';
+import { writeStack } from '../../services/cli/local/run-state';
 
 describe('benchmark measurements', () => {
   it('reads a process\'s CPU time from /proc as the process itself counts it', () => {
@@ -12,5 +17,28 @@ describe('benchmark measurements', () => {
 
   it('gives NaN for a process that is not there', () => {
     expect(cpuSecondsOf(2 ** 22 + 12_345)).toBeNaN();
+  });
+
+  it('finds the broker recorded under KUMIKI_HOME only while it runs, and samples its CPU beside this process\'s', async () => {
+    const home = mkdtempSync(path.join(os.tmpdir(), 'kumiki-measure-'));
+    try {
+      const env = { ...process.env, KUMIKI_HOME: home };
+      expect(await localBrokerPid(env)).toBeUndefined(); // nothing recorded
+      const record = (pid: number) => ({ startedAt: new Date().toISOString(), supervisorPid: null, components: [{ name: 'kafka' as const, pid, match: 'node', address: '127.0.0.1:9092', logFile: null }] });
+      // This test's own process stands in for a broker: its command line holds the match.
+      await writeStack(loadCliConfig(env).paths.run, record(process.pid));
+      expect(await localBrokerPid(env)).toBe(process.pid);
+      const before = cpuNow(process.pid);
+      const until = Date.now() + 200;
+      while (Date.now() < until); // burn a fifth of a second
+      const after = cpuNow(process.pid);
+      expect(after.self - before.self).toBeGreaterThan(0.15);
+      expect(after.broker - before.broker).toBeGreaterThan(0.1);
+      expect(cpuNow(undefined).broker).toBeNaN();
+      await writeStack(loadCliConfig(env).paths.run, record(2 ** 22 + 12_345)); // gone
+      expect(await localBrokerPid(env)).toBeUndefined();
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 });
