@@ -17,8 +17,8 @@
  *
  * Over the same span each mode's CPU seconds are printed, this process's and (when the local
  * stack's broker is recorded under KUMIKI_HOME) the broker's, and from them the core time each
- * mode costs per event: the copy's cost over the stitcher's is the ratio the two could reach if
- * each had the machine's cores to itself, whatever the threading.
+ * mode costs per event. The copy's cost over the stitcher's is the ratio their rates have when
+ * both are bound by CPU alone: it tells a slow stitcher from a waiting one.
  */
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
