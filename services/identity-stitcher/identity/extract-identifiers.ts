@@ -37,34 +37,41 @@ export interface Extraction {
  *   through `externalIdTypes`, others become their own type
  */
 export function extractIdentifiers(source: IdentitySource, rules: IdentityRules, normalise: IdentifierNormaliser): Extraction {
-  const found = new Map<string, FoundIdentifier>();
-  const add = (type: string, value: string | undefined): void => {
-    if (value === undefined) return;
-    const key = `${type}:${value}`;
-    if (!found.has(key)) found.set(key, { type, value });
-  };
-
-  add('user_id', normalise.id(source.userId));
-  add('anonymous_id', normalise.id(source.anonymousId));
-  add('device_id', normalise.id(record(source.context.device)?.id));
+  const found: FoundIdentifier[] = [];
+  add(found, 'user_id', normalise.id(source.userId));
+  add(found, 'anonymous_id', normalise.id(source.anonymousId));
+  add(found, 'device_id', normalise.id(record(source.context.device)?.id));
 
   const traitSources = [source.type === 'group' ? undefined : source.traits, record(source.context.traits)];
   for (const traits of traitSources) {
     if (!traits) continue;
-    add('email', normalise.email(traits.email));
-    add('phone', normalise.phone(traits.phone));
-    for (const name of rules.customerIdTraits) add('customer_id', normalise.id(traits[name]));
+    add(found, 'email', normalise.email(traits.email));
+    add(found, 'phone', normalise.phone(traits.phone));
+    for (const name of rules.customerIdTraits) add(found, 'customer_id', normalise.id(traits[name]));
   }
 
-  for (const external of externalIds(source.context.externalIds)) {
-    const type = rules.externalIdTypes[external.type] ?? external.type;
-    if (type === 'email') add(type, normalise.email(external.id));
-    else if (type === 'phone') add(type, normalise.phone(external.id));
-    else add(type, normalise.id(external.id));
+  if (source.context.externalIds !== undefined) {
+    for (const external of externalIds(source.context.externalIds)) {
+      const type = rules.externalIdTypes[external.type] ?? external.type;
+      if (type === 'email') add(found, type, normalise.email(external.id));
+      else if (type === 'phone') add(found, type, normalise.phone(external.id));
+      else add(found, type, normalise.id(external.id));
+    }
   }
 
   const previousId = source.type === 'alias' ? normalise.id(source.previousId) : undefined;
-  return { identifiers: [...found.values()], previousId };
+  return { identifiers: found, previousId };
+}
+
+/**
+ * Appends the identifier unless it is already there. A linear scan: an event carries a
+ * handful of identifiers, and this runs for every event, where a Map and a key string per
+ * identifier cost more than the comparisons.
+ */
+function add(found: FoundIdentifier[], type: string, value: string | undefined): void {
+  if (value === undefined) return;
+  for (const known of found) if (known.value === value && known.type === type) return;
+  found.push({ type, value });
 }
 
 function record(value: unknown): Record<string, unknown> | undefined {

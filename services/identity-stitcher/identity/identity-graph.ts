@@ -182,6 +182,8 @@ export class IdentityGraph {
     if (this.restoring) throw new Error('identity graph: resolve() during restore');
     const candidates = this.candidates(request);
     if (candidates.length === 0) return undefined;
+    const known = this.knownInOneProfile(candidates);
+    if (known !== undefined) return known;
 
     // Assemble the profile, strongest identifier first.
     const counts = this.scratchCounts;
@@ -241,7 +243,7 @@ export class IdentityGraph {
         kind: 'merge',
         profileId: survivorId,
         absorbedProfileIds: mergedProfileIds,
-        identifiers: accepted.filter((c) => c.profile !== NONE).map((c) => this.identifierOf(c)),
+        identifiers: accepted.filter((c) => c.profile !== NONE).map((c) => c.identifier),
         rule: request.rule,
         reason: null,
         ...provenance,
@@ -253,7 +255,7 @@ export class IdentityGraph {
       for (const candidate of fresh) {
         this.newIdentifier(candidate.type, candidate.value, survivor, ruleIndex, request.messageId, request.eventTime);
         graphRecords.push({
-          identifier: this.identifierOf(candidate),
+          identifier: candidate.identifier,
           profileId: survivorId,
           profileCreatedAt: survivorCreatedAt,
           linkedBy: request.messageId,
@@ -266,7 +268,7 @@ export class IdentityGraph {
         kind: 'link',
         profileId: survivorId,
         absorbedProfileIds: [],
-        identifiers: fresh.map((c) => this.identifierOf(c)),
+        identifiers: fresh.map((c) => c.identifier),
         rule: request.rule,
         reason: null,
         ...provenance,
@@ -289,11 +291,31 @@ export class IdentityGraph {
     return {
       profileId: survivorId,
       createdProfile,
-      linked: accepted.map((c) => this.identifierOf(c)),
+      linked: accepted.map((c) => c.identifier),
       mergedProfileIds,
       refusals,
       changes,
       graphRecords,
+    };
+  }
+
+  /**
+   * Most events come from someone the graph already knows, by identifiers already in their
+   * profile: nothing changes, and the general path's bookkeeping is skipped. Undefined unless
+   * every candidate is in the same profile.
+   */
+  private knownInOneProfile(candidates: readonly Candidate[]): Resolution | undefined {
+    const profile = candidates[0]!.profile;
+    if (profile === NONE) return undefined;
+    for (const candidate of candidates) if (candidate.profile !== profile) return undefined;
+    return {
+      profileId: this.profId[profile]!,
+      createdProfile: false,
+      linked: candidates.map((c) => c.identifier),
+      mergedProfileIds: [],
+      refusals: [],
+      changes: [],
+      graphRecords: [],
     };
   }
 
@@ -363,27 +385,41 @@ export class IdentityGraph {
     return { profileOf: [], createdAt: new Map(), messageIds: new Map() };
   }
 
+  /**
+   * The request's distinct identifiers with their current profiles, strongest first. Written
+   * without a Set, key strings or a sort callback: it runs for every event, on a handful of
+   * identifiers.
+   */
   private candidates(request: LinkRequest): Candidate[] {
     const out: Candidate[] = [];
-    const seen = new Set<string>();
-    const push = (typeName: string, value: string): void => {
-      const type = this.types.indexOf(typeName);
-      if (type === undefined) return;
-      const key = `${type}:${value}`;
-      if (seen.has(key)) return;
-      seen.add(key);
-      const slot = this.lookup(typeName, value);
-      out.push({ type, value, profile: slot === undefined ? NONE : this.idProfile[slot]! });
-    };
-    for (const identifier of request.identifiers) push(identifier.type, identifier.value);
+    for (const identifier of request.identifiers) this.addCandidate(out, identifier.type, identifier.value, identifier);
     if (request.previousId !== undefined) {
       // An alias's previousId is an earlier user id if the graph knows it as one; otherwise
       // the anonymous id the person had before identifying (Segment's usual case).
-      push(this.lookup('user_id', request.previousId) !== undefined ? 'user_id' : 'anonymous_id', request.previousId);
+      this.addCandidate(out, this.lookup('user_id', request.previousId) !== undefined ? 'user_id' : 'anonymous_id', request.previousId, undefined);
     }
-    const { priorities, names } = this.types;
-    out.sort((a, b) => priorities[a.type]! - priorities[b.type]! || compare(names[a.type]!, names[b.type]!) || compare(a.value, b.value));
     return out;
+  }
+
+  /** Inserts a candidate at its place in strength order (priority, type name, value), once. */
+  private addCandidate(out: Candidate[], typeName: string, value: string, identifier: Identifier | undefined): void {
+    const type = this.types.indexOf(typeName);
+    if (type === undefined) return;
+    for (const known of out) if (known.type === type && known.value === value) return;
+    const slot = this.slotOf(type, value);
+    const candidate: Candidate = { type, value, profile: slot === undefined ? NONE : this.idProfile[slot]!, identifier: identifier ?? { type: typeName, value } };
+    let at = out.length;
+    out.push(candidate);
+    while (at > 0 && this.stronger(candidate, out[at - 1]!)) {
+      out[at] = out[at - 1]!;
+      at -= 1;
+    }
+    out[at] = candidate;
+  }
+
+  private stronger(a: Candidate, b: Candidate): boolean {
+    const { priorities, names } = this.types;
+    return (priorities[a.type]! - priorities[b.type]! || compare(names[a.type]!, names[b.type]!) || compare(a.value, b.value)) < 0;
   }
 
   /** First type whose limit the union of `counts` and `profile` would exceed, if any. */
@@ -401,7 +437,7 @@ export class IdentityGraph {
     const limit = this.types.limits[limitType]!;
     const what = otherProfile === undefined ? 'linking it' : `merging its profile ${otherProfile}`;
     return {
-      identifier: this.identifierOf(candidate),
+      identifier: candidate.identifier,
       limitType: typeName,
       reason: `${typeName} limit ${limit} exceeded: ${what} would give the profile ${wouldHold} ${typeName} identifiers`,
     };
@@ -484,7 +520,10 @@ export class IdentityGraph {
 
   private lookup(typeName: string, value: string): number | undefined {
     const type = this.types.isKnown(typeName) ? this.types.indexOf(typeName)! : undefined;
-    if (type === undefined) return undefined;
+    return type === undefined ? undefined : this.slotOf(type, value);
+  }
+
+  private slotOf(type: number, value: string): number | undefined {
     return this.index[type]?.[shardOf(value)]?.get(value);
   }
 
@@ -506,10 +545,6 @@ export class IdentityGraph {
       this.ruleIndex.set(rule, index);
     }
     return index;
-  }
-
-  private identifierOf(candidate: Candidate): Identifier {
-    return { type: this.types.names[candidate.type]!, value: candidate.value };
   }
 
   private growIdentifiers(): void {
@@ -537,6 +572,8 @@ interface Candidate {
   readonly type: number;
   readonly value: string;
   readonly profile: number;
+  /** The identifier as the event gave it (type name and value), shared by every output that names it. */
+  readonly identifier: Identifier;
 }
 
 const NONE = -1;
