@@ -2,7 +2,7 @@
  * kafkajs is patched for speed (patches/kafkajs+2.2.4.patch: in-place varints, a small-number
  * path for varlongs, unzeroed encoder buffers, linear grouping by partition, uncompressed
  * record batches written into one buffer, produce requests written once at their final size,
- * CRC-32C eight bytes at a time, request frames built with one copy of the payload). These check the patched code still writes Kafka's wire
+ * CRC-32C in native code or else eight bytes at a time, request frames built with one copy of the payload). These check the patched code still writes Kafka's wire
  * format: varints against an independent zigzag/LEB128 reference, the CRC against a bitwise
  * one, batches byte for byte against kafkajs' generic path, records and batches through
  * kafkajs' own decoders, and produce requests and request frames against ones built by hand.
@@ -13,7 +13,9 @@ const Decoder = require('kafkajs/src/protocol/decoder') as new (buffer: Buffer) 
 const Record = require('kafkajs/src/protocol/recordBatch/record/v0') as (record: object) => { buffer: Buffer };
 const RecordDecoder = require('kafkajs/src/protocol/recordBatch/record/v0/decoder') as (decoder: unknown, context: object) => { key: Buffer; value: Buffer; offset: string; timestamp: string; headers: Record<string, Buffer> };
 const groupMessagesPerPartition = require('kafkajs/src/producer/groupMessagesPerPartition') as (args: object) => Record<string, { key: string }[]>;
-const crc32C = require('kafkajs/src/protocol/recordBatch/crc32C/crc32C') as (buffer: Buffer) => number;
+// What kafkajs calls (native when @node-rs/crc32 loads), and the JavaScript fallback.
+const crc32C = require('kafkajs/src/protocol/recordBatch/crc32C') as (buffer: Buffer) => number;
+const crc32CInJavaScript = require('kafkajs/src/protocol/recordBatch/crc32C/crc32C') as (buffer: Buffer) => number;
 const { RecordBatch } = require('kafkajs/src/protocol/recordBatch/v0') as { RecordBatch: (args: object) => Promise<EncoderLike> };
 const RecordBatchDecoder = require('kafkajs/src/protocol/recordBatch/v0/decoder') as (decoder: unknown) => Promise<{ records: { key: Buffer | null; value: Buffer | null; offset: string; timestamp: string; headers: Record<string, Buffer | Buffer[] | null> }[]; inTransaction: boolean; producerId: string }>;
 const uncompressedPartition = require('kafkajs/src/protocol/recordBatch/v0/uncompressedPartition') as (args: PartitionArgs) => EncoderLike | undefined;
@@ -90,12 +92,33 @@ describe('patched kafkajs protocol encoding', () => {
       }
       return (crc ^ 0xffffffff) >>> 0;
     };
-    expect(crc32C(Buffer.from('123456789')).toString(16)).toBe('e3069283');
-    let seed = 7;
-    for (let length = 0; length < 70; length++) {
-      const buffer = Buffer.from(Array.from({ length: length * 13 }, () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) & 0xff));
-      expect({ length, crc: crc32C(buffer) }).toEqual({ length, crc: bitwise(buffer) });
+    for (const crc of [crc32C, crc32CInJavaScript]) {
+      expect(crc(Buffer.from('123456789')).toString(16)).toBe('e3069283');
+      let seed = 7;
+      for (let length = 0; length < 70; length++) {
+        const buffer = Buffer.from(Array.from({ length: length * 13 }, () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) & 0xff));
+        expect({ length, crc: crc(buffer) }).toEqual({ length, crc: bitwise(buffer) });
+      }
     }
+  });
+
+  it('computes the CRC in native code when @node-rs/crc32 loads, in JavaScript when it does not', () => {
+    const load = (native: () => unknown): ((buffer: Buffer) => number) => {
+      let loaded: (buffer: Buffer) => number = () => NaN;
+      jest.isolateModules(() => {
+        jest.doMock('@node-rs/crc32', native);
+        loaded = require('kafkajs/src/protocol/recordBatch/crc32C') as (buffer: Buffer) => number;
+      });
+      jest.dontMock('@node-rs/crc32');
+      return loaded;
+    };
+    const native = jest.fn(() => -2);
+    expect(load(() => ({ crc32c: native }))(Buffer.from('123456789'))).toBe(2 ** 32 - 2); // unsigned
+    expect(native).toHaveBeenCalledTimes(1);
+    const fallback = load(() => {
+      throw new Error('no prebuilt binary for this platform');
+    });
+    expect(fallback(Buffer.from('123456789')).toString(16)).toBe('e3069283');
   });
 
   describe('uncompressed record batches written in one buffer', () => {
