@@ -31,6 +31,7 @@ export class StitchedEventWriter {
   /** `eventBody`: the input's Avro body when written with our Event schema, else undefined. */
   write(value: StitchedEvent, eventBody: Buffer | undefined): Buffer {
     if (eventBody === undefined) return encodeFramed(this.schemaId, this.full, value);
-    return encodeFramed(this.schemaId, this.head, { profileId: value.profileId, identifiers: value.identifiers, stitchedAt: value.stitchedAt }, eventBody);
+    // The head type writes only its own fields: the value's `event` is left out.
+    return encodeFramed(this.schemaId, this.head, value, eventBody);
   }
 }

@@ -14,6 +14,8 @@ describe('default partitioner', () => {
     const keys: (string | Buffer)[] = ['', 'a', 'ab', 'abc', 'abcd', 'ann', 'prof_0001', 'p-ü-ñ', '顧客-42', 'email:ann@example.com'];
     for (let length = 0; length < 64; length++) keys.push(randomBytes(length), randomBytes(length).toString('base64'));
     keys.push(Buffer.alloc(16, 0xff), Buffer.alloc(17, 0x80));
+    // Either side of the scratch buffer's bound (4096 bytes, 3 per UTF-16 unit): scratch and a Buffer per key.
+    keys.push('顧'.repeat(1365), '顧'.repeat(1366), 'k'.repeat(1365), 'k'.repeat(5000), `${'顧'.repeat(1364)}😀`);
     for (const key of keys) expect({ key, hash: murmur2(key) }).toEqual({ key, hash: kafkajsMurmur2(key) });
   });
 

@@ -4,7 +4,6 @@ import {
   type Admin,
   type Consumer,
   type EachBatchPayload,
-  type IHeaders,
   type Producer,
   type RetryOptions as KafkaRetryOptions,
 } from 'kafkajs';
@@ -13,6 +12,7 @@ import { DependencyUnavailableError, errorMessage } from '../errors';
 import { withRetry } from '../retry';
 import { allTopics, topicConfigEntries, type TopicSpec } from './topics';
 import { toIncomingMessages } from './incoming-messages';
+import { toKafkaMessage } from './outgoing-messages';
 import { defaultPartitioner } from './partitioner';
 import { createTransactionalProducer, readTopicToEnd, type ReadToEndOptions, type TransactionalProducer } from './transactions';
 
@@ -181,15 +181,6 @@ function wrapProducer(kafka: Kafka, transactionalId: string | undefined): EventP
       );
     },
     disconnect: () => producer.disconnect(),
-  };
-}
-
-export function toKafkaMessage(message: OutgoingMessage): { key: string | Buffer | null; value: Buffer | string | null; headers?: IHeaders; partition?: number } {
-  return {
-    key: message.key,
-    value: message.value,
-    ...(message.headers ? { headers: { ...message.headers } } : {}),
-    ...(message.partition !== undefined ? { partition: message.partition } : {}),
   };
 }
 

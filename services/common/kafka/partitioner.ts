@@ -14,8 +14,18 @@ const SEED = 0x9747b28c;
 const M = 0x5bd1e995;
 
 export function murmur2(key: string | Buffer): number {
-  const data = typeof key === 'string' ? Buffer.from(key) : key;
-  const length = data.length;
+  if (typeof key !== 'string') return murmur2Bytes(key, key.length);
+  // A string key is hashed as its UTF-8 bytes, written into a scratch buffer rather than a new
+  // Buffer per record (the stitcher keys ~2 records per event with strings). A UTF-16 unit is
+  // at most 3 bytes of UTF-8, so a key that fits by that bound is never cut short.
+  if (key.length * 3 <= scratch.length) return murmur2Bytes(scratch, scratch.write(key, 0));
+  const bytes = Buffer.from(key);
+  return murmur2Bytes(bytes, bytes.length);
+}
+
+const scratch = Buffer.allocUnsafe(4096);
+
+function murmur2Bytes(data: Buffer, length: number): number {
   let h = SEED ^ length;
   const whole = length & ~3;
   for (let i = 0; i < whole; i += 4) {

@@ -2,6 +2,7 @@ import { CompressionTypes, type Kafka, type Producer, type Transaction as KafkaT
 import { DependencyUnavailableError, KumikiError, errorMessage } from '../errors';
 import type { IncomingMessage, OutgoingMessage } from './client';
 import { toIncomingMessages } from './incoming-messages';
+import { toKafkaMessage } from './outgoing-messages';
 import { defaultPartitioner } from './partitioner';
 
 /**
@@ -86,7 +87,7 @@ export function createTransactionalProducer(kafka: Kafka, options: { transaction
         send: async (batches) => {
           const topicMessages = batches
             .filter((batch) => batch.messages.length > 0)
-            .map((batch) => ({ topic: batch.topic, messages: batch.messages.map(toMessage) }));
+            .map((batch) => ({ topic: batch.topic, messages: batch.messages.map(toKafkaMessage) }));
           if (topicMessages.length === 0) return [];
           const sent = await translate('send in transaction', context, () => transaction.sendBatch({ topicMessages, acks: -1, compression: CompressionTypes.None }));
           return sent.map((r) => ({ topic: r.topicName, partition: r.partition, baseOffset: String(r.baseOffset ?? r.offset ?? '-1') }));
@@ -100,15 +101,6 @@ export function createTransactionalProducer(kafka: Kafka, options: { transaction
       };
     },
     disconnect: () => producer.disconnect(),
-  };
-}
-
-function toMessage(message: OutgoingMessage): { key: string | Buffer | null; value: Buffer | string | null; headers?: Record<string, string | Buffer>; partition?: number } {
-  return {
-    key: message.key,
-    value: message.value,
-    ...(message.headers ? { headers: { ...message.headers } } : {}),
-    ...(message.partition !== undefined ? { partition: message.partition } : {}),
   };
 }
 
