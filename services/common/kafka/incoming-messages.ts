@@ -14,11 +14,17 @@ export function toIncomingMessages(batch: Batch): IncomingMessage[] {
   }));
 }
 
-function normaliseHeaders(headers: IHeaders | undefined): Record<string, Buffer | undefined> {
-  const out: Record<string, Buffer | undefined> = {};
-  for (const [name, value] of Object.entries(headers ?? {})) {
+/** Shared by every record without headers (most of them): no object per record. */
+const NO_HEADERS: Readonly<Record<string, Buffer | undefined>> = Object.freeze({});
+
+function normaliseHeaders(headers: IHeaders | undefined): Readonly<Record<string, Buffer | undefined>> {
+  if (headers === undefined) return NO_HEADERS;
+  let out: Record<string, Buffer | undefined> | undefined;
+  for (const name in headers) {
+    if (!Object.hasOwn(headers, name)) continue;
+    const value = headers[name];
     const first = Array.isArray(value) ? value[0] : value;
-    out[name] = first === undefined ? undefined : Buffer.isBuffer(first) ? first : Buffer.from(first);
+    (out ??= {})[name] = first === undefined ? undefined : Buffer.isBuffer(first) ? first : Buffer.from(first);
   }
-  return out;
+  return out ?? NO_HEADERS;
 }
