@@ -21,7 +21,7 @@ export function resolveProfile(event: Event, deps: ResolveDeps): StepResult<Reso
   const traits = jsonObject(event.traits);
   if (!context) return dlq('context is not a JSON object', 'KUMIKI_INVALID_EVENT', { field: 'context' });
   if (!traits) return dlq('traits is not a JSON object', 'KUMIKI_INVALID_EVENT', { field: 'traits' });
-  const found = extractIdentifiers({ ...event, context, traits }, deps.rules, deps.normaliser);
+  const found = extractIdentifiers({ type: event.type, userId: event.userId, anonymousId: event.anonymousId, previousId: event.previousId, context, traits }, deps.rules, deps.normaliser);
   const resolution = deps.graph.resolve({
     messageId: event.messageId,
     eventTime: event.timestamp,
