@@ -37,41 +37,60 @@ export interface Extraction {
  *   through `externalIdTypes`, others become their own type
  */
 export function extractIdentifiers(source: IdentitySource, rules: IdentityRules, normalise: IdentifierNormaliser): Extraction {
-  const found: FoundIdentifier[] = [];
-  add(found, 'user_id', normalise.id(source.userId));
-  add(found, 'anonymous_id', normalise.id(source.anonymousId));
-  add(found, 'device_id', normalise.id(record(source.context.device)?.id));
+  const found = new DistinctIdentifiers();
+  found.add('user_id', normalise.id(source.userId));
+  found.add('anonymous_id', normalise.id(source.anonymousId));
+  found.add('device_id', normalise.id(record(source.context.device)?.id));
 
   const traitSources = [source.type === 'group' ? undefined : source.traits, record(source.context.traits)];
   for (const traits of traitSources) {
     if (!traits) continue;
-    add(found, 'email', normalise.email(traits.email));
-    add(found, 'phone', normalise.phone(traits.phone));
-    for (const name of rules.customerIdTraits) add(found, 'customer_id', normalise.id(traits[name]));
+    found.add('email', normalise.email(traits.email));
+    found.add('phone', normalise.phone(traits.phone));
+    for (const name of rules.customerIdTraits) found.add('customer_id', normalise.id(traits[name]));
   }
 
   if (source.context.externalIds !== undefined) {
     for (const external of externalIds(source.context.externalIds)) {
       const type = rules.externalIdTypes[external.type] ?? external.type;
-      if (type === 'email') add(found, type, normalise.email(external.id));
-      else if (type === 'phone') add(found, type, normalise.phone(external.id));
-      else add(found, type, normalise.id(external.id));
+      if (type === 'email') found.add(type, normalise.email(external.id));
+      else if (type === 'phone') found.add(type, normalise.phone(external.id));
+      else found.add(type, normalise.id(external.id));
     }
   }
 
   const previousId = source.type === 'alias' ? normalise.id(source.previousId) : undefined;
-  return { identifiers: found, previousId };
+  return { identifiers: found.list, previousId };
 }
 
 /**
- * Appends the identifier unless it is already there. A linear scan: an event carries a
- * handful of identifiers, and this runs for every event, where a Map and a key string per
- * identifier cost more than the comparisons.
+ * Identifiers in the order found, each once. An event carries a handful, and this runs for
+ * every event: a linear scan costs less than a Map and a key string per identifier. An event
+ * crafted with thousands (direct Kafka producers are not held to the collector's 32 KB) gets a
+ * Set once it holds more than a few, so it cannot cost quadratic time.
  */
-function add(found: FoundIdentifier[], type: string, value: string | undefined): void {
-  if (value === undefined) return;
-  for (const known of found) if (known.value === value && known.type === type) return;
-  found.push({ type, value });
+class DistinctIdentifiers {
+  readonly list: FoundIdentifier[] = [];
+  private keys: Set<string> | undefined;
+
+  add(type: string, value: string | undefined): void {
+    if (value === undefined) return;
+    if (this.keys === undefined && this.list.length < LINEAR_SCAN_LIMIT) {
+      for (const known of this.list) if (known.value === value && known.type === type) return;
+    } else {
+      this.keys ??= new Set(this.list.map((known) => keyOf(known.type, known.value)));
+      const key = keyOf(type, value);
+      if (this.keys.has(key)) return;
+      this.keys.add(key);
+    }
+    this.list.push({ type, value });
+  }
+}
+
+const LINEAR_SCAN_LIMIT = 16;
+
+function keyOf(type: string, value: string): string {
+  return `${type}:${value}`;
 }
 
 function record(value: unknown): Record<string, unknown> | undefined {

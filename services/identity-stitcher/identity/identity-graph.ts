@@ -386,40 +386,49 @@ export class IdentityGraph {
   }
 
   /**
-   * The request's distinct identifiers with their current profiles, strongest first. Written
-   * without a Set, key strings or a sort callback: it runs for every event, on a handful of
-   * identifiers.
+   * The request's distinct identifiers with their current profiles, strongest first (equal ones
+   * then sit side by side, and only the first is kept). A handful is sorted by insertion,
+   * without a sort callback or a Set: this runs for every event. Many (a crafted event) go
+   * through Array.prototype.sort, so they cannot cost quadratic time.
    */
   private candidates(request: LinkRequest): Candidate[] {
     const out: Candidate[] = [];
-    for (const identifier of request.identifiers) this.addCandidate(out, identifier.type, identifier.value, identifier);
+    for (const identifier of request.identifiers) this.pushCandidate(out, identifier.type, identifier.value, identifier);
     if (request.previousId !== undefined) {
       // An alias's previousId is an earlier user id if the graph knows it as one; otherwise
       // the anonymous id the person had before identifying (Segment's usual case).
-      this.addCandidate(out, this.lookup('user_id', request.previousId) !== undefined ? 'user_id' : 'anonymous_id', request.previousId, undefined);
+      this.pushCandidate(out, this.lookup('user_id', request.previousId) !== undefined ? 'user_id' : 'anonymous_id', request.previousId, undefined);
     }
+    if (out.length > INSERTION_SORT_LIMIT) out.sort((a, b) => this.order(a, b));
+    else {
+      for (let i = 1; i < out.length; i++) {
+        const candidate = out[i]!;
+        let at = i;
+        for (; at > 0 && this.order(candidate, out[at - 1]!) < 0; at--) out[at] = out[at - 1]!;
+        out[at] = candidate;
+      }
+    }
+    let kept = Math.min(1, out.length);
+    for (let i = 1; i < out.length; i++) {
+      const candidate = out[i]!;
+      const previous = out[kept - 1]!;
+      if (previous.type !== candidate.type || previous.value !== candidate.value) out[kept++] = candidate;
+    }
+    if (kept < out.length) out.length = kept;
     return out;
   }
 
-  /** Inserts a candidate at its place in strength order (priority, type name, value), once. */
-  private addCandidate(out: Candidate[], typeName: string, value: string, identifier: Identifier | undefined): void {
+  private pushCandidate(out: Candidate[], typeName: string, value: string, identifier: Identifier | undefined): void {
     const type = this.types.indexOf(typeName);
     if (type === undefined) return;
-    for (const known of out) if (known.type === type && known.value === value) return;
     const slot = this.slotOf(type, value);
-    const candidate: Candidate = { type, value, profile: slot === undefined ? NONE : this.idProfile[slot]!, identifier: identifier ?? { type: typeName, value } };
-    let at = out.length;
-    out.push(candidate);
-    while (at > 0 && this.stronger(candidate, out[at - 1]!)) {
-      out[at] = out[at - 1]!;
-      at -= 1;
-    }
-    out[at] = candidate;
+    out.push({ type, value, profile: slot === undefined ? NONE : this.idProfile[slot]!, identifier: identifier ?? { type: typeName, value } });
   }
 
-  private stronger(a: Candidate, b: Candidate): boolean {
+  /** Strength order: priority, then type name, then value. */
+  private order(a: Candidate, b: Candidate): number {
     const { priorities, names } = this.types;
-    return (priorities[a.type]! - priorities[b.type]! || compare(names[a.type]!, names[b.type]!) || compare(a.value, b.value)) < 0;
+    return priorities[a.type]! - priorities[b.type]! || compare(names[a.type]!, names[b.type]!) || compare(a.value, b.value);
   }
 
   /** First type whose limit the union of `counts` and `profile` would exceed, if any. */
@@ -579,6 +588,7 @@ interface Candidate {
 const NONE = -1;
 const STRIDE = MAX_IDENTIFIER_TYPES;
 const SHARDS = 16;
+const INSERTION_SORT_LIMIT = 16;
 
 function grow<T extends Int32Array | Uint8Array | Uint16Array | Float64Array>(from: T, to: T): T {
   to.set(from as never);

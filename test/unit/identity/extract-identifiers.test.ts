@@ -86,6 +86,16 @@ describe('identifier extraction', () => {
     expect(found.identifiers).toEqual([{ type: 'user_id', value: 'u' }]);
   });
 
+  it('lists each identifier once, in the order found, however many an event carries', () => {
+    // Past a handful the duplicates are found through a Set; the result must be the same.
+    for (const count of [3, 16, 17, 5000]) {
+      const externalIds = Array.from({ length: count }, (_, i) => ({ id: `X-${i % Math.ceil(count / 2)}`, type: 'crmId' }));
+      const found = extractIdentifiers(source({ userId: 'u-1', anonymousId: 'u-1', context: { externalIds } }), rules, normalise);
+      const crm = Array.from({ length: Math.ceil(count / 2) }, (_, i) => ({ type: 'crm_id', value: `X-${i}` }));
+      expect(found.identifiers).toEqual([{ type: 'user_id', value: 'u-1' }, { type: 'anonymous_id', value: 'u-1' }, ...crm]);
+    }
+  });
+
   it('drops blocked values and returns previousId of an alias call', () => {
     const found = extractIdentifiers(
       source({ type: 'alias', userId: 'u-2', anonymousId: 'undefined', previousId: ' anon-7 ', context: { device: { id: '0' } }, traits: { email: 'null' } }),

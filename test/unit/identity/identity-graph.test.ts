@@ -166,6 +166,18 @@ describe('identity graph rules', () => {
     expect(b).toEqual(a);
   });
 
+  it('takes each identifier once, strongest first, from a request with few or many', () => {
+    // A handful is sorted by insertion, many by Array.prototype.sort: the same outcome.
+    for (const count of [4, 40]) {
+      const graph = new IdentityGraph(rules);
+      const anonymous = Array.from({ length: count }, (_, i) => `a${(count - i) % (count / 2)}`);
+      const result = resolve(graph, event('m1', 1000, { anonymous_id: anonymous, email: ['z@x.io', 'b@x.io', 'z@x.io'], user_id: 'u1' }));
+      const distinctAnonymous = [...new Set(anonymous)].sort().map((value) => ({ type: 'anonymous_id', value }));
+      expect(result.linked).toEqual([{ type: 'user_id', value: 'u1' }, { type: 'email', value: 'b@x.io' }, { type: 'email', value: 'z@x.io' }, ...distinctAnonymous]);
+      expect(graph.identifierCount).toBe(3 + count / 2);
+    }
+  });
+
   it('returns undefined for an event without identifiers', () => {
     expect(new IdentityGraph(rules).resolve(event('m', 1, {}))).toBeUndefined();
   });
