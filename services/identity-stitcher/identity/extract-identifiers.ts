@@ -50,13 +50,11 @@ export function extractIdentifiers(source: IdentitySource, rules: IdentityRules,
     for (const name of rules.customerIdTraits) found.add('customer_id', normalise.id(traits[name]));
   }
 
-  if (source.context.externalIds !== undefined) {
-    for (const external of externalIds(source.context.externalIds)) {
-      const type = rules.externalIdTypes[external.type] ?? external.type;
-      if (type === 'email') found.add(type, normalise.email(external.id));
-      else if (type === 'phone') found.add(type, normalise.phone(external.id));
-      else found.add(type, normalise.id(external.id));
-    }
+  for (const external of externalIds(source.context.externalIds)) {
+    const type = rules.externalIdTypes[external.type] ?? external.type;
+    if (type === 'email') found.add(type, normalise.email(external.id));
+    else if (type === 'phone') found.add(type, normalise.phone(external.id));
+    else found.add(type, normalise.id(external.id));
   }
 
   const previousId = source.type === 'alias' ? normalise.id(source.previousId) : undefined;
@@ -97,8 +95,12 @@ function record(value: unknown): Record<string, unknown> | undefined {
   return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
 }
 
+const NO_EXTERNAL_IDS: readonly { type: string; id: unknown }[] = Object.freeze([]);
+
 /** `externalIds` entries with a usable type name (snake_case, lower-case). */
-function externalIds(raw: unknown): { type: string; id: unknown }[] {
+function externalIds(raw: unknown): readonly { type: string; id: unknown }[] {
+  // Most events have none: no arrays to build for them.
+  if (raw === undefined || raw === null) return NO_EXTERNAL_IDS;
   const entries: { type: unknown; id: unknown }[] = Array.isArray(raw)
     ? raw.map((item) => ({ type: record(item)?.type, id: record(item)?.id }))
     : Object.entries(record(raw) ?? {}).map(([type, id]) => ({ type, id }));
