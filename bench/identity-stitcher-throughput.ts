@@ -18,9 +18,12 @@
  * Over the same span each mode's CPU seconds are printed, this process's and (when the local
  * stack's broker is recorded under KUMIKI_HOME) the broker's, and from them the core time each
  * mode costs per event. The copy's cost over the stitcher's is the ratio their rates have when
- * both are bound by CPU alone: it tells a slow stitcher from a waiting one.
+ * both are bound by CPU alone: it tells a slow stitcher from a waiting one. The stitcher's
+ * core time per event over the machine's cores is the ratio no spreading of the same work over
+ * threads could beat here (ratioIfEveryCoreWereBusy).
  */
 import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import pino from 'pino';
 import type { Event } from '../schemas';
 import { createKafkaClient, type OutgoingMessage } from '../services/common/kafka/client';
@@ -227,6 +230,7 @@ async function main(): Promise<void> {
   const seconds = (last - first) / 1000;
   const rate = events / seconds;
   const stitcherCpu = cpuOf(cpuFirst, cpuLast, events);
+  const cores = availableParallelism();
   console.log(
     JSON.stringify({
       mode: 'transactional-stitcher',
@@ -247,6 +251,11 @@ async function main(): Promise<void> {
       ratioToPlainPassThrough: Number((rate / references.plain!).toFixed(2)),
       // Without the broker's CPU (not recorded under KUMIKI_HOME) this compares the processes only.
       ratioOfCorePerEventToTransactional: Number((referenceCpu.transactional! / stitcherCpu.coreMicrosecondsPerEvent).toFixed(2)),
+      // The most any design with the stitcher's cost per event could reach on this machine,
+      // however it spread the work over threads: every core busy with it (process and broker).
+      // Only meaningful with the broker's CPU counted, and an upper bound on a shared machine.
+      ratioIfEveryCoreWereBusy: brokerPid === undefined ? null : Number((cores / stitcherCpu.coreMicrosecondsPerEvent * 1e6 / references.transactional!).toFixed(2)),
+      cores,
       brokerCpuCounted: brokerPid !== undefined,
     }),
   );
