@@ -1,4 +1,21 @@
 /**
+ * The steps of one group's commit. `begin` runs once the group before is committed; `write`
+ * runs for each item in the order they were added, each after the one before; `commit` runs
+ * once the group is closed, with `written` settling when the last write has.
+ */
+export interface GroupSteps<T> {
+  begin(): Promise<void>;
+  write(item: T): Promise<void>;
+  commit(items: readonly T[], written: Promise<void>): Promise<void>;
+}
+
+interface Group<T> {
+  readonly items: T[];
+  written: Promise<void>;
+  readonly done: Promise<void>;
+}
+
+/**
  * Group commit: work handed over while a commit is under way waits for it, and everything
  * that gathered meanwhile is committed together, in the order it was added. One commit at a
  * time, groups in order, so what is committed is always a prefix of what was added.
@@ -7,31 +24,84 @@
  * every partition written), not per record, and batches of several input partitions arrive
  * together. With this, one transaction carries all the batches that were stitched while the
  * previous one was on the wire: as many transactions as round trips allow, not one per batch.
+ * A group's items are written as they arrive, so the broker stores one batch's records while
+ * the next is stitched.
+ *
+ * A group stays open until the commit before it is done, at least until the event loop's next
+ * turn, and while any work announced with `expect` has neither been added nor withdrawn: the
+ * batches of one fetch, handled one after the other with the event loop turning in between,
+ * go together.
  */
 export class GroupCommit<T> {
   private tail: Promise<void> = Promise.resolve();
-  private open: T[] | undefined;
-  private openDone: Promise<void> | undefined;
+  private open: Group<T> | undefined;
+  private expected = 0;
+  private closeIfSettled: (() => void) | undefined;
 
-  constructor(private readonly commit: (items: readonly T[]) => Promise<void>) {}
+  constructor(private readonly steps: GroupSteps<T>) {}
+
+  /**
+   * Announces an item that will be added or withdrawn: the open group waits for it, and so does
+   * its transaction, which must not outlive its timeout.
+   */
+  expect(): { add(item: T): Promise<void>; withdraw(): void } {
+    this.expected += 1;
+    let settled = false;
+    const settle = (): void => {
+      if (settled) throw new Error('group commit: an expected item was settled twice');
+      settled = true;
+      this.expected -= 1;
+      if (this.expected === 0) this.closeIfSettled?.();
+    };
+    return {
+      add: (item) => {
+        const done = this.add(item);
+        settle();
+        return done;
+      },
+      withdraw: settle,
+    };
+  }
 
   /** Adds `item` to the group that commits next; resolves or rejects with that group's commit. */
   add(item: T): Promise<void> {
-    if (this.open) {
-      this.open.push(item);
-      return this.openDone!;
+    const group = this.open;
+    if (group) {
+      group.items.push(item);
+      group.written = group.written.then(() => this.steps.write(item));
+      // Handled at commit; until then a failure must not count as unhandled.
+      group.written.catch(() => undefined);
+      return group.done;
     }
-    const group = [item];
-    this.open = group;
-    // The group stays open until the commit before it is done, and at least until the event
-    // loop's next turn, so the other batches of the same fetch (handled concurrently, decoded
-    // in microtasks) join it; once it starts, later items open the next group.
-    const done = Promise.all([this.tail, new Promise((resolve) => setImmediate(resolve))]).then(() => {
-      if (this.open === group) this.open = undefined;
-      return this.commit(group);
+    return this.openGroup(item);
+  }
+
+  private openGroup(item: T): Promise<void> {
+    const previous = this.tail;
+    const settled = new Promise<void>((resolve) => {
+      let turned = false;
+      const close = (): void => {
+        if (!turned || this.expected > 0) return;
+        this.closeIfSettled = undefined;
+        resolve();
+      };
+      this.closeIfSettled = close;
+      setImmediate(() => {
+        turned = true;
+        close();
+      });
     });
-    this.openDone = done;
-    this.tail = done.catch(() => undefined);
-    return done;
+    const group: Group<T> = {
+      items: [item],
+      written: previous.then(() => this.steps.begin()).then(() => this.steps.write(item)),
+      done: Promise.all([previous, settled]).then(() => {
+        if (this.open === group) this.open = undefined;
+        return this.steps.commit(group.items, group.written);
+      }),
+    };
+    group.written.catch(() => undefined);
+    this.open = group;
+    this.tail = group.done.catch(() => undefined);
+    return group.done;
   }
 }

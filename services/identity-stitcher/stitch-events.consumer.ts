@@ -73,7 +73,9 @@ export interface EventStitcher extends Component {
  * Each fetched batch (one partition of one input topic) is committed in one transaction holding
  * its stitched events, identity changes, graph records, dead letters and next offset, together
  * with the other batches stitched while the previous transaction was on the wire (group
- * commit, in stitch order). Decoding happens before the graph is touched (a registry outage
+ * commit, in stitch order). A transaction begins once the one before it is committed, and each
+ * batch's records are written into it as soon as the batch is stitched, so the broker stores
+ * them while the next batch is stitched. Decoding happens before the graph is touched (a registry outage
  * just retries the batch); once the graph has changed, a failed transaction means memory is
  * ahead of Kafka: the stitcher drops consumer, producer and graph and runs the start-up
  * sequence again (`recover`), unless it was fenced — then another instance owns the graph and
@@ -92,7 +94,9 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
   let failed = false;
   let current: Transaction | undefined;
   let writers: OutputWriters | undefined;
-  let commits = new GroupCommit<StitchedBatch>(commitTogether);
+  let commits = newGroupCommit();
+  let transactionStarted = 0n;
+  let stitching: Promise<void> = Promise.resolve();
   let recovering = false;
 
   const eventType = schema('Event').type;
@@ -146,25 +150,65 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
 
   async function handleBatch(batch: MessageBatch, context: BatchContext): Promise<void> {
     if (failed || !graph || batch.messages.length === 0 || !context.isRunning()) return;
-    const live = graph;
-    const write = writers ??= outputWriters(options.codec(), topics);
+    // Announced before the first await, so the open transaction waits for every batch of the fetch.
+    const pending = commits.expect();
+    let outputs: StitchedBatch;
+    try {
+      outputs = await inTurnOfItsOwn(async () => stitch(batch, await decodeBatch(batch)));
+    } catch (error) {
+      pending.withdraw();
+      throw error;
+    }
+    await pending.add(outputs);
+    const last = batch.messages[batch.messages.length - 1]!.offset;
+    context.resolveOffset(last);
+    metrics.events.inc({ topic: batch.topic, outcome: 'stitched' }, outputs.stitchedCount);
+    if (outputs.letters.length > 0) metrics.events.inc({ topic: batch.topic, outcome: 'dlq' }, outputs.letters.length);
+    if (outputs.droppedCount > 0) metrics.events.inc({ topic: batch.topic, outcome: 'drop' }, outputs.droppedCount);
+    metrics.consumerLag.set({ topic: batch.topic, partition: String(batch.partition) }, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(last) - 1n)));
+    await context.heartbeat();
+  }
 
-    // 1. Decode everything first: nothing has changed yet, so a retriable failure (registry
-    //    down) can simply be thrown and the batch fetched again.
+  /**
+   * Runs `work` once the batches handed over before it are stitched, in a turn of the event loop
+   * of its own: the broker's answers to the records already written are read in between, and
+   * the next records go out while this batch is stitched (see GroupCommit).
+   */
+  function inTurnOfItsOwn<T>(work: () => Promise<T>): Promise<T> {
+    const turn = stitching.then(() => new Promise<void>((resolve) => setImmediate(resolve))).then(work);
+    stitching = turn.then(
+      () => undefined,
+      () => undefined,
+    );
+    return turn;
+  }
+
+  /** Nothing has changed yet: a retriable failure (registry down) is simply thrown and the batch fetched again. */
+  async function decodeBatch(batch: MessageBatch): Promise<StepResult<DecodedEvent>[]> {
     const decoded: StepResult<DecodedEvent>[] = [];
     for (const message of batch.messages) {
       const step = decode(message);
       decoded.push(step instanceof Promise ? await step : step);
     }
+    return decoded;
+  }
 
-    // 2. Stitch, in offset order (per-identity order is the partition's order).
+  /**
+   * Stitches a decoded batch, in offset order (per-identity order is the partition's order), and
+   * returns its outputs. From here on the graph changes: any failure means memory is ahead of Kafka.
+   */
+  function stitch(batch: MessageBatch, decoded: StepResult<DecodedEvent>[]): StitchedBatch {
+    // A transaction failed while this batch waited its turn: the graph is being rebuilt.
+    if (failed || !graph) throw new Error('an earlier transaction failed');
+    const live = graph;
+    const write = writers ??= outputWriters(options.codec(), topics);
     const stitched: OutgoingMessage[] = [];
     const changes: OutgoingMessage[] = [];
     const graphRecords: OutgoingMessage[] = [];
     const letters: DeadLetterInput[] = [];
     const stitchedAt = now();
-    let okCount = 0;
-    let dropCount = 0;
+    let stitchedCount = 0;
+    let droppedCount = 0;
     const deadLetter = (message: IncomingMessage, stage: string, result: { reason: string; code: string; error?: unknown }, messageId?: string): void => {
       letters.push({
         reason: result.reason,
@@ -179,26 +223,22 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
         messageId: messageId ?? null,
       });
     };
-    // Batches of different partitions are handled concurrently, but stitching is synchronous
-    // and outputs are committed in the order they were stitched (GroupCommit): while one
-    // transaction is on the wire the next batches are stitched, and they commit together.
-    // From here on the graph changes: any failure means memory is ahead of Kafka.
     try {
       batch.messages.forEach((message, i) => {
         const step = decoded[i]!;
         if (step.kind === 'drop') {
-          dropCount += 1;
+          droppedCount += 1;
           return;
         }
         if (step.kind === 'dlq') return deadLetter(message, message.topic === topics.json ? 'parse-json-event' : 'decode-avro-event', step);
         const { event, avroBody } = step.value;
         const resolved = resolveProfile(event, { graph: live, rules: options.rules, normaliser });
         if (resolved.kind === 'drop') {
-          dropCount += 1;
+          droppedCount += 1;
           return;
         }
         if (resolved.kind === 'dlq') return deadLetter(message, 'resolve-profile', resolved, event.messageId);
-        okCount += 1;
+        stitchedCount += 1;
         const resolution = resolved.value;
         count(resolution);
         const value: StitchedEvent = { profileId: resolution.profileId, identifiers: resolution.linked, stitchedAt, event };
@@ -212,57 +252,61 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
       fail(error, 'stitching failed after the graph changed', batch);
       throw error;
     }
-
-    // The decoded events are garbage now, but this function's scope lives until the transaction
+    // The decoded events are garbage now, but the handler's scope lives until the transaction
     // commits: dropped here, they die young instead of being promoted to the old generation
     // while the commit is awaited (peak RSS, docs/identity-stitcher.md).
     decoded.length = 0;
-
-    // 3. One transaction with the batches stitched meanwhile: outputs, dead letters and next offsets.
-    const last = batch.messages[batch.messages.length - 1]!.offset;
-    await commits.add({ batch, stitched, changes, graphRecords, letters, nextOffset: (BigInt(last) + 1n).toString() });
-    context.resolveOffset(last);
-    metrics.events.inc({ topic: batch.topic, outcome: 'stitched' }, okCount);
-    if (letters.length > 0) metrics.events.inc({ topic: batch.topic, outcome: 'dlq' }, letters.length);
-    if (dropCount > 0) metrics.events.inc({ topic: batch.topic, outcome: 'drop' }, dropCount);
     metrics.graphIdentifiers.set(live.identifierCount);
     metrics.graphProfiles.set(live.profileCount);
-    metrics.consumerLag.set({ topic: batch.topic, partition: String(batch.partition) }, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(last) - 1n)));
-    await context.heartbeat();
+    const last = batch.messages[batch.messages.length - 1]!.offset;
+    return { batch, stitched, changes, graphRecords, letters, stitchedCount, droppedCount, nextOffset: (BigInt(last) + 1n).toString() };
   }
 
-  /** Commits the outputs of one or more stitched batches, and their next offsets, in one transaction. */
-  async function commitTogether(outputs: readonly StitchedBatch[]): Promise<void> {
-    const started = process.hrtime.bigint();
-    try {
-      if (failed) throw new Error('an earlier transaction failed');
-      current = await producerOrThrow().begin();
-      for (const chunk of chunked([
-        { topic: topics.graph, messages: outputs.flatMap((o) => o.graphRecords) },
-        { topic: topics.changes, messages: outputs.flatMap((o) => o.changes) },
-        { topic: topics.stitched, messages: outputs.flatMap((o) => o.stitched) },
-      ])) {
-        await current.send(chunk);
-      }
-      for (const output of outputs) await deadLetters.send(output.letters);
-      await current.sendOffsets(
-        options.groupId,
-        outputs.map(({ batch, nextOffset }) => ({ topic: batch.topic, partition: batch.partition, offset: nextOffset })),
-      );
-      if (options.pauseBeforeCommitMs) {
-        logger.warn({ offsets: outputs.map((o) => o.nextOffset), pauseMs: options.pauseBeforeCommitMs }, 'test fault injection: transaction sent, pausing before commit');
-        await sleep(options.pauseBeforeCommitMs);
-      }
-      await current.commit();
-    } catch (error) {
-      await current?.abort().catch(() => undefined);
-      current = undefined;
-      if (!failed) fail(error, error instanceof ProducerFencedError ? 'fenced by another stitcher instance' : 'transaction failed after the graph changed', outputs[0]!.batch);
-      throw error;
-    }
-    current = undefined;
-    metrics.transactionSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-    metrics.transactionEvents.observe(outputs.reduce((sum, o) => sum + o.batch.messages.length, 0));
+  /**
+   * One transaction for the batches stitched while the previous one was on the wire: it begins
+   * once that one is committed, each batch's outputs and dead letters are written as the batch
+   * is stitched, and the commit adds the batches' next offsets.
+   */
+  function newGroupCommit(): GroupCommit<StitchedBatch> {
+    return new GroupCommit<StitchedBatch>({
+      begin: async () => {
+        if (failed) throw new Error('an earlier transaction failed');
+        transactionStarted = process.hrtime.bigint();
+        current = await producerOrThrow().begin();
+      },
+      write: async (output) => {
+        for (const chunk of chunked([
+          { topic: topics.graph, messages: output.graphRecords },
+          { topic: topics.changes, messages: output.changes },
+          { topic: topics.stitched, messages: output.stitched },
+        ])) {
+          await current!.send(chunk);
+        }
+        await deadLetters.send(output.letters);
+      },
+      commit: async (outputs, written) => {
+        try {
+          await written;
+          await current!.sendOffsets(
+            options.groupId,
+            outputs.map(({ batch, nextOffset }) => ({ topic: batch.topic, partition: batch.partition, offset: nextOffset })),
+          );
+          if (options.pauseBeforeCommitMs) {
+            logger.warn({ offsets: outputs.map((o) => o.nextOffset), pauseMs: options.pauseBeforeCommitMs }, 'test fault injection: transaction sent, pausing before commit');
+            await sleep(options.pauseBeforeCommitMs);
+          }
+          await current!.commit();
+        } catch (error) {
+          await current?.abort().catch(() => undefined);
+          current = undefined;
+          if (!failed) fail(error, error instanceof ProducerFencedError ? 'fenced by another stitcher instance' : 'transaction failed after the graph changed', outputs[0]!.batch);
+          throw error;
+        }
+        current = undefined;
+        metrics.transactionSeconds.observe(Number(process.hrtime.bigint() - transactionStarted) / 1e9);
+        metrics.transactionEvents.observe(outputs.reduce((sum, o) => sum + o.batch.messages.length, 0));
+      },
+    });
   }
 
   /**
@@ -293,7 +337,7 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
       consumer = undefined;
       producer = undefined;
       graph = undefined;
-      commits = new GroupCommit<StitchedBatch>(commitTogether);
+      commits = newGroupCommit();
       failed = false;
       await startPipeline();
       logger.info('recovered: graph rebuilt from Kafka, consuming again');
@@ -395,6 +439,8 @@ interface StitchedBatch {
   readonly changes: OutgoingMessage[];
   readonly graphRecords: OutgoingMessage[];
   readonly letters: DeadLetterInput[];
+  readonly stitchedCount: number;
+  readonly droppedCount: number;
   /** Offset to commit for the batch's partition: its last record + 1. */
   readonly nextOffset: string;
 }
