@@ -2,7 +2,7 @@
  * Stitched events/s in transactional mode vs a same-client consume → produce pass-through,
  * in the same run, against the Kafka and registry of the environment.
  *
- *   npm run build && node dist/bench/identity-stitcher-throughput.js [events=200000] [eventsPerPerson=20]
+ *   npm run build && node dist/bench/identity-stitcher-throughput.js [events=200000] [eventsPerPerson=20] [rounds=3]
  *   (KAFKA_BROKERS, SCHEMA_REGISTRY_URL as for the services)
  *
  * All three read the same pre-produced Avro events (6 partitions) with the same client. Two
@@ -13,7 +13,10 @@
  * and commits all of it with the offsets in transactions (group commit), so the transactional
  * pass-through is the cost of the same exactly-once plumbing without stitching, and the ratio
  * to it is the one the target speaks of; both are printed. Rates are measured from the first
- * processed record to the last.
+ * processed record to the last. The transactional copy and the stitcher run in turn, `rounds`
+ * times, each time from the beginning into fresh topics, and the summary gives the median of
+ * the rounds' ratios: a copy takes about a second, and a moment of load elsewhere on a shared
+ * machine moves one copy's rate a lot.
  *
  * Over the same span each mode's CPU seconds are printed, this process's and (when the local
  * stack's broker is recorded under KUMIKI_HOME) the broker's, and from them the core time each
@@ -33,15 +36,16 @@ import { createRegistryConnection } from '../services/common/registry';
 import { chunked, createEventStitcher, type StitcherTopics } from '../services/identity-stitcher/stitch-events.consumer';
 import { createStitcherMetrics } from '../services/identity-stitcher/stitcher.metrics';
 import { loadStitcherConfig, stitcherSettings } from '../services/identity-stitcher/config';
-import { cpuNow, localBrokerPid } from './support/measure';
+import { countArgument, cpuNow, localBrokerPid, percentile } from './support/measure';
 
-const events = Number(process.argv[2] ?? 200_000);
+const events = countArgument(2, 'events', 200_000);
 /**
  * Events per person. The first half of a person's events are anonymous (two devices, four
  * anonymous ids), then they sign in: so the graph grows, merges and re-keys at the start
  * of every person and then mostly finds known identifiers, as with returning visitors.
  */
-const perPerson = Number(process.argv[3] ?? 20);
+const perPerson = countArgument(3, 'eventsPerPerson', 20);
+const rounds = countArgument(4, 'rounds', 3);
 const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 const registryUrl = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
 const logger = pino({ level: process.env.LOG_LEVEL ?? 'warn' });
@@ -86,21 +90,24 @@ function cpuOf(from: Cpu, to: Cpu, events: number): { cpuSeconds: { bench: numbe
 async function main(): Promise<void> {
   const brokerPid = await localBrokerPid();
   const kafka = createKafkaClient({ brokers, clientId: run, logger });
-  const names: StitcherTopics = {
-    raw: `${run}.raw`,
-    json: `${run}.json`,
-    stitched: `${run}.stitched`,
-    changes: `${run}.changes`,
-    graph: `${run}.graph`,
-    deadLetters: `${run}.dlq`,
-  };
+  // One input for every mode and round; each stitcher round writes (and restores from) its own outputs.
+  const input = { raw: `${run}.raw`, json: `${run}.json` };
+  const roundNames = Array.from({ length: rounds }, (_, r): StitcherTopics => ({
+    ...input,
+    stitched: `${run}.r${r}.stitched`,
+    changes: `${run}.r${r}.changes`,
+    graph: `${run}.r${r}.graph`,
+    deadLetters: `${run}.r${r}.dlq`,
+  }));
   const specs: TopicSpec[] = [
-    { ...topics.eventsRaw, name: names.raw },
-    { ...topics.eventsJson, name: names.json },
-    { ...topics.eventsStitched, name: names.stitched },
-    { ...topics.identityChanges, name: names.changes },
-    { ...topics.identityGraph, name: names.graph },
-    { ...topics.deadLetters, name: names.deadLetters },
+    { ...topics.eventsRaw, name: input.raw },
+    { ...topics.eventsJson, name: input.json },
+    ...roundNames.flatMap((names) => [
+      { ...topics.eventsStitched, name: names.stitched },
+      { ...topics.identityChanges, name: names.changes },
+      { ...topics.identityGraph, name: names.graph },
+      { ...topics.deadLetters, name: names.deadLetters },
+    ]),
   ];
   const admin = kafka.admin();
   await admin.connect();
@@ -115,13 +122,13 @@ async function main(): Promise<void> {
   let batch: OutgoingMessage[] = [];
   for (let i = 0; i < events; i++) {
     const event = syntheticEvent(i);
-    batch.push({ key: event.userId ?? event.anonymousId, value: codec.encode(names.raw, event) });
+    batch.push({ key: event.userId ?? event.anonymousId, value: codec.encode(input.raw, event) });
     if (batch.length === 2_000) {
-      await producer.send(names.raw, batch);
+      await producer.send(input.raw, batch);
       batch = [];
     }
   }
-  await producer.send(names.raw, batch);
+  await producer.send(input.raw, batch);
   await producer.disconnect();
   console.log(JSON.stringify({ produced: events, eventsPerPerson: perPerson, seconds: (Date.now() - producedStarted) / 1000 }));
 
@@ -136,15 +143,15 @@ async function main(): Promise<void> {
   // Plain: idempotent acks=all producer, offsets committed per batch. Transactional: the copy
   // and the offsets committed in one transaction per batch — the price of exactly-once without
   // any stitching.
-  const passThrough = async (mode: 'plain' | 'transactional'): Promise<{ events: number; seconds: number } & ReturnType<typeof cpuOf>> => {
-    const out = `${run}.copy-${mode}`;
+  const passThrough = async (mode: 'plain' | 'transactional', round: number): Promise<{ events: number; seconds: number } & ReturnType<typeof cpuOf>> => {
+    const out = `${run}.r${round}.copy-${mode}`;
     await admin.ensureTopics([{ ...topics.eventsRaw, name: out }]);
     specs.push({ ...topics.eventsRaw, name: out });
-    const groupId = `${run}-copy-${mode}`;
+    const groupId = `${run}-r${round}-copy-${mode}`;
     const plain = mode === 'plain' ? kafka.producer() : undefined;
-    const transactional = mode === 'transactional' ? kafka.transactionalProducer({ transactionalId: `${run}-copy-txn` }) : undefined;
+    const transactional = mode === 'transactional' ? kafka.transactionalProducer({ transactionalId: `${run}-r${round}-copy-txn` }) : undefined;
     await (plain ?? transactional)!.connect();
-    const consumer = kafka.consumer({ groupId, topics: [names.raw], fromBeginning: true, maxWaitTimeInMs: settings.fetchMaxWaitMs, minBytes: settings.fetchMinBytes, maxBytesPerPartition: referenceFetchBytes });
+    const consumer = kafka.consumer({ groupId, topics: [input.raw], fromBeginning: true, maxWaitTimeInMs: settings.fetchMaxWaitMs, minBytes: settings.fetchMinBytes, maxBytesPerPartition: referenceFetchBytes });
     await consumer.connect();
     let seen = 0;
     let first = 0;
@@ -178,96 +185,122 @@ async function main(): Promise<void> {
     await (plain ?? transactional)!.disconnect();
     return { events: seen, seconds: (last - first) / 1000, ...cpuOf(cpuFirst, cpuLast, seen) };
   };
-  const references: Record<string, number> = {};
-  const referenceCpu: Record<string, number> = {};
-  for (const mode of ['plain', 'transactional'] as const) {
-    const result = await passThrough(mode);
-    references[mode] = result.events / result.seconds;
-    referenceCpu[mode] = result.coreMicrosecondsPerEvent;
-    console.log(JSON.stringify({ mode: `pass-through (${mode})`, ...result, eventsPerSecond: Math.round(references[mode]) }));
-  }
+  const plain = await passThrough('plain', 0);
+  const plainRate = plain.events / plain.seconds;
+  console.log(JSON.stringify({ mode: 'pass-through (plain)', ...plain, eventsPerSecond: Math.round(plainRate) }));
 
-  // Transactional stitcher, in process.
-  const metricsRegistry = createMetricsRegistry('bench');
-  const metrics = createStitcherMetrics(metricsRegistry);
-  let first = 0;
-  let last = 0;
-  let cpuFirst = cpuNow(brokerPid);
-  let cpuLast = cpuFirst;
-  const stitcher = createEventStitcher({
-    kafka,
-    codec: () => codec,
-    logger,
-    metrics,
-    topics: names,
-    groupId: `${run}-stitcher`,
-    transactionalId: `${run}-txn`,
-    rules: config.identityRules,
-    ...settings,
-    onFatal: (error) => {
-      console.error('stitcher failed', error);
-      process.exit(1);
-    },
-  });
-  await stitcher.start();
-  const stitchedSoFar = async (): Promise<number> => ((await metrics.events.get()).values.reduce((sum, v) => sum + v.value, 0));
-  for (;;) {
-    const done = await stitchedSoFar();
-    if (done > 0 && first === 0) {
-      first = Date.now();
-      cpuFirst = cpuNow(brokerPid);
+  // Transactional stitcher, in process, with its own outputs, group and transactional id.
+  const stitch = async (names: StitcherTopics, round: number): Promise<Record<string, unknown> & { rate: number; coreMicrosecondsPerEvent: number }> => {
+    const metrics = createStitcherMetrics(createMetricsRegistry('bench'));
+    let first = 0;
+    let last = 0;
+    let cpuFirst = cpuNow(brokerPid);
+    let cpuLast = cpuFirst;
+    const stitcher = createEventStitcher({
+      kafka,
+      codec: () => codec,
+      logger,
+      metrics,
+      topics: names,
+      groupId: `${run}-r${round}-stitcher`,
+      transactionalId: `${run}-r${round}-txn`,
+      rules: config.identityRules,
+      ...settings,
+      onFatal: (error) => {
+        console.error('stitcher failed', error);
+        process.exit(1);
+      },
+    });
+    await stitcher.start();
+    const stitchedSoFar = async (): Promise<number> => (await metrics.events.get()).values.reduce((sum, v) => sum + v.value, 0);
+    for (;;) {
+      const done = await stitchedSoFar();
+      if (done > 0 && first === 0) {
+        first = Date.now();
+        cpuFirst = cpuNow(brokerPid);
+      }
+      if (done >= events) {
+        last = Date.now();
+        cpuLast = cpuNow(brokerPid);
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 5));
     }
-    if (done >= events) {
-      last = Date.now();
-      cpuLast = cpuNow(brokerPid);
-      break;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  const transactions = (await metrics.transactionSeconds.get()).values.find((v) => v.metricName === 'kumiki_stitcher_transaction_seconds_count')?.value ?? 0;
-  const txnSum = (await metrics.transactionSeconds.get()).values.find((v) => v.metricName === 'kumiki_stitcher_transaction_seconds_sum')?.value ?? 0;
-  await stitcher.stop();
-  const seconds = (last - first) / 1000;
-  const rate = events / seconds;
-  const stitcherCpu = cpuOf(cpuFirst, cpuLast, events);
-  const cores = availableParallelism();
-  console.log(
-    JSON.stringify({
-      mode: 'transactional-stitcher',
+    const transactionMetrics = (await metrics.transactionSeconds.get()).values;
+    const transactions = transactionMetrics.find((v) => v.metricName === 'kumiki_stitcher_transaction_seconds_count')?.value ?? 0;
+    const transactionSeconds = transactionMetrics.find((v) => v.metricName === 'kumiki_stitcher_transaction_seconds_sum')?.value ?? 0;
+    const graph = stitcher.graph();
+    await stitcher.stop();
+    const seconds = (last - first) / 1000;
+    const cpu = cpuOf(cpuFirst, cpuLast, events);
+    return {
       events,
       seconds,
-      eventsPerSecond: Math.round(rate),
+      rate: events / seconds,
       transactions,
-      meanTransactionMs: transactions ? Math.round((txnSum / transactions) * 1000) : null,
+      meanTransactionMs: transactions ? Math.round((transactionSeconds / transactions) * 1000) : null,
       eventsPerTransaction: transactions ? Math.round(events / transactions) : null,
-      identifiers: stitcher.graph()?.identifierCount,
-      profiles: stitcher.graph()?.profileCount,
-      ...stitcherCpu,
-    }),
-  );
+      identifiers: graph?.identifierCount,
+      profiles: graph?.profileCount,
+      ...cpu,
+    };
+  };
+
+  const cores = availableParallelism();
+  const ratios: number[] = [];
+  const bounds: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const copy = await passThrough('transactional', round);
+    const copyRate = copy.events / copy.seconds;
+    console.log(JSON.stringify({ round, mode: 'pass-through (transactional)', ...copy, eventsPerSecond: Math.round(copyRate) }));
+    const { rate, ...stitched } = await stitch(roundNames[round]!, round);
+    console.log(JSON.stringify({ round, mode: 'transactional-stitcher', ...stitched, eventsPerSecond: Math.round(rate) }));
+    const ratio = rate / copyRate;
+    // The most any design with the stitcher's cost per event could reach on this machine,
+    // however it spread the work over threads: every core busy with it (process and broker).
+    // Only meaningful with the broker's CPU counted, and an upper bound on a shared machine.
+    const bound = ((cores / stitched.coreMicrosecondsPerEvent) * 1e6) / copyRate;
+    ratios.push(ratio);
+    if (brokerPid !== undefined) bounds.push(bound);
+    console.log(
+      JSON.stringify({
+        round,
+        ratioToTransactionalPassThrough: round2(ratio),
+        ratioToPlainPassThrough: round2(rate / plainRate),
+        // Without the broker's CPU (not recorded under KUMIKI_HOME) this compares the processes only.
+        ratioOfCorePerEventToTransactional: round2(copy.coreMicrosecondsPerEvent / stitched.coreMicrosecondsPerEvent),
+        ratioIfEveryCoreWereBusy: brokerPid === undefined ? null : round2(bound),
+      }),
+    );
+  }
   console.log(
     JSON.stringify({
-      ratioToTransactionalPassThrough: Number((rate / references.transactional!).toFixed(2)),
-      ratioToPlainPassThrough: Number((rate / references.plain!).toFixed(2)),
-      // Without the broker's CPU (not recorded under KUMIKI_HOME) this compares the processes only.
-      ratioOfCorePerEventToTransactional: Number((referenceCpu.transactional! / stitcherCpu.coreMicrosecondsPerEvent).toFixed(2)),
-      // The most any design with the stitcher's cost per event could reach on this machine,
-      // however it spread the work over threads: every core busy with it (process and broker).
-      // Only meaningful with the broker's CPU counted, and an upper bound on a shared machine.
-      ratioIfEveryCoreWereBusy: brokerPid === undefined ? null : Number((cores / stitcherCpu.coreMicrosecondsPerEvent * 1e6 / references.transactional!).toFixed(2)),
+      rounds,
+      medianRatioToTransactionalPassThrough: round2(median(ratios)),
+      ratiosToTransactionalPassThrough: ratios.map(round2),
+      medianRatioIfEveryCoreWereBusy: bounds.length > 0 ? round2(median(bounds)) : null,
       cores,
       brokerCpuCounted: brokerPid !== undefined,
     }),
   );
-  // Log entries per output topic (records plus one commit marker per partition and transaction).
+  // Log entries per output topic of the last round (records plus one commit marker per partition and transaction).
+  const lastNames = roundNames[rounds - 1]!;
   const written: Record<string, number> = {};
-  for (const [output, name] of [['stitched', names.stitched], ['changes', names.changes], ['graph', names.graph]] as const) {
+  for (const [output, name] of [['stitched', lastNames.stitched], ['changes', lastNames.changes], ['graph', lastNames.graph]] as const) {
     written[output] = (await admin.groupLag(`${run}-none`, [name])).reduce((sum, p) => sum + Number(p.end), 0);
   }
-  console.log(JSON.stringify({ logEntriesWritten: written, perInputEvent: Number((Object.values(written).reduce((a, b) => a + b, 0) / events).toFixed(2)) }));
-  await admin.deleteTopics(specs.map((s) => s.name)).catch(() => undefined);
+  console.log(JSON.stringify({ logEntriesWritten: written, perInputEvent: round2(Object.values(written).reduce((a, b) => a + b, 0) / events) }));
+  await admin.deleteTopics(specs.map((spec) => spec.name)).catch(() => undefined);
   await admin.disconnect();
   await registry.stop();
+}
+
+function round2(value: number): number {
+  return Number(value.toFixed(2));
+}
+
+function median(values: readonly number[]): number {
+  return percentile([...values].sort((a, b) => a - b), 50);
 }
 
 main().catch((error: unknown) => {

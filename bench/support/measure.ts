@@ -105,3 +105,12 @@ export function kafkaPerfTest(brokers: readonly string[], topic: string, recordS
 export function line(name: string, value: string): void {
   process.stdout.write(`  ${name.padEnd(58)} ${value}\n`);
 }
+
+/** The positional argument `index` of the command line as a positive whole number, `fallback` when absent. */
+export function countArgument(index: number, name: string, fallback: number): number {
+  const raw = process.argv[index];
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} (argument ${index - 1}) must be a positive whole number, got ${JSON.stringify(raw)}`);
+  return value;
+}
