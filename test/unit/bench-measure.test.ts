@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { cpuNow, cpuSecondsOf, localBrokerPid } from '../../bench/support/measure';
+import { countArgument, cpuNow, cpuSecondsOf, localBrokerPid } from '../../bench/support/measure';
 import { loadCliConfig } from '../../services/cli/config';
 import { writeStack } from '../../services/cli/local/run-state';
 
@@ -47,6 +47,21 @@ describe('benchmark measurements', () => {
       expect(await localBrokerPid(env)).toBeUndefined();
     } finally {
       rmSync(home, { recursive: true, force: true });
+    }
+  });
+
+  it('reads counts from the command line, and names the argument it cannot use', () => {
+    const argv = process.argv;
+    try {
+      process.argv = ['node', 'bench.js', '5000'];
+      expect(countArgument(2, 'events', 200_000)).toBe(5000);
+      expect(countArgument(3, 'rounds', 3)).toBe(3);
+      for (const bad of ['0', '-2', '1.5', 'many']) {
+        process.argv = ['node', 'bench.js', '5000', bad];
+        expect(() => countArgument(3, 'rounds', 3)).toThrow(`rounds (argument 2) must be a positive whole number, got "${bad}"`);
+      }
+    } finally {
+      process.argv = argv;
     }
   });
 });
