@@ -27,10 +27,9 @@ interface Group<T> {
  * A group's items are written as they arrive, so the broker stores one batch's records while
  * the next is stitched.
  *
- * A group stays open until the commit before it is done, at least until the event loop's next
- * turn, and while any work announced with `expect` has neither been added nor withdrawn: the
- * batches of one fetch, handled one after the other with the event loop turning in between,
- * go together.
+ * A group closes once the commit before it is done and, after the event loop's next turn, no
+ * item announced with `expect` was outstanding. The batches of one fetch announce themselves
+ * together, before any is stitched, so they go together although each takes a turn of its own.
  */
 export class GroupCommit<T> {
   private tail: Promise<void> = Promise.resolve();

@@ -75,9 +75,10 @@ export interface EventStitcher extends Component {
  * with the other batches stitched while the previous transaction was on the wire (group
  * commit, in stitch order). A transaction begins once the one before it is committed, and each
  * batch's records are written into it as soon as the batch is stitched, so the broker stores
- * them while the next batch is stitched. Decoding happens before the graph is touched (a registry outage
- * just retries the batch); once the graph has changed, a failed transaction means memory is
- * ahead of Kafka: the stitcher drops consumer, producer and graph and runs the start-up
+ * them while the next batch is stitched. Decoding happens before the graph is touched (a
+ * registry outage just retries the batch), in a function that returns before the commit is
+ * awaited, so decoded events die young. Once the graph has changed, a failed transaction means
+ * memory is ahead of Kafka: the stitcher drops consumer, producer and graph and runs the start-up
  * sequence again (`recover`), unless it was fenced — then another instance owns the graph and
  * it stops.
  */
@@ -252,10 +253,6 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
       fail(error, 'stitching failed after the graph changed', batch);
       throw error;
     }
-    // The decoded events are garbage now, but the handler's scope lives until the transaction
-    // commits: dropped here, they die young instead of being promoted to the old generation
-    // while the commit is awaited (peak RSS, docs/identity-stitcher.md).
-    decoded.length = 0;
     metrics.graphIdentifiers.set(live.identifierCount);
     metrics.graphProfiles.set(live.profileCount);
     const last = batch.messages[batch.messages.length - 1]!.offset;
