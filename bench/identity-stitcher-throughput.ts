@@ -185,9 +185,9 @@ async function main(): Promise<void> {
     await (plain ?? transactional)!.disconnect();
     return { events: seen, seconds: (last - first) / 1000, ...cpuOf(cpuFirst, cpuLast, seen) };
   };
-  const plain = await passThrough('plain', 0);
-  const plainRate = plain.events / plain.seconds;
-  console.log(JSON.stringify({ mode: 'pass-through (plain)', ...plain, eventsPerSecond: Math.round(plainRate) }));
+  const plainCopy = await passThrough('plain', 0);
+  const plainRate = plainCopy.events / plainCopy.seconds;
+  console.log(JSON.stringify({ mode: 'pass-through (plain)', ...plainCopy, eventsPerSecond: Math.round(plainRate) }));
 
   // Transactional stitcher, in process, with its own outputs, group and transactional id.
   const stitch = async (names: StitcherTopics, round: number): Promise<Record<string, unknown> & { rate: number; coreMicrosecondsPerEvent: number }> => {
