@@ -45,6 +45,12 @@ export const stitcherEnv = z.object({
    * transaction carries a whole fetch rather than one partition's batch.
    */
   STITCHER_CONCURRENCY: env.positiveInt(6),
+  /**
+   * Threads that decode Avro events and read their identifiers while the stitcher's own thread
+   * runs the graph and writes the outputs (0: everything on that one thread). The graph itself
+   * is one thread's work; see docs/identity-stitcher.md, "Throughput".
+   */
+  STITCHER_LINK_REQUEST_THREADS: z.coerce.number().int().min(0).max(16).default(1),
   /** How soon a crashed instance's partitions are reassigned (≥ the broker's group.min.session.timeout.ms). */
   STITCHER_SESSION_TIMEOUT_MS: env.positiveInt(30_000),
   /**
@@ -87,6 +93,7 @@ export function stitcherSettings(config: StitcherEnv): {
   transactionTimeoutMs: number;
   sessionTimeoutMs: number;
   concurrency: number;
+  linkRequestThreads: number;
 } {
   return {
     fetchMaxWaitMs: config.STITCHER_FETCH_MAX_WAIT_MS,
@@ -95,5 +102,6 @@ export function stitcherSettings(config: StitcherEnv): {
     transactionTimeoutMs: config.STITCHER_TRANSACTION_TIMEOUT_MS,
     sessionTimeoutMs: config.STITCHER_SESSION_TIMEOUT_MS,
     concurrency: config.STITCHER_CONCURRENCY,
+    linkRequestThreads: config.STITCHER_LINK_REQUEST_THREADS,
   };
 }

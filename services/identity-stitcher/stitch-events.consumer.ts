@@ -1,4 +1,4 @@
-import type { Event, IdentityChange, IdentityGraphRecord, StitchedEvent } from '../../schemas';
+import type { Event, IdentityChange, IdentityGraphRecord } from '../../schemas';
 import { schema } from '../../schemas';
 import { createDeadLetterHandler, type DeadLetterInput } from '../common/dead-letters';
 import { connectWithBackoff } from '../common/dependency';
@@ -9,14 +9,16 @@ import { ProducerFencedError, type Transaction, type TransactionalProducer, type
 import type { Component } from '../common/lifecycle';
 import type { Logger } from '../common/logger';
 import { HEADER_LENGTH, encodeFramed, type AvroCodec, type Decoded } from '../common/registry';
-import { ok, type StepResult } from '../common/step-result';
-import type { IdentityGraph, Resolution } from './identity/identity-graph';
+import { ok, type DeadLetterVerdict, type Drop, type Ok, type StepResult } from '../common/step-result';
+import type { IdentityGraph, LinkRequest, Resolution } from './identity/identity-graph';
 import { restoreIdentityGraph } from './identity-graph.store';
 import type { IdentityRules } from './identity/identity-rules';
 import { IdentifierNormaliser } from './identity/normalise';
 import { decodeAvroEvent, parseJsonEvent, type DecodedEvent } from './steps/decode-event.step';
 import { GroupCommit } from './group-commit';
 import { StitchedEventWriter } from './stitched-event.writer';
+import { LinkRequestThreads } from './link-requests/link-request-threads';
+import { linkRequestOf } from './steps/link-request.step';
 import { resolveProfile } from './steps/resolve-profile.step';
 import type { StitcherMetrics } from './stitcher.metrics';
 
@@ -47,6 +49,11 @@ export interface EventStitcherOptions {
   readonly sessionTimeoutMs: number;
   /** Input partitions fetched and decoded concurrently; stitching and transactions stay in one order. */
   readonly concurrency: number;
+  /**
+   * Threads that decode Avro events and read their identifiers while this thread stitches
+   * (0: all on this thread). Only the graph's work must happen in order, on one thread.
+   */
+  readonly linkRequestThreads: number;
   /** Test fault injection: pause between send and commit (0 = never). */
   readonly pauseBeforeCommitMs?: number;
   /** Called when the stitcher cannot go on (fenced by another instance, or rebuilding failed): the service stops with it. */
@@ -75,9 +82,10 @@ export interface EventStitcher extends Component {
  * with the other batches stitched while the previous transaction was on the wire (group
  * commit, in stitch order). A transaction begins once the one before it is committed, and each
  * batch's records are written into it as soon as the batch is stitched, so the broker stores
- * them while the next batch is stitched. Decoding happens before the graph is touched (a
- * registry outage just retries the batch), in a function that returns before the commit is
- * awaited, so decoded events die young. Once the graph has changed, a failed transaction means
+ * them while the next batch is stitched. Decoding and reading identifiers happen before the
+ * graph is touched (a registry outage just retries the batch), mostly on a link-request thread
+ * while earlier batches are stitched here, and otherwise in a function that returns before the
+ * commit is awaited, so decoded events die young. Once the graph has changed, a failed transaction means
  * memory is ahead of Kafka: the stitcher drops consumer, producer and graph and runs the start-up
  * sequence again (`recover`), unless it was fenced — then another instance owns the graph and
  * it stops.
@@ -99,6 +107,7 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
   let transactionStarted = 0n;
   let stitching: Promise<void> = Promise.resolve();
   let recovering = false;
+  const threads = options.linkRequestThreads > 0 ? new LinkRequestThreads(options.linkRequestThreads, options.rules) : undefined;
 
   const eventType = schema('Event').type;
 
@@ -155,7 +164,8 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
     const pending = commits.expect();
     let outputs: StitchedBatch;
     try {
-      outputs = await inTurnOfItsOwn(async () => stitch(batch, await decodeBatch(batch)));
+      const offThread = readOffThread(batch);
+      outputs = await inTurnOfItsOwn(async () => stitch(batch, await prepareBatch(batch, await offThread)));
     } catch (error) {
       pending.withdraw();
       throw error;
@@ -184,21 +194,55 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
     return turn;
   }
 
-  /** Nothing has changed yet: a retriable failure (registry down) is simply thrown and the batch fetched again. */
-  async function decodeBatch(batch: MessageBatch): Promise<StepResult<DecodedEvent>[]> {
-    const decoded: StepResult<DecodedEvent>[] = [];
-    for (const message of batch.messages) {
-      const step = decode(message);
-      decoded.push(step instanceof Promise ? await step : step);
-    }
-    return decoded;
+  /**
+   * The link requests of an Avro batch's records, read by a link-request thread from the moment
+   * the batch arrives (so while earlier batches are stitched here); undefined when there are no
+   * threads or the batch is JSON. A record without a request is prepared here (prepareBatch).
+   */
+  function readOffThread(batch: MessageBatch): Promise<(LinkRequest | undefined)[]> | undefined {
+    if (!threads || batch.topic !== topics.raw) return undefined;
+    const ownSchemaId = options.codec().schemaIdOf(topics.raw);
+    if (ownSchemaId === undefined) return undefined;
+    const reading = threads.read(batch.messages.map((message) => message.value), ownSchemaId);
+    // Awaited in the batch's turn; until then a failure must not count as unhandled.
+    reading.catch(() => undefined);
+    return reading;
   }
 
   /**
-   * Stitches a decoded batch, in offset order (per-identity order is the partition's order), and
+   * Every record's link request and what its stitched event is written from. Nothing has changed
+   * yet: a retriable failure (registry down, a link-request thread gone) is simply thrown and the
+   * batch fetched again.
+   */
+  async function prepareBatch(batch: MessageBatch, offThread: readonly (LinkRequest | undefined)[] | undefined): Promise<Prepared[]> {
+    const prepared: Prepared[] = [];
+    for (const [i, message] of batch.messages.entries()) {
+      const request = offThread?.[i];
+      // Read off-thread only from records written with our own Event schema: the body is reused as is.
+      if (request) {
+        prepared.push(ok({ request, written: message.value!.subarray(HEADER_LENGTH) }));
+        continue;
+      }
+      const step = decode(message);
+      prepared.push(withLinkRequest(message, step instanceof Promise ? await step : step));
+    }
+    return prepared;
+  }
+
+  function withLinkRequest(message: IncomingMessage, decoded: StepResult<DecodedEvent>): Prepared {
+    if (decoded.kind === 'drop') return decoded;
+    if (decoded.kind === 'dlq') return { ...decoded, stage: message.topic === topics.json ? 'parse-json-event' : 'decode-avro-event' };
+    const { event, avroBody } = decoded.value;
+    const request = linkRequestOf(event, options.rules, normaliser);
+    if (request.kind === 'ok') return ok({ request: request.value, written: avroBody ?? event });
+    return request.kind === 'drop' ? request : { ...request, stage: 'resolve-profile', messageId: event.messageId };
+  }
+
+  /**
+   * Stitches a prepared batch, in offset order (per-identity order is the partition's order), and
    * returns its outputs. From here on the graph changes: any failure means memory is ahead of Kafka.
    */
-  function stitch(batch: MessageBatch, decoded: StepResult<DecodedEvent>[]): StitchedBatch {
+  function stitch(batch: MessageBatch, prepared: Prepared[]): StitchedBatch {
     // A transaction failed while this batch waited its turn: the graph is being rebuilt.
     if (failed || !graph) throw new Error('an earlier transaction failed');
     const live = graph;
@@ -226,24 +270,24 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
     };
     try {
       batch.messages.forEach((message, i) => {
-        const step = decoded[i]!;
+        const step = prepared[i]!;
         if (step.kind === 'drop') {
           droppedCount += 1;
           return;
         }
-        if (step.kind === 'dlq') return deadLetter(message, message.topic === topics.json ? 'parse-json-event' : 'decode-avro-event', step);
-        const { event, avroBody } = step.value;
-        const resolved = resolveProfile(event, { graph: live, rules: options.rules, normaliser });
+        if (step.kind === 'dlq') return deadLetter(message, step.stage, step, step.messageId);
+        const { request, written } = step.value;
+        const resolved = resolveProfile(request, live);
         if (resolved.kind === 'drop') {
           droppedCount += 1;
           return;
         }
-        if (resolved.kind === 'dlq') return deadLetter(message, 'resolve-profile', resolved, event.messageId);
+        if (resolved.kind === 'dlq') return deadLetter(message, 'resolve-profile', resolved, request.messageId);
         stitchedCount += 1;
         const resolution = resolved.value;
         count(resolution);
-        const value: StitchedEvent = { profileId: resolution.profileId, identifiers: resolution.linked, stitchedAt, event };
-        stitched.push({ key: resolution.profileId, value: write.stitched.write(value, avroBody) });
+        const head = { profileId: resolution.profileId, identifiers: resolution.linked, stitchedAt };
+        stitched.push({ key: resolution.profileId, value: write.stitched.write(head, written) });
         for (const change of resolution.changes) changes.push({ key: change.profileId, value: write.change({ ...change, changedAt: stitchedAt }) });
         for (const record of resolution.graphRecords) {
           graphRecords.push({ key: `${record.identifier.type}:${record.identifier.value}`, value: write.graphRecord(record) });
@@ -394,6 +438,7 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
       ready = false;
       await consumer?.disconnect().catch((error: unknown) => logger.warn({ error: errorMessage(error) }, 'consumer disconnect failed'));
       await producer?.disconnect().catch((error: unknown) => logger.warn({ error: errorMessage(error) }, 'producer disconnect failed'));
+      await threads?.stop();
     },
     // Rebuilding after a failed transaction is not unhealthy, only not ready.
     isHealthy: () => !failed || recovering,
@@ -428,6 +473,15 @@ export function chunked(batches: readonly TopicMessages[], maxBytes = 512 * 1024
   if (chunk.length > 0) chunks.push(chunk);
   return chunks;
 }
+
+/** A record ready to stitch: its link request, and its Avro body to reuse or the event to encode whole. */
+interface ReadyRecord {
+  readonly request: LinkRequest;
+  readonly written: Buffer | Event;
+}
+
+/** A record after the steps before the graph; a dead letter says at which step it stopped. */
+type Prepared = Ok<ReadyRecord> | Drop | (DeadLetterVerdict & { readonly stage: string; readonly messageId?: string });
 
 /** One input batch's outputs, waiting for its transaction. */
 interface StitchedBatch {

@@ -1,5 +1,5 @@
 import * as avro from 'avsc';
-import type { StitchedEvent } from '../../schemas';
+import type { Event, StitchedEvent } from '../../schemas';
 import { avroOptions, schema } from '../../schemas';
 import { encodeFramed } from '../common/registry';
 
@@ -28,10 +28,9 @@ export class StitchedEventWriter {
     );
   }
 
-  /** `eventBody`: the input's Avro body when written with our Event schema, else undefined. */
-  write(value: StitchedEvent, eventBody: Buffer | undefined): Buffer {
-    if (eventBody === undefined) return encodeFramed(this.schemaId, this.full, value);
-    // The head type writes only its own fields: the value's `event` is left out.
-    return encodeFramed(this.schemaId, this.head, value, eventBody);
+  /** `event`: the input's Avro body when written with our Event schema, else the decoded event. */
+  write(head: Omit<StitchedEvent, 'event'>, event: Buffer | Event): Buffer {
+    if (Buffer.isBuffer(event)) return encodeFramed(this.schemaId, this.head, head, event);
+    return encodeFramed(this.schemaId, this.full, { ...head, event });
   }
 }

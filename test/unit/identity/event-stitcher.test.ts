@@ -114,6 +114,7 @@ function stitcher(kafka: FakeKafka, onFatal: (error: unknown) => void) {
     transactionTimeoutMs: 60_000,
     sessionTimeoutMs: 10_000,
     concurrency: 1,
+    linkRequestThreads: 0,
     onFatal,
   });
   return { component, metrics };

@@ -1,6 +1,7 @@
 import { IdentityGraph } from '../../../services/identity-stitcher/identity/identity-graph';
 import { resolveIdentityRules } from '../../../services/identity-stitcher/identity/identity-rules';
 import { IdentifierNormaliser } from '../../../services/identity-stitcher/identity/normalise';
+import { linkRequestOf } from '../../../services/identity-stitcher/steps/link-request.step';
 import { resolveProfile } from '../../../services/identity-stitcher/steps/resolve-profile.step';
 import { generatePopulation, pairwiseScores } from '../../support/identity-population';
 
@@ -11,9 +12,10 @@ describe('identity rules on a generated population (no Kafka)', () => {
     for (const order of ['as generated', 'shuffled']) {
       const events = order === 'as generated' ? population : shuffle(population, 3);
       const graph = new IdentityGraph(rules);
-      const deps = { graph, rules, normaliser: new IdentifierNormaliser(rules) };
+      const normaliser = new IdentifierNormaliser(rules);
       const stitched = events.map((item) => {
-        const result = resolveProfile(item.event, deps);
+        const request = linkRequestOf(item.event, rules, normaliser);
+        const result = request.kind === 'ok' ? resolveProfile(request.value, graph) : request;
         if (result.kind !== 'ok') throw new Error(`${item.event.messageId}: ${result.kind}`);
         return { item, first: result.value.linked[0]! };
       });

@@ -5,32 +5,16 @@ import { IdentityGraph } from '../../../services/identity-stitcher/identity/iden
 import { resolveIdentityRules } from '../../../services/identity-stitcher/identity/identity-rules';
 import { IdentifierNormaliser } from '../../../services/identity-stitcher/identity/normalise';
 import { decodeAvroEvent, parseJsonEvent } from '../../../services/identity-stitcher/steps/decode-event.step';
+import { linkRequestOf } from '../../../services/identity-stitcher/steps/link-request.step';
 import { resolveProfile } from '../../../services/identity-stitcher/steps/resolve-profile.step';
 import { chunked } from '../../../services/identity-stitcher/stitch-events.consumer';
+import { identifyEvent } from '../../support/events';
 
 function message(value: string | Buffer | null, timestamp = '1700000000000'): IncomingMessage {
   return { topic: 't', partition: 0, offset: '5', key: null, value: typeof value === 'string' ? Buffer.from(value) : value, headers: {}, timestamp };
 }
 
-const event: Event = {
-  messageId: 'm-1',
-  type: 'identify',
-  event: null,
-  name: null,
-  userId: 'u-1',
-  anonymousId: 'a-1',
-  previousId: null,
-  groupId: null,
-  timestamp: 1_700_000_000_000,
-  sentAt: null,
-  receivedAt: 1_700_000_000_500,
-  channel: 'web',
-  source: 'test',
-  context: '{"device":{"id":"d-1"}}',
-  properties: '{}',
-  traits: '{"email":" A@B.io "}',
-  consent: {},
-};
+const event = identifyEvent;
 
 describe('parse-json-event step', () => {
   it('accepts the Event shape with inline objects and ISO times, filling defaults', () => {
@@ -89,12 +73,36 @@ describe('decode-avro-event step', () => {
   });
 });
 
-describe('resolve-profile step', () => {
+describe('link-request and resolve-profile steps', () => {
   const rules = resolveIdentityRules();
-  const deps = () => ({ graph: new IdentityGraph(rules), rules, normaliser: new IdentifierNormaliser(rules) });
+  const normaliser = new IdentifierNormaliser(rules);
+  const requestOf = (e: Event) => {
+    const request = linkRequestOf(e, rules, normaliser);
+    if (request.kind !== 'ok') throw new Error(`no request: ${JSON.stringify(request)}`);
+    return request.value;
+  };
+  const deps = () => ({ graph: new IdentityGraph(rules) });
+
+  it('reads the event\'s normalised identifiers, rule and provenance into its link request', () => {
+    expect(linkRequestOf(event, rules, normaliser)).toEqual({
+      kind: 'ok',
+      value: {
+        messageId: 'm-1',
+        eventTime: 1_700_000_000_000,
+        rule: 'same-event',
+        identifiers: [
+          { type: 'user_id', value: 'u-1' },
+          { type: 'anonymous_id', value: 'a-1' },
+          { type: 'device_id', value: 'd-1' },
+          { type: 'email', value: 'a@b.io' },
+        ],
+        previousId: undefined,
+      },
+    });
+  });
 
   it('links every identifier of the event to one profile', () => {
-    const result = resolveProfile(event, deps());
+    const result = resolveProfile(requestOf(event), deps().graph);
     expect(result.kind).toBe('ok');
     if (result.kind !== 'ok') return;
     expect(result.value.linked).toEqual([
@@ -107,14 +115,15 @@ describe('resolve-profile step', () => {
 
   it('dead-letters an event without a usable identifier, or with broken JSON', () => {
     const blank = { ...event, userId: 'null', anonymousId: '00000000-0000-0000-0000-000000000000', context: '{}', traits: '{}' };
-    expect(resolveProfile(blank, deps())).toMatchObject({ kind: 'dlq', code: 'KUMIKI_NO_IDENTIFIER' });
-    expect(resolveProfile({ ...event, context: 'not json' }, deps())).toMatchObject({ kind: 'dlq', field: 'context' });
+    expect(resolveProfile(requestOf(blank), deps().graph)).toMatchObject({ kind: 'dlq', code: 'KUMIKI_NO_IDENTIFIER' });
+    expect(linkRequestOf({ ...event, context: 'not json' }, rules, normaliser)).toMatchObject({ kind: 'dlq', field: 'context' });
+    expect(linkRequestOf({ ...event, traits: '[1]' }, rules, normaliser)).toMatchObject({ kind: 'dlq', field: 'traits' });
   });
 
   it('uses the alias rule for alias calls', () => {
     const d = deps();
-    resolveProfile({ ...event, messageId: 'm0', type: 'track', userId: null, anonymousId: 'visitor', context: '{}', traits: '{}' }, d);
-    const result = resolveProfile({ ...event, messageId: 'm2', type: 'alias', previousId: 'visitor', anonymousId: null, context: '{}', traits: '{}' }, d);
+    resolveProfile(requestOf({ ...event, messageId: 'm0', type: 'track', userId: null, anonymousId: 'visitor', context: '{}', traits: '{}' }), d.graph);
+    const result = resolveProfile(requestOf({ ...event, messageId: 'm2', type: 'alias', previousId: 'visitor', anonymousId: null, context: '{}', traits: '{}' }), d.graph);
     expect(result.kind === 'ok' && result.value.changes.map((c) => [c.kind, c.rule])).toEqual([['link', 'alias']]);
     expect(d.graph.profileIdOf('user_id', 'u-1')).toBe(d.graph.profileIdOf('anonymous_id', 'visitor'));
   });
