@@ -13,7 +13,7 @@ import { RequestPacker, valueAt, type PackedRequests, type PackedValues } from '
  *
  * Only the common case is answered here: a record in the wire format, written with our own
  * Event schema (`schemaId`), that decodes and yields a request. Anything else — another
- * writer schema, bad bytes, a dead letter — is left without a request, and the stitcher's
+ * writer schema, bad bytes, a dead letter, an error — is left without a request, and the stitcher's
  * thread takes it through its usual steps, so every outcome and dead-letter reason stays the
  * one those steps give.
  */
@@ -30,14 +30,13 @@ export class LinkRequestReader {
     for (let i = 0; i < values.ends.length; i++) {
       const bytes = valueAt(values, i);
       if (bytes.length <= HEADER_LENGTH || bytes[0] !== MAGIC_BYTE || bytes.readInt32BE(1) !== schemaId) continue;
-      let event: Event;
       try {
-        event = this.eventType.fromBuffer(bytes.subarray(HEADER_LENGTH)) as Event;
+        const event = this.eventType.fromBuffer(bytes.subarray(HEADER_LENGTH)) as Event;
+        const request = linkRequestOf(event, this.rules, this.normaliser);
+        if (request.kind === 'ok') packer.set(i, request.value);
       } catch {
-        continue;
+        // Undecodable, or a bug on this record: the stitcher's thread meets it as it would without this thread.
       }
-      const request = linkRequestOf(event, this.rules, this.normaliser);
-      if (request.kind === 'ok') packer.set(i, request.value);
     }
     return packer.finish();
   }
