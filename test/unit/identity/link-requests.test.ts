@@ -81,7 +81,8 @@ describe('LinkRequestThreads (the compiled worker, built by npm test)', () => {
       const read = await Promise.all(batches.map((batch) => threads.read(batch.map((e) => avro(e)), OWN_SCHEMA)));
       expect(read).toEqual(batches.map((batch) => batch.map(expectedRequest)));
 
-      const pending = threads.read([avro(event())], OWN_SCHEMA);
+      // Big enough that the thread is still reading it when it is stopped.
+      const pending = threads.read(Array.from({ length: 20_000 }, (_, i) => avro(event({ messageId: `big-${i}` }))), OWN_SCHEMA);
       await threads.stop();
       const failure = await pending.then(
         () => undefined,
