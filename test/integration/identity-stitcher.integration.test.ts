@@ -40,7 +40,8 @@ function finalGraph(records: readonly { key: string; value: IdentityGraphRecord 
   return out;
 }
 
-describe('identity stitcher service', () => {
+// On the stitcher's one thread (the default), and with a link-request thread decoding the Avro events.
+describe.each([0, 1])('identity stitcher service, %i link-request threads', (threads) => {
   it('stitches a generated population with known ground truth, exactly once', async () => {
     const setup = stitcherSetup('st-pop');
     await createStitcherTopics(kafka, setup, 3);
@@ -58,7 +59,7 @@ describe('identity stitcher service', () => {
     await producer.disconnect();
     const inputs = population.length + 3;
 
-    const stitcher = await startStitcher(setup);
+    const stitcher = await startStitcher(setup, { env: { STITCHER_LINK_REQUEST_THREADS: String(threads) } });
     try {
       await waitFor(async () => {
         const done = await metric(stitcher.url, 'kumiki_stitcher_events_total');
