@@ -7,7 +7,7 @@ import { createKafkaClient } from '../../services/common/kafka/client';
 import { profileIdFor } from '../../services/identity-stitcher/identity/identity-graph';
 import { freePort } from '../support/ports';
 import { startPrivateBroker, type PrivateBroker } from '../support/private-broker';
-import { spawnService, waitUntilAnswering, type ServiceName, type ServiceProcess } from '../support/service-process';
+import { spawnService, waitUntilAnswering, withServiceLogsOnFailure, type ServiceName, type ServiceProcess } from '../support/service-process';
 import { testStack, uniqueName } from '../support/stack-env';
 import { waitFor } from '../support/wait-for';
 
@@ -42,7 +42,9 @@ afterAll(async () => {
   await broker?.close();
 });
 
-it('loses nothing and counts nothing twice while every component crashes once', async () => {
+it('loses nothing and counts nothing twice while every component crashes once', () => withServiceLogsOnFailure(crashEveryComponentOnce), 900_000);
+
+async function crashEveryComponentOnce(): Promise<void> {
   broker = await startPrivateBroker();
   const run = uniqueName('crash');
   const topic = (name: string) => `${run}.${name}`;
@@ -232,4 +234,4 @@ it('loses nothing and counts nothing twice while every component crashes once', 
   const repeated = entered.length - new Set(entered).size;
   process.stdout.write(`crash recovery: ${entered.length} segment entries for ${spenders.size} expected members, ${repeated} repeated\n`);
   expect({ repeated, exited: changes.filter((c) => c.change === 'exited').length, entered: new Set(entered) }).toEqual({ repeated: 0, exited: 0, entered: spenders });
-}, 900_000);
+}

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { main } from '../../services/cli/main';
 import { generateDemoPopulation } from '../../services/cli/demo/demo-population';
 import { startPipeline, type RunningPipeline } from '../support/pipeline';
+import { withServiceLogsOnFailure } from '../support/service-process';
 import { testStack } from '../support/stack-env';
 
 /**
@@ -25,7 +26,7 @@ describe('kumiki demo', () => {
     fs.rmSync(home, { recursive: true, force: true });
   });
 
-  it('prints the stitched profiles, RFM grid, labels, segments and dead letters as SQL has them', async () => {
+  it('prints the stitched profiles, RFM grid, labels, segments and dead letters as SQL has them', () => withServiceLogsOnFailure(async () => {
     fs.writeFileSync(path.join(home, 'credentials.json'), JSON.stringify({ writeKey: pipeline.collector.writeKey, adminToken: pipeline.adminToken }), { mode: 0o600 });
     const args = ['--people', '150', '--days', '45', '--seed', '11'];
     let printed = '';
@@ -107,7 +108,7 @@ describe('kumiki demo', () => {
     const printedByCode = new Map<string, number>();
     for (const match of printed.matchAll(/\n +(\d+) {2}(KUMIKI_[A-Z_]+) {2}/g)) printedByCode.set(match[2]!, (printedByCode.get(match[2]!) ?? 0) + Number(match[1]));
     expect(printedByCode).toEqual(byCode);
-  });
+  }));
 });
 
 function escape(text: string): string {

@@ -17,6 +17,26 @@ export interface ServiceProcess {
   stop(): Promise<void>;
 }
 
+/** Every service process this test file started, crashed ones included. */
+const spawned: { service: ServiceName; process: ServiceProcess }[] = [];
+
+/**
+ * Runs a test's body; if it fails, prints the tail of what every service process of the file
+ * logged first, so that a failure in CI says which service stopped and why.
+ */
+export async function withServiceLogsOnFailure(body: () => Promise<void>, lines = 60): Promise<void> {
+  try {
+    await body();
+  } catch (error) {
+    const logs = spawned.map(({ service, process: { child, output } }) => {
+      const all = output().trim().split('\n');
+      return `--- ${service} (pid ${child.pid}), last ${Math.min(all.length, lines)} of ${all.length} lines ---\n${all.slice(-lines).join('\n')}`;
+    });
+    process.stdout.write(`${logs.join('\n')}\n`);
+    throw error;
+  }
+}
+
 /** Starts a service against the test stack's Kafka and registry; `env` is laid over that. */
 export function spawnService(service: ServiceName, env: Record<string, string>): ServiceProcess {
   const child = spawn(process.execPath, [path.join(root, 'dist', 'services', service, 'main.js')], {
@@ -27,7 +47,7 @@ export function spawnService(service: ServiceName, env: Record<string, string>):
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  return {
+  const started: ServiceProcess = {
     child,
     exit,
     output: () => output,
@@ -38,6 +58,8 @@ export function spawnService(service: ServiceName, env: Record<string, string>):
       clearTimeout(timer);
     },
   };
+  spawned.push({ service, process: started });
+  return started;
 }
 
 /** Waits until `url + endpoint` answers 200; fails at once, with its output, if the process exits. */

@@ -13,6 +13,7 @@ import { withRetry } from '../retry';
 import { allTopics, topicConfigEntries, type TopicSpec } from './topics';
 import { toIncomingMessages } from './incoming-messages';
 import { toKafkaMessage } from './outgoing-messages';
+import { restartsWhenKafkajsGivesUp } from './consumer-restarts';
 import { defaultPartitioner } from './partitioner';
 import { createTransactionalProducer, readTopicToEnd, type ReadToEndOptions, type TransactionalProducer } from './transactions';
 
@@ -152,7 +153,7 @@ export function createKafkaClient(settings: KafkaSettings): KafkaClient {
   });
   return {
     producer: (options) => wrapProducer(kafka, options?.transactionalId),
-    consumer: (options) => wrapConsumer(kafka, options),
+    consumer: (options) => wrapConsumer(kafka, options, settings.logger.child({ component: 'kafka-consumer', groupId: options.groupId })),
     admin: () => wrapAdmin(kafka.admin()),
     transactionalProducer: (options) => createTransactionalProducer(kafka, options),
     readToEnd: (options) => readTopicToEnd(kafka, options),
@@ -184,7 +185,7 @@ function wrapProducer(kafka: Kafka, transactionalId: string | undefined): EventP
   };
 }
 
-function wrapConsumer(kafka: Kafka, options: ConsumerOptions): BatchConsumer {
+function wrapConsumer(kafka: Kafka, options: ConsumerOptions, logger: Logger): BatchConsumer {
   const consumer: Consumer = kafka.consumer({
     groupId: options.groupId,
     readUncommitted: options.readUncommitted ?? false,
@@ -195,6 +196,7 @@ function wrapConsumer(kafka: Kafka, options: ConsumerOptions): BatchConsumer {
     ...(options.maxBytesPerPartition !== undefined ? { maxBytesPerPartition: options.maxBytesPerPartition } : {}),
     ...(options.sessionTimeoutMs !== undefined ? { sessionTimeout: options.sessionTimeoutMs } : {}),
   });
+  const restarts = restartsWhenKafkajsGivesUp(consumer, logger);
   return {
     async connect() {
       await unavailableOnFailure('connect consumer', () => consumer.connect());
@@ -218,7 +220,7 @@ function wrapConsumer(kafka: Kafka, options: ConsumerOptions): BatchConsumer {
           ).catch(() => undefined);
         });
       }
-      return consumer.run({
+      const start = (): Promise<void> => consumer.run({
         autoCommit: false,
         eachBatchAutoResolve: false,
         partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 1,
@@ -243,11 +245,17 @@ function wrapConsumer(kafka: Kafka, options: ConsumerOptions): BatchConsumer {
           );
         },
       });
+      restarts.watch(start);
+      return start();
     },
     commitOffsets: (offsets) => consumer.commitOffsets(offsets.map((o) => ({ ...o }))),
-    disconnect: () => consumer.disconnect(),
+    disconnect: async () => {
+      restarts.stop();
+      await consumer.disconnect();
+    },
   };
 }
+
 
 
 function wrapAdmin(admin: Admin): KafkaAdmin {
