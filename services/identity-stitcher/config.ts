@@ -48,10 +48,9 @@ export const stitcherEnv = z.object({
   /**
    * Threads that decode Avro events and read their identifiers while the stitcher's own thread
    * runs the graph and writes the outputs (0: everything on that one thread). The graph itself
-   * is one thread's work; see docs/identity-stitcher.md, "Throughput". Off by default until the
-   * demo's end-to-end test, which failed twice in three runs with it on, is understood.
+   * is one thread's work; see docs/identity-stitcher.md, "Throughput".
    */
-  STITCHER_LINK_REQUEST_THREADS: z.coerce.number().int().min(0).max(16).default(0),
+  STITCHER_LINK_REQUEST_THREADS: z.coerce.number().int().min(0).max(16).default(1),
   /** How soon a crashed instance's partitions are reassigned (≥ the broker's group.min.session.timeout.ms). */
   STITCHER_SESSION_TIMEOUT_MS: env.positiveInt(30_000),
   /**
