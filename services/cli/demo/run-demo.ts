@@ -189,7 +189,7 @@ async function waitForPipeline(settings: DemoSettings, prefix: string, expected:
       if (events >= expected) {
         if (profiles !== previousProfiles) stableSince = Date.now();
         else if (Date.now() - stableSince >= 1_500) {
-          caughtUp = await waitForRfmSnapshot(settings, stableSince, deadline);
+          caughtUp = await waitForRfmSnapshot(settings, prefix, deadline);
           break;
         }
       }
@@ -202,29 +202,30 @@ async function waitForPipeline(settings: DemoSettings, prefix: string, expected:
   return { caughtUp, waitedMs: Date.now() - started };
 }
 
-/** The rfm view reads the latest snapshot (migration 0010): wait for one computed after the events settled. */
-async function waitForRfmSnapshot(settings: DemoSettings, since: number, deadline: number): Promise<boolean> {
+/**
+ * The rfm view reads the latest snapshot (migration 0010): waits for one that holds every order
+ * and merge of the demo, i.e. whose purchasers, orders and revenue equal what `rfm_as_of`
+ * computes from the events now. (Waiting for a snapshot computed after the poll saw the events
+ * settle missed one computed just before: the materializer takes a snapshot after the last
+ * order or merge, then none until the next.)
+ */
+async function waitForRfmSnapshot(settings: DemoSettings, prefix: string, deadline: number): Promise<boolean> {
   const bar = settings.progress?.phase('waiting for an RFM snapshot of it all', 1);
+  const totals = (rfm: string): string =>
+    `(SELECT concat(toString(count()), '/', toString(sum(frequency)), '/', toString(sum(monetary_cents))) FROM ${rfm} WHERE profile_id IN (${demoProfiles}))`;
   try {
-    return await pollRfmSnapshot(settings, since, deadline);
+    while (Date.now() < deadline) {
+      const [row] = await settings.sql<{ snapshot: string; live: string }>(
+        `SELECT ${totals('rfm')} AS snapshot, ${totals("rfm_as_of(as_of = {now:DateTime64(3, 'UTC')})")} AS live`,
+        { prefix, now: new Date().toISOString().replace('T', ' ').replace('Z', '') },
+      );
+      if (row && row.snapshot === row.live) return true;
+      await delay(500);
+    }
+    return false;
   } finally {
     bar?.stop();
   }
-}
-
-async function pollRfmSnapshot(settings: DemoSettings, since: number, deadline: number): Promise<boolean> {
-  while (Date.now() < deadline) {
-    let computed: number;
-    try {
-      const [row] = await settings.sql<{ computed: string }>('SELECT toString(toUnixTimestamp64Milli(max(computed_at))) AS computed FROM rfm');
-      computed = Number(row?.computed ?? 0);
-    } catch {
-      return true; // a stack whose rfm view has no snapshots computes it at read time
-    }
-    if (computed >= since) return true;
-    await delay(500);
-  }
-  return false;
 }
 
 const demoProfiles = 'SELECT DISTINCT profile_id FROM events WHERE startsWith(message_id, {prefix:String})';

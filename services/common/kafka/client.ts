@@ -257,7 +257,6 @@ function wrapConsumer(kafka: Kafka, options: ConsumerOptions, logger: Logger): B
 }
 
 
-
 function wrapAdmin(admin: Admin): KafkaAdmin {
   return {
     connect: () => unavailableOnFailure('connect admin', () => admin.connect()),

@@ -25,7 +25,7 @@ export function restartsWhenKafkajsGivesUp(consumer: Pick<Consumer, 'on' | 'even
   let timer: NodeJS.Timeout | undefined;
   let attempt = 0;
   const restartLater = (error: unknown): void => {
-    if (stopped || !start) return;
+    if (stopped || !start || timer) return;
     const delayMs = Math.min(maxDelayMs, initialDelayMs * 2 ** attempt);
     attempt += 1;
     logger.error({ error: errorMessage(error), attempt, delayMs }, 'the Kafka consumer stopped on an error kafkajs does not retry: restarting it');
