@@ -16,14 +16,19 @@ function fakeConsumer() {
 
 const quiet = pino({ level: 'silent' });
 
+/** The policy watching a fake consumer whose `run` is the mock `start`. */
+function watched(options: { initialDelayMs: number; maxDelayMs?: number }, start: jest.Mock = jest.fn(async () => undefined)) {
+  const fake = fakeConsumer();
+  const restarts = restartsWhenKafkajsGivesUp(fake.consumer, quiet, options);
+  restarts.watch(start);
+  return { ...fake, restarts, start };
+}
+
 beforeEach(() => jest.useFakeTimers());
 afterEach(() => jest.useRealTimers());
 
 it('runs the consumer again after a crash kafkajs does not restart, with a doubling delay', async () => {
-  const { consumer, crash } = fakeConsumer();
-  const restarts = restartsWhenKafkajsGivesUp(consumer, quiet, { initialDelayMs: 100, maxDelayMs: 1_000 });
-  const start = jest.fn(async () => undefined);
-  restarts.watch(start);
+  const { crash, start } = watched({ initialDelayMs: 100, maxDelayMs: 1_000 });
 
   crash(false);
   await jest.advanceTimersByTimeAsync(99);
@@ -39,20 +44,14 @@ it('runs the consumer again after a crash kafkajs does not restart, with a doubl
 });
 
 it('leaves the crashes kafkajs restarts itself alone', async () => {
-  const { consumer, crash } = fakeConsumer();
-  const restarts = restartsWhenKafkajsGivesUp(consumer, quiet, { initialDelayMs: 100 });
-  const start = jest.fn(async () => undefined);
-  restarts.watch(start);
+  const { crash, start } = watched({ initialDelayMs: 100 });
   crash(true);
   await jest.advanceTimersByTimeAsync(10_000);
   expect(start).not.toHaveBeenCalled();
 });
 
 it('starts the backoff over once the consumer has joined its group again', async () => {
-  const { consumer, crash, join } = fakeConsumer();
-  const restarts = restartsWhenKafkajsGivesUp(consumer, quiet, { initialDelayMs: 100 });
-  const start = jest.fn(async () => undefined);
-  restarts.watch(start);
+  const { crash, join, start } = watched({ initialDelayMs: 100 });
   crash(false);
   await jest.advanceTimersByTimeAsync(100);
   crash(false);
@@ -65,10 +64,7 @@ it('starts the backoff over once the consumer has joined its group again', async
 });
 
 it('tries again when running the consumer again is refused', async () => {
-  const { consumer, crash } = fakeConsumer();
-  const restarts = restartsWhenKafkajsGivesUp(consumer, quiet, { initialDelayMs: 100 });
-  const start = jest.fn().mockRejectedValueOnce(new Error('connect ECONNREFUSED')).mockResolvedValue(undefined);
-  restarts.watch(start);
+  const { crash, start } = watched({ initialDelayMs: 100 }, jest.fn().mockRejectedValueOnce(new Error('connect ECONNREFUSED')).mockResolvedValue(undefined));
   crash(false);
   await jest.advanceTimersByTimeAsync(100);
   expect(start).toHaveBeenCalledTimes(1);
@@ -77,10 +73,7 @@ it('tries again when running the consumer again is refused', async () => {
 });
 
 it('restarts nothing once stopped, not even a restart already scheduled', async () => {
-  const { consumer, crash } = fakeConsumer();
-  const restarts = restartsWhenKafkajsGivesUp(consumer, quiet, { initialDelayMs: 100 });
-  const start = jest.fn(async () => undefined);
-  restarts.watch(start);
+  const { crash, restarts, start } = watched({ initialDelayMs: 100 });
   crash(false);
   restarts.stop();
   crash(false);
