@@ -8,7 +8,7 @@ import type { BatchConsumer, IncomingMessage, KafkaClient, MessageBatch, BatchCo
 import { ProducerFencedError, type Transaction, type TransactionalProducer, type TopicMessages } from '../common/kafka/transactions';
 import type { Component } from '../common/lifecycle';
 import type { Logger } from '../common/logger';
-import { HEADER_LENGTH, encodeFramed, type AvroCodec, type Decoded } from '../common/registry';
+import { encodeFramed, type AvroCodec, type Decoded } from '../common/registry';
 import { ok, type DeadLetterVerdict, type Drop, type Ok, type StepResult } from '../common/step-result';
 import type { IdentityGraph, LinkRequest, Resolution } from './identity/identity-graph';
 import { restoreIdentityGraph } from './identity-graph.store';
@@ -147,12 +147,12 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
   function decode(message: IncomingMessage): StepResult<DecodedEvent> | Promise<StepResult<DecodedEvent>> {
     if (message.topic === topics.json) {
       const parsed = parseJsonEvent(message);
-      return parsed.kind === 'ok' ? ok({ event: parsed.value, avroBody: undefined }) : parsed;
+      return parsed.kind === 'ok' ? ok({ event: parsed.value, ownSchemaRecord: undefined }) : parsed;
     }
     const codec = options.codec();
     const ownSchemaId = codec.schemaIdOf(topics.raw);
     return decodeAvroEvent(message, (bytes) => {
-      const withBody = ({ schemaId, value }: Decoded<Event>): DecodedEvent => ({ event: value, avroBody: schemaId === ownSchemaId ? bytes.subarray(HEADER_LENGTH) : undefined });
+      const withBody = ({ schemaId, value }: Decoded<Event>): DecodedEvent => ({ event: value, ownSchemaRecord: schemaId === ownSchemaId ? bytes : undefined });
       const decoding = codec.decodeNowOrLater<Event>(bytes, eventType);
       return decoding instanceof Promise ? decoding.then(withBody) : withBody(decoding);
     });
@@ -215,16 +215,18 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
    * batch fetched again.
    */
   async function prepareBatch(batch: MessageBatch, offThread: readonly (LinkRequest | undefined)[] | undefined): Promise<Prepared[]> {
-    const prepared: Prepared[] = [];
-    for (const [i, message] of batch.messages.entries()) {
+    const { messages } = batch;
+    const prepared = new Array<Prepared>(messages.length);
+    for (let i = 0; i < messages.length; i++) {
+      const message = messages[i]!;
       const request = offThread?.[i];
       // Read off-thread only from records written with our own Event schema: the body is reused as is.
       if (request) {
-        prepared.push(ok({ request, written: message.value!.subarray(HEADER_LENGTH) }));
+        prepared[i] = ok({ request, written: message.value! });
         continue;
       }
       const step = decode(message);
-      prepared.push(withLinkRequest(message, step instanceof Promise ? await step : step));
+      prepared[i] = withLinkRequest(message, step instanceof Promise ? await step : step);
     }
     return prepared;
   }
@@ -232,9 +234,9 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
   function withLinkRequest(message: IncomingMessage, decoded: StepResult<DecodedEvent>): Prepared {
     if (decoded.kind === 'drop') return decoded;
     if (decoded.kind === 'dlq') return { ...decoded, stage: message.topic === topics.json ? 'parse-json-event' : 'decode-avro-event' };
-    const { event, avroBody } = decoded.value;
+    const { event, ownSchemaRecord } = decoded.value;
     const request = linkRequestOf(event, options.rules, normaliser);
-    if (request.kind === 'ok') return ok({ request: request.value, written: avroBody ?? event });
+    if (request.kind === 'ok') return ok({ request: request.value, written: ownSchemaRecord ?? event });
     return request.kind === 'drop' ? request : { ...request, stage: 'resolve-profile', messageId: event.messageId };
   }
 
@@ -474,7 +476,7 @@ export function chunked(batches: readonly TopicMessages[], maxBytes = 512 * 1024
   return chunks;
 }
 
-/** A record ready to stitch: its link request, and its Avro body to reuse or the event to encode whole. */
+/** A record ready to stitch: its link request, and the record to reuse the body of (our own Event schema) or the event to encode whole. */
 interface ReadyRecord {
   readonly request: LinkRequest;
   readonly written: Buffer | Event;

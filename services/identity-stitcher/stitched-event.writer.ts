@@ -1,7 +1,7 @@
 import * as avro from 'avsc';
 import type { Event, StitchedEvent } from '../../schemas';
 import { avroOptions, schema } from '../../schemas';
-import { encodeFramed } from '../common/registry';
+import { HEADER_LENGTH, encodeFramed } from '../common/registry';
 
 /**
  * Writes `StitchedEvent`s in the wire format, reusing the input's Avro bytes when it can.
@@ -28,9 +28,9 @@ export class StitchedEventWriter {
     );
   }
 
-  /** `event`: the input's Avro body when written with our Event schema, else the decoded event. */
+  /** `event`: the input record (wire format) when written with our Event schema, else the decoded event. */
   write(head: Omit<StitchedEvent, 'event'>, event: Buffer | Event): Buffer {
-    if (Buffer.isBuffer(event)) return encodeFramed(this.schemaId, this.head, head, event);
+    if (Buffer.isBuffer(event)) return encodeFramed(this.schemaId, this.head, head, event, HEADER_LENGTH);
     return encodeFramed(this.schemaId, this.full, { ...head, event });
   }
 }

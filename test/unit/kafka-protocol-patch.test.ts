@@ -128,6 +128,7 @@ describe('patched kafkajs protocol encoding', () => {
       { key: Buffer.from('k2'), value: 'text value ✓', timestamp: '1700000000250', headers: { source: 'web', tags: ['a', Buffer.from('b')] } },
       { key: null, value: null, timestamp: '1699999999000' },
       { value: Buffer.from('no key, no timestamp') },
+      { key: 'email:山田@example.jp', value: 'v', timestamp: '1700000000100', headers: { note: 'メモ' } },
     ];
     const args = (overrides: Partial<PartitionArgs> = {}): PartitionArgs => ({
       partition: 4,
@@ -171,6 +172,7 @@ describe('patched kafkajs protocol encoding', () => {
         ['k2', Buffer.byteLength('text value ✓'), '1', '1700000000250'],
         [null, null, '2', '1699999999000'],
         [null, 20, '3', '1700000001000'],
+        ['email:山田@example.jp', 1, '4', '1700000000100'],
       ]);
       const headers = batch.records[1]!.headers;
       expect(headers.source?.toString()).toBe('web');

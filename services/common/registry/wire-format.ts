@@ -20,12 +20,13 @@ export interface WireFrame {
 let scratch = Buffer.allocUnsafe(64 * 1024);
 
 /**
- * `value` encoded with `type` in the wire format, followed by `suffix` if given (the bytes of
- * fields the caller already holds encoded). avsc's own `toBuffer` zero-fills a buffer and
- * copies into it, and framing copied once more; this is one unfilled allocation and one copy.
+ * `value` encoded with `type` in the wire format, followed by `suffix` from `suffixStart` on if
+ * given (the bytes of fields the caller already holds encoded). avsc's own `toBuffer`
+ * zero-fills a buffer and copies into it, and framing copied once more; this is one unfilled
+ * allocation and one copy.
  * It does not validate: callers validate (AvroCodec.encode) or build values from typed objects.
  */
-export function encodeFramed(schemaId: number, type: avro.Type, value: unknown, suffix?: Buffer): Buffer {
+export function encodeFramed(schemaId: number, type: avro.Type, value: unknown, suffix?: Buffer, suffixStart = 0): Buffer {
   scratch[0] = MAGIC_BYTE;
   scratch.writeInt32BE(schemaId, 1);
   let end = type.encode(value, scratch, HEADER_LENGTH);
@@ -36,9 +37,9 @@ export function encodeFramed(schemaId: number, type: avro.Type, value: unknown, 
     scratch = grown;
     end = type.encode(value, scratch, HEADER_LENGTH);
   }
-  const out = Buffer.allocUnsafe(end + (suffix?.length ?? 0));
+  const out = Buffer.allocUnsafe(end + (suffix === undefined ? 0 : suffix.length - suffixStart));
   scratch.copy(out, 0, 0, end);
-  suffix?.copy(out, end);
+  suffix?.copy(out, end, suffixStart);
   return out;
 }
 

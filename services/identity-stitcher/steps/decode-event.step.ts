@@ -6,10 +6,10 @@ import type { IncomingMessage } from '../../common/kafka/client';
 import { invalidFields } from '../../common/registry';
 import { dlq, drop, ok, type StepResult } from '../../common/step-result';
 
-/** An input event, and its Avro body when it was written with our own Event schema (reusable as is). */
+/** An input event, and the record itself when it was written with our own Event schema (its body is reusable as is). */
 export interface DecodedEvent {
   readonly event: Event;
-  readonly avroBody: Buffer | undefined;
+  readonly ownSchemaRecord: Buffer | undefined;
 }
 
 /**

@@ -49,17 +49,17 @@ describe('parse-json-event step', () => {
 
 describe('decode-avro-event step', () => {
   it('decodes at once when the writer schema is known, dead-letters undecodable bytes either way', () => {
-    expect(decodeAvroEvent(message('x'), () => ({ event, avroBody: undefined }))).toEqual({ kind: 'ok', value: { event, avroBody: undefined } });
+    expect(decodeAvroEvent(message('x'), () => ({ event, ownSchemaRecord: undefined }))).toEqual({ kind: 'ok', value: { event, ownSchemaRecord: undefined } });
     expect(
       decodeAvroEvent(message('junk'), () => {
         throw new InvalidInputError('bad magic byte');
       }),
     ).toMatchObject({ kind: 'dlq', code: 'KUMIKI_UNDECODABLE', reason: expect.stringContaining('bad magic byte') });
-    expect(decodeAvroEvent(message(null), () => ({ event, avroBody: undefined }))).toEqual({ kind: 'drop', reason: 'empty record' });
+    expect(decodeAvroEvent(message(null), () => ({ event, ownSchemaRecord: undefined }))).toEqual({ kind: 'drop', reason: 'empty record' });
   });
 
   it('dead-letters undecodable bytes and rethrows outages once a writer schema had to be fetched', async () => {
-    await expect(decodeAvroEvent(message('x'), async () => ({ event, avroBody: undefined }))).resolves.toEqual({ kind: 'ok', value: { event, avroBody: undefined } });
+    await expect(decodeAvroEvent(message('x'), async () => ({ event, ownSchemaRecord: undefined }))).resolves.toEqual({ kind: 'ok', value: { event, ownSchemaRecord: undefined } });
     await expect(
       decodeAvroEvent(message('junk'), async () => {
         throw new InvalidInputError('bad magic byte');
