@@ -444,7 +444,8 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
     },
     // Rebuilding after a failed transaction is not unhealthy, only not ready.
     isHealthy: () => !failed || recovering,
-    isReady: () => ready && !failed,
+    // Not ready while kafkajs restarts a crashed consumer: nothing is stitched meanwhile.
+    isReady: () => ready && !failed && (consumer?.isConsuming?.() ?? true),
   };
 }
 

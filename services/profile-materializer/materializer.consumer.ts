@@ -375,7 +375,8 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
       await consumer?.disconnect().catch(() => undefined);
     },
     isHealthy: () => !failed,
-    isReady: () => running && !failed,
+    // Not ready while kafkajs restarts a crashed consumer: nothing is consumed meanwhile.
+    isReady: () => running && !failed && (consumer?.isConsuming?.() ?? true),
   };
 }
 

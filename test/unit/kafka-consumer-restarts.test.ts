@@ -80,3 +80,21 @@ it('restarts nothing once stopped, not even a restart already scheduled', async 
   await jest.advanceTimersByTimeAsync(10_000);
   expect(start).not.toHaveBeenCalled();
 });
+
+it('says the consumer is consuming from a join until a crash, whoever restarts it, and not once stopped', async () => {
+  const { crash, join, restarts } = watched({ initialDelayMs: 100 });
+  expect(restarts.consuming()).toBe(false);
+  join();
+  expect(restarts.consuming()).toBe(true);
+  crash(true);
+  expect(restarts.consuming()).toBe(false);
+  join();
+  crash(false);
+  expect(restarts.consuming()).toBe(false);
+  await jest.advanceTimersByTimeAsync(100);
+  expect(restarts.consuming()).toBe(false);
+  join();
+  expect(restarts.consuming()).toBe(true);
+  restarts.stop();
+  expect(restarts.consuming()).toBe(false);
+});

@@ -115,6 +115,8 @@ export interface BatchConsumer {
   run(handler: (batch: MessageBatch, context: BatchContext) => Promise<void>): Promise<void>;
   /** Commits these next offsets (last processed + 1) outside a batch handler, e.g. from a timer. Optional for test doubles. */
   commitOffsets?(offsets: readonly { topic: string; partition: number; offset: string }[]): Promise<void>;
+  /** In its group and fetching (false from a crash until it has joined again); optional for test doubles. */
+  isConsuming?(): boolean;
   disconnect(): Promise<void>;
 }
 
@@ -249,6 +251,7 @@ function wrapConsumer(kafka: Kafka, options: ConsumerOptions, logger: Logger): B
       return start();
     },
     commitOffsets: (offsets) => consumer.commitOffsets(offsets.map((o) => ({ ...o }))),
+    isConsuming: () => restarts.consuming(),
     disconnect: async () => {
       restarts.stop();
       await consumer.disconnect();

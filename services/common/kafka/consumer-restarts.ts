@@ -5,6 +5,11 @@ import type { Logger } from '../logger';
 export interface ConsumerRestarts {
   /** The consumer's `run`, called again after a crash kafkajs does not restart. */
   watch(start: () => Promise<void>): void;
+  /**
+   * In its group and fetching: from the first join, and again from each join after a crash
+   * (whoever restarts it). A service that answers ready while this is false consumes nothing.
+   */
+  consuming(): boolean;
   /** No restart from now on (the consumer is being disconnected). */
   stop(): void;
 }
@@ -24,6 +29,7 @@ export function restartsWhenKafkajsGivesUp(consumer: Pick<Consumer, 'on' | 'even
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let attempt = 0;
+  let joined = false;
   const restartLater = (error: unknown): void => {
     if (stopped || !start || timer) return;
     const delayMs = Math.min(maxDelayMs, initialDelayMs * 2 ** attempt);
@@ -35,13 +41,18 @@ export function restartsWhenKafkajsGivesUp(consumer: Pick<Consumer, 'on' | 'even
       if (!stopped) start!().catch(restartLater);
     }, delayMs);
   };
-  consumer.on(consumer.events.GROUP_JOIN, () => (attempt = 0));
+  consumer.on(consumer.events.GROUP_JOIN, () => {
+    attempt = 0;
+    joined = true;
+  });
   consumer.on(consumer.events.CRASH, ({ payload }) => {
+    joined = false;
     // kafkajs emits this once it has stopped the consumer; with `restart` it starts it again itself.
     if (!payload.restart) restartLater(payload.error);
   });
   return {
     watch: (run) => (start = run),
+    consuming: () => joined && !stopped,
     stop: () => {
       stopped = true;
       if (timer) clearTimeout(timer);

@@ -22,6 +22,8 @@ class FakeKafka {
   offset = 0;
   failCommits: { count: number; error: () => Error } = { count: 0, error: () => new Error('none') };
   consumers = 0;
+  /** What the consumer says of itself (false: kafkajs is restarting it after a crash). */
+  consuming = true;
 
   constructor(private readonly input: readonly string[]) {}
 
@@ -58,6 +60,7 @@ class FakeKafka {
         return {
           connect: async () => void (this.consumers += 1),
           disconnect: async () => void (running = false),
+          isConsuming: () => this.consuming,
           run: async (handler) => {
             setImmediate(() => {
               if (!running) return;
@@ -140,6 +143,20 @@ describe('event stitcher transactions', () => {
     expect(new Set(stitched.map((s) => s.profileId)).size).toBe(1);
     // The failed transaction left nothing behind, so the graph log holds each identifier once.
     expect((kafka.committed.get('graph') ?? []).map((m) => String(m.key)).sort()).toEqual(['anonymous_id:a1', 'email:u@x.io', 'user_id:u1']);
+  });
+
+  it('is not ready while its consumer is being restarted, and ready again once it consumes', async () => {
+    const kafka = new FakeKafka(events);
+    const { component } = stitcher(kafka, jest.fn());
+    await component.start();
+    await waitFor(() => expect(kafka.offset).toBe(3), { timeoutMs: 5_000, intervalMs: 10 });
+    expect(component.isReady()).toBe(true);
+    kafka.consuming = false;
+    expect(component.isReady()).toBe(false);
+    expect(component.isHealthy()).toBe(true);
+    kafka.consuming = true;
+    expect(component.isReady()).toBe(true);
+    await component.stop();
   });
 
   it('stops for good when another instance fenced it', async () => {
