@@ -45,17 +45,22 @@ const kafkaLevels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
 };
 
 /**
- * Broker answers kafkajs logs as errors although they are a normal, retried part of the
- * protocol: the transaction coordinator still writing the previous commit's markers.
+ * kafkajs messages about a normal part of how kumiki uses Kafka, logged at debug:
+ * - the transaction coordinator still writing the previous commit's markers: kafkajs logs the
+ *   broker's answer as an error, then retries it;
+ * - bounded retries on an idempotent producer, which kafkajs warns about at every start: a send
+ *   that fails after its retries is never taken as written — the collector answers 503 and the
+ *   client sends again (duplicates are dropped downstream by messageId), and a failed
+ *   transaction is aborted together with its offsets.
  */
-const routineErrors = /another concurrent operation on the same transaction/;
+const routineMessages = /another concurrent operation on the same transaction|Limiting retries for the idempotent producer/;
 
 /** Routes kafkajs' own logging into pino, keeping its fields as data. */
 export function kafkaLogCreator(logger: Logger): logCreator {
   return () =>
     ({ namespace, level, log }) => {
       const { message, timestamp: _timestamp, logger: _name, ...fields } = log;
-      const routine = routineErrors.test(`${String(message)} ${String(fields.error ?? '')}`);
+      const routine = routineMessages.test(`${String(message)} ${String(fields.error ?? '')}`);
       const method = routine ? 'debug' : (kafkaLevels[level] ?? 'info');
       logger[method]({ ...fields, kafkaNamespace: namespace }, String(message));
     };

@@ -22,4 +22,11 @@ describe('kafkajs log bridge', () => {
     log({ namespace: 'Producer', level: logLevel.ERROR, label: 'ERROR', log: { message: `Failed to send messages: ${busy}`, timestamp: 'x', logger: 'kafkajs' } });
     expect(lines.map((line) => line.level)).toEqual([20, 20]);
   });
+
+  it('logs the warning about bounded idempotent retries (a failed send is never taken as written) at debug', () => {
+    const { lines, log } = capture();
+    log({ namespace: 'Producer', level: logLevel.WARN, label: 'WARN', log: { message: 'Limiting retries for the idempotent producer may invalidate EoS guarantees', timestamp: 'x', logger: 'kafkajs' } });
+    log({ namespace: 'Producer', level: logLevel.WARN, label: 'WARN', log: { message: 'Something else', timestamp: 'x', logger: 'kafkajs' } });
+    expect(lines.map((line) => line.level)).toEqual([20, 40]);
+  });
 });
