@@ -55,13 +55,21 @@ const kafkaLevels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
  */
 const routineMessages = /another concurrent operation on the same transaction|Limiting retries for the idempotent producer/;
 
+/**
+ * A coordinator moving or still loading (a fresh broker, a restart): kafkajs logs the broker's
+ * answer as an error and retries it. A warning, since it is only an error once the retries run
+ * out, and then our own code reports the failure.
+ */
+const retriedCoordinatorAnswers = /coordinator is loading|coordinator is not available|not the correct coordinator/i;
+
 /** Routes kafkajs' own logging into pino, keeping its fields as data. */
 export function kafkaLogCreator(logger: Logger): logCreator {
   return () =>
     ({ namespace, level, log }) => {
       const { message, timestamp: _timestamp, logger: _name, ...fields } = log;
-      const routine = routineMessages.test(`${String(message)} ${String(fields.error ?? '')}`);
-      const method = routine ? 'debug' : (kafkaLevels[level] ?? 'info');
+      const text = `${String(message)} ${String(fields.error ?? '')}`;
+      const kafkaLevel = kafkaLevels[level] ?? 'info';
+      const method = routineMessages.test(text) ? 'debug' : kafkaLevel === 'error' && retriedCoordinatorAnswers.test(text) ? 'warn' : kafkaLevel;
       logger[method]({ ...fields, kafkaNamespace: namespace }, String(message));
     };
 }

@@ -11,7 +11,7 @@ function capture(): { lines: { level: number; msg: string; kafkaNamespace: strin
 describe('kafkajs log bridge', () => {
   it('keeps kafkajs levels and fields', () => {
     const { lines, log } = capture();
-    log({ namespace: 'Connection', level: logLevel.ERROR, label: 'ERROR', log: { message: 'Response Produce', timestamp: 'x', logger: 'kafkajs', error: 'The group coordinator is not available' } });
+    log({ namespace: 'Connection', level: logLevel.ERROR, label: 'ERROR', log: { message: 'Response Produce', timestamp: 'x', logger: 'kafkajs', error: 'Not authorized to access topics: [Topic authorization failed]' } });
     expect(lines).toEqual([expect.objectContaining({ level: 50, msg: 'Response Produce', kafkaNamespace: 'Connection' })]);
   });
 
@@ -28,5 +28,13 @@ describe('kafkajs log bridge', () => {
     log({ namespace: 'Producer', level: logLevel.WARN, label: 'WARN', log: { message: 'Limiting retries for the idempotent producer may invalidate EoS guarantees', timestamp: 'x', logger: 'kafkajs' } });
     log({ namespace: 'Producer', level: logLevel.WARN, label: 'WARN', log: { message: 'Something else', timestamp: 'x', logger: 'kafkajs' } });
     expect(lines.map((line) => line.level)).toEqual([20, 40]);
+  });
+
+  it('logs a coordinator still loading or moving (retried by kafkajs) as a warning', () => {
+    const { lines, log } = capture();
+    for (const error of ["The coordinator is loading and hence can't process requests for this group", 'The group coordinator is not available', 'This is not the correct coordinator for this group']) {
+      log({ namespace: 'Connection', level: logLevel.ERROR, label: 'ERROR', log: { message: 'Response InitProducerId(key: 22, version: 1)', timestamp: 'x', logger: 'kafkajs', error } });
+    }
+    expect(lines.map((line) => line.level)).toEqual([40, 40, 40]);
   });
 });
