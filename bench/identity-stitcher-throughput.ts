@@ -33,7 +33,8 @@ import { createKafkaClient, type OutgoingMessage } from '../services/common/kafk
 import { topics, type TopicSpec } from '../services/common/kafka/topics';
 import { createMetricsRegistry } from '../services/common/metrics';
 import { createRegistryConnection } from '../services/common/registry';
-import { chunked, createEventStitcher, type StitcherTopics } from '../services/identity-stitcher/stitch-events.consumer';
+import { chunked } from '../services/common/kafka/transactions';
+import { createEventStitcher, type StitcherTopics } from '../services/identity-stitcher/stitch-events.consumer';
 import { createStitcherMetrics } from '../services/identity-stitcher/stitcher.metrics';
 import { loadStitcherConfig, stitcherSettings } from '../services/identity-stitcher/config';
 import { countArgument, cpuNow, localBrokerPid, percentile } from './support/measure';

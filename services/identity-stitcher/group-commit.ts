@@ -13,6 +13,17 @@ interface Group<T> {
   readonly items: T[];
   written: Promise<void>;
   readonly done: Promise<void>;
+  readonly previous: Promise<void>;
+}
+
+/**
+ * Where an added item stands: `committed` resolves or rejects with its group's commit;
+ * `previous` resolves once the group before its own has finished (committed or failed), so a
+ * caller may go on to its next item while its own group commits.
+ */
+export interface Added {
+  readonly committed: Promise<void>;
+  readonly previous: Promise<void>;
 }
 
 /**
@@ -43,7 +54,7 @@ export class GroupCommit<T> {
    * Announces an item that will be added or withdrawn: the open group waits for it, and so does
    * its transaction, which must not outlive its timeout.
    */
-  expect(): { add(item: T): Promise<void>; withdraw(): void } {
+  expect(): { add(item: T): Added; withdraw(): void } {
     this.expected += 1;
     let settled = false;
     const settle = (): void => {
@@ -62,20 +73,25 @@ export class GroupCommit<T> {
     };
   }
 
-  /** Adds `item` to the group that commits next; resolves or rejects with that group's commit. */
-  add(item: T): Promise<void> {
+  /** Adds `item` to the group that commits next. */
+  add(item: T): Added {
     const group = this.open;
     if (group) {
       group.items.push(item);
       group.written = group.written.then(() => this.steps.write(item));
       // Handled at commit; until then a failure must not count as unhandled.
       group.written.catch(() => undefined);
-      return group.done;
+      return { committed: group.done, previous: group.previous };
     }
     return this.openGroup(item);
   }
 
-  private openGroup(item: T): Promise<void> {
+  /** Settles once every group added so far has committed (or failed). */
+  async flush(): Promise<void> {
+    await this.tail;
+  }
+
+  private openGroup(item: T): Added {
     const previous = this.tail;
     const settled = new Promise<void>((resolve) => {
       let turned = false;
@@ -97,10 +113,11 @@ export class GroupCommit<T> {
         if (this.open === group) this.open = undefined;
         return this.steps.commit(group.items, group.written);
       }),
+      previous,
     };
     group.written.catch(() => undefined);
     this.open = group;
     this.tail = group.done.catch(() => undefined);
-    return group.done;
+    return { committed: group.done, previous };
   }
 }

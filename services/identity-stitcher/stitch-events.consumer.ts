@@ -2,13 +2,14 @@ import type { Event, IdentityChange, IdentityGraphRecord } from '../../schemas';
 import { schema } from '../../schemas';
 import { createDeadLetterHandler, type DeadLetterInput } from '../common/dead-letters';
 import { connectWithBackoff } from '../common/dependency';
-import { errorMessage } from '../common/errors';
+import { DependencyUnavailableError, errorMessage } from '../common/errors';
 import { sleep } from '../common/retry';
-import type { BatchConsumer, IncomingMessage, KafkaClient, MessageBatch, BatchContext, OutgoingMessage } from '../common/kafka/client';
-import { ProducerFencedError, type Transaction, type TransactionalProducer, type TopicMessages } from '../common/kafka/transactions';
+import type { BatchConsumer, IncomingMessage, KafkaClient, MessageBatch, BatchContext } from '../common/kafka/client';
+import { RecordSets } from '../common/kafka/record-sets';
+import { ProducerFencedError, type Transaction, type TransactionalProducer } from '../common/kafka/transactions';
 import type { Component } from '../common/lifecycle';
 import type { Logger } from '../common/logger';
-import { encodeFramed, type AvroCodec, type Decoded } from '../common/registry';
+import { encodeFramedInScratch, framedScratch, type AvroCodec, type Decoded } from '../common/registry';
 import { ok, type DeadLetterVerdict, type Drop, type Ok, type StepResult } from '../common/step-result';
 import type { IdentityGraph, LinkRequest, Resolution } from './identity/identity-graph';
 import { restoreIdentityGraph } from './identity-graph.store';
@@ -81,14 +82,24 @@ export interface EventStitcher extends Component {
  * its stitched events, identity changes, graph records, dead letters and next offset, together
  * with the other batches stitched while the previous transaction was on the wire (group
  * commit, in stitch order). A transaction begins once the one before it is committed, and each
- * batch's records are written into it as soon as the batch is stitched, so the broker stores
- * them while the next batch is stitched. Decoding and reading identifiers happen before the
- * graph is touched (a registry outage just retries the batch), mostly on a link-request thread
- * while earlier batches are stitched here, and otherwise in a function that returns before the
- * commit is awaited, so decoded events die young. Once the graph has changed, a failed transaction means
- * memory is ahead of Kafka: the stitcher drops consumer, producer and graph and runs the start-up
- * sequence again (`recover`), unless it was fenced — then another instance owns the graph and
- * it stops.
+ * batch's records are written into it as soon as the batch is stitched, straight into Kafka's
+ * record format (`RecordSets`), so the broker stores them while the next batch is stitched.
+ *
+ * The batch handler returns once the transaction *before* its own is committed, not its own, so
+ * kafkajs fetches the next batches while this one's transaction is finished: at most two fetches
+ * are in hand, the one committing and the one being stitched. Offsets are only ever committed
+ * inside the transactions; what the handler resolves only moves kafkajs' fetch position. A rejoin
+ * of the group fetches again from the committed offsets, which may be behind what was stitched:
+ * records at or below a partition's last stitched offset are skipped (`stitchedUpTo`), since they
+ * are in a transaction already — and if that one fails, `recover` starts again from the committed
+ * offsets anyway. `stop` waits for the last transaction.
+ *
+ * Decoding and reading identifiers happen before the graph is touched (a registry outage just
+ * retries the batch), mostly on a link-request thread while earlier batches are stitched here,
+ * and otherwise in a function that returns before the commit is awaited, so decoded events die
+ * young. Once the graph has changed, a failed transaction means memory is ahead of Kafka: the
+ * stitcher drops consumer, producer and graph and runs the start-up sequence again (`recover`),
+ * unless it was fenced — then another instance owns the graph and it stops.
  */
 export function createEventStitcher(options: EventStitcherOptions): EventStitcher {
   const logger = options.logger.child({ component: 'stitcher' });
@@ -107,6 +118,10 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
   let transactionStarted = 0n;
   let stitching: Promise<void> = Promise.resolve();
   let recovering = false;
+  /** Per input `topic|partition`, the last offset stitched (see "rejoin" above). */
+  const stitchedUpTo = new Map<string, bigint>();
+  /** Partitions of each output topic, read at start: records are partitioned as they are written. */
+  let outputPartitions: Map<string, number> | undefined;
   const threads = options.linkRequestThreads > 0 ? new LinkRequestThreads(options.linkRequestThreads, options.rules) : undefined;
 
   const eventType = schema('Event').type;
@@ -158,8 +173,11 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
     });
   }
 
-  async function handleBatch(batch: MessageBatch, context: BatchContext): Promise<void> {
-    if (failed || !graph || batch.messages.length === 0 || !context.isRunning()) return;
+  async function handleBatch(fetched: MessageBatch, context: BatchContext): Promise<void> {
+    if (failed || !graph || fetched.messages.length === 0 || !context.isRunning()) return;
+    const partitionKey = `${fetched.topic}|${fetched.partition}`;
+    const batch = notYetStitched(fetched, stitchedUpTo.get(partitionKey));
+    if (batch.messages.length === 0) return;
     // Announced before the first await, so the open transaction waits for every batch of the fetch.
     const pending = commits.expect();
     let outputs: StitchedBatch;
@@ -170,13 +188,18 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
       pending.withdraw();
       throw error;
     }
-    await pending.add(outputs);
+    const added = pending.add(outputs);
     const last = batch.messages[batch.messages.length - 1]!.offset;
+    stitchedUpTo.set(partitionKey, BigInt(last));
     context.resolveOffset(last);
-    metrics.events.inc({ topic: batch.topic, outcome: 'stitched' }, outputs.stitchedCount);
-    if (outputs.letters.length > 0) metrics.events.inc({ topic: batch.topic, outcome: 'dlq' }, outputs.letters.length);
-    if (outputs.droppedCount > 0) metrics.events.inc({ topic: batch.topic, outcome: 'drop' }, outputs.droppedCount);
-    metrics.consumerLag.set({ topic: batch.topic, partition: String(batch.partition) }, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(last) - 1n)));
+    // Counted once durable; a failed commit is handled (recover) where it fails.
+    added.committed.then(() => {
+      metrics.events.inc({ topic: batch.topic, outcome: 'stitched' }, outputs.stitchedCount);
+      if (outputs.letters.length > 0) metrics.events.inc({ topic: batch.topic, outcome: 'dlq' }, outputs.letters.length);
+      if (outputs.droppedCount > 0) metrics.events.inc({ topic: batch.topic, outcome: 'drop' }, outputs.droppedCount);
+      metrics.consumerLag.set({ topic: batch.topic, partition: String(batch.partition) }, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(last) - 1n)));
+    }, () => undefined);
+    await added.previous;
     await context.heartbeat();
   }
 
@@ -249,11 +272,10 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
     if (failed || !graph) throw new Error('an earlier transaction failed');
     const live = graph;
     const write = writers ??= outputWriters(options.codec(), topics);
-    const stitched: OutgoingMessage[] = [];
-    const changes: OutgoingMessage[] = [];
-    const graphRecords: OutgoingMessage[] = [];
     const letters: DeadLetterInput[] = [];
     const stitchedAt = now();
+    const records = new RecordSets(outputPartitions!, stitchedAt);
+    const nextOffset = (BigInt(batch.messages[batch.messages.length - 1]!.offset) + 1n).toString();
     let stitchedCount = 0;
     let droppedCount = 0;
     const deadLetter = (message: IncomingMessage, stage: string, result: { reason: string; code: string; error?: unknown }, messageId?: string): void => {
@@ -289,20 +311,18 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
         const resolution = resolved.value;
         count(resolution);
         const head = { profileId: resolution.profileId, identifiers: resolution.linked, stitchedAt };
-        stitched.push({ key: resolution.profileId, value: write.stitched.write(head, written) });
-        for (const change of resolution.changes) changes.push({ key: change.profileId, value: write.change({ ...change, changedAt: stitchedAt }) });
-        for (const record of resolution.graphRecords) {
-          graphRecords.push({ key: `${record.identifier.type}:${record.identifier.value}`, value: write.graphRecord(record) });
-        }
+        write.stitched.append(records, topics.stitched, resolution.profileId, head, written);
+        for (const change of resolution.changes) write.change(records, change.profileId, { ...change, changedAt: stitchedAt });
+        for (const record of resolution.graphRecords) write.graphRecord(records, `${record.identifier.type}:${record.identifier.value}`, record);
       });
     } catch (error) {
-      fail(error, 'stitching failed after the graph changed', batch);
+      fail(error, 'stitching failed after the graph changed', { topic: batch.topic, partition: batch.partition, nextOffset });
       throw error;
     }
     metrics.graphIdentifiers.set(live.identifierCount);
     metrics.graphProfiles.set(live.profileCount);
-    const last = batch.messages[batch.messages.length - 1]!.offset;
-    return { batch, stitched, changes, graphRecords, letters, stitchedCount, droppedCount, nextOffset: (BigInt(last) + 1n).toString() };
+    // The batch itself is not kept: kafkajs' records die once the handler returns, not at the commit.
+    return { topic: batch.topic, partition: batch.partition, size: batch.messages.length, records, letters, stitchedCount, droppedCount, nextOffset };
   }
 
   /**
@@ -318,13 +338,7 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
         current = await producerOrThrow().begin();
       },
       write: async (output) => {
-        for (const chunk of chunked([
-          { topic: topics.graph, messages: output.graphRecords },
-          { topic: topics.changes, messages: output.changes },
-          { topic: topics.stitched, messages: output.stitched },
-        ])) {
-          await current!.send(chunk);
-        }
+        for (const request of output.records.requests()) await current!.sendWritten(request);
         await deadLetters.send(output.letters);
       },
       commit: async (outputs, written) => {
@@ -332,7 +346,7 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
           await written;
           await current!.sendOffsets(
             options.groupId,
-            outputs.map(({ batch, nextOffset }) => ({ topic: batch.topic, partition: batch.partition, offset: nextOffset })),
+            outputs.map(({ topic, partition, nextOffset }) => ({ topic, partition, offset: nextOffset })),
           );
           if (options.pauseBeforeCommitMs) {
             logger.warn({ offsets: outputs.map((o) => o.nextOffset), pauseMs: options.pauseBeforeCommitMs }, 'test fault injection: transaction sent, pausing before commit');
@@ -342,12 +356,12 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
         } catch (error) {
           await current?.abort().catch(() => undefined);
           current = undefined;
-          if (!failed) fail(error, error instanceof ProducerFencedError ? 'fenced by another stitcher instance' : 'transaction failed after the graph changed', outputs[0]!.batch);
+          if (!failed) fail(error, error instanceof ProducerFencedError ? 'fenced by another stitcher instance' : 'transaction failed after the graph changed', outputs[0]!);
           throw error;
         }
         current = undefined;
         metrics.transactionSeconds.observe(Number(process.hrtime.bigint() - transactionStarted) / 1e9);
-        metrics.transactionEvents.observe(outputs.reduce((sum, o) => sum + o.batch.messages.length, 0));
+        metrics.transactionEvents.observe(outputs.reduce((sum, o) => sum + o.size, 0));
       },
     });
   }
@@ -359,12 +373,11 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
    * start over from Kafka — fence, rebuild, resume from the committed offsets — exactly what a
    * process restart would do, without needing a supervisor.
    */
-  function fail(error: unknown, reason: string, batch: MessageBatch): void {
+  function fail(error: unknown, reason: string, at: { readonly topic: string; readonly partition: number; readonly nextOffset: string }): void {
     failed = true;
     ready = false;
-    const last = batch.messages[batch.messages.length - 1]?.offset;
     const fenced = error instanceof ProducerFencedError;
-    logger.error({ error: errorMessage(error), topic: batch.topic, partition: batch.partition, offset: last }, fenced ? `stopping: ${reason}` : `${reason}: rebuilding from Kafka`);
+    logger.error({ error: errorMessage(error), topic: at.topic, partition: at.partition, nextOffset: at.nextOffset }, fenced ? `stopping: ${reason}` : `${reason}: rebuilding from Kafka`);
     if (fenced) options.onFatal(error);
     // Not from inside the batch handler: the consumer's disconnect waits for it to return.
     else setImmediate(() => void recover());
@@ -380,6 +393,7 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
       consumer = undefined;
       producer = undefined;
       graph = undefined;
+      stitchedUpTo.clear();
       commits = newGroupCommit();
       failed = false;
       await startPipeline();
@@ -397,6 +411,7 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
     producer = fresh;
     await connectWithBackoff('Kafka transactional producer', () => fresh.connect(), logger, abort.signal);
     logger.info({ transactionalId: options.transactionalId }, 'transactions initialised (earlier holders of the id are fenced)');
+    outputPartitions = await connectWithBackoff('output topics', () => partitionsOf([topics.stitched, topics.changes, topics.graph]), logger, abort.signal);
     graph = await connectWithBackoff('identity graph changelog', () => restore(), logger, abort.signal);
     if (abort.signal.aborted) return;
     const joined = options.kafka.consumer({
@@ -414,6 +429,22 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
     await joined.run(handleBatch);
     ready = true;
     logger.info({ topics: [topics.raw, topics.json], groupId: options.groupId }, 'stitching');
+  }
+
+  async function partitionsOf(names: readonly string[]): Promise<Map<string, number>> {
+    const admin = options.kafka.admin();
+    await admin.connect();
+    try {
+      const counts = new Map<string, number>();
+      for (const name of names) {
+        const count = await admin.partitionCount(name);
+        if (count < 1) throw new DependencyUnavailableError(`Kafka: topic ${name} has no partitions yet`, { dependency: 'kafka', topic: name });
+        counts.set(name, count);
+      }
+      return counts;
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
   }
 
   function count(resolution: Resolution): void {
@@ -439,6 +470,8 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
       abort.abort();
       ready = false;
       await consumer?.disconnect().catch((error: unknown) => logger.warn({ error: errorMessage(error) }, 'consumer disconnect failed'));
+      // Handlers return before their own commit: the last transaction may still be under way.
+      await commits.flush();
       await producer?.disconnect().catch((error: unknown) => logger.warn({ error: errorMessage(error) }, 'producer disconnect failed'));
       await threads?.stop();
     },
@@ -447,34 +480,6 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
     // Not ready while kafkajs restarts a crashed consumer: nothing is stitched meanwhile.
     isReady: () => ready && !failed && (consumer?.isConsuming?.() ?? true),
   };
-}
-
-/**
- * Splits a transaction's records into sends of at most ~512 KB, so no partition's record
- * batch can reach the broker's default message.max.bytes (1 MB), however the keys fall.
- */
-export function chunked(batches: readonly TopicMessages[], maxBytes = 512 * 1024): TopicMessages[][] {
-  const chunks: TopicMessages[][] = [];
-  let chunk: TopicMessages[] = [];
-  let bytes = 0;
-  for (const { topic, messages } of batches) {
-    let run: OutgoingMessage[] = [];
-    for (const message of messages) {
-      const size = (message.value?.length ?? 0) + (message.key?.length ?? 0) + 64;
-      if (bytes + size > maxBytes && bytes > 0) {
-        if (run.length > 0) chunk.push({ topic, messages: run });
-        chunks.push(chunk);
-        chunk = [];
-        run = [];
-        bytes = 0;
-      }
-      run.push(message);
-      bytes += size;
-    }
-    if (run.length > 0) chunk.push({ topic, messages: run });
-  }
-  if (chunk.length > 0) chunks.push(chunk);
-  return chunks;
 }
 
 /** A record ready to stitch: its link request, and the record to reuse the body of (our own Event schema) or the event to encode whole. */
@@ -486,12 +491,22 @@ interface ReadyRecord {
 /** A record after the steps before the graph; a dead letter says at which step it stopped. */
 type Prepared = Ok<ReadyRecord> | Drop | (DeadLetterVerdict & { readonly stage: string; readonly messageId?: string });
 
+/**
+ * The records of `batch` after `stitchedUpTo` (all of them in the usual case, where the batch
+ * starts past it): after a rejoin the group fetches again from its committed offsets.
+ */
+function notYetStitched(batch: MessageBatch, stitchedUpTo: bigint | undefined): MessageBatch {
+  if (stitchedUpTo === undefined || BigInt(batch.messages[0]!.offset) > stitchedUpTo) return batch;
+  return { ...batch, messages: batch.messages.filter((message) => BigInt(message.offset) > stitchedUpTo) };
+}
+
 /** One input batch's outputs, waiting for its transaction. */
 interface StitchedBatch {
-  readonly batch: MessageBatch;
-  readonly stitched: OutgoingMessage[];
-  readonly changes: OutgoingMessage[];
-  readonly graphRecords: OutgoingMessage[];
+  readonly topic: string;
+  readonly partition: number;
+  /** Records in the input batch, whatever became of them. */
+  readonly size: number;
+  readonly records: RecordSets;
   readonly letters: DeadLetterInput[];
   readonly stitchedCount: number;
   readonly droppedCount: number;
@@ -501,8 +516,8 @@ interface StitchedBatch {
 
 interface OutputWriters {
   readonly stitched: StitchedEventWriter;
-  change(value: IdentityChange): Buffer;
-  graphRecord(value: IdentityGraphRecord): Buffer;
+  change(records: RecordSets, key: string, value: IdentityChange): void;
+  graphRecord(records: RecordSets, key: string, value: IdentityGraphRecord): void;
 }
 
 /**
@@ -517,10 +532,13 @@ function outputWriters(codec: AvroCodec, topics: StitcherTopics): OutputWriters 
     if (id === undefined) throw new Error(`no schema registered for ${topic}`);
     return id;
   };
-  const writer = <T>(topic: string, name: 'IdentityChange' | 'IdentityGraphRecord'): ((value: T) => Buffer) => {
+  const writer = <T>(topic: string, name: 'IdentityChange' | 'IdentityGraphRecord'): ((records: RecordSets, key: string, value: T) => void) => {
     const id = idOf(topic);
     const type = schema(name).type;
-    return (value) => encodeFramed(id, type, value);
+    return (records, key, value) => {
+      const end = encodeFramedInScratch(id, type, value);
+      records.append(topic, key, framedScratch(), 0, end);
+    };
   };
   return {
     stitched: new StitchedEventWriter(idOf(topics.stitched)),

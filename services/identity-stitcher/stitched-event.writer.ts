@@ -1,7 +1,8 @@
 import * as avro from 'avsc';
 import type { Event, StitchedEvent } from '../../schemas';
 import { avroOptions, schema } from '../../schemas';
-import { HEADER_LENGTH, encodeFramed } from '../common/registry';
+import type { RecordSets } from '../common/kafka/record-sets';
+import { HEADER_LENGTH, encodeFramedInScratch, framedScratch } from '../common/registry';
 
 /**
  * Writes `StitchedEvent`s in the wire format, reusing the input's Avro bytes when it can.
@@ -28,9 +29,17 @@ export class StitchedEventWriter {
     );
   }
 
-  /** `event`: the input record (wire format) when written with our Event schema, else the decoded event. */
-  write(head: Omit<StitchedEvent, 'event'>, event: Buffer | Event): Buffer {
-    if (Buffer.isBuffer(event)) return encodeFramed(this.schemaId, this.head, head, event, HEADER_LENGTH);
-    return encodeFramed(this.schemaId, this.full, { ...head, event });
+  /**
+   * Appends the record to `sets` under `key`. `event`: the input record (wire format) when it was
+   * written with our Event schema, else the decoded event.
+   */
+  append(sets: RecordSets, topic: string, key: string, head: Omit<StitchedEvent, 'event'>, event: Buffer | Event): void {
+    if (Buffer.isBuffer(event)) {
+      const end = encodeFramedInScratch(this.schemaId, this.head, head);
+      sets.append(topic, key, framedScratch(), 0, end, event, HEADER_LENGTH);
+    } else {
+      const end = encodeFramedInScratch(this.schemaId, this.full, { ...head, event });
+      sets.append(topic, key, framedScratch(), 0, end);
+    }
   }
 }

@@ -6,6 +6,8 @@
  * format: varints against an independent zigzag/LEB128 reference, the CRC against a bitwise
  * one, batches byte for byte against kafkajs' generic path, records and batches through
  * kafkajs' own decoders, and produce requests and request frames against ones built by hand.
+ * Record sets written ahead by the stitcher (the patch's other addition) are checked in
+ * kafka-record-sets.test.ts.
  */
 /* eslint-disable @typescript-eslint/no-require-imports */
 const Encoder = require('kafkajs/src/protocol/encoder') as new () => { writeVarInt(v: number): unknown; writeVarLong(v: number | bigint): unknown; buffer: Buffer };

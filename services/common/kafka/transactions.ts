@@ -4,6 +4,7 @@ import type { IncomingMessage, OutgoingMessage } from './client';
 import { toIncomingMessages } from './incoming-messages';
 import { toKafkaMessage } from './outgoing-messages';
 import { defaultPartitioner } from './partitioner';
+import { WRITTEN_RECORDS, type TopicRecordSets } from './record-sets';
 
 /**
  * Kafka transactions for consume-transform-produce (the identity stitcher).
@@ -46,10 +47,40 @@ export interface Transaction {
    * (`undefined` is allowed so that test doubles which ignore offsets need not invent them.)
    */
   send(batches: readonly TopicMessages[]): Promise<SentPartition[] | undefined>;
+  /** Sends one request's worth of records already written (`RecordSets.requests()`). */
+  sendWritten(request: readonly TopicRecordSets[]): Promise<void>;
   /** Adds consumed offsets of `groupId` to the transaction: they commit with the records or not at all. */
   sendOffsets(groupId: string, offsets: readonly ConsumedOffset[]): Promise<void>;
   commit(): Promise<void>;
   abort(): Promise<void>;
+}
+
+/**
+ * Splits records into sends of at most ~512 KB, so no partition's record
+ * batch can reach the broker's default message.max.bytes (1 MB), however the keys fall.
+ */
+export function chunked(batches: readonly TopicMessages[], maxBytes = 512 * 1024): TopicMessages[][] {
+  const chunks: TopicMessages[][] = [];
+  let chunk: TopicMessages[] = [];
+  let bytes = 0;
+  for (const { topic, messages } of batches) {
+    let run: OutgoingMessage[] = [];
+    for (const message of messages) {
+      const size = (message.value?.length ?? 0) + (message.key?.length ?? 0) + 64;
+      if (bytes + size > maxBytes && bytes > 0) {
+        if (run.length > 0) chunk.push({ topic, messages: run });
+        chunks.push(chunk);
+        chunk = [];
+        run = [];
+        bytes = 0;
+      }
+      run.push(message);
+      bytes += size;
+    }
+    if (run.length > 0) chunk.push({ topic, messages: run });
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
 }
 
 /** Another producer with the same transactional id took over; this one must stop. Never retried. */
@@ -91,6 +122,14 @@ export function createTransactionalProducer(kafka: Kafka, options: { transaction
           if (topicMessages.length === 0) return [];
           const sent = await translate('send in transaction', context, () => transaction.sendBatch({ topicMessages, acks: -1, compression: CompressionTypes.None }));
           return sent.map((r) => ({ topic: r.topicName, partition: r.partition, baseOffset: String(r.baseOffset ?? r.offset ?? '-1') }));
+        },
+        sendWritten: async (request) => {
+          const topicMessages = request.map(({ topic, sets }) => ({
+            topic,
+            messages: sets.map(({ partition, records }) => ({ partition, key: null, value: null, [WRITTEN_RECORDS]: records })),
+          }));
+          if (topicMessages.length === 0) return;
+          await translate('send in transaction', context, () => transaction.sendBatch({ topicMessages, acks: -1, compression: CompressionTypes.None }));
         },
         sendOffsets: (groupId, offsets) =>
           translate('send offsets in transaction', context, () =>

@@ -27,6 +27,18 @@ let scratch = Buffer.allocUnsafe(64 * 1024);
  * It does not validate: callers validate (AvroCodec.encode) or build values from typed objects.
  */
 export function encodeFramed(schemaId: number, type: avro.Type, value: unknown, suffix?: Buffer, suffixStart = 0): Buffer {
+  const end = encodeFramedInScratch(schemaId, type, value);
+  const out = Buffer.allocUnsafe(end + (suffix === undefined ? 0 : suffix.length - suffixStart));
+  scratch.copy(out, 0, 0, end);
+  suffix?.copy(out, end, suffixStart);
+  return out;
+}
+
+/**
+ * `value` encoded in the wire format into the shared scratch buffer (`framedScratch()`), whose
+ * first bytes it returns the end of: for writers that copy the bytes elsewhere at once.
+ */
+export function encodeFramedInScratch(schemaId: number, type: avro.Type, value: unknown): number {
   scratch[0] = MAGIC_BYTE;
   scratch.writeInt32BE(schemaId, 1);
   let end = type.encode(value, scratch, HEADER_LENGTH);
@@ -37,10 +49,12 @@ export function encodeFramed(schemaId: number, type: avro.Type, value: unknown, 
     scratch = grown;
     end = type.encode(value, scratch, HEADER_LENGTH);
   }
-  const out = Buffer.allocUnsafe(end + (suffix === undefined ? 0 : suffix.length - suffixStart));
-  scratch.copy(out, 0, 0, end);
-  suffix?.copy(out, end, suffixStart);
-  return out;
+  return end;
+}
+
+/** The buffer `encodeFramedInScratch` wrote into (it may grow, so ask after each call). */
+export function framedScratch(): Buffer {
+  return scratch;
 }
 
 /** Splits a wire-format buffer; anything else is an InvalidInputError (never retried). */

@@ -8,6 +8,7 @@ import { encodeFramed, type AvroCodec } from '../../../services/common/registry'
 import { resolveIdentityRules } from '../../../services/identity-stitcher/identity/identity-rules';
 import { createEventStitcher } from '../../../services/identity-stitcher/stitch-events.consumer';
 import { createStitcherMetrics } from '../../../services/identity-stitcher/stitcher.metrics';
+import { readRequest } from '../../support/record-sets';
 import { waitFor } from '../../support/wait-for';
 
 const topics = { raw: 'raw', json: 'json', stitched: 'stitched', changes: 'changes', graph: 'graph', deadLetters: 'dlq' };
@@ -24,6 +25,11 @@ class FakeKafka {
   consumers = 0;
   /** What the consumer says of itself (false: kafkajs is restarting it after a crash). */
   consuming = true;
+  /** Commits wait for this (a transaction still on the wire). */
+  commitGate: Promise<void> = Promise.resolve();
+  /** Deliver the batch a second time once its handler returns, as a rejoin fetches again from the committed offset. */
+  redeliverOnce = false;
+  deliveries = 0;
 
   constructor(private readonly input: readonly string[]) {}
 
@@ -42,9 +48,13 @@ class FakeKafka {
           let next: number | undefined;
           return {
             send: async (batches) => void pending.push(...batches),
+            sendWritten: async (request) => {
+              for (const { topic, key, value } of await readRequest(request)) pending.push({ topic, messages: [{ key, value }] });
+            },
             sendOffsets: async (_group, offsets) => void (next = Number(offsets[0]!.offset)),
             abort: async () => undefined,
             commit: async () => {
+              await this.commitGate;
               if (this.failCommits.count > 0) {
                 this.failCommits.count -= 1;
                 throw this.failCommits.error();
@@ -62,22 +72,34 @@ class FakeKafka {
           disconnect: async () => void (running = false),
           isConsuming: () => this.consuming,
           run: async (handler) => {
-            setImmediate(() => {
+            const deliver = (): void => {
               if (!running) return;
+              this.deliveries += 1;
               const messages = this.input.slice(this.offset).map((value, i) => this.incoming('json', this.offset + i, { key: null, value: Buffer.from(value) }));
               const batch: MessageBatch = { topic: 'json', partition: 0, messages, highWatermark: String(this.input.length), lastOffset: messages[messages.length - 1]!.offset };
               const context: BatchContext = { resolveOffset: () => undefined, commit: async () => undefined, heartbeat: async () => undefined, isRunning: () => running };
-              handler(batch, context).catch(() => undefined); // kafkajs would log and retry
-            });
+              handler(batch, context).then(
+                () => {
+                  if (this.redeliverOnce) {
+                    this.redeliverOnce = false;
+                    setImmediate(deliver);
+                  }
+                },
+                () => undefined, // kafkajs would log and retry
+              );
+            };
+            setImmediate(deliver);
           },
         };
       },
       producer: () => {
         throw new Error('not used');
       },
-      admin: () => {
-        throw new Error('not used');
-      },
+      admin: () => ({
+        connect: async () => undefined,
+        disconnect: async () => undefined,
+        partitionCount: async () => 1,
+      }) as unknown as ReturnType<KafkaClient['admin']>,
     };
   }
 
@@ -143,6 +165,29 @@ describe('event stitcher transactions', () => {
     expect(new Set(stitched.map((s) => s.profileId)).size).toBe(1);
     // The failed transaction left nothing behind, so the graph log holds each identifier once.
     expect((kafka.committed.get('graph') ?? []).map((m) => String(m.key)).sort()).toEqual(['anonymous_id:a1', 'email:u@x.io', 'user_id:u1']);
+  });
+
+  it('skips records a rejoin fetches again while their transaction is open, and stops only once it is committed', async () => {
+    const kafka = new FakeKafka(events);
+    let release: () => void = () => undefined;
+    kafka.commitGate = new Promise((resolve) => (release = resolve));
+    kafka.redeliverOnce = true;
+    const { component, metrics } = stitcher(kafka, jest.fn());
+    await component.start();
+    // The handler returned before its transaction committed, and the same records came again.
+    await waitFor(() => expect(kafka.deliveries).toBe(2), { timeoutMs: 5_000, intervalMs: 10 });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(kafka.offset).toBe(0);
+    let stopped = false;
+    const stopping = component.stop().then(() => (stopped = true));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(stopped).toBe(false); // waiting for the open transaction
+    release();
+    await stopping;
+    expect(kafka.offset).toBe(3);
+    const stitched = (kafka.committed.get('stitched') ?? []).map((m) => (schema('StitchedEvent').type.fromBuffer((m.value as Buffer).subarray(5)) as { event: { messageId: string } }).event.messageId);
+    expect(stitched).toEqual(['e1', 'e2', 'e3']);
+    expect((await metrics.events.get()).values.reduce((sum, v) => sum + v.value, 0)).toBe(3);
   });
 
   it('is not ready while its consumer is being restarted, and ready again once it consumes', async () => {

@@ -1,6 +1,8 @@
 import type { Event, StitchedEvent } from '../../../schemas';
 import { schema } from '../../../schemas';
+import { RecordSets } from '../../../services/common/kafka/record-sets';
 import { StitchedEventWriter } from '../../../services/identity-stitcher/stitched-event.writer';
+import { readAll } from '../../support/record-sets';
 
 const event: Event = {
   messageId: 'm-1',
@@ -23,14 +25,18 @@ const event: Event = {
 };
 
 describe('StitchedEventWriter', () => {
-  it("splices the input record's Avro body into exactly the bytes a full encoding gives", () => {
+  it("splices the input record's Avro body into exactly the bytes a full encoding gives, keyed by profile", async () => {
     const writer = new StitchedEventWriter(77);
     const value: StitchedEvent = { profileId: 'p_1', identifiers: [{ type: 'user_id', value: 'u-1' }], stitchedAt: 1_700_000_001_000, event };
     const body = Buffer.concat([Buffer.from([0, 0, 0, 0, 12]), schema('Event').type.toBuffer(event)]);
     const expected = Buffer.concat([Buffer.from([0, 0, 0, 0, 77]), schema('StitchedEvent').type.toBuffer(value)]);
     const { event: _event, ...head } = value;
-    expect(writer.write(head, body)).toEqual(expected);
-    expect(writer.write(head, event)).toEqual(expected);
-    expect(schema('StitchedEvent').type.fromBuffer(writer.write(head, body).subarray(5))).toEqual(value);
+    const sets = new RecordSets(new Map([['stitched', 1]]), 1_700_000_002_000);
+    writer.append(sets, 'stitched', 'p_1', head, body);
+    writer.append(sets, 'stitched', 'p_1', head, event);
+    const records = await readAll(sets);
+    expect(records.map((r) => r.key?.toString())).toEqual(['p_1', 'p_1']);
+    expect(records.map((r) => r.value!.toString('hex'))).toEqual([expected.toString('hex'), expected.toString('hex')]);
+    expect(schema('StitchedEvent').type.fromBuffer(records[0]!.value!.subarray(5))).toEqual(value);
   });
 });

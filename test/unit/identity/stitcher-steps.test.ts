@@ -7,7 +7,6 @@ import { IdentifierNormaliser } from '../../../services/identity-stitcher/identi
 import { decodeAvroEvent, parseJsonEvent } from '../../../services/identity-stitcher/steps/decode-event.step';
 import { linkRequestOf } from '../../../services/identity-stitcher/steps/link-request.step';
 import { resolveProfile } from '../../../services/identity-stitcher/steps/resolve-profile.step';
-import { chunked } from '../../../services/identity-stitcher/stitch-events.consumer';
 import { identifyEvent } from '../../support/events';
 
 function message(value: string | Buffer | null, timestamp = '1700000000000'): IncomingMessage {
@@ -126,18 +125,5 @@ describe('link-request and resolve-profile steps', () => {
     const result = resolveProfile(requestOf({ ...event, messageId: 'm2', type: 'alias', previousId: 'visitor', anonymousId: null, context: '{}', traits: '{}' }), d.graph);
     expect(result.kind === 'ok' && result.value.changes.map((c) => [c.kind, c.rule])).toEqual([['link', 'alias']]);
     expect(d.graph.profileIdOf('user_id', 'u-1')).toBe(d.graph.profileIdOf('anonymous_id', 'visitor'));
-  });
-});
-
-describe('transaction sends', () => {
-  it('are split so no send carries more than the byte bound, keeping every record once and in order', () => {
-    const records = (topic: string, n: number) => ({ topic, messages: Array.from({ length: n }, (_, i) => ({ key: `${topic}-${i}`, value: Buffer.alloc(100) })) });
-    const chunks = chunked([records('a', 30), records('b', 5), records('c', 12)], 1_000);
-    for (const chunk of chunks) {
-      const bytes = chunk.flatMap((c) => c.messages).reduce((sum, m) => sum + (m.value?.length ?? 0) + String(m.key).length + 64, 0);
-      expect(bytes).toBeLessThanOrEqual(1_000);
-    }
-    expect(chunks.flat().flatMap((c) => c.messages.map((m) => m.key))).toEqual([...records('a', 30).messages, ...records('b', 5).messages, ...records('c', 12).messages].map((m) => m.key));
-    expect(chunked([records('a', 0)])).toEqual([]);
   });
 });
