@@ -2,7 +2,7 @@
  * Stitched events/s in transactional mode vs a same-client consume → produce pass-through,
  * in the same run, against the Kafka and registry of the environment.
  *
- *   npm run build && node dist/bench/identity-stitcher-throughput.js [events=200000] [eventsPerPerson=20] [rounds=3]
+ *   npm run build && node dist/bench/identity-stitcher-throughput.js [events=200000] [eventsPerPerson=20] [rounds=5]
  *   (KAFKA_BROKERS, SCHEMA_REGISTRY_URL as for the services)
  *
  * All three read the same pre-produced Avro events (6 partitions) with the same client. Two
@@ -46,7 +46,7 @@ const events = countArgument(2, 'events', 200_000);
  * of every person and then mostly finds known identifiers, as with returning visitors.
  */
 const perPerson = countArgument(3, 'eventsPerPerson', 20);
-const rounds = countArgument(4, 'rounds', 3);
+const rounds = countArgument(4, 'rounds', 5);
 const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 const registryUrl = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
 const logger = pino({ level: process.env.LOG_LEVEL ?? 'warn' });
