@@ -1,6 +1,8 @@
 import {
   Kafka,
   CompressionTypes,
+  ConfigResourceTypes,
+  ConfigSource,
   type Admin,
   type Consumer,
   type EachBatchPayload,
@@ -132,6 +134,11 @@ export interface KafkaAdmin {
   connect(): Promise<void>;
   /** Creates the topics that are missing; existing topics are left as they are. */
   ensureTopics(specs?: readonly TopicSpec[]): Promise<string[]>;
+  /**
+   * Raises `max.message.bytes` of existing topics to their spec where it is lower (topics made
+   * before the spec asked for more), keeping every other topic-level setting; returns their names.
+   */
+  raiseMessageLimits(specs?: readonly TopicSpec[]): Promise<string[]>;
   listTopics(): Promise<string[]>;
   /** Number of partitions of an existing topic. */
   partitionCount(topic: string): Promise<number>;
@@ -292,6 +299,32 @@ function wrapAdmin(admin: Admin): KafkaAdmin {
         shouldRetry: (error) => (error as { retriable?: boolean }).retriable === true || /does not host|UNKNOWN_TOPIC|LEADER_NOT_AVAILABLE/i.test(String(error)),
       });
       return names;
+    },
+    async raiseMessageLimits(specs = allTopics) {
+      const wanted = specs.filter((spec) => spec.maxMessageBytes !== undefined);
+      if (wanted.length === 0) return [];
+      const existing = new Set(await unavailableOnFailure('list topics', () => admin.listTopics()));
+      const resources = wanted.filter((spec) => existing.has(spec.name)).map((spec) => ({ type: ConfigResourceTypes.TOPIC, name: spec.name }));
+      if (resources.length === 0) return [];
+      const described = await unavailableOnFailure('describe topic configs', () => admin.describeConfigs({ resources, includeSynonyms: false }));
+      const raised: string[] = [];
+      for (const { resourceName, configEntries } of described.resources) {
+        const limit = wanted.find((spec) => spec.name === resourceName)!.maxMessageBytes!;
+        const current = configEntries.find((entry) => entry.configName === 'max.message.bytes');
+        if (current && Number(current.configValue) >= limit) continue;
+        // AlterConfigs replaces a topic's whole set of overrides: carry the others over.
+        const overrides = configEntries
+          .filter((entry) => entry.configSource === ConfigSource.TOPIC_CONFIG && entry.configName !== 'max.message.bytes')
+          .map((entry) => ({ name: entry.configName, value: entry.configValue }));
+        await unavailableOnFailure(`raise max.message.bytes of ${resourceName}`, () =>
+          admin.alterConfigs({
+            validateOnly: false,
+            resources: [{ type: ConfigResourceTypes.TOPIC, name: resourceName, configEntries: [...overrides, { name: 'max.message.bytes', value: String(limit) }] }],
+          }),
+        );
+        raised.push(resourceName);
+      }
+      return raised;
     },
     listTopics: () => unavailableOnFailure('list topics', () => admin.listTopics()),
     async partitionCount(topic) {

@@ -63,6 +63,8 @@ export function createKafkaConnection(options: KafkaConnectionOptions): Componen
           await admin.connect();
           const created = await admin.ensureTopics(options.topics ?? allTopics);
           if (created.length > 0) logger.info({ created }, 'created topics');
+          const raised = await admin.raiseMessageLimits(options.topics ?? allTopics);
+          if (raised.length > 0) logger.info({ topics: raised }, 'raised max.message.bytes to what the topics need');
         },
         logger,
         abort.signal,

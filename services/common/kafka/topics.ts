@@ -4,6 +4,15 @@
  */
 const DAY_MS = 24 * 60 * 60 * 1000;
 
+/**
+ * Largest record batch the stitched and dead-letter topics take (`max.message.bytes`). A stitched
+ * event is its input plus a head (profile id and the identifiers linked: at most a few hundred of
+ * at most 512 characters each), and a dead letter is its original bytes plus the reason; both
+ * must fit whatever the input topics accepted (the broker's default, 1 MiB). Otherwise one large
+ * input would fail every transaction the stitcher tries, and the stream would stop on it.
+ */
+export const OUTPUT_MESSAGE_BYTES = 2 * 1024 * 1024;
+
 export interface TopicSpec {
   readonly name: string;
   readonly partitions: number;
@@ -14,17 +23,19 @@ export interface TopicSpec {
   readonly valueSchema?: string;
   /** What the record key is, for the README and producers. */
   readonly key: string;
+  /** `max.message.bytes`, where it must be above the broker's default (see OUTPUT_MESSAGE_BYTES). */
+  readonly maxMessageBytes?: number;
 }
 
 export const topics = {
   eventsRaw: { name: 'kumiki.events.raw', partitions: 6, cleanup: 'delete', retentionMs: 7 * DAY_MS, valueSchema: 'Event', key: 'userId, else anonymousId, else messageId' },
   eventsJson: { name: 'kumiki.events.json', partitions: 6, cleanup: 'delete', retentionMs: 7 * DAY_MS, key: 'userId, else anonymousId, else messageId' },
-  eventsStitched: { name: 'kumiki.events.stitched', partitions: 6, cleanup: 'delete', retentionMs: 7 * DAY_MS, valueSchema: 'StitchedEvent', key: 'profile id' },
+  eventsStitched: { name: 'kumiki.events.stitched', partitions: 6, cleanup: 'delete', retentionMs: 7 * DAY_MS, valueSchema: 'StitchedEvent', key: 'profile id', maxMessageBytes: OUTPUT_MESSAGE_BYTES },
   identityChanges: { name: 'kumiki.identity.changes', partitions: 6, cleanup: 'delete', retentionMs: 30 * DAY_MS, valueSchema: 'IdentityChange', key: 'profile id' },
   identityGraph: { name: 'kumiki.identity.graph', partitions: 6, cleanup: 'compact', valueSchema: 'IdentityGraphRecord', key: 'identifier (type:value)' },
   profileUpdates: { name: 'kumiki.profiles.updates', partitions: 6, cleanup: 'compact', valueSchema: 'ProfileUpdate', key: 'profile id' },
   segmentChanges: { name: 'kumiki.segments.changes', partitions: 6, cleanup: 'delete', retentionMs: 30 * DAY_MS, valueSchema: 'SegmentChange', key: 'profile id' },
-  deadLetters: { name: 'kumiki.events.dlq', partitions: 6, cleanup: 'delete', retentionMs: 30 * DAY_MS, valueSchema: 'DeadLetter', key: 'original key' },
+  deadLetters: { name: 'kumiki.events.dlq', partitions: 6, cleanup: 'delete', retentionMs: 30 * DAY_MS, valueSchema: 'DeadLetter', key: 'original key', maxMessageBytes: OUTPUT_MESSAGE_BYTES },
   privacyRequests: { name: 'kumiki.privacy.requests', partitions: 6, cleanup: 'delete', retentionMs: 30 * DAY_MS, valueSchema: 'PrivacyRequest', key: 'identifier' },
 } as const satisfies Record<string, TopicSpec>;
 
@@ -37,6 +48,7 @@ export function topicConfigEntries(spec: TopicSpec): { name: string; value: stri
   if (spec.cleanup === 'delete' && spec.retentionMs !== undefined) {
     entries.push({ name: 'retention.ms', value: String(spec.retentionMs) });
   }
+  if (spec.maxMessageBytes !== undefined) entries.push({ name: 'max.message.bytes', value: String(spec.maxMessageBytes) });
   return entries;
 }
 
