@@ -59,7 +59,6 @@ class PartitionSet implements WrittenRecords {
 export class RecordSets {
   private readonly open = new Map<string, (PartitionSet | undefined)[]>();
   private readonly sealed: { topic: string; partition: number; set: PartitionSet }[] = [];
-  private records = 0;
 
   constructor(
     private readonly partitionCounts: ReadonlyMap<string, number>,
@@ -67,11 +66,6 @@ export class RecordSets {
     private readonly maxSetBytes = 512 * 1024,
     private readonly initialSetBytes = 16 * 1024,
   ) {}
-
-  /** Records appended so far. */
-  get count(): number {
-    return this.records;
-  }
 
   /**
    * Appends a record keyed by `key` (UTF-8) whose value is `value[start, end)` followed, when
@@ -99,7 +93,6 @@ export class RecordSets {
     buffer[at++] = 0;
     set.length = at;
     set.count += 1;
-    this.records += 1;
   }
 
   /** Every set written, as produce requests: each request holds at most one set per partition. */
