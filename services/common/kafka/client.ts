@@ -17,7 +17,8 @@ import { toIncomingMessages } from './incoming-messages';
 import { toKafkaMessage } from './outgoing-messages';
 import { restartsWhenKafkajsGivesUp } from './consumer-restarts';
 import { defaultPartitioner } from './partitioner';
-import { createTransactionalProducer, readTopicToEnd, type ReadToEndOptions, type TransactionalProducer } from './transactions';
+import { readTopicToEnd, type ReadToEndOptions } from './read-to-end';
+import { createTransactionalProducer, type TransactionalProducer } from './transactions';
 
 /**
  * kumiki's thin face over the Kafka client. Services depend on these interfaces, never on
@@ -68,7 +69,7 @@ export interface KafkaClient {
   admin(): KafkaAdmin;
   /** A producer for consume-transform-produce transactions (see transactions.ts). */
   transactionalProducer(options: { transactionalId: string; transactionTimeoutMs?: number }): TransactionalProducer;
-  /** Reads a topic from the beginning to its current end (see transactions.ts). */
+  /** Reads a topic from the beginning to its current end, each record once (see read-to-end.ts). */
   readToEnd(options: ReadToEndOptions): Promise<number>;
 }
 

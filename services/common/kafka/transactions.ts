@@ -1,7 +1,6 @@
 import { CompressionTypes, type Kafka, type Producer, type Transaction as KafkaTransaction } from 'kafkajs';
 import { DependencyUnavailableError, KumikiError, errorMessage } from '../errors';
-import type { IncomingMessage, OutgoingMessage } from './client';
-import { toIncomingMessages } from './incoming-messages';
+import type { OutgoingMessage } from './client';
 import { toKafkaMessage } from './outgoing-messages';
 import { defaultPartitioner } from './partitioner';
 import { WRITTEN_RECORDS, type TopicRecordSets } from './record-sets';
@@ -106,21 +105,21 @@ export function createTransactionalProducer(kafka: Kafka, options: { transaction
   const context = { transactionalId: options.transactionalId };
   return {
     async connect() {
-      await translate('connect transactional producer', context, () => producer.connect());
+      await translateKafkaError('connect transactional producer', context, () => producer.connect());
       // kafkajs initialises the transactional producer id lazily, at the first transaction:
       // do it now, so the fencing of any earlier holder happens before we read any state.
-      const first = await translate('initialise transactions', context, () => producer.transaction());
-      await translate('abort empty transaction', context, () => first.abort());
+      const first = await translateKafkaError('initialise transactions', context, () => producer.transaction());
+      await translateKafkaError('abort empty transaction', context, () => first.abort());
     },
     async begin() {
-      const transaction: KafkaTransaction = await translate('begin transaction', context, () => producer.transaction());
+      const transaction: KafkaTransaction = await translateKafkaError('begin transaction', context, () => producer.transaction());
       return {
         send: async (batches) => {
           const topicMessages = batches
             .filter((batch) => batch.messages.length > 0)
             .map((batch) => ({ topic: batch.topic, messages: batch.messages.map(toKafkaMessage) }));
           if (topicMessages.length === 0) return [];
-          const sent = await translate('send in transaction', context, () => transaction.sendBatch({ topicMessages, acks: -1, compression: CompressionTypes.None }));
+          const sent = await translateKafkaError('send in transaction', context, () => transaction.sendBatch({ topicMessages, acks: -1, compression: CompressionTypes.None }));
           return sent.map((r) => ({ topic: r.topicName, partition: r.partition, baseOffset: String(r.baseOffset ?? r.offset ?? '-1') }));
         },
         sendWritten: async (request) => {
@@ -129,14 +128,14 @@ export function createTransactionalProducer(kafka: Kafka, options: { transaction
             messages: sets.map(({ partition, records }) => ({ partition, key: null, value: null, [WRITTEN_RECORDS]: records })),
           }));
           if (topicMessages.length === 0) return;
-          await translate('send in transaction', context, () => transaction.sendBatch({ topicMessages, acks: -1, compression: CompressionTypes.None }));
+          await translateKafkaError('send in transaction', context, () => transaction.sendBatch({ topicMessages, acks: -1, compression: CompressionTypes.None }));
         },
         sendOffsets: (groupId, offsets) =>
-          translate('send offsets in transaction', context, () =>
+          translateKafkaError('send offsets in transaction', context, () =>
             transaction.sendOffsets({ consumerGroupId: groupId, topics: groupOffsets(offsets) }),
           ),
-        commit: () => translate('commit transaction', context, () => transaction.commit()),
-        abort: () => translate('abort transaction', context, () => transaction.abort()),
+        commit: () => translateKafkaError('commit transaction', context, () => transaction.commit()),
+        abort: () => translateKafkaError('abort transaction', context, () => transaction.abort()),
       };
     },
     disconnect: () => producer.disconnect(),
@@ -153,7 +152,8 @@ function groupOffsets(offsets: readonly ConsumedOffset[]): { topic: string; part
   return [...byTopic].map(([topic, partitions]) => ({ topic, partitions }));
 }
 
-async function translate<T>(action: string, context: Record<string, string>, task: () => Promise<T>): Promise<T> {
+/** Runs one Kafka call, turning its failure into a fencing error, the original non-retriable error, or a retriable unavailability. */
+export async function translateKafkaError<T>(action: string, context: Record<string, string>, task: () => Promise<T>): Promise<T> {
   try {
     return await task();
   } catch (error) {
@@ -171,86 +171,3 @@ function isFenced(error: unknown): boolean {
   return false;
 }
 
-export interface ReadToEndOptions {
-  readonly topic: string;
-  /** Called with each batch of records, in offset order per partition. */
-  readonly onBatch: (messages: readonly IncomingMessage[]) => Promise<void> | void;
-  /** Defaults to read_committed: only records of committed transactions. */
-  readonly readUncommitted?: boolean;
-  readonly groupIdPrefix: string;
-  /** Start here (partition → next offset to read) instead of at the beginning; records before it may still be delivered. */
-  readonly fromOffsets?: ReadonlyMap<number, string>;
-}
-
-/**
- * Reads a topic from its beginning up to the end offsets it has when the read starts, then
- * returns the number of records read. Reading committed only, the end is reached when the
- * offsets kafkajs reports (control records included) pass the end offset of every partition.
- * Uses a throwaway consumer group that never commits.
- */
-export async function readTopicToEnd(kafka: Kafka, options: ReadToEndOptions): Promise<number> {
-  const admin = kafka.admin();
-  await translate('connect admin', {}, () => admin.connect());
-  let ends: Map<number, bigint>;
-  try {
-    const offsets = await translate('fetch end offsets', { topic: options.topic }, () => admin.fetchTopicOffsets(options.topic));
-    ends = new Map(
-      offsets
-        .filter((o) => BigInt(o.high) > BigInt(o.low) && BigInt(o.high) > BigInt(options.fromOffsets?.get(o.partition) ?? '0'))
-        .map((o) => [o.partition, BigInt(o.high)]),
-    );
-  } finally {
-    await admin.disconnect().catch(() => undefined);
-  }
-  if (ends.size === 0) return 0;
-
-  const consumer = kafka.consumer({
-    groupId: `${options.groupIdPrefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`,
-    readUncommitted: options.readUncommitted ?? false,
-    allowAutoTopicCreation: false,
-    maxBytesPerPartition: 4 * 1024 * 1024,
-  });
-  let read = 0;
-  let failure: unknown;
-  const pending = new Set(ends.keys());
-  let finish: () => void = () => undefined;
-  const done = new Promise<void>((resolve) => (finish = resolve));
-  const progress = (partition: number, lastOffset: string): void => {
-    const end = ends.get(partition);
-    if (end !== undefined && BigInt(lastOffset) + 1n >= end) pending.delete(partition);
-    if (pending.size === 0) finish();
-  };
-  // END_BATCH_PROCESS also fires for batches that held only control records (commit markers),
-  // whose offsets a read_committed consumer otherwise never sees.
-  consumer.on(consumer.events.END_BATCH_PROCESS, (event) => progress(event.payload.partition, event.payload.lastOffset));
-  consumer.on(consumer.events.CRASH, (event) => {
-    failure = event.payload.error;
-    finish();
-  });
-  try {
-    await translate('connect consumer', { topic: options.topic }, () => consumer.connect());
-    await consumer.subscribe({ topic: options.topic, fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachBatch: async ({ batch }) => {
-        const messages = toIncomingMessages(batch);
-        try {
-          await options.onBatch(messages);
-        } catch (error) {
-          failure = error;
-          finish();
-          throw error;
-        }
-        read += messages.length;
-      },
-    });
-    for (const [partition, offset] of options.fromOffsets ?? []) {
-      if (ends.has(partition)) consumer.seek({ topic: options.topic, partition, offset });
-    }
-    await done;
-    if (failure) throw failure;
-    return read;
-  } finally {
-    await consumer.disconnect().catch(() => undefined);
-  }
-}
