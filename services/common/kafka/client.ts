@@ -10,13 +10,13 @@ import {
   type RetryOptions as KafkaRetryOptions,
 } from 'kafkajs';
 import { kafkaLogCreator, type Logger } from '../logger';
-import { DependencyUnavailableError, errorMessage } from '../errors';
 import { withRetry } from '../retry';
 import { allTopics, topicConfigEntries, type TopicSpec } from './topics';
 import { toIncomingMessages } from './incoming-messages';
 import { toKafkaMessage } from './outgoing-messages';
 import { restartsWhenKafkajsGivesUp } from './consumer-restarts';
 import { defaultPartitioner } from './partitioner';
+import { unavailableOnFailure } from './kafka-errors';
 import { readTopicToEnd, type ReadToEndOptions } from './read-to-end';
 import { createTransactionalProducer, type TransactionalProducer } from './transactions';
 
@@ -352,20 +352,4 @@ function wrapAdmin(admin: Admin): KafkaAdmin {
     deleteTopics: (names) => admin.deleteTopics({ topics: [...names] }),
     disconnect: () => admin.disconnect(),
   };
-}
-
-/** Connection-level failures become retriable errors that name what we were doing. */
-async function unavailableOnFailure<T>(action: string, task: () => Promise<T>): Promise<T> {
-  try {
-    return await task();
-  } catch (error) {
-    const retriable = (error as { retriable?: boolean }).retriable !== false || isConnectionError(error);
-    if (!retriable) throw error;
-    throw new DependencyUnavailableError(`Kafka: cannot ${action}: ${errorMessage(error)}`, { dependency: 'kafka' }, { cause: error });
-  }
-}
-
-function isConnectionError(error: unknown): boolean {
-  const name = (error as { name?: string }).name ?? '';
-  return /Connection|NumberOfRetriesExceeded|RequestTimeout|BrokerNotFound/.test(name);
 }

@@ -1,7 +1,7 @@
 import type { Kafka } from 'kafkajs';
 import type { IncomingMessage } from './client';
 import { toIncomingMessages } from './incoming-messages';
-import { translateKafkaError } from './transactions';
+import { unavailableOnFailure } from './kafka-errors';
 
 export interface ReadToEndOptions {
   readonly topic: string;
@@ -97,7 +97,7 @@ export async function readTopicToEnd(kafka: Kafka, options: ReadToEndOptions): P
     finish();
   });
   try {
-    await translateKafkaError('connect consumer', { topic: options.topic }, () => consumer.connect());
+    await unavailableOnFailure('connect consumer', () => consumer.connect(), { topic: options.topic });
     await consumer.subscribe({ topic: options.topic, fromBeginning: true });
     await consumer.run({
       autoCommit: false,
@@ -126,9 +126,9 @@ export async function readTopicToEnd(kafka: Kafka, options: ReadToEndOptions): P
 /** The partitions that hold records past the starting point, with their end offsets. */
 async function endOffsets(kafka: Kafka, options: ReadToEndOptions): Promise<Map<number, bigint>> {
   const admin = kafka.admin();
-  await translateKafkaError('connect admin', {}, () => admin.connect());
+  await unavailableOnFailure('connect admin', () => admin.connect());
   try {
-    const offsets = await translateKafkaError('fetch end offsets', { topic: options.topic }, () => admin.fetchTopicOffsets(options.topic));
+    const offsets = await unavailableOnFailure('fetch end offsets', () => admin.fetchTopicOffsets(options.topic), { topic: options.topic });
     return new Map(
       offsets
         .filter((o) => BigInt(o.high) > BigInt(o.low) && BigInt(o.high) > BigInt(options.fromOffsets?.get(o.partition) ?? '0'))

@@ -1,5 +1,6 @@
 import { CompressionTypes, type Kafka, type Producer, type Transaction as KafkaTransaction } from 'kafkajs';
-import { DependencyUnavailableError, KumikiError, errorMessage } from '../errors';
+import { KumikiError } from '../errors';
+import { kafkaFailure } from './kafka-errors';
 import type { OutgoingMessage } from './client';
 import { toKafkaMessage } from './outgoing-messages';
 import { defaultPartitioner } from './partitioner';
@@ -105,21 +106,21 @@ export function createTransactionalProducer(kafka: Kafka, options: { transaction
   const context = { transactionalId: options.transactionalId };
   return {
     async connect() {
-      await translateKafkaError('connect transactional producer', context, () => producer.connect());
+      await translate('connect transactional producer', context, () => producer.connect());
       // kafkajs initialises the transactional producer id lazily, at the first transaction:
       // do it now, so the fencing of any earlier holder happens before we read any state.
-      const first = await translateKafkaError('initialise transactions', context, () => producer.transaction());
-      await translateKafkaError('abort empty transaction', context, () => first.abort());
+      const first = await translate('initialise transactions', context, () => producer.transaction());
+      await translate('abort empty transaction', context, () => first.abort());
     },
     async begin() {
-      const transaction: KafkaTransaction = await translateKafkaError('begin transaction', context, () => producer.transaction());
+      const transaction: KafkaTransaction = await translate('begin transaction', context, () => producer.transaction());
       return {
         send: async (batches) => {
           const topicMessages = batches
             .filter((batch) => batch.messages.length > 0)
             .map((batch) => ({ topic: batch.topic, messages: batch.messages.map(toKafkaMessage) }));
           if (topicMessages.length === 0) return [];
-          const sent = await translateKafkaError('send in transaction', context, () => transaction.sendBatch({ topicMessages, acks: -1, compression: CompressionTypes.None }));
+          const sent = await translate('send in transaction', context, () => transaction.sendBatch({ topicMessages, acks: -1, compression: CompressionTypes.None }));
           return sent.map((r) => ({ topic: r.topicName, partition: r.partition, baseOffset: String(r.baseOffset ?? r.offset ?? '-1') }));
         },
         sendWritten: async (request) => {
@@ -128,14 +129,14 @@ export function createTransactionalProducer(kafka: Kafka, options: { transaction
             messages: sets.map(({ partition, records }) => ({ partition, key: null, value: null, [WRITTEN_RECORDS]: records })),
           }));
           if (topicMessages.length === 0) return;
-          await translateKafkaError('send in transaction', context, () => transaction.sendBatch({ topicMessages, acks: -1, compression: CompressionTypes.None }));
+          await translate('send in transaction', context, () => transaction.sendBatch({ topicMessages, acks: -1, compression: CompressionTypes.None }));
         },
         sendOffsets: (groupId, offsets) =>
-          translateKafkaError('send offsets in transaction', context, () =>
+          translate('send offsets in transaction', context, () =>
             transaction.sendOffsets({ consumerGroupId: groupId, topics: groupOffsets(offsets) }),
           ),
-        commit: () => translateKafkaError('commit transaction', context, () => transaction.commit()),
-        abort: () => translateKafkaError('abort transaction', context, () => transaction.abort()),
+        commit: () => translate('commit transaction', context, () => transaction.commit()),
+        abort: () => translate('abort transaction', context, () => transaction.abort()),
       };
     },
     disconnect: () => producer.disconnect(),
@@ -152,14 +153,13 @@ function groupOffsets(offsets: readonly ConsumedOffset[]): { topic: string; part
   return [...byTopic].map(([topic, partitions]) => ({ topic, partitions }));
 }
 
-/** Runs one Kafka call, turning its failure into a fencing error, the original non-retriable error, or a retriable unavailability. */
-export async function translateKafkaError<T>(action: string, context: Record<string, string>, task: () => Promise<T>): Promise<T> {
+/** Runs one Kafka call of the transaction: a fencing error becomes `ProducerFencedError`, any other failure what `kafkaFailure` says. */
+async function translate<T>(action: string, context: Record<string, string>, task: () => Promise<T>): Promise<T> {
   try {
     return await task();
   } catch (error) {
     if (isFenced(error)) throw new ProducerFencedError(`Kafka: cannot ${action}: fenced by a newer producer with the same transactional id`, context, { cause: error });
-    if ((error as { retriable?: boolean }).retriable === false) throw error;
-    throw new DependencyUnavailableError(`Kafka: cannot ${action}: ${errorMessage(error)}`, { dependency: 'kafka', ...context }, { cause: error });
+    throw kafkaFailure(action, error, context);
   }
 }
 
