@@ -13,7 +13,7 @@ import { kafkaLogCreator, type Logger } from '../logger';
 import { withRetry } from '../retry';
 import { allTopics, topicConfigEntries, type TopicSpec } from './topics';
 import { toIncomingMessages } from './incoming-messages';
-import { toKafkaMessage } from './outgoing-messages';
+import { chunked, toKafkaMessage } from './outgoing-messages';
 import { restartsWhenKafkajsGivesUp } from './consumer-restarts';
 import { defaultPartitioner } from './partitioner';
 import { unavailableOnFailure } from './kafka-errors';
@@ -75,7 +75,12 @@ export interface KafkaClient {
 
 export interface EventProducer {
   connect(): Promise<void>;
-  /** Resolves once every message is acknowledged by all in-sync replicas (acks=all). */
+  /**
+   * Resolves once every message is acknowledged by all in-sync replicas (acks=all). Sends of
+   * more than a request's worth (REQUEST_BYTES) go as several requests in turn, so no partition's
+   * record batch can pass the broker's limit; when one fails, the ones before it are written
+   * (callers resend the whole, and records are deduplicated downstream or idempotent by key).
+   */
   send(topic: string, messages: readonly OutgoingMessage[]): Promise<void>;
   disconnect(): Promise<void>;
 }
@@ -186,10 +191,11 @@ function wrapProducer(kafka: Kafka, transactionalId: string | undefined): EventP
   return {
     connect: () => unavailableOnFailure('connect producer', () => producer.connect()),
     async send(topic, messages) {
-      if (messages.length === 0) return;
-      await unavailableOnFailure(`produce to ${topic}`, () =>
-        producer.send({ topic, acks: -1, compression: CompressionTypes.None, messages: messages.map(toKafkaMessage) }),
-      );
+      for (const [part] of chunked([{ topic, messages }])) {
+        await unavailableOnFailure(`produce to ${topic}`, () =>
+          producer.send({ topic, acks: -1, compression: CompressionTypes.None, messages: part!.messages.map(toKafkaMessage) }),
+        );
+      }
     },
     disconnect: () => producer.disconnect(),
   };

@@ -1,8 +1,7 @@
 import { CompressionTypes, type Kafka, type Producer, type Transaction as KafkaTransaction } from 'kafkajs';
 import { KumikiError } from '../errors';
 import { kafkaFailure } from './kafka-errors';
-import type { OutgoingMessage } from './client';
-import { toKafkaMessage } from './outgoing-messages';
+import { toKafkaMessage, type TopicMessages } from './outgoing-messages';
 import { defaultPartitioner } from './partitioner';
 import { WRITTEN_RECORDS, type TopicRecordSets } from './record-sets';
 
@@ -19,11 +18,6 @@ export interface TransactionalProducer {
   /** Begins a transaction. Only one may be open at a time. */
   begin(): Promise<Transaction>;
   disconnect(): Promise<void>;
-}
-
-export interface TopicMessages {
-  readonly topic: string;
-  readonly messages: readonly OutgoingMessage[];
 }
 
 export interface ConsumedOffset {
@@ -53,34 +47,6 @@ export interface Transaction {
   sendOffsets(groupId: string, offsets: readonly ConsumedOffset[]): Promise<void>;
   commit(): Promise<void>;
   abort(): Promise<void>;
-}
-
-/**
- * Splits records into sends of at most ~512 KB, so no partition's record
- * batch can reach the broker's default message.max.bytes (1 MB), however the keys fall.
- */
-export function chunked(batches: readonly TopicMessages[], maxBytes = 512 * 1024): TopicMessages[][] {
-  const chunks: TopicMessages[][] = [];
-  let chunk: TopicMessages[] = [];
-  let bytes = 0;
-  for (const { topic, messages } of batches) {
-    let run: OutgoingMessage[] = [];
-    for (const message of messages) {
-      const size = (message.value?.length ?? 0) + (message.key?.length ?? 0) + 64;
-      if (bytes + size > maxBytes && bytes > 0) {
-        if (run.length > 0) chunk.push({ topic, messages: run });
-        chunks.push(chunk);
-        chunk = [];
-        run = [];
-        bytes = 0;
-      }
-      run.push(message);
-      bytes += size;
-    }
-    if (run.length > 0) chunk.push({ topic, messages: run });
-  }
-  if (chunk.length > 0) chunks.push(chunk);
-  return chunks;
 }
 
 /** Another producer with the same transactional id took over; this one must stop. Never retried. */

@@ -36,6 +36,8 @@ interface Harness {
   send(records: readonly StitchedEvent[]): Promise<void>;
   /** Every ProfileUpdate of `profileId` on the topic, in offset order. */
   updatesOf(profileId: string): Promise<ProfileUpdate[]>;
+  /** The last ProfileUpdate of each profile on the topic: what compaction keeps. */
+  lastUpdates(): Promise<Map<string, ProfileUpdate>>;
   close(): Promise<void>;
 }
 
@@ -53,6 +55,13 @@ async function harness(env: Record<string, string>): Promise<Harness> {
   await producer.connect();
   const { service } = createMaterializerService(config, createServiceBase('profile-materializer', config));
   await service.start();
+  const readUpdates = async (): Promise<ProfileUpdate[]> => {
+    const raw: Buffer[] = [];
+    await kafka.readToEnd({ topic: config.MATERIALIZER_UPDATES_TOPIC, groupIdPrefix: uniqueName('read-back'), onBatch: (messages) => void raw.push(...messages.map((m) => m.value!)) });
+    const decoded: ProfileUpdate[] = [];
+    for (const value of raw) decoded.push((await codec.decode<ProfileUpdate>(value, schema('ProfileUpdate').type)).value);
+    return decoded;
+  };
   return {
     config,
     ch,
@@ -63,11 +72,10 @@ async function harness(env: Record<string, string>): Promise<Harness> {
       await producer.send(config.MATERIALIZER_STITCHED_TOPIC, records.map((r) => ({ key: r.profileId, value: codec.encode(config.MATERIALIZER_STITCHED_TOPIC, r) })));
     },
     async updatesOf(profileId) {
-      const raw: Buffer[] = [];
-      await kafka.readToEnd({ topic: config.MATERIALIZER_UPDATES_TOPIC, groupIdPrefix: uniqueName('read-back'), onBatch: (messages) => void raw.push(...messages.map((m) => m.value!)) });
-      const decoded: ProfileUpdate[] = [];
-      for (const value of raw) decoded.push((await codec.decode<ProfileUpdate>(value, schema('ProfileUpdate').type)).value);
-      return decoded.filter((u) => u.profileId === profileId);
+      return (await readUpdates()).filter((u) => u.profileId === profileId);
+    },
+    async lastUpdates() {
+      return new Map((await readUpdates()).map((u) => [u.profileId, u]));
     },
     async close() {
       await service.stop();
@@ -125,6 +133,30 @@ describe('ProfileUpdates without an event of the profile', () => {
       );
       // The same figures as the rfm view (the snapshot the change was found in).
       expect(await h.ch.query("SELECT r_score, f_score, m_score, label FROM rfm WHERE profile_id = 'ann'")).toEqual([{ r_score: 5, f_score: 5, m_score: 5, label: 'Champions' }]);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('an RFM snapshot that changes 5,000 profiles of ~1.6 KB each republishes every one (far more than a record batch holds)', async () => {
+    const h = await harness({ RFM_SNAPSHOT_MIN_INTERVAL_MS: '200' });
+    try {
+      const now = Date.now();
+      const ids = Array.from({ length: 5_000 }, (_, i) => `big-${String(i).padStart(4, '0')}`);
+      const withTraits = (record: StitchedEvent): StitchedEvent => ({ ...record, event: { ...record.event, traits: JSON.stringify({ notes: 'n'.repeat(1_500) }) } });
+      const orders = ids.map((id, i) => withTraits(order(id, now - (i % 300) * DAY, `${id}-1`, 10 + (i % 97))));
+      for (let i = 0; i < orders.length; i += 500) await h.send(orders.slice(i, i + 500));
+      // The snapshot republishes all 5,000 in one chunk: ~1.4 MB for each of the six partitions.
+      await waitFor(
+        async () => {
+          const last = await h.lastUpdates();
+          const priced = ids.filter((id) => last.get(id)?.rfm?.frequency === 1);
+          expect(priced.length).toBe(ids.length);
+        },
+        { timeoutMs: 120_000, intervalMs: 2_000 },
+      );
+      const last = await h.lastUpdates();
+      expect(last.get('big-0042')).toMatchObject({ rfm: { frequency: 1, monetary: 10 + 42 }, traits: JSON.stringify({ notes: 'n'.repeat(1_500) }) });
     } finally {
       await h.close();
     }
