@@ -5,7 +5,7 @@ import type { DeadLetterHandler, DeadLetterInput } from '../common/dead-letters'
 import type { Logger } from '../common/logger';
 import { KumikiError, errorMessage } from '../common/errors';
 import { applyMerges, idsOfMerges, resolveProfile, type Merge } from './alias-map';
-import { encodeEventRows, type ProfileRepository, type ProfileSnapshot } from './profile.repository';
+import { encodeEventRows, UPDATE_TRAITS_BYTES, type ProfileRepository, type ProfileSnapshot } from './profile.repository';
 import type { EncodedRows } from '../common/clickhouse/encoded-rows';
 import type { RfmRow } from './rfm/rfm';
 import { identityRowOfEvent, rowsOfChange, toEventRow, type EventRow, type IdentityLinkRow, type IdentityRow } from './store-rows';
@@ -275,6 +275,11 @@ export function publishProfileUpdates(profileIds: readonly string[], deps: Mater
     const mergedInto = new Map([...absorbed].map(([id, survivor]) => [id, resolveProfile(aliases, survivor)]));
     const survivors = [...new Set(profileIds.map((id) => resolveProfile(aliases, id)))].filter((id) => !mergedInto.has(id)).sort();
     const snapshots = await deps.repository.readSnapshots(survivors, aliases);
+    for (const { profileId, updateTraits } of snapshots) {
+      if (!updateTraits) continue;
+      deps.metrics?.traitsLeftOut.inc(updateTraits.leftOut);
+      deps.logger.warn({ profileId, leftOut: updateTraits.leftOut, maxBytes: UPDATE_TRAITS_BYTES }, 'traits above the ProfileUpdate bound: the keys set longest ago are left out of it (kept in ClickHouse)');
+    }
     // profiles_store takes the snapshots while their RFM and segments are read and the updates
     // sent: nothing below reads profiles_store, and the publish is done once both are.
     const stored = deps.repository.writeSnapshots(snapshots);
@@ -352,7 +357,7 @@ export function toProfileUpdate(snapshot: ProfileSnapshot, rfm: RfmRow | null, s
   return {
     profileId: snapshot.profileId,
     mergedInto: null,
-    traits: snapshot.traits,
+    traits: snapshot.updateTraits?.text ?? snapshot.traits,
     identifiers: snapshot.identifiers,
     rfm: rfm
       ? {

@@ -25,6 +25,8 @@ export interface ProfileSnapshot {
   readonly profileId: string;
   /** JSON object text, keys sorted. */
   readonly traits: string;
+  /** Set only when `traits` is above UPDATE_TRAITS_BYTES: what its ProfileUpdate carries instead (see boundedTraits). */
+  readonly updateTraits?: BoundedTraits;
   readonly firstSeen: number;
   readonly lastSeen: number;
   readonly consent: Record<string, boolean>;
@@ -44,10 +46,53 @@ export interface Statement {
  * arrived in (late events, replays, merges) cannot change the outcome. Keys come out sorted.
  */
 export function latestPerKey(statements: readonly Statement[]): Record<string, unknown> {
-  const ordered = [...statements].sort((a, b) => a.at - b.at || (a.messageId < b.messageId ? -1 : a.messageId > b.messageId ? 1 : 0));
   const merged: Record<string, unknown> = {};
-  for (const statement of ordered) Object.assign(merged, statement.values);
+  for (const statement of ordered(statements)) Object.assign(merged, statement.values);
   return Object.fromEntries(Object.keys(merged).sort().map((key) => [key, merged[key]]));
+}
+
+/**
+ * The most traits text a ProfileUpdate carries. Merged traits grow with every new key (a client
+ * that puts ids or dates in key names never stops adding them), and a record above the topic's
+ * limit would fail every publish of its chunk, for good. 512 KiB leaves the rest of the record
+ * (identifiers within their limits, segments) room under the topic's 2 MiB.
+ */
+export const UPDATE_TRAITS_BYTES = 512 * 1024;
+
+export interface BoundedTraits {
+  /** JSON object text, keys sorted. */
+  readonly text: string;
+  /** Keys left out: those set longest ago. */
+  readonly leftOut: number;
+}
+
+/**
+ * The traits latestPerKey gives, keeping the keys set most recently (by event time, then
+ * messageId) while their JSON fits in `maxBytes`.
+ */
+export function boundedTraits(statements: readonly Statement[], maxBytes: number): BoundedTraits {
+  // Deleted and set again, a key moves to the end: the map's order is the order keys were last set.
+  const lastSet = new Map<string, unknown>();
+  for (const statement of ordered(statements)) {
+    for (const [key, value] of Object.entries(statement.values)) {
+      lastSet.delete(key);
+      lastSet.set(key, value);
+    }
+  }
+  const kept: [string, unknown][] = [];
+  let bytes = 1; // the braces, less the comma the first entry does not need
+  for (const [key, value] of [...lastSet].reverse()) {
+    const entry = Buffer.byteLength(JSON.stringify(key)) + Buffer.byteLength(JSON.stringify(value)) + 2; // colon and comma
+    if (bytes + entry > maxBytes) break;
+    kept.push([key, value]);
+    bytes += entry;
+  }
+  kept.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return { text: JSON.stringify(Object.fromEntries(kept)), leftOut: lastSet.size - kept.length };
+}
+
+function ordered(statements: readonly Statement[]): Statement[] {
+  return [...statements].sort((a, b) => a.at - b.at || (a.messageId < b.messageId ? -1 : a.messageId > b.messageId ? 1 : 0));
 }
 
 /** Every events_store column the materializer writes, for the compact insert format. */
@@ -176,11 +221,12 @@ export class ProfileRepository {
     const rows = facts.map((f) => ({ ...f, statements: statementsOf.get(f.pid) ?? { traits: [], consent: [] } }));
     const identifiers = await this.identifiersOf(params);
     const snapshots = rows.map((row) => {
-      const traits = latestPerKey(row.statements.traits);
+      const traits = JSON.stringify(latestPerKey(row.statements.traits));
       const consent = latestPerKey(row.statements.consent);
       return {
         profileId: row.pid,
-        traits: JSON.stringify(traits),
+        traits,
+        ...(Buffer.byteLength(traits) > UPDATE_TRAITS_BYTES ? { updateTraits: boundedTraits(row.statements.traits, UPDATE_TRAITS_BYTES) } : {}),
         firstSeen: Number(row.first_seen),
         lastSeen: Number(row.last_seen),
         consent: consent as Record<string, boolean>,

@@ -9,7 +9,9 @@ const DAY_MS = 24 * 60 * 60 * 1000;
  * event is its input plus a head (profile id and the identifiers linked: at most a few hundred of
  * at most 512 characters each), and a dead letter is its original bytes plus the reason; both
  * must fit whatever the input topics accepted (the broker's default, 1 MiB). Otherwise one large
- * input would fail every transaction the stitcher tries, and the stream would stop on it.
+ * input would fail every transaction the stitcher tries, and the stream would stop on it. A
+ * ProfileUpdate holds a profile's identifiers (up to their limits), segments and traits (bounded
+ * by UPDATE_TRAITS_BYTES), which together can pass 1 MiB.
  */
 export const OUTPUT_MESSAGE_BYTES = 2 * 1024 * 1024;
 
@@ -33,7 +35,7 @@ export const topics = {
   eventsStitched: { name: 'kumiki.events.stitched', partitions: 6, cleanup: 'delete', retentionMs: 7 * DAY_MS, valueSchema: 'StitchedEvent', key: 'profile id', maxMessageBytes: OUTPUT_MESSAGE_BYTES },
   identityChanges: { name: 'kumiki.identity.changes', partitions: 6, cleanup: 'delete', retentionMs: 30 * DAY_MS, valueSchema: 'IdentityChange', key: 'profile id' },
   identityGraph: { name: 'kumiki.identity.graph', partitions: 6, cleanup: 'compact', valueSchema: 'IdentityGraphRecord', key: 'identifier (type:value)' },
-  profileUpdates: { name: 'kumiki.profiles.updates', partitions: 6, cleanup: 'compact', valueSchema: 'ProfileUpdate', key: 'profile id' },
+  profileUpdates: { name: 'kumiki.profiles.updates', partitions: 6, cleanup: 'compact', valueSchema: 'ProfileUpdate', key: 'profile id', maxMessageBytes: OUTPUT_MESSAGE_BYTES },
   segmentChanges: { name: 'kumiki.segments.changes', partitions: 6, cleanup: 'delete', retentionMs: 30 * DAY_MS, valueSchema: 'SegmentChange', key: 'profile id' },
   deadLetters: { name: 'kumiki.events.dlq', partitions: 6, cleanup: 'delete', retentionMs: 30 * DAY_MS, valueSchema: 'DeadLetter', key: 'original key', maxMessageBytes: OUTPUT_MESSAGE_BYTES },
   privacyRequests: { name: 'kumiki.privacy.requests', partitions: 6, cleanup: 'delete', retentionMs: 30 * DAY_MS, valueSchema: 'PrivacyRequest', key: 'identifier' },

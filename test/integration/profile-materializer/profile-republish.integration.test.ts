@@ -104,6 +104,10 @@ function track(profileId: string, at: number, name: string, properties: Record<s
     }),
   };
 }
+function identify(profileId: string, at: number, traits: Record<string, unknown>): StitchedEvent {
+  const record = track(profileId, at, 'unused');
+  return { ...record, event: { ...record.event, type: 'identify', event: null, traits: JSON.stringify(traits) } };
+}
 const order = (profileId: string, at: number, orderId: string, revenue: number): StitchedEvent => track(profileId, at, 'Order Completed', { order_id: orderId, revenue, currency: 'USD' });
 
 describe('ProfileUpdates without an event of the profile', () => {
@@ -157,6 +161,32 @@ describe('ProfileUpdates without an event of the profile', () => {
       );
       const last = await h.lastUpdates();
       expect(last.get('big-0042')).toMatchObject({ rfm: { frequency: 1, monetary: 10 + 42 }, traits: JSON.stringify({ notes: 'n'.repeat(1_500) }) });
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('a profile whose merged traits pass 1 MiB gets ProfileUpdates with the keys set most recently, within 512 KiB; ClickHouse keeps every key', async () => {
+    const h = await harness({});
+    try {
+      const now = Date.now();
+      const traits = (prefix: string) => Object.fromEntries(Array.from({ length: 4_000 }, (_, i) => [`${prefix}_${i}`, 'v'.repeat(90)]));
+      // ~420 KB of new keys each; the newest by event time arrives first.
+      for (const [prefix, age] of [['c', 1_000], ['a', 3_000], ['b', 2_000]] as const) await h.send([identify('max', now - age, traits(prefix))]);
+      await waitFor(
+        async () => {
+          const kept = Object.keys(JSON.parse((await h.updatesOf('max')).at(-1)?.traits ?? '{}') as object);
+          const count = (prefix: string) => kept.filter((key) => key.startsWith(`${prefix}_`)).length;
+          expect([count('c'), count('a')]).toEqual([4_000, 0]);
+          expect(count('b')).toBeGreaterThan(0);
+          expect(count('b')).toBeLessThan(4_000);
+        },
+        { timeoutMs: 60_000, intervalMs: 1_000 },
+      );
+      const last = (await h.updatesOf('max')).at(-1)!;
+      expect(Buffer.byteLength(last.traits)).toBeLessThanOrEqual(512 * 1024);
+      expect(Buffer.byteLength(last.traits)).toBeGreaterThan(500 * 1024);
+      expect(await h.ch.query("SELECT length(JSONExtractKeys(traits)) AS keys FROM profiles WHERE profile_id = 'max'")).toEqual([{ keys: '12000' }]);
     } finally {
       await h.close();
     }

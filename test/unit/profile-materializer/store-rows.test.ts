@@ -1,5 +1,5 @@
 import { applyMerges, resolveProfile } from '../../../services/profile-materializer/alias-map';
-import { latestPerKey } from '../../../services/profile-materializer/profile.repository';
+import { boundedTraits, latestPerKey } from '../../../services/profile-materializer/profile.repository';
 import { identityRowsOfEvent, revenueText, rowsOfChange, toEventRow } from '../../../services/profile-materializer/store-rows';
 import { dateTime64Text } from '../../../services/common/clickhouse/datetime64';
 import type { StitchedEvent } from '../../../schemas';
@@ -148,5 +148,29 @@ describe('latest value per key', () => {
     expect(latestPerKey(statements)).toEqual(expected);
     expect(JSON.stringify(latestPerKey([...statements].reverse()))).toBe(JSON.stringify(expected));
     expect(latestPerKey([])).toEqual({});
+  });
+
+  it('bounded: keeps the keys set most recently while their JSON fits, whatever the arrival order', () => {
+    const statements = [
+      { at: 30, messageId: 'c', values: { tier: 'x'.repeat(40) } },
+      { at: 10, messageId: 'a', values: { name: 'Ann', city: 'Kyoto', tier: 'old' } },
+      { at: 20, messageId: 'b', values: { name: 'Anne', plan: 'gold' } },
+    ];
+    // Newest first: tier (set at 30), then name and plan (20), then city (10).
+    const tier = `"tier":"${'x'.repeat(40)}"`.length + 1;
+    const all = JSON.stringify(latestPerKey(statements));
+    expect(boundedTraits(statements, all.length)).toEqual({ text: all, leftOut: 0 });
+    expect(boundedTraits([...statements].reverse(), all.length - 1)).toEqual({ text: JSON.stringify({ name: 'Anne', plan: 'gold', tier: 'x'.repeat(40) }), leftOut: 1 });
+    const onlyTier = boundedTraits(statements, 2 + tier);
+    expect(onlyTier).toEqual({ text: JSON.stringify({ tier: 'x'.repeat(40) }), leftOut: 3 });
+    expect(Buffer.byteLength(onlyTier.text)).toBeLessThanOrEqual(2 + tier);
+    expect(boundedTraits(statements, 10)).toEqual({ text: '{}', leftOut: 4 });
+  });
+
+  it('bounded: counts UTF-8 bytes', () => {
+    const statements = [{ at: 1, messageId: 'a', values: { a: 'é'.repeat(10), b: 'x' } }];
+    const text = JSON.stringify({ a: 'é'.repeat(10), b: 'x' });
+    expect(boundedTraits(statements, Buffer.byteLength(text))).toEqual({ text, leftOut: 0 });
+    expect(boundedTraits(statements, Buffer.byteLength(text) - 1)).toEqual({ text: '{"b":"x"}', leftOut: 1 });
   });
 });
