@@ -1,6 +1,7 @@
 import { ApiError } from '../common/error-codes';
 import { errorMessage, isRetriable } from '../common/errors';
 import type { EventProducer, OutgoingMessage } from '../common/kafka/client';
+import { recordBytes } from '../common/kafka/outgoing-messages';
 
 /**
  * Groups the messages of concurrent HTTP requests into few Kafka produce calls, so
@@ -71,7 +72,7 @@ export class BatchingProducer {
     const queue = this.queueOf(topic);
     const waits = new Set<Promise<void>>();
     for (const message of messages) {
-      const size = messageSize(message);
+      const size = recordBytes(message);
       let batch = queue.open;
       if (batch && (batch.messages.length >= this.options.maxBatchMessages || batch.bytes + size > this.options.maxBatchBytes)) {
         this.seal(topic, queue);
@@ -190,10 +191,4 @@ export class BatchingProducer {
     });
     return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
   }
-}
-
-function messageSize(message: OutgoingMessage): number {
-  const value = message.value === null ? 0 : typeof message.value === 'string' ? Buffer.byteLength(message.value) : message.value.length;
-  const key = message.key === null ? 0 : typeof message.key === 'string' ? Buffer.byteLength(message.key) : message.key.length;
-  return value + key + 64;
 }

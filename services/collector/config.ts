@@ -32,7 +32,7 @@ export const collectorEnv = z.object({
   /** How long the first event of a produce batch waits for company. */
   COLLECTOR_LINGER_MS: z.coerce.number().int().min(0).default(2),
   COLLECTOR_MAX_BATCH_MESSAGES: env.positiveInt(5_000),
-  /** Per produce call; stays under the broker's default message.max.bytes per partition batch. */
+  /** Per produce call (key, value, headers and framing); below the producer's request bound, so a batch goes in one request. */
   COLLECTOR_MAX_BATCH_BYTES: env.positiveInt(900_000),
   /** Bound on event bytes queued or awaiting Kafka's ack; beyond it requests get 429. */
   COLLECTOR_MAX_PENDING_BYTES: env.positiveInt(64 * 1024 * 1024),
