@@ -149,6 +149,7 @@ describe('ProfileUpdates without an event of the profile', () => {
       const ids = Array.from({ length: 5_000 }, (_, i) => `big-${String(i).padStart(4, '0')}`);
       const withTraits = (record: StitchedEvent): StitchedEvent => ({ ...record, event: { ...record.event, traits: JSON.stringify({ notes: 'n'.repeat(1_500) }) } });
       const orders = ids.map((id, i) => withTraits(order(id, now - (i % 300) * DAY, `${id}-1`, 10 + (i % 97))));
+      // In sends of 500, so the input reaches the materializer whether or not the producer splits large sends.
       for (let i = 0; i < orders.length; i += 500) await h.send(orders.slice(i, i + 500));
       // The snapshot republishes all 5,000 in one chunk: ~1.4 MB for each of the six partitions.
       await waitFor(
