@@ -1,5 +1,10 @@
 /** Three tiers (STYLE.md): unit tests need nothing; integration and e2e tests get the real stack. */
-const transform = { '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } }] };
+const transform = {
+  '^.+\\.ts$': [
+    '@swc/jest',
+    { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } },
+  ],
+};
 
 module.exports = {
   // A global option: jest ignores it inside a project.

@@ -46,7 +46,14 @@ function sampleEvent(i: number): Record<string, unknown> {
     anonymousId: randomUUID(),
     messageId: randomUUID(),
     timestamp: new Date().toISOString(),
-    properties: { product_id: `p-${i % 5000}`, sku: `SKU-${i % 5000}-XL`, category: 'Outdoor / Jackets', name: 'Storm shell jacket', price: 189.95, currency: 'EUR' },
+    properties: {
+      product_id: `p-${i % 5000}`,
+      sku: `SKU-${i % 5000}-XL`,
+      category: 'Outdoor / Jackets',
+      name: 'Storm shell jacket',
+      price: 189.95,
+      currency: 'EUR',
+    },
     context: {
       ip: '203.0.113.42',
       userAgent: 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/126.0',
@@ -67,19 +74,23 @@ async function main(): Promise<void> {
 
   const port = await freePort();
   const writeKey = 'wk_bench_collector';
-  const collector = spawn(process.execPath, [...collectorNodeFlags, path.join(root, 'dist', 'services', 'collector', 'main.js')], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      KAFKA_BROKERS: brokers.join(','),
-      SCHEMA_REGISTRY_URL: registryUrl,
-      HTTP_PORT: String(port),
-      KUMIKI_WRITE_KEY: writeKey,
-      COLLECTOR_EVENTS_TOPIC: eventsTopic,
-      COLLECTOR_DLQ_TOPIC: `bench-dlq-${run}`,
-      LOG_LEVEL: 'warn',
+  const collector = spawn(
+    process.execPath,
+    [...collectorNodeFlags, path.join(root, 'dist', 'services', 'collector', 'main.js')],
+    {
+      env: {
+        PATH: process.env.PATH ?? '',
+        KAFKA_BROKERS: brokers.join(','),
+        SCHEMA_REGISTRY_URL: registryUrl,
+        HTTP_PORT: String(port),
+        KUMIKI_WRITE_KEY: writeKey,
+        COLLECTOR_EVENTS_TOPIC: eventsTopic,
+        COLLECTOR_DLQ_TOPIC: `bench-dlq-${run}`,
+        LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'ignore', 'inherit'],
     },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  );
   const base = `http://127.0.0.1:${port}`;
   for (let i = 0; ; i++) {
     try {
@@ -91,7 +102,13 @@ async function main(): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 
-  const bodies = Array.from({ length: 64 }, (_, r) => Buffer.from(JSON.stringify({ batch: Array.from({ length: eventsPerRequest }, (_, i) => sampleEvent(r * eventsPerRequest + i)) })));
+  const bodies = Array.from({ length: 64 }, (_, r) =>
+    Buffer.from(
+      JSON.stringify({
+        batch: Array.from({ length: eventsPerRequest }, (_, i) => sampleEvent(r * eventsPerRequest + i)),
+      }),
+    ),
+  );
   const eventBytes = Math.round(bodies[0]!.length / eventsPerRequest);
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency * 2 });
   const auth = `Basic ${Buffer.from(`${writeKey}:`).toString('base64')}`;
@@ -100,10 +117,20 @@ async function main(): Promise<void> {
     new Promise((resolve) => {
       const body = bodies[bodyIndex++ % bodies.length]!;
       const started = process.hrtime.bigint();
-      const request = http.request(`${base}/v1/batch`, { method: 'POST', agent, headers: { authorization: auth, 'content-type': 'application/json', 'content-length': body.length } }, (response) => {
-        response.resume();
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, ms: Number(process.hrtime.bigint() - started) / 1e6 }));
-      });
+      const request = http.request(
+        `${base}/v1/batch`,
+        {
+          method: 'POST',
+          agent,
+          headers: { authorization: auth, 'content-type': 'application/json', 'content-length': body.length },
+        },
+        (response) => {
+          response.resume();
+          response.on('end', () =>
+            resolve({ status: response.statusCode ?? 0, ms: Number(process.hrtime.bigint() - started) / 1e6 }),
+          );
+        },
+      );
       request.on('error', () => resolve({ status: 0, ms: Number(process.hrtime.bigint() - started) / 1e6 }));
       request.end(body);
     });
@@ -159,7 +186,14 @@ async function main(): Promise<void> {
 
   // Kafka's own producer, same broker, same record size (the Avro record the collector writes).
   const validated = validateMessage(sampleEvent(1));
-  const event = validated.kind === 'ok' ? normaliseEvent(validated.value, { receivedAt: Date.now(), batchSentAt: undefined, source: { source: 'default', channel: 'web' } }) : undefined;
+  const event =
+    validated.kind === 'ok'
+      ? normaliseEvent(validated.value, {
+          receivedAt: Date.now(),
+          batchSentAt: undefined,
+          source: { source: 'default', channel: 'web' },
+        })
+      : undefined;
   const recordSize = event?.kind === 'ok' ? schema('Event').type.toBuffer(event.value).length + 5 : 450;
   const perf = kafkaPerfTest(brokers, perfTopic, recordSize, Math.max(200_000, Math.round(eventsPerSecond * 10)));
   await admin.deleteTopics([perfTopic, eventsTopic, `bench-dlq-${run}`]).catch(() => undefined);
@@ -167,11 +201,20 @@ async function main(): Promise<void> {
 
   line('machine', `${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`);
   line('request', `POST /v1/batch, ${eventsPerRequest} events of ~${eventBytes} bytes JSON, ${concurrency} clients`);
-  line('collector accepted events/s (acks=all)', `${Math.round(eventsPerSecond).toLocaleString('en')}  (status counts ${JSON.stringify(throughput.statuses)})`);
-  line(`latency at ${Math.round(eventsPerSecond / 2).toLocaleString('en')} events/s: p50 / p99`, `${percentile(latencies, 50).toFixed(1)} ms / ${percentile(latencies, 99).toFixed(1)} ms  (${latencies.length} requests, ${failures} not 200)`);
+  line(
+    'collector accepted events/s (acks=all)',
+    `${Math.round(eventsPerSecond).toLocaleString('en')}  (status counts ${JSON.stringify(throughput.statuses)})`,
+  );
+  line(
+    `latency at ${Math.round(eventsPerSecond / 2).toLocaleString('en')} events/s: p50 / p99`,
+    `${percentile(latencies, 50).toFixed(1)} ms / ${percentile(latencies, 99).toFixed(1)} ms  (${latencies.length} requests, ${failures} not 200)`,
+  );
   line('collector peak RSS', `${(peakRss / 2 ** 20).toFixed(0)} MB`);
   if (perf) {
-    line(`kafka-producer-perf-test (${recordSize} B records)`, `${Math.round(perf.recordsPerSecond).toLocaleString('en')} records/s, p50 ${perf.p50} ms, p99 ${perf.p99} ms`);
+    line(
+      `kafka-producer-perf-test (${recordSize} B records)`,
+      `${Math.round(perf.recordsPerSecond).toLocaleString('en')} records/s, p50 ${perf.p50} ms, p99 ${perf.p99} ms`,
+    );
     line('collector / Kafka producer', `${((eventsPerSecond / perf.recordsPerSecond) * 100).toFixed(0)} %`);
   } else line('kafka-producer-perf-test', 'not run (Kafka jars not found; run `kumiki up` once to fetch them)');
 }

@@ -49,7 +49,10 @@ function* population(people: number): Generator<LinkRequest> {
     const phone = p % 10 < 3 ? flat(`+1415${String(1_000_000 + p).slice(-7)}`) : undefined;
     for (let i = 0; i < anonymous.length; i++) {
       time += 1_000;
-      const identifiers: { type: string; value: string }[] = [{ type: 'anonymous_id', value: anonymous[i]! }, { type: 'device_id', value: devices[i % devices.length]! }];
+      const identifiers: { type: string; value: string }[] = [
+        { type: 'anonymous_id', value: anonymous[i]! },
+        { type: 'device_id', value: devices[i % devices.length]! },
+      ];
       if (userId) identifiers.push({ type: 'user_id', value: userId });
       else if (email) identifiers.push({ type: 'email', value: email });
       if (email && i === 0) identifiers.push({ type: 'email', value: email });
@@ -71,14 +74,30 @@ function main(): void {
   for (const request of population(people)) {
     const resolution = graph.resolve(request)!;
     events += 1;
-    if (keepChangelog) for (const record of resolution.graphRecords) changelog.set(`${record.identifier.type}:${record.identifier.value}`, record);
+    if (keepChangelog)
+      for (const record of resolution.graphRecords)
+        changelog.set(`${record.identifier.type}:${record.identifier.value}`, record);
   }
   const resolveMs = Number(process.hrtime.bigint() - started) / 1e6;
   const identifiers = graph.identifierCount;
   const graphBytes = keepChangelog ? 0 : memory() - before;
-  console.log(JSON.stringify({ people, events, identifiers, profiles: graph.profileCount, resolveMs: Math.round(resolveMs), eventsPerSecond: Math.round((events / resolveMs) * 1000) }));
+  console.log(
+    JSON.stringify({
+      people,
+      events,
+      identifiers,
+      profiles: graph.profileCount,
+      resolveMs: Math.round(resolveMs),
+      eventsPerSecond: Math.round((events / resolveMs) * 1000),
+    }),
+  );
   if (!keepChangelog) {
-    console.log(JSON.stringify({ bytesPerIdentifier: Math.round(graphBytes / identifiers), graphMiB: Math.round(graphBytes / 2 ** 20) }));
+    console.log(
+      JSON.stringify({
+        bytesPerIdentifier: Math.round(graphBytes / identifiers),
+        graphMiB: Math.round(graphBytes / 2 ** 20),
+      }),
+    );
     return;
   }
 
@@ -95,7 +114,9 @@ function main(): void {
   const restoreMs = Number(process.hrtime.bigint() - restoreStarted) / 1e6;
   (globalThis as { keepAlive?: unknown }).keepAlive = [encoded, snapshot, graph];
   const rebuiltBytes = memory() - baseline;
-  const same = JSON.stringify([...rebuilt.snapshot()]) === JSON.stringify([...snapshot]) && rebuilt.profileCount === graph.profileCount;
+  const same =
+    JSON.stringify([...rebuilt.snapshot()]) === JSON.stringify([...snapshot]) &&
+    rebuilt.profileCount === graph.profileCount;
   console.log(
     JSON.stringify({
       restoredIdentifiers: rebuilt.identifierCount,

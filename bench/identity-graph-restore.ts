@@ -74,7 +74,10 @@ async function main(): Promise<void> {
   let batch: OutgoingMessage[] = [];
   const producing = Date.now();
   for (const record of records(count)) {
-    batch.push({ key: `${record.identifier.type}:${record.identifier.value}`, value: registry.codec.encode(spec.name, record) });
+    batch.push({
+      key: `${record.identifier.type}:${record.identifier.value}`,
+      value: registry.codec.encode(spec.name, record),
+    });
     if (batch.length === 5_000) {
       await producer.send(spec.name, batch);
       batch = [];
@@ -85,7 +88,13 @@ async function main(): Promise<void> {
   console.log(JSON.stringify({ produced: count, seconds: (Date.now() - producing) / 1000 }));
 
   const before = memory();
-  const restored = await restoreIdentityGraph({ kafka, codec: registry.codec, topic: spec.name, rules: resolveIdentityRules(), groupIdPrefix: run });
+  const restored = await restoreIdentityGraph({
+    kafka,
+    codec: registry.codec,
+    topic: spec.name,
+    rules: resolveIdentityRules(),
+    groupIdPrefix: run,
+  });
   const bytes = memory() - before;
   console.log(
     JSON.stringify({

@@ -71,9 +71,16 @@ function syntheticEvent(i: number): Event {
     receivedAt: now,
     channel: 'web',
     source: 'bench',
-    context: JSON.stringify({ device: { id: `d-${person}-${i % 2}` }, userAgent: 'Mozilla/5.0', page: { path: '/shoes', url: `https://shop.example/shoes?ref=${device}` } }),
+    context: JSON.stringify({
+      device: { id: `d-${person}-${i % 2}` },
+      userAgent: 'Mozilla/5.0',
+      page: { path: '/shoes', url: `https://shop.example/shoes?ref=${device}` },
+    }),
     properties: JSON.stringify({ product_id: `p-${i % 500}`, price: 19.99 }),
-    traits: known && i % perPerson === Math.ceil(perPerson / 2) ? JSON.stringify({ email: `Person${person}@Example.com` }) : '{}',
+    traits:
+      known && i % perPerson === Math.ceil(perPerson / 2)
+        ? JSON.stringify({ email: `Person${person}@Example.com` })
+        : '{}',
     consent: {},
   };
 }
@@ -81,11 +88,18 @@ function syntheticEvent(i: number): Event {
 type Cpu = ReturnType<typeof cpuNow>;
 
 /** CPU seconds between two samples, and core microseconds per event (bench process + broker). */
-function cpuOf(from: Cpu, to: Cpu, events: number): { cpuSeconds: { bench: number; broker: number }; coreMicrosecondsPerEvent: number } {
+function cpuOf(
+  from: Cpu,
+  to: Cpu,
+  events: number,
+): { cpuSeconds: { bench: number; broker: number }; coreMicrosecondsPerEvent: number } {
   const bench = to.self - from.self;
   const broker = to.broker - from.broker;
   const round = (value: number, digits: number): number => Number(value.toFixed(digits));
-  return { cpuSeconds: { bench: round(bench, 2), broker: round(broker, 2) }, coreMicrosecondsPerEvent: round(((bench + (Number.isNaN(broker) ? 0 : broker)) / events) * 1e6, 1) };
+  return {
+    cpuSeconds: { bench: round(bench, 2), broker: round(broker, 2) },
+    coreMicrosecondsPerEvent: round(((bench + (Number.isNaN(broker) ? 0 : broker)) / events) * 1e6, 1),
+  };
 }
 
 async function main(): Promise<void> {
@@ -93,13 +107,16 @@ async function main(): Promise<void> {
   const kafka = createKafkaClient({ brokers, clientId: run, logger });
   // One input for every mode and round; each stitcher round writes (and restores from) its own outputs.
   const input = { raw: `${run}.raw`, json: `${run}.json` };
-  const roundNames = Array.from({ length: rounds }, (_, r): StitcherTopics => ({
-    ...input,
-    stitched: `${run}.r${r}.stitched`,
-    changes: `${run}.r${r}.changes`,
-    graph: `${run}.r${r}.graph`,
-    deadLetters: `${run}.r${r}.dlq`,
-  }));
+  const roundNames = Array.from(
+    { length: rounds },
+    (_, r): StitcherTopics => ({
+      ...input,
+      stitched: `${run}.r${r}.stitched`,
+      changes: `${run}.r${r}.changes`,
+      graph: `${run}.r${r}.graph`,
+      deadLetters: `${run}.r${r}.dlq`,
+    }),
+  );
   const specs: TopicSpec[] = [
     { ...topics.eventsRaw, name: input.raw },
     { ...topics.eventsJson, name: input.json },
@@ -131,7 +148,9 @@ async function main(): Promise<void> {
   }
   await producer.send(input.raw, batch);
   await producer.disconnect();
-  console.log(JSON.stringify({ produced: events, eventsPerPerson: perPerson, seconds: (Date.now() - producedStarted) / 1000 }));
+  console.log(
+    JSON.stringify({ produced: events, eventsPerPerson: perPerson, seconds: (Date.now() - producedStarted) / 1000 }),
+  );
 
   // The stitcher runs with the service's own settings (defaults, or the same STITCHER_*
   // environment variables). The copies always fetch 1 MB per partition: they commit one
@@ -144,15 +163,28 @@ async function main(): Promise<void> {
   // Plain: idempotent acks=all producer, offsets committed per batch. Transactional: the copy
   // and the offsets committed in one transaction per batch — the price of exactly-once without
   // any stitching.
-  const passThrough = async (mode: 'plain' | 'transactional', round: number): Promise<{ events: number; seconds: number } & ReturnType<typeof cpuOf>> => {
+  const passThrough = async (
+    mode: 'plain' | 'transactional',
+    round: number,
+  ): Promise<{ events: number; seconds: number } & ReturnType<typeof cpuOf>> => {
     const out = `${run}.r${round}.copy-${mode}`;
     await admin.ensureTopics([{ ...topics.eventsRaw, name: out }]);
     specs.push({ ...topics.eventsRaw, name: out });
     const groupId = `${run}-r${round}-copy-${mode}`;
     const plain = mode === 'plain' ? kafka.producer() : undefined;
-    const transactional = mode === 'transactional' ? kafka.transactionalProducer({ transactionalId: `${run}-r${round}-copy-txn` }) : undefined;
+    const transactional =
+      mode === 'transactional'
+        ? kafka.transactionalProducer({ transactionalId: `${run}-r${round}-copy-txn` })
+        : undefined;
     await (plain ?? transactional)!.connect();
-    const consumer = kafka.consumer({ groupId, topics: [input.raw], fromBeginning: true, maxWaitTimeInMs: settings.fetchMaxWaitMs, minBytes: settings.fetchMinBytes, maxBytesPerPartition: referenceFetchBytes });
+    const consumer = kafka.consumer({
+      groupId,
+      topics: [input.raw],
+      fromBeginning: true,
+      maxWaitTimeInMs: settings.fetchMaxWaitMs,
+      minBytes: settings.fetchMinBytes,
+      maxBytesPerPartition: referenceFetchBytes,
+    });
     await consumer.connect();
     let seen = 0;
     let first = 0;
@@ -174,7 +206,9 @@ async function main(): Promise<void> {
         const transaction = await transactional!.begin();
         // Sends of 512 KB, as in every figure recorded for this bench (docs/identity-stitcher.md).
         for (const chunk of chunked([{ topic: out, messages: copies }], 512 * 1024)) await transaction.send(chunk);
-        await transaction.sendOffsets(groupId, [{ topic: batch.topic, partition: batch.partition, offset: (BigInt(next) + 1n).toString() }]);
+        await transaction.sendOffsets(groupId, [
+          { topic: batch.topic, partition: batch.partition, offset: (BigInt(next) + 1n).toString() },
+        ]);
         await transaction.commit();
         context.resolveOffset(next);
       }
@@ -192,7 +226,10 @@ async function main(): Promise<void> {
   console.log(JSON.stringify({ mode: 'pass-through (plain)', ...plainCopy, eventsPerSecond: Math.round(plainRate) }));
 
   // Transactional stitcher, in process, with its own outputs, group and transactional id.
-  const stitch = async (names: StitcherTopics, round: number): Promise<Record<string, unknown> & { rate: number; coreMicrosecondsPerEvent: number }> => {
+  const stitch = async (
+    names: StitcherTopics,
+    round: number,
+  ): Promise<Record<string, unknown> & { rate: number; coreMicrosecondsPerEvent: number }> => {
     const metrics = createStitcherMetrics(createMetricsRegistry('bench'));
     let first = 0;
     let last = 0;
@@ -214,7 +251,8 @@ async function main(): Promise<void> {
       },
     });
     await stitcher.start();
-    const stitchedSoFar = async (): Promise<number> => (await metrics.events.get()).values.reduce((sum, v) => sum + v.value, 0);
+    const stitchedSoFar = async (): Promise<number> =>
+      (await metrics.events.get()).values.reduce((sum, v) => sum + v.value, 0);
     for (;;) {
       const done = await stitchedSoFar();
       if (done > 0 && first === 0) {
@@ -229,8 +267,10 @@ async function main(): Promise<void> {
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
     const transactionMetrics = (await metrics.transactionSeconds.get()).values;
-    const transactions = transactionMetrics.find((v) => v.metricName === 'kumiki_stitcher_transaction_seconds_count')?.value ?? 0;
-    const transactionSeconds = transactionMetrics.find((v) => v.metricName === 'kumiki_stitcher_transaction_seconds_sum')?.value ?? 0;
+    const transactions =
+      transactionMetrics.find((v) => v.metricName === 'kumiki_stitcher_transaction_seconds_count')?.value ?? 0;
+    const transactionSeconds =
+      transactionMetrics.find((v) => v.metricName === 'kumiki_stitcher_transaction_seconds_sum')?.value ?? 0;
     const graph = stitcher.graph();
     await stitcher.stop();
     const seconds = (last - first) / 1000;
@@ -254,9 +294,13 @@ async function main(): Promise<void> {
   for (let round = 0; round < rounds; round++) {
     const copy = await passThrough('transactional', round);
     const copyRate = copy.events / copy.seconds;
-    console.log(JSON.stringify({ round, mode: 'pass-through (transactional)', ...copy, eventsPerSecond: Math.round(copyRate) }));
+    console.log(
+      JSON.stringify({ round, mode: 'pass-through (transactional)', ...copy, eventsPerSecond: Math.round(copyRate) }),
+    );
     const { rate, ...stitched } = await stitch(roundNames[round]!, round);
-    console.log(JSON.stringify({ round, mode: 'transactional-stitcher', ...stitched, eventsPerSecond: Math.round(rate) }));
+    console.log(
+      JSON.stringify({ round, mode: 'transactional-stitcher', ...stitched, eventsPerSecond: Math.round(rate) }),
+    );
     const ratio = rate / copyRate;
     // The most any design with the stitcher's cost per event could reach on this machine,
     // however it spread the work over threads: every core busy with it (process and broker).
@@ -288,10 +332,19 @@ async function main(): Promise<void> {
   // Log entries per output topic of the last round (records plus one commit marker per partition and transaction).
   const lastNames = roundNames[rounds - 1]!;
   const written: Record<string, number> = {};
-  for (const [output, name] of [['stitched', lastNames.stitched], ['changes', lastNames.changes], ['graph', lastNames.graph]] as const) {
+  for (const [output, name] of [
+    ['stitched', lastNames.stitched],
+    ['changes', lastNames.changes],
+    ['graph', lastNames.graph],
+  ] as const) {
     written[output] = (await admin.groupLag(`${run}-none`, [name])).reduce((sum, p) => sum + Number(p.end), 0);
   }
-  console.log(JSON.stringify({ logEntriesWritten: written, perInputEvent: round2(Object.values(written).reduce((a, b) => a + b, 0) / events) }));
+  console.log(
+    JSON.stringify({
+      logEntriesWritten: written,
+      perInputEvent: round2(Object.values(written).reduce((a, b) => a + b, 0) / events),
+    }),
+  );
   await admin.deleteTopics(specs.map((spec) => spec.name)).catch(() => undefined);
   await admin.disconnect();
   await registry.stop();
@@ -302,7 +355,10 @@ function round2(value: number): number {
 }
 
 function median(values: readonly number[]): number {
-  return percentile([...values].sort((a, b) => a - b), 50);
+  return percentile(
+    [...values].sort((a, b) => a - b),
+    50,
+  );
 }
 
 main().catch((error: unknown) => {

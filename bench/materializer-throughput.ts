@@ -31,7 +31,16 @@ import { Registry } from '../services/common/metrics';
 import type { BatchConsumer } from '../services/common/kafka/client';
 import { loadMaterializerConfig } from '../services/profile-materializer/config';
 import { consumerSettings } from '../services/profile-materializer/materializer.service';
-import { createExclusive, createProfileRepublisher, prepareChunk, refreshProfiles, storeChunk, type MaterializeDeps, type PreparedChunk, type WrittenChunk } from '../services/profile-materializer/materialize-batch';
+import {
+  createExclusive,
+  createProfileRepublisher,
+  prepareChunk,
+  refreshProfiles,
+  storeChunk,
+  type MaterializeDeps,
+  type PreparedChunk,
+  type WrittenChunk,
+} from '../services/profile-materializer/materialize-batch';
 import { createRfmSnapshotter } from '../services/profile-materializer/rfm/rfm-snapshot';
 import { createMaterializerConsumer } from '../services/profile-materializer/materializer.consumer';
 import { createMaterializerMetrics } from '../services/profile-materializer/materializer.metrics';
@@ -45,7 +54,9 @@ import { schema, type StitchedEvent } from '../schemas';
 // The service's settings and defaults; the admin token only satisfies the schema (no read API here).
 const config = loadMaterializerConfig({ ...process.env, KUMIKI_ADMIN_TOKEN: 'bench-token-not-used' });
 // Both the materializer and the raw inserts write batches of the service's size unless told otherwise.
-const [events = 200_000, batchSize = config.MATERIALIZER_BATCH_SIZE, profiles = 20_000] = process.argv.slice(2).map(Number);
+const [events = 200_000, batchSize = config.MATERIALIZER_BATCH_SIZE, profiles = 20_000] = process.argv
+  .slice(2)
+  .map(Number);
 const logger = pino({ level: 'warn' });
 const DAY = 86_400_000;
 
@@ -58,7 +69,10 @@ function inMemoryPartition(
   topic: string,
   messages: readonly IncomingMessage[],
   maxBytes: number,
-): BatchConsumer & { committed(offset: number): Promise<void>; started(): { at: bigint; cpu: NodeJS.CpuUsage } | undefined } {
+): BatchConsumer & {
+  committed(offset: number): Promise<void>;
+  started(): { at: bigint; cpu: NodeJS.CpuUsage } | undefined;
+} {
   let committedOffset = 0;
   let started: { at: bigint; cpu: NodeJS.CpuUsage } | undefined;
   let running = true;
@@ -69,9 +83,28 @@ function inMemoryPartition(
       started = { at: process.hrtime.bigint(), cpu: process.cpuUsage() };
       for (let first = 0; first < messages.length && running; ) {
         let end = first;
-        for (let bytes = 0; end < messages.length && (end === first || bytes + messages[end]!.value!.length <= maxBytes); end++) bytes += messages[end]!.value!.length;
-        const context = { resolveOffset: () => undefined, commit: async () => undefined, heartbeat: async () => undefined, isRunning: () => running };
-        await handler({ topic, partition: 0, messages: messages.slice(first, end), highWatermark: String(messages.length), lastOffset: String(end - 1) }, context);
+        for (
+          let bytes = 0;
+          end < messages.length && (end === first || bytes + messages[end]!.value!.length <= maxBytes);
+          end++
+        )
+          bytes += messages[end]!.value!.length;
+        const context = {
+          resolveOffset: () => undefined,
+          commit: async () => undefined,
+          heartbeat: async () => undefined,
+          isRunning: () => running,
+        };
+        await handler(
+          {
+            topic,
+            partition: 0,
+            messages: messages.slice(first, end),
+            highWatermark: String(messages.length),
+            lastOffset: String(end - 1),
+          },
+          context,
+        );
         first = end;
       }
     },
@@ -79,7 +112,8 @@ function inMemoryPartition(
       committedOffset = Math.max(committedOffset, ...offsets.map((o) => Number(o.offset)));
       for (const waiter of waiters.filter((w) => w.offset <= committedOffset)) waiter.resolve();
     },
-    committed: (offset) => (offset <= committedOffset ? Promise.resolve() : new Promise((resolve) => void waiters.push({ offset, resolve }))),
+    committed: (offset) =>
+      offset <= committedOffset ? Promise.resolve() : new Promise((resolve) => void waiters.push({ offset, resolve })),
     disconnect: async () => void (running = false),
     started: () => started,
   };
@@ -111,7 +145,10 @@ function generate(n: number, now: number): StitchedEvent[] {
         channel: i % 4 === 0 ? 'store' : 'web',
         source: 'bench',
         context: '{"page":{"path":"/p"},"userAgent":"bench"}',
-        properties: name === 'Order Completed' ? `{"order_id":"o-${i}","revenue":${(i % 500) + 0.99},"currency":"USD"}` : '{"sku":"sku-1","price":12.5}',
+        properties:
+          name === 'Order Completed'
+            ? `{"order_id":"o-${i}","revenue":${(i % 500) + 0.99},"currency":"USD"}`
+            : '{"sku":"sku-1","price":12.5}',
         traits: '{}',
         consent: {},
       },
@@ -127,7 +164,16 @@ function cpuSecondsSince(start: NodeJS.CpuUsage): number {
 }
 
 async function open(home: string, database: string): Promise<ClickHouse> {
-  const ch = await createClickHouse({ CLICKHOUSE_URL: undefined, CLICKHOUSE_USER: 'default', CLICKHOUSE_PASSWORD: '', CLICKHOUSE_DATABASE: database, KUMIKI_HOME: home }, logger);
+  const ch = await createClickHouse(
+    {
+      CLICKHOUSE_URL: undefined,
+      CLICKHOUSE_USER: 'default',
+      CLICKHOUSE_PASSWORD: '',
+      CLICKHOUSE_DATABASE: database,
+      KUMIKI_HOME: home,
+    },
+    logger,
+  );
   await runMigrations(ch, { logger });
   return ch;
 }
@@ -166,24 +212,46 @@ async function main(): Promise<void> {
   // The raw inserts go into a bare events_store: the materialized views the materializer relies
   // on (profile facts, activity; migrations 0009, 0011) are part of the materialized cost.
   for (const ch of [raw, rawCompact]) {
-    const views = await ch.query<{ name: string }>("SELECT name FROM system.tables WHERE database = {db:String} AND engine = 'MaterializedView'", { db: ch.database });
+    const views = await ch.query<{ name: string }>(
+      "SELECT name FROM system.tables WHERE database = {db:String} AND engine = 'MaterializedView'",
+      { db: ch.database },
+    );
     for (const { name } of views) await ch.command(`DROP VIEW ${quoteIdentifier(name)}`);
   }
-  const settings = { purchaseEvents: ['Order Completed'], refundEvents: ['Order Refunded'], windowDays: 365, rates: parseRates('', 'USD'), reportingCurrency: 'USD' };
+  const settings = {
+    purchaseEvents: ['Order Completed'],
+    refundEvents: ['Order Refunded'],
+    windowDays: 365,
+    rates: parseRates('', 'USD'),
+    reportingCurrency: 'USD',
+  };
   await writeRfmSettings(materialized, settings);
   const repository = new ProfileRepository(materialized);
   let produced = 0;
   // Where the time goes: each repository step and the RFM read, summed over the run.
   const phases: Record<string, number> = {};
-  const timed = <A extends unknown[], R>(name: string, fn: (...args: A) => Promise<R>) => async (...args: A): Promise<R> => {
-    const started = process.hrtime.bigint();
-    try {
-      return await fn(...args);
-    } finally {
-      phases[name] = (phases[name] ?? 0) + Number(process.hrtime.bigint() - started) / 1e9;
-    }
-  };
-  for (const method of ['countExistingEvents', 'writeEvents', 'writeIdentities', 'writeLinks', 'loadAliases', 'loadAliasGroups', 'writeAliases', 'readSnapshots', 'writeSnapshots', 'segmentsOf'] as const) {
+  const timed =
+    <A extends unknown[], R>(name: string, fn: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      const started = process.hrtime.bigint();
+      try {
+        return await fn(...args);
+      } finally {
+        phases[name] = (phases[name] ?? 0) + Number(process.hrtime.bigint() - started) / 1e9;
+      }
+    };
+  for (const method of [
+    'countExistingEvents',
+    'writeEvents',
+    'writeIdentities',
+    'writeLinks',
+    'loadAliases',
+    'loadAliasGroups',
+    'writeAliases',
+    'readSnapshots',
+    'writeSnapshots',
+    'segmentsOf',
+  ] as const) {
     const original = (repository[method] as (...args: unknown[]) => Promise<unknown>).bind(repository);
     (repository as unknown as Record<string, unknown>)[method] = timed(method, original);
   }
@@ -212,7 +280,10 @@ async function main(): Promise<void> {
     logger,
     intervalMs: config.RFM_SNAPSHOT_INTERVAL_MS,
     minIntervalMs: config.RFM_SNAPSHOT_MIN_INTERVAL_MS,
-    onProfilesChanged: timed('rfmRepublish', async (ids: readonly string[]) => void (await republish(ids, deps, 'rfm'))),
+    onProfilesChanged: timed(
+      'rfmRepublish',
+      async (ids: readonly string[]) => void (await republish(ids, deps, 'rfm')),
+    ),
   });
   // The service's own consumer loop and settings (batch size, refresh interval and bound), fed
   // by an in-memory partition instead of a broker: what it writes, when it refreshes profiles
@@ -228,7 +299,9 @@ async function main(): Promise<void> {
     batchSize,
     prepare: (chunk) => prepareChunk(chunk, deps),
     store: (prepared) => storeChunk(prepared, deps),
-    publish: timed('refreshProfiles(total)', (written: readonly WrittenChunk[]) => refreshProfiles(written, deps).then((n) => void refreshes.push(n))),
+    publish: timed('refreshProfiles(total)', (written: readonly WrittenChunk[]) =>
+      refreshProfiles(written, deps).then((n) => void refreshes.push(n)),
+    ),
   });
 
   // From the first batch handed over to the last offset committed, as the stitcher bench counts
@@ -254,7 +327,12 @@ async function main(): Promise<void> {
   const columns = Object.keys(rows[0]!) as (keyof (typeof rows)[number])[];
   const t2 = process.hrtime.bigint();
   for (let i = 0; i < rows.length; i += batchSize) {
-    await rawCompact.client.insert({ table: 'events_store', values: rows.slice(i, i + batchSize).map((r) => columns.map((c) => r[c])), format: 'JSONCompactEachRow', columns: columns as [string, ...string[]] });
+    await rawCompact.client.insert({
+      table: 'events_store',
+      values: rows.slice(i, i + batchSize).map((r) => columns.map((c) => r[c])),
+      format: 'JSONCompactEachRow',
+      columns: columns as [string, ...string[]],
+    });
   }
   const rawCompactSeconds = Number(process.hrtime.bigint() - t2) / 1e9;
 
@@ -275,10 +353,17 @@ async function main(): Promise<void> {
         purchasers: Number(purchasers?.n),
         profileUpdatesProduced: produced,
         profileUpdatesPerEvent: +(produced / events).toFixed(3),
-        materialized: { seconds: +materializedSeconds.toFixed(2), cpuSeconds: materializedCpu, eventsPerSecond: Math.round(materializedRate) },
+        materialized: {
+          seconds: +materializedSeconds.toFixed(2),
+          cpuSeconds: materializedCpu,
+          eventsPerSecond: Math.round(materializedRate),
+        },
         rawInsert: { seconds: +rawSeconds.toFixed(2), cpuSeconds: rawCpu, eventsPerSecond: Math.round(rawRate) },
         ratio: +(materializedRate / rawRate).toFixed(3),
-        rawInsertCompact: { seconds: +rawCompactSeconds.toFixed(2), eventsPerSecond: Math.round(events / rawCompactSeconds) },
+        rawInsertCompact: {
+          seconds: +rawCompactSeconds.toFixed(2),
+          eventsPerSecond: Math.round(events / rawCompactSeconds),
+        },
         ratioToCompact: +(materializedRate / (events / rawCompactSeconds)).toFixed(3),
         materializedSecondsByStep: Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, +v.toFixed(2)])),
       },

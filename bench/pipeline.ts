@@ -67,20 +67,51 @@ function sampleEvent(id: string, i: number): Record<string, unknown> {
     messageId: id,
     timestamp: new Date().toISOString(),
     properties: order
-      ? { order_id: `o-${id}`, revenue: 20 + (i % 180), currency: 'EUR', products: [{ sku: `SKU-${i % 500}`, quantity: 1 }] }
-      : { product_id: `p-${i % 5000}`, sku: `SKU-${i % 5000}-XL`, category: 'Outdoor / Jackets', price: 189.95, currency: 'EUR' },
-    context: { ip: '203.0.113.42', userAgent: 'Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0', library: { name: 'analytics.js', version: '5.2.0' }, page: { path: '/p/jacket' } },
+      ? {
+          order_id: `o-${id}`,
+          revenue: 20 + (i % 180),
+          currency: 'EUR',
+          products: [{ sku: `SKU-${i % 500}`, quantity: 1 }],
+        }
+      : {
+          product_id: `p-${i % 5000}`,
+          sku: `SKU-${i % 5000}-XL`,
+          category: 'Outdoor / Jackets',
+          price: 189.95,
+          currency: 'EUR',
+        },
+    context: {
+      ip: '203.0.113.42',
+      userAgent: 'Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0',
+      library: { name: 'analytics.js', version: '5.2.0' },
+      page: { path: '/p/jacket' },
+    },
   };
 }
 
-function post(port: number, pathname: string, body: string, headers: Record<string, string>): Promise<{ status: number; text: string }> {
+function post(
+  port: number,
+  pathname: string,
+  body: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const request = http.request({ host: '127.0.0.1', port, path: pathname, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers } }, (response) => {
-      let text = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => (text += chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, text }));
-    });
+    const request = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: pathname,
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers },
+      },
+      (response) => {
+        let text = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (text += chunk));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, text }));
+      },
+    );
     request.on('error', reject);
     request.end(body);
   });
@@ -100,16 +131,35 @@ async function startStack(run: string): Promise<Stack> {
   const topic = (name: string) => `bench-${run}.${name}`;
   const [collectorPort, stitcherPort, materializerPort] = [await freePort(), await freePort(), await freePort()];
   // Service tuning can be tried from the environment (COLLECTOR_*, STITCHER_*, MATERIALIZER_*, SEGMENT_*, NODE_OPTIONS, MALLOC_ARENA_MAX).
-  const tuning = Object.fromEntries(Object.entries(process.env).filter(([name]) => /^(COLLECTOR|STITCHER|MATERIALIZER|SEGMENT)_/.test(name) || name === 'NODE_OPTIONS' || name === 'MALLOC_ARENA_MAX')) as Record<string, string>;
-  const base = { PATH: process.env.PATH ?? '', KAFKA_BROKERS: brokers.join(','), SCHEMA_REGISTRY_URL: registryUrl, LOG_LEVEL: 'warn', ...tuning };
+  const tuning = Object.fromEntries(
+    Object.entries(process.env).filter(
+      ([name]) =>
+        /^(COLLECTOR|STITCHER|MATERIALIZER|SEGMENT)_/.test(name) ||
+        name === 'NODE_OPTIONS' ||
+        name === 'MALLOC_ARENA_MAX',
+    ),
+  ) as Record<string, string>;
+  const base = {
+    PATH: process.env.PATH ?? '',
+    KAFKA_BROKERS: brokers.join(','),
+    SCHEMA_REGISTRY_URL: registryUrl,
+    LOG_LEVEL: 'warn',
+    ...tuning,
+  };
   // Each service logs (pino, stdout) to its own file, named when it exits before the run is over.
   const logs = mkdtempSync(path.join(os.tmpdir(), `kumiki-bench-pipeline-logs-${run}-`));
   const start = (service: string, env: Record<string, string>): ChildProcess => {
     const log = openSync(path.join(logs, `${service}.log`), 'a');
-    const child = spawn(process.execPath, [path.join(root, 'dist', 'services', service, 'main.js')], { env: { ...base, ...env }, stdio: ['ignore', log, log] });
+    const child = spawn(process.execPath, [path.join(root, 'dist', 'services', service, 'main.js')], {
+      env: { ...base, ...env },
+      stdio: ['ignore', log, log],
+    });
     closeSync(log); // the child has its own copy
     child.on('exit', (code, signal) => {
-      if (!stopping) serviceExit ??= new Error(`${service} exited (${signal ?? `code ${code}`}) during the run; its log: ${path.join(logs, `${service}.log`)}`);
+      if (!stopping)
+        serviceExit ??= new Error(
+          `${service} exited (${signal ?? `code ${code}`}) during the run; its log: ${path.join(logs, `${service}.log`)}`,
+        );
     });
     return child;
   };
@@ -136,18 +186,38 @@ async function startStack(run: string): Promise<Stack> {
       STITCHER_GROUP_ID: `bench-${run}-stitcher`,
       STITCHER_TRANSACTIONAL_ID: `bench-${run}-stitcher`,
     }),
-    collector: start('collector', { HTTP_PORT: String(collectorPort), KUMIKI_WRITE_KEY: writeKey, COLLECTOR_EVENTS_TOPIC: topic('raw'), COLLECTOR_DLQ_TOPIC: topic('dlq') }),
+    collector: start('collector', {
+      HTTP_PORT: String(collectorPort),
+      KUMIKI_WRITE_KEY: writeKey,
+      COLLECTOR_EVENTS_TOPIC: topic('raw'),
+      COLLECTOR_DLQ_TOPIC: topic('dlq'),
+    }),
   };
   try {
-    for (const [service, port] of [['profile-materializer', materializerPort], ['identity-stitcher', stitcherPort], ['collector', collectorPort]] as const) {
-      await until(async () => (await fetch(`http://127.0.0.1:${port}/ready`)).status === 200, 120_000, `${service} ready (its log: ${path.join(logs, `${service}.log`)})`);
+    for (const [service, port] of [
+      ['profile-materializer', materializerPort],
+      ['identity-stitcher', stitcherPort],
+      ['collector', collectorPort],
+    ] as const) {
+      await until(
+        async () => (await fetch(`http://127.0.0.1:${port}/ready`)).status === 200,
+        120_000,
+        `${service} ready (its log: ${path.join(logs, `${service}.log`)})`,
+      );
     }
   } catch (error) {
     await stopServices(processes);
     removeScratch();
     throw error;
   }
-  return { collectorPort, materializerPort, materializerGroup, inputTopics: [topic('stitched'), topic('changes')], processes, logs };
+  return {
+    collectorPort,
+    materializerPort,
+    materializerGroup,
+    inputTopics: [topic('stitched'), topic('changes')],
+    processes,
+    logs,
+  };
 }
 
 /** Set once the services are being stopped on purpose. */
@@ -199,9 +269,15 @@ async function sql<T>(stack: Stack, query: string, params: Record<string, unknow
 async function sendBatch(stack: Stack, events: Record<string, unknown>[]): Promise<void> {
   const auth = `Basic ${Buffer.from(`${writeKey}:`).toString('base64')}`;
   for (;;) {
-    const answer = await post(stack.collectorPort, '/v1/batch', JSON.stringify({ batch: events, sentAt: new Date().toISOString() }), { authorization: auth });
+    const answer = await post(
+      stack.collectorPort,
+      '/v1/batch',
+      JSON.stringify({ batch: events, sentAt: new Date().toISOString() }),
+      { authorization: auth },
+    );
     if (answer.status === 200) return;
-    if (answer.status !== 429 && answer.status !== 503) throw new Error(`collector answered ${answer.status}: ${answer.text}`);
+    if (answer.status !== 429 && answer.status !== 503)
+      throw new Error(`collector answered ${answer.status}: ${answer.text}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
@@ -211,7 +287,13 @@ async function sendBatch(stack: Stack, events: Record<string, unknown>[]): Promi
  * collector acknowledges them, then waits until `queryable` events are in events_store and the
  * materializer's group has no lag (its profile updates are out: it commits only after them).
  */
-async function sendAndDrain(stack: Stack, prefix: string, count: number, queryable: number, onAccepted: (seconds: number) => void = () => undefined): Promise<void> {
+async function sendAndDrain(
+  stack: Stack,
+  prefix: string,
+  count: number,
+  queryable: number,
+  onAccepted: (seconds: number) => void = () => undefined,
+): Promise<void> {
   const admin = createKafkaClient({ brokers, clientId: 'bench', logger }).admin();
   await admin.connect();
   try {
@@ -221,14 +303,26 @@ async function sendAndDrain(stack: Stack, prefix: string, count: number, queryab
     await Promise.all(
       Array.from({ length: clients }, async () => {
         for (let r = next++; r < requests; r = next++) {
-          const events = Array.from({ length: Math.min(perRequest, count - r * perRequest) }, (_, k) => sampleEvent(`${prefix}-${String(r * perRequest + k).padStart(9, '0')}`, r * perRequest + k));
+          const events = Array.from({ length: Math.min(perRequest, count - r * perRequest) }, (_, k) =>
+            sampleEvent(`${prefix}-${String(r * perRequest + k).padStart(9, '0')}`, r * perRequest + k),
+          );
           await sendBatch(stack, events);
         }
       }),
     );
     onAccepted((Date.now() - started) / 1000);
-    await until(async () => Number((await sql<{ n: string }>(stack, 'SELECT count() AS n FROM events_store'))[0]?.n) >= queryable, 600_000, 'every event queryable', 250);
-    await until(async () => (await admin.groupLag(stack.materializerGroup, stack.inputTopics)).every((p) => p.lag === 0), 600_000, 'materializer lag 0', 250);
+    await until(
+      async () => Number((await sql<{ n: string }>(stack, 'SELECT count() AS n FROM events_store'))[0]?.n) >= queryable,
+      600_000,
+      'every event queryable',
+      250,
+    );
+    await until(
+      async () => (await admin.groupLag(stack.materializerGroup, stack.inputTopics)).every((p) => p.lag === 0),
+      600_000,
+      'materializer lag 0',
+      250,
+    );
   } finally {
     await admin.disconnect();
   }
@@ -245,7 +339,10 @@ async function warmUpPhase(stack: Stack, run: string): Promise<void> {
   process.stdout.write(`  warm-up: ${warmupEvents} events through the pipeline\n`);
 }
 
-async function throughputPhase(stack: Stack, run: string): Promise<{ eventsPerSecond: number; seconds: number; eventBytes: number; cpuSeconds: Record<string, number> }> {
+async function throughputPhase(
+  stack: Stack,
+  run: string,
+): Promise<{ eventsPerSecond: number; seconds: number; eventBytes: number; cpuSeconds: Record<string, number> }> {
   const cpuBefore = cpuSecondsByProcess(stack);
   const eventBytes = Buffer.byteLength(JSON.stringify(sampleEvent(`t-${run}-000000000`, 1)));
   const started = Date.now();
@@ -254,7 +351,9 @@ async function throughputPhase(stack: Stack, run: string): Promise<{ eventsPerSe
   );
   const seconds = (Date.now() - started) / 1000;
   const cpuAfter = cpuSecondsByProcess(stack);
-  const cpuSeconds = Object.fromEntries(Object.entries(cpuAfter).map(([name, used]) => [name, used - cpuBefore[name]!]));
+  const cpuSeconds = Object.fromEntries(
+    Object.entries(cpuAfter).map(([name, used]) => [name, used - cpuBefore[name]!]),
+  );
   return { eventsPerSecond: totalEvents / seconds, seconds, eventBytes, cpuSeconds };
 }
 
@@ -267,7 +366,11 @@ function cpuSecondsByProcess(stack: Stack): Record<string, number> {
   };
 }
 
-async function latencyPhase(stack: Stack, run: string, eventsPerSecond: number): Promise<{ latencies: number[]; unseen: number }> {
+async function latencyPhase(
+  stack: Stack,
+  run: string,
+  eventsPerSecond: number,
+): Promise<{ latencies: number[]; unseen: number }> {
   const perTick = 20;
   const ticksPerSecond = Math.max(1, eventsPerSecond / perTick);
   const ticks = Math.floor(latencySeconds * ticksPerSecond);
@@ -281,11 +384,15 @@ async function latencyPhase(stack: Stack, run: string, eventsPerSecond: number):
       // Ids are zero-padded in send order, so the range bounds one primary-key range of events_store.
       const ids = [...pending.keys()].slice(0, 5_000).sort();
       if (ids.length > 0) {
-        const rows = await sql<{ message_id: string }>(stack, 'SELECT message_id FROM events_store WHERE message_id >= {lo:String} AND message_id <= {hi:String} AND message_id IN {ids:Array(String)}', {
-          lo: ids[0],
-          hi: ids.at(-1),
-          ids,
-        });
+        const rows = await sql<{ message_id: string }>(
+          stack,
+          'SELECT message_id FROM events_store WHERE message_id >= {lo:String} AND message_id <= {hi:String} AND message_id IN {ids:Array(String)}',
+          {
+            lo: ids[0],
+            hi: ids.at(-1),
+            ids,
+          },
+        );
         const seen = Date.now();
         for (const { message_id: id } of rows) {
           const at = pending.get(id);
@@ -302,7 +409,9 @@ async function latencyPhase(stack: Stack, run: string, eventsPerSecond: number):
   for (let tick = 0; tick < ticks; tick++) {
     const wait = started + (tick * 1000) / ticksPerSecond - Date.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    const batch = Array.from({ length: perTick }, (_, k) => sampleEvent(`l-${run}-${String(tick * perTick + k).padStart(9, '0')}`, tick * perTick + k));
+    const batch = Array.from({ length: perTick }, (_, k) =>
+      sampleEvent(`l-${run}-${String(tick * perTick + k).padStart(9, '0')}`, tick * perTick + k),
+    );
     inFlight.push(
       sendBatch(stack, batch).then(() => {
         const now = Date.now();
@@ -320,11 +429,24 @@ async function latencyPhase(stack: Stack, run: string, eventsPerSecond: number):
 /** The reference: the same rows, inserted straight into a fresh embedded database. */
 async function rawInsert(run: string): Promise<number> {
   const home = scratchDir('kumiki-bench-raw-');
-  const ch = await createClickHouse({ CLICKHOUSE_URL: undefined, CLICKHOUSE_USER: 'default', CLICKHOUSE_PASSWORD: '', CLICKHOUSE_DATABASE: 'bench_raw', KUMIKI_HOME: home }, logger);
+  const ch = await createClickHouse(
+    {
+      CLICKHOUSE_URL: undefined,
+      CLICKHOUSE_USER: 'default',
+      CLICKHOUSE_PASSWORD: '',
+      CLICKHOUSE_DATABASE: 'bench_raw',
+      KUMIKI_HOME: home,
+    },
+    logger,
+  );
   await runMigrations(ch, { logger });
   const now = Date.now();
   const rows = Array.from({ length: totalEvents }, (_, i) => {
-    const event = sampleEvent(`r-${run}-${String(i).padStart(9, '0')}`, i) as Record<string, unknown> & { userId: string; anonymousId: string; messageId: string };
+    const event = sampleEvent(`r-${run}-${String(i).padStart(9, '0')}`, i) as Record<string, unknown> & {
+      userId: string;
+      anonymousId: string;
+      messageId: string;
+    };
     const record: StitchedEvent = {
       profileId: `p_${event.userId}`,
       identifiers: [{ type: 'user_id', value: event.userId }],
@@ -363,21 +485,27 @@ async function main(): Promise<void> {
   const stack = await startStack(run);
   const peaks: Record<string, number> = {};
   const sampler = setInterval(() => {
-    for (const [name, child] of Object.entries(stack.processes)) peaks[name] = Math.max(peaks[name] ?? 0, rssOf(child.pid ?? 0, 'VmHWM'));
+    for (const [name, child] of Object.entries(stack.processes))
+      peaks[name] = Math.max(peaks[name] ?? 0, rssOf(child.pid ?? 0, 'VmHWM'));
   }, 500);
   try {
-    process.stdout.write(`pipeline: ${warmupEvents} events to warm up, ${totalEvents} measured, then ${latencySeconds} s at half rate\n`);
+    process.stdout.write(
+      `pipeline: ${warmupEvents} events to warm up, ${totalEvents} measured, then ${latencySeconds} s at half rate\n`,
+    );
     await warmUpPhase(stack, run);
     const throughput = await throughputPhase(stack, run);
     const { latencies, unseen } = await latencyPhase(stack, run, throughput.eventsPerSecond / 2);
-    for (const [name, child] of Object.entries(stack.processes)) peaks[name] = Math.max(peaks[name] ?? 0, rssOf(child.pid ?? 0, 'VmHWM'));
+    for (const [name, child] of Object.entries(stack.processes))
+      peaks[name] = Math.max(peaks[name] ?? 0, rssOf(child.pid ?? 0, 'VmHWM'));
     await stopServices(stack.processes);
     const avroBytes = 420;
     // The broker does not create topics on first use: the reference gets its own, like ours.
     const perfTopic = `bench-${run}.perf`;
     const admin = createKafkaClient({ brokers, clientId: 'bench', logger }).admin();
     await admin.connect();
-    await admin.ensureTopics([{ name: perfTopic, partitions: 6, cleanup: 'delete', retentionMs: 3_600_000, key: 'bench' }]);
+    await admin.ensureTopics([
+      { name: perfTopic, partitions: 6, cleanup: 'delete', retentionMs: 3_600_000, key: 'bench' },
+    ]);
     const perf = kafkaPerfTest(brokers, perfTopic, avroBytes, 200_000);
     await admin.deleteTopics([perfTopic]).catch(() => undefined);
     await admin.disconnect();
@@ -385,16 +513,32 @@ async function main(): Promise<void> {
 
     process.stdout.write('\n');
     line('machine', `${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, everything co-located`);
-    line('end-to-end sustained events/s (queryable, updates out)', `${Math.round(throughput.eventsPerSecond).toLocaleString('en')}  (${totalEvents} events of ~${throughput.eventBytes} B JSON in ${throughput.seconds.toFixed(1)} s)`);
-    line(`accept → queryable at ${Math.round(throughput.eventsPerSecond / 2).toLocaleString('en')}/s: p50/p95/p99`, `${percentile(latencies, 50)} / ${percentile(latencies, 95)} / ${percentile(latencies, 99)} ms  (${latencies.length} events${unseen > 0 ? `, ${unseen} not queryable within 60 s` : ''})`);
+    line(
+      'end-to-end sustained events/s (queryable, updates out)',
+      `${Math.round(throughput.eventsPerSecond).toLocaleString('en')}  (${totalEvents} events of ~${throughput.eventBytes} B JSON in ${throughput.seconds.toFixed(1)} s)`,
+    );
+    line(
+      `accept → queryable at ${Math.round(throughput.eventsPerSecond / 2).toLocaleString('en')}/s: p50/p95/p99`,
+      `${percentile(latencies, 50)} / ${percentile(latencies, 95)} / ${percentile(latencies, 99)} ms  (${latencies.length} events${unseen > 0 ? `, ${unseen} not queryable within 60 s` : ''})`,
+    );
     for (const [name, bytes] of Object.entries(peaks)) line(`peak RSS ${name}`, `${(bytes / 2 ** 20).toFixed(0)} MB`);
     const available = os.cpus().length * throughput.seconds;
     for (const [name, used] of Object.entries(throughput.cpuSeconds)) {
-      if (Number.isFinite(used)) line(`CPU ${name} (throughput phase)`, `${used.toFixed(1)} s  (${((used / available) * 100).toFixed(0)} % of the cores' ${available.toFixed(0)} s)`);
+      if (Number.isFinite(used))
+        line(
+          `CPU ${name} (throughput phase)`,
+          `${used.toFixed(1)} s  (${((used / available) * 100).toFixed(0)} % of the cores' ${available.toFixed(0)} s)`,
+        );
     }
     if (perf) {
-      line(`kafka-producer-perf-test (${avroBytes} B, acks=all)`, `${Math.round(perf.recordsPerSecond).toLocaleString('en')} records/s`);
-      line('end-to-end / Kafka producer', `${((throughput.eventsPerSecond / perf.recordsPerSecond) * 100).toFixed(0)} %`);
+      line(
+        `kafka-producer-perf-test (${avroBytes} B, acks=all)`,
+        `${Math.round(perf.recordsPerSecond).toLocaleString('en')} records/s`,
+      );
+      line(
+        'end-to-end / Kafka producer',
+        `${((throughput.eventsPerSecond / perf.recordsPerSecond) * 100).toFixed(0)} %`,
+      );
     }
     line('raw ClickHouse insert of the same rows (5,000/insert)', `${Math.round(raw).toLocaleString('en')} rows/s`);
     line('end-to-end / raw insert', `${((throughput.eventsPerSecond / raw) * 100).toFixed(0)} %`);
@@ -419,7 +563,9 @@ async function deleteRunTopics(run: string): Promise<void> {
     const mine = (await admin.listTopics()).filter((name) => name.startsWith(`bench-${run}.`));
     if (mine.length > 0) await admin.deleteTopics(mine);
   } catch (error) {
-    process.stderr.write(`bench pipeline: could not delete this run's topics: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(
+      `bench pipeline: could not delete this run's topics: ${error instanceof Error ? error.message : String(error)}\n`,
+    );
   } finally {
     await admin.disconnect().catch(() => undefined);
   }

@@ -47,9 +47,24 @@ function percentile(sorted: number[], p: number): number {
 
 async function main(): Promise<void> {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'kumiki-bench-rfm-'));
-  const ch = await createClickHouse({ CLICKHOUSE_URL: undefined, CLICKHOUSE_USER: 'default', CLICKHOUSE_PASSWORD: '', CLICKHOUSE_DATABASE: 'bench_rfm', KUMIKI_HOME: home }, logger);
+  const ch = await createClickHouse(
+    {
+      CLICKHOUSE_URL: undefined,
+      CLICKHOUSE_USER: 'default',
+      CLICKHOUSE_PASSWORD: '',
+      CLICKHOUSE_DATABASE: 'bench_rfm',
+      KUMIKI_HOME: home,
+    },
+    logger,
+  );
   await runMigrations(ch, { logger });
-  await writeRfmSettings(ch, { purchaseEvents: ['Order Completed'], refundEvents: ['Order Refunded'], windowDays: 365, rates: parseRates('', 'USD'), reportingCurrency: 'USD' });
+  await writeRfmSettings(ch, {
+    purchaseEvents: ['Order Completed'],
+    refundEvents: ['Order Refunded'],
+    windowDays: 365,
+    rates: parseRates('', 'USD'),
+    reportingCurrency: 'USD',
+  });
   const loadStarted = Date.now();
   // 20 % purchases (10 % of them in store), 50 % page views; events spread over 400 days and
   // over profiles by hash (so one profile has events of every kind).
@@ -89,7 +104,13 @@ async function main(): Promise<void> {
       times.push(Number(process.hrtime.bigint() - started) / 1e6);
     }
     times.sort((a, b) => a - b);
-    results[name] = { firstMs, p50Ms: Math.round(percentile(times, 50)), p95Ms: Math.round(percentile(times, 95)), rows, answer };
+    results[name] = {
+      firstMs,
+      p50Ms: Math.round(percentile(times, 50)),
+      p95Ms: Math.round(percentile(times, 95)),
+      rows,
+      answer,
+    };
   }
   // The live, exact-at-read computation the rfm view used before snapshots (few runs: it is slow).
   const live: number[] = [];
@@ -99,8 +120,25 @@ async function main(): Promise<void> {
     live.push(Number(process.hrtime.bigint() - started) / 1e6);
   }
   live.sort((a, b) => a - b);
-  results['rfm label counts, live rfm_as_of (for comparison)'] = { p50Ms: Math.round(percentile(live, 50)), p95Ms: Math.round(percentile(live, 95)), rows: 11 };
-  console.log(JSON.stringify({ events, profiles, runs, loadSeconds, snapshot: { seconds: snapshotSeconds, purchasers: snapshot.purchasers }, results }, null, 2));
+  results['rfm label counts, live rfm_as_of (for comparison)'] = {
+    p50Ms: Math.round(percentile(live, 50)),
+    p95Ms: Math.round(percentile(live, 95)),
+    rows: 11,
+  };
+  console.log(
+    JSON.stringify(
+      {
+        events,
+        profiles,
+        runs,
+        loadSeconds,
+        snapshot: { seconds: snapshotSeconds, purchasers: snapshot.purchasers },
+        results,
+      },
+      null,
+      2,
+    ),
+  );
   await ch.close();
   fs.rmSync(home, { recursive: true, force: true });
 }

@@ -24,7 +24,10 @@ async function main(): Promise<number> {
     return 2;
   }
   const config = loadCliConfig(process.env);
-  const log = { info: (m: string) => process.stdout.write(`[bench] ${m}\n`), warn: (m: string) => process.stderr.write(`[bench] ${m}\n`) };
+  const log = {
+    info: (m: string) => process.stdout.write(`[bench] ${m}\n`),
+    warn: (m: string) => process.stderr.write(`[bench] ${m}\n`),
+  };
   const infrastructure = await startConfiguredInfrastructure(config, log);
   let failed = 0;
   try {
@@ -32,7 +35,11 @@ async function main(): Promise<number> {
       process.stdout.write(`\n== ${bench.replace(/\.js$/, '')} ==\n`);
       const result = spawnSync(process.execPath, ['--expose-gc', path.join(__dirname, bench)], {
         stdio: 'inherit',
-        env: { ...process.env, KAFKA_BROKERS: infrastructure.brokers.join(','), SCHEMA_REGISTRY_URL: infrastructure.registryUrl },
+        env: {
+          ...process.env,
+          KAFKA_BROKERS: infrastructure.brokers.join(','),
+          SCHEMA_REGISTRY_URL: infrastructure.registryUrl,
+        },
       });
       if (result.status !== 0) {
         failed += 1;

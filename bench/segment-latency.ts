@@ -38,9 +38,22 @@ function percentile(sorted: readonly number[], p: number): number {
 async function main(): Promise<void> {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'kumiki-bench-seglat-'));
   const run = `bench-seglat-${Date.now().toString(36)}`;
-  const ch = await createClickHouse({ CLICKHOUSE_URL: undefined, CLICKHOUSE_USER: 'default', CLICKHOUSE_PASSWORD: '', CLICKHOUSE_DATABASE: 'bench', KUMIKI_HOME: home }, logger);
+  const ch = await createClickHouse(
+    {
+      CLICKHOUSE_URL: undefined,
+      CLICKHOUSE_USER: 'default',
+      CLICKHOUSE_PASSWORD: '',
+      CLICKHOUSE_DATABASE: 'bench',
+      KUMIKI_HOME: home,
+    },
+    logger,
+  );
   await runMigrations(ch, { logger });
-  await createSegment(ch, { name: 'signed up', rule: { performed: { event: 'Signed Up' } } }, { limits: defaultSegmentLimits });
+  await createSegment(
+    ch,
+    { name: 'signed up', rule: { performed: { event: 'Signed Up' } } },
+    { limits: defaultSegmentLimits },
+  );
   const config = loadMaterializerConfig({
     KAFKA_BROKERS: brokers.join(','),
     SCHEMA_REGISTRY_URL: registryUrl,
@@ -56,20 +69,42 @@ async function main(): Promise<void> {
     MATERIALIZER_GROUP_ID: run,
     SEGMENT_CHANGES_TOPIC: `${run}.segments`,
     // Materializer tuning can be tried from the environment, e.g. MATERIALIZER_REFRESH_INTERVAL_MS=200.
-    ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('MATERIALIZER_REFRESH') || name === 'MATERIALIZER_LINGER_MS')),
+    ...Object.fromEntries(
+      Object.entries(process.env).filter(
+        ([name]) => name.startsWith('MATERIALIZER_REFRESH') || name === 'MATERIALIZER_LINGER_MS',
+      ),
+    ),
   });
   const base = createServiceBase('profile-materializer', config);
   const { service } = createMaterializerService(config, base);
   await service.start();
   const kafka = createKafkaClient({ brokers, clientId: run, logger });
   const registry = new SchemaRegistryClient({ url: registryUrl });
-  const codec = new AvroCodec(registry, await registry.registerAll([...materializerTopics(config), { name: config.SEGMENT_CHANGES_TOPIC, partitions: 6, cleanup: 'delete', key: 'profile id', valueSchema: 'SegmentChange' }]));
+  const codec = new AvroCodec(
+    registry,
+    await registry.registerAll([
+      ...materializerTopics(config),
+      {
+        name: config.SEGMENT_CHANGES_TOPIC,
+        partitions: 6,
+        cleanup: 'delete',
+        key: 'profile id',
+        valueSchema: 'SegmentChange',
+      },
+    ]),
+  );
   const producer = kafka.producer();
   await producer.connect();
   const sentAt = new Map<string, number>();
   const latencies: number[] = [];
   const toEvaluation: number[] = [];
-  const consumer = kafka.consumer({ groupId: `${run}-reader`, topics: [config.SEGMENT_CHANGES_TOPIC], fromBeginning: true, maxWaitTimeInMs: 20, minBytes: 1 });
+  const consumer = kafka.consumer({
+    groupId: `${run}-reader`,
+    topics: [config.SEGMENT_CHANGES_TOPIC],
+    fromBeginning: true,
+    maxWaitTimeInMs: 20,
+    minBytes: 1,
+  });
   await consumer.connect();
   void consumer.run(async (batch, context) => {
     const received = Date.now();
@@ -97,10 +132,20 @@ async function main(): Promise<void> {
       profileId,
       identifiers: [{ type: 'user_id', value: profileId }],
       stitchedAt: at,
-      event: eventWith({ messageId: `${profileId}-m`, type: 'track', event: 'Signed Up', userId: profileId, timestamp: at, channel: 'web', source: 'bench' }),
+      event: eventWith({
+        messageId: `${profileId}-m`,
+        type: 'track',
+        event: 'Signed Up',
+        userId: profileId,
+        timestamp: at,
+        channel: 'web',
+        source: 'bench',
+      }),
     };
     sentAt.set(profileId, at);
-    void producer.send(config.MATERIALIZER_STITCHED_TOPIC, [{ key: profileId, value: codec.encode(config.MATERIALIZER_STITCHED_TOPIC, record) }]);
+    void producer.send(config.MATERIALIZER_STITCHED_TOPIC, [
+      { key: profileId, value: codec.encode(config.MATERIALIZER_STITCHED_TOPIC, record) },
+    ]);
   }
   const deadline = Date.now() + 60_000;
   while (latencies.length < total && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
@@ -109,13 +154,21 @@ async function main(): Promise<void> {
     `${rate} events/s for ${seconds} s: ${latencies.length}/${total} SegmentChanges; latency p50 ${percentile(sorted, 50)} ms, p95 ${percentile(sorted, 95)} ms, p99 ${percentile(sorted, 99)} ms, max ${sorted.at(-1)} ms\n`,
   );
   const evalSorted = [...toEvaluation].sort((a, b) => a - b);
-  process.stdout.write(`event handed to the producer → evaluation start (SegmentChange.at): p50 ${percentile(evalSorted, 50)} ms, p95 ${percentile(evalSorted, 95)} ms\n`);
+  process.stdout.write(
+    `event handed to the producer → evaluation start (SegmentChange.at): p50 ${percentile(evalSorted, 50)} ms, p95 ${percentile(evalSorted, 95)} ms\n`,
+  );
   // Where the time goes: mean time from a batch handing its profiles over to committed changes, and of one incremental run.
   const metrics = await base.metrics.getMetricsAsJSON();
   const mean = (name: string, labels: Record<string, string> = {}): string => {
-    const metric = metrics.find((m) => m.name === name) as { values: Array<{ metricName?: string; value: number; labels: Record<string, unknown> }> } | undefined;
+    const metric = metrics.find((m) => m.name === name) as
+      | { values: Array<{ metricName?: string; value: number; labels: Record<string, unknown> }> }
+      | undefined;
     const pick = (suffix: string): number =>
-      metric?.values.filter((v) => v.metricName === `${name}${suffix}` && Object.entries(labels).every(([k, l]) => v.labels[k] === l)).reduce((sum, v) => sum + v.value, 0) ?? 0;
+      metric?.values
+        .filter(
+          (v) => v.metricName === `${name}${suffix}` && Object.entries(labels).every(([k, l]) => v.labels[k] === l),
+        )
+        .reduce((sum, v) => sum + v.value, 0) ?? 0;
     const count = pick('_count');
     return count > 0 ? `${((pick('_sum') / count) * 1000).toFixed(0)} ms over ${count}` : 'n/a';
   };
@@ -128,7 +181,15 @@ async function main(): Promise<void> {
   await ch.close();
   const admin = kafka.admin();
   await admin.connect();
-  await admin.deleteTopics([config.MATERIALIZER_STITCHED_TOPIC, config.MATERIALIZER_CHANGES_TOPIC, config.MATERIALIZER_UPDATES_TOPIC, config.MATERIALIZER_DLQ_TOPIC, config.SEGMENT_CHANGES_TOPIC]).catch(() => undefined);
+  await admin
+    .deleteTopics([
+      config.MATERIALIZER_STITCHED_TOPIC,
+      config.MATERIALIZER_CHANGES_TOPIC,
+      config.MATERIALIZER_UPDATES_TOPIC,
+      config.MATERIALIZER_DLQ_TOPIC,
+      config.SEGMENT_CHANGES_TOPIC,
+    ])
+    .catch(() => undefined);
   await admin.disconnect();
   fs.rmSync(home, { recursive: true, force: true });
   if (latencies.length < total) throw new Error(`only ${latencies.length} of ${total} changes arrived`);

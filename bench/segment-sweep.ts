@@ -35,9 +35,18 @@ function rule(i: number): Record<string, unknown> {
     case 0:
       return { trait: 'plan', op: 'eq', value: plans[i % plans.length] };
     case 1:
-      return { performed: { event: 'Order Completed' }, within: { days: 7 + (i % 30) }, count: { op: 'gte', value: 1 + (i % 2) } };
+      return {
+        performed: { event: 'Order Completed' },
+        within: { days: 7 + (i % 30) },
+        count: { op: 'gte', value: 1 + (i % 2) },
+      };
     case 2:
-      return { performed: { event: 'Product Added' }, notFollowedBy: { event: 'Order Completed' }, within: { days: 1 + (i % 3) }, lookback: { days: 14 } };
+      return {
+        performed: { event: 'Product Added' },
+        notFollowedBy: { event: 'Order Completed' },
+        within: { days: 1 + (i % 3) },
+        lookback: { days: 14 },
+      };
     case 3:
       return { lastPerformed: { event: 'Order Completed' }, op: 'eq', value: { days: 1 + (i % 10) } };
     case 4:
@@ -51,7 +60,16 @@ function rule(i: number): Record<string, unknown> {
 
 async function main(): Promise<void> {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'kumiki-bench-sweep-'));
-  const ch = await createClickHouse({ CLICKHOUSE_URL: undefined, CLICKHOUSE_USER: 'default', CLICKHOUSE_PASSWORD: '', CLICKHOUSE_DATABASE: 'bench', KUMIKI_HOME: home }, logger);
+  const ch = await createClickHouse(
+    {
+      CLICKHOUSE_URL: undefined,
+      CLICKHOUSE_USER: 'default',
+      CLICKHOUSE_PASSWORD: '',
+      CLICKHOUSE_DATABASE: 'bench',
+      KUMIKI_HOME: home,
+    },
+    logger,
+  );
   await runMigrations(ch, { logger });
   const generated = Date.now();
   await ch.command(
@@ -78,19 +96,31 @@ async function main(): Promise<void> {
      FROM numbers({events:UInt64})`,
     { n: profiles, events: profiles * eventsPerProfile, t0: dateTime64Text(now) },
   );
-  process.stdout.write(`generated ${profiles} profiles and ${profiles * eventsPerProfile} events in ${((Date.now() - generated) / 1000).toFixed(1)} s\n`);
+  process.stdout.write(
+    `generated ${profiles} profiles and ${profiles * eventsPerProfile} events in ${((Date.now() - generated) / 1000).toFixed(1)} s\n`,
+  );
 
   let clock = now;
   for (let i = 0; i < segmentCount; i++) {
     await createSegment(ch, { name: `bench-${i}`, rule: rule(i) }, { limits: defaultSegmentLimits, now: () => clock });
   }
-  const kafka = createKafkaClient({ brokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','), clientId: 'bench-segment-sweep', logger });
+  const kafka = createKafkaClient({
+    brokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','),
+    clientId: 'bench-segment-sweep',
+    logger,
+  });
   const topic = `bench-segment-changes-${Date.now().toString(36)}`;
   const evaluation = createSegmentEvaluation({
     kafka,
     clickhouse: () => ch,
     registry: { url: process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7' },
-    settings: { topic, transactionalId: `${topic}-tx`, sweepIntervalMs: 0, maxProfilesPerRun: 5_000, sweepPageSize: 5_000 },
+    settings: {
+      topic,
+      transactionalId: `${topic}-tx`,
+      sweepIntervalMs: 0,
+      maxProfilesPerRun: 5_000,
+      sweepPageSize: 5_000,
+    },
     logger,
     metrics: new Registry(),
     now: () => clock,
@@ -102,7 +132,9 @@ async function main(): Promise<void> {
     const started = Date.now();
     const outcome = await evaluation.sweep();
     const seconds = (Date.now() - started) / 1000;
-    process.stdout.write(`${label}: ${outcome.segments} segments, ${outcome.changes} changes in ${seconds.toFixed(1)} s (${(outcome.changes / seconds).toFixed(0)} changes/s)\n`);
+    process.stdout.write(
+      `${label}: ${outcome.segments} segments, ${outcome.changes} changes in ${seconds.toFixed(1)} s (${(outcome.changes / seconds).toFixed(0)} changes/s)\n`,
+    );
   };
   try {
     await timed('first sweep (all enter)');

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-'use strict';
+
 // The compiled CLI lives in dist/ (built by `npm ci` through the `prepare` script).
 let cli;
 try {
@@ -14,7 +14,7 @@ try {
 cli.main(process.argv, process.env).then(
   (code) => process.exit(code),
   (error) => {
-    process.stderr.write(`kumiki: unexpected error: ${error && error.stack ? error.stack : error}\n`);
+    process.stderr.write(`kumiki: unexpected error: ${error?.stack ? error.stack : error}\n`);
     process.exit(1);
   },
 );

@@ -6,7 +6,9 @@ import type { Event } from './types.generated';
  * no consent, `receivedAt` = `timestamp`. For code that builds events by hand: tests, benchmarks,
  * tools. The given fields win.
  */
-export function eventWith(fields: Pick<Event, 'messageId' | 'type' | 'timestamp' | 'channel' | 'source'> & Partial<Event>): Event {
+export function eventWith(
+  fields: Pick<Event, 'messageId' | 'type' | 'timestamp' | 'channel' | 'source'> & Partial<Event>,
+): Event {
   return {
     event: null,
     name: null,

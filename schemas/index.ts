@@ -117,7 +117,11 @@ function isObject(node: Json | undefined): node is JsonObject {
 }
 
 /** Visits every type node of a schema with the namespace names resolve against there. */
-function walkTypes(node: Json | undefined, namespace: string | undefined, visit: (node: Json, namespace: string | undefined) => void): void {
+function walkTypes(
+  node: Json | undefined,
+  namespace: string | undefined,
+  visit: (node: Json, namespace: string | undefined) => void,
+): void {
   if (node === undefined) return;
   visit(node, namespace);
   if (Array.isArray(node)) {
@@ -132,7 +136,8 @@ function walkTypes(node: Json | undefined, namespace: string | undefined, visit:
   if (node.type === 'array') walkTypes(node.items, inner, visit);
   else if (node.type === 'map') walkTypes(node.values, inner, visit);
   else if (node.type === 'record' || node.type === 'error') {
-    for (const field of Array.isArray(node.fields) ? node.fields : []) if (isObject(field)) walkTypes(field.type, inner, visit);
+    for (const field of Array.isArray(node.fields) ? node.fields : [])
+      if (isObject(field)) walkTypes(field.type, inner, visit);
   } else if (typeof node.type !== 'string' || !NAMED.has(node.type)) walkTypes(node.type, inner, visit);
 }
 
@@ -146,7 +151,12 @@ function readFile(dir: string, file: string): SchemaFile {
   walkTypes(raw, undefined, (node, namespace) => {
     if (typeof node === 'string') {
       if (!PRIMITIVES.has(node)) references.add(qualify(node, namespace));
-    } else if (isObject(node) && typeof node.name === 'string' && typeof node.type === 'string' && NAMED.has(node.type)) {
+    } else if (
+      isObject(node) &&
+      typeof node.name === 'string' &&
+      typeof node.type === 'string' &&
+      NAMED.has(node.type)
+    ) {
       const fullName = qualify(node.name, typeof node.namespace === 'string' ? node.namespace : namespace);
       defined.set(fullName, { node, namespace: namespaceOf(fullName) });
     }
@@ -163,7 +173,8 @@ function dependencyOrder(files: readonly SchemaFile[]): SchemaFile[] {
   const state = new Map<SchemaFile, 'visiting' | 'done'>();
   const visit = (file: SchemaFile, trail: readonly string[]): void => {
     if (state.get(file) === 'done') return;
-    if (state.get(file) === 'visiting') throw new Error(`schemas reference each other in a cycle: ${[...trail, file.file].join(' -> ')}`);
+    if (state.get(file) === 'visiting')
+      throw new Error(`schemas reference each other in a cycle: ${[...trail, file.file].join(' -> ')}`);
     state.set(file, 'visiting');
     for (const name of file.references) {
       if (file.defined.has(name)) continue;
@@ -243,7 +254,10 @@ function readSchemaSet(dir: string, topicSpecs: readonly TopicSpec[]): SchemaSet
   for (const spec of topicSpecs) {
     if (spec.valueSchema === undefined) continue;
     const loaded = byName.get(spec.valueSchema);
-    if (!loaded) throw new Error(`topic ${spec.name} names value schema ${spec.valueSchema}, but schemas/${spec.valueSchema}.avsc does not exist`);
+    if (!loaded)
+      throw new Error(
+        `topic ${spec.name} names value schema ${spec.valueSchema}, but schemas/${spec.valueSchema}.avsc does not exist`,
+      );
     byTopic.set(spec.name, loaded);
   }
   return Object.freeze({

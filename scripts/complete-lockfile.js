@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-'use strict';
+
 /**
  * Records in package-lock.json the platform-specific optional packages (other operating
  * systems' and CPUs' builds of swc, chDB, jest's resolver) that npm leaves out when the
@@ -24,7 +24,12 @@ function platformOf(name) {
   const os = osNames.find((candidate) => parts.includes(candidate));
   const armFloat = ['gnueabihf', 'musleabihf', 'eabi'].some((abi) => parts.includes(abi));
   const cpu = cpuNames.find((candidate) => parts.includes(candidate)) ?? (armFloat ? 'arm' : undefined);
-  const libc = parts.includes('musl') || parts.includes('musleabihf') ? 'musl' : parts.includes('gnu') || parts.includes('gnueabihf') ? 'glibc' : undefined;
+  const libc =
+    parts.includes('musl') || parts.includes('musleabihf')
+      ? 'musl'
+      : parts.includes('gnu') || parts.includes('gnueabihf')
+        ? 'glibc'
+        : undefined;
   return { os, cpu, libc };
 }
 
@@ -49,6 +54,8 @@ for (const [location, entry] of Object.entries(packages)) {
   }
 }
 
-lock.packages = Object.fromEntries(Object.entries(packages).sort(([a], [b]) => (a === '' ? -1 : b === '' ? 1 : a < b ? -1 : a > b ? 1 : 0)));
+lock.packages = Object.fromEntries(
+  Object.entries(packages).sort(([a], [b]) => (a === '' ? -1 : b === '' ? 1 : a < b ? -1 : a > b ? 1 : 0)),
+);
 fs.writeFileSync(lockPath, `${JSON.stringify(lock, null, 2)}\n`);
 process.stdout.write(`complete-lockfile: recorded ${added} platform package(s)\n`);

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-'use strict';
+
 /**
  * Writes schemas/types.generated.ts from schemas/*.avsc, so the TypeScript types and the
  * topic schemas have one source. Plain Node, no build step.
@@ -17,7 +17,16 @@ const path = require('node:path');
 const avro = require('avsc');
 
 const PRIMITIVES = new Set(['null', 'boolean', 'int', 'long', 'float', 'double', 'bytes', 'string']);
-const TS_PRIMITIVE = { null: 'null', boolean: 'boolean', int: 'number', long: 'number', float: 'number', double: 'number', bytes: 'Buffer', string: 'string' };
+const TS_PRIMITIVE = {
+  null: 'null',
+  boolean: 'boolean',
+  int: 'number',
+  long: 'number',
+  float: 'number',
+  double: 'number',
+  bytes: 'Buffer',
+  string: 'string',
+};
 
 function qualify(name, namespace) {
   return name.includes('.') || !namespace ? name : `${namespace}.${name}`;
@@ -38,7 +47,8 @@ function scan(node, namespace, found) {
     }
     if (node.type === 'array') scan(node.items, inner, found);
     else if (node.type === 'map') scan(node.values, inner, found);
-    else if (node.type === 'record' || node.type === 'error') for (const field of node.fields ?? []) scan(field.type, inner, found);
+    else if (node.type === 'record' || node.type === 'error')
+      for (const field of node.fields ?? []) scan(field.type, inner, found);
     else if (typeof node.type !== 'string' || !['enum', 'fixed'].includes(node.type)) scan(node.type, inner, found);
   }
 }
@@ -62,7 +72,8 @@ function loadSchemaFiles(dir) {
   const state = new Map();
   const visit = (entry, trail) => {
     if (state.get(entry) === 'done') return;
-    if (state.get(entry) === 'visiting') throw new Error(`schemas reference each other in a cycle: ${[...trail, entry.file].join(' -> ')}`);
+    if (state.get(entry) === 'visiting')
+      throw new Error(`schemas reference each other in a cycle: ${[...trail, entry.file].join(' -> ')}`);
     state.set(entry, 'visiting');
     for (const name of entry.references) {
       if (entry.defined.has(name)) continue;
@@ -93,7 +104,8 @@ function generate(dir) {
   const declarations = [];
   const seenShort = new Map();
   const tsType = (node, namespace) => {
-    if (typeof node === 'string') return PRIMITIVES.has(node) ? TS_PRIMITIVE[node] : shortName(qualify(node, namespace));
+    if (typeof node === 'string')
+      return PRIMITIVES.has(node) ? TS_PRIMITIVE[node] : shortName(qualify(node, namespace));
     if (Array.isArray(node)) {
       const members = node.map((branch) => tsType(branch, namespace));
       const nonNull = members.filter((member) => member !== 'null');
@@ -114,7 +126,8 @@ function generate(dir) {
   const declare = (node, fullName) => {
     const name = shortName(fullName);
     if (seenShort.has(name)) {
-      if (seenShort.get(name) !== fullName) throw new Error(`two schema types share the name ${name}: ${seenShort.get(name)} and ${fullName}`);
+      if (seenShort.get(name) !== fullName)
+        throw new Error(`two schema types share the name ${name}: ${seenShort.get(name)} and ${fullName}`);
       return;
     }
     seenShort.set(name, fullName);
@@ -127,7 +140,9 @@ function generate(dir) {
     } else {
       const slot = declarations.length;
       declarations.push('');
-      const fields = node.fields.map((field) => `${docComment(field.doc, '  ')}  ${field.name}: ${tsType(field.type, namespace)};\n`);
+      const fields = node.fields.map(
+        (field) => `${docComment(field.doc, '  ')}  ${field.name}: ${tsType(field.type, namespace)};\n`,
+      );
       declarations[slot] = `${header}export interface ${name} {\n${fields.join('')}}\n`;
     }
   };

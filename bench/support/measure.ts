@@ -66,9 +66,16 @@ export function percentile(sorted: readonly number[], p: number): number {
  * jars `kumiki up` downloaded) with acks=all and idempotence: the reference a producer of
  * ours is compared with. Undefined when the jars are not there.
  */
-export function kafkaPerfTest(brokers: readonly string[], topic: string, recordSize: number, records: number): { recordsPerSecond: number; p50: number; p99: number } | undefined {
+export function kafkaPerfTest(
+  brokers: readonly string[],
+  topic: string,
+  recordSize: number,
+  records: number,
+): { recordsPerSecond: number; p50: number; p99: number } | undefined {
   const cache = process.env.KUMIKI_CACHE ?? path.join(os.homedir(), '.cache', 'kumiki');
-  const kafkaDir = existsSync(cache) ? readdirSync(cache).find((name) => name.startsWith('kafka-') && existsSync(path.join(cache, name, 'content'))) : undefined;
+  const kafkaDir = existsSync(cache)
+    ? readdirSync(cache).find((name) => name.startsWith('kafka-') && existsSync(path.join(cache, name, 'content')))
+    : undefined;
   if (!kafkaDir) return undefined;
   const result = spawnSync(
     'java',
@@ -93,7 +100,9 @@ export function kafkaPerfTest(brokers: readonly string[], topic: string, recordS
     ],
     { encoding: 'utf8', timeout: 300_000 },
   );
-  const summary = /([\d.]+) records\/sec.*?(\d+) ms 50th.*?(\d+) ms 99th/s.exec(result.stdout.trim().split('\n').at(-1) ?? '');
+  const summary = /([\d.]+) records\/sec.*?(\d+) ms 50th.*?(\d+) ms 99th/s.exec(
+    result.stdout.trim().split('\n').at(-1) ?? '',
+  );
   if (!summary) {
     process.stderr.write(`kafka-producer-perf-test failed:\n${result.stdout}\n${result.stderr}\n`);
     return undefined;
@@ -111,6 +120,7 @@ export function countArgument(index: number, name: string, fallback: number): nu
   const raw = process.argv[index];
   if (raw === undefined) return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} (argument ${index - 1}) must be a positive whole number, got ${JSON.stringify(raw)}`);
+  if (!Number.isInteger(value) || value < 1)
+    throw new Error(`${name} (argument ${index - 1}) must be a positive whole number, got ${JSON.stringify(raw)}`);
   return value;
 }

@@ -85,7 +85,13 @@ export function loadCliConfig(source: Env): CliConfig {
       materializer: raw.KUMIKI_MATERIALIZER_PORT,
     }),
     external: Object.freeze({
-      ...(raw.KAFKA_BROKERS ? { kafkaBrokers: raw.KAFKA_BROKERS.split(',').map((b) => b.trim()).filter(Boolean) } : {}),
+      ...(raw.KAFKA_BROKERS
+        ? {
+            kafkaBrokers: raw.KAFKA_BROKERS.split(',')
+              .map((b) => b.trim())
+              .filter(Boolean),
+          }
+        : {}),
       ...(raw.SCHEMA_REGISTRY_URL ? { registryUrl: raw.SCHEMA_REGISTRY_URL } : {}),
     }),
     servicesDir: path.resolve(raw.KUMIKI_SERVICES_DIR ?? path.join(projectRoot(), 'dist', 'services')),

@@ -68,13 +68,21 @@ export class BatchingProducer {
   /** Resolves once every message is acknowledged by Kafka; rejects with an ApiError(KUMIKI_UNAVAILABLE) when Kafka is down. */
   send(topic: string, messages: readonly OutgoingMessage[]): Promise<void> {
     if (messages.length === 0) return Promise.resolve();
-    if (this.closed) return Promise.reject(new ApiError('KUMIKI_UNAVAILABLE', 'the collector is shutting down', undefined, { retryAfterSeconds: this.options.retryAfterSeconds }));
+    if (this.closed)
+      return Promise.reject(
+        new ApiError('KUMIKI_UNAVAILABLE', 'the collector is shutting down', undefined, {
+          retryAfterSeconds: this.options.retryAfterSeconds,
+        }),
+      );
     const queue = this.queueOf(topic);
     const waits = new Set<Promise<void>>();
     for (const message of messages) {
       const size = recordBytes(message);
       let batch = queue.open;
-      if (batch && (batch.messages.length >= this.options.maxBatchMessages || batch.bytes + size > this.options.maxBatchBytes)) {
+      if (
+        batch &&
+        (batch.messages.length >= this.options.maxBatchMessages || batch.bytes + size > this.options.maxBatchBytes)
+      ) {
         this.seal(topic, queue);
         batch = undefined;
       }
@@ -160,7 +168,12 @@ export class BatchingProducer {
     } catch (error) {
       batch.reject(
         isRetriable(error)
-          ? new ApiError('KUMIKI_UNAVAILABLE', `Kafka did not acknowledge the events: ${errorMessage(error)}`, undefined, { cause: error, retryAfterSeconds: this.options.retryAfterSeconds })
+          ? new ApiError(
+              'KUMIKI_UNAVAILABLE',
+              `Kafka did not acknowledge the events: ${errorMessage(error)}`,
+              undefined,
+              { cause: error, retryAfterSeconds: this.options.retryAfterSeconds },
+            )
           : error,
       );
     } finally {
@@ -182,9 +195,14 @@ export class BatchingProducer {
       timer = setTimeout(
         () =>
           reject(
-            new ApiError('KUMIKI_UNAVAILABLE', `Kafka did not acknowledge within ${this.options.produceTimeoutMs} ms`, undefined, {
-              retryAfterSeconds: this.options.retryAfterSeconds,
-            }),
+            new ApiError(
+              'KUMIKI_UNAVAILABLE',
+              `Kafka did not acknowledge within ${this.options.produceTimeoutMs} ms`,
+              undefined,
+              {
+                retryAfterSeconds: this.options.retryAfterSeconds,
+              },
+            ),
           ),
         this.options.produceTimeoutMs,
       );

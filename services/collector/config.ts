@@ -8,7 +8,9 @@ export const collectorEnv = z.object({
   HTTP_HOST: env.host(),
   HTTP_PORT: env.port(8080),
   /** Basic-auth user the Segment SDKs send; made by `kumiki up` in local mode. */
-  KUMIKI_WRITE_KEY: z.string({ message: 'is required (the write key SDKs send as the Basic-auth user)' }).min(8, 'must be at least 8 characters'),
+  KUMIKI_WRITE_KEY: z
+    .string({ message: 'is required (the write key SDKs send as the Basic-auth user)' })
+    .min(8, 'must be at least 8 characters'),
   /** Source name of KUMIKI_WRITE_KEY's events. */
   KUMIKI_DEFAULT_SOURCE: z.string().min(1).default('default'),
   /** Channel of KUMIKI_WRITE_KEY's events; `auto` infers it from the SDK (browser → web, mobile → mobile, else server). */
@@ -48,6 +50,10 @@ export type CollectorConfig = CollectorEnv & { readonly sources: SourceMap };
 
 export function loadCollectorConfig(source: Env): CollectorConfig {
   const parsed = parseConfig(collectorEnv, source);
-  const sources = buildSourceMap(parsed.KUMIKI_WRITE_KEY, { source: parsed.KUMIKI_DEFAULT_SOURCE, channel: parsed.KUMIKI_DEFAULT_CHANNEL }, parsed.KUMIKI_SOURCES);
+  const sources = buildSourceMap(
+    parsed.KUMIKI_WRITE_KEY,
+    { source: parsed.KUMIKI_DEFAULT_SOURCE, channel: parsed.KUMIKI_DEFAULT_CHANNEL },
+    parsed.KUMIKI_SOURCES,
+  );
   return Object.freeze({ ...parsed, sources });
 }

@@ -52,7 +52,10 @@ export interface DirectEventInput {
 /** Builds and checks an Event; throws InvalidInputError naming the field. */
 export function toEvent(input: DirectEventInput, now: number = Date.now()): Event {
   const fail = (field: string, message: string): never => {
-    throw new InvalidInputError(`${field}: ${message}`, { field, messageId: typeof input?.messageId === 'string' ? input.messageId : undefined });
+    throw new InvalidInputError(`${field}: ${message}`, {
+      field,
+      messageId: typeof input?.messageId === 'string' ? input.messageId : undefined,
+    });
   };
   if (typeof input !== 'object' || input === null) fail('event', 'must be an object');
   if (typeof input.messageId !== 'string' || input.messageId === '') fail('messageId', 'is required');
@@ -63,10 +66,14 @@ export function toEvent(input: DirectEventInput, now: number = Date.now()): Even
     if (typeof value !== 'string') fail(field, 'must be a string');
     return value as string;
   };
-  const time = (field: 'timestamp' | 'sentAt' | 'receivedAt', value: number | Date | string | null | undefined): number | null => {
+  const time = (
+    field: 'timestamp' | 'sentAt' | 'receivedAt',
+    value: number | Date | string | null | undefined,
+  ): number | null => {
     if (value === undefined || value === null) return null;
     const ms = value instanceof Date ? value.getTime() : typeof value === 'string' ? Date.parse(value) : value;
-    if (typeof ms !== 'number' || !Number.isFinite(ms)) return fail(field, 'must be epoch milliseconds, a Date or an ISO-8601 string');
+    if (typeof ms !== 'number' || !Number.isFinite(ms))
+      return fail(field, 'must be epoch milliseconds, a Date or an ISO-8601 string');
     return Math.trunc(ms);
   };
   const json = (field: 'context' | 'properties' | 'traits'): string => {
@@ -79,7 +86,8 @@ export function toEvent(input: DirectEventInput, now: number = Date.now()): Even
       } catch {
         return fail(field, 'must be a JSON object or its text');
       }
-      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) fail(field, 'must be a JSON object or its text');
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+        fail(field, 'must be a JSON object or its text');
       return value;
     }
     if (typeof value !== 'object' || Array.isArray(value)) fail(field, 'must be a JSON object or its text');
@@ -149,7 +157,11 @@ export class DirectProducer {
       await codec.registerAndBind(valueSubject(topic), schema('Event').text);
       encode = (event) => codec.encode(topic, event);
     }
-    const client = createKafkaClient({ brokers: options.brokers, clientId: options.clientId ?? 'kumiki-direct-producer', logger });
+    const client = createKafkaClient({
+      brokers: options.brokers,
+      clientId: options.clientId ?? 'kumiki-direct-producer',
+      logger,
+    });
     const producer = client.producer();
     await producer.connect();
     return new DirectProducer(producer, topic, encode);

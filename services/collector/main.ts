@@ -21,7 +21,11 @@ runMain('collector', process.env, loadCollectorConfig, (config) => {
     ...(eventsTopic !== topics.eventsRaw.name ? [{ ...topics.eventsRaw, name: eventsTopic }] : []),
     ...(deadLetterTopic !== topics.deadLetters.name ? [{ ...topics.deadLetters, name: deadLetterTopic }] : []),
   ];
-  const kafkaConnection = createKafkaConnection({ client: kafka, logger, topics: [...Object.values(topics), ...extraTopics] });
+  const kafkaConnection = createKafkaConnection({
+    client: kafka,
+    logger,
+    topics: [...Object.values(topics), ...extraTopics],
+  });
   // Only the collector's two output topics: Event on the events topic, DeadLetter on the DLQ.
   const schemas = createRegistryConnection({
     settings: registrySettingsFromConfig(config),
@@ -73,7 +77,14 @@ runMain('collector', process.env, loadCollectorConfig, (config) => {
       // Stopping the HTTP server first ends intake and waits for in-flight requests, whose
       // events the batcher sends on its own timer; its onClose flush is a last safety net.
       edge: (probe) => {
-        const http = createHttpServer({ host: config.HTTP_HOST, port: config.HTTP_PORT, logger, metrics, probe, routes });
+        const http = createHttpServer({
+          host: config.HTTP_HOST,
+          port: config.HTTP_PORT,
+          logger,
+          metrics,
+          probe,
+          routes,
+        });
         http.app.addHook('onClose', async () => batcher.close());
         return http;
       },

@@ -45,7 +45,12 @@ export interface PreparedRequest {
   readonly rejected: RejectedEvent[];
 }
 
-export function prepareEvents(body: JsonObject, call: EventType | 'batch', meta: PrepareMeta, original?: Buffer): PreparedRequest {
+export function prepareEvents(
+  body: JsonObject,
+  call: EventType | 'batch',
+  meta: PrepareMeta,
+  original?: Buffer,
+): PreparedRequest {
   const eventLimit = meta.limits?.eventBytes ?? limits.eventBytes;
   const accepted: AcceptedEvent[] = [];
   const rejected: RejectedEvent[] = [];
@@ -57,21 +62,33 @@ export function prepareEvents(body: JsonObject, call: EventType | 'batch', meta:
   }
 
   const elements = body.batch;
-  if (elements === undefined || elements === null) throw new ApiError('KUMIKI_MISSING_FIELD', 'a batch request needs a batch array', 'batch');
+  if (elements === undefined || elements === null)
+    throw new ApiError('KUMIKI_MISSING_FIELD', 'a batch request needs a batch array', 'batch');
   if (!Array.isArray(elements)) throw new ApiError('KUMIKI_INVALID_EVENT', 'batch must be an array of events', 'batch');
   let batchSentAt: number | undefined;
   if (body.sentAt !== undefined && body.sentAt !== null) {
     batchSentAt = typeof body.sentAt === 'string' ? parseTimestamp(body.sentAt) : undefined;
-    if (batchSentAt === undefined) throw new ApiError('KUMIKI_INVALID_TIMESTAMP', 'sentAt must be an ISO-8601 date-time', 'sentAt');
+    if (batchSentAt === undefined)
+      throw new ApiError('KUMIKI_INVALID_TIMESTAMP', 'sentAt must be an ISO-8601 date-time', 'sentAt');
   }
   const batchContext = isObject(body.context) ? body.context : undefined;
   elements.forEach((element, index) => {
-    const merged = batchContext && isObject(element) ? { ...element, context: { ...batchContext, ...(isObject(element.context) ? element.context : {}) } } : element;
+    const merged =
+      batchContext && isObject(element)
+        ? { ...element, context: { ...batchContext, ...(isObject(element.context) ? element.context : {}) } }
+        : element;
     handle(merged, index, `batch[${index}]`, undefined, batchSentAt, undefined);
   });
   return { accepted, rejected };
 
-  function handle(message: unknown, index: number, path: string, type: EventType | undefined, sentAt: number | undefined, bytes: Buffer | undefined): void {
+  function handle(
+    message: unknown,
+    index: number,
+    path: string,
+    type: EventType | undefined,
+    sentAt: number | undefined,
+    bytes: Buffer | undefined,
+  ): void {
     const json = bytes ?? Buffer.from(JSON.stringify(message) ?? 'null');
     const reject = (code: ErrorCode, reason: string, field: string | undefined, stage: string): void => {
       const fieldPath = [path, field].filter(Boolean).join('.') || undefined;
@@ -87,7 +104,12 @@ export function prepareEvents(body: JsonObject, call: EventType | 'batch', meta:
       });
     };
     if (json.length > eventLimit) {
-      reject('KUMIKI_PAYLOAD_TOO_LARGE', `the event is ${json.length} bytes, over the limit of ${eventLimit / 1024} KB`, undefined, 'check-event-size');
+      reject(
+        'KUMIKI_PAYLOAD_TOO_LARGE',
+        `the event is ${json.length} bytes, over the limit of ${eventLimit / 1024} KB`,
+        undefined,
+        'check-event-size',
+      );
       return;
     }
     const validated = validateMessage(message, type ? { type } : {});

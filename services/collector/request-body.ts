@@ -13,7 +13,12 @@ import { isObject, type JsonObject } from './steps/validate-message.step';
 const gunzip = promisify(zlib.gunzip);
 const inflate = promisify(zlib.inflate);
 
-export async function decodeBody(raw: Buffer, contentEncoding: string | undefined, limitBytes: number, limitName: string): Promise<{ json: JsonObject; bytes: Buffer }> {
+export async function decodeBody(
+  raw: Buffer,
+  contentEncoding: string | undefined,
+  limitBytes: number,
+  limitName: string,
+): Promise<{ json: JsonObject; bytes: Buffer }> {
   const bytes = await decompress(raw, (contentEncoding ?? '').trim().toLowerCase(), limitBytes, limitName);
   if (bytes.length > limitBytes) throw tooLarge(limitBytes, limitName);
   if (!isUtf8(bytes)) throw new ApiError('KUMIKI_INVALID_ENCODING', 'the body is not valid UTF-8');
@@ -32,17 +37,27 @@ export async function decodeBody(raw: Buffer, contentEncoding: string | undefine
 async function decompress(raw: Buffer, encoding: string, limitBytes: number, limitName: string): Promise<Buffer> {
   if (encoding === '' || encoding === 'identity') return raw;
   const inflater = encoding === 'gzip' || encoding === 'x-gzip' ? gunzip : encoding === 'deflate' ? inflate : undefined;
-  if (!inflater) throw new ApiError('KUMIKI_INVALID_ENCODING', `Content-Encoding ${encoding} is not supported (use gzip, deflate or none)`);
+  if (!inflater)
+    throw new ApiError(
+      'KUMIKI_INVALID_ENCODING',
+      `Content-Encoding ${encoding} is not supported (use gzip, deflate or none)`,
+    );
   try {
     return await inflater(raw, { maxOutputLength: limitBytes + 1 });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge(limitBytes, limitName);
-    throw new ApiError('KUMIKI_INVALID_ENCODING', `the body is not valid ${encoding} data: ${(error as Error).message}`);
+    throw new ApiError(
+      'KUMIKI_INVALID_ENCODING',
+      `the body is not valid ${encoding} data: ${(error as Error).message}`,
+    );
   }
 }
 
 export function tooLarge(limitBytes: number, limitName: string): ApiError {
-  return new ApiError('KUMIKI_PAYLOAD_TOO_LARGE', `${limitName} is over the limit of ${Math.round(limitBytes / 1024)} KB`);
+  return new ApiError(
+    'KUMIKI_PAYLOAD_TOO_LARGE',
+    `${limitName} is over the limit of ${Math.round(limitBytes / 1024)} KB`,
+  );
 }
 
 /** The write key of a request: the Basic-auth user, else `writeKey` in the body. */

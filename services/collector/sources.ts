@@ -25,7 +25,11 @@ export const sourcesSchema = z.record(z.string().min(8, 'a write key must be at 
 
 export type SourceMap = ReadonlyMap<string, SourceInfo>;
 
-export function buildSourceMap(defaultKey: string, defaultSource: SourceInfo, configured: Readonly<Record<string, SourceInfo>>): SourceMap {
+export function buildSourceMap(
+  defaultKey: string,
+  defaultSource: SourceInfo,
+  configured: Readonly<Record<string, SourceInfo>>,
+): SourceMap {
   return new Map<string, SourceInfo>([[defaultKey, defaultSource], ...Object.entries(configured)]);
 }
 

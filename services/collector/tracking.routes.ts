@@ -95,14 +95,17 @@ export function trackingRoutes(deps: TrackingDeps) {
           const header = request.headers.authorization;
           if (header) {
             const key = writeKeyFromAuthorization(header);
-            if (key === undefined || !deps.sources.has(key)) throw new ApiError('KUMIKI_UNAUTHORIZED', 'unknown write key (Basic-auth user)');
+            if (key === undefined || !deps.sources.has(key))
+              throw new ApiError('KUMIKI_UNAUTHORIZED', 'unknown write key (Basic-auth user)');
             request.kumikiWriteKey = key;
           }
           if (inFlight > deps.maxInFlightRequests) {
             throw new ApiError('KUMIKI_OVERLOADED', 'too many requests in flight', undefined, { retryAfterSeconds: 1 });
           }
           if (!deps.isAvailable()) {
-            throw new ApiError('KUMIKI_UNAVAILABLE', 'Kafka is unavailable; nothing was accepted', undefined, { retryAfterSeconds: deps.retryAfterSeconds });
+            throw new ApiError('KUMIKI_UNAVAILABLE', 'Kafka is unavailable; nothing was accepted', undefined, {
+              retryAfterSeconds: deps.retryAfterSeconds,
+            });
           }
         });
 
@@ -112,15 +115,21 @@ export function trackingRoutes(deps: TrackingDeps) {
           deps.metrics.rejects.inc({ code: apiError.code, level: 'request' });
           return sendError(reply, apiError);
         });
-        v1.setNotFoundHandler(async (request, reply) => sendError(reply, new ApiError('KUMIKI_NOT_FOUND', `no endpoint ${request.method} ${request.url}`)));
+        v1.setNotFoundHandler(async (request, reply) =>
+          sendError(reply, new ApiError('KUMIKI_NOT_FOUND', `no endpoint ${request.method} ${request.url}`)),
+        );
 
         v1.options('/*', async (_request, reply) => reply.code(204).send());
 
         for (const [path, type] of Object.entries(singleCalls)) {
-          v1.post(`/${path}`, { bodyLimit: limits.eventBytes + 1024 }, (request, reply) => handle(request, reply, type));
+          v1.post(`/${path}`, { bodyLimit: limits.eventBytes + 1024 }, (request, reply) =>
+            handle(request, reply, type),
+          );
         }
         for (const path of batchCalls) {
-          v1.post(`/${path}`, { bodyLimit: limits.batchBytes + 16 * 1024 }, (request, reply) => handle(request, reply, 'batch'));
+          v1.post(`/${path}`, { bodyLimit: limits.batchBytes + 16 * 1024 }, (request, reply) =>
+            handle(request, reply, 'batch'),
+          );
         }
         v1.addHook('onResponse', async (request, reply) => {
           const route = request.routeOptions.url ?? 'unknown';
@@ -131,16 +140,32 @@ export function trackingRoutes(deps: TrackingDeps) {
     );
   };
 
-  async function handle(request: FastifyRequest, reply: FastifyReply, call: EventType | 'batch'): Promise<FastifyReply> {
+  async function handle(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    call: EventType | 'batch',
+  ): Promise<FastifyReply> {
     const receivedAt = now();
     const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
     const limit = call === 'batch' ? limits.batchBytes : limits.eventBytes;
     if (raw.length === 0) throw new ApiError('KUMIKI_MALFORMED_JSON', 'the body is empty');
     const encoding = request.headers['content-encoding'];
-    const { json, bytes } = await decodeBody(raw, Array.isArray(encoding) ? encoding[0] : encoding, limit, call === 'batch' ? 'the batch' : 'the event');
-    const writeKey = request.kumikiWriteKey ?? (typeof json.writeKey === 'string' && json.writeKey !== '' ? json.writeKey : undefined);
+    const { json, bytes } = await decodeBody(
+      raw,
+      Array.isArray(encoding) ? encoding[0] : encoding,
+      limit,
+      call === 'batch' ? 'the batch' : 'the event',
+    );
+    const writeKey =
+      request.kumikiWriteKey ?? (typeof json.writeKey === 'string' && json.writeKey !== '' ? json.writeKey : undefined);
     const source = writeKey === undefined ? undefined : deps.sources.get(writeKey);
-    if (!source) throw new ApiError('KUMIKI_UNAUTHORIZED', writeKey === undefined ? 'a write key is required (Basic-auth user or writeKey in the body)' : 'unknown write key');
+    if (!source)
+      throw new ApiError(
+        'KUMIKI_UNAUTHORIZED',
+        writeKey === undefined
+          ? 'a write key is required (Basic-auth user or writeKey in the body)'
+          : 'unknown write key',
+      );
     if (call !== 'batch' && bytes.length > limits.eventBytes) throw tooLarge(limits.eventBytes, 'the event');
 
     const prepared = prepareEvents(json, call, { receivedAt, source }, call === 'batch' ? undefined : bytes);
@@ -164,8 +189,13 @@ export function trackingRoutes(deps: TrackingDeps) {
         });
       }
     }
-    const room = messages.reduce((sum, m) => sum + (m.value as Buffer).length, 0) + rejected.reduce((sum, r) => sum + r.original.length, 0);
-    if (!deps.batcher.hasRoomFor(room)) throw new ApiError('KUMIKI_OVERLOADED', 'the collector is at its memory bound', undefined, { retryAfterSeconds: 1 });
+    const room =
+      messages.reduce((sum, m) => sum + (m.value as Buffer).length, 0) +
+      rejected.reduce((sum, r) => sum + r.original.length, 0);
+    if (!deps.batcher.hasRoomFor(room))
+      throw new ApiError('KUMIKI_OVERLOADED', 'the collector is at its memory bound', undefined, {
+        retryAfterSeconds: 1,
+      });
 
     await Promise.all([
       deps.batcher.send(deps.eventsTopic, messages),
@@ -193,7 +223,11 @@ export function trackingRoutes(deps: TrackingDeps) {
       accepted: messages.length,
       rejected: rejected
         .sort((a, b) => a.index - b.index)
-        .map((r) => ({ index: r.index, ...(r.messageId ? { messageId: r.messageId } : {}), ...errorBody(r.code, r.reason, r.field) })),
+        .map((r) => ({
+          index: r.index,
+          ...(r.messageId ? { messageId: r.messageId } : {}),
+          ...errorBody(r.code, r.reason, r.field),
+        })),
     });
   }
 }
@@ -206,7 +240,10 @@ function setCors(request: FastifyRequest, reply: FastifyReply): void {
   reply.header('access-control-allow-credentials', 'true');
   if (request.method === 'OPTIONS') {
     reply.header('access-control-allow-methods', 'POST, OPTIONS');
-    reply.header('access-control-allow-headers', request.headers['access-control-request-headers'] ?? 'Content-Type, Authorization, Content-Encoding');
+    reply.header(
+      'access-control-allow-headers',
+      request.headers['access-control-request-headers'] ?? 'Content-Type, Authorization, Content-Encoding',
+    );
     reply.header('access-control-max-age', '86400');
   }
 }
@@ -215,14 +252,22 @@ function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
   const code = (error as { code?: string }).code;
   const status = (error as { statusCode?: number }).statusCode;
-  if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new ApiError('KUMIKI_PAYLOAD_TOO_LARGE', 'the body is over the size limit (32 KB per event, 500 KB per batch)');
-  if (code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH') return new ApiError('KUMIKI_MALFORMED_JSON', errorMessage(error));
-  if (status !== undefined && status >= 400 && status < 500) return new ApiError('KUMIKI_INVALID_EVENT', errorMessage(error));
-  return new ApiError('KUMIKI_INTERNAL', 'internal error; nothing was accepted', undefined, { cause: error, retryAfterSeconds: 1 });
+  if (code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+    return new ApiError(
+      'KUMIKI_PAYLOAD_TOO_LARGE',
+      'the body is over the size limit (32 KB per event, 500 KB per batch)',
+    );
+  if (code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH')
+    return new ApiError('KUMIKI_MALFORMED_JSON', errorMessage(error));
+  if (status !== undefined && status >= 400 && status < 500)
+    return new ApiError('KUMIKI_INVALID_EVENT', errorMessage(error));
+  return new ApiError('KUMIKI_INTERNAL', 'internal error; nothing was accepted', undefined, {
+    cause: error,
+    retryAfterSeconds: 1,
+  });
 }
 
 function sendError(reply: FastifyReply, error: ApiError): FastifyReply {
   if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds));
   return reply.code(error.status).send(error.body());
 }
-

@@ -39,7 +39,12 @@ export const env = {
     z
       .string()
       .default(fallback)
-      .transform((raw) => raw.split(',').map((part) => part.trim()).filter(Boolean))
+      .transform((raw) =>
+        raw
+          .split(',')
+          .map((part) => part.trim())
+          .filter(Boolean),
+      )
       .pipe(z.array(z.string()).min(1, 'must name at least one value')),
   logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   bool: (fallback: boolean) =>
@@ -66,6 +71,9 @@ export const clickhouseEnvShape = {
   CLICKHOUSE_URL: env.url().optional(),
   CLICKHOUSE_USER: z.string().default('default'),
   CLICKHOUSE_PASSWORD: z.string().default(''),
-  CLICKHOUSE_DATABASE: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain identifier').default('kumiki'),
+  CLICKHOUSE_DATABASE: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain identifier')
+    .default('kumiki'),
   KUMIKI_HOME: z.string().min(1).default('.kumiki'),
 };

@@ -34,7 +34,12 @@ export interface DeadLetterInput {
 
 /** Builds the record (pure; exported for tests and for callers that batch their own produces). */
 export function toDeadLetter(input: DeadLetterInput, service: string, now: number): DeadLetter {
-  const error = input.error === undefined ? input.reason : input.error instanceof Error ? `${input.error.name}: ${input.error.message}` : errorMessage(input.error);
+  const error =
+    input.error === undefined
+      ? input.reason
+      : input.error instanceof Error
+        ? `${input.error.name}: ${input.error.message}`
+        : errorMessage(input.error);
   return {
     reason: input.reason,
     code: input.code,

@@ -7,14 +7,20 @@ import { withRetry } from './retry';
  * with capped exponential backoff for as long as the service is not being stopped, log each
  * wait once with its delay, and give up at once on errors that retrying cannot fix.
  */
-export function connectWithBackoff<T>(what: string, task: () => Promise<T>, logger: Logger, signal: AbortSignal): Promise<T> {
+export function connectWithBackoff<T>(
+  what: string,
+  task: () => Promise<T>,
+  logger: Logger,
+  signal: AbortSignal,
+): Promise<T> {
   return withRetry(() => task(), {
     initialDelayMs: 250,
     maxDelayMs: 5_000,
     deadlineMs: Number.POSITIVE_INFINITY,
     signal,
     shouldRetry: (error) => !signal.aborted && isRetriable(error),
-    onRetry: ({ attempt, delayMs, error }) => logger.warn({ dependency: what, attempt, delayMs, error }, `${what} unavailable, retrying`),
+    onRetry: ({ attempt, delayMs, error }) =>
+      logger.warn({ dependency: what, attempt, delayMs, error }, `${what} unavailable, retrying`),
   }).catch((error: unknown) => {
     if (signal.aborted) throw new StartAbortedError(what);
     logger.error({ dependency: what, error: errorMessage(error) }, `${what}: giving up`);

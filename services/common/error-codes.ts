@@ -12,7 +12,11 @@ export const errorCodes = {
   /** A field the call type requires is absent or empty (e.g. `event` on track, `userId` or `anonymousId`). */
   KUMIKI_MISSING_FIELD: { status: 400, retriable: false, summary: 'A required field is missing.' },
   /** `timestamp`, `sentAt` or `originalTimestamp` is not an ISO-8601 date-time. */
-  KUMIKI_INVALID_TIMESTAMP: { status: 400, retriable: false, summary: 'A timestamp is not a valid ISO-8601 date-time.' },
+  KUMIKI_INVALID_TIMESTAMP: {
+    status: 400,
+    retriable: false,
+    summary: 'A timestamp is not a valid ISO-8601 date-time.',
+  },
   /** The body is not JSON, or its top level is not an object. */
   KUMIKI_MALFORMED_JSON: { status: 400, retriable: false, summary: 'The body is not a JSON object.' },
   /** The body is not UTF-8, or its Content-Encoding is unsupported or corrupt. */

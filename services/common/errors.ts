@@ -27,7 +27,10 @@ export class DependencyUnavailableError extends KumikiError {
 /** Configuration is invalid; lists every problem at once, each naming its variable. */
 export class ConfigError extends KumikiError {
   readonly isRetriable = false;
-  constructor(readonly problems: readonly string[], context: ErrorContext = {}) {
+  constructor(
+    readonly problems: readonly string[],
+    context: ErrorContext = {},
+  ) {
     super(`invalid configuration:\n  - ${problems.join('\n  - ')}`, context);
   }
 }

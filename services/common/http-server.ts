@@ -20,7 +20,9 @@ export interface HttpServerOptions {
  * `/metrics`, plus whatever routes the service adds. Closing stops accepting connections
  * first and waits for in-flight requests, which is how intake stops on shutdown.
  */
-export function createHttpServer(options: HttpServerOptions): Component & { readonly app: FastifyInstance; address(): string } {
+export function createHttpServer(
+  options: HttpServerOptions,
+): Component & { readonly app: FastifyInstance; address(): string } {
   const app = Fastify({
     loggerInstance: options.logger.child({ component: 'http' }) as FastifyBaseLogger,
     // Per-request log lines would cost more than the requests on the collector's hot path.
@@ -36,7 +38,9 @@ export function createHttpServer(options: HttpServerOptions): Component & { read
   });
   app.get('/ready', async (_request, reply) => {
     const ready = options.probe.isReady();
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', components: options.probe.readiness() });
+    return reply
+      .code(ready ? 200 : 503)
+      .send({ status: ready ? 'ready' : 'not ready', components: options.probe.readiness() });
   });
   app.get('/metrics', async (_request, reply) => {
     return reply.header('content-type', options.metrics.contentType).send(await options.metrics.metrics());

@@ -53,7 +53,8 @@ const kafkaLevels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
  *   client sends again (duplicates are dropped downstream by messageId), and a failed
  *   transaction is aborted together with its offsets.
  */
-const routineMessages = /another concurrent operation on the same transaction|Limiting retries for the idempotent producer/;
+const routineMessages =
+  /another concurrent operation on the same transaction|Limiting retries for the idempotent producer/;
 
 /**
  * A coordinator moving or still loading (a fresh broker, a restart): kafkajs logs the broker's
@@ -69,7 +70,11 @@ export function kafkaLogCreator(logger: Logger): logCreator {
       const { message, timestamp: _timestamp, logger: _name, ...fields } = log;
       const text = `${String(message)} ${String(fields.error ?? '')}`;
       const kafkaLevel = kafkaLevels[level] ?? 'info';
-      const method = routineMessages.test(text) ? 'debug' : kafkaLevel === 'error' && retriedCoordinatorAnswers.test(text) ? 'warn' : kafkaLevel;
+      const method = routineMessages.test(text)
+        ? 'debug'
+        : kafkaLevel === 'error' && retriedCoordinatorAnswers.test(text)
+          ? 'warn'
+          : kafkaLevel;
       logger[method]({ ...fields, kafkaNamespace: namespace }, String(message));
     };
 }

@@ -15,7 +15,10 @@ export interface RetryOptions {
 export const defaultRetry: RetryOptions = { initialDelayMs: 200, maxDelayMs: 5_000, deadlineMs: 30_000 };
 
 /** Exponential backoff with full jitter, bounded by a deadline (as KafkaJS' retrier does). */
-export async function withRetry<T>(task: (attempt: number) => Promise<T>, options: RetryOptions = defaultRetry): Promise<T> {
+export async function withRetry<T>(
+  task: (attempt: number) => Promise<T>,
+  options: RetryOptions = defaultRetry,
+): Promise<T> {
   const shouldRetry = options.shouldRetry ?? isRetriable;
   const started = Date.now();
   for (let attempt = 1; ; attempt++) {

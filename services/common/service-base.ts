@@ -21,6 +21,10 @@ export function createServiceBase(service: string, config: BaseConfig): ServiceB
   return {
     logger,
     metrics: createMetricsRegistry(service),
-    kafka: createKafkaClient({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID_PREFIX}-${service}`, logger }),
+    kafka: createKafkaClient({
+      brokers: config.KAFKA_BROKERS,
+      clientId: `${config.KAFKA_CLIENT_ID_PREFIX}-${service}`,
+      logger,
+    }),
   };
 }

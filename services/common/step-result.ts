@@ -40,7 +40,11 @@ export function drop(reason: string): Drop {
   return { kind: 'drop', reason };
 }
 
-export function dlq(reason: string, code: ErrorCode, details: { field?: string; error?: unknown } = {}): DeadLetterVerdict {
+export function dlq(
+  reason: string,
+  code: ErrorCode,
+  details: { field?: string; error?: unknown } = {},
+): DeadLetterVerdict {
   return {
     kind: 'dlq',
     reason,

@@ -74,13 +74,18 @@ export function loadStitcherConfig(source: Env): StitcherConfig {
     try {
       overrides = JSON.parse(readFileSync(parsed.IDENTITY_RULES_FILE, 'utf8')) as z.input<typeof identityRulesSchema>;
     } catch (error) {
-      throw new ConfigError([`IDENTITY_RULES_FILE=${JSON.stringify(parsed.IDENTITY_RULES_FILE)}: cannot read a JSON object: ${errorMessage(error)}`]);
+      throw new ConfigError([
+        `IDENTITY_RULES_FILE=${JSON.stringify(parsed.IDENTITY_RULES_FILE)}: cannot read a JSON object: ${errorMessage(error)}`,
+      ]);
     }
   }
-  if (parsed.IDENTITY_PHONE_REGION !== undefined) overrides = { ...overrides, phoneDefaultRegion: parsed.IDENTITY_PHONE_REGION.toUpperCase() };
+  if (parsed.IDENTITY_PHONE_REGION !== undefined)
+    overrides = { ...overrides, phoneDefaultRegion: parsed.IDENTITY_PHONE_REGION.toUpperCase() };
   const result = identityRulesSchema.safeParse(overrides);
   if (!result.success) {
-    throw new ConfigError(result.error.issues.map((issue) => `identity rules ${issue.path.join('.') || '(file)'}: ${issue.message}`));
+    throw new ConfigError(
+      result.error.issues.map((issue) => `identity rules ${issue.path.join('.') || '(file)'}: ${issue.message}`),
+    );
   }
   return Object.freeze({ ...parsed, identityRules: resolveIdentityRules(result.data) });
 }

@@ -10,9 +10,13 @@ export function identityRoutes(graph: () => IdentityGraph | undefined): (app: Fa
   return (app) => {
     app.get<{ Params: { type: string; value: string } }>('/v1/identities/:type/:value', async (request, reply) => {
       const current = graph();
-      if (!current) return reply.code(503).send({ code: 'KUMIKI_UNAVAILABLE', message: 'the identity graph is still being restored' });
+      if (!current)
+        return reply
+          .code(503)
+          .send({ code: 'KUMIKI_UNAVAILABLE', message: 'the identity graph is still being restored' });
       const profile = current.profileOf(request.params.type, request.params.value);
-      if (!profile) return reply.code(404).send({ code: 'KUMIKI_PROFILE_NOT_FOUND', message: 'no profile has this identifier' });
+      if (!profile)
+        return reply.code(404).send({ code: 'KUMIKI_PROFILE_NOT_FOUND', message: 'no profile has this identifier' });
       return reply.send(profile);
     });
   };

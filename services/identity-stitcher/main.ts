@@ -41,7 +41,15 @@ runMain('identity-stitcher', process.env, loadStitcherConfig, (config) => {
       name: 'identity-stitcher',
       logger,
       graceMs: config.SHUTDOWN_GRACE_MS,
-      edge: (probe) => createHttpServer({ host: config.HTTP_HOST, port: config.HTTP_PORT, logger, metrics, probe, routes: identityRoutes(() => stitcher.graph()) }),
+      edge: (probe) =>
+        createHttpServer({
+          host: config.HTTP_HOST,
+          port: config.HTTP_PORT,
+          logger,
+          metrics,
+          probe,
+          routes: identityRoutes(() => stitcher.graph()),
+        }),
     },
     [kafkaConnection, registry, stitcher],
   );

@@ -122,7 +122,8 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
   const stitchedUpTo = new Map<string, bigint>();
   /** Partitions of each output topic, read at start: records are partitioned as they are written. */
   let outputPartitions: Map<string, number> | undefined;
-  const threads = options.linkRequestThreads > 0 ? new LinkRequestThreads(options.linkRequestThreads, options.rules) : undefined;
+  const threads =
+    options.linkRequestThreads > 0 ? new LinkRequestThreads(options.linkRequestThreads, options.rules) : undefined;
 
   const eventType = schema('Event').type;
 
@@ -154,7 +155,10 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
     metrics.restoredRecords.set(records);
     metrics.graphIdentifiers.set(rebuilt.identifierCount);
     metrics.graphProfiles.set(rebuilt.profileCount);
-    logger.info({ records, identifiers: rebuilt.identifierCount, profiles: rebuilt.profileCount, seconds }, 'identity graph restored');
+    logger.info(
+      { records, identifiers: rebuilt.identifierCount, profiles: rebuilt.profileCount, seconds },
+      'identity graph restored',
+    );
     return rebuilt;
   }
 
@@ -167,7 +171,10 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
     const codec = options.codec();
     const ownSchemaId = codec.schemaIdOf(topics.raw);
     return decodeAvroEvent(message, (bytes) => {
-      const withBody = ({ schemaId, value }: Decoded<Event>): DecodedEvent => ({ event: value, ownSchemaRecord: schemaId === ownSchemaId ? bytes : undefined });
+      const withBody = ({ schemaId, value }: Decoded<Event>): DecodedEvent => ({
+        event: value,
+        ownSchemaRecord: schemaId === ownSchemaId ? bytes : undefined,
+      });
       const decoding = codec.decodeNowOrLater<Event>(bytes, eventType);
       return decoding instanceof Promise ? decoding.then(withBody) : withBody(decoding);
     });
@@ -193,12 +200,19 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
     stitchedUpTo.set(partitionKey, BigInt(last));
     context.resolveOffset(last);
     // Counted once durable; a failed commit is handled (recover) where it fails.
-    added.committed.then(() => {
-      metrics.events.inc({ topic: batch.topic, outcome: 'stitched' }, outputs.stitchedCount);
-      if (outputs.letters.length > 0) metrics.events.inc({ topic: batch.topic, outcome: 'dlq' }, outputs.letters.length);
-      if (outputs.droppedCount > 0) metrics.events.inc({ topic: batch.topic, outcome: 'drop' }, outputs.droppedCount);
-      metrics.consumerLag.set({ topic: batch.topic, partition: String(batch.partition) }, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(last) - 1n)));
-    }, () => undefined);
+    added.committed.then(
+      () => {
+        metrics.events.inc({ topic: batch.topic, outcome: 'stitched' }, outputs.stitchedCount);
+        if (outputs.letters.length > 0)
+          metrics.events.inc({ topic: batch.topic, outcome: 'dlq' }, outputs.letters.length);
+        if (outputs.droppedCount > 0) metrics.events.inc({ topic: batch.topic, outcome: 'drop' }, outputs.droppedCount);
+        metrics.consumerLag.set(
+          { topic: batch.topic, partition: String(batch.partition) },
+          Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(last) - 1n)),
+        );
+      },
+      () => undefined,
+    );
     await added.previous;
     await context.heartbeat();
   }
@@ -226,7 +240,10 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
     if (!threads || batch.topic !== topics.raw) return undefined;
     const ownSchemaId = options.codec().schemaIdOf(topics.raw);
     if (ownSchemaId === undefined) return undefined;
-    const reading = threads.read(batch.messages.map((message) => message.value), ownSchemaId);
+    const reading = threads.read(
+      batch.messages.map((message) => message.value),
+      ownSchemaId,
+    );
     // Awaited in the batch's turn; until then a failure must not count as unhandled.
     reading.catch(() => undefined);
     return reading;
@@ -237,7 +254,10 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
    * yet: a retriable failure (registry down, a link-request thread gone) is simply thrown and the
    * batch fetched again.
    */
-  async function prepareBatch(batch: MessageBatch, offThread: readonly (LinkRequest | undefined)[] | undefined): Promise<Prepared[]> {
+  async function prepareBatch(
+    batch: MessageBatch,
+    offThread: readonly (LinkRequest | undefined)[] | undefined,
+  ): Promise<Prepared[]> {
     const { messages } = batch;
     const prepared = new Array<Prepared>(messages.length);
     for (let i = 0; i < messages.length; i++) {
@@ -256,7 +276,8 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
 
   function withLinkRequest(message: IncomingMessage, decoded: StepResult<DecodedEvent>): Prepared {
     if (decoded.kind === 'drop') return decoded;
-    if (decoded.kind === 'dlq') return { ...decoded, stage: message.topic === topics.json ? 'parse-json-event' : 'decode-avro-event' };
+    if (decoded.kind === 'dlq')
+      return { ...decoded, stage: message.topic === topics.json ? 'parse-json-event' : 'decode-avro-event' };
     const { event, ownSchemaRecord } = decoded.value;
     const request = linkRequestOf(event, options.rules, normaliser);
     if (request.kind === 'ok') return ok({ request: request.value, written: ownSchemaRecord ?? event });
@@ -271,14 +292,19 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
     // A transaction failed while this batch waited its turn: the graph is being rebuilt.
     if (failed || !graph) throw new Error('an earlier transaction failed');
     const live = graph;
-    const write = writers ??= outputWriters(options.codec(), topics);
+    const write = (writers ??= outputWriters(options.codec(), topics));
     const letters: DeadLetterInput[] = [];
     const stitchedAt = now();
     const records = new RecordSets(outputPartitions!, stitchedAt);
     const nextOffset = (BigInt(batch.messages[batch.messages.length - 1]!.offset) + 1n).toString();
     let stitchedCount = 0;
     let droppedCount = 0;
-    const deadLetter = (message: IncomingMessage, stage: string, result: { reason: string; code: string; error?: unknown }, messageId?: string): void => {
+    const deadLetter = (
+      message: IncomingMessage,
+      stage: string,
+      result: { reason: string; code: string; error?: unknown },
+      messageId?: string,
+    ): void => {
       letters.push({
         reason: result.reason,
         code: result.code,
@@ -299,30 +325,51 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
           droppedCount += 1;
           return;
         }
-        if (step.kind === 'dlq') return deadLetter(message, step.stage, step, step.messageId);
+        if (step.kind === 'dlq') {
+          deadLetter(message, step.stage, step, step.messageId);
+          return;
+        }
         const { request, written } = step.value;
         const resolved = resolveProfile(request, live);
         if (resolved.kind === 'drop') {
           droppedCount += 1;
           return;
         }
-        if (resolved.kind === 'dlq') return deadLetter(message, 'resolve-profile', resolved, request.messageId);
+        if (resolved.kind === 'dlq') {
+          deadLetter(message, 'resolve-profile', resolved, request.messageId);
+          return;
+        }
         stitchedCount += 1;
         const resolution = resolved.value;
         count(resolution);
         const head = { profileId: resolution.profileId, identifiers: resolution.linked, stitchedAt };
         write.stitched.append(records, topics.stitched, resolution.profileId, head, written);
-        for (const change of resolution.changes) write.change(records, change.profileId, { ...change, changedAt: stitchedAt });
-        for (const record of resolution.graphRecords) write.graphRecord(records, `${record.identifier.type}:${record.identifier.value}`, record);
+        for (const change of resolution.changes)
+          write.change(records, change.profileId, { ...change, changedAt: stitchedAt });
+        for (const record of resolution.graphRecords)
+          write.graphRecord(records, `${record.identifier.type}:${record.identifier.value}`, record);
       });
     } catch (error) {
-      fail(error, 'stitching failed after the graph changed', { topic: batch.topic, partition: batch.partition, nextOffset });
+      fail(error, 'stitching failed after the graph changed', {
+        topic: batch.topic,
+        partition: batch.partition,
+        nextOffset,
+      });
       throw error;
     }
     metrics.graphIdentifiers.set(live.identifierCount);
     metrics.graphProfiles.set(live.profileCount);
     // The batch itself is not kept: kafkajs' records die once the handler returns, not at the commit.
-    return { topic: batch.topic, partition: batch.partition, size: batch.messages.length, records, letters, stitchedCount, droppedCount, nextOffset };
+    return {
+      topic: batch.topic,
+      partition: batch.partition,
+      size: batch.messages.length,
+      records,
+      letters,
+      stitchedCount,
+      droppedCount,
+      nextOffset,
+    };
   }
 
   /**
@@ -349,14 +396,24 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
             outputs.map(({ topic, partition, nextOffset }) => ({ topic, partition, offset: nextOffset })),
           );
           if (options.pauseBeforeCommitMs) {
-            logger.warn({ offsets: outputs.map((o) => o.nextOffset), pauseMs: options.pauseBeforeCommitMs }, 'test fault injection: transaction sent, pausing before commit');
+            logger.warn(
+              { offsets: outputs.map((o) => o.nextOffset), pauseMs: options.pauseBeforeCommitMs },
+              'test fault injection: transaction sent, pausing before commit',
+            );
             await sleep(options.pauseBeforeCommitMs);
           }
           await current!.commit();
         } catch (error) {
           await current?.abort().catch(() => undefined);
           current = undefined;
-          if (!failed) fail(error, error instanceof ProducerFencedError ? 'fenced by another stitcher instance' : 'transaction failed after the graph changed', outputs[0]!);
+          if (!failed)
+            fail(
+              error,
+              error instanceof ProducerFencedError
+                ? 'fenced by another stitcher instance'
+                : 'transaction failed after the graph changed',
+              outputs[0]!,
+            );
           throw error;
         }
         current = undefined;
@@ -373,11 +430,18 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
    * start over from Kafka — fence, rebuild, resume from the committed offsets — exactly what a
    * process restart would do, without needing a supervisor.
    */
-  function fail(error: unknown, reason: string, at: { readonly topic: string; readonly partition: number; readonly nextOffset: string }): void {
+  function fail(
+    error: unknown,
+    reason: string,
+    at: { readonly topic: string; readonly partition: number; readonly nextOffset: string },
+  ): void {
     failed = true;
     ready = false;
     const fenced = error instanceof ProducerFencedError;
-    logger.error({ error: errorMessage(error), topic: at.topic, partition: at.partition, nextOffset: at.nextOffset }, fenced ? `stopping: ${reason}` : `${reason}: rebuilding from Kafka`);
+    logger.error(
+      { error: errorMessage(error), topic: at.topic, partition: at.partition, nextOffset: at.nextOffset },
+      fenced ? `stopping: ${reason}` : `${reason}: rebuilding from Kafka`,
+    );
     if (fenced) options.onFatal(error);
     // Not from inside the batch handler: the consumer's disconnect waits for it to return.
     else setImmediate(() => void recover());
@@ -388,8 +452,12 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
     recovering = true;
     metrics.recoveries.inc();
     try {
-      await consumer?.disconnect().catch((error: unknown) => logger.warn({ error: errorMessage(error) }, 'consumer disconnect failed'));
-      await producer?.disconnect().catch((error: unknown) => logger.warn({ error: errorMessage(error) }, 'producer disconnect failed'));
+      await consumer
+        ?.disconnect()
+        .catch((error: unknown) => logger.warn({ error: errorMessage(error) }, 'consumer disconnect failed'));
+      await producer
+        ?.disconnect()
+        .catch((error: unknown) => logger.warn({ error: errorMessage(error) }, 'producer disconnect failed'));
       consumer = undefined;
       producer = undefined;
       graph = undefined;
@@ -407,11 +475,22 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
 
   /** Fence, rebuild, resume — in this order (see the comment at the top). */
   async function startPipeline(): Promise<void> {
-    const fresh = options.kafka.transactionalProducer({ transactionalId: options.transactionalId, transactionTimeoutMs: options.transactionTimeoutMs });
+    const fresh = options.kafka.transactionalProducer({
+      transactionalId: options.transactionalId,
+      transactionTimeoutMs: options.transactionTimeoutMs,
+    });
     producer = fresh;
     await connectWithBackoff('Kafka transactional producer', () => fresh.connect(), logger, abort.signal);
-    logger.info({ transactionalId: options.transactionalId }, 'transactions initialised (earlier holders of the id are fenced)');
-    outputPartitions = await connectWithBackoff('output topics', () => partitionsOf([topics.stitched, topics.changes, topics.graph]), logger, abort.signal);
+    logger.info(
+      { transactionalId: options.transactionalId },
+      'transactions initialised (earlier holders of the id are fenced)',
+    );
+    outputPartitions = await connectWithBackoff(
+      'output topics',
+      () => partitionsOf([topics.stitched, topics.changes, topics.graph]),
+      logger,
+      abort.signal,
+    );
     graph = await connectWithBackoff('identity graph changelog', () => restore(), logger, abort.signal);
     if (abort.signal.aborted) return;
     const joined = options.kafka.consumer({
@@ -438,7 +517,11 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
       const counts = new Map<string, number>();
       for (const name of names) {
         const count = await admin.partitionCount(name);
-        if (count < 1) throw new DependencyUnavailableError(`Kafka: topic ${name} has no partitions yet`, { dependency: 'kafka', topic: name });
+        if (count < 1)
+          throw new DependencyUnavailableError(`Kafka: topic ${name} has no partitions yet`, {
+            dependency: 'kafka',
+            topic: name,
+          });
         counts.set(name, count);
       }
       return counts;
@@ -469,10 +552,14 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
     async stop() {
       abort.abort();
       ready = false;
-      await consumer?.disconnect().catch((error: unknown) => logger.warn({ error: errorMessage(error) }, 'consumer disconnect failed'));
+      await consumer
+        ?.disconnect()
+        .catch((error: unknown) => logger.warn({ error: errorMessage(error) }, 'consumer disconnect failed'));
       // Handlers return before their own commit: the last transaction may still be under way.
       await commits.flush();
-      await producer?.disconnect().catch((error: unknown) => logger.warn({ error: errorMessage(error) }, 'producer disconnect failed'));
+      await producer
+        ?.disconnect()
+        .catch((error: unknown) => logger.warn({ error: errorMessage(error) }, 'producer disconnect failed'));
       await threads?.stop();
     },
     // Rebuilding after a failed transaction is not unhealthy, only not ready.
@@ -532,7 +619,10 @@ function outputWriters(codec: AvroCodec, topics: StitcherTopics): OutputWriters 
     if (id === undefined) throw new Error(`no schema registered for ${topic}`);
     return id;
   };
-  const writer = <T>(topic: string, name: 'IdentityChange' | 'IdentityGraphRecord'): ((records: RecordSets, key: string, value: T) => void) => {
+  const writer = <T>(
+    topic: string,
+    name: 'IdentityChange' | 'IdentityGraphRecord',
+  ): ((records: RecordSets, key: string, value: T) => void) => {
     const id = idOf(topic);
     const type = schema(name).type;
     return (records, key, value) => {

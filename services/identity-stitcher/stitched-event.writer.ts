@@ -33,7 +33,13 @@ export class StitchedEventWriter {
    * Appends the record to `sets` under `key`. `event`: the input record (wire format) when it was
    * written with our Event schema, else the decoded event.
    */
-  append(sets: RecordSets, topic: string, key: string, head: Omit<StitchedEvent, 'event'>, event: Buffer | Event): void {
+  append(
+    sets: RecordSets,
+    topic: string,
+    key: string,
+    head: Omit<StitchedEvent, 'event'>,
+    event: Buffer | Event,
+  ): void {
     if (Buffer.isBuffer(event)) {
       const end = encodeFramedInScratch(this.schemaId, this.head, head);
       sets.append(topic, key, framedScratch(), 0, end, event, HEADER_LENGTH);

@@ -21,24 +21,77 @@ export interface StitcherMetrics {
 export function createStitcherMetrics(registry: Registry): StitcherMetrics {
   const registers = [registry];
   return {
-    events: new Counter({ name: 'kumiki_stitcher_events_total', help: 'Input records by topic and outcome (stitched, dlq, drop).', labelNames: ['topic', 'outcome'], registers }),
+    events: new Counter({
+      name: 'kumiki_stitcher_events_total',
+      help: 'Input records by topic and outcome (stitched, dlq, drop).',
+      labelNames: ['topic', 'outcome'],
+      registers,
+    }),
     links: new Counter({ name: 'kumiki_identity_links_total', help: 'Identifiers linked to a profile.', registers }),
-    merges: new Counter({ name: 'kumiki_identity_merges_total', help: 'Profiles merged into an older one.', registers }),
-    profilesCreated: new Counter({ name: 'kumiki_identity_profiles_created_total', help: 'Profiles created.', registers }),
-    refusals: new Counter({ name: 'kumiki_identity_refusals_total', help: 'Links refused, by the limit they would have broken (limit:<type>).', labelNames: ['reason'], registers }),
-    deadLetters: new Counter({ name: 'kumiki_stitcher_dead_letters_total', help: 'Records sent to the DLQ, by code and stage.', labelNames: ['code', 'stage'], registers }),
-    graphIdentifiers: new Gauge({ name: 'kumiki_identity_graph_identifiers', help: 'Identifiers in the in-memory graph.', registers }),
-    graphProfiles: new Gauge({ name: 'kumiki_identity_graph_profiles', help: 'Live profiles in the in-memory graph.', registers }),
-    consumerLag: new Gauge({ name: 'kumiki_stitcher_consumer_lag', help: 'Records behind the end of each input partition, after the last batch.', labelNames: ['topic', 'partition'], registers }),
+    merges: new Counter({
+      name: 'kumiki_identity_merges_total',
+      help: 'Profiles merged into an older one.',
+      registers,
+    }),
+    profilesCreated: new Counter({
+      name: 'kumiki_identity_profiles_created_total',
+      help: 'Profiles created.',
+      registers,
+    }),
+    refusals: new Counter({
+      name: 'kumiki_identity_refusals_total',
+      help: 'Links refused, by the limit they would have broken (limit:<type>).',
+      labelNames: ['reason'],
+      registers,
+    }),
+    deadLetters: new Counter({
+      name: 'kumiki_stitcher_dead_letters_total',
+      help: 'Records sent to the DLQ, by code and stage.',
+      labelNames: ['code', 'stage'],
+      registers,
+    }),
+    graphIdentifiers: new Gauge({
+      name: 'kumiki_identity_graph_identifiers',
+      help: 'Identifiers in the in-memory graph.',
+      registers,
+    }),
+    graphProfiles: new Gauge({
+      name: 'kumiki_identity_graph_profiles',
+      help: 'Live profiles in the in-memory graph.',
+      registers,
+    }),
+    consumerLag: new Gauge({
+      name: 'kumiki_stitcher_consumer_lag',
+      help: 'Records behind the end of each input partition, after the last batch.',
+      labelNames: ['topic', 'partition'],
+      registers,
+    }),
     transactionSeconds: new Histogram({
       name: 'kumiki_stitcher_transaction_seconds',
       help: 'Time from beginning to committing one transaction.',
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     }),
-    transactionEvents: new Histogram({ name: 'kumiki_stitcher_transaction_events', help: 'Input records per transaction.', buckets: [1, 10, 100, 500, 1000, 5000, 20000], registers }),
-    restoreSeconds: new Gauge({ name: 'kumiki_identity_graph_restore_seconds', help: 'Time the last start-up took to rebuild the graph.', registers }),
-    restoredRecords: new Gauge({ name: 'kumiki_identity_graph_restored_records', help: 'Changelog records read at the last start-up.', registers }),
-    recoveries: new Counter({ name: 'kumiki_stitcher_recoveries_total', help: 'Rebuilds from Kafka after a failed transaction.', registers }),
+    transactionEvents: new Histogram({
+      name: 'kumiki_stitcher_transaction_events',
+      help: 'Input records per transaction.',
+      buckets: [1, 10, 100, 500, 1000, 5000, 20000],
+      registers,
+    }),
+    restoreSeconds: new Gauge({
+      name: 'kumiki_identity_graph_restore_seconds',
+      help: 'Time the last start-up took to rebuild the graph.',
+      registers,
+    }),
+    restoredRecords: new Gauge({
+      name: 'kumiki_identity_graph_restored_records',
+      help: 'Changelog records read at the last start-up.',
+      registers,
+    }),
+    recoveries: new Counter({
+      name: 'kumiki_stitcher_recoveries_total',
+      help: 'Rebuilds from Kafka after a failed transaction.',
+      registers,
+    }),
   };
 }

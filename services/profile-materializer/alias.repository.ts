@@ -13,7 +13,11 @@ export async function loadAliases(ch: ClickHouse, ids: readonly string[]): Promi
   if (ids.length === 0) return new Map();
   const wanted = new Set(ids);
   const rows = await aliasesAround(ch, ids, 'ids');
-  return new Map(rows.filter((r) => wanted.has(r.absorbed_profile_id) || wanted.has(r.surviving_profile_id)).map((r) => [r.absorbed_profile_id, r.surviving_profile_id]));
+  return new Map(
+    rows
+      .filter((r) => wanted.has(r.absorbed_profile_id) || wanted.has(r.surviving_profile_id))
+      .map((r) => [r.absorbed_profile_id, r.surviving_profile_id]),
+  );
 }
 
 /**
@@ -26,7 +30,11 @@ export async function loadAliasGroups(ch: ClickHouse, ids: readonly string[]): P
   const rows = await aliasesAround(ch, ids, 'ids and their survivors');
   const survivors = new Set(ids);
   for (const row of rows) if (survivors.has(row.absorbed_profile_id)) survivors.add(row.surviving_profile_id);
-  return new Map(rows.filter((r) => survivors.has(r.surviving_profile_id)).map((r) => [r.absorbed_profile_id, r.surviving_profile_id]));
+  return new Map(
+    rows
+      .filter((r) => survivors.has(r.surviving_profile_id))
+      .map((r) => [r.absorbed_profile_id, r.surviving_profile_id]),
+  );
 }
 
 /**
@@ -38,7 +46,11 @@ export async function loadAliasGroups(ch: ClickHouse, ids: readonly string[]): P
  * 20,000 ids against empty alias tables; these take about 35 (the third only runs when the index
  * names candidates, and then for those few ids).
  */
-async function aliasesAround(ch: ClickHouse, ids: readonly string[], around: 'ids' | 'ids and their survivors'): Promise<AliasRow[]> {
+async function aliasesAround(
+  ch: ClickHouse,
+  ids: readonly string[],
+  around: 'ids' | 'ids and their survivors',
+): Promise<AliasRow[]> {
   const own = await currentAliases(ch, ids);
   // The profiles whose absorbed members are wanted.
   const absorbers = around === 'ids' ? ids : [...ids, ...new Set(own.map((row) => row.surviving_profile_id))];
@@ -58,7 +70,10 @@ interface AliasRow {
 
 /** Current alias rows (the profile_aliases view) of these absorbed profiles. */
 function currentAliases(ch: ClickHouse, absorbed: readonly string[]): Promise<AliasRow[]> {
-  return ch.query(`SELECT absorbed_profile_id, surviving_profile_id FROM profile_aliases WHERE absorbed_profile_id IN ${stringList('ids')}`, {
-    ids: stringListParam(absorbed),
-  });
+  return ch.query(
+    `SELECT absorbed_profile_id, surviving_profile_id FROM profile_aliases WHERE absorbed_profile_id IN ${stringList('ids')}`,
+    {
+      ids: stringListParam(absorbed),
+    },
+  );
 }

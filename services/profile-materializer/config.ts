@@ -12,7 +12,9 @@ export const materializerEnv = z.object({
   HTTP_HOST: env.host(),
   HTTP_PORT: env.port(8083),
   /** Bearer token of the read API; made by `kumiki up` in local mode. */
-  KUMIKI_ADMIN_TOKEN: z.string({ message: 'is required (the read API Bearer token)' }).min(16, 'must be at least 16 characters'),
+  KUMIKI_ADMIN_TOKEN: z
+    .string({ message: 'is required (the read API Bearer token)' })
+    .min(16, 'must be at least 16 characters'),
   /** Topics and consumer group; tests use their own. */
   MATERIALIZER_STITCHED_TOPIC: z.string().min(1).default(topics.eventsStitched.name),
   MATERIALIZER_CHANGES_TOPIC: z.string().min(1).default(topics.identityChanges.name),
@@ -50,7 +52,10 @@ export const materializerEnv = z.object({
    */
   RFM_SNAPSHOT_MIN_INTERVAL_MS: env.positiveInt(5_000),
   /** Currency of monetary; amounts without a currency are taken to be in it. */
-  RFM_CURRENCY: z.string().regex(/^[A-Za-z]{3}$/, 'must be a 3-letter currency code').default('USD'),
+  RFM_CURRENCY: z
+    .string()
+    .regex(/^[A-Za-z]{3}$/, 'must be a 3-letter currency code')
+    .default('USD'),
   /** Rates to RFM_CURRENCY: `EUR=1.08,JPY=0.0067` (1 EUR = 1.08 RFM_CURRENCY). Currencies without a rate count 0. */
   RFM_CURRENCY_RATES: z
     .string()
@@ -81,7 +86,12 @@ export function loadMaterializerConfig(source: Env): MaterializerConfig {
 }
 
 /** The RFM settings the config describes (also written to ClickHouse for the rfm views). */
-export function rfmSettingsFromConfig(config: Pick<MaterializerConfig, 'RFM_PURCHASE_EVENTS' | 'RFM_REFUND_EVENTS' | 'RFM_WINDOW_DAYS' | 'RFM_CURRENCY' | 'RFM_CURRENCY_RATES'>): RfmSettings {
+export function rfmSettingsFromConfig(
+  config: Pick<
+    MaterializerConfig,
+    'RFM_PURCHASE_EVENTS' | 'RFM_REFUND_EVENTS' | 'RFM_WINDOW_DAYS' | 'RFM_CURRENCY' | 'RFM_CURRENCY_RATES'
+  >,
+): RfmSettings {
   const reportingCurrency = normaliseCurrency(config.RFM_CURRENCY)!;
   return {
     purchaseEvents: [...config.RFM_PURCHASE_EVENTS],

@@ -5,10 +5,22 @@ import type { DeadLetterHandler, DeadLetterInput } from '../common/dead-letters'
 import type { Logger } from '../common/logger';
 import { KumikiError, errorMessage } from '../common/errors';
 import { applyMerges, idsOfMerges, resolveProfile, type Merge } from './alias-map';
-import { encodeEventRows, UPDATE_TRAITS_BYTES, type ProfileRepository, type ProfileSnapshot } from './profile.repository';
+import {
+  encodeEventRows,
+  UPDATE_TRAITS_BYTES,
+  type ProfileRepository,
+  type ProfileSnapshot,
+} from './profile.repository';
 import type { EncodedRows } from '../common/clickhouse/encoded-rows';
 import type { RfmRow } from './rfm/rfm';
-import { identityRowOfEvent, rowsOfChange, toEventRow, type EventRow, type IdentityLinkRow, type IdentityRow } from './store-rows';
+import {
+  identityRowOfEvent,
+  rowsOfChange,
+  toEventRow,
+  type EventRow,
+  type IdentityLinkRow,
+  type IdentityRow,
+} from './store-rows';
 import type { MaterializerMetrics } from './materializer.metrics';
 import { partitionKey, type ReplayWindow } from './replay-window';
 
@@ -82,7 +94,10 @@ export interface WrittenChunk {
 }
 
 /** Both phases at once: one chunk written, then its profiles refreshed. */
-export async function materializeBatch(messages: readonly IncomingMessage[], deps: MaterializeDeps): Promise<BatchOutcome> {
+export async function materializeBatch(
+  messages: readonly IncomingMessage[],
+  deps: MaterializeDeps,
+): Promise<BatchOutcome> {
   const written = await writeChunk(messages, deps);
   const updates = await refreshProfiles([written], deps);
   return { events: written.events, changes: written.changes, deadLettered: written.deadLettered, updates };
@@ -122,7 +137,10 @@ const yieldEvery = 1_000;
  * Phase 1a: decode the records into rows (CPU only, nothing written). Split from storeChunk so
  * the consumer can decode the next chunk while ClickHouse is still inserting this one.
  */
-export async function prepareChunk(messages: readonly IncomingMessage[], deps: Pick<MaterializeDeps, 'decode' | 'readers' | 'topics'>): Promise<PreparedChunk> {
+export async function prepareChunk(
+  messages: readonly IncomingMessage[],
+  deps: Pick<MaterializeDeps, 'decode' | 'readers' | 'topics'>,
+): Promise<PreparedChunk> {
   const eventRows: EventRow[] = [];
   const identityRows = new Map<string, IdentityRow>();
   const linkRows: IdentityLinkRow[] = [];
@@ -155,10 +173,16 @@ export async function prepareChunk(messages: readonly IncomingMessage[], deps: P
         const { value: change } = decoding instanceof Promise ? await decoding : decoding;
         changes += 1;
         const rows = rowsOfChange(change);
-        for (const row of rows.identities) addIdentity(row.identifier_type, row.identifier_value, row.version, () => row);
+        for (const row of rows.identities)
+          addIdentity(row.identifier_type, row.identifier_value, row.version, () => row);
         linkRows.push(...rows.links);
         if (change.kind === 'merge' && change.absorbedProfileIds.length > 0) {
-          merges.push({ survivor: change.profileId, absorbed: change.absorbedProfileIds, mergedAt: change.changedAt, messageId: change.messageId });
+          merges.push({
+            survivor: change.profileId,
+            absorbed: change.absorbedProfileIds,
+            mergedAt: change.changedAt,
+            messageId: change.messageId,
+          });
         }
         if (change.kind !== 'refused') touched.add(change.profileId);
       } else {
@@ -166,7 +190,10 @@ export async function prepareChunk(messages: readonly IncomingMessage[], deps: P
         const decoding = deps.decode<StitchedEvent>(message.value, deps.readers.stitched);
         const { value: record } = decoding instanceof Promise ? await decoding : decoding;
         eventRows.push(toEventRow(record));
-        for (const identifier of record.identifiers) addIdentity(identifier.type, identifier.value, record.stitchedAt, () => identityRowOfEvent(record, identifier));
+        for (const identifier of record.identifiers)
+          addIdentity(identifier.type, identifier.value, record.stitchedAt, () =>
+            identityRowOfEvent(record, identifier),
+          );
         touched.add(record.profileId);
       }
     } catch (error) {
@@ -235,7 +262,14 @@ export async function storeChunk(chunk: PreparedChunk, deps: MaterializeDeps): P
   deps.metrics?.rowsWritten.inc({ table: 'identity_links_store' }, linkRows.length);
   deps.metrics?.batchSize.observe(chunk.size);
   const changesRfm = merges.length > 0 || chunk.hasOrders;
-  return { events: events.count, changes: chunk.changes, deadLettered: deadLetters.length, touched: chunk.touched, absorbed, changesRfm };
+  return {
+    events: events.count,
+    changes: chunk.changes,
+    deadLettered: deadLetters.length,
+    touched: chunk.touched,
+    absorbed,
+    changesRfm,
+  };
 }
 
 /**
@@ -267,28 +301,40 @@ export async function refreshProfiles(chunks: readonly WrittenChunk[], deps: Mat
  * current segments included). The consumer waits at most for the one publish under way, which
  * background paths keep to a bounded chunk of profiles.
  */
-export function publishProfileUpdates(profileIds: readonly string[], deps: MaterializeDeps, absorbed: ReadonlyMap<string, string> = new Map()): Promise<number> {
+export function publishProfileUpdates(
+  profileIds: readonly string[],
+  deps: MaterializeDeps,
+  absorbed: ReadonlyMap<string, string> = new Map(),
+): Promise<number> {
   const exclusive = deps.exclusive ?? ((task) => task());
   return exclusive(async () => {
     const now = deps.now ?? Date.now;
     const aliases = await deps.repository.loadAliasGroups([...profileIds, ...absorbed.values()]);
     const mergedInto = new Map([...absorbed].map(([id, survivor]) => [id, resolveProfile(aliases, survivor)]));
-    const survivors = [...new Set(profileIds.map((id) => resolveProfile(aliases, id)))].filter((id) => !mergedInto.has(id)).sort();
+    const survivors = [...new Set(profileIds.map((id) => resolveProfile(aliases, id)))]
+      .filter((id) => !mergedInto.has(id))
+      .sort();
     const snapshots = await deps.repository.readSnapshots(survivors, aliases);
     for (const { profileId, updateTraits } of snapshots) {
       if (!updateTraits) continue;
       deps.metrics?.traitsLeftOut.inc(updateTraits.leftOut);
-      deps.logger.warn({ profileId, leftOut: updateTraits.leftOut, maxBytes: UPDATE_TRAITS_BYTES }, 'traits above the ProfileUpdate bound: the keys set longest ago are left out of it (kept in ClickHouse)');
+      deps.logger.warn(
+        { profileId, leftOut: updateTraits.leftOut, maxBytes: UPDATE_TRAITS_BYTES },
+        'traits above the ProfileUpdate bound: the keys set longest ago are left out of it (kept in ClickHouse)',
+      );
     }
     // profiles_store takes the snapshots while their RFM and segments are read and the updates
     // sent: nothing below reads profiles_store, and the publish is done once both are.
     const stored = deps.repository.writeSnapshots(snapshots);
     const sent = (async () => {
       const asOf = now();
-      const rfm = snapshots.length > 0 ? await deps.readRfm(snapshots.map((s) => s.profileId)) : new Map<string, RfmRow>();
+      const rfm =
+        snapshots.length > 0 ? await deps.readRfm(snapshots.map((s) => s.profileId)) : new Map<string, RfmRow>();
       const segments = await deps.repository.segmentsOf(snapshots.map((s) => s.profileId));
       const updates: ProfileUpdate[] = [
-        ...snapshots.map((s) => toProfileUpdate(s, rfm.get(s.profileId) ?? null, segments.get(s.profileId) ?? [], asOf)),
+        ...snapshots.map((s) =>
+          toProfileUpdate(s, rfm.get(s.profileId) ?? null, segments.get(s.profileId) ?? [], asOf),
+        ),
         ...[...mergedInto].map(([profileId, survivor]) => mergedProfileUpdate(profileId, survivor, asOf)),
       ];
       await deps.producer.send(
@@ -353,7 +399,12 @@ export function createProfileRepublisher(
   };
 }
 
-export function toProfileUpdate(snapshot: ProfileSnapshot, rfm: RfmRow | null, segments: readonly string[], updatedAt: number): ProfileUpdate {
+export function toProfileUpdate(
+  snapshot: ProfileSnapshot,
+  rfm: RfmRow | null,
+  segments: readonly string[],
+  updatedAt: number,
+): ProfileUpdate {
   return {
     profileId: snapshot.profileId,
     mergedInto: null,
@@ -380,5 +431,16 @@ export function toProfileUpdate(snapshot: ProfileSnapshot, rfm: RfmRow | null, s
 }
 
 export function mergedProfileUpdate(profileId: string, mergedInto: string, updatedAt: number): ProfileUpdate {
-  return { profileId, mergedInto, traits: '{}', identifiers: [], rfm: null, consent: {}, segments: [], firstSeen: null, lastSeen: null, updatedAt };
+  return {
+    profileId,
+    mergedInto,
+    traits: '{}',
+    identifiers: [],
+    rfm: null,
+    consent: {},
+    segments: [],
+    firstSeen: null,
+    lastSeen: null,
+    updatedAt,
+  };
 }

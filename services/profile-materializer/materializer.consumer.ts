@@ -78,7 +78,9 @@ interface Waiting<W> {
  * on a compacted topic). Events, orders and revenue in ClickHouse never depend on the publish:
  * they are exact from the moment the insert is confirmed.
  */
-export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOptions<P, W>): Component & { readonly processed: () => number } {
+export function createMaterializerConsumer<P, W>(
+  options: MaterializerConsumerOptions<P, W>,
+): Component & { readonly processed: () => number } {
   const logger = options.logger.child({ component: 'materializer-consumer', groupId: options.groupId });
   const abort = new AbortController();
   let consumer: BatchConsumer | undefined;
@@ -114,7 +116,10 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
   const storeFailed = (error: unknown): void => {
     if (failed) return;
     failed = true;
-    logger.error({ error: errorMessage(error) }, 'storing a chunk failed: consumer stopped, nothing more is committed (uncommitted records are read again after a restart)');
+    logger.error(
+      { error: errorMessage(error) },
+      'storing a chunk failed: consumer stopped, nothing more is committed (uncommitted records are read again after a restart)',
+    );
     void consumer?.disconnect().catch(() => undefined);
   };
 
@@ -124,7 +129,10 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
    * with a promise per chunk that resolves once it is durable; null if `keepGoing` said stop
    * (nothing more written).
    */
-  const write = async (messages: readonly IncomingMessage[], keepGoing: () => Promise<boolean> = async () => true): Promise<Promise<W>[] | null> => {
+  const write = async (
+    messages: readonly IncomingMessage[],
+    keepGoing: () => Promise<boolean> = async () => true,
+  ): Promise<Promise<W>[] | null> => {
     const stores: Promise<W>[] = [];
     for (let i = 0; i < messages.length; i += options.batchSize) {
       const chunk = messages.slice(i, i + options.batchSize);
@@ -199,7 +207,10 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
       await retrying(() => options.publish(written));
     } catch (error) {
       unpublished = group;
-      logger.warn({ error: errorMessage(error), records: group.records }, 'publishing profile updates failed; they go again with the next batches, offsets stay uncommitted');
+      logger.warn(
+        { error: errorMessage(error), records: group.records },
+        'publishing profile updates failed; they go again with the next batches, offsets stay uncommitted',
+      );
       return;
     }
     try {
@@ -209,7 +220,10 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
       processed += group.records;
       options.metrics?.batchSeconds.observe((Date.now() - group.since) / 1000);
     } catch (error) {
-      logger.warn({ error: errorMessage(error) }, 'committing offsets failed; they stay uncommitted until a later commit or a replay');
+      logger.warn(
+        { error: errorMessage(error) },
+        'committing offsets failed; they stay uncommitted until a later commit or a replay',
+      );
     }
   };
 
@@ -218,16 +232,23 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
    * their chunks in `current` (as written once each is durable). False if `keepGoing` said
    * stop: then nothing is recorded.
    */
-  const writeParked = async (current: Waiting<W> | null, more: readonly IncomingMessage[] = [], keepGoing?: () => Promise<boolean>): Promise<boolean> => {
+  const writeParked = async (
+    current: Waiting<W> | null,
+    more: readonly IncomingMessage[] = [],
+    keepGoing?: () => Promise<boolean>,
+  ): Promise<boolean> => {
     if (!current || current.unwritten.length + more.length === 0) return true;
     const stores = await write([...current.unwritten, ...more], keepGoing);
     if (!stores) return false;
     current.unwritten = [];
     for (const stored of stores) {
       current.written.push(stored);
-      stored.then((chunk) => {
-        for (const id of options.touchedOf(chunk)) current.profiles.add(id);
-      }, () => undefined); // a failure is handled by storeFailed
+      stored.then(
+        (chunk) => {
+          for (const id of options.touchedOf(chunk)) current.profiles.add(id);
+        },
+        () => undefined,
+      ); // a failure is handled by storeFailed
     }
     return true;
   };
@@ -290,7 +311,8 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
       deadlineMs: options.retryDeadlineMs ?? 120_000,
       signal: abort.signal,
       shouldRetry: (error) => !abort.signal.aborted && isRetriable(error),
-      onRetry: ({ attempt, delayMs, error }) => logger.warn({ attempt, delayMs, error }, 'materializing a batch failed, retrying'),
+      onRetry: ({ attempt, delayMs, error }) =>
+        logger.warn({ attempt, delayMs, error }, 'materializing a batch failed, retrying'),
     });
 
   return {
@@ -310,9 +332,12 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
       running = true;
       // No further batch may come for a while (caught up, or only an open transaction left):
       // then what waits is published and committed from here.
-      timer = setInterval(() => {
-        if ((waiting && Date.now() - waiting.since >= options.refreshIntervalMs) || unpublished) void flushOutside();
-      }, Math.max(50, Math.min(1_000, options.refreshIntervalMs)));
+      timer = setInterval(
+        () => {
+          if ((waiting && Date.now() - waiting.since >= options.refreshIntervalMs) || unpublished) void flushOutside();
+        },
+        Math.max(50, Math.min(1_000, options.refreshIntervalMs)),
+      );
       timer.unref();
       void consumer
         .run((batch, context) => {
@@ -321,13 +346,25 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
             const last = batch.messages.at(-1);
             // Past its last record (markers included): committing there leaves no lag behind.
             // A batch of markers only has no message (includeEmptyBatches) and is committed the same way.
-            const end = last && BigInt(last.offset) > BigInt(batch.lastOffset) ? BigInt(last.offset) : BigInt(batch.lastOffset);
+            const end =
+              last && BigInt(last.offset) > BigInt(batch.lastOffset) ? BigInt(last.offset) : BigInt(batch.lastOffset);
             // Caught up: nothing left in this partition when fetched.
             const caughtUp = BigInt(batch.highWatermark) - end <= 1n;
-            const current: Waiting<W> = (waiting ??= { written: [], unwritten: [], offsets: new Map(), records: 0, profiles: new Set(), since: Date.now() });
+            const current: Waiting<W> = (waiting ??= {
+              written: [],
+              unwritten: [],
+              offsets: new Map(),
+              records: 0,
+              profiles: new Set(),
+              since: Date.now(),
+            });
             const key = partitionKey(batch.topic, batch.partition);
             if (!last) {
-              keepLatest(current.offsets, key, { topic: batch.topic, partition: batch.partition, offset: (end + 1n).toString() });
+              keepLatest(current.offsets, key, {
+                topic: batch.topic,
+                partition: batch.partition,
+                offset: (end + 1n).toString(),
+              });
               if (caughtUp) flushSoon();
               else if (current.unwritten.length > 0) writeParkedSoon();
               return;
@@ -353,7 +390,8 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
             // Resolved, not committed: the next fetch continues after this batch.
             context.resolveOffset(end.toString());
             const profiles = current.profiles.size;
-            if (profiles >= options.refreshMaxProfiles || Date.now() - current.since >= options.refreshIntervalMs) await flush(profiles >= 2 * options.refreshMaxProfiles);
+            if (profiles >= options.refreshMaxProfiles || Date.now() - current.since >= options.refreshIntervalMs)
+              await flush(profiles >= 2 * options.refreshMaxProfiles);
             else if (caughtUp) flushSoon();
             else if (current.unwritten.length > 0) writeParkedSoon();
           });
@@ -370,7 +408,10 @@ export function createMaterializerConsumer<P, W>(options: MaterializerConsumerOp
       moreComing();
       // Graceful: what is written gets its profile updates and its commit, if that is quick;
       // otherwise it is replayed after the restart (idempotent writes).
-      await Promise.race([exclusive(() => flush(true)).then(() => publishing), sleep(options.stopGraceMs ?? 10_000)]).catch(() => undefined);
+      await Promise.race([
+        exclusive(() => flush(true)).then(() => publishing),
+        sleep(options.stopGraceMs ?? 10_000),
+      ]).catch(() => undefined);
       abort.abort();
       await consumer?.disconnect().catch(() => undefined);
     },
@@ -395,7 +436,11 @@ function merged<W>(earlier: Waiting<W>, later: Waiting<W>): Waiting<W> {
 }
 
 /** Records `next` as its partition's offset to commit, unless a later one is there already. */
-function keepLatest(offsets: Waiting<unknown>['offsets'], key: string, next: { topic: string; partition: number; offset: string }): void {
+function keepLatest(
+  offsets: Waiting<unknown>['offsets'],
+  key: string,
+  next: { topic: string; partition: number; offset: string },
+): void {
   const previous = offsets.get(key);
   if (!previous || BigInt(next.offset) > BigInt(previous.offset)) offsets.set(key, next);
 }

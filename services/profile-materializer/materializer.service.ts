@@ -68,12 +68,19 @@ export function consumerSettings(config: MaterializerConfig) {
  * which follow the refresh that published the batch's updates). The latter two run in the
  * background: a failure is logged and its profiles go with the next republish.
  */
-export function createMaterializerService(config: MaterializerConfig, base: ServiceBase): { service: Service; consumer: ReturnType<typeof createMaterializerConsumer> } {
+export function createMaterializerService(
+  config: MaterializerConfig,
+  base: ServiceBase,
+): { service: Service; consumer: ReturnType<typeof createMaterializerConsumer> } {
   const { logger, metrics, kafka } = base;
   const materializerMetrics = createMaterializerMetrics(metrics);
   const ownTopics = materializerTopics(config);
   const kafkaConnection = createKafkaConnection({ client: kafka, logger, topics: ownTopics });
-  const registry = createRegistryConnection({ settings: registrySettingsFromConfig(config), logger, topics: ownTopics });
+  const registry = createRegistryConnection({
+    settings: registrySettingsFromConfig(config),
+    logger,
+    topics: ownTopics,
+  });
   const clickhouse = createClickHouseConnection({ config, logger });
   const rfmSettings = rfmSettingsFromConfig(config);
   const rfmSettingsWriter: Component = {
@@ -87,7 +94,8 @@ export function createMaterializerService(config: MaterializerConfig, base: Serv
   // Shared by every path that publishes ProfileUpdates (see publishProfileUpdates).
   const exclusive = createExclusive();
   const republisher = createProfileRepublisher();
-  const republish = (ids: readonly string[], reason: RepublishReason): Promise<number> => republisher(ids, materializeDeps(), reason);
+  const republish = (ids: readonly string[], reason: RepublishReason): Promise<number> =>
+    republisher(ids, materializeDeps(), reason);
   const rfmSnapshots = createRfmSnapshotter({
     clickhouse: () => clickhouse.clickhouse,
     logger,
@@ -124,7 +132,11 @@ export function createMaterializerService(config: MaterializerConfig, base: Serv
       readRfm: (ids) => readSnapshotRfm(clickhouse.clickhouse, ids),
       producer: producer.producer,
       deadLetters,
-      topics: { stitched: config.MATERIALIZER_STITCHED_TOPIC, changes: config.MATERIALIZER_CHANGES_TOPIC, updates: config.MATERIALIZER_UPDATES_TOPIC },
+      topics: {
+        stitched: config.MATERIALIZER_STITCHED_TOPIC,
+        changes: config.MATERIALIZER_CHANGES_TOPIC,
+        updates: config.MATERIALIZER_UPDATES_TOPIC,
+      },
       logger,
       metrics: materializerMetrics,
       replays: new ReplayWindow(),
@@ -152,20 +164,29 @@ export function createMaterializerService(config: MaterializerConfig, base: Serv
     store: (prepared) => storeChunk(prepared, materializeDeps()),
     // Segments are evaluated after the refresh (it writes the snapshots rules read); evaluateTouched returns at once,
     // and profiles whose membership the run changes are published again (onMembershipChanged above).
-    publish: (written) => refreshProfiles(written, materializeDeps()).then((updates) => (segments.evaluateTouched(written.flatMap((w) => [...w.touched])), updates)),
+    publish: (written) =>
+      refreshProfiles(written, materializeDeps()).then((updates) => {
+        segments.evaluateTouched(written.flatMap((w) => [...w.touched]));
+        return updates;
+      }),
   });
   const routes = readApiRoutes({
     clickhouse: () => clickhouse.clickhouse,
     adminToken: config.KUMIKI_ADMIN_TOKEN,
     logger,
-    limits: { maxExecutionSeconds: config.SQL_MAX_EXECUTION_SECONDS, maxResultRows: config.SQL_MAX_RESULT_ROWS, maxMemoryBytes: config.SQL_MAX_MEMORY_BYTES },
+    limits: {
+      maxExecutionSeconds: config.SQL_MAX_EXECUTION_SECONDS,
+      maxResultRows: config.SQL_MAX_RESULT_ROWS,
+      maxMemoryBytes: config.SQL_MAX_MEMORY_BYTES,
+    },
   });
   const service = new Service(
     {
       name: 'profile-materializer',
       logger,
       graceMs: config.SHUTDOWN_GRACE_MS,
-      edge: (probe) => createHttpServer({ host: config.HTTP_HOST, port: config.HTTP_PORT, logger, metrics, probe, routes }),
+      edge: (probe) =>
+        createHttpServer({ host: config.HTTP_HOST, port: config.HTTP_PORT, logger, metrics, probe, routes }),
     },
     [kafkaConnection, registry, clickhouse, rfmSettingsWriter, producer, rfmSnapshots, segments, consumer],
   );

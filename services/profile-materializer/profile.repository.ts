@@ -48,7 +48,11 @@ export interface Statement {
 export function latestPerKey(statements: readonly Statement[]): Record<string, unknown> {
   const merged: Record<string, unknown> = {};
   for (const statement of ordered(statements)) Object.assign(merged, statement.values);
-  return Object.fromEntries(Object.keys(merged).sort().map((key) => [key, merged[key]]));
+  return Object.fromEntries(
+    Object.keys(merged)
+      .sort()
+      .map((key) => [key, merged[key]]),
+  );
 }
 
 /**
@@ -92,13 +96,34 @@ export function boundedTraits(statements: readonly Statement[], maxBytes: number
 }
 
 function ordered(statements: readonly Statement[]): Statement[] {
-  return [...statements].sort((a, b) => a.at - b.at || (a.messageId < b.messageId ? -1 : a.messageId > b.messageId ? 1 : 0));
+  return [...statements].sort(
+    (a, b) => a.at - b.at || (a.messageId < b.messageId ? -1 : a.messageId > b.messageId ? 1 : 0),
+  );
 }
 
 /** Every events_store column the materializer writes, for the compact insert format. */
 const eventColumns = [
-  'message_id', 'profile_id', 'type', 'event', 'name', 'timestamp', 'received_at', 'channel', 'source', 'user_id', 'anonymous_id',
-  'device_id', 'page_path', 'order_id', 'revenue', 'currency', 'properties', 'traits', 'context', 'consent', 'version',
+  'message_id',
+  'profile_id',
+  'type',
+  'event',
+  'name',
+  'timestamp',
+  'received_at',
+  'channel',
+  'source',
+  'user_id',
+  'anonymous_id',
+  'device_id',
+  'page_path',
+  'order_id',
+  'revenue',
+  'currency',
+  'properties',
+  'traits',
+  'context',
+  'consent',
+  'version',
 ] as const satisfies readonly (keyof EventRow)[];
 
 /** events_store rows as writeEvents takes them, serialised when a chunk is decoded (see encoded-rows.ts). */
@@ -107,7 +132,17 @@ export function encodeEventRows(rows: readonly EventRow[]): EncodedRows {
 }
 
 /** The profiles_store columns a snapshot writes (updated_at takes its default). */
-const profileColumns = ['profile_id', 'traits', 'first_seen', 'last_seen', 'consent', 'channels', 'identifiers', 'deleted', 'version'] as const;
+const profileColumns = [
+  'profile_id',
+  'traits',
+  'first_seen',
+  'last_seen',
+  'consent',
+  'channels',
+  'identifiers',
+  'deleted',
+  'version',
+] as const;
 
 export class ProfileRepository {
   private static readonly identityCacheSize = 500_000;
@@ -125,9 +160,12 @@ export class ProfileRepository {
 
   /** How many of these message ids are already stored (a replay); reads most of the message_id column of a large table, see ReplayWindow. */
   async countExistingEvents(messageIds: readonly string[]): Promise<number> {
-    const rows = await this.ch.query<{ n: string }>(`SELECT uniqExact(message_id) AS n FROM events_store WHERE message_id IN ${stringList('ids')}`, {
-      ids: stringListParam(new Set(messageIds)),
-    });
+    const rows = await this.ch.query<{ n: string }>(
+      `SELECT uniqExact(message_id) AS n FROM events_store WHERE message_id IN ${stringList('ids')}`,
+      {
+        ids: stringListParam(new Set(messageIds)),
+      },
+    );
     return Number(rows[0]?.n ?? 0);
   }
 
@@ -142,10 +180,14 @@ export class ProfileRepository {
    * already says the same, and a restart simply writes them once more. Resolves with how many were written.
    */
   async writeIdentities(rows: readonly IdentityRow[]): Promise<number> {
-    const fresh = rows.filter((row) => this.writtenIdentities.get(`${row.identifier_type}\u0000${row.identifier_value}`) !== row.profile_id);
+    const fresh = rows.filter(
+      (row) => this.writtenIdentities.get(`${row.identifier_type}\u0000${row.identifier_value}`) !== row.profile_id,
+    );
     await this.ch.insert('identities_store', fresh);
-    if (this.writtenIdentities.size + fresh.length > ProfileRepository.identityCacheSize) this.writtenIdentities.clear();
-    for (const row of fresh) this.writtenIdentities.set(`${row.identifier_type}\u0000${row.identifier_value}`, row.profile_id);
+    if (this.writtenIdentities.size + fresh.length > ProfileRepository.identityCacheSize)
+      this.writtenIdentities.clear();
+    for (const row of fresh)
+      this.writtenIdentities.set(`${row.identifier_type}\u0000${row.identifier_value}`, row.profile_id);
     return fresh.length;
   }
 
@@ -204,7 +246,13 @@ export class ProfileRepository {
        GROUP BY pid`,
       params,
     );
-    const statements = await this.ch.query<{ pid: string; at: string; message_id: string; traits: string; consent: Record<string, boolean> }>(
+    const statements = await this.ch.query<{
+      pid: string;
+      at: string;
+      message_id: string;
+      traits: string;
+      consent: Record<string, boolean>;
+    }>(
       `SELECT transform(profile_id, ${stringList('absorbed')}, ${stringList('survivors')}, profile_id) AS pid,
               toString(toUnixTimestamp64Milli(timestamp)) AS at, message_id, traits, consent
        FROM profile_statements_store FINAL
@@ -226,7 +274,9 @@ export class ProfileRepository {
       return {
         profileId: row.pid,
         traits,
-        ...(Buffer.byteLength(traits) > UPDATE_TRAITS_BYTES ? { updateTraits: boundedTraits(row.statements.traits, UPDATE_TRAITS_BYTES) } : {}),
+        ...(Buffer.byteLength(traits) > UPDATE_TRAITS_BYTES
+          ? { updateTraits: boundedTraits(row.statements.traits, UPDATE_TRAITS_BYTES) }
+          : {}),
         firstSeen: Number(row.first_seen),
         lastSeen: Number(row.last_seen),
         consent: consent as Record<string, boolean>,
@@ -260,7 +310,11 @@ export class ProfileRepository {
   }
 
   /** Identifiers of each surviving profile, sorted by type then value. */
-  private async identifiersOf(params: { members: string; absorbed: string; survivors: string }): Promise<Map<string, Identifier[]>> {
+  private async identifiersOf(params: {
+    members: string;
+    absorbed: string;
+    survivors: string;
+  }): Promise<Map<string, Identifier[]>> {
     const rows = await this.ch.query<{ pid: string; identifier_type: string; identifier_value: string }>(
       `SELECT transform(profile_id, ${stringList('absorbed')}, ${stringList('survivors')}, profile_id) AS pid, identifier_type, identifier_value
        FROM identities_store FINAL
@@ -282,5 +336,4 @@ export class ProfileRepository {
   segmentsOf(profileIds: readonly string[]): Promise<Map<string, string[]>> {
     return segmentsOfProfiles(this.ch, profileIds);
   }
-
 }

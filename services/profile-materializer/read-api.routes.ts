@@ -21,7 +21,11 @@ export interface ReadApiDeps {
   readonly clickhouse: () => ClickHouse;
   readonly adminToken: string;
   readonly logger: Logger;
-  readonly limits: { readonly maxExecutionSeconds: number; readonly maxResultRows: number; readonly maxMemoryBytes: number };
+  readonly limits: {
+    readonly maxExecutionSeconds: number;
+    readonly maxResultRows: number;
+    readonly maxMemoryBytes: number;
+  };
   readonly now?: () => number;
 }
 
@@ -33,12 +37,14 @@ const limitCodes = new Set(['158', '241', '307', '396']); // TOO_MANY_ROWS, MEMO
 export function toReadApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
   if (error instanceof ClickHouseQueryError) {
-    if (readOnlyCodes.has(error.code)) return new ApiError('KUMIKI_SQL_READ_ONLY', `the read API is read-only: ${error.message}`);
+    if (readOnlyCodes.has(error.code))
+      return new ApiError('KUMIKI_SQL_READ_ONLY', `the read API is read-only: ${error.message}`);
     if (timeoutCodes.has(error.code)) return new ApiError('KUMIKI_SQL_TIMEOUT', error.message);
     if (limitCodes.has(error.code)) return new ApiError('KUMIKI_SQL_LIMIT', error.message);
     return new ApiError('KUMIKI_SQL_ERROR', error.message);
   }
-  if (error instanceof DependencyUnavailableError) return new ApiError('KUMIKI_UNAVAILABLE', error.message, undefined, { retryAfterSeconds: 5 });
+  if (error instanceof DependencyUnavailableError)
+    return new ApiError('KUMIKI_UNAVAILABLE', error.message, undefined, { retryAfterSeconds: 5 });
   const status = (error as { statusCode?: number }).statusCode;
   if (status === 400 || status === 415) return new ApiError('KUMIKI_MALFORMED_JSON', (error as Error).message);
   if (status === 413) return new ApiError('KUMIKI_PAYLOAD_TOO_LARGE', (error as Error).message);
@@ -72,7 +78,10 @@ export function readApiRoutes(deps: ReadApiDeps): (app: FastifyInstance) => Prom
       async (v1) => {
         v1.addHook('onRequest', async (request) => {
           if (!tokenMatches(request.headers.authorization, deps.adminToken)) {
-            throw new ApiError('KUMIKI_ADMIN_UNAUTHORIZED', 'send Authorization: Bearer <adminToken> (from .kumiki/credentials.json)');
+            throw new ApiError(
+              'KUMIKI_ADMIN_UNAUTHORIZED',
+              'send Authorization: Bearer <adminToken> (from .kumiki/credentials.json)',
+            );
           }
         });
         v1.setErrorHandler(async (error, request, reply) => {
@@ -83,10 +92,16 @@ export function readApiRoutes(deps: ReadApiDeps): (app: FastifyInstance) => Prom
 
         v1.post('/sql', async (request) => {
           const body = request.body as { query?: unknown; params?: unknown } | null;
-          if (!body || typeof body !== 'object' || Array.isArray(body)) throw new ApiError('KUMIKI_MALFORMED_JSON', 'the body must be a JSON object { "query": "...", "params": { ... } }');
-          if (typeof body.query !== 'string' || body.query.trim() === '') throw new ApiError('KUMIKI_MISSING_FIELD', 'query must be a non-empty string', 'query');
+          if (!body || typeof body !== 'object' || Array.isArray(body))
+            throw new ApiError(
+              'KUMIKI_MALFORMED_JSON',
+              'the body must be a JSON object { "query": "...", "params": { ... } }',
+            );
+          if (typeof body.query !== 'string' || body.query.trim() === '')
+            throw new ApiError('KUMIKI_MISSING_FIELD', 'query must be a non-empty string', 'query');
           const params = body.params ?? {};
-          if (typeof params !== 'object' || params === null || Array.isArray(params)) throw new ApiError('KUMIKI_INVALID_EVENT', 'params must be an object of typed parameter values', 'params');
+          if (typeof params !== 'object' || params === null || Array.isArray(params))
+            throw new ApiError('KUMIKI_INVALID_EVENT', 'params must be an object of typed parameter values', 'params');
           const rows = await deps.clickhouse().query(body.query, params as Record<string, unknown>, {
             readOnly: true,
             settings: {
@@ -103,20 +118,39 @@ export function readApiRoutes(deps: ReadApiDeps): (app: FastifyInstance) => Prom
           const { type, value } = request.params as { type: string; value: string };
           const ch = deps.clickhouse();
           const profileId = await findProfile(ch, type, normaliseLookup(type, value));
-          const [profile] = await ch.query<{ traits: string; first_seen: string; last_seen: string; consent: Record<string, boolean>; identifiers: string[] }>(
+          const [profile] = await ch.query<{
+            traits: string;
+            first_seen: string;
+            last_seen: string;
+            consent: Record<string, boolean>;
+            identifiers: string[];
+          }>(
             `SELECT traits, toString(first_seen) AS first_seen, toString(last_seen) AS last_seen, consent, identifiers
              FROM profiles WHERE profile_id = {id:String}`,
             { id: profileId },
           );
           // The rfm view's row (the latest snapshot), as ProfileUpdates carry it: a key read.
           const rfm = (await readSnapshotRfm(ch, [profileId])).get(profileId);
-          const segments = await ch.query<{ segment_id: string }>('SELECT segment_id FROM segment_members WHERE profile_id = {id:String} ORDER BY segment_id', { id: profileId });
+          const segments = await ch.query<{ segment_id: string }>(
+            'SELECT segment_id FROM segment_members WHERE profile_id = {id:String} ORDER BY segment_id',
+            { id: profileId },
+          );
           const identifiers = profile ? profile.identifiers.map(splitIdentifier) : await identifiersOf(ch, profileId);
           return {
             profileId,
             identifiers,
             traits: profile ? (JSON.parse(profile.traits) as unknown) : {},
-            rfm: rfm ? { recencyDays: rfm.recencyDays, frequency: rfm.frequency, monetary: rfm.monetary, r: rfm.r, f: rfm.f, m: rfm.m, label: rfm.label } : null,
+            rfm: rfm
+              ? {
+                  recencyDays: rfm.recencyDays,
+                  frequency: rfm.frequency,
+                  monetary: rfm.monetary,
+                  r: rfm.r,
+                  f: rfm.f,
+                  m: rfm.m,
+                  label: rfm.label,
+                }
+              : null,
             segments: segments.map((s) => s.segment_id),
             consent: profile?.consent ?? {},
             firstSeen: profile ? isoTime(profile.first_seen) : null,
@@ -136,7 +170,15 @@ export function readApiRoutes(deps: ReadApiDeps): (app: FastifyInstance) => Prom
             'SELECT absorbed_profile_id, toString(merged_at) AS merged_at, message_id FROM profile_aliases WHERE surviving_profile_id = {id:String} ORDER BY absorbed_profile_id',
             { id: profileId },
           );
-          const links = await ch.query<{ identifier_type: string; identifier_value: string; profile_id: string; message_id: string; rule: string; reason: string; linked_at: string }>(
+          const links = await ch.query<{
+            identifier_type: string;
+            identifier_value: string;
+            profile_id: string;
+            message_id: string;
+            rule: string;
+            reason: string;
+            linked_at: string;
+          }>(
             `SELECT identifier_type, identifier_value, profile_id, message_id, rule, reason, toString(linked_at) AS linked_at
              FROM identity_links_store FINAL
              WHERE profile_id IN {ids:Array(String)}
@@ -145,7 +187,11 @@ export function readApiRoutes(deps: ReadApiDeps): (app: FastifyInstance) => Prom
           );
           return {
             profileId,
-            mergedProfiles: absorbed.map((a) => ({ profileId: a.absorbed_profile_id, mergedAt: isoTime(a.merged_at), messageId: a.message_id })),
+            mergedProfiles: absorbed.map((a) => ({
+              profileId: a.absorbed_profile_id,
+              mergedAt: isoTime(a.merged_at),
+              messageId: a.message_id,
+            })),
             links: links.map((l) => ({
               type: l.identifier_type,
               value: l.identifier_value,

@@ -139,7 +139,10 @@ export function identityRowsOfEvent(record: StitchedEvent): IdentityRow[] {
 }
 
 /** The identities_store row of one of those identifiers (its version: when it was stitched). */
-export function identityRowOfEvent(record: StitchedEvent, identifier: StitchedEvent['identifiers'][number]): IdentityRow {
+export function identityRowOfEvent(
+  record: StitchedEvent,
+  identifier: StitchedEvent['identifiers'][number],
+): IdentityRow {
   return {
     identifier_type: identifier.type,
     identifier_value: identifier.value,

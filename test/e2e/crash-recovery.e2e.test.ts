@@ -7,7 +7,13 @@ import { createKafkaClient } from '../../services/common/kafka/client';
 import { profileIdFor } from '../../services/identity-stitcher/identity/identity-graph';
 import { freePort } from '../support/ports';
 import { startPrivateBroker, type PrivateBroker } from '../support/private-broker';
-import { spawnService, waitUntilAnswering, withServiceLogsOnFailure, type ServiceName, type ServiceProcess } from '../support/service-process';
+import {
+  spawnService,
+  waitUntilAnswering,
+  withServiceLogsOnFailure,
+  type ServiceName,
+  type ServiceProcess,
+} from '../support/service-process';
 import { testStack, uniqueName } from '../support/stack-env';
 import { waitFor } from '../support/wait-for';
 
@@ -42,13 +48,21 @@ afterAll(async () => {
   await broker?.close();
 });
 
-it('loses nothing and counts nothing twice while every component crashes once', () => withServiceLogsOnFailure(crashEveryComponentOnce), 900_000);
+it(
+  'loses nothing and counts nothing twice while every component crashes once',
+  () => withServiceLogsOnFailure(crashEveryComponentOnce),
+  900_000,
+);
 
 async function crashEveryComponentOnce(): Promise<void> {
   broker = await startPrivateBroker();
   const run = uniqueName('crash');
   const topic = (name: string) => `${run}.${name}`;
-  const ports = { collector: await freePort(), 'identity-stitcher': await freePort(), 'profile-materializer': await freePort() };
+  const ports = {
+    collector: await freePort(),
+    'identity-stitcher': await freePort(),
+    'profile-materializer': await freePort(),
+  };
   const home = mkdtempSync(path.join(os.tmpdir(), 'kumiki-crash-'));
   const envOf: Record<ServiceName, Record<string, string>> = {
     'profile-materializer': {
@@ -72,11 +86,21 @@ async function crashEveryComponentOnce(): Promise<void> {
       STITCHER_TRANSACTIONAL_ID: `${run}-stitcher`,
       STITCHER_SESSION_TIMEOUT_MS: '10000',
     },
-    collector: { KUMIKI_WRITE_KEY: writeKey, COLLECTOR_EVENTS_TOPIC: topic('raw'), COLLECTOR_DLQ_TOPIC: topic('dlq'), COLLECTOR_RETRY_AFTER_SECONDS: '1' },
+    collector: {
+      KUMIKI_WRITE_KEY: writeKey,
+      COLLECTOR_EVENTS_TOPIC: topic('raw'),
+      COLLECTOR_DLQ_TOPIC: topic('dlq'),
+      COLLECTOR_RETRY_AFTER_SECONDS: '1',
+    },
   };
   const url = (service: ServiceName) => `http://127.0.0.1:${ports[service]}`;
   const start = async (service: ServiceName): Promise<void> => {
-    const process = spawnService(service, { KAFKA_BROKERS: broker!.address, HTTP_PORT: String(ports[service]), LOG_LEVEL: 'warn', ...envOf[service] });
+    const process = spawnService(service, {
+      KAFKA_BROKERS: broker!.address,
+      HTTP_PORT: String(ports[service]),
+      LOG_LEVEL: 'warn',
+      ...envOf[service],
+    });
     running.set(service, process);
     await waitUntilAnswering(process, url(service), '/ready', 120_000);
   };
@@ -88,25 +112,42 @@ async function crashEveryComponentOnce(): Promise<void> {
   };
   for (const service of ['profile-materializer', 'identity-stitcher', 'collector'] as const) await start(service);
 
-
   // Like an SDK: retry the same batch (same messageIds) until it is acknowledged.
   const acknowledged = new Set<string>();
   const send = async (batch: Record<string, unknown>[]): Promise<void> => {
-    await waitFor(async () => {
-      const response = await fetch(`${url('collector')}/v1/batch`, {
-        method: 'POST',
-        headers: { authorization: `Basic ${Buffer.from(`${writeKey}:`).toString('base64')}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ batch }),
-      });
-      await response.arrayBuffer();
-      if (response.status !== 200) throw new Error(`collector answered ${response.status}`);
-    }, { timeoutMs: 180_000, intervalMs: 250 });
+    await waitFor(
+      async () => {
+        const response = await fetch(`${url('collector')}/v1/batch`, {
+          method: 'POST',
+          headers: {
+            authorization: `Basic ${Buffer.from(`${writeKey}:`).toString('base64')}`,
+            'content-type': 'application/json',
+          },
+          body: JSON.stringify({ batch }),
+        });
+        await response.arrayBuffer();
+        if (response.status !== 200) throw new Error(`collector answered ${response.status}`);
+      },
+      { timeoutMs: 180_000, intervalMs: 250 },
+    );
     for (const event of batch) acknowledged.add(event.messageId as string);
   };
 
-  const population: Person[] = Array.from({ length: people }, (_, i) => ({ userId: `u-${run}-${i}`, anonymousId: `a-${run}-${i}`, identifyId: `${run}-identify-${i}` }));
+  const population: Person[] = Array.from({ length: people }, (_, i) => ({
+    userId: `u-${run}-${i}`,
+    anonymousId: `a-${run}-${i}`,
+    identifyId: `${run}-identify-${i}`,
+  }));
   // Each person's first event creates their profile; sent before the stream so it is first.
-  await send(population.map((p) => ({ type: 'identify', messageId: p.identifyId, userId: p.userId, anonymousId: p.anonymousId, traits: { plan: 'basic' } })));
+  await send(
+    population.map((p) => ({
+      type: 'identify',
+      messageId: p.identifyId,
+      userId: p.userId,
+      anonymousId: p.anonymousId,
+      traits: { plan: 'basic' },
+    })),
+  );
 
   const expectedOrders = new Map<string, { orders: number; revenue: number }>();
   const stream: Record<string, unknown>[] = [];
@@ -117,11 +158,24 @@ async function crashEveryComponentOnce(): Promise<void> {
         const revenue = 10 + ((n * 31 + i) % 90);
         const expected = expectedOrders.get(p.userId) ?? { orders: 0, revenue: 0 };
         expectedOrders.set(p.userId, { orders: expected.orders + 1, revenue: expected.revenue + revenue });
-        stream.push({ type: 'track', event: 'Order Completed', messageId, userId: p.userId, properties: { order_id: `${run}-o-${n}-${i}`, revenue, currency: 'USD' } });
+        stream.push({
+          type: 'track',
+          event: 'Order Completed',
+          messageId,
+          userId: p.userId,
+          properties: { order_id: `${run}-o-${n}-${i}`, revenue, currency: 'USD' },
+        });
       } else {
         // Keyed by userId like the identify, so a person's events share one partition and their
         // order (hence the profile ids) is the same in every run.
-        stream.push({ type: 'page', name: 'Product', messageId, anonymousId: p.anonymousId, userId: p.userId, properties: { path: `/p/${n}` } });
+        stream.push({
+          type: 'page',
+          name: 'Product',
+          messageId,
+          anonymousId: p.anonymousId,
+          userId: p.userId,
+          properties: { path: `/p/${n}` },
+        });
       }
     }
   }
@@ -132,7 +186,14 @@ async function crashEveryComponentOnce(): Promise<void> {
   const created = await fetch(`${url('profile-materializer')}/v1/segments`, {
     method: 'POST',
     headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ name: 'big spenders', rule: { performed: { event: 'Order Completed' }, within: { days: 365 }, sum: { field: 'revenue', op: 'gte', value: threshold } } }),
+    body: JSON.stringify({
+      name: 'big spenders',
+      rule: {
+        performed: { event: 'Order Completed' },
+        within: { days: 365 },
+        sum: { field: 'revenue', op: 'gte', value: threshold },
+      },
+    }),
   });
   expect(created.status).toBe(201);
   const segment = (await created.json()) as { id: string };
@@ -148,9 +209,13 @@ async function crashEveryComponentOnce(): Promise<void> {
       }
     }),
   );
-  const progress = (fraction: number) => waitFor(() => {
-    if (acknowledged.size < people + stream.length * fraction) throw new Error('stream not there yet');
-  }, { timeoutMs: 300_000, intervalMs: 100 });
+  const progress = (fraction: number) =>
+    waitFor(
+      () => {
+        if (acknowledged.size < people + stream.length * fraction) throw new Error('stream not there yet');
+      },
+      { timeoutMs: 300_000, intervalMs: 100 },
+    );
   await progress(0.15);
   await crash('identity-stitcher');
   await progress(0.35);
@@ -173,10 +238,13 @@ async function crashEveryComponentOnce(): Promise<void> {
     if (!response.ok) throw new Error(body.message);
     return body.rows;
   };
-  await waitFor(async () => {
-    const [row] = await sql<{ u: string }>('SELECT uniqExact(message_id) AS u FROM events');
-    if (Number(row?.u) < total) throw new Error(`${row?.u} of ${total} events queryable`);
-  }, { timeoutMs: 300_000, intervalMs: 500 });
+  await waitFor(
+    async () => {
+      const [row] = await sql<{ u: string }>('SELECT uniqExact(message_id) AS u FROM events');
+      if (Number(row?.u) < total) throw new Error(`${row?.u} of ${total} events queryable`);
+    },
+    { timeoutMs: 300_000, intervalMs: 500 },
+  );
 
   // Every acknowledged messageId exactly once: rows in the public view, and distinct ids.
   const [counts] = await sql<{ n: string; u: string }>('SELECT count() AS n, uniqExact(message_id) AS u FROM events');
@@ -189,7 +257,9 @@ async function crashEveryComponentOnce(): Promise<void> {
   const orders = await sql<{ user_id: string; orders: string; revenue: string }>(
     "SELECT user_id, toString(uniqExact(order_id)) AS orders, toString(sum(revenue)) AS revenue FROM events WHERE event = 'Order Completed' GROUP BY user_id",
   );
-  const actualOrders = new Map(orders.map((row) => [row.user_id, { orders: Number(row.orders), revenue: Number(row.revenue) }]));
+  const actualOrders = new Map(
+    orders.map((row) => [row.user_id, { orders: Number(row.orders), revenue: Number(row.revenue) }]),
+  );
   expect(actualOrders).toEqual(expectedOrders);
 
   // The identity graph of an uninterrupted run: one profile per person, with the id derived
@@ -213,25 +283,45 @@ async function crashEveryComponentOnce(): Promise<void> {
   // The segment: exactly the people spending at least the median, each entered once on the topic
   // (read committed, decoded through the registry), whatever crashed in between.
   const profileOf = new Map(population.map((p) => [p.userId, profileIdFor(p.identifyId, 'user_id', p.userId)]));
-  const spenders = new Set([...expectedOrders].filter(([, o]) => o.revenue >= threshold).map(([userId]) => profileOf.get(userId)!));
+  const spenders = new Set(
+    [...expectedOrders].filter(([, o]) => o.revenue >= threshold).map(([userId]) => profileOf.get(userId)!),
+  );
   expect(spenders.size).toBeGreaterThan(people / 4);
   expect(spenders.size).toBeLessThan(people);
-  await waitFor(async () => {
-    const members = await sql<{ profile_id: string }>(`SELECT profile_id FROM segment_members WHERE segment_id = '${segment.id}'`);
-    expect(new Set(members.map((m) => m.profile_id))).toEqual(spenders);
-  }, { timeoutMs: 120_000, intervalMs: 500 });
+  await waitFor(
+    async () => {
+      const members = await sql<{ profile_id: string }>(
+        `SELECT profile_id FROM segment_members WHERE segment_id = '${segment.id}'`,
+      );
+      expect(new Set(members.map((m) => m.profile_id))).toEqual(spenders);
+    },
+    { timeoutMs: 120_000, intervalMs: 500 },
+  );
   const registry = new SchemaRegistry({ host: testStack().registryUrl });
   const changes: { profileId: string; change: string; segmentId: string }[] = [];
-  const reader = createKafkaClient({ brokers: [broker.address], clientId: uniqueName('segment-reader'), logger: pino({ level: 'silent' }) });
+  const reader = createKafkaClient({
+    brokers: [broker.address],
+    clientId: uniqueName('segment-reader'),
+    logger: pino({ level: 'silent' }),
+  });
   await reader.readToEnd({
     topic: topic('segments'),
     groupIdPrefix: uniqueName('segment-reader'),
     onBatch: async (messages) => {
-      for (const message of messages) changes.push((await registry.decode(message.value!)) as { profileId: string; change: string; segmentId: string });
+      for (const message of messages)
+        changes.push(
+          (await registry.decode(message.value!)) as { profileId: string; change: string; segmentId: string },
+        );
     },
   });
   const entered = changes.filter((c) => c.segmentId === segment.id && c.change === 'entered').map((c) => c.profileId);
   const repeated = entered.length - new Set(entered).size;
-  process.stdout.write(`crash recovery: ${entered.length} segment entries for ${spenders.size} expected members, ${repeated} repeated\n`);
-  expect({ repeated, exited: changes.filter((c) => c.change === 'exited').length, entered: new Set(entered) }).toEqual({ repeated: 0, exited: 0, entered: spenders });
+  process.stdout.write(
+    `crash recovery: ${entered.length} segment entries for ${spenders.size} expected members, ${repeated} repeated\n`,
+  );
+  expect({ repeated, exited: changes.filter((c) => c.change === 'exited').length, entered: new Set(entered) }).toEqual({
+    repeated: 0,
+    exited: 0,
+    entered: spenders,
+  });
 }

@@ -4,7 +4,12 @@ import path from 'node:path';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import { main } from '../../services/cli/main';
-import { batchesOf, generateDemoPopulation, storeRowsCsv, type DemoPopulation } from '../../services/cli/demo/demo-population';
+import {
+  batchesOf,
+  generateDemoPopulation,
+  storeRowsCsv,
+  type DemoPopulation,
+} from '../../services/cli/demo/demo-population';
 import { startPipeline, type RunningPipeline } from '../support/pipeline';
 import { testStack, uniqueName } from '../support/stack-env';
 import { waitFor } from '../support/wait-for';
@@ -27,9 +32,15 @@ interface DownstreamRecord {
 }
 
 /** A downstream system: plain kafkajs + @kafkajs/confluent-schema-registry, nothing of kumiki's. */
-async function downstreamConsumer(topicNames: string[]): Promise<{ records: DownstreamRecord[]; stop(): Promise<void> }> {
+async function downstreamConsumer(
+  topicNames: string[],
+): Promise<{ records: DownstreamRecord[]; stop(): Promise<void> }> {
   const registry = new SchemaRegistry({ host: testStack().registryUrl });
-  const kafka = new Kafka({ brokers: testStack().brokers, clientId: uniqueName('downstream'), logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({
+    brokers: testStack().brokers,
+    clientId: uniqueName('downstream'),
+    logLevel: logLevel.NOTHING,
+  });
   const consumer: Consumer = kafka.consumer({ groupId: uniqueName('downstream'), readUncommitted: false });
   const records: DownstreamRecord[] = [];
   await consumer.connect();
@@ -37,13 +48,20 @@ async function downstreamConsumer(topicNames: string[]): Promise<{ records: Down
   await consumer.run({
     eachMessage: async ({ topic, message }) => {
       if (!message.value) return;
-      records.push({ topic, key: message.key?.toString() ?? '', value: (await registry.decode(message.value)) as Record<string, unknown> });
+      records.push({
+        topic,
+        key: message.key?.toString() ?? '',
+        value: (await registry.decode(message.value)) as Record<string, unknown>,
+      });
     },
   });
   return { records, stop: () => consumer.disconnect() };
 }
 
-async function sendOverHttp(pipeline: RunningPipeline, population: DemoPopulation): Promise<{ accepted: number; rejected: { messageId: string; code: string; message: string }[] }> {
+async function sendOverHttp(
+  pipeline: RunningPipeline,
+  population: DemoPopulation,
+): Promise<{ accepted: number; rejected: { messageId: string; code: string; message: string }[] }> {
   let accepted = 0;
   const rejected: { messageId: string; code: string; message: string }[] = [];
   const batches = batchesOf(population.messages, 100);
@@ -56,7 +74,10 @@ async function sendOverHttp(pipeline: RunningPipeline, population: DemoPopulatio
         headers: { authorization: pipeline.collector.auth, 'content-type': 'application/json' },
         body: JSON.stringify({ batch }),
       });
-      const body = (await response.json()) as { accepted: number; rejected?: { messageId: string; code: string; message: string }[] };
+      const body = (await response.json()) as {
+        accepted: number;
+        rejected?: { messageId: string; code: string; message: string }[];
+      };
       expect(response.status).toBe(200);
       accepted += body.accepted;
       rejected.push(...(body.rejected ?? []));
@@ -96,18 +117,36 @@ describe('the whole pipeline, HTTP and import in, ClickHouse and Kafka out', () 
     const csv = path.join(tmp, 'store-pos.csv');
     fs.writeFileSync(csv, storeRowsCsv(population.storeRows));
     const importExit = await main(
-      ['node', 'kumiki', 'import', csv, '--topic', pipeline.topics.raw, '--source', 'store-pos', '--no-progress', '--json'],
-      { PATH: process.env.PATH, KUMIKI_HOME: tmp, KAFKA_BROKERS: testStack().brokers.join(','), SCHEMA_REGISTRY_URL: testStack().registryUrl },
+      [
+        'node',
+        'kumiki',
+        'import',
+        csv,
+        '--topic',
+        pipeline.topics.raw,
+        '--source',
+        'store-pos',
+        '--no-progress',
+        '--json',
+      ],
+      {
+        PATH: process.env.PATH,
+        KUMIKI_HOME: tmp,
+        KAFKA_BROKERS: testStack().brokers.join(','),
+        SCHEMA_REGISTRY_URL: testStack().registryUrl,
+      },
     );
     expect(importExit).toBe(0);
     const sentAt = Date.now();
 
     // The collector accepted every good message (retries included) and rejected exactly the bad ones.
     expect(http.accepted).toBe(population.messages.length - truth.bad.length);
-    expect(http.rejected.map((r) => [r.messageId, r.code]).sort()).toEqual(truth.bad.map((b) => [b.messageId, b.code]).sort());
+    expect(http.rejected.map((r) => [r.messageId, r.code]).sort()).toEqual(
+      truth.bad.map((b) => [b.messageId, b.code]).sort(),
+    );
 
     // Every event lands in ClickHouse exactly once, and the profiles settle at the truth.
-    const totals = await waitFor(
+    const _totals = await waitFor(
       async () => {
         const [row] = await pipeline.sql<{ events: string; ids: string; profiles: string }>(
           // uniqExact: exact counts; the events view reads events_store FINAL and resolves merges.
@@ -130,13 +169,19 @@ describe('the whole pipeline, HTTP and import in, ClickHouse and Kafka out', () 
     // (Identities come from the identity-changes topic, which may trail the events by a batch.)
     const { identities, profileOf, owner } = await waitFor(
       async () => {
-        const rows = await pipeline.sql<{ identifier: string; profile_id: string }>("SELECT concat(identifier_type, ':', identifier_value) AS identifier, profile_id FROM identities");
+        const rows = await pipeline.sql<{ identifier: string; profile_id: string }>(
+          "SELECT concat(identifier_type, ':', identifier_value) AS identifier, profile_id FROM identities",
+        );
         const byIdentifier = new Map(rows.map((r) => [r.identifier, r.profile_id]));
         const owners = new Map<string, string>();
         for (const [person, components] of truth.components) {
           for (const component of components) {
             const profiles = new Set(component.map((identifier) => byIdentifier.get(identifier)));
-            expect({ person, component, profiles: [...profiles] }).toEqual({ person, component, profiles: [expect.any(String)] });
+            expect({ person, component, profiles: [...profiles] }).toEqual({
+              person,
+              component,
+              profiles: [expect.any(String)],
+            });
             const profile = [...profiles][0]!;
             expect({ profile, owner: owners.get(profile) }).toEqual({ profile, owner: undefined });
             owners.set(profile, `${person}/${component[0]}`);
@@ -156,17 +201,48 @@ describe('the whole pipeline, HTTP and import in, ClickHouse and Kafka out', () 
     const rfmColumns =
       'profile_id, toString(frequency) AS frequency, toString(monetary_cents) AS cents, toString(recency_days) AS recency, r_score, f_score, m_score, label';
     const asMap = (rows: Record<string, string | number>[]): Map<string, unknown> =>
-      new Map(rows.map((r) => [String(r.profile_id), { frequency: Number(r.frequency), monetaryCents: Number(r.cents), recencyDays: Number(r.recency), r: Number(r.r_score), f: Number(r.f_score), m: Number(r.m_score), label: String(r.label) }]));
+      new Map(
+        rows.map((r) => [
+          String(r.profile_id),
+          {
+            frequency: Number(r.frequency),
+            monetaryCents: Number(r.cents),
+            recencyDays: Number(r.recency),
+            r: Number(r.r_score),
+            f: Number(r.f_score),
+            m: Number(r.m_score),
+            label: String(r.label),
+          },
+        ]),
+      );
     const expectedAt = (asOf: number): Map<string, unknown> =>
-      new Map([...expectedRfm(truth.orders, (identifier) => profileOf.get(identifier)!, asOf)].map(([id, e]) => [id, { frequency: e.frequency, monetaryCents: e.monetaryCents, recencyDays: e.recencyDays, r: e.r, f: e.f, m: e.m, label: e.label }]));
+      new Map(
+        [...expectedRfm(truth.orders, (identifier) => profileOf.get(identifier)!, asOf)].map(([id, e]) => [
+          id,
+          {
+            frequency: e.frequency,
+            monetaryCents: e.monetaryCents,
+            recencyDays: e.recencyDays,
+            r: e.r,
+            f: e.f,
+            m: e.m,
+            label: e.label,
+          },
+        ]),
+      );
     const asOf = Date.now();
-    const exact = await pipeline.sql<Record<string, string | number>>(`SELECT ${rfmColumns} FROM rfm_as_of(as_of = fromUnixTimestamp64Milli({as_of:Int64}, 'UTC'))`, { as_of: asOf });
+    const exact = await pipeline.sql<Record<string, string | number>>(
+      `SELECT ${rfmColumns} FROM rfm_as_of(as_of = fromUnixTimestamp64Milli({as_of:Int64}, 'UTC'))`,
+      { as_of: asOf },
+    );
     expect(asMap(exact)).toEqual(expectedAt(asOf));
     const expected = expectedRfm(truth.orders, (identifier) => profileOf.get(identifier)!, asOf);
     expect(expected.size).toBeGreaterThan(50);
     await waitFor(
       async () => {
-        const rows = await pipeline.sql<Record<string, string | number>>(`SELECT ${rfmColumns}, toString(toUnixTimestamp64Milli(computed_at)) AS computed FROM rfm`);
+        const rows = await pipeline.sql<Record<string, string | number>>(
+          `SELECT ${rfmColumns}, toString(toUnixTimestamp64Milli(computed_at)) AS computed FROM rfm`,
+        );
         expect(rows.length).toBeGreaterThan(0);
         expect(asMap(rows)).toEqual(expectedAt(Number(rows[0]!.computed)));
       },
@@ -180,18 +256,28 @@ describe('the whole pipeline, HTTP and import in, ClickHouse and Kafka out', () 
     await waitFor(
       () => {
         const latest = new Map<string, Record<string, unknown>>();
-        for (const record of downstream.records) if (record.topic === pipeline.topics.updates) latest.set(record.key, record.value);
+        for (const record of downstream.records)
+          if (record.topic === pipeline.topics.updates) latest.set(record.key, record.value);
         const live = [...latest.values()].filter((u) => u.mergedInto === null);
         expect(new Set(live.map((u) => u.profileId))).toEqual(new Set(owner.keys()));
         for (const [profileId, e] of expected) {
           const update = latest.get(profileId)!;
           const figures = update.rfm as { frequency: number; monetary: number; recencyDays: number } | null;
-          expect({ profileId, rfm: figures && { frequency: figures.frequency, cents: Math.round(figures.monetary * 100), recencyDays: figures.recencyDays } }).toEqual({
+          expect({
+            profileId,
+            rfm: figures && {
+              frequency: figures.frequency,
+              cents: Math.round(figures.monetary * 100),
+              recencyDays: figures.recencyDays,
+            },
+          }).toEqual({
             profileId,
             rfm: { frequency: e.frequency, cents: e.monetaryCents, recencyDays: e.recencyDays },
           });
         }
-        for (const [key, update] of latest) if (update.mergedInto !== null) expect(owner.has(String(update.mergedInto)) || latest.get(String(update.mergedInto))).toBeTruthy();
+        for (const [_key, update] of latest)
+          if (update.mergedInto !== null)
+            expect(owner.has(String(update.mergedInto)) || latest.get(String(update.mergedInto))).toBeTruthy();
         expect([...latest.keys()].filter((key) => !owner.has(key) && latest.get(key)!.mergedInto === null)).toEqual([]);
       },
       { timeoutMs: 60_000, intervalMs: 500 },
@@ -204,31 +290,46 @@ describe('the whole pipeline, HTTP and import in, ClickHouse and Kafka out', () 
     expect(buyers.size).toBeGreaterThan(50);
     await waitFor(
       async () => {
-        const rows = await pipeline.sql<{ profile_id: string }>('SELECT profile_id FROM segment_members WHERE segment_id = {id:String}', { id: purchasers.id });
+        const rows = await pipeline.sql<{ profile_id: string }>(
+          'SELECT profile_id FROM segment_members WHERE segment_id = {id:String}',
+          { id: purchasers.id },
+        );
         expect(new Set(rows.map((r) => r.profile_id))).toEqual(buyers);
         const changes = downstream.records.filter((r) => r.topic === pipeline.topics.segments).map((r) => r.value);
-        expect(changes.every((c) => c.segmentId === purchasers.id && c.segmentName === 'purchased this year')).toBe(true);
+        expect(changes.every((c) => c.segmentId === purchasers.id && c.segmentName === 'purchased this year')).toBe(
+          true,
+        );
         const last = new Map<string, string>();
         for (const change of changes) {
           const profileId = String(change.profileId);
-          expect({ profileId, repeated: last.get(profileId) === change.change }).toEqual({ profileId, repeated: false });
+          expect({ profileId, repeated: last.get(profileId) === change.change }).toEqual({
+            profileId,
+            repeated: false,
+          });
           last.set(profileId, String(change.change));
         }
         expect(new Set([...last].filter(([, change]) => change === 'entered').map(([id]) => id))).toEqual(buyers);
         const latest = new Map<string, Record<string, unknown>>();
-        for (const record of downstream.records) if (record.topic === pipeline.topics.updates) latest.set(record.key, record.value);
-        for (const id of buyers) expect({ id, segments: latest.get(id)?.segments }).toEqual({ id, segments: [purchasers.id] });
+        for (const record of downstream.records)
+          if (record.topic === pipeline.topics.updates) latest.set(record.key, record.value);
+        for (const id of buyers)
+          expect({ id, segments: latest.get(id)?.segments }).toEqual({ id, segments: [purchasers.id] });
       },
       { timeoutMs: 60_000, intervalMs: 500 },
     );
-    const members = await pipeline.api<{ members: { profileId: string }[] }>('GET', `/v1/segments/${purchasers.id}/members?limit=10000`);
+    const members = await pipeline.api<{ members: { profileId: string }[] }>(
+      'GET',
+      `/v1/segments/${purchasers.id}/members?limit=10000`,
+    );
     expect(new Set(members.members.map((m) => m.profileId))).toEqual(buyers);
 
     // Bad input: every broken message is on the dead-letter topic with its reason, and nothing else is.
     await waitFor(
       () => {
         const letters = downstream.records.filter((r) => r.topic === pipeline.topics.dlq).map((r) => r.value);
-        expect(letters.map((l) => [l.messageId, l.code, l.service, l.stage]).sort()).toEqual(truth.bad.map((b) => [b.messageId, b.code, 'collector', expect.any(String)]).sort());
+        expect(letters.map((l) => [l.messageId, l.code, l.service, l.stage]).sort()).toEqual(
+          truth.bad.map((b) => [b.messageId, b.code, 'collector', expect.any(String)]).sort(),
+        );
         for (const letter of letters) expect(String(letter.reason).length).toBeGreaterThan(5);
       },
       { timeoutMs: 30_000, intervalMs: 250 },

@@ -27,7 +27,11 @@ const labels = [
   ['New customers', 'Potential loyalists', 'Potential loyalists', 'Champions', 'Champions'],
 ];
 
-export function expectedRfm(orders: readonly TruthOrder[], profileOf: (identifier: string) => string, asOf: number): Map<string, ExpectedRfm> {
+export function expectedRfm(
+  orders: readonly TruthOrder[],
+  profileOf: (identifier: string) => string,
+  asOf: number,
+): Map<string, ExpectedRfm> {
   const perProfile = new Map<string, { frequency: number; cents: number; last: number }>();
   for (const order of orders) {
     if (order.refund === 'full') continue;
@@ -40,7 +44,11 @@ export function expectedRfm(orders: readonly TruthOrder[], profileOf: (identifie
     p.last = Math.max(p.last, order.at);
     perProfile.set(profileId, p);
   }
-  const rows = [...perProfile].map(([profileId, p]) => ({ profileId, ...p, recencyDays: Math.floor((asOf - p.last) / DAY) }));
+  const rows = [...perProfile].map(([profileId, p]) => ({
+    profileId,
+    ...p,
+    recencyDays: Math.floor((asOf - p.last) / DAY),
+  }));
   const n = rows.length;
   const score = (worse: number): number => 1 + Math.floor((5 * worse) / n);
   const out = new Map<string, ExpectedRfm>();

@@ -81,7 +81,10 @@ describe('Avro through Kafka and the schema registry', () => {
     const subject = valueSubject(topic);
     // Version 1 of Event: before `sentAt` and `consent` existed (both added with defaults).
     const current = schema('Event').json;
-    const v1 = { ...current, fields: current.fields.filter((field) => !['sentAt', 'consent'].includes((field as { name: string }).name)) };
+    const v1 = {
+      ...current,
+      fields: current.fields.filter((field) => !['sentAt', 'consent'].includes((field as { name: string }).name)),
+    };
 
     const oldProducer = new AvroCodec(registry());
     const v1Id = await oldProducer.registerAndBind(subject, v1);

@@ -23,7 +23,12 @@ it('answers 429 with Retry-After beyond the memory bound, and keeps what it answ
         headers: { authorization: collector.auth },
         body: JSON.stringify({ batch: [{ type: 'track', userId: `u${index}`, event: 'E', messageId: `bp-${index}` }] }),
       });
-      return { index, status: response.status, retryAfter: response.headers.get('retry-after'), body: (await response.json()) as unknown };
+      return {
+        index,
+        status: response.status,
+        retryAfter: response.headers.get('retry-after'),
+        body: (await response.json()) as unknown,
+      };
     }),
   );
   const refused = answers.filter((a) => a.status === 429);
@@ -31,7 +36,10 @@ it('answers 429 with Retry-After beyond the memory bound, and keeps what it answ
   expect(refused.length).toBeGreaterThan(0);
   expect(accepted.length).toBeGreaterThan(0);
   expect(refused.length + accepted.length).toBe(20);
-  expect(refused[0]).toMatchObject({ retryAfter: '1', body: { code: 'KUMIKI_OVERLOADED', message: 'the collector is at its memory bound' } });
+  expect(refused[0]).toMatchObject({
+    retryAfter: '1',
+    body: { code: 'KUMIKI_OVERLOADED', message: 'the collector is at its memory bound' },
+  });
   const messages = await readMessages(testKafka(), collector.eventsTopic, accepted.length);
   expect(messages.map((m) => m.key?.toString()).sort()).toEqual(accepted.map((a) => `u${a.index}`).sort());
 });

@@ -29,14 +29,23 @@ afterAll(async () => {
 it('503 while the broker is down, nothing acknowledged is lost, retries succeed after it returns', async () => {
   broker = await startPrivateBroker();
   const address = broker.address;
-  collector = await startCollector({ env: { KAFKA_BROKERS: address, COLLECTOR_RETRY_AFTER_SECONDS: '1', COLLECTOR_PRODUCE_TIMEOUT_MS: '3000' } });
+  collector = await startCollector({
+    env: { KAFKA_BROKERS: address, COLLECTOR_RETRY_AFTER_SECONDS: '1', COLLECTOR_PRODUCE_TIMEOUT_MS: '3000' },
+  });
   const run = uniqueName('outage');
   const acknowledged = new Set<string>();
   const post = async (id: string): Promise<{ status: number; retryAfter: string | null }> => {
     const response = await fetch(`${collector!.url}/v1/batch`, {
       method: 'POST',
       headers: { authorization: collector!.auth },
-      body: JSON.stringify({ batch: [1, 2, 3].map((n) => ({ type: 'track', userId: `u-${id}`, event: 'Outage', messageId: `${run}-${id}-${n}` })) }),
+      body: JSON.stringify({
+        batch: [1, 2, 3].map((n) => ({
+          type: 'track',
+          userId: `u-${id}`,
+          event: 'Outage',
+          messageId: `${run}-${id}-${n}`,
+        })),
+      }),
     });
     await response.arrayBuffer();
     if (response.status === 200) for (const n of [1, 2, 3]) acknowledged.add(`${run}-${id}-${n}`);
@@ -60,16 +69,25 @@ it('503 while the broker is down, nothing acknowledged is lost, retries succeed 
   await broker.start();
   // Retry like an SDK: after Retry-After, until accepted (bounded).
   for (const id of pending) {
-    await waitFor(async () => {
-      const { status } = await post(id);
-      if (status !== 200) throw new Error(`retry of ${id} answered ${status}`);
-    }, { timeoutMs: 90_000, intervalMs: 1_000 });
+    await waitFor(
+      async () => {
+        const { status } = await post(id);
+        if (status !== 200) throw new Error(`retry of ${id} answered ${status}`);
+      },
+      { timeoutMs: 90_000, intervalMs: 1_000 },
+    );
   }
   expect(acknowledged.size).toBe(30);
 
-  const client = createKafkaClient({ brokers: [address], clientId: uniqueName('reader'), logger: pino({ level: 'silent' }) });
+  const client = createKafkaClient({
+    brokers: [address],
+    clientId: uniqueName('reader'),
+    logger: pino({ level: 'silent' }),
+  });
   const codec = new AvroCodec(new SchemaRegistryClient({ url: testStack().registryUrl }));
   const messages = await readMessages(client, collector.eventsTopic, 30, 60_000);
-  const onTopic = new Set(await Promise.all(messages.map(async (m) => (await codec.decode<Event>(m.value!)).value.messageId)));
+  const onTopic = new Set(
+    await Promise.all(messages.map(async (m) => (await codec.decode<Event>(m.value!)).value.messageId)),
+  );
   expect([...acknowledged].filter((id) => !onTopic.has(id))).toEqual([]);
 });

@@ -9,7 +9,10 @@ import { startCollector, type RunningCollector } from '../support/collector';
 let collector: RunningCollector;
 
 beforeAll(async () => {
-  collector = await startCollector({ env: { KAFKA_BROKERS: '127.0.0.1:1', COLLECTOR_RETRY_AFTER_SECONDS: '3' }, waitReady: false });
+  collector = await startCollector({
+    env: { KAFKA_BROKERS: '127.0.0.1:1', COLLECTOR_RETRY_AFTER_SECONDS: '3' },
+    waitReady: false,
+  });
 });
 
 afterAll(async () => {
@@ -25,16 +28,23 @@ it('answers 503 with Retry-After, reports not ready, and stays alive', async () 
     const response = await fetch(`${collector.url}${path}`, {
       method: 'POST',
       headers: { authorization: collector.auth, 'content-type': 'application/json' },
-      body: JSON.stringify(path === '/v1/batch' ? { batch: [{ type: 'track', userId: 'u', event: 'E' }] } : { userId: 'u', event: 'E' }),
+      body: JSON.stringify(
+        path === '/v1/batch' ? { batch: [{ type: 'track', userId: 'u', event: 'E' }] } : { userId: 'u', event: 'E' },
+      ),
     });
     expect(response.status).toBe(503);
     expect(response.headers.get('retry-after')).toBe('3');
-    expect(await response.json()).toEqual({ code: 'KUMIKI_UNAVAILABLE', message: 'Kafka is unavailable; nothing was accepted' });
+    expect(await response.json()).toEqual({
+      code: 'KUMIKI_UNAVAILABLE',
+      message: 'Kafka is unavailable; nothing was accepted',
+    });
   }
   const health = await fetch(`${collector.url}/health`);
   expect(health.status).toBe(200);
   const metrics = await (await fetch(`${collector.url}/metrics`)).text();
-  expect(metrics).toMatch(/kumiki_collector_rejects_total\{code="KUMIKI_UNAVAILABLE",level="request",service="collector"\} 3/);
+  expect(metrics).toMatch(
+    /kumiki_collector_rejects_total\{code="KUMIKI_UNAVAILABLE",level="request",service="collector"\} 3/,
+  );
   expect(metrics).not.toMatch(/kumiki_collector_events_total\{/);
 });
 

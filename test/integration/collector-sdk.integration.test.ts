@@ -18,12 +18,23 @@ afterAll(async () => {
 });
 
 it('@segment/analytics-node delivers identify, track and page intact', async () => {
-  const analytics = new Analytics({ writeKey: collector.writeKey, host: collector.url, flushAt: 10, flushInterval: 100, maxRetries: 0 });
+  const analytics = new Analytics({
+    writeKey: collector.writeKey,
+    host: collector.url,
+    flushAt: 10,
+    flushInterval: 100,
+    maxRetries: 0,
+  });
   const failures: unknown[] = [];
   analytics.on('error', (error) => failures.push(error));
   const run = uniqueName('sdk');
   const when = new Date('2024-06-01T08:00:00.000Z');
-  analytics.identify({ userId: `${run}-user`, traits: { email: 'grace@example.com', plan: 'pro' }, messageId: `${run}-identify`, timestamp: when });
+  analytics.identify({
+    userId: `${run}-user`,
+    traits: { email: 'grace@example.com', plan: 'pro' },
+    messageId: `${run}-identify`,
+    timestamp: when,
+  });
   analytics.track({
     userId: `${run}-user`,
     event: 'Order Completed',
@@ -32,7 +43,13 @@ it('@segment/analytics-node delivers identify, track and page intact', async () 
     messageId: `${run}-track`,
     timestamp: when,
   });
-  analytics.page({ anonymousId: `${run}-anon`, name: 'Checkout', properties: { path: '/checkout' }, messageId: `${run}-page`, timestamp: when });
+  analytics.page({
+    anonymousId: `${run}-anon`,
+    name: 'Checkout',
+    properties: { path: '/checkout' },
+    messageId: `${run}-page`,
+    timestamp: when,
+  });
   await analytics.closeAndFlush({ timeout: 20_000 });
   expect(failures).toEqual([]);
 
@@ -46,12 +63,28 @@ it('@segment/analytics-node delivers identify, track and page intact', async () 
 
   const identify = events.get(`${run}-identify`)!;
   expect(identify.key).toBe(`${run}-user`);
-  expect(identify.event).toMatchObject({ type: 'identify', userId: `${run}-user`, anonymousId: null, channel: 'server', source: 'default' });
+  expect(identify.event).toMatchObject({
+    type: 'identify',
+    userId: `${run}-user`,
+    anonymousId: null,
+    channel: 'server',
+    source: 'default',
+  });
   expect(JSON.parse(identify.event.traits)).toEqual({ email: 'grace@example.com', plan: 'pro' });
 
   const track = events.get(`${run}-track`)!.event;
-  expect(track).toMatchObject({ type: 'track', event: 'Order Completed', userId: `${run}-user`, consent: { Marketing: true } });
-  expect(JSON.parse(track.properties)).toEqual({ order_id: 'o-9', total: 99.9, currency: 'EUR', products: [{ sku: 'A1', quantity: 2 }] });
+  expect(track).toMatchObject({
+    type: 'track',
+    event: 'Order Completed',
+    userId: `${run}-user`,
+    consent: { Marketing: true },
+  });
+  expect(JSON.parse(track.properties)).toEqual({
+    order_id: 'o-9',
+    total: 99.9,
+    currency: 'EUR',
+    products: [{ sku: 'A1', quantity: 2 }],
+  });
   const context = JSON.parse(track.context) as { library: { name: string } };
   expect(context.library.name).toBe('@segment/analytics-node');
   // The SDK stamps sentAt on the batch; the event time is corrected by the skew it measured.

@@ -17,9 +17,18 @@ it('SIGTERM under load loses no acknowledged event and exits 0', async () => {
   let firstAnswered!: () => void;
   const first = new Promise<void>((resolve) => (firstAnswered = resolve));
   for (let index = 0; index < requests; index++) {
-    const batch = Array.from({ length: perRequest }, (_, i) => ({ type: 'track', userId: `u${i}`, event: 'Load', messageId: `${run}-${index}-${i}` }));
+    const batch = Array.from({ length: perRequest }, (_, i) => ({
+      type: 'track',
+      userId: `u${i}`,
+      event: 'Load',
+      messageId: `${run}-${index}-${i}`,
+    }));
     answers.push(
-      fetch(`${collector.url}/v1/batch`, { method: 'POST', headers: { authorization: collector.auth }, body: JSON.stringify({ batch }) })
+      fetch(`${collector.url}/v1/batch`, {
+        method: 'POST',
+        headers: { authorization: collector.auth },
+        body: JSON.stringify({ batch }),
+      })
         .then((response) => ({ index, status: response.status }))
         .catch(() => ({ index, status: 'no connection' as const }))
         .finally(firstAnswered),
@@ -33,11 +42,19 @@ it('SIGTERM under load loses no acknowledged event and exits 0', async () => {
   const acknowledged = outcomes.filter((o) => o.status === 200).map((o) => o.index);
   expect(acknowledged.length).toBeGreaterThan(0);
   expect(outcomes.every((o) => o.status === 200 || o.status === 503 || o.status === 'no connection')).toBe(true);
-  const expected = acknowledged.flatMap((index) => Array.from({ length: perRequest }, (_, i) => `${run}-${index}-${i}`));
+  const expected = acknowledged.flatMap((index) =>
+    Array.from({ length: perRequest }, (_, i) => `${run}-${index}-${i}`),
+  );
   const codec = new AvroCodec(new SchemaRegistryClient({ url: testStack().registryUrl }));
   const messages = await readMessages(testKafka(), collector.eventsTopic, expected.length);
-  const onTopic = new Set(await Promise.all(messages.map(async (m) => (await codec.decode<Event>(m.value!)).value.messageId)));
+  const onTopic = new Set(
+    await Promise.all(messages.map(async (m) => (await codec.decode<Event>(m.value!)).value.messageId)),
+  );
   expect(expected.filter((id) => !onTopic.has(id))).toEqual([]);
-  const lines = collector.output().split('\n').filter((l) => l.includes('component stopped')).map((l) => (JSON.parse(l) as { component: string }).component);
+  const lines = collector
+    .output()
+    .split('\n')
+    .filter((l) => l.includes('component stopped'))
+    .map((l) => (JSON.parse(l) as { component: string }).component);
   expect(lines).toEqual(['http-server', 'producer', 'schema-registry', 'kafka']);
 });

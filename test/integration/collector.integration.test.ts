@@ -23,7 +23,11 @@ afterAll(async () => {
   await collector?.stop();
 });
 
-async function post(path: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: unknown; headers: Headers }> {
+async function post(
+  path: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: unknown; headers: Headers }> {
   const response = await fetch(`${collector.url}${path}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: collector.auth, ...headers },
@@ -33,8 +37,16 @@ async function post(path: string, body: unknown, headers: Record<string, string>
   return { status: response.status, body: text ? JSON.parse(text) : undefined, headers: response.headers };
 }
 
-async function decodeAll<T>(messages: IncomingMessage[]): Promise<{ key: string | undefined; value: T; headers: IncomingMessage['headers'] }[]> {
-  return Promise.all(messages.map(async (m) => ({ key: m.key?.toString(), value: (await codec.decode<T>(m.value!)).value, headers: m.headers })));
+async function decodeAll<T>(
+  messages: IncomingMessage[],
+): Promise<{ key: string | undefined; value: T; headers: IncomingMessage['headers'] }[]> {
+  return Promise.all(
+    messages.map(async (m) => ({
+      key: m.key?.toString(),
+      value: (await codec.decode<T>(m.value!)).value,
+      headers: m.headers,
+    })),
+  );
 }
 
 describe('collector over HTTP into Kafka', () => {
@@ -51,34 +63,76 @@ describe('collector over HTTP into Kafka', () => {
         userId: 'user-1',
         event: 'Order Completed',
         properties: { order_id: 'o-1', revenue: 42.5, currency: 'EUR' },
-        context: { consent: { categoryPreferences: { Advertising: true, Analytics: false } }, library: { name: 'analytics-node-next' } },
+        context: {
+          consent: { categoryPreferences: { Advertising: true, Analytics: false } },
+          library: { name: 'analytics-node-next' },
+        },
         timestamp: '2024-05-01T10:00:00.000Z',
         sentAt: '2024-05-01T10:00:30.000Z',
         messageId: id('track'),
       }),
-      post('/v1/identify', { anonymousId: 'anon-2', userId: 'user-2', traits: { email: 'ada@example.com' }, messageId: id('identify') }),
-      post('/v1/page', { anonymousId: 'anon-3', name: 'Home', category: 'Shop', properties: { path: '/' }, messageId: id('page'), context: { library: { name: 'analytics.js' } } }),
-      post('/v1/screen', { userId: 'user-4', name: 'Cart', messageId: id('screen'), context: { library: { name: 'analytics-ios' } } }),
+      post('/v1/identify', {
+        anonymousId: 'anon-2',
+        userId: 'user-2',
+        traits: { email: 'ada@example.com' },
+        messageId: id('identify'),
+      }),
+      post('/v1/page', {
+        anonymousId: 'anon-3',
+        name: 'Home',
+        category: 'Shop',
+        properties: { path: '/' },
+        messageId: id('page'),
+        context: { library: { name: 'analytics.js' } },
+      }),
+      post('/v1/screen', {
+        userId: 'user-4',
+        name: 'Cart',
+        messageId: id('screen'),
+        context: { library: { name: 'analytics-ios' } },
+      }),
       post('/v1/group', { userId: 'user-5', groupId: 'acme', traits: { plan: 'pro' }, messageId: id('group') }),
       post('/v1/alias', { userId: 'user-6', previousId: 'anon-6', messageId: id('alias') }),
-      post('/v1/t', { anonymousId: 'anon-7', event: 'Short Form', messageId: id('short') }, { authorization: '' }).then(() => undefined),
-      post('/v1/batch', zlib.gzipSync(JSON.stringify({ batch: [{ type: 'track', userId: 'user-8', event: 'Zipped', messageId: id('gzip') }] })), { 'content-encoding': 'gzip' }),
+      post('/v1/t', { anonymousId: 'anon-7', event: 'Short Form', messageId: id('short') }, { authorization: '' }).then(
+        () => undefined,
+      ),
+      post(
+        '/v1/batch',
+        zlib.gzipSync(
+          JSON.stringify({ batch: [{ type: 'track', userId: 'user-8', event: 'Zipped', messageId: id('gzip') }] }),
+        ),
+        { 'content-encoding': 'gzip' },
+      ),
       post('/v1/batch', {
         sentAt: '2024-05-01T10:00:30.000Z',
         batch: [
-          { type: 'track', userId: 'user-9', event: 'Good One', messageId: id('mixed-good'), timestamp: '2024-05-01T10:00:00.000Z' },
+          {
+            type: 'track',
+            userId: 'user-9',
+            event: 'Good One',
+            messageId: id('mixed-good'),
+            timestamp: '2024-05-01T10:00:00.000Z',
+          },
           { type: 'track', userId: 'user-10', messageId: id('mixed-no-event') },
           { type: 'identify', anonymousId: 'anon-11', timestamp: 'last tuesday', messageId: id('mixed-bad-time') },
         ],
       }),
     ]);
     after = Date.now();
-    expect(answers.filter((a) => a !== undefined).map((a) => a!.status)).toEqual([200, 200, 200, 200, 200, 200, 200, 200]);
+    expect(answers.filter((a) => a !== undefined).map((a) => a!.status)).toEqual([
+      200, 200, 200, 200, 200, 200, 200, 200,
+    ]);
     expect(answers[8]!.body).toEqual({
       success: true,
       accepted: 1,
       rejected: [
-        { index: 1, messageId: id('mixed-no-event'), code: 'KUMIKI_MISSING_FIELD', message: 'track needs an event name', field: 'batch[1].event' },
+        {
+          index: 1,
+          messageId: id('mixed-no-event'),
+          code: 'KUMIKI_MISSING_FIELD',
+          message: 'track needs an event name',
+          field: 'batch[1].event',
+        },
         {
           index: 2,
           messageId: id('mixed-bad-time'),
@@ -119,7 +173,10 @@ describe('collector over HTTP into Kafka', () => {
       receivedAt: value.receivedAt,
       channel: 'server',
       source: 'default',
-      context: JSON.stringify({ consent: { categoryPreferences: { Advertising: true, Analytics: false } }, library: { name: 'analytics-node-next' } }),
+      context: JSON.stringify({
+        consent: { categoryPreferences: { Advertising: true, Analytics: false } },
+        library: { name: 'analytics-node-next' },
+      }),
       properties: JSON.stringify({ order_id: 'o-1', revenue: 42.5, currency: 'EUR' }),
       traits: '{}',
       consent: { Advertising: true, Analytics: false },
@@ -129,7 +186,14 @@ describe('collector over HTTP into Kafka', () => {
   it('identify, page, screen, group, alias: their own fields', () => {
     expect(events.get(id('identify'))).toMatchObject({
       key: 'user-2',
-      value: { type: 'identify', userId: 'user-2', anonymousId: 'anon-2', traits: '{"email":"ada@example.com"}', event: null, sentAt: null },
+      value: {
+        type: 'identify',
+        userId: 'user-2',
+        anonymousId: 'anon-2',
+        traits: '{"email":"ada@example.com"}',
+        event: null,
+        sentAt: null,
+      },
     });
     const identify = events.get(id('identify'))!.value;
     expect(identify.timestamp).toBe(identify.receivedAt);
@@ -137,9 +201,18 @@ describe('collector over HTTP into Kafka', () => {
       key: 'anon-3',
       value: { type: 'page', name: 'Home', channel: 'web', properties: '{"path":"/","category":"Shop"}', userId: null },
     });
-    expect(events.get(id('screen'))).toMatchObject({ key: 'user-4', value: { type: 'screen', name: 'Cart', channel: 'mobile' } });
-    expect(events.get(id('group'))).toMatchObject({ key: 'user-5', value: { type: 'group', groupId: 'acme', traits: '{"plan":"pro"}' } });
-    expect(events.get(id('alias'))).toMatchObject({ key: 'user-6', value: { type: 'alias', userId: 'user-6', previousId: 'anon-6' } });
+    expect(events.get(id('screen'))).toMatchObject({
+      key: 'user-4',
+      value: { type: 'screen', name: 'Cart', channel: 'mobile' },
+    });
+    expect(events.get(id('group'))).toMatchObject({
+      key: 'user-5',
+      value: { type: 'group', groupId: 'acme', traits: '{"plan":"pro"}' },
+    });
+    expect(events.get(id('alias'))).toMatchObject({
+      key: 'user-6',
+      value: { type: 'alias', userId: 'user-6', previousId: 'anon-6' },
+    });
   });
 
   it('a gzip batch and the valid part of a mixed batch arrive', () => {
@@ -174,39 +247,86 @@ describe('collector over HTTP into Kafka', () => {
       code: 'KUMIKI_INVALID_TIMESTAMP',
       stage: 'validate-message',
       originalKey: Buffer.from('anon-11'),
-      originalValue: Buffer.from(JSON.stringify({ type: 'identify', anonymousId: 'anon-11', timestamp: 'last tuesday', messageId: id('mixed-bad-time') })),
+      originalValue: Buffer.from(
+        JSON.stringify({
+          type: 'identify',
+          anonymousId: 'anon-11',
+          timestamp: 'last tuesday',
+          messageId: id('mixed-bad-time'),
+        }),
+      ),
     });
   });
 });
 
 describe('collector refusals', () => {
   it('answers each bad request with its stable code and the field', async () => {
-    expect(await post('/v1/track', { userId: 'u', event: 'E' }, { authorization: `Basic ${Buffer.from('wk_not_known:').toString('base64')}` })).toMatchObject({
+    expect(
+      await post(
+        '/v1/track',
+        { userId: 'u', event: 'E' },
+        { authorization: `Basic ${Buffer.from('wk_not_known:').toString('base64')}` },
+      ),
+    ).toMatchObject({
       status: 401,
       body: { code: 'KUMIKI_UNAUTHORIZED' },
     });
-    expect(await post('/v1/track', { userId: 'u', event: 'E', writeKey: collector.writeKey }, { authorization: '' })).toMatchObject({ status: 200 });
-    expect(await post('/v1/track', { userId: 'u' })).toEqual(expect.objectContaining({ status: 400, body: { code: 'KUMIKI_MISSING_FIELD', message: 'track needs an event name', field: 'event' } }));
-    expect(await post('/v1/identify', Buffer.from('{"userId": "u",'))).toMatchObject({ status: 400, body: { code: 'KUMIKI_MALFORMED_JSON' } });
-    expect(await post('/v1/identify', Buffer.from([0x7b, 0x22, 0x75, 0x73, 0x65, 0x72, 0x49, 0x64, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d]))).toMatchObject({
+    expect(
+      await post('/v1/track', { userId: 'u', event: 'E', writeKey: collector.writeKey }, { authorization: '' }),
+    ).toMatchObject({ status: 200 });
+    expect(await post('/v1/track', { userId: 'u' })).toEqual(
+      expect.objectContaining({
+        status: 400,
+        body: { code: 'KUMIKI_MISSING_FIELD', message: 'track needs an event name', field: 'event' },
+      }),
+    );
+    expect(await post('/v1/identify', Buffer.from('{"userId": "u",'))).toMatchObject({
+      status: 400,
+      body: { code: 'KUMIKI_MALFORMED_JSON' },
+    });
+    expect(
+      await post(
+        '/v1/identify',
+        Buffer.from([0x7b, 0x22, 0x75, 0x73, 0x65, 0x72, 0x49, 0x64, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d]),
+      ),
+    ).toMatchObject({
       status: 400,
       body: { code: 'KUMIKI_INVALID_ENCODING' },
     });
-    expect(await post('/v1/track', { userId: 'u', event: 'E', properties: { blob: 'x'.repeat(40_000) } })).toMatchObject({ status: 413, body: { code: 'KUMIKI_PAYLOAD_TOO_LARGE' } });
-    const bigBatch = { batch: Array.from({ length: 30 }, () => ({ type: 'track', userId: 'u', event: 'E', properties: { blob: 'x'.repeat(20_000) } })) };
-    expect(await post('/v1/batch', zlib.gzipSync(JSON.stringify(bigBatch)), { 'content-encoding': 'gzip' })).toMatchObject({ status: 413, body: { code: 'KUMIKI_PAYLOAD_TOO_LARGE' } });
+    expect(
+      await post('/v1/track', { userId: 'u', event: 'E', properties: { blob: 'x'.repeat(40_000) } }),
+    ).toMatchObject({ status: 413, body: { code: 'KUMIKI_PAYLOAD_TOO_LARGE' } });
+    const bigBatch = {
+      batch: Array.from({ length: 30 }, () => ({
+        type: 'track',
+        userId: 'u',
+        event: 'E',
+        properties: { blob: 'x'.repeat(20_000) },
+      })),
+    };
+    expect(
+      await post('/v1/batch', zlib.gzipSync(JSON.stringify(bigBatch)), { 'content-encoding': 'gzip' }),
+    ).toMatchObject({ status: 413, body: { code: 'KUMIKI_PAYLOAD_TOO_LARGE' } });
     expect(await post('/v1/nope', {})).toMatchObject({ status: 404, body: { code: 'KUMIKI_NOT_FOUND' } });
   });
 
   it('answers CORS preflights and sends CORS headers to browsers (text/plain bodies as analytics.js sends them)', async () => {
     const preflight = await fetch(`${collector.url}/v1/t`, {
       method: 'OPTIONS',
-      headers: { origin: 'https://shop.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+      headers: {
+        origin: 'https://shop.example',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type',
+      },
     });
     expect(preflight.status).toBe(204);
     expect(preflight.headers.get('access-control-allow-origin')).toBe('https://shop.example');
     expect(preflight.headers.get('access-control-allow-methods')).toBe('POST, OPTIONS');
-    const answer = await post('/v1/t', { anonymousId: 'a', event: 'Browser', writeKey: collector.writeKey }, { origin: 'https://shop.example', 'content-type': 'text/plain', authorization: '' });
+    const answer = await post(
+      '/v1/t',
+      { anonymousId: 'a', event: 'Browser', writeKey: collector.writeKey },
+      { origin: 'https://shop.example', 'content-type': 'text/plain', authorization: '' },
+    );
     expect(answer.status).toBe(200);
     expect(answer.headers.get('access-control-allow-origin')).toBe('https://shop.example');
   });

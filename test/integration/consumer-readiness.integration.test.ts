@@ -25,7 +25,11 @@ it('answers not ready from a consumer crash until the consumer has joined its gr
   withServiceLogsOnFailure(async () => {
     broker = await startPrivateBroker();
     const setup = stitcherSetup('ready');
-    await createStitcherTopics(createKafkaClient({ brokers: [broker.address], clientId: 'readiness-test', logger: pino({ level: 'silent' }) }), setup, 2);
+    await createStitcherTopics(
+      createKafkaClient({ brokers: [broker.address], clientId: 'readiness-test', logger: pino({ level: 'silent' }) }),
+      setup,
+      2,
+    );
     stitcher = await startStitcher(setup, { env: { KAFKA_BROKERS: broker.address } });
 
     // Every distinct answer of /ready, polled throughout.
@@ -34,7 +38,10 @@ it('answers not ready from a consumer crash until the consumer has joined its gr
     const poll = (async () => {
       while (polling) {
         const answer = await fetch(`${stitcher!.url}/ready`)
-          .then(async (response) => ({ status: response.status, components: ((await response.json()) as { components: Record<string, boolean> }).components }))
+          .then(async (response) => ({
+            status: response.status,
+            components: ((await response.json()) as { components: Record<string, boolean> }).components,
+          }))
           .catch(() => undefined);
         const last = answers[answers.length - 1];
         if (answer && JSON.stringify(answer) !== JSON.stringify(last)) answers.push(answer);

@@ -20,7 +20,13 @@ describe('DirectProducer', () => {
   it('writes Avro in the wire format that decodes through the registry, keyed like the collector', async () => {
     const kafka = testKafka();
     const topic = await createTestTopic(kafka, 'direct-avro');
-    const producer = await DirectProducer.connect({ brokers: testStack().brokers, registryUrl: testStack().registryUrl, format: 'avro', topic, logger: pino({ level: 'silent' }) });
+    const producer = await DirectProducer.connect({
+      brokers: testStack().brokers,
+      registryUrl: testStack().registryUrl,
+      format: 'avro',
+      topic,
+      logger: pino({ level: 'silent' }),
+    });
     await producer.send([input]);
     await producer.close();
     const [message] = await readMessages(kafka, topic, 1);
@@ -51,12 +57,24 @@ describe('DirectProducer', () => {
   it('writes the same shape as JSON, and sends nothing when one event of a call is invalid', async () => {
     const kafka = testKafka();
     const topic = await createTestTopic(kafka, 'direct-json');
-    const producer = await DirectProducer.connect({ brokers: testStack().brokers, format: 'json', topic, logger: pino({ level: 'silent' }) });
-    await expect(producer.send([input, { ...input, messageId: 'bad', userId: null }])).rejects.toThrow('userId: userId or anonymousId is required');
+    const producer = await DirectProducer.connect({
+      brokers: testStack().brokers,
+      format: 'json',
+      topic,
+      logger: pino({ level: 'silent' }),
+    });
+    await expect(producer.send([input, { ...input, messageId: 'bad', userId: null }])).rejects.toThrow(
+      'userId: userId or anonymousId is required',
+    );
     await producer.send([{ ...input, messageId: 'crm-export-8' }]);
     await producer.close();
     const messages = await readMessages(kafka, topic, 1);
     expect(messages).toHaveLength(1);
-    expect(JSON.parse(messages[0]!.value!.toString())).toMatchObject({ messageId: 'crm-export-8', userId: 'c-7', traits: '{"email":"lin@example.com"}', timestamp: Date.UTC(2024, 1, 2, 2, 2, 2) });
+    expect(JSON.parse(messages[0]!.value!.toString())).toMatchObject({
+      messageId: 'crm-export-8',
+      userId: 'c-7',
+      traits: '{"email":"lin@example.com"}',
+      timestamp: Date.UTC(2024, 1, 2, 2, 2, 2),
+    });
   });
 });

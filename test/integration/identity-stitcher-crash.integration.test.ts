@@ -2,7 +2,15 @@ import type { IdentityChange, IdentityGraphRecord, StitchedEvent } from '../../s
 import type { AvroCodec } from '../../services/common/registry';
 import { generatePopulation } from '../support/identity-population';
 import { testKafka } from '../support/kafka';
-import { createStitcherTopics, decodeAll, readAll, startStitcher, stitcherCodec, stitcherSetup, type StitcherSetup } from '../support/stitcher';
+import {
+  createStitcherTopics,
+  decodeAll,
+  readAll,
+  startStitcher,
+  stitcherCodec,
+  stitcherSetup,
+  type StitcherSetup,
+} from '../support/stitcher';
 import { waitFor } from '../support/wait-for';
 
 const kafka = testKafka();
@@ -15,7 +23,10 @@ async function prepare(prefix: string): Promise<{ setup: StitcherSetup; codec: A
   const codec = await stitcherCodec(setup);
   const producer = kafka.producer();
   await producer.connect();
-  const messages = population.map((event) => ({ key: event.userId ?? event.anonymousId ?? event.messageId, value: codec.encode(setup.raw, event) }));
+  const messages = population.map((event) => ({
+    key: event.userId ?? event.anonymousId ?? event.messageId,
+    value: codec.encode(setup.raw, event),
+  }));
   for (let i = 0; i < messages.length; i += 1000) await producer.send(setup.raw, messages.slice(i, i + 1000));
   await producer.disconnect();
   return { setup, codec };
@@ -77,9 +88,12 @@ describe('identity stitcher crash safety', () => {
     const reference = await prepare('st-ref');
     const clean = await startStitcher(reference.setup);
     try {
-      await waitFor(async () => {
-        if ((await committedLag(reference.setup)) > 0) throw new Error('reference run not done');
-      }, { timeoutMs: 180_000, intervalMs: 500 });
+      await waitFor(
+        async () => {
+          if ((await committedLag(reference.setup)) > 0) throw new Error('reference run not done');
+        },
+        { timeoutMs: 180_000, intervalMs: 500 },
+      );
     } finally {
       await clean.stop();
     }
@@ -92,14 +106,20 @@ describe('identity stitcher crash safety', () => {
     // Aim the kill inside an open transaction: the instance pauses between sending a
     // transaction's records and committing it, and says so in its log.
     const first = await startStitcher(crashed.setup, { env: { STITCHER_TEST_PAUSE_BEFORE_COMMIT_MS: '400' } });
-    await waitFor(async () => {
-      const done = await stitchedSoFar(first.url);
-      if (done < population.length * 0.3) throw new Error(`only ${done} stitched`);
-    }, { timeoutMs: 120_000, intervalMs: 50 });
+    await waitFor(
+      async () => {
+        const done = await stitchedSoFar(first.url);
+        if (done < population.length * 0.3) throw new Error(`only ${done} stitched`);
+      },
+      { timeoutMs: 120_000, intervalMs: 50 },
+    );
     const pausesSoFar = pauses(first.output());
-    await waitFor(() => {
-      if (pauses(first.output()) <= pausesSoFar) throw new Error('no transaction open yet');
-    }, { timeoutMs: 30_000, intervalMs: 5 });
+    await waitFor(
+      () => {
+        if (pauses(first.output()) <= pausesSoFar) throw new Error('no transaction open yet');
+      },
+      { timeoutMs: 30_000, intervalMs: 5 },
+    );
     first.child.kill('SIGKILL');
     expect(await first.exit).toEqual({ code: null, signal: 'SIGKILL' });
     const lagAtKill = await committedLag(crashed.setup);
@@ -107,9 +127,12 @@ describe('identity stitcher crash safety', () => {
 
     const second = await startStitcher(crashed.setup);
     try {
-      await waitFor(async () => {
-        if ((await committedLag(crashed.setup)) > 0) throw new Error('restarted run not done');
-      }, { timeoutMs: 180_000, intervalMs: 500 });
+      await waitFor(
+        async () => {
+          if ((await committedLag(crashed.setup)) > 0) throw new Error('restarted run not done');
+        },
+        { timeoutMs: 180_000, intervalMs: 500 },
+      );
       expect(second.output()).toContain('identity graph restored');
     } finally {
       await second.stop();
@@ -118,7 +141,12 @@ describe('identity stitcher crash safety', () => {
     // Records of the transaction the kill interrupted are in the log, aborted (informational:
     // whether the kill landed inside a transaction depends on timing).
     let uncommitted = 0;
-    await kafka.readToEnd({ topic: crashed.setup.stitched, groupIdPrefix: 'uncommitted', readUncommitted: true, onBatch: (messages) => void (uncommitted += messages.length) });
+    await kafka.readToEnd({
+      topic: crashed.setup.stitched,
+      groupIdPrefix: 'uncommitted',
+      readUncommitted: true,
+      onBatch: (messages) => void (uncommitted += messages.length),
+    });
     expect(uncommitted).toBeGreaterThan(population.length); // the killed transaction's records are there, aborted
     const actual = await outputs(crashed.setup, crashed.codec);
     console.log(
@@ -131,20 +159,29 @@ describe('identity stitcher crash safety', () => {
   it('a paused instance (zombie) is fenced by its replacement and can never commit', async () => {
     const zombieRun = await prepare('st-zombie');
     const zombie = await startStitcher(zombieRun.setup, { env: { STITCHER_TEST_PAUSE_BEFORE_COMMIT_MS: '400' } });
-    await waitFor(async () => {
-      if ((await stitchedSoFar(zombie.url)) < population.length * 0.2) throw new Error('not far enough');
-    }, { timeoutMs: 120_000, intervalMs: 50 });
+    await waitFor(
+      async () => {
+        if ((await stitchedSoFar(zombie.url)) < population.length * 0.2) throw new Error('not far enough');
+      },
+      { timeoutMs: 120_000, intervalMs: 50 },
+    );
     const pausesSoFar = pauses(zombie.output());
-    await waitFor(() => {
-      if (pauses(zombie.output()) <= pausesSoFar) throw new Error('no transaction open yet');
-    }, { timeoutMs: 30_000, intervalMs: 5 });
+    await waitFor(
+      () => {
+        if (pauses(zombie.output()) <= pausesSoFar) throw new Error('no transaction open yet');
+      },
+      { timeoutMs: 30_000, intervalMs: 5 },
+    );
     zombie.child.kill('SIGSTOP'); // frozen inside an open transaction, like a paused VM
 
     const replacement = await startStitcher(zombieRun.setup);
     try {
-      await waitFor(async () => {
-        if ((await committedLag(zombieRun.setup)) > 0) throw new Error('replacement not done');
-      }, { timeoutMs: 180_000, intervalMs: 500 });
+      await waitFor(
+        async () => {
+          if ((await committedLag(zombieRun.setup)) > 0) throw new Error('replacement not done');
+        },
+        { timeoutMs: 180_000, intervalMs: 500 },
+      );
       zombie.child.kill('SIGCONT'); // the zombie wakes up and tries to commit
       const exit = await zombie.exit;
       expect(exit.code).toBe(1);

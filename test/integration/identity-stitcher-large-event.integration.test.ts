@@ -8,7 +8,14 @@
  */
 import type { DeadLetter, Event, StitchedEvent } from '../../schemas';
 import { testKafka } from '../support/kafka';
-import { createStitcherTopics, decodeAll, readAll, startStitcher, stitcherCodec, stitcherSetup } from '../support/stitcher';
+import {
+  createStitcherTopics,
+  decodeAll,
+  readAll,
+  startStitcher,
+  stitcherCodec,
+  stitcherSetup,
+} from '../support/stitcher';
 import { waitFor } from '../support/wait-for';
 
 const kafka = testKafka();
@@ -70,7 +77,10 @@ test('stitches an event as large as the input topic takes, and the events after 
 
   const stitcher = await startStitcher(setup);
   try {
-    await waitFor(async () => expect(await metric(stitcher.url, 'kumiki_stitcher_events_total')).toBe(3), { timeoutMs: 60_000, intervalMs: 250 });
+    await waitFor(async () => expect(await metric(stitcher.url, 'kumiki_stitcher_events_total')).toBe(3), {
+      timeoutMs: 60_000,
+      intervalMs: 250,
+    });
     expect(await metric(stitcher.url, 'kumiki_stitcher_recoveries_total')).toBe(0);
     const stitched = await decodeAll<StitchedEvent>(codec, await readAll(kafka, setup.stitched));
     expect(stitched.map((s) => s.event.messageId).sort()).toEqual(['large-1', 'small-2']);

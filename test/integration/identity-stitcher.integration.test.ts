@@ -2,7 +2,15 @@ import type { OutgoingMessage } from '../../services/common/kafka/client';
 import type { DeadLetter, IdentityChange, IdentityGraphRecord, StitchedEvent } from '../../schemas';
 import { generatePopulation, pairwiseScores, type PopulationEvent } from '../support/identity-population';
 import { testKafka } from '../support/kafka';
-import { createStitcherTopics, decodeAll, readAll, startStitcher, stitcherCodec, stitcherSetup, type StitcherSetup } from '../support/stitcher';
+import {
+  createStitcherTopics,
+  decodeAll,
+  readAll,
+  startStitcher,
+  stitcherCodec,
+  stitcherSetup,
+  type StitcherSetup,
+} from '../support/stitcher';
 import { waitFor } from '../support/wait-for';
 import type { AvroCodec } from '../../services/common/registry';
 
@@ -17,7 +25,16 @@ async function produce(setup: StitcherSetup, codec: AvroCodec, items: readonly P
     const key = event.userId ?? event.anonymousId ?? event.messageId;
     if (format === 'avro') raw.push({ key, value: codec.encode(setup.raw, event) });
     // JSON producers send objects inline and ISO times.
-    else json.push({ key, value: JSON.stringify({ ...event, context: JSON.parse(event.context), traits: JSON.parse(event.traits), timestamp: new Date(event.timestamp).toISOString() }) });
+    else
+      json.push({
+        key,
+        value: JSON.stringify({
+          ...event,
+          context: JSON.parse(event.context),
+          traits: JSON.parse(event.traits),
+          timestamp: new Date(event.timestamp).toISOString(),
+        }),
+      });
   }
   for (let i = 0; i < raw.length; i += 500) await producer.send(setup.raw, raw.slice(i, i + 500));
   for (let i = 0; i < json.length; i += 500) await producer.send(setup.json, json.slice(i, i + 500));
@@ -54,19 +71,34 @@ describe.each([0, 1])('identity stitcher service, %i link-request threads', (thr
     await producer.send(setup.raw, [{ key: 'bad', value: Buffer.from('not avro at all') }]);
     await producer.send(setup.json, [
       { key: 'bad', value: '{"messageId": "broken' },
-      { key: 'anon', value: JSON.stringify({ messageId: 'no-ids', type: 'track', event: 'X', anonymousId: 'anonymous', timestamp: Date.now() }) },
+      {
+        key: 'anon',
+        value: JSON.stringify({
+          messageId: 'no-ids',
+          type: 'track',
+          event: 'X',
+          anonymousId: 'anonymous',
+          timestamp: Date.now(),
+        }),
+      },
     ]);
     await producer.disconnect();
     const inputs = population.length + 3;
 
     const stitcher = await startStitcher(setup, { env: { STITCHER_LINK_REQUEST_THREADS: String(threads) } });
     try {
-      await waitFor(async () => {
-        const done = await metric(stitcher.url, 'kumiki_stitcher_events_total');
-        if (done < inputs) throw new Error(`stitched ${done} of ${inputs}`);
-      }, { timeoutMs: 120_000, intervalMs: 500 });
+      await waitFor(
+        async () => {
+          const done = await metric(stitcher.url, 'kumiki_stitcher_events_total');
+          if (done < inputs) throw new Error(`stitched ${done} of ${inputs}`);
+        },
+        { timeoutMs: 120_000, intervalMs: 500 },
+      );
       expect(await metric(stitcher.url, 'kumiki_stitcher_events_total', 'outcome="dlq"')).toBe(3);
-      const explained = (await (await fetch(`${stitcher.url}/v1/identities/user_id/user-0`)).json()) as { profileId: string; identifiers: { type: string; linkedBy: string; rule: string }[] };
+      const explained = (await (await fetch(`${stitcher.url}/v1/identities/user_id/user-0`)).json()) as {
+        profileId: string;
+        identifiers: { type: string; linkedBy: string; rule: string }[];
+      };
       expect(explained.identifiers.map((i) => i.type)).toContain('user_id');
       expect(explained.identifiers.every((i) => i.linkedBy.startsWith('msg-') && i.rule.length > 0)).toBe(true);
     } finally {
@@ -77,7 +109,14 @@ describe.each([0, 1])('identity stitcher service, %i link-request threads', (thr
     const stitched = await decodeAll<StitchedEvent>(codec, await readAll(kafka, setup.stitched));
     const changes = await decodeAll<IdentityChange>(codec, await readAll(kafka, setup.changes));
     const graphMessages = await readAll(kafka, setup.graph);
-    const graph = finalGraph(await Promise.all(graphMessages.map(async (m) => ({ key: m.key!.toString(), value: (await codec.decode<IdentityGraphRecord>(m.value!)).value }))));
+    const graph = finalGraph(
+      await Promise.all(
+        graphMessages.map(async (m) => ({
+          key: m.key!.toString(),
+          value: (await codec.decode<IdentityGraphRecord>(m.value!)).value,
+        })),
+      ),
+    );
     const dead = await decodeAll<DeadLetter>(codec, await readAll(kafka, setup.dlq));
 
     // Exactly once: every good event stitched once, every bad one dead-lettered once.
@@ -92,7 +131,9 @@ describe.each([0, 1])('identity stitcher service, %i link-request threads', (thr
 
     // The alias map downstream builds from merges (absorbed → survivor, flattened).
     const survivorOf = new Map<string, string>();
-    for (const change of changes) if (change.kind === 'merge') for (const absorbed of change.absorbedProfileIds) survivorOf.set(absorbed, change.profileId);
+    for (const change of changes)
+      if (change.kind === 'merge')
+        for (const absorbed of change.absorbedProfileIds) survivorOf.set(absorbed, change.profileId);
     const resolveAlias = (profile: string): string => {
       let current = profile;
       for (let next = survivorOf.get(current); next !== undefined; next = survivorOf.get(current)) current = next;

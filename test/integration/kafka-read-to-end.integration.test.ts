@@ -18,7 +18,12 @@ afterAll(() => broker?.close());
 test('a broker outage in the middle of a read to the end loses and repeats no record', async () => {
   broker = await startPrivateBroker();
   // Few, short retries: the outage below outlasts them, so the consumer crashes and kafkajs restarts it.
-  const kafka = new Kafka({ clientId: 'read-to-end-test', brokers: [broker.address], logLevel: logLevel.NOTHING, retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 400 } });
+  const kafka = new Kafka({
+    clientId: 'read-to-end-test',
+    brokers: [broker.address],
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 400 },
+  });
   const topic = uniqueName('read-to-end');
   const admin = kafka.admin();
   await admin.connect();
@@ -32,7 +37,9 @@ test('a broker outage in the middle of a read to the end loses and repeats no re
     await producer.send({
       topic,
       acks: -1,
-      messages: Array.from({ length: 2_000 }, (_, i) => [0, 1].map((partition) => ({ partition, key: `${partition}`, value: `${start + i}`.padEnd(500, '.') }))).flat(),
+      messages: Array.from({ length: 2_000 }, (_, i) =>
+        [0, 1].map((partition) => ({ partition, key: `${partition}`, value: `${start + i}`.padEnd(500, '.') })),
+      ).flat(),
     });
   }
   await producer.disconnect();
@@ -40,23 +47,28 @@ test('a broker outage in the middle of a read to the end loses and repeats no re
   const seen: IncomingMessage[] = [];
   let crashes = 0;
   let outage: Promise<void> | undefined;
-  const read = await readTopicToEnd(kafkaCountingCrashes(kafka, () => (crashes += 1)), {
-    topic,
-    groupIdPrefix: uniqueName('reader'),
-    onBatch: async (messages) => {
-      seen.push(...messages);
-      // After the first batch: the broker goes away for longer than the consumer's retries.
-      if (outage) return;
-      await broker!.stop();
-      outage = new Promise<void>((resolve) => setTimeout(resolve, 3_000)).then(() => broker!.start());
+  const read = await readTopicToEnd(
+    kafkaCountingCrashes(kafka, () => (crashes += 1)),
+    {
+      topic,
+      groupIdPrefix: uniqueName('reader'),
+      onBatch: async (messages) => {
+        seen.push(...messages);
+        // After the first batch: the broker goes away for longer than the consumer's retries.
+        if (outage) return;
+        await broker!.stop();
+        outage = new Promise<void>((resolve) => setTimeout(resolve, 3_000)).then(() => broker!.start());
+      },
     },
-  });
+  );
   await outage;
 
   expect(crashes).toBeGreaterThan(0);
   expect(read).toBe(2 * perPartition);
   for (const partition of [0, 1]) {
-    const values = seen.filter((m) => m.partition === partition).map((m) => Number(m.value!.toString().replace(/\.+$/, '')));
+    const values = seen
+      .filter((m) => m.partition === partition)
+      .map((m) => Number(m.value!.toString().replace(/\.+$/, '')));
     expect(values).toEqual(Array.from({ length: perPartition }, (_, i) => i));
   }
 });

@@ -14,7 +14,10 @@ async function topicSettings(topic: string): Promise<Record<string, string>> {
   const admin = new Kafka({ brokers: testStack().brokers, logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
   try {
-    const { resources } = await admin.describeConfigs({ resources: [{ type: ConfigResourceTypes.TOPIC, name: topic }], includeSynonyms: false });
+    const { resources } = await admin.describeConfigs({
+      resources: [{ type: ConfigResourceTypes.TOPIC, name: topic }],
+      includeSynonyms: false,
+    });
     return Object.fromEntries(resources[0]!.configEntries.map((entry) => [entry.configName, entry.configValue]));
   } finally {
     await admin.disconnect();

@@ -61,7 +61,7 @@ jest.setTimeout(60_000);
 
 describe('schema registry compatibility (Apicurio ccompat)', () => {
   it('accepts a BACKWARD-compatible change and refuses incompatible ones with the registry’s reason', async () => {
-    const subject = uniqueName('compat') + '-value';
+    const subject = `${uniqueName('compat')}-value`;
     const registry = client();
     const id1 = await registry.register(subject, v1);
     expect(await registry.compatibility(subject)).toBe('BACKWARD');
@@ -74,33 +74,47 @@ describe('schema registry compatibility (Apicurio ccompat)', () => {
     expect(required).toBeInstanceOf(SchemaIncompatibleError);
     expect((required as SchemaIncompatibleError).isRetriable).toBe(false);
     expect((required as SchemaIncompatibleError).context).toEqual({ subject });
-    expect(required.message).toContain(`refused to register a schema under subject ${subject}: the schema is not compatible (BACKWARD)`);
+    expect(required.message).toContain(
+      `refused to register a schema under subject ${subject}: the schema is not compatible (BACKWARD)`,
+    );
     // Apicurio names the offending field.
     expect(required.message).toMatch(/Registry said: .*Incompatible artifact: .*owner at \/fields\/2/);
 
     const retyped = await caught(registry.register(subject, v3TypeChanged));
     expect(retyped).toBeInstanceOf(SchemaIncompatibleError);
-    expect(retyped.message).toMatch(/Registry said: .*reader type: LONG not compatible with writer type: STRING at \/fields\/0\/type/);
+    expect(retyped.message).toMatch(
+      /Registry said: .*reader type: LONG not compatible with writer type: STRING at \/fields\/0\/type/,
+    );
 
     // Nothing was registered by the refused attempts.
     expect((await registryCall('GET', `/subjects/${encodeURIComponent(subject)}/versions`)).body).toEqual([1, 2]);
   });
 
   it('evolves the real Event schema: a new field with a default is accepted, a retyped field is not', async () => {
-    const subject = uniqueName('event') + '-value';
+    const subject = `${uniqueName('event')}-value`;
     const registry = client();
     const event = schema('Event').json;
     await registry.register(subject, event);
-    const withField = { ...event, fields: [...event.fields, { name: 'locale', type: ['null', 'string'], default: null, doc: 'Locale.' }] };
+    const withField = {
+      ...event,
+      fields: [...event.fields, { name: 'locale', type: ['null', 'string'], default: null, doc: 'Locale.' }],
+    };
     await expect(registry.register(subject, withField)).resolves.toEqual(expect.any(Number));
-    const retyped = { ...withField, fields: withField.fields.map((f) => ((f as { name: string }).name === 'timestamp' ? { ...(f as object), type: 'string' } : f)) };
+    const retyped = {
+      ...withField,
+      fields: withField.fields.map((f) =>
+        (f as { name: string }).name === 'timestamp' ? { ...(f as object), type: 'string' } : f,
+      ),
+    };
     await expect(registry.register(subject, retyped)).rejects.toBeInstanceOf(SchemaIncompatibleError);
   });
 
   it('enforces BACKWARD on a subject that already exists without a rule (Apicurio reports NONE)', async () => {
-    const subject = uniqueName('preexisting') + '-value';
+    const subject = `${uniqueName('preexisting')}-value`;
     // Another producer created the subject straight through the API, leaving no rule.
-    expect((await registryCall('POST', `/subjects/${subject}/versions`, { schema: JSON.stringify(v1) })).status).toBe(200);
+    expect((await registryCall('POST', `/subjects/${subject}/versions`, { schema: JSON.stringify(v1) })).status).toBe(
+      200,
+    );
     expect((await registryCall('GET', `/config/${subject}`)).body).toEqual({ compatibilityLevel: 'NONE' });
 
     const registry = client();
@@ -110,14 +124,16 @@ describe('schema registry compatibility (Apicurio ccompat)', () => {
   });
 
   it('lets services that start together register the same new subject (the shared DLQ)', async () => {
-    const subject = uniqueName('shared') + '-value';
-    const ids = await Promise.all(Array.from({ length: 20 }, () => client().register(subject, schema('DeadLetter').text)));
+    const subject = `${uniqueName('shared')}-value`;
+    const ids = await Promise.all(
+      Array.from({ length: 20 }, () => client().register(subject, schema('DeadLetter').text)),
+    );
     expect(new Set(ids).size).toBe(1);
     expect(await client().compatibility(subject)).toBe('BACKWARD');
   });
 
   it('refuses to weaken a subject configured FORWARD, saying what to change', async () => {
-    const subject = uniqueName('forward') + '-value';
+    const subject = `${uniqueName('forward')}-value`;
     expect((await registryCall('PUT', `/config/${subject}`, { compatibility: 'FORWARD' })).status).toBe(200);
     const error = await caught(client().register(subject, v1));
     expect(error).toBeInstanceOf(SchemaIncompatibleError);
@@ -141,25 +157,39 @@ describe('schema registry compatibility (Apicurio ccompat)', () => {
       expect(await registry.compatibility(entry.subject)).toBe('BACKWARD');
     }
     // Registering again is idempotent: same ids.
-    await expect(client().registerAll(specs)).resolves.toEqual(registered.map((entry) => expect.objectContaining({ subject: entry.subject, id: entry.id })));
+    await expect(client().registerAll(specs)).resolves.toEqual(
+      registered.map((entry) => expect.objectContaining({ subject: entry.subject, id: entry.id })),
+    );
   });
 
   it('rejects a malformed schema as invalid input', async () => {
-    const error = await caught(client().register(uniqueName('bad') + '-value', { type: 'record', name: 'Bad', fields: [{ name: 'x', type: 'strng' }] }));
+    const error = await caught(
+      client().register(`${uniqueName('bad')}-value`, {
+        type: 'record',
+        name: 'Bad',
+        fields: [{ name: 'x', type: 'strng' }],
+      }),
+    );
     expect(error).toBeInstanceOf(InvalidInputError);
-    expect(error.message).toMatch(/rejected the schema as invalid: cannot register a schema under subject bad-.*-value: .*strng/);
+    expect(error.message).toMatch(
+      /rejected the schema as invalid: cannot register a schema under subject bad-.*-value: .*strng/,
+    );
   });
 
   it('reports an unknown schema id as invalid input, and an unreachable registry as retriable', async () => {
     await expect(client().writerType(2_000_000_000)).rejects.toThrow(
-      new InvalidInputError(`schema id 2000000000 is not known to the schema registry at ${url}; the message was written against another registry, or its schema was deleted`),
+      new InvalidInputError(
+        `schema id 2000000000 is not known to the schema registry at ${url}; the message was written against another registry, or its schema was deleted`,
+      ),
     );
     const downUrl = `http://127.0.0.1:${await closedPort()}/apis/ccompat/v7`;
     const down = new SchemaRegistryClient({ url: downUrl, requestTimeoutMs: 2_000 });
-    const registering = await caught(down.register(uniqueName('down') + '-value', v1));
+    const registering = await caught(down.register(`${uniqueName('down')}-value`, v1));
     expect(registering).toBeInstanceOf(DependencyUnavailableError);
     expect((registering as DependencyUnavailableError).isRetriable).toBe(true);
-    expect(registering.message).toMatch(new RegExp(`^schema registry at ${downUrl} is unreachable: cannot read the compatibility of down-.*ECONNREFUSED`));
+    expect(registering.message).toMatch(
+      new RegExp(`^schema registry at ${downUrl} is unreachable: cannot read the compatibility of down-.*ECONNREFUSED`),
+    );
     const fetching = await caught(down.writerType(1));
     expect(fetching).toBeInstanceOf(DependencyUnavailableError);
     expect(fetching.message).toMatch(/is unavailable: cannot fetch schema id 1: .*ECONNREFUSED/);

@@ -18,16 +18,21 @@ describe('service process lifecycle', () => {
     const port = await freePort();
     const started = startService('collector', { HTTP_PORT: String(port), KUMIKI_WRITE_KEY: 'wk_test_key_123' });
     try {
-      await waitFor(async () => {
-        const response = await fetch(`http://127.0.0.1:${port}/ready`);
-        if (response.status !== 200) throw new Error(`ready answered ${response.status}`);
-      }, { timeoutMs: 60_000 });
+      await waitFor(
+        async () => {
+          const response = await fetch(`http://127.0.0.1:${port}/ready`);
+          if (response.status !== 200) throw new Error(`ready answered ${response.status}`);
+        },
+        { timeoutMs: 60_000 },
+      );
       const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
       expect(metrics).toContain('kumiki_process_cpu_user_seconds_total{service="collector"}');
 
       started.child.kill('SIGTERM');
       expect(await started.exit).toEqual({ code: 0, signal: null });
-      const stops = logMessages(started.output()).filter((m) => m.startsWith('component stopped') || m === 'service stopped');
+      const stops = logMessages(started.output()).filter(
+        (m) => m.startsWith('component stopped') || m === 'service stopped',
+      );
       // Intake (HTTP) stops first; the producer flushes before Kafka's admin connection goes; the
       // Kafka connection, started first, stops last.
       expect(stops[0]).toBe('component stopped: http-server');
@@ -55,10 +60,14 @@ describe('service process lifecycle', () => {
     const topic = await createTestTopic(kafka, 'flush');
     const connection = createProducerConnection({ client: kafka, logger: pino({ level: 'silent' }) });
     await connection.start();
-    const sends = Array.from({ length: 50 }, (_, i) => connection.producer.send(topic, [{ key: `k${i}`, value: `v${i}` }]));
+    const sends = Array.from({ length: 50 }, (_, i) =>
+      connection.producer.send(topic, [{ key: `k${i}`, value: `v${i}` }]),
+    );
     await connection.stop();
     await Promise.all(sends);
     const messages = await readMessages(kafka, topic, 50);
-    expect(messages.map((m) => m.value?.toString()).sort()).toEqual(Array.from({ length: 50 }, (_, i) => `v${i}`).sort());
+    expect(messages.map((m) => m.value?.toString()).sort()).toEqual(
+      Array.from({ length: 50 }, (_, i) => `v${i}`).sort(),
+    );
   });
 });

@@ -20,7 +20,9 @@ export interface RunningCollector {
  * Starts the built collector (dist/) as a child process with its own topics, so every test
  * file reads only its own events. Waits for /ready unless `waitReady` is false.
  */
-export async function startCollector(options: { env?: Record<string, string>; waitReady?: boolean } = {}): Promise<RunningCollector> {
+export async function startCollector(
+  options: { env?: Record<string, string>; waitReady?: boolean } = {},
+): Promise<RunningCollector> {
   const port = await freePort();
   const writeKey = `wk_${uniqueName('test')}`;
   const eventsTopic = uniqueName('test-events');

@@ -26,7 +26,12 @@ export function generatePopulation(people: number, seed = 42): PopulationEvent[]
   let clock = Date.UTC(2026, 0, 1);
   let sequence = 0;
 
-  const emit = (person: string | null, fields: Partial<Event> & Pick<Event, 'type'>, context: Record<string, unknown> = {}, traits: Record<string, unknown> = {}): void => {
+  const emit = (
+    person: string | null,
+    fields: Partial<Event> & Pick<Event, 'type'>,
+    context: Record<string, unknown> = {},
+    traits: Record<string, unknown> = {},
+  ): void => {
     clock += 1_000 + Math.floor(random() * 60_000);
     sequence += 1;
     const event = eventWith({
@@ -42,7 +47,12 @@ export function generatePopulation(people: number, seed = 42): PopulationEvent[]
   };
 
   const accountHolders: number[] = [];
-  const emailVariants = (email: string): string[] => [email, email.toUpperCase(), ` ${email[0]!.toUpperCase()}${email.slice(1)} `, email.replace(/^./, (c) => c.toUpperCase())];
+  const emailVariants = (email: string): string[] => [
+    email,
+    email.toUpperCase(),
+    ` ${email[0]!.toUpperCase()}${email.slice(1)} `,
+    email.replace(/^./, (c) => c.toUpperCase()),
+  ];
 
   for (let i = 0; i < people; i++) {
     const person = `person-${i}`;
@@ -52,7 +62,11 @@ export function generatePopulation(people: number, seed = 42): PopulationEvent[]
     const email = `person${i}.name@mail${i % 7}.example`;
     const hasPhone = random() < 0.4;
     const local = `${200 + (i % 700)}${String(1000 + (i % 9000)).padStart(4, '0')}`;
-    const phones = [`+1 212 ${local.slice(0, 3)} ${local.slice(3)}`, `(212) ${local.slice(0, 3)}-${local.slice(3)}`, `212.${local.slice(0, 3)}.${local.slice(3)}`];
+    const phones = [
+      `+1 212 ${local.slice(0, 3)} ${local.slice(3)}`,
+      `(212) ${local.slice(0, 3)}-${local.slice(3)}`,
+      `212.${local.slice(0, 3)}.${local.slice(3)}`,
+    ];
     const loyalty = random() < 0.5 ? `L${100000 + i}` : undefined;
     const devices = 1 + Math.floor(random() * 3);
 
@@ -61,28 +75,73 @@ export function generatePopulation(people: number, seed = 42): PopulationEvent[]
       const device = { id: `dev-${i}-${d}-${Math.floor(random() * 1e9).toString(36)}`, type: d === 0 ? 'ios' : 'web' };
       const channel = d === 0 ? 'mobile' : 'web';
       const sessions = 1 + Math.floor(random() * 3);
-      for (let s = 0; s < sessions; s++) emit(person, { type: 'page', name: pick(['Home', 'Shoes', 'Sale']), anonymousId, channel }, { device });
+      for (let s = 0; s < sessions; s++)
+        emit(person, { type: 'page', name: pick(['Home', 'Shoes', 'Sale']), anonymousId, channel }, { device });
       if (hasAccount) {
-        const traits = d === 0 ? { email: pick(emailVariants(email)), ...(hasPhone ? { phone: pick(phones) } : {}) } : {};
-        emit(person, { type: d === 0 ? 'identify' : 'track', event: d === 0 ? null : 'Signed In', userId, anonymousId, channel }, { device }, traits);
+        const traits =
+          d === 0 ? { email: pick(emailVariants(email)), ...(hasPhone ? { phone: pick(phones) } : {}) } : {};
+        emit(
+          person,
+          { type: d === 0 ? 'identify' : 'track', event: d === 0 ? null : 'Signed In', userId, anonymousId, channel },
+          { device },
+          traits,
+        );
         emit(person, { type: 'track', event: 'Product Viewed', userId, anonymousId, channel }, { device });
         // A buggy SDK build: placeholder anonymous ids that would join everyone unless blocked.
-        if (random() < 0.1) emit(person, { type: 'track', event: 'Cart Viewed', userId, anonymousId: pick(['undefined', 'null', '00000000-0000-0000-0000-000000000000', '0']), channel }, { device: { id: '' } });
+        if (random() < 0.1)
+          emit(
+            person,
+            {
+              type: 'track',
+              event: 'Cart Viewed',
+              userId,
+              anonymousId: pick(['undefined', 'null', '00000000-0000-0000-0000-000000000000', '0']),
+              channel,
+            },
+            { device: { id: '' } },
+          );
       } else {
         // Newsletter sign-up: the anonymous visitor leaves an email.
-        emit(person, { type: 'identify', anonymousId, channel }, { device }, { email: pick(emailVariants(email)), ...(hasPhone && d === 0 ? { phone: pick(phones) } : {}) });
+        emit(
+          person,
+          { type: 'identify', anonymousId, channel },
+          { device },
+          { email: pick(emailVariants(email)), ...(hasPhone && d === 0 ? { phone: pick(phones) } : {}) },
+        );
       }
     }
     if (loyalty) {
       emit(
         person,
-        { type: 'track', event: 'Order Completed', channel: 'store', properties: JSON.stringify({ order_id: `o-${i}`, revenue: 42, currency: 'EUR' }) },
-        { externalIds: [{ id: loyalty, type: 'loyalty_id', collection: 'users', encoding: 'none' }], traits: { email: pick(emailVariants(email)) } },
+        {
+          type: 'track',
+          event: 'Order Completed',
+          channel: 'store',
+          properties: JSON.stringify({ order_id: `o-${i}`, revenue: 42, currency: 'EUR' }),
+        },
+        {
+          externalIds: [{ id: loyalty, type: 'loyalty_id', collection: 'users', encoding: 'none' }],
+          traits: { email: pick(emailVariants(email)) },
+        },
       );
-      emit(person, { type: 'track', event: 'Order Completed', channel: 'store', properties: JSON.stringify({ order_id: `o2-${i}`, revenue: 10, currency: 'EUR' }) }, { externalIds: { loyaltyId: loyalty } });
+      emit(
+        person,
+        {
+          type: 'track',
+          event: 'Order Completed',
+          channel: 'store',
+          properties: JSON.stringify({ order_id: `o2-${i}`, revenue: 10, currency: 'EUR' }),
+        },
+        { externalIds: { loyaltyId: loyalty } },
+      );
     }
-    emit(person, { type: 'track', event: 'Email Opened', channel: 'email' }, { traits: { email: pick(emailVariants(email)) } });
-    if (hasPhone) emit(person, { type: 'track', event: 'SMS Clicked', channel: 'mobile' }, { traits: { phone: pick(phones) } });
+    emit(
+      person,
+      { type: 'track', event: 'Email Opened', channel: 'email' },
+      { traits: { email: pick(emailVariants(email)) } },
+    );
+    if (hasPhone)
+      emit(person, { type: 'track', event: 'SMS Clicked', channel: 'mobile' }, { traits: { phone: pick(phones) } });
   }
 
   // Households: two people with accounts share a tablet (same device id, same browser anonymous id).
@@ -94,7 +153,11 @@ export function generatePopulation(people: number, seed = 42): PopulationEvent[]
       const person = `person-${member}`;
       emit(null, { type: 'page', name: 'Home', anonymousId }, { device: tablet });
       emit(person, { type: 'track', event: 'Signed In', userId: `user-${member}`, anonymousId }, { device: tablet });
-      emit(person, { type: 'track', event: 'Product Viewed', userId: `user-${member}`, anonymousId }, { device: tablet });
+      emit(
+        person,
+        { type: 'track', event: 'Product Viewed', userId: `user-${member}`, anonymousId },
+        { device: tablet },
+      );
     }
   }
   return out;

@@ -4,7 +4,11 @@ import { testStack, uniqueName } from './stack-env';
 import { waitFor } from './wait-for';
 
 export function testKafka(): KafkaClient {
-  return createKafkaClient({ brokers: testStack().brokers, clientId: uniqueName('test'), logger: pino({ level: 'warn' }) });
+  return createKafkaClient({
+    brokers: testStack().brokers,
+    clientId: uniqueName('test'),
+    logger: pino({ level: 'warn' }),
+  });
 }
 
 /** Creates a fresh topic for one test. */
@@ -18,7 +22,12 @@ export async function createTestTopic(client: KafkaClient, prefix: string, parti
 }
 
 /** Reads a topic from the beginning (read committed) until `count` messages arrived, with a bound. */
-export async function readMessages(client: KafkaClient, topic: string, count: number, timeoutMs = 30_000): Promise<IncomingMessage[]> {
+export async function readMessages(
+  client: KafkaClient,
+  topic: string,
+  count: number,
+  timeoutMs = 30_000,
+): Promise<IncomingMessage[]> {
   const consumer = client.consumer({ groupId: uniqueName('reader'), topics: [topic], fromBeginning: true });
   const received: IncomingMessage[] = [];
   await consumer.connect();
@@ -28,9 +37,12 @@ export async function readMessages(client: KafkaClient, topic: string, count: nu
     if (last) context.resolveOffset(last.offset);
   });
   try {
-    await waitFor(() => {
-      if (received.length < count) throw new Error(`read ${received.length} of ${count} messages from ${topic}`);
-    }, { timeoutMs });
+    await waitFor(
+      () => {
+        if (received.length < count) throw new Error(`read ${received.length} of ${count} messages from ${topic}`);
+      },
+      { timeoutMs },
+    );
     return received;
   } finally {
     await consumer.disconnect();

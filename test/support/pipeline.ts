@@ -6,7 +6,13 @@ import { startCollector, type RunningCollector } from './collector';
 import { testKafka } from './kafka';
 import { freePort } from './ports';
 import { spawnService, waitUntilAnswering, type ServiceProcess } from './service-process';
-import { createStitcherTopics, startStitcher, stitcherSetup, type RunningStitcher, type StitcherSetup } from './stitcher';
+import {
+  createStitcherTopics,
+  startStitcher,
+  stitcherSetup,
+  type RunningStitcher,
+  type StitcherSetup,
+} from './stitcher';
 import { uniqueName } from './stack-env';
 
 /**
@@ -70,7 +76,10 @@ export async function startPipeline(options: { env?: Record<string, string> } = 
   const api = async <T>(method: 'GET' | 'POST' | 'DELETE', pathname: string, body?: unknown): Promise<T> => {
     const response = await fetch(`${materializer.url}${pathname}`, {
       method,
-      headers: { authorization: `Bearer ${adminToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      headers: {
+        authorization: `Bearer ${adminToken}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
     const text = await response.text();
@@ -79,9 +88,14 @@ export async function startPipeline(options: { env?: Record<string, string> } = 
   };
   const started: { stop(): Promise<void> }[] = [materializer];
   try {
-    const [stitcher] = await Promise.all([startStitcher(setup), waitUntilAnswering(materializer, materializer.url, '/ready', 120_000)]);
+    const [stitcher] = await Promise.all([
+      startStitcher(setup),
+      waitUntilAnswering(materializer, materializer.url, '/ready', 120_000),
+    ]);
     started.push(stitcher);
-    const collector = await startCollector({ env: { COLLECTOR_EVENTS_TOPIC: setup.raw, COLLECTOR_DLQ_TOPIC: setup.dlq } });
+    const collector = await startCollector({
+      env: { COLLECTOR_EVENTS_TOPIC: setup.raw, COLLECTOR_DLQ_TOPIC: setup.dlq },
+    });
     started.push(collector);
     return {
       topics: { ...setup, updates, segments },

@@ -24,7 +24,9 @@ export interface PrivateBroker {
 }
 
 export async function startPrivateBroker(): Promise<PrivateBroker> {
-  const environment: Record<string, string> = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined));
+  const environment: Record<string, string> = Object.fromEntries(
+    Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined),
+  );
   const home = mkdtempSync(path.join(os.tmpdir(), 'kumiki-broker-'));
   const paths = localPaths(home, loadCliConfig(process.env).paths.cache);
   const port = await freePort();
@@ -36,12 +38,22 @@ export async function startPrivateBroker(): Promise<PrivateBroker> {
   const broker: PrivateBroker = {
     address,
     async start() {
-      const started = await startKafka({ paths, port, controllerPort, javaCommand: 'java', env: environment, log: quiet });
+      const started = await startKafka({
+        paths,
+        port,
+        controllerPort,
+        javaCommand: 'java',
+        env: environment,
+        log: quiet,
+      });
       running = started;
-      await waitFor(async () => {
-        if (started.hasExited()) throw new Error('private broker exited');
-        if (!(await probeKafka([address], 5_000)).reachable) throw new Error('private broker not reachable yet');
-      }, { timeoutMs: 120_000, intervalMs: 500 });
+      await waitFor(
+        async () => {
+          if (started.hasExited()) throw new Error('private broker exited');
+          if (!(await probeKafka([address], 5_000)).reachable) throw new Error('private broker not reachable yet');
+        },
+        { timeoutMs: 120_000, intervalMs: 500 },
+      );
     },
     async stop() {
       if (running && !running.hasExited()) await stopProcessGroup(running.pid, running.match, 15_000);

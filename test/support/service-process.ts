@@ -40,13 +40,20 @@ export async function withServiceLogsOnFailure(body: () => Promise<void>, lines 
 /** Starts a service against the test stack's Kafka and registry; `env` is laid over that. */
 export function spawnService(service: ServiceName, env: Record<string, string>): ServiceProcess {
   const child = spawn(process.execPath, [path.join(root, 'dist', 'services', service, 'main.js')], {
-    env: { PATH: process.env.PATH ?? '', KAFKA_BROKERS: testStack().brokers.join(','), SCHEMA_REGISTRY_URL: testStack().registryUrl, ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      KAFKA_BROKERS: testStack().brokers.join(','),
+      SCHEMA_REGISTRY_URL: testStack().registryUrl,
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
   const started: ServiceProcess = {
     child,
     exit,
@@ -63,10 +70,16 @@ export function spawnService(service: ServiceName, env: Record<string, string>):
 }
 
 /** Waits until `url + endpoint` answers 200; fails at once, with its output, if the process exits. */
-export async function waitUntilAnswering(service: ServiceProcess, url: string, endpoint: '/ready' | '/health', timeoutMs = 90_000): Promise<void> {
+export async function waitUntilAnswering(
+  service: ServiceProcess,
+  url: string,
+  endpoint: '/ready' | '/health',
+  timeoutMs = 90_000,
+): Promise<void> {
   await waitFor(
     async () => {
-      if (service.child.exitCode !== null) throw new Error(`service exited with ${service.child.exitCode}:\n${service.output()}`);
+      if (service.child.exitCode !== null)
+        throw new Error(`service exited with ${service.child.exitCode}:\n${service.output()}`);
       const response = await fetch(`${url}${endpoint}`);
       if (response.status !== 200) throw new Error(`${endpoint} answered ${response.status}`);
     },

@@ -9,7 +9,6 @@ import { freePort } from './ports';
 import { spawnService, waitUntilAnswering } from './service-process';
 import { testStack, uniqueName } from './stack-env';
 
-
 /** A fresh set of the stitcher's topic names and group, so a test sees only its own data. */
 export interface StitcherSetup {
   readonly raw: string;
@@ -37,7 +36,11 @@ export function stitcherSetup(prefix = 'st'): StitcherSetup {
 }
 
 /** Creates the setup's topics with `partitions` input partitions (1 keeps a total order). */
-export async function createStitcherTopics(client: KafkaClient, setup: StitcherSetup, partitions: number): Promise<void> {
+export async function createStitcherTopics(
+  client: KafkaClient,
+  setup: StitcherSetup,
+  partitions: number,
+): Promise<void> {
   const admin = client.admin();
   await admin.connect();
   await admin.ensureTopics([
@@ -59,7 +62,10 @@ export interface RunningStitcher {
   stop(): Promise<void>;
 }
 
-export async function startStitcher(setup: StitcherSetup, options: { env?: Record<string, string>; waitReady?: boolean } = {}): Promise<RunningStitcher> {
+export async function startStitcher(
+  setup: StitcherSetup,
+  options: { env?: Record<string, string>; waitReady?: boolean } = {},
+): Promise<RunningStitcher> {
   const port = await freePort();
   const service = spawnService('identity-stitcher', {
     HTTP_PORT: String(port),
@@ -76,7 +82,13 @@ export async function startStitcher(setup: StitcherSetup, options: { env?: Recor
     ...options.env,
   });
   const url = `http://127.0.0.1:${port}`;
-  const running: RunningStitcher = { url, child: service.child, exit: service.exit, output: service.output, stop: service.stop };
+  const running: RunningStitcher = {
+    url,
+    child: service.child,
+    exit: service.exit,
+    output: service.output,
+    stop: service.stop,
+  };
   if (options.waitReady !== false) await waitUntilAnswering(service, url, '/ready', 90_000);
   return running;
 }
@@ -92,7 +104,11 @@ export async function stitcherCodec(setup: StitcherSetup): Promise<AvroCodec> {
 /** Reads every record of a topic up to its end (read committed). */
 export async function readAll(client: KafkaClient, topic: string): Promise<IncomingMessage[]> {
   const out: IncomingMessage[] = [];
-  await client.readToEnd({ topic, groupIdPrefix: uniqueName('reader'), onBatch: (messages) => void out.push(...messages) });
+  await client.readToEnd({
+    topic,
+    groupIdPrefix: uniqueName('reader'),
+    onBatch: (messages) => void out.push(...messages),
+  });
   return out;
 }
 

@@ -16,7 +16,7 @@ function burnCpu(seconds: number): void {
 }
 
 describe('benchmark measurements', () => {
-  it('reads a process\'s CPU time from /proc as the process itself counts it', () => {
+  it("reads a process's CPU time from /proc as the process itself counts it", () => {
     burnCpu(0.3);
     const own = process.cpuUsage();
     const fromProc = cpuSecondsOf(process.pid);
@@ -28,12 +28,16 @@ describe('benchmark measurements', () => {
     expect(cpuSecondsOf(2 ** 22 + 12_345)).toBeNaN();
   });
 
-  it('finds the broker recorded under KUMIKI_HOME only while it runs, and samples its CPU beside this process\'s', async () => {
+  it("finds the broker recorded under KUMIKI_HOME only while it runs, and samples its CPU beside this process's", async () => {
     const home = mkdtempSync(path.join(os.tmpdir(), 'kumiki-measure-'));
     try {
       const env = { ...process.env, KUMIKI_HOME: home };
       expect(await localBrokerPid(env)).toBeUndefined(); // nothing recorded
-      const record = (pid: number) => ({ startedAt: new Date().toISOString(), supervisorPid: null, components: [{ name: 'kafka' as const, pid, match: 'node', address: '127.0.0.1:9092', logFile: null }] });
+      const record = (pid: number) => ({
+        startedAt: new Date().toISOString(),
+        supervisorPid: null,
+        components: [{ name: 'kafka' as const, pid, match: 'node', address: '127.0.0.1:9092', logFile: null }],
+      });
       // This test's own process stands in for a broker: its command line holds the match.
       await writeStack(loadCliConfig(env).paths.run, record(process.pid));
       expect(await localBrokerPid(env)).toBe(process.pid);
@@ -58,7 +62,9 @@ describe('benchmark measurements', () => {
       expect(countArgument(3, 'rounds', 3)).toBe(3);
       for (const bad of ['0', '-2', '1.5', 'many']) {
         process.argv = ['node', 'bench.js', '5000', bad];
-        expect(() => countArgument(3, 'rounds', 3)).toThrow(`rounds (argument 2) must be a positive whole number, got "${bad}"`);
+        expect(() => countArgument(3, 'rounds', 3)).toThrow(
+          `rounds (argument 2) must be a positive whole number, got "${bad}"`,
+        );
       }
     } finally {
       process.argv = argv;

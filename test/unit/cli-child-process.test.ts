@@ -8,11 +8,22 @@ import { waitFor } from '../support/wait-for';
 describe('managed child processes', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'kumiki-child-'));
   const start = (name: string, script: string) =>
-    spawnManaged({ name, command: process.execPath, args: ['-e', script, name], env: { PATH: process.env.PATH ?? '' }, cwd: dir, logFile: path.join(dir, `${name}.log`), match: name });
+    spawnManaged({
+      name,
+      command: process.execPath,
+      args: ['-e', script, name],
+      env: { PATH: process.env.PATH ?? '' },
+      cwd: dir,
+      logFile: path.join(dir, `${name}.log`),
+      match: name,
+    });
 
   it('stops a process that honours SIGTERM within its grace', async () => {
     // 'up' is printed only once the handler is in place, so the signal cannot arrive before it.
-    const proc = await start('polite', "process.on('SIGTERM', () => { console.log('bye'); process.exit(0); }); console.log('up'); setInterval(() => {}, 1000);");
+    const proc = await start(
+      'polite',
+      "process.on('SIGTERM', () => { console.log('bye'); process.exit(0); }); console.log('up'); setInterval(() => {}, 1000);",
+    );
     await waitForLog(proc.logFile, 'up');
     expect(isOurProcess(proc.pid, 'polite')).toBe(true);
     expect(await stopProcessGroup(proc.pid, proc.match, 5_000)).toBe('stopped');
@@ -36,12 +47,22 @@ describe('managed child processes', () => {
   });
 
   it('does not signal a pid whose command line is not the recorded one', async () => {
-    expect(await stopProcessGroup(process.pid, 'no-such-marker-in-our-cmdline', 100)).toBe(os.platform() === 'linux' ? 'not-running' : 'killed');
+    expect(await stopProcessGroup(process.pid, 'no-such-marker-in-our-cmdline', 100)).toBe(
+      os.platform() === 'linux' ? 'not-running' : 'killed',
+    );
   });
 
   it('fails to spawn a missing program with an error, not a silent exit', async () => {
     await expect(
-      spawnManaged({ name: 'missing', command: path.join(dir, 'no-such-binary'), args: [], env: {}, cwd: dir, logFile: path.join(dir, 'missing.log'), match: 'x' }),
+      spawnManaged({
+        name: 'missing',
+        command: path.join(dir, 'no-such-binary'),
+        args: [],
+        env: {},
+        cwd: dir,
+        logFile: path.join(dir, 'missing.log'),
+        match: 'x',
+      }),
     ).rejects.toThrow(/ENOENT/);
   });
 });

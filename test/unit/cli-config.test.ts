@@ -8,7 +8,14 @@ import { serviceSpecs } from '../../services/cli/local/services';
 describe('loadCliConfig', () => {
   it('defaults to local mode on the documented ports under .kumiki', () => {
     const config = loadCliConfig({ HOME: '/home/u', PATH: '/bin' });
-    expect(config.ports).toEqual({ kafka: 9092, kafkaController: 9093, registry: 8081, collector: 8080, stitcher: 8082, materializer: 8083 });
+    expect(config.ports).toEqual({
+      kafka: 9092,
+      kafkaController: 9093,
+      registry: 8081,
+      collector: 8080,
+      stitcher: 8082,
+      materializer: 8083,
+    });
     expect(config.paths.home).toBe(path.resolve('.kumiki'));
     expect(config.external).toEqual({});
     expect(config.javaCommand).toBe('java');
@@ -46,7 +53,9 @@ describe('loadCliConfig', () => {
 describe('PortInUseError', () => {
   it('names the port, what needs it and the setting to change', () => {
     const error = new PortInUseError([{ port: 9092, setting: 'KUMIKI_KAFKA_PORT', purpose: 'Kafka' }]);
-    expect(error.message).toBe('port 9092 (Kafka) is already in use by another program; stop it or set KUMIKI_KAFKA_PORT to a free port');
+    expect(error.message).toBe(
+      'port 9092 (Kafka) is already in use by another program; stop it or set KUMIKI_KAFKA_PORT to a free port',
+    );
     expect(error.isRetriable).toBe(false);
   });
 });
@@ -76,7 +85,12 @@ describe('serviceSpecs', () => {
 
   it('gives each service only the secret it needs', () => {
     const [materializer, stitcher, collector] = specs;
-    expect(collector?.env).toMatchObject({ HTTP_PORT: '8080', HTTP_HOST: '127.0.0.1', KUMIKI_WRITE_KEY: 'wk_1', KAFKA_BROKERS: '127.0.0.1:9092' });
+    expect(collector?.env).toMatchObject({
+      HTTP_PORT: '8080',
+      HTTP_HOST: '127.0.0.1',
+      KUMIKI_WRITE_KEY: 'wk_1',
+      KAFKA_BROKERS: '127.0.0.1:9092',
+    });
     expect(collector?.env.KUMIKI_ADMIN_TOKEN).toBeUndefined();
     expect(materializer?.env).toMatchObject({ HTTP_PORT: '8083', KUMIKI_ADMIN_TOKEN: 'adm_1', KUMIKI_HOME: '/state' });
     expect(materializer?.env.KUMIKI_WRITE_KEY).toBeUndefined();

@@ -68,7 +68,9 @@ describe('run state', () => {
   it('treats a corrupt or foreign stack.json as no record, and drops unknown components', () => {
     expect(parseStack('{not json')).toBeUndefined();
     expect(parseStack('{"components": 3}')).toBeUndefined();
-    const parsed = parseStack(JSON.stringify({ supervisorPid: 'x', components: [record('kafka', 1), { name: 'postgres', pid: 2 }] }));
+    const parsed = parseStack(
+      JSON.stringify({ supervisorPid: 'x', components: [record('kafka', 1), { name: 'postgres', pid: 2 }] }),
+    );
     expect(parsed?.supervisorPid).toBeNull();
     expect(parsed?.components.map((c) => c.name)).toEqual(['kafka']);
   });
@@ -77,7 +79,12 @@ describe('run state', () => {
     const stack = {
       startedAt: '',
       supervisorPid: null,
-      components: [record('kafka', process.pid, 'node'), record('registry', deadPid(), null), record('collector', null), record('identity-stitcher', process.pid, 'kafka.Kafka')],
+      components: [
+        record('kafka', process.pid, 'node'),
+        record('registry', deadPid(), null),
+        record('collector', null),
+        record('identity-stitcher', process.pid, 'kafka.Kafka'),
+      ],
     };
     // On Linux the command line is checked, so our own pid under someone else's marker is not theirs.
     const expected = existsSync('/proc/self/cmdline') ? ['kafka'] : ['kafka', 'identity-stitcher'];
@@ -85,7 +92,19 @@ describe('run state', () => {
   });
 
   it('stops in reverse start order: intake first, Kafka last', () => {
-    const order = stopOrder([record('kafka', 1), record('collector', 2), record('registry', 3), record('profile-materializer', 4), record('identity-stitcher', 5)]);
-    expect(order.map((c) => c.name)).toEqual(['collector', 'identity-stitcher', 'profile-materializer', 'registry', 'kafka']);
+    const order = stopOrder([
+      record('kafka', 1),
+      record('collector', 2),
+      record('registry', 3),
+      record('profile-materializer', 4),
+      record('identity-stitcher', 5),
+    ]);
+    expect(order.map((c) => c.name)).toEqual([
+      'collector',
+      'identity-stitcher',
+      'profile-materializer',
+      'registry',
+      'kafka',
+    ]);
   });
 });

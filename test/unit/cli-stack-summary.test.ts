@@ -3,7 +3,12 @@ import { formatStatusTable, statusReport, type ComponentStatus } from '../../ser
 
 describe('table', () => {
   it('aligns columns and trims trailing blanks', () => {
-    expect(table([['a', 'long value', ''], ['longer', 'b', 'c']])).toEqual(['a       long value', 'longer  b           c']);
+    expect(
+      table([
+        ['a', 'long value', ''],
+        ['longer', 'b', 'c'],
+      ]),
+    ).toEqual(['a       long value', 'longer  b           c']);
   });
 });
 
@@ -41,7 +46,14 @@ describe('formatSummary', () => {
 });
 
 describe('status report', () => {
-  const up: ComponentStatus = { name: 'kafka', state: 'up', address: '127.0.0.1:9092', pid: 10, pidAlive: true, detail: '1 broker' };
+  const up: ComponentStatus = {
+    name: 'kafka',
+    state: 'up',
+    address: '127.0.0.1:9092',
+    pid: 10,
+    pidAlive: true,
+    detail: '1 broker',
+  };
 
   it('is ok only when every component is up', () => {
     expect(statusReport([up]).ok).toBe(true);
@@ -51,7 +63,11 @@ describe('status report', () => {
 
   it('prints an aligned table that marks vanished pids', () => {
     const text = formatStatusTable(
-      statusReport([up, { name: 'registry', state: 'down', address: 'http://x', pid: 11, pidAlive: false, detail: 'no answer' }, { name: 'collector', state: 'up', address: 'http://c', pid: null, pidAlive: null, detail: 'ready' }]),
+      statusReport([
+        up,
+        { name: 'registry', state: 'down', address: 'http://x', pid: 11, pidAlive: false, detail: 'no answer' },
+        { name: 'collector', state: 'up', address: 'http://c', pid: null, pidAlive: null, detail: 'ready' },
+      ]),
     );
     expect(text.split('\n')).toEqual([
       'COMPONENT  STATE  PID        ADDRESS         DETAIL',

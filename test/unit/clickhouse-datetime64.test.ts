@@ -4,7 +4,20 @@ const reference = (ms: number): string => new Date(Math.floor(ms)).toISOString()
 
 describe('DateTime64(3) text', () => {
   it('matches the ISO form for every kind of date, including leap days, year ends and before 1970', () => {
-    const edges = [0, -1, 999, 1_000, Date.UTC(2024, 1, 29, 23, 59, 59, 999), Date.UTC(2100, 1, 28, 12), Date.UTC(2000, 1, 29), Date.UTC(1999, 11, 31, 23, 59, 59, 999), Date.UTC(1900, 0, 1), Date.UTC(2299, 11, 31, 23, 59, 59, 999), Date.UTC(1969, 11, 31, 23, 59, 59, 1), 1_795_450_325_057.6];
+    const edges = [
+      0,
+      -1,
+      999,
+      1_000,
+      Date.UTC(2024, 1, 29, 23, 59, 59, 999),
+      Date.UTC(2100, 1, 28, 12),
+      Date.UTC(2000, 1, 29),
+      Date.UTC(1999, 11, 31, 23, 59, 59, 999),
+      Date.UTC(1900, 0, 1),
+      Date.UTC(2299, 11, 31, 23, 59, 59, 999),
+      Date.UTC(1969, 11, 31, 23, 59, 59, 1),
+      1_795_450_325_057.6,
+    ];
     for (const ms of edges) expect({ ms, text: dateTime64Text(ms) }).toEqual({ ms, text: reference(ms) });
     let seed = 42;
     for (let i = 0; i < 20_000; i++) {

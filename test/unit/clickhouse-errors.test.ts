@@ -1,28 +1,56 @@
 import { ClickHouseError } from '@clickhouse/client';
-import { DependencyUnavailableError, InternalError, InvalidInputError, isRetriable } from '../../services/common/errors';
+import {
+  DependencyUnavailableError,
+  InternalError,
+  InvalidInputError,
+  isRetriable,
+} from '../../services/common/errors';
 import { localPaths } from '../../services/common/paths';
 import { embeddedDataPath } from '../../services/common/clickhouse/client-factory';
 import { splitSettings } from '../../services/common/clickhouse/embedded-connection';
 import { ClickHouseQueryError, toKumikiError } from '../../services/common/clickhouse/errors';
 
-const systemError = (code: string, message = `connect ${code} 127.0.0.1:8123`): Error => Object.assign(new Error(message), { code });
+const systemError = (code: string, message = `connect ${code} 127.0.0.1:8123`): Error =>
+  Object.assign(new Error(message), { code });
 
 describe('toKumikiError', () => {
   it('turns a statement ClickHouse refused into a non-retriable ClickHouseQueryError with its code, type and message', () => {
-    const error = toKumikiError(new ClickHouseError({ code: '60', type: 'UNKNOWN_TABLE', message: 'Table kumiki.nope does not exist. ' }), 'server', { operation: 'query' });
+    const error = toKumikiError(
+      new ClickHouseError({ code: '60', type: 'UNKNOWN_TABLE', message: 'Table kumiki.nope does not exist. ' }),
+      'server',
+      { operation: 'query' },
+    );
     expect(error).toBeInstanceOf(ClickHouseQueryError);
-    expect(error).toMatchObject({ code: '60', type: 'UNKNOWN_TABLE', message: 'Table kumiki.nope does not exist.', isRetriable: false });
-    expect((error as ClickHouseQueryError).context).toEqual({ operation: 'query', clickhouseCode: '60', clickhouseType: 'UNKNOWN_TABLE' });
+    expect(error).toMatchObject({
+      code: '60',
+      type: 'UNKNOWN_TABLE',
+      message: 'Table kumiki.nope does not exist.',
+      isRetriable: false,
+    });
+    expect((error as ClickHouseQueryError).context).toEqual({
+      operation: 'query',
+      clickhouseCode: '60',
+      clickhouseType: 'UNKNOWN_TABLE',
+    });
   });
 
   it('recognises ClickHouse errors by shape, whichever copy of the client created them', () => {
-    const fromChdb = Object.assign(new Error('Cannot execute query in readonly mode.'), { name: 'ClickHouseError', code: '164', type: 'READONLY' });
+    const fromChdb = Object.assign(new Error('Cannot execute query in readonly mode.'), {
+      name: 'ClickHouseError',
+      code: '164',
+      type: 'READONLY',
+    });
     expect(toKumikiError(fromChdb, 'embedded')).toMatchObject({ code: '164', type: 'READONLY' });
   });
 
   it('keeps the whole message where clickhouse-js cut it at an upper-case token', () => {
-    const raw = new Error("Code: 62. DB::Exception: Syntax error: failed at position 8 (FROM) (line 1, col 8): FROM t. Expected one of: expression. (SYNTAX_ERROR) (version 24.8.1.1)");
-    const cut = Object.assign(new ClickHouseError({ code: '62', type: 'FROM', message: 'Syntax error: failed at position 8 ' }), { cause: raw });
+    const raw = new Error(
+      'Code: 62. DB::Exception: Syntax error: failed at position 8 (FROM) (line 1, col 8): FROM t. Expected one of: expression. (SYNTAX_ERROR) (version 24.8.1.1)',
+    );
+    const cut = Object.assign(
+      new ClickHouseError({ code: '62', type: 'FROM', message: 'Syntax error: failed at position 8 ' }),
+      { cause: raw },
+    );
     expect(toKumikiError(cut, 'embedded')).toMatchObject({
       code: '62',
       message: 'Syntax error: failed at position 8 (FROM) (line 1, col 8): FROM t. Expected one of: expression.',
@@ -39,21 +67,28 @@ describe('toKumikiError', () => {
     expect(isRetriable(error)).toBe(true);
   });
 
-  it.each(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'UND_ERR_SOCKET'])('treats %s as unreachable: retriable', (code) => {
-    const error = toKumikiError(systemError(code), 'server');
-    expect(error).toBeInstanceOf(DependencyUnavailableError);
-    expect(error.message).toBe(`ClickHouse is unreachable: connect ${code} 127.0.0.1:8123`);
-  });
+  it.each(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'UND_ERR_SOCKET'])(
+    'treats %s as unreachable: retriable',
+    (code) => {
+      const error = toKumikiError(systemError(code), 'server');
+      expect(error).toBeInstanceOf(DependencyUnavailableError);
+      expect(error.message).toBe(`ClickHouse is unreachable: connect ${code} 127.0.0.1:8123`);
+    },
+  );
 
   it('looks inside AggregateError (happy eyeballs) and causes', () => {
     const aggregate = new AggregateError([systemError('ECONNREFUSED'), systemError('ECONNREFUSED')], 'connect failed');
     expect(toKumikiError(aggregate, 'embedded')).toBeInstanceOf(DependencyUnavailableError);
-    expect(toKumikiError(new Error('request failed', { cause: systemError('EHOSTUNREACH') }), 'embedded')).toBeInstanceOf(DependencyUnavailableError);
+    expect(
+      toKumikiError(new Error('request failed', { cause: systemError('EHOSTUNREACH') }), 'embedded'),
+    ).toBeInstanceOf(DependencyUnavailableError);
     expect(toKumikiError(new Error('Timeout error.'), 'embedded')).toBeInstanceOf(DependencyUnavailableError);
   });
 
   it('reads an unexplained failure from a server as unavailability (writes are idempotent, so retrying is safe) but from chDB as a bug', () => {
-    expect(toKumikiError(new Error('<html>502 Bad Gateway</html>'), 'server')).toBeInstanceOf(DependencyUnavailableError);
+    expect(toKumikiError(new Error('<html>502 Bad Gateway</html>'), 'server')).toBeInstanceOf(
+      DependencyUnavailableError,
+    );
     expect(toKumikiError(new Error('something odd'), 'embedded')).toBeInstanceOf(InternalError);
   });
 
@@ -67,7 +102,9 @@ describe('toKumikiError', () => {
 
 describe('splitSettings (embedded sessions)', () => {
   it('puts readonly last, sorts the rest and quotes strings as SQL literals', () => {
-    expect(splitSettings({ readonly: '1', max_result_rows: '1000', max_execution_time: 10, log_comment: "it's" })).toEqual({
+    expect(
+      splitSettings({ readonly: '1', max_result_rows: '1000', max_execution_time: 10, log_comment: "it's" }),
+    ).toEqual({
       sessionSettings: [
         ['log_comment', "'it''s'"],
         ['max_execution_time', '10'],

@@ -13,10 +13,9 @@ import { splitStatements } from '../../services/common/clickhouse/sql-text';
 
 describe('splitStatements', () => {
   it('splits at semicolons that end statements', () => {
-    expect(splitStatements('CREATE TABLE a (x UInt8) ENGINE = Memory;\nCREATE TABLE b (x UInt8) ENGINE = Memory;\n')).toEqual([
-      'CREATE TABLE a (x UInt8) ENGINE = Memory',
-      'CREATE TABLE b (x UInt8) ENGINE = Memory',
-    ]);
+    expect(
+      splitStatements('CREATE TABLE a (x UInt8) ENGINE = Memory;\nCREATE TABLE b (x UInt8) ENGINE = Memory;\n'),
+    ).toEqual(['CREATE TABLE a (x UInt8) ENGINE = Memory', 'CREATE TABLE b (x UInt8) ENGINE = Memory']);
   });
 
   it('keeps semicolons inside strings, quoted identifiers and comments', () => {
@@ -32,7 +31,10 @@ describe('splitStatements', () => {
   });
 
   it('drops chunks that hold only comments and whitespace, and accepts a last statement without semicolon', () => {
-    expect(splitStatements('-- header\n\n/* note */\nSELECT 1;\n-- footer;\n  \nSELECT 2')).toEqual(['-- header\n\n/* note */\nSELECT 1', '-- footer;\n  \nSELECT 2']);
+    expect(splitStatements('-- header\n\n/* note */\nSELECT 1;\n-- footer;\n  \nSELECT 2')).toEqual([
+      '-- header\n\n/* note */\nSELECT 1',
+      '-- footer;\n  \nSELECT 2',
+    ]);
     expect(splitStatements('-- nothing here;\n')).toEqual([]);
   });
 
@@ -44,22 +46,35 @@ describe('splitStatements', () => {
 
 describe('parseMigration', () => {
   it('takes version and name from the file name and splits the statements', () => {
-    const migration = parseMigration('0007_add_orders.sql', 'CREATE TABLE IF NOT EXISTS ${database}.a (x UInt8) ENGINE = Memory;\nCREATE TABLE IF NOT EXISTS ${database}.b (x UInt8) ENGINE = Memory;\n');
+    const migration = parseMigration(
+      '0007_add_orders.sql',
+      'CREATE TABLE IF NOT EXISTS ${database}.a (x UInt8) ENGINE = Memory;\nCREATE TABLE IF NOT EXISTS ${database}.b (x UInt8) ENGINE = Memory;\n',
+    );
     expect(migration).toEqual({
       version: 7,
       name: 'add_orders',
       fileName: '0007_add_orders.sql',
-      checksum: migrationChecksum('CREATE TABLE IF NOT EXISTS ${database}.a (x UInt8) ENGINE = Memory;\nCREATE TABLE IF NOT EXISTS ${database}.b (x UInt8) ENGINE = Memory;\n'),
-      statements: ['CREATE TABLE IF NOT EXISTS ${database}.a (x UInt8) ENGINE = Memory', 'CREATE TABLE IF NOT EXISTS ${database}.b (x UInt8) ENGINE = Memory'],
+      checksum: migrationChecksum(
+        'CREATE TABLE IF NOT EXISTS ${database}.a (x UInt8) ENGINE = Memory;\nCREATE TABLE IF NOT EXISTS ${database}.b (x UInt8) ENGINE = Memory;\n',
+      ),
+      statements: [
+        'CREATE TABLE IF NOT EXISTS ${database}.a (x UInt8) ENGINE = Memory',
+        'CREATE TABLE IF NOT EXISTS ${database}.b (x UInt8) ENGINE = Memory',
+      ],
     });
   });
 
-  it.each(['7_add.sql', '0007-add.sql', '0007_Add.sql', '0007_add.SQL', 'add.sql'])('refuses the file name %s', (fileName) => {
-    expect(() => parseMigration(fileName, 'SELECT 1;')).toThrow(/must look like 0001_snake_case_name\.sql/);
-  });
+  it.each(['7_add.sql', '0007-add.sql', '0007_Add.sql', '0007_add.SQL', 'add.sql'])(
+    'refuses the file name %s',
+    (fileName) => {
+      expect(() => parseMigration(fileName, 'SELECT 1;')).toThrow(/must look like 0001_snake_case_name\.sql/);
+    },
+  );
 
   it('refuses a file without statements', () => {
-    expect(() => parseMigration('0001_empty.sql', '-- only a comment;\n')).toThrow(new MigrationError('migration 0001_empty.sql holds no SQL statement'));
+    expect(() => parseMigration('0001_empty.sql', '-- only a comment;\n')).toThrow(
+      new MigrationError('migration 0001_empty.sql holds no SQL statement'),
+    );
   });
 
   it('refuses placeholders other than ${database}', () => {
@@ -105,7 +120,12 @@ describe('planMigrations', () => {
       ['0003_c.sql', 'SELECT 3;'],
     ]),
   );
-  const record = (file: MigrationFile, checksum = file.checksum): AppliedMigration => ({ version: file.version, name: file.name, checksum, appliedAt: '2025-01-01 00:00:00.000' });
+  const record = (file: MigrationFile, checksum = file.checksum): AppliedMigration => ({
+    version: file.version,
+    name: file.name,
+    checksum,
+    appliedAt: '2025-01-01 00:00:00.000',
+  });
   const [first, second, third] = files as [MigrationFile, MigrationFile, MigrationFile];
 
   it('applies everything on an empty database, in order', () => {
@@ -114,7 +134,12 @@ describe('planMigrations', () => {
 
   it('applies only what is not recorded', () => {
     expect(planMigrations(files, [record(first), record(second)]).map((m) => m.version)).toEqual([3]);
-    expect(planMigrations(files, files.map((f) => record(f)))).toEqual([]);
+    expect(
+      planMigrations(
+        files,
+        files.map((f) => record(f)),
+      ),
+    ).toEqual([]);
   });
 
   it('refuses an applied file whose checksum changed, naming the file and what to do', () => {
@@ -160,7 +185,12 @@ describe('the migrations in infra/clickhouse/migrations', () => {
     const notIdempotent = migrations.flatMap((m) =>
       m.statements
         .map((statement) => statement.replace(/^(\s*(--[^\n]*\n|\/\*[\s\S]*?\*\/))*\s*/, ''))
-        .filter((statement) => !/^(CREATE\s+(TABLE|VIEW|MATERIALIZED\s+VIEW|DATABASE)\s+IF\s+NOT\s+EXISTS|CREATE\s+OR\s+REPLACE\s+VIEW|ALTER\s+TABLE\s+\S+\s+(ADD|DROP|MODIFY)\s+(COLUMN|INDEX)\s+IF\s+(NOT\s+)?EXISTS)\b/i.test(statement))
+        .filter(
+          (statement) =>
+            !/^(CREATE\s+(TABLE|VIEW|MATERIALIZED\s+VIEW|DATABASE)\s+IF\s+NOT\s+EXISTS|CREATE\s+OR\s+REPLACE\s+VIEW|ALTER\s+TABLE\s+\S+\s+(ADD|DROP|MODIFY)\s+(COLUMN|INDEX)\s+IF\s+(NOT\s+)?EXISTS)\b/i.test(
+              statement,
+            ),
+        )
         .map((statement) => `${m.fileName}: ${statement.slice(0, 60)}`),
     );
     expect(notIdempotent).toEqual([]);
@@ -169,7 +199,11 @@ describe('the migrations in infra/clickhouse/migrations', () => {
   it('name every table through ${database}, so they run in any database', () => {
     const unqualified = migrations.flatMap((m) =>
       m.statements
-        .filter((s) => /\b(CREATE (TABLE|VIEW) IF NOT EXISTS|CREATE OR REPLACE VIEW|FROM|JOIN)\s+(?!\$\{database\}\.)(?!\()[A-Za-z_]/.test(withoutCommentsAndStrings(s)))
+        .filter((s) =>
+          /\b(CREATE (TABLE|VIEW) IF NOT EXISTS|CREATE OR REPLACE VIEW|FROM|JOIN)\s+(?!\$\{database\}\.)(?!\()[A-Za-z_]/.test(
+            withoutCommentsAndStrings(s),
+          ),
+        )
         .map((s) => `${m.fileName}: ${s.slice(0, 60)}`),
     );
     expect(unqualified).toEqual([]);
@@ -178,20 +212,51 @@ describe('the migrations in infra/clickhouse/migrations', () => {
   it('define the public tables and columns DESIGN.md promises', () => {
     const sql = migrations.flatMap((m) => m.statements).join('\n');
     const view = (name: string): string => {
-      const match = new RegExp(`CREATE VIEW IF NOT EXISTS \\$\\{database\\}\\.${name} AS\\s+SELECT([\\s\\S]*?)\\s+FROM`).exec(sql);
+      const match = new RegExp(
+        `CREATE VIEW IF NOT EXISTS \\$\\{database\\}\\.${name} AS\\s+SELECT([\\s\\S]*?)\\s+FROM`,
+      ).exec(sql);
       if (!match?.[1]) throw new Error(`no view ${name}`);
       return match[1];
     };
     const promised: Record<string, string[]> = {
-      events: ['message_id', 'profile_id', 'type', 'event', 'timestamp', 'received_at', 'channel', 'source', 'user_id', 'anonymous_id', 'order_id', 'revenue', 'currency', 'properties', 'context'],
+      events: [
+        'message_id',
+        'profile_id',
+        'type',
+        'event',
+        'timestamp',
+        'received_at',
+        'channel',
+        'source',
+        'user_id',
+        'anonymous_id',
+        'order_id',
+        'revenue',
+        'currency',
+        'properties',
+        'context',
+      ],
       identities: ['identifier_type', 'identifier_value', 'profile_id'],
       profiles: ['profile_id', 'traits', 'first_seen', 'last_seen', 'consent'],
-      rfm: ['profile_id', 'last_purchase_at', 'recency_days', 'frequency', 'monetary', 'r_score', 'f_score', 'm_score', 'label'],
+      rfm: [
+        'profile_id',
+        'last_purchase_at',
+        'recency_days',
+        'frequency',
+        'monetary',
+        'r_score',
+        'f_score',
+        'm_score',
+        'label',
+      ],
       segment_members: ['segment_id', 'profile_id', 'since'],
     };
     for (const [name, columns] of Object.entries(promised)) {
       const selected = view(name);
-      for (const column of columns) expect(`${name}: ${new RegExp(`(^|[\\s,.])${column}(\\s|,|$)`).test(selected) ? column : `missing ${column}`}`).toBe(`${name}: ${column}`);
+      for (const column of columns)
+        expect(
+          `${name}: ${new RegExp(`(^|[\\s,.])${column}(\\s|,|$)`).test(selected) ? column : `missing ${column}`}`,
+        ).toBe(`${name}: ${column}`);
     }
   });
 });

@@ -43,14 +43,22 @@ describe('service configuration', () => {
   it('uses embedded ClickHouse unless CLICKHOUSE_URL is set', () => {
     const token = 'adm_0123456789abcdef';
     expect(loadMaterializerConfig({ KUMIKI_ADMIN_TOKEN: token }).CLICKHOUSE_URL).toBeUndefined();
-    expect(loadMaterializerConfig({ KUMIKI_ADMIN_TOKEN: token, CLICKHOUSE_URL: 'http://ch:8123' }).CLICKHOUSE_URL).toBe('http://ch:8123');
-    expect(() => loadMaterializerConfig({ KUMIKI_ADMIN_TOKEN: token, CLICKHOUSE_DATABASE: 'drop table' })).toThrow(/CLICKHOUSE_DATABASE="drop table": must be a plain identifier/);
+    expect(loadMaterializerConfig({ KUMIKI_ADMIN_TOKEN: token, CLICKHOUSE_URL: 'http://ch:8123' }).CLICKHOUSE_URL).toBe(
+      'http://ch:8123',
+    );
+    expect(() => loadMaterializerConfig({ KUMIKI_ADMIN_TOKEN: token, CLICKHOUSE_DATABASE: 'drop table' })).toThrow(
+      /CLICKHOUSE_DATABASE="drop table": must be a plain identifier/,
+    );
   });
 });
 
 describe('URL settings', () => {
   it('accept only http(s) URLs', () => {
-    expect(() => loadStitcherConfig({ SCHEMA_REGISTRY_URL: 'ftp://registry:8081' })).toThrow(/SCHEMA_REGISTRY_URL="ftp:\/\/registry:8081": must be an http\(s\) URL/);
-    expect(loadStitcherConfig({ SCHEMA_REGISTRY_URL: 'https://registry:8081' }).SCHEMA_REGISTRY_URL).toBe('https://registry:8081');
+    expect(() => loadStitcherConfig({ SCHEMA_REGISTRY_URL: 'ftp://registry:8081' })).toThrow(
+      /SCHEMA_REGISTRY_URL="ftp:\/\/registry:8081": must be an http\(s\) URL/,
+    );
+    expect(loadStitcherConfig({ SCHEMA_REGISTRY_URL: 'https://registry:8081' }).SCHEMA_REGISTRY_URL).toBe(
+      'https://registry:8081',
+    );
   });
 });

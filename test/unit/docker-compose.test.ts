@@ -91,7 +91,7 @@ function interpolate(value: string, vars: Record<string, string>): string {
       const name = (braced ?? bare)!;
       const current = vars[name];
       const missing = current === undefined || (colon === ':' && current === '');
-      if (op === '-') return missing ? arg ?? '' : current!;
+      if (op === '-') return missing ? (arg ?? '') : current!;
       if (op === '?' && missing) throw new Error(`required variable ${name} is missing a value: ${arg ?? ''}`);
       return current ?? '';
     },
@@ -116,7 +116,9 @@ function publishedPorts(name: string): Published[] {
     if (typeof port === 'object') {
       return { hostIp: port.host_ip, host: Number(port.published), container: Number(port.target) };
     }
-    const parts = String(port).replace(/\/(tcp|udp)$/, '').split(':');
+    const parts = String(port)
+      .replace(/\/(tcp|udp)$/, '')
+      .split(':');
     const container = Number(parts.pop());
     const host = parts.length > 0 ? Number(parts.pop()) : container;
     return { hostIp: parts.pop(), host, container };
@@ -126,7 +128,7 @@ function publishedPorts(name: string): Published[] {
 function healthTest(name: string): string {
   const check = service(name).healthcheck;
   if (!check || check.disable) return '';
-  return Array.isArray(check.test) ? check.test.join(' ') : check.test ?? '';
+  return Array.isArray(check.test) ? check.test.join(' ') : (check.test ?? '');
 }
 
 /** Kafka's `NAME://host:port,…` lists as a map from listener name to host and port. */
@@ -205,7 +207,12 @@ const dockerignore = read('.dockerignore')
 function ignored(relative: string): boolean {
   const top = relative.replace(/^\.\//, '').split('/')[0]!;
   return dockerignore.some((pattern) => {
-    const regex = new RegExp(`^${pattern.replace(/\/$/, '').replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*')}$`);
+    const regex = new RegExp(
+      `^${pattern
+        .replace(/\/$/, '')
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '[^/]*')}$`,
+    );
     return regex.test(top) || regex.test(relative);
   });
 }
@@ -215,9 +222,14 @@ function ignored(relative: string): boolean {
 describe('docker-compose.yml', () => {
   it('is a Compose-spec file (no legacy `version:` key) naming exactly the six services', () => {
     expect(compose.version).toBeUndefined();
-    expect(Object.keys(compose.services).sort()).toEqual(
-      ['clickhouse', 'collector', 'identity-stitcher', 'kafka', 'profile-materializer', 'schema-registry'],
-    );
+    expect(Object.keys(compose.services).sort()).toEqual([
+      'clickhouse',
+      'collector',
+      'identity-stitcher',
+      'kafka',
+      'profile-materializer',
+      'schema-registry',
+    ]);
   });
 
   it('has a kumiki service for every service folder, and a folder for every kumiki service', () => {
@@ -228,13 +240,19 @@ describe('docker-compose.yml', () => {
     expect(folders).toEqual([...kumikiServices].sort());
   });
 
-  it.each(Object.entries({ ...infraPorts, ...kumikiPorts }))('%s publishes its documented port %i on the same host port', (name, port) => {
-    const published = publishedPorts(name);
-    expect(published).toContainEqual(expect.objectContaining({ host: port, container: port }));
-  });
+  it.each(Object.entries({ ...infraPorts, ...kumikiPorts }))(
+    '%s publishes its documented port %i on the same host port',
+    (name, port) => {
+      const published = publishedPorts(name);
+      expect(published).toContainEqual(expect.objectContaining({ host: port, container: port }));
+    },
+  );
 
   it('documents every published port, next to its service, in the header comment', () => {
-    const header = composeText.split('\n').filter((line) => line.startsWith('#')).join('\n');
+    const header = composeText
+      .split('\n')
+      .filter((line) => line.startsWith('#'))
+      .join('\n');
     for (const name of Object.keys(compose.services)) {
       for (const { host } of publishedPorts(name)) {
         expect(header).toMatch(new RegExp(`\\b${host}\\s+${name}\\b`));
@@ -250,7 +268,7 @@ describe('docker-compose.yml', () => {
     it('is built from the repository Dockerfile and runs dist/services/<service>/main.js', () => {
       const build = service(name).build;
       const context = typeof build === 'string' ? build : build?.context;
-      const file = typeof build === 'object' ? build.dockerfile ?? 'Dockerfile' : 'Dockerfile';
+      const file = typeof build === 'object' ? (build.dockerfile ?? 'Dockerfile') : 'Dockerfile';
       expect(path.resolve(root, context ?? '')).toBe(root);
       expect(existsSync(path.join(root, file))).toBe(true);
       expect(service(name).command).toEqual(['node', `dist/services/${name}/main.js`]);
@@ -297,7 +315,9 @@ describe('docker-compose.yml', () => {
     it("passes the code's own config schemas", () => {
       const shape = name === 'profile-materializer' ? { ...commonEnvShape, ...clickhouseEnvShape } : commonEnvShape;
       const parsed = z.object(shape).safeParse(env(name, dotEnv));
-      expect(parsed.success ? [] : parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`)).toEqual([]);
+      expect(
+        parsed.success ? [] : parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`),
+      ).toEqual([]);
     });
 
     it("reaches Kafka on the kafka service's internal listener and the registry at its root URL", () => {
@@ -329,7 +349,8 @@ describe('docker-compose.yml', () => {
     });
 
     it('starts only after Kafka and the registry (and ClickHouse for the materializer) are healthy', () => {
-      const needs = name === 'profile-materializer' ? ['kafka', 'schema-registry', 'clickhouse'] : ['kafka', 'schema-registry'];
+      const needs =
+        name === 'profile-materializer' ? ['kafka', 'schema-registry', 'clickhouse'] : ['kafka', 'schema-registry'];
       expect(Object.keys(service(name).depends_on ?? {}).sort()).toEqual(needs.sort());
     });
   });
@@ -337,13 +358,17 @@ describe('docker-compose.yml', () => {
   it('sets up Kafka as one KRaft node with an internal and a host listener', () => {
     const declared = listeners(kafkaEnv.KAFKA_LISTENERS);
     const advertised = listeners(kafkaEnv.KAFKA_ADVERTISED_LISTENERS);
-    const protocols = new Set((kafkaEnv.KAFKA_LISTENER_SECURITY_PROTOCOL_MAP ?? '').split(',').map((pair) => pair.split(':')[0]));
+    const protocols = new Set(
+      (kafkaEnv.KAFKA_LISTENER_SECURITY_PROTOCOL_MAP ?? '').split(',').map((pair) => pair.split(':')[0]),
+    );
     const controller = kafkaEnv.KAFKA_CONTROLLER_LISTENER_NAMES ?? '';
 
     expect(kafkaEnv.KAFKA_PROCESS_ROLES?.split(',').sort()).toEqual(['broker', 'controller']);
     expect([...declared.keys()].every((listener) => protocols.has(listener))).toBe(true);
     expect(declared.has(controller)).toBe(true);
-    expect(kafkaEnv.KAFKA_CONTROLLER_QUORUM_VOTERS).toBe(`${kafkaEnv.KAFKA_NODE_ID}@kafka:${declared.get(controller)?.port}`);
+    expect(kafkaEnv.KAFKA_CONTROLLER_QUORUM_VOTERS).toBe(
+      `${kafkaEnv.KAFKA_NODE_ID}@kafka:${declared.get(controller)?.port}`,
+    );
 
     // Internal listener: advertised under the service name, on the port it listens on.
     expect(kafkaInternal).toBe(`kafka:${declared.get(interBrokerName)?.port}`);
@@ -359,7 +384,9 @@ describe('docker-compose.yml', () => {
     expect(kafkaEnv.KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR).toBe('1');
     expect(kafkaEnv.KAFKA_TRANSACTION_STATE_LOG_MIN_ISR).toBe('1');
     expect(kafkaEnv.KAFKA_LOG_DIRS).toBeDefined();
-    const dataMount = (service('kafka').volumes ?? []).map(String).find((volume) => volume.endsWith(`:${kafkaEnv.KAFKA_LOG_DIRS}`));
+    const dataMount = (service('kafka').volumes ?? [])
+      .map(String)
+      .find((volume) => volume.endsWith(`:${kafkaEnv.KAFKA_LOG_DIRS}`));
     expect(dataMount).toBeDefined();
   });
 
@@ -390,8 +417,12 @@ describe('docker-compose.yml', () => {
     for (const name of Object.keys(compose.services)) {
       expect([name, healthTest(name)]).toEqual([name, expect.stringMatching(/\S/)]);
     }
-    expect(healthTest('kafka')).toMatch(new RegExp(`kafka-broker-api-versions\\.sh --bootstrap-server (${kafkaInternal}|localhost:9092)`));
-    expect(healthTest('schema-registry')).toMatch(new RegExp(`${infraPorts['schema-registry']}\\b[\\s\\S]*GET /subjects`));
+    expect(healthTest('kafka')).toMatch(
+      new RegExp(`kafka-broker-api-versions\\.sh --bootstrap-server (${kafkaInternal}|localhost:9092)`),
+    );
+    expect(healthTest('schema-registry')).toMatch(
+      new RegExp(`${infraPorts['schema-registry']}\\b[\\s\\S]*GET /subjects`),
+    );
     expect(healthTest('clickhouse')).toContain(`http://127.0.0.1:${infraPorts.clickhouse}/ping`);
   });
 
@@ -413,7 +444,7 @@ describe('docker-compose.yml', () => {
     }
     const named = Object.values(compose.services)
       .flatMap((definition) => definition.volumes ?? [])
-      .map((volume) => (typeof volume === 'string' ? volume.split(':')[0]! : volume.source ?? ''))
+      .map((volume) => (typeof volume === 'string' ? volume.split(':')[0]! : (volume.source ?? '')))
       .filter((source) => !/^[./~]/.test(source));
     expect(named.sort()).toEqual(Object.keys(compose.volumes ?? {}).sort());
     expect(named.length).toBeGreaterThanOrEqual(2);
@@ -438,11 +469,15 @@ describe('Dockerfile', () => {
     expect(packageJson.scripts.build).toBeDefined();
   });
 
-  it("does not let npm ci run the root `prepare` script before the sources are copied", () => {
+  it('does not let npm ci run the root `prepare` script before the sources are copied', () => {
     const order = build!.instructions;
-    const sourcesAt = order.findIndex((instruction) => instruction.keyword === 'COPY' && copyArgs(instruction.args).sources.includes('.'));
+    const sourcesAt = order.findIndex(
+      (instruction) => instruction.keyword === 'COPY' && copyArgs(instruction.args).sources.includes('.'),
+    );
     expect(sourcesAt).toBeGreaterThan(-1);
-    const earlyInstalls = order.slice(0, sourcesAt).filter((instruction) => instruction.keyword === 'RUN' && /npm ci\b/.test(instruction.args));
+    const earlyInstalls = order
+      .slice(0, sourcesAt)
+      .filter((instruction) => instruction.keyword === 'RUN' && /npm ci\b/.test(instruction.args));
     expect(earlyInstalls.length).toBeGreaterThan(0);
     if (packageJson.scripts.prepare) {
       for (const install of earlyInstalls) expect(install.args).toContain('--ignore-scripts');
@@ -463,7 +498,11 @@ describe('Dockerfile', () => {
 
   it('puts dist/services/<service>/main.js, built from services/<service>/main.ts, where the compose commands look', () => {
     const tsconfig = JSON.parse(read('tsconfig.json')) as { compilerOptions: { outDir: string; rootDir: string } };
-    const tsconfigBuild = JSON.parse(read('tsconfig.build.json')) as { extends?: string; include: string[]; compilerOptions?: { outDir?: string; rootDir?: string } };
+    const tsconfigBuild = JSON.parse(read('tsconfig.build.json')) as {
+      extends?: string;
+      include: string[];
+      compilerOptions?: { outDir?: string; rootDir?: string };
+    };
     const outDir = tsconfigBuild.compilerOptions?.outDir ?? tsconfig.compilerOptions.outDir;
     const rootDir = tsconfigBuild.compilerOptions?.rootDir ?? tsconfig.compilerOptions.rootDir;
     expect(packageJson.scripts.build).toContain('tsconfig.build.json');
@@ -473,13 +512,17 @@ describe('Dockerfile', () => {
 
     const workdir = of(runtimeStage, 'WORKDIR').pop() ?? '/';
     const copied = of(runtimeStage, 'COPY').map(copyArgs);
-    const distCopy = copied.find((copy) => copy.from === 'build' && copy.sources.some((source) => path.posix.basename(source) === outDir));
+    const distCopy = copied.find(
+      (copy) => copy.from === 'build' && copy.sources.some((source) => path.posix.basename(source) === outDir),
+    );
     expect(distCopy).toBeDefined();
     expect(path.posix.resolve(workdir, distCopy!.dest)).toBe(path.posix.join(workdir, outDir));
 
     for (const name of kumikiServices) {
       const command = service(name).command as string[];
-      const compiled = path.posix.join(outDir, path.posix.relative(rootDir, `services/${name}/main.ts`)).replace(/\.ts$/, '.js');
+      const compiled = path.posix
+        .join(outDir, path.posix.relative(rootDir, `services/${name}/main.ts`))
+        .replace(/\.ts$/, '.js');
       expect(command[1]).toBe(compiled);
       expect(statSync(path.join(root, 'services', name)).isDirectory()).toBe(true);
     }

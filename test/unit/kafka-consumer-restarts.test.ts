@@ -9,7 +9,10 @@ function fakeConsumer() {
   const emitter = new EventEmitter();
   return {
     consumer: { events, on: (event: string, listener: (e: unknown) => void) => emitter.on(event, listener) } as never,
-    crash: (restart: boolean) => emitter.emit(events.CRASH, { payload: { error: new Error('Failed to find group coordinator'), groupId: 'g', restart } }),
+    crash: (restart: boolean) =>
+      emitter.emit(events.CRASH, {
+        payload: { error: new Error('Failed to find group coordinator'), groupId: 'g', restart },
+      }),
     join: () => emitter.emit(events.GROUP_JOIN, { payload: {} }),
   };
 }
@@ -17,7 +20,10 @@ function fakeConsumer() {
 const quiet = pino({ level: 'silent' });
 
 /** The policy watching a fake consumer whose `run` is the mock `start`. */
-function watched(options: { initialDelayMs: number; maxDelayMs?: number }, start: jest.Mock = jest.fn(async () => undefined)) {
+function watched(
+  options: { initialDelayMs: number; maxDelayMs?: number },
+  start: jest.Mock = jest.fn(async () => undefined),
+) {
   const fake = fakeConsumer();
   const restarts = restartsWhenKafkajsGivesUp(fake.consumer, quiet, options);
   restarts.watch(start);
@@ -64,7 +70,10 @@ it('starts the backoff over once the consumer has joined its group again', async
 });
 
 it('tries again when running the consumer again is refused', async () => {
-  const { crash, start } = watched({ initialDelayMs: 100 }, jest.fn().mockRejectedValueOnce(new Error('connect ECONNREFUSED')).mockResolvedValue(undefined));
+  const { crash, start } = watched(
+    { initialDelayMs: 100 },
+    jest.fn().mockRejectedValueOnce(new Error('connect ECONNREFUSED')).mockResolvedValue(undefined),
+  );
   crash(false);
   await jest.advanceTimersByTimeAsync(100);
   expect(start).toHaveBeenCalledTimes(1);

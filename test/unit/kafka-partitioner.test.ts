@@ -7,11 +7,28 @@ import { defaultPartitioner, murmur2, partitionForKey } from '../../services/com
 const kafkajsMurmur2 = require('kafkajs/src/producer/partitioners/default/murmur2') as (key: string | Buffer) => number;
 
 const metadata = (count: number, leaderless: number[] = []) =>
-  Array.from({ length: count }, (_, partitionId) => ({ partitionId, leader: leaderless.includes(partitionId) ? -1 : 0, partitionErrorCode: 0, replicas: [0], isr: [0] }));
+  Array.from({ length: count }, (_, partitionId) => ({
+    partitionId,
+    leader: leaderless.includes(partitionId) ? -1 : 0,
+    partitionErrorCode: 0,
+    replicas: [0],
+    isr: [0],
+  }));
 
 describe('default partitioner', () => {
   it('hashes like kafkajs (and the Java client) for every key length and byte value', () => {
-    const keys: (string | Buffer)[] = ['', 'a', 'ab', 'abc', 'abcd', 'ann', 'prof_0001', 'p-ü-ñ', '顧客-42', 'email:ann@example.com'];
+    const keys: (string | Buffer)[] = [
+      '',
+      'a',
+      'ab',
+      'abc',
+      'abcd',
+      'ann',
+      'prof_0001',
+      'p-ü-ñ',
+      '顧客-42',
+      'email:ann@example.com',
+    ];
     for (let length = 0; length < 64; length++) keys.push(randomBytes(length), randomBytes(length).toString('base64'));
     keys.push(Buffer.alloc(16, 0xff), Buffer.alloc(17, 0x80));
     // Either side of the scratch buffer's bound (4096 bytes, 3 per UTF-16 unit): scratch and a Buffer per key.
@@ -26,7 +43,9 @@ describe('default partitioner', () => {
       const partitionMetadata = metadata(partitions);
       for (let i = 0; i < 200; i++) {
         const message = { key: `person-${i}`, value: null };
-        expect(ours({ topic: 't', partitionMetadata, message })).toBe(reference({ topic: 't', partitionMetadata, message }));
+        expect(ours({ topic: 't', partitionMetadata, message })).toBe(
+          reference({ topic: 't', partitionMetadata, message }),
+        );
         expect(partitionForKey(message.key, partitions)).toBe(reference({ topic: 't', partitionMetadata, message }));
       }
     }
@@ -36,7 +55,9 @@ describe('default partitioner', () => {
     const ours = defaultPartitioner();
     const partitionMetadata = metadata(4, [1]);
     expect(ours({ topic: 't', partitionMetadata, message: { key: 'ann', value: null, partition: 3 } })).toBe(3);
-    const seen = new Set(Array.from({ length: 30 }, () => ours({ topic: 't', partitionMetadata, message: { value: null } })));
+    const seen = new Set(
+      Array.from({ length: 30 }, () => ours({ topic: 't', partitionMetadata, message: { value: null } })),
+    );
     expect([...seen].sort()).toEqual([0, 2, 3]);
   });
 

@@ -10,20 +10,54 @@
  * kafka-record-sets.test.ts.
  */
 /* eslint-disable @typescript-eslint/no-require-imports */
-const Encoder = require('kafkajs/src/protocol/encoder') as new () => { writeVarInt(v: number): unknown; writeVarLong(v: number | bigint): unknown; buffer: Buffer };
-const Decoder = require('kafkajs/src/protocol/decoder') as new (buffer: Buffer) => { readVarLong(): { toString(): string } };
+const Encoder = require('kafkajs/src/protocol/encoder') as new () => {
+  writeVarInt(v: number): unknown;
+  writeVarLong(v: number | bigint): unknown;
+  buffer: Buffer;
+};
+const Decoder = require('kafkajs/src/protocol/decoder') as new (
+  buffer: Buffer,
+) => { readVarLong(): { toString(): string } };
 const Record = require('kafkajs/src/protocol/recordBatch/record/v0') as (record: object) => { buffer: Buffer };
-const RecordDecoder = require('kafkajs/src/protocol/recordBatch/record/v0/decoder') as (decoder: unknown, context: object) => { key: Buffer; value: Buffer; offset: string; timestamp: string; headers: Record<string, Buffer> };
-const groupMessagesPerPartition = require('kafkajs/src/producer/groupMessagesPerPartition') as (args: object) => Record<string, { key: string }[]>;
+const RecordDecoder = require('kafkajs/src/protocol/recordBatch/record/v0/decoder') as (
+  decoder: unknown,
+  context: object,
+) => { key: Buffer; value: Buffer; offset: string; timestamp: string; headers: Record<string, Buffer> };
+const groupMessagesPerPartition = require('kafkajs/src/producer/groupMessagesPerPartition') as (
+  args: object,
+) => Record<string, { key: string }[]>;
 // What kafkajs calls (native when @node-rs/crc32 loads), and the JavaScript fallback.
 const crc32C = require('kafkajs/src/protocol/recordBatch/crc32C') as (buffer: Buffer) => number;
 const crc32CInJavaScript = require('kafkajs/src/protocol/recordBatch/crc32C/crc32C') as (buffer: Buffer) => number;
-const { RecordBatch } = require('kafkajs/src/protocol/recordBatch/v0') as { RecordBatch: (args: object) => Promise<EncoderLike> };
-const RecordBatchDecoder = require('kafkajs/src/protocol/recordBatch/v0/decoder') as (decoder: unknown) => Promise<{ records: { key: Buffer | null; value: Buffer | null; offset: string; timestamp: string; headers: Record<string, Buffer | Buffer[] | null> }[]; inTransaction: boolean; producerId: string }>;
-const uncompressedPartition = require('kafkajs/src/protocol/recordBatch/v0/uncompressedPartition') as (args: PartitionArgs) => EncoderLike | undefined;
-const Long = require('kafkajs/src/utils/long') as { fromValue(value: number | string): unknown; fromInt(value: number): unknown };
-const ProduceV3 = require('kafkajs/src/protocol/requests/produce/v3/request') as (args: object) => { encode: () => Promise<EncoderLike> };
-const createRequest = require('kafkajs/src/protocol/request') as (args: { correlationId: number; clientId: string; request: { apiKey: number; apiVersion: number; encode: () => Promise<EncoderLike> } }) => Promise<EncoderLike>;
+const { RecordBatch } = require('kafkajs/src/protocol/recordBatch/v0') as {
+  RecordBatch: (args: object) => Promise<EncoderLike>;
+};
+const RecordBatchDecoder = require('kafkajs/src/protocol/recordBatch/v0/decoder') as (decoder: unknown) => Promise<{
+  records: {
+    key: Buffer | null;
+    value: Buffer | null;
+    offset: string;
+    timestamp: string;
+    headers: Record<string, Buffer | Buffer[] | null>;
+  }[];
+  inTransaction: boolean;
+  producerId: string;
+}>;
+const uncompressedPartition = require('kafkajs/src/protocol/recordBatch/v0/uncompressedPartition') as (
+  args: PartitionArgs,
+) => EncoderLike | undefined;
+const Long = require('kafkajs/src/utils/long') as {
+  fromValue(value: number | string): unknown;
+  fromInt(value: number): unknown;
+};
+const ProduceV3 = require('kafkajs/src/protocol/requests/produce/v3/request') as (args: object) => {
+  encode: () => Promise<EncoderLike>;
+};
+const createRequest = require('kafkajs/src/protocol/request') as (args: {
+  correlationId: number;
+  clientId: string;
+  request: { apiKey: number; apiVersion: number; encode: () => Promise<EncoderLike> };
+}) => Promise<EncoderLike>;
 
 interface EncoderLike {
   buffer: Buffer;
@@ -31,7 +65,12 @@ interface EncoderLike {
 }
 interface PartitionArgs {
   partition: number;
-  messages: { key?: string | Buffer | null; value: string | Buffer | null; timestamp?: string; headers?: Record<string, string | Buffer | (string | Buffer)[] | undefined> }[];
+  messages: {
+    key?: string | Buffer | null;
+    value: string | Buffer | null;
+    timestamp?: string;
+    headers?: Record<string, string | Buffer | (string | Buffer)[] | undefined>;
+  }[];
   firstTimestamp: number | string;
   maxTimestamp: number | string;
   dateNow: number;
@@ -53,19 +92,47 @@ function referenceVarLong(value: bigint): Buffer {
   return Buffer.from(bytes);
 }
 
-const edges = [0, 1, -1, 63, 64, -64, -65, 127, 128, 300, -300, 8191, 8192, 2 ** 20, -(2 ** 20), 2 ** 30 - 1, -(2 ** 30), 2 ** 30, -(2 ** 30) - 1, 2 ** 31 - 1, -(2 ** 31)];
+const edges = [
+  0,
+  1,
+  -1,
+  63,
+  64,
+  -64,
+  -65,
+  127,
+  128,
+  300,
+  -300,
+  8191,
+  8192,
+  2 ** 20,
+  -(2 ** 20),
+  2 ** 30 - 1,
+  -(2 ** 30),
+  2 ** 30,
+  -(2 ** 30) - 1,
+  2 ** 31 - 1,
+  -(2 ** 31),
+];
 
 describe('patched kafkajs protocol encoding', () => {
   it('writes varints and varlongs as zigzag LEB128, on both sides of the small-number path', () => {
     for (const value of edges) {
       const varint = new Encoder();
       varint.writeVarInt(value);
-      expect({ value, bytes: varint.buffer.toString('hex') }).toEqual({ value, bytes: referenceVarLong(BigInt(value)).toString('hex') });
+      expect({ value, bytes: varint.buffer.toString('hex') }).toEqual({
+        value,
+        bytes: referenceVarLong(BigInt(value)).toString('hex'),
+      });
     }
     for (const value of [...edges, Date.UTC(2026, 10, 23), -Date.UTC(2026, 10, 23), Number.MAX_SAFE_INTEGER]) {
       const varlong = new Encoder();
       varlong.writeVarLong(value);
-      expect({ value, bytes: varlong.buffer.toString('hex') }).toEqual({ value, bytes: referenceVarLong(BigInt(value)).toString('hex') });
+      expect({ value, bytes: varlong.buffer.toString('hex') }).toEqual({
+        value,
+        bytes: referenceVarLong(BigInt(value)).toString('hex'),
+      });
       expect(new Decoder(varlong.buffer).readVarLong().toString()).toBe(String(value));
     }
   });
@@ -73,7 +140,13 @@ describe('patched kafkajs protocol encoding', () => {
   it('encodes records that kafkajs decodes back to the same key, value, headers, offset and time', () => {
     const value = Buffer.alloc(3000, 7); // larger than the default encoder buffer
     for (const timestampDelta of [0, 5, 2 ** 31]) {
-      const encoded = Record({ offsetDelta: 3, timestampDelta, key: Buffer.from('prof_1'), value, headers: { source: 'web' } }).buffer;
+      const encoded = Record({
+        offsetDelta: 3,
+        timestampDelta,
+        key: Buffer.from('prof_1'),
+        value,
+        headers: { source: 'web' },
+      }).buffer;
       const decoder = new (require('kafkajs/src/protocol/decoder'))(encoded); // eslint-disable-line @typescript-eslint/no-require-imports
       decoder.readVarInt(); // record length
       const record = RecordDecoder(decoder, { firstOffset: '100', firstTimestamp: '1000', magicByte: 2 });
@@ -98,7 +171,9 @@ describe('patched kafkajs protocol encoding', () => {
       expect(crc(Buffer.from('123456789')).toString(16)).toBe('e3069283');
       let seed = 7;
       for (let length = 0; length < 70; length++) {
-        const buffer = Buffer.from(Array.from({ length: length * 13 }, () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) & 0xff));
+        const buffer = Buffer.from(
+          Array.from({ length: length * 13 }, () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) & 0xff),
+        );
         expect({ length, crc: crc(buffer) }).toEqual({ length, crc: bitwise(buffer) });
       }
     }
@@ -127,7 +202,12 @@ describe('patched kafkajs protocol encoding', () => {
     const producerId = Long.fromValue('4000000001');
     const messages: PartitionArgs['messages'] = [
       { key: 'prof_1', value: Buffer.alloc(3000, 7), timestamp: '1700000000000' },
-      { key: Buffer.from('k2'), value: 'text value ✓', timestamp: '1700000000250', headers: { source: 'web', tags: ['a', Buffer.from('b')] } },
+      {
+        key: Buffer.from('k2'),
+        value: 'text value ✓',
+        timestamp: '1700000000250',
+        headers: { source: 'web', tags: ['a', Buffer.from('b')] },
+      },
       { key: null, value: null, timestamp: '1699999999000' },
       { value: Buffer.from('no key, no timestamp') },
       { key: 'email:山田@example.jp', value: 'v', timestamp: '1700000000100', headers: { note: 'メモ' } },
@@ -146,8 +226,24 @@ describe('patched kafkajs protocol encoding', () => {
     });
     /** kafkajs' generic path, as its produce request wrote it before the patch. */
     const generic = async (a: PartitionArgs): Promise<Buffer> => {
-      const records = a.messages.map((message, i) => Record({ ...message, offsetDelta: i, timestampDelta: Number(message.timestamp || a.dateNow) - Number(a.firstTimestamp) }));
-      const batch = await RecordBatch({ compression: 0, records, firstTimestamp: a.firstTimestamp, maxTimestamp: a.maxTimestamp, producerId: a.producerId, producerEpoch: a.producerEpoch, firstSequence: a.firstSequence, transactional: a.transactional, lastOffsetDelta: records.length - 1 });
+      const records = a.messages.map((message, i) =>
+        Record({
+          ...message,
+          offsetDelta: i,
+          timestampDelta: Number(message.timestamp || a.dateNow) - Number(a.firstTimestamp),
+        }),
+      );
+      const batch = await RecordBatch({
+        compression: 0,
+        records,
+        firstTimestamp: a.firstTimestamp,
+        maxTimestamp: a.maxTimestamp,
+        producerId: a.producerId,
+        producerEpoch: a.producerEpoch,
+        firstSequence: a.firstSequence,
+        transactional: a.transactional,
+        lastOffsetDelta: records.length - 1,
+      });
       const head = Buffer.alloc(8);
       head.writeInt32BE(a.partition, 0);
       head.writeInt32BE(batch.size(), 4);
@@ -159,7 +255,15 @@ describe('patched kafkajs protocol encoding', () => {
         const fast = uncompressedPartition(args({ transactional }))!.buffer;
         expect(fast.toString('hex')).toBe((await generic(args({ transactional }))).toString('hex'));
       }
-      const one = args({ messages: [{ key: 'only', value: 'one' }], firstTimestamp: 1700000001000, maxTimestamp: 1700000001000, producerId: Long.fromInt(-1), producerEpoch: 0, firstSequence: 0, transactional: false });
+      const one = args({
+        messages: [{ key: 'only', value: 'one' }],
+        firstTimestamp: 1700000001000,
+        maxTimestamp: 1700000001000,
+        producerId: Long.fromInt(-1),
+        producerEpoch: 0,
+        firstSequence: 0,
+        transactional: false,
+      });
       expect(uncompressedPartition(one)!.buffer.toString('hex')).toBe((await generic(one)).toString('hex'));
     });
 
@@ -169,7 +273,9 @@ describe('patched kafkajs protocol encoding', () => {
       const batch = await RecordBatchDecoder(new Decoder(fast.subarray(8)));
       expect(batch.inTransaction).toBe(true);
       expect(batch.producerId).toBe('4000000001');
-      expect(batch.records.map((r) => [r.key?.toString() ?? null, r.value?.length ?? null, r.offset, r.timestamp])).toEqual([
+      expect(
+        batch.records.map((r) => [r.key?.toString() ?? null, r.value?.length ?? null, r.offset, r.timestamp]),
+      ).toEqual([
         ['prof_1', 3000, '0', '1700000000000'],
         ['k2', Buffer.byteLength('text value ✓'), '1', '1700000000250'],
         [null, null, '2', '1699999999000'],
@@ -182,21 +288,62 @@ describe('patched kafkajs protocol encoding', () => {
     });
 
     it('leaves timestamp deltas beyond 32 bits to the generic path', () => {
-      expect(uncompressedPartition(args({ messages: [{ key: 'k', value: 'v', timestamp: String(1699999999000 + 2 ** 31) }] }))).toBeUndefined();
+      expect(
+        uncompressedPartition(
+          args({ messages: [{ key: 'k', value: 'v', timestamp: String(1699999999000 + 2 ** 31) }] }),
+        ),
+      ).toBeUndefined();
     });
   });
 
   it('writes a produce request once, at its final size: the fields in order and every record batch as encoded', async () => {
     const producerId = Long.fromValue('4000000001');
     const topicData = [
-      { topic: 'kumiki.events.stitched', partitions: [{ partition: 2, firstSequence: 5, messages: [{ key: 'p_1', value: Buffer.alloc(2000, 1), timestamp: '1700000000000' }] }, { partition: 0, firstSequence: 0, messages: [{ key: 'p_2', value: 'two', timestamp: '1700000000001' }, { key: null, value: 'three', timestamp: '1700000000002' }] }] },
-      { topic: 'graph-é', partitions: [{ partition: 1, firstSequence: 9, messages: [{ key: 'email:a@example.com', value: Buffer.alloc(70_000, 2), timestamp: '1700000000003' }] }] },
+      {
+        topic: 'kumiki.events.stitched',
+        partitions: [
+          {
+            partition: 2,
+            firstSequence: 5,
+            messages: [{ key: 'p_1', value: Buffer.alloc(2000, 1), timestamp: '1700000000000' }],
+          },
+          {
+            partition: 0,
+            firstSequence: 0,
+            messages: [
+              { key: 'p_2', value: 'two', timestamp: '1700000000001' },
+              { key: null, value: 'three', timestamp: '1700000000002' },
+            ],
+          },
+        ],
+      },
+      {
+        topic: 'graph-é',
+        partitions: [
+          {
+            partition: 1,
+            firstSequence: 9,
+            messages: [{ key: 'email:a@example.com', value: Buffer.alloc(70_000, 2), timestamp: '1700000000003' }],
+          },
+        ],
+      },
     ];
     for (const transactionalId of ['kumiki-identity-stitcher-graph-0', null]) {
-      const request = await ProduceV3({ acks: -1, timeout: 30_000, transactionalId, producerId, producerEpoch: 3, compression: 0, topicData }).encode();
+      const request = await ProduceV3({
+        acks: -1,
+        timeout: 30_000,
+        transactionalId,
+        producerId,
+        producerEpoch: 3,
+        compression: 0,
+        topicData,
+      }).encode();
       const string = (value: string | null): Buffer => {
         const head = Buffer.alloc(2);
-        if (value === null) return (head.writeInt16BE(-1, 0), head);
+        if (value === null) {
+          head.writeInt16BE(-1, 0);
+          return head;
+        }
         const bytes = Buffer.from(value, 'utf8');
         head.writeInt16BE(bytes.length, 0);
         return Buffer.concat([head, bytes]);
@@ -217,7 +364,17 @@ describe('patched kafkajs protocol encoding', () => {
           int(4, partitions.length),
           ...partitions.map(({ partition, firstSequence, messages }) => {
             const timestamps = messages.map((m) => m.timestamp).sort();
-            return uncompressedPartition({ partition, messages, firstTimestamp: timestamps[0]!, maxTimestamp: timestamps[timestamps.length - 1]!, dateNow: 0, producerId, producerEpoch: 3, firstSequence, transactional: transactionalId !== null })!.buffer;
+            return uncompressedPartition({
+              partition,
+              messages,
+              firstTimestamp: timestamps[0]!,
+              maxTimestamp: timestamps[timestamps.length - 1]!,
+              dateNow: 0,
+              producerId,
+              producerEpoch: 3,
+              firstSequence,
+              transactional: transactionalId !== null,
+            })!.buffer;
           }),
         ]),
       ]);
@@ -228,7 +385,13 @@ describe('patched kafkajs protocol encoding', () => {
   it('frames a request as size, api key, version, correlation id, client id and payload, the payload copied once', async () => {
     for (const payloadBytes of [0, 1, 500, 70_000]) {
       const payload = Buffer.alloc(payloadBytes, 0xab);
-      const frame = (await createRequest({ correlationId: 123_456, clientId: 'kumiki-é', request: { apiKey: 0, apiVersion: 3, encode: async () => ({ buffer: payload, size: () => payload.length }) } })).buffer;
+      const frame = (
+        await createRequest({
+          correlationId: 123_456,
+          clientId: 'kumiki-é',
+          request: { apiKey: 0, apiVersion: 3, encode: async () => ({ buffer: payload, size: () => payload.length }) },
+        })
+      ).buffer;
       const client = Buffer.from('kumiki-é', 'utf8');
       const header = Buffer.alloc(10);
       header.writeInt16BE(0, 0);
@@ -243,7 +406,12 @@ describe('patched kafkajs protocol encoding', () => {
 
   it('groups messages by partition keeping their order', () => {
     const messages = Array.from({ length: 1000 }, (_, i) => ({ key: `k${i}`, partition: i % 3 }));
-    const grouped = groupMessagesPerPartition({ topic: 't', partitionMetadata: [{}, {}, {}], messages, partitioner: ({ message }: { message: { partition: number } }) => message.partition });
+    const grouped = groupMessagesPerPartition({
+      topic: 't',
+      partitionMetadata: [{}, {}, {}],
+      messages,
+      partitioner: ({ message }: { message: { partition: number } }) => message.partition,
+    });
     expect(Object.keys(grouped).sort()).toEqual(['0', '1', '2']);
     expect(grouped['1']!.map((m) => m.key)).toEqual(messages.filter((m) => m.partition === 1).map((m) => m.key));
   });

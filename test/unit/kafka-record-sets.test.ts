@@ -9,10 +9,22 @@ import { RecordSets, WRITTEN_RECORDS, type WrittenRecords } from '../../services
 import { readAll, readWritten } from '../support/record-sets';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
-type Message = { key?: string | Buffer | null; value: string | Buffer | null; timestamp?: number; partition?: number; [WRITTEN_RECORDS]?: WrittenRecords };
-const uncompressedPartition = require('kafkajs/src/protocol/recordBatch/v0/uncompressedPartition') as ((args: object) => { buffer: Buffer }) & { written: (args: object) => { buffer: Buffer } };
-const ProduceV3 = require('kafkajs/src/protocol/requests/produce/v3/request') as (args: object) => { encode: () => Promise<{ buffer: Buffer }> };
-const createSendMessages = require('kafkajs/src/producer/sendMessages') as (deps: object) => (args: object) => Promise<unknown>;
+type Message = {
+  key?: string | Buffer | null;
+  value: string | Buffer | null;
+  timestamp?: number;
+  partition?: number;
+  [WRITTEN_RECORDS]?: WrittenRecords;
+};
+const uncompressedPartition = require('kafkajs/src/protocol/recordBatch/v0/uncompressedPartition') as ((
+  args: object,
+) => { buffer: Buffer }) & { written: (args: object) => { buffer: Buffer } };
+const ProduceV3 = require('kafkajs/src/protocol/requests/produce/v3/request') as (args: object) => {
+  encode: () => Promise<{ buffer: Buffer }>;
+};
+const createSendMessages = require('kafkajs/src/producer/sendMessages') as (
+  deps: object,
+) => (args: object) => Promise<unknown>;
 const Long = require('kafkajs/src/utils/long') as { fromValue(value: string): unknown };
 /* eslint-enable @typescript-eslint/no-require-imports */
 
@@ -40,10 +52,21 @@ describe('record sets', () => {
     for (const { partition, records } of sets) {
       const mine = inputs.filter(({ key }) => partitionForKey(key, 3) === partition);
       expect(records.count).toBe(mine.length);
-      const generic = uncompressedPartition({ partition, messages: mine.map((m) => ({ ...m, timestamp: TIMESTAMP })), firstTimestamp: TIMESTAMP, maxTimestamp: TIMESTAMP, dateNow: 0, ...producer }).buffer;
-      expect(uncompressedPartition.written({ partition, records, ...producer }).buffer.toString('hex')).toBe(generic.toString('hex'));
+      const generic = uncompressedPartition({
+        partition,
+        messages: mine.map((m) => ({ ...m, timestamp: TIMESTAMP })),
+        firstTimestamp: TIMESTAMP,
+        maxTimestamp: TIMESTAMP,
+        dateNow: 0,
+        ...producer,
+      }).buffer;
+      expect(uncompressedPartition.written({ partition, records, ...producer }).buffer.toString('hex')).toBe(
+        generic.toString('hex'),
+      );
       const read = await readWritten(records, partition);
-      expect(read.map((r) => [r.key!.toString(), r.value!.toString(), r.offset, r.timestamp])).toEqual(mine.map((m, i) => [m.key, m.value.toString(), String(i), String(TIMESTAMP)]));
+      expect(read.map((r) => [r.key!.toString(), r.value!.toString(), r.offset, r.timestamp])).toEqual(
+        mine.map((m, i) => [m.key, m.value.toString(), String(i), String(TIMESTAMP)]),
+      );
     }
   });
 
@@ -68,27 +91,55 @@ describe('record sets', () => {
     }
     const read = await readAll(sets);
     for (const partition of [0, 1]) {
-      expect(read.filter((r) => r.partition === partition).map((r) => r.key!.toString())).toEqual(inputs.filter(({ key }) => partitionForKey(key, 2) === partition).map(({ key }) => key));
+      expect(read.filter((r) => r.partition === partition).map((r) => r.key!.toString())).toEqual(
+        inputs.filter(({ key }) => partitionForKey(key, 2) === partition).map(({ key }) => key),
+      );
     }
     expect(read).toHaveLength(inputs.length);
   });
 
   it('refuse a topic whose partition count they were not given', () => {
-    expect(() => new RecordSets(new Map()).append('unknown', 'k', Buffer.alloc(1), 0, 1)).toThrow(/no partition count for topic unknown/);
+    expect(() => new RecordSets(new Map()).append('unknown', 'k', Buffer.alloc(1), 0, 1)).toThrow(
+      /no partition count for topic unknown/,
+    );
   });
 
   it('go into a produce request as the same bytes as the messages they hold', async () => {
     const { sets } = written().requests()[0]![0]!;
-    const carried = sets.map(({ partition, records }) => ({ partition, firstSequence: 17, messages: [{ partition, key: null, value: null, [WRITTEN_RECORDS]: records }] }));
-    const plain = sets.map(({ partition }) => ({ partition, firstSequence: 17, messages: inputs.filter(({ key }) => partitionForKey(key, 3) === partition).map((m) => ({ ...m, timestamp: TIMESTAMP })) }));
-    const request = (partitions: object[]) => ProduceV3({ acks: -1, timeout: 30_000, transactionalId: 'txn', producerId: producer.producerId, producerEpoch: 3, compression: 0, topicData: [{ topic: 't', partitions }] }).encode();
+    const carried = sets.map(({ partition, records }) => ({
+      partition,
+      firstSequence: 17,
+      messages: [{ partition, key: null, value: null, [WRITTEN_RECORDS]: records }],
+    }));
+    const plain = sets.map(({ partition }) => ({
+      partition,
+      firstSequence: 17,
+      messages: inputs
+        .filter(({ key }) => partitionForKey(key, 3) === partition)
+        .map((m) => ({ ...m, timestamp: TIMESTAMP })),
+    }));
+    const request = (partitions: object[]) =>
+      ProduceV3({
+        acks: -1,
+        timeout: 30_000,
+        transactionalId: 'txn',
+        producerId: producer.producerId,
+        producerEpoch: 3,
+        compression: 0,
+        topicData: [{ topic: 't', partitions }],
+      }).encode();
     expect((await request(carried)).buffer.toString('hex')).toBe((await request(plain)).buffer.toString('hex'));
   });
 
   it('advance the idempotent sequence by their record count, and take it back when the produce fails', async () => {
     const { sets } = written(1).requests()[0]![0]!;
     const updates: number[] = [];
-    const broker = { nodeId: 1, produce: jest.fn(async () => ({ topics: [{ topicName: 't', partitions: [{ partition: 0, errorCode: 0, baseOffset: '0' }] }] })) };
+    const broker = {
+      nodeId: 1,
+      produce: jest.fn(async () => ({
+        topics: [{ topicName: 't', partitions: [{ partition: 0, errorCode: 0, baseOffset: '0' }] }],
+      })),
+    };
     const sendMessages = createSendMessages({
       logger: { debug: () => undefined, error: () => undefined },
       cluster: {
@@ -109,13 +160,18 @@ describe('record sets', () => {
         getProducerId: () => producer.producerId,
         getProducerEpoch: () => 3,
       },
-      retrier: async (task: (bail: (e: Error) => never) => Promise<unknown>) => task((error) => { throw error; }),
+      retrier: async (task: (bail: (e: Error) => never) => Promise<unknown>) =>
+        task((error) => {
+          throw error;
+        }),
     });
     const messages = [{ partition: 0, key: null, value: null, [WRITTEN_RECORDS]: sets[0]!.records }];
     await sendMessages({ acks: -1, compression: 0, topicMessages: [{ topic: 't', messages }] });
     expect(updates).toEqual([inputs.length]);
     broker.produce.mockRejectedValueOnce(new Error('broker gone'));
-    await expect(sendMessages({ acks: -1, compression: 0, topicMessages: [{ topic: 't', messages }] })).rejects.toThrow('broker gone');
+    await expect(sendMessages({ acks: -1, compression: 0, topicMessages: [{ topic: 't', messages }] })).rejects.toThrow(
+      'broker gone',
+    );
     expect(updates).toEqual([inputs.length, inputs.length, -inputs.length]);
   });
 });

@@ -8,7 +8,9 @@ describe('topic settings', () => {
       { name: 'max.message.bytes', value: String(OUTPUT_MESSAGE_BYTES) },
     ]);
     expect(topicConfigEntries(topics.identityGraph)).toEqual([{ name: 'cleanup.policy', value: 'compact' }]);
-    const raised = allTopics.filter((spec) => topicConfigEntries(spec).some((entry) => entry.name === 'max.message.bytes')).map((spec) => spec.name);
+    const raised = allTopics
+      .filter((spec) => topicConfigEntries(spec).some((entry) => entry.name === 'max.message.bytes'))
+      .map((spec) => spec.name);
     expect(raised).toEqual([topics.eventsStitched.name, topics.profileUpdates.name, topics.deadLetters.name]);
     // The inputs keep the broker's default (1 MiB); what is written from them must fit more.
     expect(OUTPUT_MESSAGE_BYTES).toBeGreaterThan(1024 * 1024 + 64 * 1024);

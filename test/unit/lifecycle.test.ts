@@ -21,11 +21,21 @@ function recorder(): { events: string[]; component(name: string, behaviour?: Par
 describe('Service lifecycle', () => {
   it('starts the edge first, then components in order; stops the edge first, then components in reverse', async () => {
     const r = recorder();
-    const service = new Service({ name: 't', logger: silent, graceMs: 1_000, edge: () => r.component('http') }, [r.component('kafka'), r.component('producer')]);
+    const service = new Service({ name: 't', logger: silent, graceMs: 1_000, edge: () => r.component('http') }, [
+      r.component('kafka'),
+      r.component('producer'),
+    ]);
     await service.start();
     expect(service.isReady()).toBe(true);
     expect(await service.stop({ signal: 'SIGTERM' })).toBe(0);
-    expect(r.events).toEqual(['start http', 'start kafka', 'start producer', 'stop http', 'stop producer', 'stop kafka']);
+    expect(r.events).toEqual([
+      'start http',
+      'start kafka',
+      'start producer',
+      'stop http',
+      'stop producer',
+      'stop kafka',
+    ]);
     expect(service.status).toBe('stopped');
   });
 
@@ -73,7 +83,9 @@ describe('Service lifecycle', () => {
   it('is not ready while a component is not ready', async () => {
     const r = recorder();
     let ready = false;
-    const service = new Service({ name: 't', logger: silent, graceMs: 1_000 }, [r.component('kafka', { isReady: () => ready })]);
+    const service = new Service({ name: 't', logger: silent, graceMs: 1_000 }, [
+      r.component('kafka', { isReady: () => ready }),
+    ]);
     await service.start();
     expect(service.readiness()).toEqual({ kafka: false });
     ready = true;

@@ -18,20 +18,27 @@ describe('withRetry', () => {
   it('never retries errors that are not retriable, nor plain bugs', async () => {
     for (const error of [new InvalidInputError('bad'), new TypeError('bug')]) {
       let calls = 0;
-      await expect(withRetry(async () => {
-        calls += 1;
-        throw error;
-      }, fast)).rejects.toBe(error);
+      await expect(
+        withRetry(async () => {
+          calls += 1;
+          throw error;
+        }, fast),
+      ).rejects.toBe(error);
       expect(calls).toBe(1);
     }
   });
 
   it('gives up at the deadline with the last error', async () => {
     let calls = 0;
-    await expect(withRetry(async () => {
-      calls += 1;
-      throw new DependencyUnavailableError(`down ${calls}`);
-    }, { initialDelayMs: 5, maxDelayMs: 10, deadlineMs: 60 })).rejects.toThrow(/down \d+/);
+    await expect(
+      withRetry(
+        async () => {
+          calls += 1;
+          throw new DependencyUnavailableError(`down ${calls}`);
+        },
+        { initialDelayMs: 5, maxDelayMs: 10, deadlineMs: 60 },
+      ),
+    ).rejects.toThrow(/down \d+/);
     expect(calls).toBeGreaterThan(1);
     expect(calls).toBeLessThan(30);
   });

@@ -8,7 +8,8 @@ import { AvroCodec, SchemaRegistryClient, encodeFramed, unframe } from '../../se
  * The codec's offline behaviour. The registry client points at a port nothing listens on:
  * everything here must work from memory, which is what keeps the hot path free of HTTP.
  */
-const offlineRegistry = (): SchemaRegistryClient => new SchemaRegistryClient({ url: 'http://127.0.0.1:1/apis/ccompat/v7', requestTimeoutMs: 500 });
+const offlineRegistry = (): SchemaRegistryClient =>
+  new SchemaRegistryClient({ url: 'http://127.0.0.1:1/apis/ccompat/v7', requestTimeoutMs: 500 });
 
 const event: Event = {
   messageId: 'm-1',
@@ -68,7 +69,9 @@ describe('wire format', () => {
   });
 
   it('refuses a buffer shorter than the header', () => {
-    expect(() => unframe(Buffer.from([0, 0, 1]))).toThrow('not a schema-registry Avro message: 3 bytes, shorter than the 5-byte header');
+    expect(() => unframe(Buffer.from([0, 0, 1]))).toThrow(
+      'not a schema-registry Avro message: 3 bytes, shorter than the 5-byte header',
+    );
   });
 });
 
@@ -78,7 +81,9 @@ describe('AvroCodec (offline)', () => {
   it('decode of a bad magic byte is an InvalidInputError before any registry call', async () => {
     const codec = new AvroCodec(offlineRegistry());
     const bad = Buffer.concat([Buffer.from([9, 0, 0, 0, 1]), eventType.toBuffer(event)]);
-    await expect(codec.decode(bad)).rejects.toThrow(new InvalidInputError('not a schema-registry Avro message: magic byte is 9 (0x09), expected 0'));
+    await expect(codec.decode(bad)).rejects.toThrow(
+      new InvalidInputError('not a schema-registry Avro message: magic byte is 9 (0x09), expected 0'),
+    );
   });
 
   it('encodes a bound schema with its id and decodes it from memory', async () => {
@@ -96,7 +101,16 @@ describe('AvroCodec (offline)', () => {
   it('refuses an invalid value naming every bad field path, without echoing values', () => {
     const codec = new AvroCodec(offlineRegistry());
     codec.bind('kumiki.events.raw-value', 42, eventType);
-    const error = caught(() => codec.encode('kumiki.events.raw', { ...event, type: 'purchase', userId: 17, timestamp: 1.5, consent: { email: 'yes' }, messageId: undefined }));
+    const error = caught(() =>
+      codec.encode('kumiki.events.raw', {
+        ...event,
+        type: 'purchase',
+        userId: 17,
+        timestamp: 1.5,
+        consent: { email: 'yes' },
+        messageId: undefined,
+      }),
+    );
     expect(error).toBeInstanceOf(InvalidInputError);
     expect((error as Error).message).toBe(
       'invalid kumiki.v1.Event for kumiki.events.raw-value: ' +
@@ -116,7 +130,12 @@ describe('AvroCodec (offline)', () => {
   });
 
   it('resolves an older writer schema to the reader schema, filling defaults', async () => {
-    const v1 = avro.Type.forSchema({ type: 'record', name: 'Thing', namespace: 'test', fields: [{ name: 'a', type: 'string' }] });
+    const v1 = avro.Type.forSchema({
+      type: 'record',
+      name: 'Thing',
+      namespace: 'test',
+      fields: [{ name: 'a', type: 'string' }],
+    });
     const v2 = avro.Type.forSchema({
       type: 'record',
       name: 'Thing',

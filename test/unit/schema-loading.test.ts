@@ -7,7 +7,9 @@ import { allTopics, topics } from '../../services/common/kafka/topics';
 import type { Event, ProfileUpdate } from '../../schemas/types.generated';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const generator = require('../../scripts/generate-schema-types.js') as { loadSchemaFiles(dir: string): { fullName: string }[] };
+const generator = require('../../scripts/generate-schema-types.js') as {
+  loadSchemaFiles(dir: string): { fullName: string }[];
+};
 
 const sampleEvent: Event = {
   messageId: 'm-1',
@@ -33,7 +35,10 @@ const sampleEvent: Event = {
 function fieldsOf(json: unknown, trail = ''): { path: string; field: Record<string, unknown> }[] {
   const out: { path: string; field: Record<string, unknown> }[] = [];
   const visit = (node: unknown, at: string): void => {
-    if (Array.isArray(node)) return node.forEach((branch) => visit(branch, at));
+    if (Array.isArray(node)) {
+      for (const branch of node) visit(branch, at);
+      return;
+    }
     if (!node || typeof node !== 'object') return;
     const n = node as Record<string, unknown>;
     if (n.type === 'record') {
@@ -54,11 +59,25 @@ describe('schemas/*.avsc', () => {
   it('are found from the project root and loaded in dependency order', () => {
     expect(schemasDir()).toBe(path.resolve(__dirname, '..', '..', 'schemas'));
     const order = set.all.map((loaded) => loaded.name);
-    expect(order).toEqual(expect.arrayContaining(['Event', 'Identifier', 'StitchedEvent', 'IdentityChange', 'IdentityGraphRecord', 'ProfileUpdate', 'SegmentChange', 'DeadLetter', 'PrivacyRequest']));
+    expect(order).toEqual(
+      expect.arrayContaining([
+        'Event',
+        'Identifier',
+        'StitchedEvent',
+        'IdentityChange',
+        'IdentityGraphRecord',
+        'ProfileUpdate',
+        'SegmentChange',
+        'DeadLetter',
+        'PrivacyRequest',
+      ]),
+    );
     expect(order.indexOf('Identifier')).toBeLessThan(order.indexOf('StitchedEvent'));
     expect(order.indexOf('Event')).toBeLessThan(order.indexOf('StitchedEvent'));
     // The generator must order (and so validate) the files exactly as the runtime does.
-    expect(generator.loadSchemaFiles(schemasDir()).map((entry) => entry.fullName)).toEqual(set.all.map((loaded) => loaded.fullName));
+    expect(generator.loadSchemaFiles(schemasDir()).map((entry) => entry.fullName)).toEqual(
+      set.all.map((loaded) => loaded.fullName),
+    );
   });
 
   it('live in namespace kumiki.v1 and document every field', () => {
@@ -73,7 +92,8 @@ describe('schemas/*.avsc', () => {
   it('give every nullable field a null default, so readers can evolve BACKWARD', () => {
     for (const loaded of set.all) {
       for (const { path: at, field } of fieldsOf(loaded.json)) {
-        if (Array.isArray(field.type) && field.type[0] === 'null') expect({ at, default: field.default }).toEqual({ at, default: null });
+        if (Array.isArray(field.type) && field.type[0] === 'null')
+          expect({ at, default: field.default }).toEqual({ at, default: null });
       }
     }
   });
@@ -83,7 +103,8 @@ describe('schemas/*.avsc', () => {
     // any schema with a field whose default is the string "{}" (checked against 3.0.9), so the
     // JSON-text fields (context, properties, traits) are required instead of defaulting to it.
     for (const loaded of set.all) {
-      for (const { path: at, field } of fieldsOf(loaded.json)) expect({ at, default: field.default }).not.toEqual({ at, default: '{}' });
+      for (const { path: at, field } of fieldsOf(loaded.json))
+        expect({ at, default: field.default }).not.toEqual({ at, default: '{}' });
     }
   });
 
@@ -101,10 +122,15 @@ describe('schemas/*.avsc', () => {
       expect({ name: loaded.name, equal: alone.equals(loaded.type) }).toEqual({ name: loaded.name, equal: true });
     }
     const stitched = schema('StitchedEvent').json;
-    const eventField = stitched.fields.find((field) => (field as { name: string }).name === 'event') as { type: { name: string; namespace: string; doc: string; fields: { name: string; type: unknown }[] } };
+    const eventField = stitched.fields.find((field) => (field as { name: string }).name === 'event') as {
+      type: { name: string; namespace: string; doc: string; fields: { name: string; type: unknown }[] };
+    };
     expect(eventField.type).toMatchObject({ type: 'record', name: 'Event', namespace: 'kumiki.v1' });
     expect(eventField.type.doc).toMatch(/Segment tracking spec/);
-    expect(eventField.type.fields.find((f) => f.name === 'timestamp')?.type).toEqual({ type: 'long', logicalType: 'timestamp-millis' });
+    expect(eventField.type.fields.find((f) => f.name === 'timestamp')?.type).toEqual({
+      type: 'long',
+      logicalType: 'timestamp-millis',
+    });
     // Identifier is defined once (first use) and referred to by name afterwards.
     const profileText = schema('IdentityChange').text;
     expect(profileText.match(/"name":"Identifier"/g)).toHaveLength(1);
@@ -126,7 +152,16 @@ describe('schemas/*.avsc', () => {
       mergedInto: null,
       traits: '{"plan":"pro"}',
       identifiers: [{ type: 'email', value: 'a@example.com' }],
-      rfm: { lastPurchaseAt: 1_760_000_000_000, recencyDays: 3, frequency: 2, monetary: 99.5, r: 5, f: 3, m: 4, label: 'Champions' },
+      rfm: {
+        lastPurchaseAt: 1_760_000_000_000,
+        recencyDays: 3,
+        frequency: 2,
+        monetary: 99.5,
+        r: 5,
+        f: 3,
+        m: 4,
+        label: 'Champions',
+      },
       consent: { email: true },
       segments: ['s-1'],
       firstSeen: 1_750_000_000_000,
@@ -142,9 +177,16 @@ describe('schemas/*.avsc', () => {
     try {
       fs.writeFileSync(
         path.join(dir, 'Broken.avsc'),
-        JSON.stringify({ type: 'record', name: 'Broken', namespace: 'kumiki.v1', fields: [{ name: 'x', type: 'kumiki.v1.Missing', doc: 'x' }] }),
+        JSON.stringify({
+          type: 'record',
+          name: 'Broken',
+          namespace: 'kumiki.v1',
+          fields: [{ name: 'x', type: 'kumiki.v1.Missing', doc: 'x' }],
+        }),
       );
-      expect(() => loadSchemas(dir)).toThrow('schemas/Broken.avsc: type kumiki.v1.Missing is not defined in any schemas/*.avsc file');
+      expect(() => loadSchemas(dir)).toThrow(
+        'schemas/Broken.avsc: type kumiki.v1.Missing is not defined in any schemas/*.avsc file',
+      );
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -38,21 +38,26 @@ describe('schemas/types.generated.ts', () => {
         return text.slice(start, text.indexOf('\n}\n', start) + 3);
       };
       expect(text).toContain("export type EventType = 'track' | 'identify' | 'page' | 'screen' | 'group' | 'alias';");
-      expect(block('Event')).toMatch(/\n  userId: string \| null;\n/);
-      expect(block('Event')).toMatch(/\n  timestamp: number;\n/);
-      expect(block('Event')).toMatch(/\n  consent: Record<string, boolean>;\n/);
-      expect(block('DeadLetter')).toMatch(/\n  originalKey: Buffer \| null;\n[^]*\n  originalValue: Buffer;\n/);
-      expect(block('ProfileUpdate')).toMatch(/\n  rfm: Rfm \| null;\n[^]*\n  segments: string\[\];\n/);
-      expect(block('StitchedEvent')).toMatch(/\n  identifiers: Identifier\[\];\n[^]*\n  event: Event;\n/);
-      expect(block('Rfm')).toMatch(/\n  monetary: number;\n/);
-      expect(text).toContain('  /** Unique id of the event, chosen by the producer; used for deduplication end to end. */\n  messageId: string;');
+      expect(block('Event')).toMatch(/\n {2}userId: string \| null;\n/);
+      expect(block('Event')).toMatch(/\n {2}timestamp: number;\n/);
+      expect(block('Event')).toMatch(/\n {2}consent: Record<string, boolean>;\n/);
+      expect(block('DeadLetter')).toMatch(/\n {2}originalKey: Buffer \| null;\n[\s\S]*\n {2}originalValue: Buffer;\n/);
+      expect(block('ProfileUpdate')).toMatch(/\n {2}rfm: Rfm \| null;\n[\s\S]*\n {2}segments: string\[\];\n/);
+      expect(block('StitchedEvent')).toMatch(/\n {2}identifiers: Identifier\[\];\n[\s\S]*\n {2}event: Event;\n/);
+      expect(block('Rfm')).toMatch(/\n {2}monetary: number;\n/);
+      expect(text).toContain(
+        '  /** Unique id of the event, chosen by the producer; used for deduplication end to end. */\n  messageId: string;',
+      );
       // Each named type is declared once, however many files use it.
       expect(text.match(/export interface Identifier \{/g)).toHaveLength(1);
     });
 
     it('--check fails with a clear message when the file is stale, and passes once regenerated', () => {
       const out = path.join(dir, 'types.ts');
-      expect(run('--schemas', dir, '--out', out, '--check')).toMatchObject({ status: 1, stderr: expect.stringContaining('types.ts is missing') });
+      expect(run('--schemas', dir, '--out', out, '--check')).toMatchObject({
+        status: 1,
+        stderr: expect.stringContaining('types.ts is missing'),
+      });
       expect(run('--schemas', dir, '--out', out).status).toBe(0);
       expect(run('--schemas', dir, '--out', out, '--check').status).toBe(0);
 
@@ -66,7 +71,10 @@ describe('schemas/types.generated.ts', () => {
     });
 
     it('refuses schemas that avsc cannot parse', () => {
-      fs.writeFileSync(path.join(dir, 'Bad.avsc'), JSON.stringify({ type: 'record', name: 'Bad', namespace: 'kumiki.v1', fields: [{ name: 'x', type: 'strng' }] }));
+      fs.writeFileSync(
+        path.join(dir, 'Bad.avsc'),
+        JSON.stringify({ type: 'record', name: 'Bad', namespace: 'kumiki.v1', fields: [{ name: 'x', type: 'strng' }] }),
+      );
       const result = run('--schemas', dir, '--out', path.join(dir, 'types.ts'));
       expect(result.status).toBe(1);
       expect(result.stderr).toMatch(/Bad\.avsc: type kumiki\.v1\.strng is not defined/);

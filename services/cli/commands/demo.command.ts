@@ -31,10 +31,16 @@ export async function demoCommand(config: CliConfig, options: DemoCommandOptions
   const seed = Number(options.seed);
   const timeoutSeconds = Number(options.timeout);
   const problems = [
-    Number.isInteger(people) && people >= 1 && people <= 1_000_000 ? undefined : '--people must be a whole number from 1 to 1000000',
-    Number.isInteger(days) && days >= 1 && days <= 364 ? undefined : '--days must be a whole number from 1 to 364 (RFM counts the last 365 days)',
+    Number.isInteger(people) && people >= 1 && people <= 1_000_000
+      ? undefined
+      : '--people must be a whole number from 1 to 1000000',
+    Number.isInteger(days) && days >= 1 && days <= 364
+      ? undefined
+      : '--days must be a whole number from 1 to 364 (RFM counts the last 365 days)',
     Number.isInteger(seed) && seed >= 0 ? undefined : '--seed must be a whole number ≥ 0',
-    Number.isFinite(timeoutSeconds) && timeoutSeconds > 0 ? undefined : '--timeout must be a positive number of seconds',
+    Number.isFinite(timeoutSeconds) && timeoutSeconds > 0
+      ? undefined
+      : '--timeout must be a positive number of seconds',
   ].filter((p): p is string => p !== undefined);
   if (problems.length > 0) {
     process.stderr.write(`kumiki demo: ${problems.join('; ')}\n`);
@@ -42,7 +48,9 @@ export async function demoCommand(config: CliConfig, options: DemoCommandOptions
   }
   const credentials = await readCredentials(config.paths.credentials);
   if (!credentials) {
-    process.stderr.write(`kumiki demo: no write key: ${config.paths.credentials} does not exist (run \`kumiki up\` first)\n`);
+    process.stderr.write(
+      `kumiki demo: no write key: ${config.paths.credentials} does not exist (run \`kumiki up\` first)\n`,
+    );
     return 1;
   }
   // Before sending anything: is the read API there to show the result?
@@ -51,7 +59,13 @@ export async function demoCommand(config: CliConfig, options: DemoCommandOptions
     process.stderr.write(`kumiki demo: ${ping.message}\n`);
     return 1;
   }
-  const bars = options.progress && process.stderr.isTTY ? new MultiBar({ stream: process.stderr, hideCursor: true, clearOnComplete: false, format: '{phase} {bar} {value}/{total}' }, Presets.shades_classic) : undefined;
+  const bars =
+    options.progress && process.stderr.isTTY
+      ? new MultiBar(
+          { stream: process.stderr, hideCursor: true, clearOnComplete: false, format: '{phase} {bar} {value}/{total}' },
+          Presets.shades_classic,
+        )
+      : undefined;
   const progress: DemoProgress | undefined = bars && {
     phase(name, total) {
       const bar = bars.create(total, 0, { phase: name.padEnd(44) });
@@ -93,14 +107,22 @@ export async function demoCommand(config: CliConfig, options: DemoCommandOptions
 class ReadApiFailure extends Error {}
 
 /** Adds `kumiki demo` to the CLI (main.ts calls this once). */
-export function registerDemoCommand(program: Command, config: () => CliConfig, setExitCode: (code: number) => void): void {
+export function registerDemoCommand(
+  program: Command,
+  config: () => CliConfig,
+  setExitCode: (code: number) => void,
+): void {
   program
     .command('demo')
     .description('send a synthetic omnichannel population through the running stack and show the marketer view')
     .option('--people <n>', 'people to generate', '2000')
     .option('--days <d>', 'days of history', '90')
     .option('--seed <s>', 'random seed (the same seed gives the same people and events)', '42')
-    .option('--raw-topic <topic>', 'topic the store import produces to (the collector’s events topic)', topics.eventsRaw.name)
+    .option(
+      '--raw-topic <topic>',
+      'topic the store import produces to (the collector’s events topic)',
+      topics.eventsRaw.name,
+    )
     .option('--dlq-topic <topic>', 'dead-letter topic to count', topics.deadLetters.name)
     .option('--timeout <seconds>', 'how long to wait for the pipeline to catch up', '300')
     .option('--no-progress', 'no progress bars')

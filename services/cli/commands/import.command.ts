@@ -38,8 +38,10 @@ export async function importCommand(config: CliConfig, file: string, options: Im
   let mapping: Map<string, string> | undefined;
   let size: number;
   try {
-    if (options.type !== undefined && options.type !== 'identify' && options.type !== 'track') throw new MappingError(`--type must be identify or track`);
-    if (options.format !== undefined && options.format !== 'csv' && options.format !== 'ndjson') throw new MappingError(`--format must be csv or ndjson`);
+    if (options.type !== undefined && options.type !== 'identify' && options.type !== 'track')
+      throw new MappingError(`--type must be identify or track`);
+    if (options.format !== undefined && options.format !== 'csv' && options.format !== 'ndjson')
+      throw new MappingError(`--format must be csv or ndjson`);
     if (options.mapping) mapping = parseMappingFile(await fs.readFile(options.mapping, 'utf8'), options.mapping);
     if (options.map.length > 0) mapping = new Map([...(mapping ?? []), ...parseMapPairs(options.map)]);
     size = (await fs.stat(file)).size;
@@ -59,7 +61,17 @@ export async function importCommand(config: CliConfig, file: string, options: Im
         // Failures reach the user as one message below; the client's own log lines would be noise here.
         logger: pino({ level: 'silent' }),
       });
-  const bar = options.progress && process.stderr.isTTY ? new SingleBar({ stream: process.stderr, format: 'importing {bar} {percentage}% | ETA {eta_formatted} | {sent} events sent', hideCursor: true }, Presets.shades_classic) : undefined;
+  const bar =
+    options.progress && process.stderr.isTTY
+      ? new SingleBar(
+          {
+            stream: process.stderr,
+            format: 'importing {bar} {percentage}% | ETA {eta_formatted} | {sent} events sent',
+            hideCursor: true,
+          },
+          Presets.shades_classic,
+        )
+      : undefined;
   let sentSoFar = 0;
   const progress: ImportProgress | undefined = bar && {
     start: (total) => bar.start(total, 0, { sent: 0 }),
@@ -109,20 +121,33 @@ export function formatSummary(summary: ImportSummary, dryRun: boolean): string {
   if (summary.rejected > 0) {
     lines.push('  rejected lines:');
     for (const r of summary.rejects) lines.push(`    line ${r.line}: ${r.field ? `${r.field}: ` : ''}${r.reason}`);
-    if (summary.rejectsTruncated) lines.push(`    … and ${summary.rejected - summary.rejects.length} more (use --json for the listed ones)`);
+    if (summary.rejectsTruncated)
+      lines.push(`    … and ${summary.rejected - summary.rejects.length} more (use --json for the listed ones)`);
   }
   return `${lines.join('\n')}\n`;
 }
 
 /** Adds `kumiki import` to the CLI (main.ts calls this once). */
-export function registerImportCommand(program: Command, config: () => CliConfig, setExitCode: (code: number) => void): void {
+export function registerImportCommand(
+  program: Command,
+  config: () => CliConfig,
+  setExitCode: (code: number) => void,
+): void {
   program
     .command('import')
     .description('import a CSV or NDJSON file (store purchases, CRM exports) as identify / Order Completed events')
     .argument('<file>', 'a .csv file with a header row, or .ndjson / .jsonl with one JSON object per line')
-    .option('--map <field=Column>', 'map a kumiki field to a column, e.g. --map email=Email --map order_id=OrderNo (repeatable)', collect, [])
+    .option(
+      '--map <field=Column>',
+      'map a kumiki field to a column, e.g. --map email=Email --map order_id=OrderNo (repeatable)',
+      collect,
+      [],
+    )
     .option('--mapping <file.json>', 'a JSON file {"field": "Column", …}; --map pairs override it')
-    .option('--type <identify|track>', 'event type of every record (default: track when order_id is mapped, else identify)')
+    .option(
+      '--type <identify|track>',
+      'event type of every record (default: track when order_id is mapped, else identify)',
+    )
     .option('--event <name>', 'event name of track records', 'Order Completed')
     .option('--source <name>', "the events' source (default: the file's name)")
     .option('--format <csv|ndjson>', 'file format (default: from the file extension)')

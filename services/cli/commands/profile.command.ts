@@ -10,7 +10,9 @@ import { callReadApi, parseIdentifier, reportFailure } from './read-api.client';
 async function show(config: CliConfig, command: 'profile' | 'explain', raw: string): Promise<number> {
   const identifier = parseIdentifier(raw);
   if (!identifier) {
-    process.stderr.write(`kumiki ${command}: expected <type>:<value>, e.g. email:ann@example.com (got ${JSON.stringify(raw)})\n`);
+    process.stderr.write(
+      `kumiki ${command}: expected <type>:<value>, e.g. email:ann@example.com (got ${JSON.stringify(raw)})\n`,
+    );
     return 2;
   }
   const path = `/v1/profiles/${encodeURIComponent(identifier.type)}/${encodeURIComponent(identifier.value)}${command === 'explain' ? '/explain' : ''}`;
@@ -20,7 +22,11 @@ async function show(config: CliConfig, command: 'profile' | 'explain', raw: stri
   return 0;
 }
 
-export function registerProfileCommands(program: Command, config: () => CliConfig, setExitCode: (code: number) => void): void {
+export function registerProfileCommands(
+  program: Command,
+  config: () => CliConfig,
+  setExitCode: (code: number) => void,
+): void {
   program
     .command('profile')
     .description('show the profile of an identifier (traits, RFM, segments, consent)')

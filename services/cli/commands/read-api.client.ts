@@ -11,19 +11,36 @@ export type ReadApiResult<T> = { ok: true; body: T } | { ok: false; status: numb
  * else `.kumiki/credentials.json`). Failures come back as one printable line: the API's own
  * `{ code, message }`, or why the API could not be reached.
  */
-export async function callReadApi<T>(config: CliConfig, method: 'GET' | 'POST' | 'DELETE', pathname: string, body?: unknown): Promise<ReadApiResult<T>> {
+export async function callReadApi<T>(
+  config: CliConfig,
+  method: 'GET' | 'POST' | 'DELETE',
+  pathname: string,
+  body?: unknown,
+): Promise<ReadApiResult<T>> {
   const token = config.adminToken ?? (await readCredentials(config.paths.credentials))?.adminToken;
-  if (!token) return { ok: false, status: 0, message: `no admin token: set KUMIKI_ADMIN_TOKEN or run \`kumiki up\` (which writes ${config.paths.credentials})` };
+  if (!token)
+    return {
+      ok: false,
+      status: 0,
+      message: `no admin token: set KUMIKI_ADMIN_TOKEN or run \`kumiki up\` (which writes ${config.paths.credentials})`,
+    };
   const url = `${config.readApiUrl ?? serviceUrl(config.ports.materializer)}${pathname}`;
   let response: Response;
   try {
     response = await fetch(url, {
       method,
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
   } catch (error) {
-    return { ok: false, status: 0, message: `the read API at ${url} does not answer (${errorMessage(error)}); is \`kumiki up\` running?` };
+    return {
+      ok: false,
+      status: 0,
+      message: `the read API at ${url} does not answer (${errorMessage(error)}); is \`kumiki up\` running?`,
+    };
   }
   const text = await response.text();
   let parsed: unknown;
@@ -34,7 +51,11 @@ export async function callReadApi<T>(config: CliConfig, method: 'GET' | 'POST' |
   }
   if (response.ok) return { ok: true, body: parsed as T };
   const error = parsed as { code?: string; message?: string } | undefined;
-  return { ok: false, status: response.status, message: error?.code ? `${error.code}: ${error.message ?? ''}` : `HTTP ${response.status}: ${text.slice(0, 500)}` };
+  return {
+    ok: false,
+    status: response.status,
+    message: error?.code ? `${error.code}: ${error.message ?? ''}` : `HTTP ${response.status}: ${text.slice(0, 500)}`,
+  };
 }
 
 /** Prints a failed call and gives the exit code: 1 for the API's refusal, 1 when unreachable. */

@@ -45,7 +45,11 @@ export interface CreateOptions {
 }
 
 /** The POST body for `segment create`, or a usage problem. Exported for unit tests. */
-export function createBody(name: string, options: CreateOptions, readFile: (path: string) => string = (p) => fs.readFileSync(p, 'utf8')): { body: Record<string, unknown> } | { problem: string } {
+export function createBody(
+  name: string,
+  options: CreateOptions,
+  readFile: (path: string) => string = (p) => fs.readFileSync(p, 'utf8'),
+): { body: Record<string, unknown> } | { problem: string } {
   const given = [options.sql, options.rule, options.ruleFile].filter((v) => v !== undefined).length;
   if (given !== 1) return { problem: 'give exactly one of --sql, --rule, --rule-file' };
   let definition: Record<string, unknown>;
@@ -79,7 +83,13 @@ async function list(config: CliConfig, format: string): Promise<number> {
   if (format !== 'table' && format !== 'json') return usage('--format must be table or json');
   const result = await callReadApi<{ segments: SegmentBody[] }>(config, 'GET', '/v1/segments');
   if (!result.ok) return reportFailure('segment list', result);
-  const rows = result.body.segments.map((s) => ({ id: s.id, name: s.name, kind: s.kind, purpose: s.purpose ?? '', created: s.createdAt }));
+  const rows = result.body.segments.map((s) => ({
+    id: s.id,
+    name: s.name,
+    kind: s.kind,
+    purpose: s.purpose ?? '',
+    created: s.createdAt,
+  }));
   process.stdout.write(format === 'json' ? `${JSON.stringify(result.body.segments, null, 2)}\n` : formatTable(rows));
   return 0;
 }
@@ -91,21 +101,34 @@ async function show(config: CliConfig, id: string): Promise<number> {
   return 0;
 }
 
-async function members(config: CliConfig, id: string, options: { limit: string; all?: boolean; format: string }): Promise<number> {
+async function members(
+  config: CliConfig,
+  id: string,
+  options: { limit: string; all?: boolean; format: string },
+): Promise<number> {
   if (options.format !== 'table' && options.format !== 'json') return usage('--format must be table or json');
   const limit = Number(options.limit);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) return usage('--limit must be an integer from 1 to 10000');
+  if (!Number.isInteger(limit) || limit < 1 || limit > 10_000)
+    return usage('--limit must be an integer from 1 to 10000');
   const all: MembersPage['members'] = [];
   let after: string | null = '';
   // Pages follow the API's cursor; without --all only the first page is printed.
   while (after !== null) {
     const query: string = `?limit=${limit}${after ? `&after=${encodeURIComponent(after)}` : ''}`;
-    const result = await callReadApi<MembersPage>(config, 'GET', `/v1/segments/${encodeURIComponent(id)}/members${query}`);
+    const result = await callReadApi<MembersPage>(
+      config,
+      'GET',
+      `/v1/segments/${encodeURIComponent(id)}/members${query}`,
+    );
     if (!result.ok) return reportFailure('segment members', result);
     all.push(...result.body.members);
     after = options.all ? result.body.next : null;
   }
-  process.stdout.write(options.format === 'json' ? `${JSON.stringify(all, null, 2)}\n` : formatTable(all.map((m) => ({ profile_id: m.profileId, since: m.since }))));
+  process.stdout.write(
+    options.format === 'json'
+      ? `${JSON.stringify(all, null, 2)}\n`
+      : formatTable(all.map((m) => ({ profile_id: m.profileId, since: m.since }))),
+  );
   return 0;
 }
 
@@ -116,7 +139,11 @@ async function remove(config: CliConfig, id: string): Promise<number> {
   return 0;
 }
 
-export function registerSegmentCommands(program: Command, config: () => CliConfig, setExitCode: (code: number) => void): void {
+export function registerSegmentCommands(
+  program: Command,
+  config: () => CliConfig,
+  setExitCode: (code: number) => void,
+): void {
   const segment = program.command('segment').description('saved segments: create, list, show, members, delete');
   segment
     .command('create')
@@ -144,7 +171,9 @@ export function registerSegmentCommands(program: Command, config: () => CliConfi
     .option('--limit <n>', 'members per page (1 to 10000)', '1000')
     .option('--all', 'follow the pages to the last member')
     .option('--format <format>', 'table or json', 'table')
-    .action(async (id: string, options: { limit: string; all?: boolean; format: string }) => setExitCode(await members(config(), id, options)));
+    .action(async (id: string, options: { limit: string; all?: boolean; format: string }) =>
+      setExitCode(await members(config(), id, options)),
+    );
   segment
     .command('delete')
     .description('delete a segment (refused while a rule refers to it); its members exit at the next sweep')

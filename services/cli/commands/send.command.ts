@@ -27,7 +27,9 @@ export async function sendCommand(config: CliConfig, type: string, json: string 
   }
   const credentials = await readCredentials(config.paths.credentials);
   if (!credentials) {
-    process.stderr.write(`kumiki send: no write key: ${config.paths.credentials} does not exist (run \`kumiki up\` first)\n`);
+    process.stderr.write(
+      `kumiki send: no write key: ${config.paths.credentials} does not exist (run \`kumiki up\` first)\n`,
+    );
     return 1;
   }
   const url = `${serviceUrl(config.ports.collector)}/v1/${type}`;
@@ -35,11 +37,16 @@ export async function sendCommand(config: CliConfig, type: string, json: string 
   try {
     response = await fetch(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${credentials.writeKey}:`).toString('base64')}` },
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Basic ${Buffer.from(`${credentials.writeKey}:`).toString('base64')}`,
+      },
       body: JSON.stringify(body),
     });
   } catch (error) {
-    process.stderr.write(`kumiki send: the collector at ${url} does not answer (${errorMessage(error)}); is \`kumiki up\` running?\n`);
+    process.stderr.write(
+      `kumiki send: the collector at ${url} does not answer (${errorMessage(error)}); is \`kumiki up\` running?\n`,
+    );
     return 1;
   }
   const text = await response.text();
@@ -48,7 +55,11 @@ export async function sendCommand(config: CliConfig, type: string, json: string 
 }
 
 /** Adds `kumiki send` to the CLI (main.ts calls this once). */
-export function registerSendCommand(program: Command, config: () => CliConfig, setExitCode: (code: number) => void): void {
+export function registerSendCommand(
+  program: Command,
+  config: () => CliConfig,
+  setExitCode: (code: number) => void,
+): void {
   program
     .command('send')
     .description('send one event to the collector with the local write key')

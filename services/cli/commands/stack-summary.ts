@@ -26,7 +26,11 @@ export function formatSummary(input: SummaryInput): string {
     const relative = path.relative(input.cwd, file);
     return relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file;
   };
-  const rows = input.components.map((c) => [labels[c.name], c.address, c.pid === null ? 'not started by kumiki' : `pid ${c.pid}`]);
+  const rows = input.components.map((c) => [
+    labels[c.name],
+    c.address,
+    c.pid === null ? 'not started by kumiki' : `pid ${c.pid}`,
+  ]);
   const lines = [
     `kumiki is up${input.detached ? ' (detached)' : ''}`,
     '',
@@ -46,7 +50,10 @@ export function formatSummary(input: SummaryInput): string {
 /** Left-aligned columns separated by two spaces, trailing blanks trimmed. */
 export function table(rows: readonly (readonly string[])[]): string[] {
   const widths: number[] = [];
-  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  for (const row of rows)
+    row.forEach((cell, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, cell.length);
+    });
   return rows.map((row) =>
     row
       .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))

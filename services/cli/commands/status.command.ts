@@ -48,7 +48,10 @@ function configuredAddress(config: CliConfig, name: ComponentName): string {
   }
 }
 
-async function probeComponent(name: ComponentName, address: string): Promise<Pick<ComponentStatus, 'state' | 'detail'>> {
+async function probeComponent(
+  name: ComponentName,
+  address: string,
+): Promise<Pick<ComponentStatus, 'state' | 'detail'>> {
   if (name === 'kafka') return probeBrokers(address.split(','));
   if (name === 'registry') {
     const subjects = await httpJson(`${address}/subjects`);
@@ -65,7 +68,8 @@ async function probeBrokers(brokers: string[]): Promise<Pick<ComponentStatus, 's
   // A closed local port answers at once; only a listening one is worth a Kafka request.
   const [first] = brokers;
   const local = brokers.length === 1 && first !== undefined && /^127\.0\.0\.1:\d+$/.test(first);
-  if (local && !(await isPortOpen(Number(first.split(':')[1])))) return { state: 'down', detail: 'nothing listens on the port' };
+  if (local && !(await isPortOpen(Number(first.split(':')[1]))))
+    return { state: 'down', detail: 'nothing listens on the port' };
   const probe = await probeKafka(brokers, 3_000);
   return probe.reachable
     ? { state: 'up', detail: `${probe.brokers} broker${probe.brokers === 1 ? '' : 's'}` }

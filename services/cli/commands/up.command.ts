@@ -18,7 +18,11 @@ import { formatSummary } from './stack-summary';
  * Ctrl-C or SIGTERM stops everything in reverse order (a second one kills at once), and a
  * component that dies takes the stack down with it rather than leaving it half-working.
  */
-export async function upCommand(config: CliConfig, options: { detach: boolean }, log: CliLog = consoleLog): Promise<number> {
+export async function upCommand(
+  config: CliConfig,
+  options: { detach: boolean },
+  log: CliLog = consoleLog,
+): Promise<number> {
   const { paths } = config;
   if (await alreadyRunning(config, log)) return 1;
 
@@ -70,7 +74,12 @@ export async function upCommand(config: CliConfig, options: { detach: boolean },
     });
     for (const spec of specs) {
       const started = Date.now();
-      const proc = await startService(spec, { servicesDir: config.servicesDir, logsDir: paths.logs, cwd: process.cwd(), env: config.childEnv });
+      const proc = await startService(spec, {
+        servicesDir: config.servicesDir,
+        logsDir: paths.logs,
+        cwd: process.cwd(),
+        env: config.childEnv,
+      });
       await stack.add({ name: spec.name, address: serviceUrl(spec.port), process: proc });
       log.info(`starting ${spec.name} on ${serviceUrl(spec.port)} (pid ${proc.pid})`);
       await awaitReady(proc, async () => (await httpStatus(`${serviceUrl(spec.port)}/ready`)) === 200, {
@@ -81,7 +90,8 @@ export async function upCommand(config: CliConfig, options: { detach: boolean },
       log.info(`${spec.name} is ready (${((Date.now() - started) / 1000).toFixed(1)} s)`);
     }
   } catch (error) {
-    if (!(error instanceof StartAbortedError) && stack.components.length > 0) log.warn('start failed; stopping what was started');
+    if (!(error instanceof StartAbortedError) && stack.components.length > 0)
+      log.warn('start failed; stopping what was started');
     await stack.stop();
     release();
     if (error instanceof StartAbortedError) return 0;
@@ -156,11 +166,15 @@ async function preflight(config: CliConfig): Promise<void> {
   };
   const busy: { port: number; setting: string; purpose: string }[] = [];
   for (const key of needed) {
-    if (await isPortOpen(config.ports[key])) busy.push({ port: config.ports[key], setting: portSettings[key], purpose: purposes[key] });
+    if (await isPortOpen(config.ports[key]))
+      busy.push({ port: config.ports[key], setting: portSettings[key], purpose: purposes[key] });
   }
   if (busy.length > 0) throw new PortInUseError(busy);
   for (const name of ['profile-materializer', 'identity-stitcher', 'collector']) {
     const entry = path.join(config.servicesDir, name, 'main.js');
-    if (!existsSync(entry)) throw new ComponentFailedError(`${entry} does not exist; build kumiki first (\`npm run build\`)`, { component: name });
+    if (!existsSync(entry))
+      throw new ComponentFailedError(`${entry} does not exist; build kumiki first (\`npm run build\`)`, {
+        component: name,
+      });
   }
 }

@@ -120,7 +120,8 @@ export function generateDemoPopulation(input: DemoOptions): DemoPopulation {
   const nextId = (): string => `${prefix}${(sequence += 1)}`;
 
   /** A moment `dayOffset` whole days ago, inside that day (so recency days stay put for an hour or more). */
-  const dayTime = (dayOffset: number, fraction = 0.1 + random() * 0.8): number => now - dayOffset * DAY_MS - Math.floor(fraction * DAY_MS);
+  const dayTime = (dayOffset: number, fraction = 0.1 + random() * 0.8): number =>
+    now - dayOffset * DAY_MS - Math.floor(fraction * DAY_MS);
   const iso = (ms: number): string => new Date(ms).toISOString();
   const web = { library: { name: 'analytics.js', version: '2.11.1' } };
   const ios = { library: { name: 'analytics-ios', version: '4.1.8' } };
@@ -138,7 +139,11 @@ export function generateDemoPopulation(input: DemoOptions): DemoPopulation {
     for (const id of known) uf.add(id);
     for (let i = 1; i < known.length; i++) uf.union(known[0]!, known[i]!);
   };
-  const send = (message: Omit<SegmentMessage, 'messageId'>, ids: (string | undefined)[], owner: string | null = person): SegmentMessage => {
+  const send = (
+    message: Omit<SegmentMessage, 'messageId'>,
+    ids: (string | undefined)[],
+    owner: string | null = person,
+  ): SegmentMessage => {
     const full = { messageId: nextId(), ...message } as SegmentMessage;
     messages.push(full);
     goodMessageIds.add(full.messageId);
@@ -150,30 +155,59 @@ export function generateDemoPopulation(input: DemoOptions): DemoPopulation {
   const did = (v: string): string => `device_id:${v}`;
   const eml = (v: string): string => `email:${v.trim().toLowerCase()}`;
   const cid = (v: string): string => `customer_id:${v}`;
-  const emailVariant = (email: string): string => (chance(0.2) ? email.toUpperCase() : chance(0.2) ? ` ${email} ` : email);
+  const emailVariant = (email: string): string =>
+    chance(0.2) ? email.toUpperCase() : chance(0.2) ? ` ${email} ` : email;
 
   /** Heavy-tailed: most people buy once or twice, a few very often. */
-  const orderCount = (): number => Math.min(25, Math.floor(1 / Math.pow(1 - random() * 0.97, 0.8)));
+  const orderCount = (): number => Math.min(25, Math.floor(1 / (1 - random() * 0.97) ** 0.8));
   /** Log-normal order value around $45, in cents. */
   const orderCents = (): number => Math.max(299, Math.round(Math.exp(3.6 + 0.85 * gaussian(random)) * 100));
   const money = (cents: number): string => (cents / 100).toFixed(2);
 
-  const addOrder = (orderId: string, identifier: string, at: number, cents: number, channel: 'online' | 'store', refund: number | 'full' | null): void => {
+  const addOrder = (
+    orderId: string,
+    identifier: string,
+    at: number,
+    cents: number,
+    channel: 'online' | 'store',
+    refund: number | 'full' | null,
+  ): void => {
     orders.push({ orderId, person, identifier, at, cents, refund, channel });
   };
   /** A refund for some orders, sent by the back office with the person's user id. */
-  const maybeRefund = (orderId: string, at: number, cents: number, userId: string | undefined): number | 'full' | null => {
+  const maybeRefund = (
+    orderId: string,
+    at: number,
+    cents: number,
+    userId: string | undefined,
+  ): number | 'full' | null => {
     if (userId === undefined || !chance(0.12)) return null;
     const full = chance(0.5);
     const refundAt = Math.min(now - 60_000, at + int(1, 5) * 3_600_000);
     const refunded = full ? 'full' : Math.max(1, Math.floor(cents * 0.3));
     send(
-      { type: 'track', event: 'Order Refunded', userId, timestamp: iso(refundAt), properties: { order_id: orderId, ...(full ? {} : { revenue: Number(money(refunded as number)), currency: 'USD' }) }, context: server },
+      {
+        type: 'track',
+        event: 'Order Refunded',
+        userId,
+        timestamp: iso(refundAt),
+        properties: {
+          order_id: orderId,
+          ...(full ? {} : { revenue: Number(money(refunded as number)), currency: 'USD' }),
+        },
+        context: server,
+      },
       [uid(userId)],
     );
     return refunded;
   };
-  const storeOrder = (orderId: string, at: number, loyalty: string | undefined, email: string | undefined, refundUser: string | undefined): void => {
+  const storeOrder = (
+    orderId: string,
+    at: number,
+    loyalty: string | undefined,
+    email: string | undefined,
+    refundUser: string | undefined,
+  ): void => {
     const cents = orderCents();
     storeRows.push({
       messageId: nextId(),
@@ -188,9 +222,22 @@ export function generateDemoPopulation(input: DemoOptions): DemoPopulation {
     });
     goodMessageIds.add(storeRows.at(-1)!.messageId);
     link([aid(`pos-${orderId}`), loyalty ? cid(loyalty) : undefined, email ? eml(email) : undefined]);
-    addOrder(orderId, loyalty ? cid(loyalty) : eml(email!), at, cents, 'store', maybeRefund(orderId, at, cents, refundUser));
+    addOrder(
+      orderId,
+      loyalty ? cid(loyalty) : eml(email!),
+      at,
+      cents,
+      'store',
+      maybeRefund(orderId, at, cents, refundUser),
+    );
   };
-  const onlineOrder = (orderId: string, at: number, userId: string, context: Record<string, unknown>, anonymousId: string | undefined): void => {
+  const onlineOrder = (
+    orderId: string,
+    at: number,
+    userId: string,
+    context: Record<string, unknown>,
+    anonymousId: string | undefined,
+  ): void => {
     const cents = orderCents();
     const product = pick(products);
     send(
@@ -200,7 +247,12 @@ export function generateDemoPopulation(input: DemoOptions): DemoPopulation {
         userId,
         ...(anonymousId ? { anonymousId } : {}),
         timestamp: iso(at),
-        properties: { order_id: orderId, revenue: Number(money(cents)), currency: 'USD', products: [{ ...product, price: Number(money(cents)), quantity: 1 }] },
+        properties: {
+          order_id: orderId,
+          revenue: Number(money(cents)),
+          currency: 'USD',
+          products: [{ ...product, price: Number(money(cents)), quantity: 1 }],
+        },
         context,
       },
       [uid(userId), anonymousId ? aid(anonymousId) : undefined],
@@ -212,7 +264,18 @@ export function generateDemoPopulation(input: DemoOptions): DemoPopulation {
     for (let p = 0; p < count; p++) {
       t += int(20, 300) * 1000;
       const name = pick(pages);
-      send({ type: 'page', name, anonymousId, ...extra, timestamp: iso(t), properties: { path: `/${name.toLowerCase().replace(/ /g, '-')}` }, context: web }, [aid(anonymousId), extra.userId ? uid(extra.userId) : undefined]);
+      send(
+        {
+          type: 'page',
+          name,
+          anonymousId,
+          ...extra,
+          timestamp: iso(t),
+          properties: { path: `/${name.toLowerCase().replace(/ /g, '-')}` },
+          context: web,
+        },
+        [aid(anonymousId), extra.userId ? uid(extra.userId) : undefined],
+      );
     }
     return t;
   };
@@ -220,7 +283,18 @@ export function generateDemoPopulation(input: DemoOptions): DemoPopulation {
     const anonymousId = `${tag}-ec-${person}-${index}`;
     const t = dayTime(int(0, days - 1));
     send(
-      { type: 'track', event: 'Email Link Clicked', anonymousId, timestamp: iso(t), properties: { campaign: pick(['spring-sale', 'new-arrivals', 'we-miss-you']) }, context: { ...web, traits: { email: emailVariant(email) }, campaign: { medium: 'email', source: 'newsletter' } } },
+      {
+        type: 'track',
+        event: 'Email Link Clicked',
+        anonymousId,
+        timestamp: iso(t),
+        properties: { campaign: pick(['spring-sale', 'new-arrivals', 'we-miss-you']) },
+        context: {
+          ...web,
+          traits: { email: emailVariant(email) },
+          campaign: { medium: 'email', source: 'newsletter' },
+        },
+      },
       [aid(anonymousId), eml(email)],
     );
   };
@@ -247,40 +321,102 @@ export function generateDemoPopulation(input: DemoOptions): DemoPopulation {
         if (chance(0.4)) {
           t += 30_000;
           const product = pick(products);
-          send({ type: 'track', event: 'Product Viewed', anonymousId, timestamp: iso(t), properties: product, context: web }, [aid(anonymousId)]);
+          send(
+            {
+              type: 'track',
+              event: 'Product Viewed',
+              anonymousId,
+              timestamp: iso(t),
+              properties: product,
+              context: web,
+            },
+            [aid(anonymousId)],
+          );
         }
         // Later in the session the visitor signs in (the first time with an identify).
         t += 60_000;
         if (s === 0) {
           send(
-            { type: 'identify', userId, anonymousId, timestamp: iso(t), traits: { email: emailVariant(email), first_name: `Member${i}`, ...(loyaltyOnline ? { loyaltyId: loyalty } : {}) }, context: web },
+            {
+              type: 'identify',
+              userId,
+              anonymousId,
+              timestamp: iso(t),
+              traits: {
+                email: emailVariant(email),
+                first_name: `Member${i}`,
+                ...(loyaltyOnline ? { loyaltyId: loyalty } : {}),
+              },
+              context: web,
+            },
             [uid(userId), aid(anonymousId), eml(email), loyaltyOnline ? cid(loyalty!) : undefined],
           );
-        } else send({ type: 'track', event: 'Signed In', userId, anonymousId, timestamp: iso(t), context: web }, [uid(userId), aid(anonymousId)]);
+        } else
+          send({ type: 'track', event: 'Signed In', userId, anonymousId, timestamp: iso(t), context: web }, [
+            uid(userId),
+            aid(anonymousId),
+          ]);
       }
       if (chance(0.5)) {
         const deviceId = `${tag}-d${i}`;
         const appAnon = `${tag}-m${i}`;
         const context = { ...(chance(0.6) ? ios : android), device: { id: deviceId, type: 'ios' } };
         for (let k = int(1, 3); k > 0; k--) {
-          send({ type: 'screen', name: pick(['Home', 'Wishlist', 'Product']), userId, anonymousId: appAnon, timestamp: iso(dayTime(int(0, days - 1))), context }, [uid(userId), aid(appAnon), did(deviceId)]);
+          send(
+            {
+              type: 'screen',
+              name: pick(['Home', 'Wishlist', 'Product']),
+              userId,
+              anonymousId: appAnon,
+              timestamp: iso(dayTime(int(0, days - 1))),
+              context,
+            },
+            [uid(userId), aid(appAnon), did(deviceId)],
+          );
         }
       }
       if (chance(0.05)) {
         // A buggy SDK build: a placeholder anonymous id that must never join anyone.
-        send({ type: 'track', event: 'Cart Viewed', userId, anonymousId: pick(['undefined', 'null', '00000000-0000-0000-0000-000000000000']), timestamp: iso(dayTime(int(0, days - 1))), context: web }, [uid(userId)]);
+        send(
+          {
+            type: 'track',
+            event: 'Cart Viewed',
+            userId,
+            anonymousId: pick(['undefined', 'null', '00000000-0000-0000-0000-000000000000']),
+            timestamp: iso(dayTime(int(0, days - 1))),
+            context: web,
+          },
+          [uid(userId)],
+        );
       }
       const n = chance(0.8) ? orderCount() : 0;
       for (let j = 0; j < n; j++) {
         const orderId = `${tag}-o${i}-${j}`;
         const at = dayTime(int(0, days - 1));
         if (loyalty && chance(0.4)) storeOrder(orderId, at, loyalty, chance(0.4) ? email : undefined, userId);
-        else onlineOrder(orderId, at, userId, chance(0.3) ? { ...ios, device: { id: `${tag}-d${i}`, type: 'ios' } } : web, chance(0.5) ? lastAnon : undefined);
+        else
+          onlineOrder(
+            orderId,
+            at,
+            userId,
+            chance(0.3) ? { ...ios, device: { id: `${tag}-d${i}`, type: 'ios' } } : web,
+            chance(0.5) ? lastAnon : undefined,
+          );
       }
       if (chance(0.2)) {
         // Something put in the cart in the last days, and (maybe) never bought.
         const t = dayTime(int(0, Math.min(6, days - 1)));
-        send({ type: 'track', event: 'Product Added', userId, timestamp: iso(t), properties: { ...pick(products), quantity: 1 }, context: web }, [uid(userId)]);
+        send(
+          {
+            type: 'track',
+            event: 'Product Added',
+            userId,
+            timestamp: iso(t),
+            properties: { ...pick(products), quantity: 1 },
+            context: web,
+          },
+          [uid(userId)],
+        );
       }
       for (let k = chance(0.5) ? int(1, 2) : 0; k > 0; k--) emailClick(email, k);
     } else if (kind < 0.72) {
@@ -288,22 +424,56 @@ export function generateDemoPopulation(input: DemoOptions): DemoPopulation {
       const anonymousId = `${tag}-a${i}-0`;
       const email = `reader${i}.${tag}@example.com`;
       const t = browse(anonymousId, int(0, days - 1), int(1, 3)) + 60_000;
-      send({ type: 'identify', anonymousId, timestamp: iso(t), traits: { email: emailVariant(email), newsletter: true }, context: web }, [aid(anonymousId), eml(email)]);
+      send(
+        {
+          type: 'identify',
+          anonymousId,
+          timestamp: iso(t),
+          traits: { email: emailVariant(email), newsletter: true },
+          context: web,
+        },
+        [aid(anonymousId), eml(email)],
+      );
       for (let k = int(0, 2); k > 0; k--) emailClick(email, k);
       if (chance(0.3)) {
         const loyalty = chance(0.4) ? `${tag}-L${100000 + i}` : undefined;
-        for (let j = orderCount(); j > 0; j--) storeOrder(`${tag}-o${i}-${j}`, dayTime(int(0, days - 1)), loyalty, loyalty && chance(0.5) ? undefined : email, undefined);
+        for (let j = orderCount(); j > 0; j--)
+          storeOrder(
+            `${tag}-o${i}-${j}`,
+            dayTime(int(0, days - 1)),
+            loyalty,
+            loyalty && chance(0.5) ? undefined : email,
+            undefined,
+          );
       }
     } else if (kind < 0.85) {
       // Store-only shopper with a loyalty card.
       const loyalty = `${tag}-L${100000 + i}`;
       const email = chance(0.4) ? `shopper${i}.${tag}@example.com` : undefined;
-      for (let j = orderCount(); j > 0; j--) storeOrder(`${tag}-o${i}-${j}`, dayTime(int(0, days - 1)), loyalty, email && chance(0.5) ? email : undefined, undefined);
+      for (let j = orderCount(); j > 0; j--)
+        storeOrder(
+          `${tag}-o${i}-${j}`,
+          dayTime(int(0, days - 1)),
+          loyalty,
+          email && chance(0.5) ? email : undefined,
+          undefined,
+        );
     } else {
       // Anonymous browser.
       const anonymousId = `${tag}-a${i}-0`;
       const t = browse(anonymousId, int(0, days - 1), int(1, 5));
-      if (chance(0.3)) send({ type: 'track', event: 'Product Added', anonymousId, timestamp: iso(t + 30_000), properties: { ...pick(products), quantity: 1 }, context: web }, [aid(anonymousId)]);
+      if (chance(0.3))
+        send(
+          {
+            type: 'track',
+            event: 'Product Added',
+            anonymousId,
+            timestamp: iso(t + 30_000),
+            properties: { ...pick(products), quantity: 1 },
+            context: web,
+          },
+          [aid(anonymousId)],
+        );
     }
   }
 
@@ -319,7 +489,17 @@ export function generateDemoPopulation(input: DemoOptions): DemoPopulation {
       person = `${tag}-person-${member.index}`;
       const t = dayTime(int(0, days - 1));
       send({ type: 'screen', name: 'Home', anonymousId: tabletAnon, timestamp: iso(t), context }, [], null);
-      send({ type: 'track', event: 'Signed In', userId: member.userId, anonymousId: tabletAnon, timestamp: iso(t + 30_000), context }, [uid(member.userId)]);
+      send(
+        {
+          type: 'track',
+          event: 'Signed In',
+          userId: member.userId,
+          anonymousId: tabletAnon,
+          timestamp: iso(t + 30_000),
+          context,
+        },
+        [uid(member.userId)],
+      );
     }
   }
 
@@ -327,10 +507,33 @@ export function generateDemoPopulation(input: DemoOptions): DemoPopulation {
   const good = messages.length;
   const badCount = Math.round((good * options.badRate) / (1 - options.badRate));
   const brokenKinds: { code: string; make: (messageId: string) => SegmentMessage }[] = [
-    { code: 'KUMIKI_MISSING_FIELD', make: (messageId) => ({ messageId, type: 'track', userId: `${tag}-u0`, properties: {}, context: web }) },
+    {
+      code: 'KUMIKI_MISSING_FIELD',
+      make: (messageId) => ({ messageId, type: 'track', userId: `${tag}-u0`, properties: {}, context: web }),
+    },
     { code: 'KUMIKI_MISSING_FIELD', make: (messageId) => ({ messageId, type: 'page', name: 'Home', context: web }) },
-    { code: 'KUMIKI_INVALID_TIMESTAMP', make: (messageId) => ({ messageId, type: 'track', event: 'Product Viewed', anonymousId: `${tag}-x`, timestamp: 'last tuesday', context: web }) },
-    { code: 'KUMIKI_INVALID_EVENT', make: (messageId) => ({ messageId, type: 'track', event: 'Product Viewed', anonymousId: `${tag}-x`, properties: 'sku=42', context: web }) },
+    {
+      code: 'KUMIKI_INVALID_TIMESTAMP',
+      make: (messageId) => ({
+        messageId,
+        type: 'track',
+        event: 'Product Viewed',
+        anonymousId: `${tag}-x`,
+        timestamp: 'last tuesday',
+        context: web,
+      }),
+    },
+    {
+      code: 'KUMIKI_INVALID_EVENT',
+      make: (messageId) => ({
+        messageId,
+        type: 'track',
+        event: 'Product Viewed',
+        anonymousId: `${tag}-x`,
+        properties: 'sku=42',
+        context: web,
+      }),
+    },
   ];
   for (let b = 0; b < badCount; b++) {
     const kind = brokenKinds[b % brokenKinds.length]!;
@@ -359,7 +562,17 @@ export function generateDemoPopulation(input: DemoOptions): DemoPopulation {
 
 /** The store rows as CSV with a header (RFC 4180 quoting where needed). */
 export function storeRowsCsv(rows: readonly StoreRow[]): string {
-  const columns: (keyof StoreRow)[] = ['messageId', 'anonymousId', 'loyalty_id', 'email', 'order_id', 'revenue', 'currency', 'timestamp', 'properties.store'];
+  const columns: (keyof StoreRow)[] = [
+    'messageId',
+    'anonymousId',
+    'loyalty_id',
+    'email',
+    'order_id',
+    'revenue',
+    'currency',
+    'timestamp',
+    'properties.store',
+  ];
   const quote = (value: string): string => (/[",\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value);
   return `${[columns.join(','), ...rows.map((row) => columns.map((c) => quote(row[c])).join(','))].join('\n')}\n`;
 }
@@ -390,7 +603,10 @@ class UnionFind {
   union(a: string, b: string): void {
     const ra = this.find(a);
     const rb = this.find(b);
-    if (ra !== rb) this.parent.set(rb < ra ? ra : rb, rb < ra ? rb : ra);
+    if (ra === rb) return;
+    // The smaller id becomes the root (string order), so groups are the same whatever the union order.
+    const [root, child] = ra < rb ? [ra, rb] : [rb, ra];
+    this.parent.set(child, root);
   }
   groups(): string[][] {
     const byRoot = new Map<string, string[]>();

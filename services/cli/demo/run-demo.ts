@@ -8,7 +8,13 @@ import { createKafkaClient } from '../../common/kafka/client';
 import { AvroCodec, SchemaRegistryClient } from '../../common/registry';
 import { schema, type DeadLetter } from '../../../schemas';
 import { importFile } from '../import/import-file';
-import { batchesOf, generateDemoPopulation, storeRowsCsv, type DemoPopulation, type SegmentMessage } from './demo-population';
+import {
+  batchesOf,
+  generateDemoPopulation,
+  storeRowsCsv,
+  type DemoPopulation,
+  type SegmentMessage,
+} from './demo-population';
 
 /**
  * `kumiki demo` without the terminal: generates the population (demo-population.ts), sends
@@ -80,7 +86,12 @@ export interface DemoReport {
 export const storeSource = 'store-pos';
 
 export async function runDemo(settings: DemoSettings): Promise<{ population: DemoPopulation; report: DemoReport }> {
-  const population = generateDemoPopulation({ people: settings.people, days: settings.days, seed: settings.seed, now: settings.now ?? Date.now() });
+  const population = generateDemoPopulation({
+    people: settings.people,
+    days: settings.days,
+    seed: settings.seed,
+    now: settings.now ?? Date.now(),
+  });
   const http = await sendOverHttp(settings, population.messages);
   const imported = await importStorePurchases(settings, population);
   const expectedEvents = population.truth.goodMessageIds.size;
@@ -89,7 +100,10 @@ export async function runDemo(settings: DemoSettings): Promise<{ population: Dem
   return { population, report };
 }
 
-async function sendOverHttp(settings: DemoSettings, messages: readonly SegmentMessage[]): Promise<{ httpMessages: number; accepted: number; rejected: number }> {
+async function sendOverHttp(
+  settings: DemoSettings,
+  messages: readonly SegmentMessage[],
+): Promise<{ httpMessages: number; accepted: number; rejected: number }> {
   const batches = batchesOf(messages, 100);
   const bar = settings.progress?.phase('sending events to the collector', messages.length);
   const auth = `Basic ${Buffer.from(`${settings.writeKey}:`).toString('base64')}`;
@@ -116,14 +130,24 @@ async function sendOverHttp(settings: DemoSettings, messages: readonly SegmentMe
 }
 
 /** 429 and 503 mean "nothing was accepted, try again" (docs/collector.md); anything else non-2xx is fatal. */
-async function postWithRetry(url: string, auth: string, body: string): Promise<{ accepted: number; rejected?: unknown[] }> {
+async function postWithRetry(
+  url: string,
+  auth: string,
+  body: string,
+): Promise<{ accepted: number; rejected?: unknown[] }> {
   const deadline = Date.now() + 60_000;
   for (let attempt = 0; ; attempt++) {
     let response: Response;
     try {
-      response = await fetch(url, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/json' }, body });
+      response = await fetch(url, {
+        method: 'POST',
+        headers: { authorization: auth, 'content-type': 'application/json' },
+        body,
+      });
     } catch (error) {
-      throw new DemoError(`the collector at ${url} does not answer (${errorMessage(error)}); is \`kumiki up\` running?`);
+      throw new DemoError(
+        `the collector at ${url} does not answer (${errorMessage(error)}); is \`kumiki up\` running?`,
+      );
     }
     const text = await response.text();
     if (response.ok) return JSON.parse(text) as { accepted: number; rejected?: unknown[] };
@@ -155,7 +179,10 @@ async function importStorePurchases(settings: DemoSettings, population: DemoPopu
       sent += events.length;
       bar?.update(sent);
     });
-    if (summary.rejected > 0) throw new DemoError(`the store export was rejected on ${summary.rejected} lines: ${JSON.stringify(summary.rejects.slice(0, 3))}`);
+    if (summary.rejected > 0)
+      throw new DemoError(
+        `the store export was rejected on ${summary.rejected} lines: ${JSON.stringify(summary.rejects.slice(0, 3))}`,
+      );
     return summary.sent;
   } finally {
     bar?.stop();
@@ -169,7 +196,11 @@ async function importStorePurchases(settings: DemoSettings, population: DemoPopu
  * merges are applied beside the events) and, where the stack keeps RFM snapshots, one was
  * computed after that. Bounded by `waitTimeoutMs`; the report says when it gave up.
  */
-async function waitForPipeline(settings: DemoSettings, prefix: string, expected: number): Promise<{ caughtUp: boolean; waitedMs: number }> {
+async function waitForPipeline(
+  settings: DemoSettings,
+  prefix: string,
+  expected: number,
+): Promise<{ caughtUp: boolean; waitedMs: number }> {
   const started = Date.now();
   const deadline = started + settings.waitTimeoutMs;
   const bar = settings.progress?.phase('waiting for the pipeline (events queryable)', expected);
@@ -217,7 +248,9 @@ async function waitForRfmSnapshot(settings: DemoSettings, prefix: string, deadli
   try {
     while (Date.now() < deadline) {
       // Ranking every purchaser live is not free on a large stack: compare once per snapshot.
-      const [latest] = await settings.sql<{ computed: string }>('SELECT toString(max(computed_at)) AS computed FROM rfm');
+      const [latest] = await settings.sql<{ computed: string }>(
+        'SELECT toString(max(computed_at)) AS computed FROM rfm',
+      );
       if (latest?.computed !== compared) {
         compared = latest?.computed;
         const [row] = await settings.sql<{ snapshot: string; live: string }>(
@@ -239,7 +272,15 @@ const demoProfiles = 'SELECT DISTINCT profile_id FROM events WHERE startsWith(me
 async function readReport(
   settings: DemoSettings,
   population: DemoPopulation,
-  sending: { httpMessages: number; accepted: number; rejected: number; imported: number; expectedEvents: number; caughtUp: boolean; waitedMs: number },
+  sending: {
+    httpMessages: number;
+    accepted: number;
+    rejected: number;
+    imported: number;
+    expectedEvents: number;
+    caughtUp: boolean;
+    waitedMs: number;
+  },
 ): Promise<DemoReport> {
   const prefix = population.prefix;
   const num = (value: unknown): number => Number(value ?? 0);
@@ -247,7 +288,10 @@ async function readReport(
     `SELECT toString(uniqExact(message_id)) AS events, toString(uniqExact(profile_id)) AS profiles FROM events WHERE startsWith(message_id, {prefix:String})`,
     { prefix },
   );
-  const [identifiers] = await settings.sql<Record<string, string>>(`SELECT toString(count()) AS n FROM identities WHERE profile_id IN (${demoProfiles})`, { prefix });
+  const [identifiers] = await settings.sql<Record<string, string>>(
+    `SELECT toString(count()) AS n FROM identities WHERE profile_id IN (${demoProfiles})`,
+    { prefix },
+  );
   const grid = await settings.sql<Record<string, string | number>>(
     `SELECT r_score AS r, f_score AS f, toString(count()) AS profiles, toString(sum(monetary_cents)) AS cents
      FROM rfm WHERE profile_id IN (${demoProfiles}) GROUP BY r, f ORDER BY r DESC, f`,
@@ -260,10 +304,18 @@ async function readReport(
   );
   const segments: { name: string; description: string; profiles: number }[] = [];
   for (const segment of demoSegments) {
-    const [row] = await settings.sql<{ n: string }>(`SELECT toString(count()) AS n FROM (${segment.sql})`, { prefix, store: storeSource });
+    const [row] = await settings.sql<{ n: string }>(`SELECT toString(count()) AS n FROM (${segment.sql})`, {
+      prefix,
+      store: storeSource,
+    });
     segments.push({ name: segment.name, description: segment.description, profiles: num(row?.n) });
   }
-  const rfmGrid = grid.map((row) => ({ r: num(row.r), f: num(row.f), profiles: num(row.profiles), revenueCents: num(row.cents) }));
+  const rfmGrid = grid.map((row) => ({
+    r: num(row.r),
+    f: num(row.f),
+    profiles: num(row.profiles),
+    revenueCents: num(row.cents),
+  }));
   return {
     seed: population.options.seed,
     example: exampleIdentifier(population),
@@ -275,7 +327,11 @@ async function readReport(
     purchasers: rfmGrid.reduce((sum, cell) => sum + cell.profiles, 0),
     revenueCents: rfmGrid.reduce((sum, cell) => sum + cell.revenueCents, 0),
     rfmGrid,
-    labels: labels.map((row) => ({ label: String(row.label), profiles: num(row.profiles), revenueCents: num(row.cents) })),
+    labels: labels.map((row) => ({
+      label: String(row.label),
+      profiles: num(row.profiles),
+      revenueCents: num(row.cents),
+    })),
     segments,
     deadLetters: await countDeadLetters(settings, prefix),
   };
@@ -315,7 +371,11 @@ async function countDeadLetters(settings: DemoSettings, prefix: string): Promise
   const counts = new Map<string, { code: string; reason: string; count: number }>();
   const letters: Buffer[] = [];
   const seen = new Set<string>();
-  await kafka.readToEnd({ topic: settings.dlqTopic, groupIdPrefix: 'kumiki-demo-dlq', onBatch: (messages) => void letters.push(...messages.flatMap((m) => (m.value ? [m.value] : []))) });
+  await kafka.readToEnd({
+    topic: settings.dlqTopic,
+    groupIdPrefix: 'kumiki-demo-dlq',
+    onBatch: (messages) => void letters.push(...messages.flatMap((m) => (m.value ? [m.value] : []))),
+  });
   for (const bytes of letters) {
     let letter: DeadLetter;
     try {
@@ -333,22 +393,34 @@ async function countDeadLetters(settings: DemoSettings, prefix: string): Promise
     entry.count += 1;
     counts.set(key, entry);
   }
-  return [...counts.values()].sort((a, b) => b.count - a.count || a.code.localeCompare(b.code) || a.reason.localeCompare(b.reason));
+  return [...counts.values()].sort(
+    (a, b) => b.count - a.count || a.code.localeCompare(b.code) || a.reason.localeCompare(b.reason),
+  );
 }
 
 /** The report as a marketer reads it. */
 export function formatDemoReport(report: DemoReport): string {
   const n = (value: number): string => value.toLocaleString('en-US');
-  const usd = (cents: number): string => `$${(cents / 100).toLocaleString('en-US', { minimumFractionDigits: 0, maximumFractionDigits: 0 })}`;
+  const usd = (cents: number): string =>
+    `$${(cents / 100).toLocaleString('en-US', { minimumFractionDigits: 0, maximumFractionDigits: 0 })}`;
   const lines: string[] = [];
   lines.push('');
-  lines.push(`kumiki demo: ${n(report.people)} people, ${n(report.expectedEvents)} events (${n(report.accepted)} over HTTP incl. retries, ${n(report.imported)} store purchases imported)`);
-  if (!report.caughtUp) lines.push(`  warning: the pipeline had not caught up after ${Math.round(report.waitedMs / 1000)} s; figures below are what is queryable now`);
+  lines.push(
+    `kumiki demo: ${n(report.people)} people, ${n(report.expectedEvents)} events (${n(report.accepted)} over HTTP incl. retries, ${n(report.imported)} store purchases imported)`,
+  );
+  if (!report.caughtUp)
+    lines.push(
+      `  warning: the pipeline had not caught up after ${Math.round(report.waitedMs / 1000)} s; figures below are what is queryable now`,
+    );
   lines.push('');
-  lines.push(`Profiles stitched   ${n(report.profiles)} profiles from ${n(report.events)} events and ${n(report.identifiers)} identifiers (caught up in ${(report.waitedMs / 1000).toFixed(1)} s)`);
+  lines.push(
+    `Profiles stitched   ${n(report.profiles)} profiles from ${n(report.events)} events and ${n(report.identifiers)} identifiers (caught up in ${(report.waitedMs / 1000).toFixed(1)} s)`,
+  );
   lines.push(`Purchasers          ${n(report.purchasers)}, net revenue ${usd(report.revenueCents)}`);
   lines.push('');
-  lines.push('RFM grid: profiles (net revenue) by R score (rows, 5 = bought most recently) and F score (columns, 5 = most orders)');
+  lines.push(
+    'RFM grid: profiles (net revenue) by R score (rows, 5 = bought most recently) and F score (columns, 5 = most orders)',
+  );
   const cell = (r: number, f: number): string => {
     const c = report.rfmGrid.find((x) => x.r === r && x.f === f);
     return c ? `${n(c.profiles)} (${usd(c.revenueCents)})` : '-';
@@ -356,21 +428,29 @@ export function formatDemoReport(report: DemoReport): string {
   const cells = [5, 4, 3, 2, 1].map((r) => [`R=${r}`, ...[1, 2, 3, 4, 5].map((f) => cell(r, f))]);
   const header = ['', 'F=1', 'F=2', 'F=3', 'F=4', 'F=5'];
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((row) => row[i]!.length)));
-  const render = (row: readonly string[]): string => row.map((text, i) => (i === 0 ? text.padEnd(widths[i]!) : text.padStart(widths[i]!))).join('  ');
+  const render = (row: readonly string[]): string =>
+    row.map((text, i) => (i === 0 ? text.padEnd(widths[i]!) : text.padStart(widths[i]!))).join('  ');
   lines.push(`  ${render(header)}`);
   for (const row of cells) lines.push(`  ${render(row)}`);
   lines.push('');
   lines.push('Top RFM labels');
   const labelWidth = Math.max(5, ...report.labels.map((l) => l.label.length));
-  for (const label of report.labels) lines.push(`  ${label.label.padEnd(labelWidth)}  ${n(label.profiles).padStart(7)} ${plural(label.profiles)}  ${usd(label.revenueCents).padStart(10)}`);
+  for (const label of report.labels)
+    lines.push(
+      `  ${label.label.padEnd(labelWidth)}  ${n(label.profiles).padStart(7)} ${plural(label.profiles)}  ${usd(label.revenueCents).padStart(10)}`,
+    );
   lines.push('');
   lines.push('Segments');
   const segmentWidth = Math.max(...report.segments.map((s) => s.name.length));
-  for (const segment of report.segments) lines.push(`  ${segment.name.padEnd(segmentWidth)}  ${n(segment.profiles).padStart(7)} ${plural(segment.profiles)}  ${segment.description}`);
+  for (const segment of report.segments)
+    lines.push(
+      `  ${segment.name.padEnd(segmentWidth)}  ${n(segment.profiles).padStart(7)} ${plural(segment.profiles)}  ${segment.description}`,
+    );
   lines.push('');
   const rejected = report.deadLetters.reduce((sum, d) => sum + d.count, 0);
   lines.push(`Dead letters (${n(rejected)} bad events, ${n(report.rejected)} rejected by the collector)`);
-  for (const letter of report.deadLetters) lines.push(`  ${n(letter.count).padStart(7)}  ${letter.code}  ${letter.reason}`);
+  for (const letter of report.deadLetters)
+    lines.push(`  ${n(letter.count).padStart(7)}  ${letter.code}  ${letter.reason}`);
   lines.push('');
   lines.push(`Next: kumiki sql "SELECT label, count() FROM rfm GROUP BY label"`);
   if (report.example) lines.push(`      kumiki profile ${report.example}   ·   kumiki explain ${report.example}`);

@@ -65,7 +65,12 @@ export function importMessageId(digest: string, line: number): string {
   return `imp-${createHash('sha256').update(`${digest}:${line}`).digest('hex').slice(0, 32)}`;
 }
 
-export async function importFile(options: ImportOptions, send: (events: Event[]) => Promise<void>, progress?: ImportProgress, fileSize?: number): Promise<ImportSummary> {
+export async function importFile(
+  options: ImportOptions,
+  send: (events: Event[]) => Promise<void>,
+  progress?: ImportProgress,
+  fileSize?: number,
+): Promise<ImportSummary> {
   const now = options.now ?? Date.now;
   const batchSize = options.batchSize ?? 500;
   const maxListed = options.maxRejectsListed ?? 1000;
@@ -94,7 +99,9 @@ export async function importFile(options: ImportOptions, send: (events: Event[])
 
   const stream = createReadStream(options.file, { highWaterMark: 256 * 1024 });
   const records: AsyncGenerator<FileRecord> =
-    formatOf(options.file, options.format) === 'csv' ? csvRecords(stream, (b) => progress?.advance(b)) : ndjsonRecords(stream, (b) => progress?.advance(b));
+    formatOf(options.file, options.format) === 'csv'
+      ? csvRecords(stream, (b) => progress?.advance(b))
+      : ndjsonRecords(stream, (b) => progress?.advance(b));
   for await (const record of records) {
     read += 1;
     if ('error' in record) {
@@ -106,7 +113,10 @@ export async function importFile(options: ImportOptions, send: (events: Event[])
       reject(record.line, mapped.reason, mapped.field);
       continue;
     }
-    const validated = validateMessage({ ...mapped.message, messageId: mapped.message.messageId ?? importMessageId(digest, record.line) }, { type: mapped.type });
+    const validated = validateMessage(
+      { ...mapped.message, messageId: mapped.message.messageId ?? importMessageId(digest, record.line) },
+      { type: mapped.type },
+    );
     if (validated.kind !== 'ok') {
       if (validated.kind === 'dlq') reject(record.line, validated.reason, validated.field);
       continue;
@@ -120,5 +130,14 @@ export async function importFile(options: ImportOptions, send: (events: Event[])
     if (batch.length >= batchSize) await flush();
   }
   await flush();
-  return { file: options.file, fileDigest: digest, read, sent, byType, rejected, rejects, rejectsTruncated: rejected > rejects.length };
+  return {
+    file: options.file,
+    fileDigest: digest,
+    read,
+    sent,
+    byType,
+    rejected,
+    rejects,
+    rejectsTruncated: rejected > rejects.length,
+  };
 }

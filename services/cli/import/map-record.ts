@@ -15,8 +15,32 @@ import type { RecordValue } from './read-records';
  * identify. `--type` and `--event` override both. Empty cells count as absent.
  */
 export const topLevelTargets = ['userId', 'anonymousId', 'messageId', 'timestamp', 'type', 'event'] as const;
-export const orderProperties = new Set(['order_id', 'checkout_id', 'revenue', 'total', 'subtotal', 'tax', 'shipping', 'discount', 'coupon', 'currency', 'products', 'affiliation', 'value']);
-const numericProperties = new Set(['revenue', 'total', 'subtotal', 'tax', 'shipping', 'discount', 'value', 'price', 'quantity']);
+export const orderProperties = new Set([
+  'order_id',
+  'checkout_id',
+  'revenue',
+  'total',
+  'subtotal',
+  'tax',
+  'shipping',
+  'discount',
+  'coupon',
+  'currency',
+  'products',
+  'affiliation',
+  'value',
+]);
+const numericProperties = new Set([
+  'revenue',
+  'total',
+  'subtotal',
+  'tax',
+  'shipping',
+  'discount',
+  'value',
+  'price',
+  'quantity',
+]);
 
 export type Mapping = ReadonlyMap<string, string>;
 
@@ -33,7 +57,8 @@ export function parseMapPairs(pairs: readonly string[]): Map<string, string> {
   const mapping = new Map<string, string>();
   for (const pair of pairs) {
     const equals = pair.indexOf('=');
-    if (equals <= 0 || equals === pair.length - 1) throw new MappingError(`--map ${pair}: expected field=Column, e.g. --map email=Email`);
+    if (equals <= 0 || equals === pair.length - 1)
+      throw new MappingError(`--map ${pair}: expected field=Column, e.g. --map email=Email`);
     mapping.set(checkTarget(pair.slice(0, equals).trim()), pair.slice(equals + 1).trim());
   }
   return mapping;
@@ -47,10 +72,12 @@ export function parseMappingFile(text: string, file: string): Map<string, string
   } catch (error) {
     throw new MappingError(`${file}: not JSON (${(error as Error).message})`);
   }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new MappingError(`${file}: must be a JSON object from kumiki field to column name`);
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    throw new MappingError(`${file}: must be a JSON object from kumiki field to column name`);
   const mapping = new Map<string, string>();
   for (const [target, column] of Object.entries(json)) {
-    if (typeof column !== 'string' || column === '') throw new MappingError(`${file}: the column of ${target} must be a non-empty string`);
+    if (typeof column !== 'string' || column === '')
+      throw new MappingError(`${file}: the column of ${target} must be a non-empty string`);
     mapping.set(checkTarget(target), column);
   }
   return mapping;
@@ -63,11 +90,19 @@ function checkTarget(target: string): string {
   return target;
 }
 
-export type MappedRecord = { ok: true; message: Record<string, unknown>; type: EventType } | { ok: false; field: string; reason: string };
+export type MappedRecord =
+  | { ok: true; message: Record<string, unknown>; type: EventType }
+  | { ok: false; field: string; reason: string };
 
-export function mapRecord(values: Readonly<Record<string, RecordValue>>, mapping: Mapping | undefined, options: MapOptions = {}): MappedRecord {
+export function mapRecord(
+  values: Readonly<Record<string, RecordValue>>,
+  mapping: Mapping | undefined,
+  options: MapOptions = {},
+): MappedRecord {
   const pairs: [string, RecordValue][] = mapping
-    ? [...mapping].flatMap(([target, column]) => (column in values ? [[target, values[column]!] as [string, RecordValue]] : []))
+    ? [...mapping].flatMap(([target, column]) =>
+        column in values ? [[target, values[column]!] as [string, RecordValue]] : [],
+      )
     : Object.entries(values);
   const top: Record<string, string> = {};
   const traits: Record<string, unknown> = {};
@@ -91,14 +126,21 @@ export function mapRecord(values: Readonly<Record<string, RecordValue>>, mapping
       bucket[name] = value.value;
     } else bucket[name] = raw;
   }
-  const type = options.type ?? (top.type === 'track' || top.type === 'identify' ? top.type : undefined) ?? (properties.order_id !== undefined ? 'track' : 'identify');
-  if (top.type !== undefined && top.type !== 'track' && top.type !== 'identify') return { ok: false, field: 'type', reason: `type must be identify or track, got ${JSON.stringify(top.type)}` };
+  const type =
+    options.type ??
+    (top.type === 'track' || top.type === 'identify' ? top.type : undefined) ??
+    (properties.order_id !== undefined ? 'track' : 'identify');
+  if (top.type !== undefined && top.type !== 'track' && top.type !== 'identify')
+    return { ok: false, field: 'type', reason: `type must be identify or track, got ${JSON.stringify(top.type)}` };
   const message: Record<string, unknown> = {
     userId: top.userId,
     anonymousId: top.anonymousId,
     messageId: top.messageId,
     timestamp: top.timestamp,
-    context: { library: { name: 'kumiki-import' }, ...(type === 'track' && Object.keys(traits).length > 0 ? { traits } : {}) },
+    context: {
+      library: { name: 'kumiki-import' },
+      ...(type === 'track' && Object.keys(traits).length > 0 ? { traits } : {}),
+    },
   };
   if (type === 'track') {
     message.event = top.event ?? options.event ?? 'Order Completed';
@@ -121,7 +163,8 @@ function propertyValue(name: string, raw: RecordValue): { ok: true; value: unkno
   }
   if (numericProperties.has(name)) {
     const number = Number(text.replace(/^(-?\d{1,3}(?:,\d{3})+(?:\.\d+)?)$/, (m) => m.replace(/,/g, '')));
-    if (text === '' || !Number.isFinite(number)) return { ok: false, reason: `${name} must be a number, got ${JSON.stringify(text.slice(0, 40))}` };
+    if (text === '' || !Number.isFinite(number))
+      return { ok: false, reason: `${name} must be a number, got ${JSON.stringify(text.slice(0, 40))}` };
     return { ok: true, value: number };
   }
   return { ok: true, value: text };

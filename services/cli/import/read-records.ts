@@ -25,13 +25,18 @@ export async function* csvRecords(stream: Readable, onBytes?: (bytes: number) =>
       continue;
     }
     const values: Record<string, RecordValue> = {};
-    header.forEach((name, index) => (values[name] = fields[index]!));
+    header.forEach((name, index) => {
+      values[name] = fields[index]!;
+    });
     yield { line, values };
   }
 }
 
 /** Raw CSV rows with the line each starts on. */
-export async function* csvRows(stream: Readable, onBytes?: (bytes: number) => void): AsyncGenerator<{ line: number; fields: string[] }> {
+export async function* csvRows(
+  stream: Readable,
+  onBytes?: (bytes: number) => void,
+): AsyncGenerator<{ line: number; fields: string[] }> {
   const decoder = new StringDecoder('utf8');
   let fields: string[] = [];
   let field = '';
@@ -121,7 +126,8 @@ export async function* ndjsonRecords(stream: Readable, onBytes?: (bytes: number)
         yield { line, error: `is not valid JSON: ${(error as Error).message}` };
         continue;
       }
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) yield { line, error: 'is not a JSON object' };
+      if (typeof value !== 'object' || value === null || Array.isArray(value))
+        yield { line, error: 'is not a JSON object' };
       else yield { line, values: value as Record<string, RecordValue> };
     }
   };
@@ -132,4 +138,3 @@ export async function* ndjsonRecords(stream: Readable, onBytes?: (bytes: number)
   }
   yield* parse(decoder.end(), true);
 }
-

@@ -62,7 +62,10 @@ export async function startInfrastructure(options: InfrastructureOptions): Promi
   try {
     const local = !options.external?.kafkaBrokers || !options.external?.registryUrl;
     if (local && !(await bothAnswer(options))) await requireJava(settings.java, settings.env);
-    const [brokers, registryUrl] = await firstFailure([kafka(options, settings), registry(options, settings)], abortInner);
+    const [brokers, registryUrl] = await firstFailure(
+      [kafka(options, settings), registry(options, settings)],
+      abortInner,
+    );
     return { brokers, registryUrl, stack, stop: () => stack.stop() };
   } catch (error) {
     // Whatever came up before the failure must not outlive it.
@@ -116,16 +119,32 @@ async function kafka(options: InfrastructureOptions, s: Settings): Promise<reado
   const address = `127.0.0.1:${port}`;
   if (await isPortOpen(port)) {
     const probe = await probeKafka([address], 5_000);
-    if (!probe.reachable || !s.reuse) throw new PortInUseError([{ port, setting: portSettings.kafka, purpose: probe.reachable ? 'a Kafka broker kumiki did not start' : 'Kafka' }]);
+    if (!probe.reachable || !s.reuse)
+      throw new PortInUseError([
+        {
+          port,
+          setting: portSettings.kafka,
+          purpose: probe.reachable ? 'a Kafka broker kumiki did not start' : 'Kafka',
+        },
+      ]);
     s.log.info(`using the Kafka broker already listening on ${address}`);
     await s.stack.add({ name: 'kafka', address, process: null });
     return [address];
   }
   if (await isPortOpen(kafkaController)) {
-    throw new PortInUseError([{ port: kafkaController, setting: portSettings.kafkaController, purpose: 'Kafka controller' }]);
+    throw new PortInUseError([
+      { port: kafkaController, setting: portSettings.kafkaController, purpose: 'Kafka controller' },
+    ]);
   }
   const started = Date.now();
-  const proc = await startKafka({ paths: options.paths, port, controllerPort: kafkaController, javaCommand: s.java, env: s.env, log: s.log });
+  const proc = await startKafka({
+    paths: options.paths,
+    port,
+    controllerPort: kafkaController,
+    javaCommand: s.java,
+    env: s.env,
+    log: s.log,
+  });
   await s.stack.add({ name: 'kafka', address, process: proc });
   s.log.info(`starting Kafka on ${address} (pid ${proc.pid})`);
   await awaitReady(proc, async () => (await isPortOpen(port)) && (await probeKafka([address], 5_000)).reachable, {
@@ -147,7 +166,14 @@ async function registry(options: InfrastructureOptions, s: Settings): Promise<st
   const answers = async (): Promise<boolean> => (await httpStatus(`${url}/subjects`)) === 200;
   if (await isPortOpen(port)) {
     const isRegistry = await answers();
-    if (!isRegistry || !s.reuse) throw new PortInUseError([{ port, setting: portSettings.registry, purpose: isRegistry ? 'a schema registry kumiki did not start' : 'schema registry' }]);
+    if (!isRegistry || !s.reuse)
+      throw new PortInUseError([
+        {
+          port,
+          setting: portSettings.registry,
+          purpose: isRegistry ? 'a schema registry kumiki did not start' : 'schema registry',
+        },
+      ]);
     s.log.info(`using the schema registry already answering at ${url}`);
     await s.stack.add({ name: 'registry', address: url, process: null });
     return url;

@@ -52,7 +52,7 @@ export function renderServerProperties(settings: BrokerSettings): string {
     ['auto.create.topics.enable', 'false'],
   ];
   const header = '# Written by `kumiki up` on every start; edit the launcher, not this file.\n';
-  return header + entries.map(([key, value]) => `${key}=${value}`).join('\n') + '\n';
+  return `${header + entries.map(([key, value]) => `${key}=${value}`).join('\n')}\n`;
 }
 
 /** A Kafka cluster id: 16 random bytes, base64url without padding (as Uuid.randomUuid()). */
@@ -78,7 +78,10 @@ export async function startKafka(options: KafkaStartOptions): Promise<ManagedPro
   const propertiesFile = path.join(options.paths.kafkaData, 'server.properties');
   await fs.mkdir(dataDir, { recursive: true });
   await fs.mkdir(options.paths.logs, { recursive: true });
-  await fs.writeFile(propertiesFile, renderServerProperties({ port: options.port, controllerPort: options.controllerPort, dataDir }));
+  await fs.writeFile(
+    propertiesFile,
+    renderServerProperties({ port: options.port, controllerPort: options.controllerPort, dataDir }),
+  );
   const classpath = `${libs}${path.sep}*`;
   const log4j = `-Dlog4j2.configurationFile=${path.join(projectRoot(), 'infra', 'kafka', 'log4j2.properties')}`;
 
@@ -98,12 +101,21 @@ export async function startKafka(options: KafkaStartOptions): Promise<ManagedPro
   });
 }
 
-function formatStorage(java: string, jvmArgs: string[], propertiesFile: string, env: Readonly<Record<string, string>>): Promise<void> {
+function formatStorage(
+  java: string,
+  jvmArgs: string[],
+  propertiesFile: string,
+  env: Readonly<Record<string, string>>,
+): Promise<void> {
   const args = [...jvmArgs, 'kafka.tools.StorageTool', 'format', '-t', newClusterId(), '-c', propertiesFile];
   return new Promise((resolve, reject) => {
     execFile(java, args, { env: { ...env }, timeout: 60_000 }, (error, stdout, stderr) => {
       if (!error) return resolve();
-      reject(new ComponentFailedError(`formatting Kafka storage failed:\n${`${stdout}${stderr}`.trim()}`, { component: 'kafka' }));
+      reject(
+        new ComponentFailedError(`formatting Kafka storage failed:\n${`${stdout}${stderr}`.trim()}`, {
+          component: 'kafka',
+        }),
+      );
     });
   });
 }

@@ -43,8 +43,16 @@ export class LocalStack {
   add(component: StartedComponent): Promise<void> {
     this.started.push(component);
     const proc = component.process;
-    const record = { name: component.name, pid: proc?.pid ?? null, match: proc?.match ?? null, address: component.address, logFile: proc?.logFile ?? null };
-    this.recording = this.recording.catch(() => undefined).then(() => recordComponent(this.runDir, record, this.supervisorPid));
+    const record = {
+      name: component.name,
+      pid: proc?.pid ?? null,
+      match: proc?.match ?? null,
+      address: component.address,
+      logFile: proc?.logFile ?? null,
+    };
+    this.recording = this.recording
+      .catch(() => undefined)
+      .then(() => recordComponent(this.runDir, record, this.supervisorPid));
     return this.recording;
   }
 
@@ -77,7 +85,12 @@ export class LocalStack {
         await forgetComponent(this.runDir, component.name);
         continue;
       }
-      await stopComponent({ name: component.name, pid: proc.pid, match: proc.match }, this.runDir, this.log, () => this.forced);
+      await stopComponent(
+        { name: component.name, pid: proc.pid, match: proc.match },
+        this.runDir,
+        this.log,
+        () => this.forced,
+      );
     }
   }
 }
@@ -94,7 +107,9 @@ export async function stopComponent(
 ): Promise<void> {
   const started = Date.now();
   try {
-    const outcome = await stopProcessGroup(component.pid, component.match, forced() ? 0 : stopGraceMs[component.name], { force: forced });
+    const outcome = await stopProcessGroup(component.pid, component.match, forced() ? 0 : stopGraceMs[component.name], {
+      force: forced,
+    });
     const took = ((Date.now() - started) / 1000).toFixed(1);
     if (outcome === 'killed') log.warn(`killed ${component.name} (pid ${component.pid}) after ${took} s`);
     else if (outcome === 'stopped') log.info(`stopped ${component.name} (pid ${component.pid}) in ${took} s`);
@@ -124,7 +139,8 @@ export async function awaitReady(
   });
   if (outcome === 'ready') return;
   if (outcome === 'aborted') throw new StartAbortedError(`start of ${proc.name} interrupted`, { component: proc.name });
-  const reason = outcome === 'timeout' ? `was not ready after ${Math.round(options.timeoutMs / 1000)} s` : outcome.failed;
+  const reason =
+    outcome === 'timeout' ? `was not ready after ${Math.round(options.timeoutMs / 1000)} s` : outcome.failed;
   const tail = await logTail(proc.logFile, proc.logOffset);
   throw new ComponentFailedError(
     `${proc.name} ${reason} (waiting for ${options.what}). Last lines of ${proc.logFile}:\n${indent(tail || '(empty)')}`,

@@ -42,7 +42,11 @@ export function parseJavaMajor(versionOutput: string): number | undefined {
   return first === 1 && match[2] !== undefined ? Number(match[2]) : first;
 }
 
-function run(command: string, args: string[], env: Readonly<Record<string, string>>): Promise<'missing' | { output: string }> {
+function run(
+  command: string,
+  args: string[],
+  env: Readonly<Record<string, string>>,
+): Promise<'missing' | { output: string }> {
   return new Promise((resolve) => {
     execFile(command, args, { env: { ...env }, timeout: 30_000 }, (error, stdout, stderr) => {
       if (error && (error as NodeJS.ErrnoException).code === 'ENOENT') resolve('missing');

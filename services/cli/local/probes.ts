@@ -48,7 +48,12 @@ export type KafkaProbe = { reachable: true; brokers: number } | { reachable: fal
  */
 export async function probeKafka(brokers: readonly string[], timeoutMs = 3_000): Promise<KafkaProbe> {
   const logger = createLogger({ service: 'kumiki-cli', level: 'silent', pretty: false });
-  const admin = createKafkaClient({ brokers, clientId: 'kumiki-cli-probe', logger, connectionTimeoutMs: Math.min(timeoutMs, 2_000) }).admin();
+  const admin = createKafkaClient({
+    brokers,
+    clientId: 'kumiki-cli-probe',
+    logger,
+    connectionTimeoutMs: Math.min(timeoutMs, 2_000),
+  }).admin();
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<KafkaProbe>((resolve) => {
     timer = setTimeout(() => resolve({ reachable: false, reason: `no answer within ${timeoutMs} ms` }), timeoutMs);

@@ -60,7 +60,8 @@ export function parseStack(raw: string): StackRecord | undefined {
   const stack = parsed as Partial<StackRecord>;
   if (!stack || !Array.isArray(stack.components)) return undefined;
   const components = stack.components.filter(
-    (c): c is ComponentRecord => !!c && (componentOrder as readonly string[]).includes(c.name) && (c.pid === null || Number.isInteger(c.pid)),
+    (c): c is ComponentRecord =>
+      !!c && (componentOrder as readonly string[]).includes(c.name) && (c.pid === null || Number.isInteger(c.pid)),
   );
   return {
     startedAt: typeof stack.startedAt === 'string' ? stack.startedAt : new Date(0).toISOString(),
@@ -80,7 +81,8 @@ async function fromPidFiles(runDir: string): Promise<StackRecord | undefined> {
       continue;
     }
     const pid = Number.parseInt(raw.trim(), 10);
-    if (Number.isInteger(pid) && pid > 0) components.push({ name, pid, match: defaultMatch(name), address: '', logFile: null });
+    if (Number.isInteger(pid) && pid > 0)
+      components.push({ name, pid, match: defaultMatch(name), address: '', logFile: null });
   }
   return components.length > 0 ? { startedAt: new Date(0).toISOString(), supervisorPid: null, components } : undefined;
 }
@@ -104,7 +106,11 @@ export async function writeStack(runDir: string, stack: StackRecord): Promise<vo
 }
 
 /** Adds or replaces one component's record, keeping the others. */
-export async function recordComponent(runDir: string, component: ComponentRecord, supervisorPid: number | null): Promise<void> {
+export async function recordComponent(
+  runDir: string,
+  component: ComponentRecord,
+  supervisorPid: number | null,
+): Promise<void> {
   const current = (await readStack(runDir)) ?? { startedAt: new Date().toISOString(), supervisorPid, components: [] };
   await writeStack(runDir, {
     startedAt: current.startedAt,

@@ -47,10 +47,18 @@ export async function ensureRuntime(
   // Maven runs on a copy of the pom so its `target/` lands in the cache, not in the repository.
   await fs.writeFile(path.join(staging, 'pom.xml'), pom);
   const logFile = path.join(staging, 'fetch.log');
-  const code = await runMaven(['-B', '-q', '-f', path.join(staging, 'pom.xml'), spec.goal, `-DoutputDirectory=${path.join(staging, 'content')}`], staging, logFile, options.env);
+  const code = await runMaven(
+    ['-B', '-q', '-f', path.join(staging, 'pom.xml'), spec.goal, `-DoutputDirectory=${path.join(staging, 'content')}`],
+    staging,
+    logFile,
+    options.env,
+  );
   if (code !== 0) {
     const tail = (await fs.readFile(logFile, 'utf8').catch(() => '')).trim().split('\n').slice(-15).join('\n');
-    throw new RuntimeFetchError(`fetching ${spec.label} failed (mvn exited ${code}); is Maven Central reachable?\n${tail}`, { runtime: spec.name });
+    throw new RuntimeFetchError(
+      `fetching ${spec.label} failed (mvn exited ${code}); is Maven Central reachable?\n${tail}`,
+      { runtime: spec.name },
+    );
   }
   await fs.rm(path.join(staging, 'target'), { recursive: true, force: true });
   await fs.writeFile(path.join(staging, marker), `${new Date().toISOString()}\n`);
@@ -65,7 +73,12 @@ export async function ensureRuntime(
   return content;
 }
 
-function runMaven(args: string[], cwd: string, logFile: string, env: Readonly<Record<string, string>>): Promise<number> {
+function runMaven(
+  args: string[],
+  cwd: string,
+  logFile: string,
+  env: Readonly<Record<string, string>>,
+): Promise<number> {
   return new Promise((resolve, reject) => {
     void fs.open(logFile, 'w').then((handle) => {
       const child = spawn('mvn', args, { cwd, env: { ...env }, stdio: ['ignore', handle.fd, handle.fd] });

@@ -67,7 +67,12 @@ export async function startRegistry(options: RegistryStartOptions): Promise<Mana
   return spawnManaged({
     name: 'registry',
     command: options.javaCommand,
-    args: ['-Xmx256m', '-Djava.awt.headless=true', '-jar', path.join(app, `apicurio-registry-app-${registryVersion}-runner.jar`)],
+    args: [
+      '-Xmx256m',
+      '-Djava.awt.headless=true',
+      '-jar',
+      path.join(app, `apicurio-registry-app-${registryVersion}-runner.jar`),
+    ],
     env: { ...options.env, ...registryEnv(options.port, options.paths.registryData) },
     cwd: options.paths.registryData,
     logFile: path.join(options.paths.logs, 'registry.log'),

@@ -35,9 +35,17 @@ export function serviceSpecs(inputs: ServiceInputs): ServiceSpec[] {
     LOG_LEVEL: inputs.logLevel,
   });
   return [
-    { name: 'profile-materializer', port: inputs.ports.materializer, env: { ...shared(inputs.ports.materializer), KUMIKI_ADMIN_TOKEN: inputs.credentials.adminToken } },
+    {
+      name: 'profile-materializer',
+      port: inputs.ports.materializer,
+      env: { ...shared(inputs.ports.materializer), KUMIKI_ADMIN_TOKEN: inputs.credentials.adminToken },
+    },
     { name: 'identity-stitcher', port: inputs.ports.stitcher, env: shared(inputs.ports.stitcher) },
-    { name: 'collector', port: inputs.ports.collector, env: { ...shared(inputs.ports.collector), KUMIKI_WRITE_KEY: inputs.credentials.writeKey } },
+    {
+      name: 'collector',
+      port: inputs.ports.collector,
+      env: { ...shared(inputs.ports.collector), KUMIKI_WRITE_KEY: inputs.credentials.writeKey },
+    },
   ];
 }
 
@@ -51,7 +59,9 @@ export async function startService(
 ): Promise<ManagedProcess> {
   const entry = path.join(options.servicesDir, spec.name, 'main.js');
   if (!existsSync(entry)) {
-    throw new ComponentFailedError(`${entry} does not exist; build kumiki first (\`npm run build\`)`, { component: spec.name });
+    throw new ComponentFailedError(`${entry} does not exist; build kumiki first (\`npm run build\`)`, {
+      component: spec.name,
+    });
   }
   return spawnManaged({
     name: spec.name,

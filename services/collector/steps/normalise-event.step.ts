@@ -25,9 +25,12 @@ export interface NormaliseMeta {
 export function normaliseEvent(message: SegmentMessage, meta: NormaliseMeta): StepResult<Event> {
   const sentAt = message.sentAt ?? meta.batchSentAt;
   const original = message.timestamp;
-  const timestamp = original === undefined ? meta.receivedAt : sentAt === undefined ? original : meta.receivedAt - (sentAt - original);
+  const timestamp =
+    original === undefined ? meta.receivedAt : sentAt === undefined ? original : meta.receivedAt - (sentAt - original);
   const properties =
-    message.category !== undefined && (message.type === 'page' || message.type === 'screen') && message.properties.category === undefined
+    message.category !== undefined &&
+    (message.type === 'page' || message.type === 'screen') &&
+    message.properties.category === undefined
       ? { ...message.properties, category: message.category }
       : message.properties;
   const library = isObject(message.context.library) ? message.context.library.name : undefined;

@@ -88,17 +88,21 @@ function readMessage(raw: unknown, options: ValidateOptions): SegmentMessage {
     consent: readConsent(context),
     channelHint: readString(raw, 'channel'),
   };
-  if (type === 'track' && message.event === undefined) throw new Invalid('KUMIKI_MISSING_FIELD', 'event', 'track needs an event name');
-  if (type === 'group' && message.groupId === undefined) throw new Invalid('KUMIKI_MISSING_FIELD', 'groupId', 'group needs a groupId');
+  if (type === 'track' && message.event === undefined)
+    throw new Invalid('KUMIKI_MISSING_FIELD', 'event', 'track needs an event name');
+  if (type === 'group' && message.groupId === undefined)
+    throw new Invalid('KUMIKI_MISSING_FIELD', 'groupId', 'group needs a groupId');
   if (type === 'alias') {
-    if (message.previousId === undefined) throw new Invalid('KUMIKI_MISSING_FIELD', 'previousId', 'alias needs a previousId');
+    if (message.previousId === undefined)
+      throw new Invalid('KUMIKI_MISSING_FIELD', 'previousId', 'alias needs a previousId');
     if (message.userId === undefined) throw new Invalid('KUMIKI_MISSING_FIELD', 'userId', 'alias needs a userId');
   }
   return message;
 }
 
 function readType(value: unknown): EventType {
-  if (value === undefined || value === null || value === '') throw new Invalid('KUMIKI_MISSING_FIELD', 'type', 'type is required in a batch');
+  if (value === undefined || value === null || value === '')
+    throw new Invalid('KUMIKI_MISSING_FIELD', 'type', 'type is required in a batch');
   if (typeof value !== 'string' || !(eventTypes as readonly string[]).includes(value)) {
     throw new Invalid('KUMIKI_INVALID_EVENT', 'type', `type must be one of ${eventTypes.join(', ')}`);
   }
@@ -129,7 +133,8 @@ function readObject(raw: JsonObject, field: string): JsonObject {
   return value;
 }
 
-const isoDateTime = /^\d{4}-\d{2}-\d{2}(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?([Zz]|[+-]\d{2}(?::?\d{2})?)?)?$/;
+const isoDateTime =
+  /^\d{4}-\d{2}-\d{2}(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?([Zz]|[+-]\d{2}(?::?\d{2})?)?)?$/;
 
 /** ISO-8601 date or date-time to epoch ms; a date-time without an offset is UTC. */
 export function parseTimestamp(value: string): number | undefined {
@@ -148,7 +153,11 @@ function readTimestamp(raw: JsonObject, field: string): number | undefined {
   if (value === undefined || value === null || value === '') return undefined;
   const ms = typeof value === 'string' ? parseTimestamp(value) : undefined;
   if (ms === undefined) {
-    throw new Invalid('KUMIKI_INVALID_TIMESTAMP', field, `${field} must be an ISO-8601 date-time, got ${JSON.stringify(value).slice(0, 64)}`);
+    throw new Invalid(
+      'KUMIKI_INVALID_TIMESTAMP',
+      field,
+      `${field} must be an ISO-8601 date-time, got ${JSON.stringify(value).slice(0, 64)}`,
+    );
   }
   return ms;
 }
@@ -156,16 +165,25 @@ function readTimestamp(raw: JsonObject, field: string): number | undefined {
 function readConsent(context: JsonObject): Record<string, boolean> {
   const consent = context.consent;
   if (consent === undefined || consent === null) return {};
-  if (!isObject(consent)) throw new Invalid('KUMIKI_INVALID_EVENT', 'context.consent', 'context.consent must be a JSON object');
+  if (!isObject(consent))
+    throw new Invalid('KUMIKI_INVALID_EVENT', 'context.consent', 'context.consent must be a JSON object');
   const preferences = consent.categoryPreferences;
   if (preferences === undefined || preferences === null) return {};
   if (!isObject(preferences)) {
-    throw new Invalid('KUMIKI_INVALID_EVENT', 'context.consent.categoryPreferences', 'context.consent.categoryPreferences must map purposes to true or false');
+    throw new Invalid(
+      'KUMIKI_INVALID_EVENT',
+      'context.consent.categoryPreferences',
+      'context.consent.categoryPreferences must map purposes to true or false',
+    );
   }
   const out: Record<string, boolean> = {};
   for (const [purpose, granted] of Object.entries(preferences)) {
     if (typeof granted !== 'boolean') {
-      throw new Invalid('KUMIKI_INVALID_EVENT', `context.consent.categoryPreferences.${purpose}`, 'a consent purpose must be true or false');
+      throw new Invalid(
+        'KUMIKI_INVALID_EVENT',
+        `context.consent.categoryPreferences.${purpose}`,
+        'a consent purpose must be true or false',
+      );
     }
     out[purpose] = granted;
   }

@@ -9,7 +9,11 @@ import { runMigrations } from './migrations';
  * backoff while a server is down), applies pending migrations, then checks health
  * periodically so /ready shows an outage. `clickhouse` is usable once started.
  */
-export function createClickHouseConnection(options: { config: ClickHouseConfig; logger: Logger; healthIntervalMs?: number }): Component & { readonly clickhouse: ClickHouse } {
+export function createClickHouseConnection(options: {
+  config: ClickHouseConfig;
+  logger: Logger;
+  healthIntervalMs?: number;
+}): Component & { readonly clickhouse: ClickHouse } {
   const logger = options.logger.child({ component: 'clickhouse' });
   const abort = new AbortController();
   let handle: ClickHouse | undefined;
@@ -32,11 +36,19 @@ export function createClickHouseConnection(options: { config: ClickHouseConfig; 
       return handle;
     },
     async start() {
-      handle = await connectWithBackoff('ClickHouse', () => createClickHouse(options.config, logger), logger, abort.signal);
+      handle = await connectWithBackoff(
+        'ClickHouse',
+        () => createClickHouse(options.config, logger),
+        logger,
+        abort.signal,
+      );
       await connectWithBackoff('ClickHouse migrations', () => runMigrations(handle!, { logger }), logger, abort.signal);
       healthy = true;
       const schedule = (): void => {
-        timer = setTimeout(() => void check().finally(() => !abort.signal.aborted && schedule()), options.healthIntervalMs ?? 5_000);
+        timer = setTimeout(
+          () => void check().finally(() => !abort.signal.aborted && schedule()),
+          options.healthIntervalMs ?? 5_000,
+        );
       };
       schedule();
     },

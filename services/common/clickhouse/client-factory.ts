@@ -1,6 +1,12 @@
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseSettings, type Logger as ClientLogger } from '@clickhouse/client';
+import {
+  ClickHouseLogLevel,
+  createClient,
+  type ClickHouseClient,
+  type ClickHouseSettings,
+  type Logger as ClientLogger,
+} from '@clickhouse/client';
 import type { z } from 'zod';
 import type { clickhouseEnvShape } from '../config';
 import type { Logger } from '../logger';
@@ -103,13 +109,17 @@ export function embeddedDataPath(home: string): string {
  * Fails with DependencyUnavailableError when the server cannot be reached: callers that
  * want to wait for it wrap this in `withRetry`.
  */
-export async function createClickHouse(config: ClickHouseConfig, logger: Logger, options: ClickHouseOptions = {}): Promise<ClickHouse> {
+export async function createClickHouse(
+  config: ClickHouseConfig,
+  logger: Logger,
+  options: ClickHouseOptions = {},
+): Promise<ClickHouse> {
   const database = config.CLICKHOUSE_DATABASE;
   quoteIdentifier(database); // the config schema already insists on a plain identifier
   const log = logger.child({ component: 'clickhouse', database });
   if (config.CLICKHOUSE_URL === undefined) {
     const dataPath = embeddedDataPath(config.KUMIKI_HOME);
-    let connection;
+    let connection: Awaited<ReturnType<typeof import('./embedded-connection').openEmbeddedConnection>>;
     try {
       // Loaded only here: chDB maps its ~540 MB native engine as soon as it is required, and a
       // process that talks to a ClickHouse server should not pay for that.
@@ -218,7 +228,12 @@ function wrapClient(client: ClickHouseClient, mode: ClickHouseMode, database: st
         const result = await client.query({ query: 'SELECT 1 AS ok', format: 'JSONEachRow' });
         const rows = await result.json<{ ok: number }>();
         const healthy = rows.length === 1 && Number(rows[0]?.ok) === 1;
-        return { healthy, mode, latencyMs: Date.now() - started, ...(healthy ? {} : { error: 'unexpected answer to SELECT 1' }) };
+        return {
+          healthy,
+          mode,
+          latencyMs: Date.now() - started,
+          ...(healthy ? {} : { error: 'unexpected answer to SELECT 1' }),
+        };
       } catch (error) {
         return { healthy: false, mode, latencyMs: Date.now() - started, error: errorMessage(error) };
       }

@@ -24,7 +24,9 @@ export function dateTime64Text(ms: number): string {
     const shifted = days + 719_468; // days since 0000-03-01
     const era = Math.floor(shifted / 146_097);
     const dayOfEra = shifted - era * 146_097;
-    const yearOfEra = Math.floor((dayOfEra - Math.floor(dayOfEra / 1_460) + Math.floor(dayOfEra / 36_524) - Math.floor(dayOfEra / 146_096)) / 365);
+    const yearOfEra = Math.floor(
+      (dayOfEra - Math.floor(dayOfEra / 1_460) + Math.floor(dayOfEra / 36_524) - Math.floor(dayOfEra / 146_096)) / 365,
+    );
     const dayOfYear = dayOfEra - (365 * yearOfEra + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100));
     const monthFromMarch = Math.floor((5 * dayOfYear + 2) / 153);
     const day = dayOfYear - Math.floor((153 * monthFromMarch + 2) / 5) + 1;

@@ -100,7 +100,12 @@ export async function openEmbeddedConnection(options: EmbeddedConnectionOptions)
   fs.mkdirSync(dataPath, { recursive: true });
   openDataPath = dataPath;
   openConnections += 1;
-  const connection = new EmbeddedConnection(dataPath, database, splitSettings(options.sessionDefaults ?? {}).sessionSettings, options.poolSize);
+  const connection = new EmbeddedConnection(
+    dataPath,
+    database,
+    splitSettings(options.sessionDefaults ?? {}).sessionSettings,
+    options.poolSize,
+  );
   try {
     await connection.open();
     return connection;
@@ -139,22 +144,30 @@ export class EmbeddedConnection implements Connection {
 
   query(params: Params<'query'>): ReturnType<Connection['query']> {
     refuseMultiStatement(params.query);
-    return this.run(params.clickhouse_settings, (session, perRequest) => session.query({ ...params, clickhouse_settings: perRequest }));
+    return this.run(params.clickhouse_settings, (session, perRequest) =>
+      session.query({ ...params, clickhouse_settings: perRequest }),
+    );
   }
 
   exec(params: Params<'exec'>): ReturnType<Connection['exec']> {
     refuseMultiStatement(params.query);
-    return this.run(params.clickhouse_settings, (session, perRequest) => session.exec({ ...params, clickhouse_settings: perRequest }));
+    return this.run(params.clickhouse_settings, (session, perRequest) =>
+      session.exec({ ...params, clickhouse_settings: perRequest }),
+    );
   }
 
   command(params: Params<'command'>): ReturnType<Connection['command']> {
     refuseMultiStatement(params.query);
-    return this.run(params.clickhouse_settings, (session, perRequest) => session.command({ ...params, clickhouse_settings: perRequest }));
+    return this.run(params.clickhouse_settings, (session, perRequest) =>
+      session.command({ ...params, clickhouse_settings: perRequest }),
+    );
   }
 
   /** The INSERT header is built by the client (the body is data, which may hold `;`). */
   insert(params: Params<'insert'>): ReturnType<Connection['insert']> {
-    return this.run(params.clickhouse_settings, (session, perRequest) => session.insert({ ...params, clickhouse_settings: perRequest }));
+    return this.run(params.clickhouse_settings, (session, perRequest) =>
+      session.insert({ ...params, clickhouse_settings: perRequest }),
+    );
   }
 
   async ping(params: Parameters<Connection['ping']>[0]): ReturnType<Connection['ping']> {
@@ -185,7 +198,10 @@ export class EmbeddedConnection implements Connection {
   }
 
   /** Runs one request on a session of the pool for its settings (results are materialized by chDB before they resolve). */
-  private async run<T>(settings: ClickHouseSettings | undefined, request: (session: Connection, perRequest: ClickHouseSettings) => Promise<T>): Promise<T> {
+  private async run<T>(
+    settings: ClickHouseSettings | undefined,
+    request: (session: Connection, perRequest: ClickHouseSettings) => Promise<T>,
+  ): Promise<T> {
     if (this.#closed) throw new InternalError('embedded ClickHouse connection is closed', { dataPath: this.dataPath });
     const { sessionSettings, perRequest } = splitSettings(settings ?? {});
     const pooled = this.pick(sessionSettings);
@@ -232,7 +248,8 @@ export class EmbeddedConnection implements Connection {
     try {
       await session.command({ query: `USE ${this.database}` });
       // One statement per setting, defaults first and `readonly` last: once it is 1 nothing else may be SET.
-      for (const [name, value] of [...this.defaults, ...settings]) await session.command({ query: `SET ${name} = ${value}` });
+      for (const [name, value] of [...this.defaults, ...settings])
+        await session.command({ query: `SET ${name} = ${value}` });
       return session;
     } catch (error) {
       await session.close();
@@ -262,7 +279,8 @@ export function splitSettings(settings: ClickHouseSettings): {
       perRequest[name] = value;
       continue;
     }
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new RangeError(`invalid ClickHouse setting name: ${JSON.stringify(name)}`);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+      throw new RangeError(`invalid ClickHouse setting name: ${JSON.stringify(name)}`);
     sessionSettings.push([name, settingLiteral(value)]);
   }
   sessionSettings.sort(([a], [b]) => (a === 'readonly' ? 1 : b === 'readonly' ? -1 : a < b ? -1 : a > b ? 1 : 0));

@@ -76,13 +76,21 @@ export function toKumikiError(error: unknown, mode: ClickHouseMode, context: Err
   if (reported) {
     const message = reported.message.trim();
     if (transientClickHouseCodes.has(reported.code)) {
-      return new DependencyUnavailableError(`ClickHouse is temporarily unable to serve: ${message}`, { ...context, clickhouseCode: reported.code, clickhouseType: reported.type }, { cause: error });
+      return new DependencyUnavailableError(
+        `ClickHouse is temporarily unable to serve: ${message}`,
+        { ...context, clickhouseCode: reported.code, clickhouseType: reported.type },
+        { cause: error },
+      );
     }
     return new ClickHouseQueryError(reported.code, reported.type, message, context, { cause: error });
   }
   const message = error instanceof Error ? error.message : String(error);
   if (isNetworkError(error) || mode === 'server') {
-    return new DependencyUnavailableError(`ClickHouse is unreachable: ${message}`, { ...context, mode }, { cause: error });
+    return new DependencyUnavailableError(
+      `ClickHouse is unreachable: ${message}`,
+      { ...context, mode },
+      { cause: error },
+    );
   }
   return new InternalError(`embedded ClickHouse failed: ${message}`, { ...context, mode }, { cause: error });
 }
@@ -108,7 +116,9 @@ function clickHouseException(error: unknown): { code: string; type: string; mess
 function fullMessage(error: Error): string | undefined {
   let current: unknown = error;
   for (let depth = 0; current instanceof Error && depth < 5; depth++) {
-    const match = /DB::Exception: (?<message>.+?)\s*\((?<type>[A-Z0-9_]{3,})\)(?:\s*\(version [^)]*\))?\.?\s*$/s.exec(current.message);
+    const match = /DB::Exception: (?<message>.+?)\s*\((?<type>[A-Z0-9_]{3,})\)(?:\s*\(version [^)]*\))?\.?\s*$/s.exec(
+      current.message,
+    );
     if (match?.groups?.message) return match.groups.message;
     current = (current as { cause?: unknown }).cause;
   }

@@ -72,13 +72,19 @@ export function migrationChecksum(content: string): string {
 export function parseMigration(fileName: string, content: string): MigrationFile {
   const match = fileNamePattern.exec(fileName);
   if (!match) {
-    throw new MigrationError(`migration file name ${JSON.stringify(fileName)} must look like 0001_snake_case_name.sql`, { fileName });
+    throw new MigrationError(
+      `migration file name ${JSON.stringify(fileName)} must look like 0001_snake_case_name.sql`,
+      { fileName },
+    );
   }
   const statements = splitStatements(content);
   if (statements.length === 0) throw new MigrationError(`migration ${fileName} holds no SQL statement`, { fileName });
   for (const [, placeholder] of content.matchAll(placeholderPattern)) {
     if (!knownPlaceholders.has(placeholder ?? '')) {
-      throw new MigrationError(`migration ${fileName} uses unknown placeholder \${${placeholder}}; only \${database} is substituted`, { fileName });
+      throw new MigrationError(
+        `migration ${fileName} uses unknown placeholder \${${placeholder}}; only \${database} is substituted`,
+        { fileName },
+      );
     }
   }
   return { version: Number(match[1]), name: match[2]!, fileName, checksum: migrationChecksum(content), statements };
@@ -97,7 +103,10 @@ export function parseMigrations(files: ReadonlyMap<string, string>): MigrationFi
     const previous = migrations[i - 1]!;
     const current = migrations[i]!;
     if (previous.version === current.version) {
-      throw new MigrationError(`migrations ${previous.fileName} and ${current.fileName} share version ${current.version}`, { version: current.version });
+      throw new MigrationError(
+        `migrations ${previous.fileName} and ${current.fileName} share version ${current.version}`,
+        { version: current.version },
+      );
     }
   }
   return migrations;
@@ -136,7 +145,12 @@ export function planMigrations(files: readonly MigrationFile[], applied: readonl
         throw new MigrationError(
           `migration ${file.fileName} changed after it was applied (recorded checksum ${record.checksum.slice(0, 12)}…, ` +
             `file now ${file.checksum.slice(0, 12)}…). Applied migrations are append-only: undo the edit and put the change in a new, higher-numbered file.`,
-          { version: file.version, fileName: file.fileName, recordedChecksum: record.checksum, fileChecksum: file.checksum },
+          {
+            version: file.version,
+            fileName: file.fileName,
+            recordedChecksum: record.checksum,
+            fileChecksum: file.checksum,
+          },
         );
       }
       continue;
@@ -175,15 +189,29 @@ export async function runMigrations(ch: ClickHouse, options: RunMigrationsOption
         await ch.command(renderStatement(statement, ch.database));
       } catch (error) {
         // Statements are idempotent, so a failed file is simply run again on the next start.
-        log.error({ version: file.version, statement: index + 1, err: error instanceof Error ? error.message : String(error) }, 'migration failed');
+        log.error(
+          { version: file.version, statement: index + 1, err: error instanceof Error ? error.message : String(error) },
+          'migration failed',
+        );
         throw error;
       }
     }
     await ch.insert('schema_migrations', [{ version: file.version, name: file.name, checksum: file.checksum }]);
-    log.info({ version: file.version, migration: file.name, statements: file.statements.length, durationMs: Date.now() - started }, 'migration applied');
+    log.info(
+      {
+        version: file.version,
+        migration: file.name,
+        statements: file.statements.length,
+        durationMs: Date.now() - started,
+      },
+      'migration applied',
+    );
   }
   if (pending.length === 0) log.debug({ applied: recorded.length }, 'migrations up to date');
-  return { applied: pending.map(({ version, name }) => ({ version, name })), alreadyApplied: files.length - pending.length };
+  return {
+    applied: pending.map(({ version, name }) => ({ version, name })),
+    alreadyApplied: files.length - pending.length,
+  };
 }
 
 /**
@@ -192,11 +220,21 @@ export async function runMigrations(ch: ClickHouse, options: RunMigrationsOption
  */
 export async function readAppliedMigrations(ch: ClickHouse): Promise<AppliedMigration[]> {
   // Output names differ from the columns: an alias named like a column would shadow it inside the other aggregates.
-  const rows = await ch.query<{ version: number; first_name: string; first_checksum: string; first_applied_at: string }>(
+  const rows = await ch.query<{
+    version: number;
+    first_name: string;
+    first_checksum: string;
+    first_applied_at: string;
+  }>(
     `SELECT version, argMin(name, applied_at) AS first_name, argMin(checksum, applied_at) AS first_checksum, min(applied_at) AS first_applied_at
      FROM schema_migrations GROUP BY version ORDER BY version`,
   );
-  return rows.map((row) => ({ version: Number(row.version), name: row.first_name, checksum: row.first_checksum, appliedAt: row.first_applied_at }));
+  return rows.map((row) => ({
+    version: Number(row.version),
+    name: row.first_name,
+    checksum: row.first_checksum,
+    appliedAt: row.first_applied_at,
+  }));
 }
 
 /** Created by the runner itself, before any file: it has to exist to know what to apply. */

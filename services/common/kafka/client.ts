@@ -168,7 +168,8 @@ export function createKafkaClient(settings: KafkaSettings): KafkaClient {
   });
   return {
     producer: (options) => wrapProducer(kafka, options?.transactionalId),
-    consumer: (options) => wrapConsumer(kafka, options, settings.logger.child({ component: 'kafka-consumer', groupId: options.groupId })),
+    consumer: (options) =>
+      wrapConsumer(kafka, options, settings.logger.child({ component: 'kafka-consumer', groupId: options.groupId })),
     admin: () => wrapAdmin(kafka.admin()),
     transactionalProducer: (options) => createTransactionalProducer(kafka, options),
     readToEnd: (options) => readTopicToEnd(kafka, options),
@@ -193,7 +194,12 @@ function wrapProducer(kafka: Kafka, transactionalId: string | undefined): EventP
     async send(topic, messages) {
       for (const [part] of chunked([{ topic, messages }])) {
         await unavailableOnFailure(`produce to ${topic}`, () =>
-          producer.send({ topic, acks: -1, compression: CompressionTypes.None, messages: part!.messages.map(toKafkaMessage) }),
+          producer.send({
+            topic,
+            acks: -1,
+            compression: CompressionTypes.None,
+            messages: part!.messages.map(toKafkaMessage),
+          }),
         );
       }
     },
@@ -226,41 +232,55 @@ function wrapConsumer(kafka: Kafka, options: ConsumerOptions, logger: Logger): B
         consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
           if (payload.batchSize !== 0) return;
           void handler(
-            { topic: payload.topic, partition: payload.partition, highWatermark: payload.highWatermark, lastOffset: payload.lastOffset, messages: [] },
+            {
+              topic: payload.topic,
+              partition: payload.partition,
+              highWatermark: payload.highWatermark,
+              lastOffset: payload.lastOffset,
+              messages: [],
+            },
             {
               resolveOffset: () => undefined,
-              commit: () => consumer.commitOffsets([{ topic: payload.topic, partition: payload.partition, offset: (BigInt(payload.lastOffset) + 1n).toString() }]),
+              commit: () =>
+                consumer.commitOffsets([
+                  {
+                    topic: payload.topic,
+                    partition: payload.partition,
+                    offset: (BigInt(payload.lastOffset) + 1n).toString(),
+                  },
+                ]),
               heartbeat: async () => undefined,
               isRunning: () => true,
             },
           ).catch(() => undefined);
         });
       }
-      const start = (): Promise<void> => consumer.run({
-        autoCommit: false,
-        eachBatchAutoResolve: false,
-        partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 1,
-        eachBatch: async (payload: EachBatchPayload) => {
-          const { batch } = payload;
-          await handler(
-            {
-              topic: batch.topic,
-              partition: batch.partition,
-              highWatermark: batch.highWatermark,
-              lastOffset: batch.lastOffset(),
-              messages: toIncomingMessages(batch),
-            },
-            {
-              resolveOffset: payload.resolveOffset,
-              // With autoCommit off, kafkajs' commitOffsetsIfNecessary() without offsets never commits:
-              // hand it the resolved offsets explicitly.
-              commit: () => payload.commitOffsetsIfNecessary(payload.uncommittedOffsets()),
-              heartbeat: payload.heartbeat,
-              isRunning: () => payload.isRunning() && !payload.isStale(),
-            },
-          );
-        },
-      });
+      const start = (): Promise<void> =>
+        consumer.run({
+          autoCommit: false,
+          eachBatchAutoResolve: false,
+          partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 1,
+          eachBatch: async (payload: EachBatchPayload) => {
+            const { batch } = payload;
+            await handler(
+              {
+                topic: batch.topic,
+                partition: batch.partition,
+                highWatermark: batch.highWatermark,
+                lastOffset: batch.lastOffset(),
+                messages: toIncomingMessages(batch),
+              },
+              {
+                resolveOffset: payload.resolveOffset,
+                // With autoCommit off, kafkajs' commitOffsetsIfNecessary() without offsets never commits:
+                // hand it the resolved offsets explicitly.
+                commit: () => payload.commitOffsetsIfNecessary(payload.uncommittedOffsets()),
+                heartbeat: payload.heartbeat,
+                isRunning: () => payload.isRunning() && !payload.isStale(),
+              },
+            );
+          },
+        });
       restarts.watch(start);
       return start();
     },
@@ -272,7 +292,6 @@ function wrapConsumer(kafka: Kafka, options: ConsumerOptions, logger: Logger): B
     },
   };
 }
-
 
 function wrapAdmin(admin: Admin): KafkaAdmin {
   return {
@@ -295,25 +314,37 @@ function wrapAdmin(admin: Admin): KafkaAdmin {
       const names = missing.map((spec) => spec.name);
       // A broker that has just started can answer "does not host this topic-partition" for a
       // moment after creation; wait until every new topic's metadata is served.
-      await withRetry(async () => {
-        const { topics: described } = await admin.fetchTopicMetadata({ topics: names });
-        const leaderless = described.filter((topic) => topic.partitions.some((partition) => partition.leader < 0));
-        if (leaderless.length > 0) throw Object.assign(new Error(`no leader yet for ${leaderless.map((t) => t.name).join(', ')}`), { retriable: true });
-      }, {
-        initialDelayMs: 100,
-        maxDelayMs: 1_000,
-        deadlineMs: 30_000,
-        shouldRetry: (error) => (error as { retriable?: boolean }).retriable === true || /does not host|UNKNOWN_TOPIC|LEADER_NOT_AVAILABLE/i.test(String(error)),
-      });
+      await withRetry(
+        async () => {
+          const { topics: described } = await admin.fetchTopicMetadata({ topics: names });
+          const leaderless = described.filter((topic) => topic.partitions.some((partition) => partition.leader < 0));
+          if (leaderless.length > 0)
+            throw Object.assign(new Error(`no leader yet for ${leaderless.map((t) => t.name).join(', ')}`), {
+              retriable: true,
+            });
+        },
+        {
+          initialDelayMs: 100,
+          maxDelayMs: 1_000,
+          deadlineMs: 30_000,
+          shouldRetry: (error) =>
+            (error as { retriable?: boolean }).retriable === true ||
+            /does not host|UNKNOWN_TOPIC|LEADER_NOT_AVAILABLE/i.test(String(error)),
+        },
+      );
       return names;
     },
     async raiseMessageLimits(specs = allTopics) {
       const wanted = specs.filter((spec) => spec.maxMessageBytes !== undefined);
       if (wanted.length === 0) return [];
       const existing = new Set(await unavailableOnFailure('list topics', () => admin.listTopics()));
-      const resources = wanted.filter((spec) => existing.has(spec.name)).map((spec) => ({ type: ConfigResourceTypes.TOPIC, name: spec.name }));
+      const resources = wanted
+        .filter((spec) => existing.has(spec.name))
+        .map((spec) => ({ type: ConfigResourceTypes.TOPIC, name: spec.name }));
       if (resources.length === 0) return [];
-      const described = await unavailableOnFailure('describe topic configs', () => admin.describeConfigs({ resources, includeSynonyms: false }));
+      const described = await unavailableOnFailure('describe topic configs', () =>
+        admin.describeConfigs({ resources, includeSynonyms: false }),
+      );
       const raised: string[] = [];
       for (const { resourceName, configEntries } of described.resources) {
         const limit = wanted.find((spec) => spec.name === resourceName)!.maxMessageBytes!;
@@ -321,12 +352,20 @@ function wrapAdmin(admin: Admin): KafkaAdmin {
         if (current && Number(current.configValue) >= limit) continue;
         // AlterConfigs replaces a topic's whole set of overrides: carry the others over.
         const overrides = configEntries
-          .filter((entry) => entry.configSource === ConfigSource.TOPIC_CONFIG && entry.configName !== 'max.message.bytes')
+          .filter(
+            (entry) => entry.configSource === ConfigSource.TOPIC_CONFIG && entry.configName !== 'max.message.bytes',
+          )
           .map((entry) => ({ name: entry.configName, value: entry.configValue }));
         await unavailableOnFailure(`raise max.message.bytes of ${resourceName}`, () =>
           admin.alterConfigs({
             validateOnly: false,
-            resources: [{ type: ConfigResourceTypes.TOPIC, name: resourceName, configEntries: [...overrides, { name: 'max.message.bytes', value: String(limit) }] }],
+            resources: [
+              {
+                type: ConfigResourceTypes.TOPIC,
+                name: resourceName,
+                configEntries: [...overrides, { name: 'max.message.bytes', value: String(limit) }],
+              },
+            ],
           }),
         );
         raised.push(resourceName);
@@ -335,7 +374,9 @@ function wrapAdmin(admin: Admin): KafkaAdmin {
     },
     listTopics: () => unavailableOnFailure('list topics', () => admin.listTopics()),
     async partitionCount(topic) {
-      const { topics: described } = await unavailableOnFailure(`describe ${topic}`, () => admin.fetchTopicMetadata({ topics: [topic] }));
+      const { topics: described } = await unavailableOnFailure(`describe ${topic}`, () =>
+        admin.fetchTopicMetadata({ topics: [topic] }),
+      );
       return described[0]?.partitions.length ?? 0;
     },
     async describeCluster() {
@@ -350,7 +391,13 @@ function wrapAdmin(admin: Admin): KafkaAdmin {
         for (const end of ends) {
           const done = partitions.find((p) => p.partition === end.partition)?.offset ?? '-1';
           const start = Number(done) < 0 ? Number(end.low) : Number(done);
-          lags.push({ topic, partition: end.partition, committed: done, end: end.high, lag: Math.max(0, Number(end.high) - start) });
+          lags.push({
+            topic,
+            partition: end.partition,
+            committed: done,
+            end: end.high,
+            lag: Math.max(0, Number(end.high) - start),
+          });
         }
       }
       return lags;

@@ -22,7 +22,11 @@ export interface ConsumerRestarts {
  * others (stop, then run again), with a backoff that a successful join resets: to the handler
  * it is a rebalance, batches in hand finish and the group resumes from its committed offsets.
  */
-export function restartsWhenKafkajsGivesUp(consumer: Pick<Consumer, 'on' | 'events'>, logger: Logger, options: { initialDelayMs?: number; maxDelayMs?: number } = {}): ConsumerRestarts {
+export function restartsWhenKafkajsGivesUp(
+  consumer: Pick<Consumer, 'on' | 'events'>,
+  logger: Logger,
+  options: { initialDelayMs?: number; maxDelayMs?: number } = {},
+): ConsumerRestarts {
   const initialDelayMs = options.initialDelayMs ?? 1_000;
   const maxDelayMs = options.maxDelayMs ?? 30_000;
   let start: (() => Promise<void>) | undefined;
@@ -34,7 +38,10 @@ export function restartsWhenKafkajsGivesUp(consumer: Pick<Consumer, 'on' | 'even
     if (stopped || !start || timer) return;
     const delayMs = Math.min(maxDelayMs, initialDelayMs * 2 ** attempt);
     attempt += 1;
-    logger.error({ error: errorMessage(error), attempt, delayMs }, 'the Kafka consumer stopped on an error kafkajs does not retry: restarting it');
+    logger.error(
+      { error: errorMessage(error), attempt, delayMs },
+      'the Kafka consumer stopped on an error kafkajs does not retry: restarting it',
+    );
     timer = setTimeout(() => {
       timer = undefined;
       // A crash while starting comes back as another CRASH event; a rejection is one too.

@@ -71,7 +71,10 @@ export function createKafkaConnection(options: KafkaConnectionOptions): Componen
       );
       markReachable(true);
       const schedule = (): void => {
-        timer = setTimeout(() => void ping().finally(() => !abort.signal.aborted && schedule()), options.pingIntervalMs ?? 3_000);
+        timer = setTimeout(
+          () => void ping().finally(() => !abort.signal.aborted && schedule()),
+          options.pingIntervalMs ?? 3_000,
+        );
       };
       schedule();
     },

@@ -8,11 +8,19 @@ import { DependencyUnavailableError, errorMessage } from '../errors';
 export function kafkaFailure(action: string, error: unknown, context: Record<string, string> = {}): unknown {
   const retriable = (error as { retriable?: boolean }).retriable !== false || isConnectionError(error);
   if (!retriable) return error;
-  return new DependencyUnavailableError(`Kafka: cannot ${action}: ${errorMessage(error)}`, { dependency: 'kafka', ...context }, { cause: error });
+  return new DependencyUnavailableError(
+    `Kafka: cannot ${action}: ${errorMessage(error)}`,
+    { dependency: 'kafka', ...context },
+    { cause: error },
+  );
 }
 
 /** Runs one Kafka call; its failure is thrown as `kafkaFailure` says. */
-export async function unavailableOnFailure<T>(action: string, task: () => Promise<T>, context: Record<string, string> = {}): Promise<T> {
+export async function unavailableOnFailure<T>(
+  action: string,
+  task: () => Promise<T>,
+  context: Record<string, string> = {},
+): Promise<T> {
   try {
     return await task();
   } catch (error) {

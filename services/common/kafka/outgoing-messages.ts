@@ -17,7 +17,9 @@ export const REQUEST_BYTES = 1_000_000;
 /** At least a record's size in a record batch: key, value, headers, and the varints and attributes framing them. */
 export function recordBytes(message: OutgoingMessage): number {
   let bytes = Buffer.byteLength(message.value ?? '') + Buffer.byteLength(message.key ?? '') + 24;
-  if (message.headers) for (const [key, value] of Object.entries(message.headers)) bytes += Buffer.byteLength(key) + Buffer.byteLength(value) + 10;
+  if (message.headers)
+    for (const [key, value] of Object.entries(message.headers))
+      bytes += Buffer.byteLength(key) + Buffer.byteLength(value) + 10;
   return bytes;
 }
 
@@ -47,7 +49,12 @@ export function chunked(batches: readonly TopicMessages[], maxBytes = REQUEST_BY
 }
 
 /** Our OutgoingMessage as kafkajs takes it. */
-export function toKafkaMessage(message: OutgoingMessage): { key: string | Buffer | null; value: Buffer | string | null; headers?: IHeaders; partition?: number } {
+export function toKafkaMessage(message: OutgoingMessage): {
+  key: string | Buffer | null;
+  value: Buffer | string | null;
+  headers?: IHeaders;
+  partition?: number;
+} {
   // kafkajs only reads messages; most have neither headers nor a partition, and go as they are
   // (no copy per record on the producers' hot paths).
   if (message.headers === undefined && message.partition === undefined) return message;

@@ -47,7 +47,8 @@ function murmur2Bytes(data: Buffer, length: number): number {
 
 /** The partition of a keyed record; for producers that must know it before sending (segment evaluation). */
 export function partitionForKey(key: string | Buffer, partitions: number): number {
-  if (!Number.isInteger(partitions) || partitions < 1) throw new RangeError(`partition count must be a positive integer, got ${partitions}`);
+  if (!Number.isInteger(partitions) || partitions < 1)
+    throw new RangeError(`partition count must be a positive integer, got ${partitions}`);
   return (murmur2(key) & 0x7fffffff) % partitions;
 }
 
@@ -56,7 +57,8 @@ export const defaultPartitioner: ICustomPartitioner = () => {
   const counters = new Map<string, number>();
   return ({ topic, partitionMetadata, message }) => {
     if (message.partition !== null && message.partition !== undefined) return message.partition;
-    if (message.key !== null && message.key !== undefined) return partitionForKey(message.key, partitionMetadata.length);
+    if (message.key !== null && message.key !== undefined)
+      return partitionForKey(message.key, partitionMetadata.length);
     const available = partitionMetadata.filter((p) => p.leader >= 0);
     const next = ((counters.get(topic) ?? Math.floor(Math.random() * 0x7fffffff)) + 1) & 0x7fffffff;
     counters.set(topic, next);

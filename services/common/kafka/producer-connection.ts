@@ -7,7 +7,11 @@ import type { EventProducer, KafkaClient } from './client';
  * An idempotent, acks=all producer as a component: connects with backoff at start; on stop,
  * waits for sends already in flight (the callers awaiting them get their acks) and disconnects.
  */
-export function createProducerConnection(options: { client: KafkaClient; logger: Logger; transactionalId?: string }): Component & { readonly producer: EventProducer } {
+export function createProducerConnection(options: {
+  client: KafkaClient;
+  logger: Logger;
+  transactionalId?: string;
+}): Component & { readonly producer: EventProducer } {
   const logger = options.logger.child({ component: 'producer' });
   const inner = options.client.producer(options.transactionalId ? { transactionalId: options.transactionalId } : {});
   const abort = new AbortController();

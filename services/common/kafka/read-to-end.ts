@@ -25,9 +25,13 @@ export class ReadToEndProgress {
   private readonly next = new Map<number, bigint>();
   private readonly pending: Set<number>;
 
-  constructor(private readonly ends: ReadonlyMap<number, bigint>, fromOffsets?: ReadonlyMap<number, string>) {
+  constructor(
+    private readonly ends: ReadonlyMap<number, bigint>,
+    fromOffsets?: ReadonlyMap<number, string>,
+  ) {
     this.pending = new Set(ends.keys());
-    for (const [partition, offset] of fromOffsets ?? []) if (ends.has(partition)) this.next.set(partition, BigInt(offset));
+    for (const [partition, offset] of fromOffsets ?? [])
+      if (ends.has(partition)) this.next.set(partition, BigInt(offset));
   }
 
   /** Where each partition resumes, for the seeks after a join. */
@@ -128,10 +132,15 @@ async function endOffsets(kafka: Kafka, options: ReadToEndOptions): Promise<Map<
   const admin = kafka.admin();
   await unavailableOnFailure('connect admin', () => admin.connect());
   try {
-    const offsets = await unavailableOnFailure('fetch end offsets', () => admin.fetchTopicOffsets(options.topic), { topic: options.topic });
+    const offsets = await unavailableOnFailure('fetch end offsets', () => admin.fetchTopicOffsets(options.topic), {
+      topic: options.topic,
+    });
     return new Map(
       offsets
-        .filter((o) => BigInt(o.high) > BigInt(o.low) && BigInt(o.high) > BigInt(options.fromOffsets?.get(o.partition) ?? '0'))
+        .filter(
+          (o) =>
+            BigInt(o.high) > BigInt(o.low) && BigInt(o.high) > BigInt(options.fromOffsets?.get(o.partition) ?? '0'),
+        )
         .map((o) => [o.partition, BigInt(o.high)]),
     );
   } finally {

@@ -78,7 +78,8 @@ export class RecordSets {
     const set = this.setFor(topic, partitionForKey(key, this.partitionsOf(topic)));
     const offsetDelta = set.count;
     // attributes, timestamp delta (0), offset delta, key, value, header count (0)
-    const body = 2 + sizeOfVarInt(offsetDelta) + sizeOfVarInt(keyLength) + keyLength + sizeOfVarInt(valueLength) + valueLength + 1;
+    const body =
+      2 + sizeOfVarInt(offsetDelta) + sizeOfVarInt(keyLength) + keyLength + sizeOfVarInt(valueLength) + valueLength + 1;
     set.reserve(sizeOfVarInt(body) + body);
     const buffer = set.buffer;
     let at = writeVarInt(buffer, set.length, body);

@@ -30,15 +30,78 @@ export interface TopicSpec {
 }
 
 export const topics = {
-  eventsRaw: { name: 'kumiki.events.raw', partitions: 6, cleanup: 'delete', retentionMs: 7 * DAY_MS, valueSchema: 'Event', key: 'userId, else anonymousId, else messageId' },
-  eventsJson: { name: 'kumiki.events.json', partitions: 6, cleanup: 'delete', retentionMs: 7 * DAY_MS, key: 'userId, else anonymousId, else messageId' },
-  eventsStitched: { name: 'kumiki.events.stitched', partitions: 6, cleanup: 'delete', retentionMs: 7 * DAY_MS, valueSchema: 'StitchedEvent', key: 'profile id', maxMessageBytes: OUTPUT_MESSAGE_BYTES },
-  identityChanges: { name: 'kumiki.identity.changes', partitions: 6, cleanup: 'delete', retentionMs: 30 * DAY_MS, valueSchema: 'IdentityChange', key: 'profile id' },
-  identityGraph: { name: 'kumiki.identity.graph', partitions: 6, cleanup: 'compact', valueSchema: 'IdentityGraphRecord', key: 'identifier (type:value)' },
-  profileUpdates: { name: 'kumiki.profiles.updates', partitions: 6, cleanup: 'compact', valueSchema: 'ProfileUpdate', key: 'profile id', maxMessageBytes: OUTPUT_MESSAGE_BYTES },
-  segmentChanges: { name: 'kumiki.segments.changes', partitions: 6, cleanup: 'delete', retentionMs: 30 * DAY_MS, valueSchema: 'SegmentChange', key: 'profile id' },
-  deadLetters: { name: 'kumiki.events.dlq', partitions: 6, cleanup: 'delete', retentionMs: 30 * DAY_MS, valueSchema: 'DeadLetter', key: 'original key', maxMessageBytes: OUTPUT_MESSAGE_BYTES },
-  privacyRequests: { name: 'kumiki.privacy.requests', partitions: 6, cleanup: 'delete', retentionMs: 30 * DAY_MS, valueSchema: 'PrivacyRequest', key: 'identifier' },
+  eventsRaw: {
+    name: 'kumiki.events.raw',
+    partitions: 6,
+    cleanup: 'delete',
+    retentionMs: 7 * DAY_MS,
+    valueSchema: 'Event',
+    key: 'userId, else anonymousId, else messageId',
+  },
+  eventsJson: {
+    name: 'kumiki.events.json',
+    partitions: 6,
+    cleanup: 'delete',
+    retentionMs: 7 * DAY_MS,
+    key: 'userId, else anonymousId, else messageId',
+  },
+  eventsStitched: {
+    name: 'kumiki.events.stitched',
+    partitions: 6,
+    cleanup: 'delete',
+    retentionMs: 7 * DAY_MS,
+    valueSchema: 'StitchedEvent',
+    key: 'profile id',
+    maxMessageBytes: OUTPUT_MESSAGE_BYTES,
+  },
+  identityChanges: {
+    name: 'kumiki.identity.changes',
+    partitions: 6,
+    cleanup: 'delete',
+    retentionMs: 30 * DAY_MS,
+    valueSchema: 'IdentityChange',
+    key: 'profile id',
+  },
+  identityGraph: {
+    name: 'kumiki.identity.graph',
+    partitions: 6,
+    cleanup: 'compact',
+    valueSchema: 'IdentityGraphRecord',
+    key: 'identifier (type:value)',
+  },
+  profileUpdates: {
+    name: 'kumiki.profiles.updates',
+    partitions: 6,
+    cleanup: 'compact',
+    valueSchema: 'ProfileUpdate',
+    key: 'profile id',
+    maxMessageBytes: OUTPUT_MESSAGE_BYTES,
+  },
+  segmentChanges: {
+    name: 'kumiki.segments.changes',
+    partitions: 6,
+    cleanup: 'delete',
+    retentionMs: 30 * DAY_MS,
+    valueSchema: 'SegmentChange',
+    key: 'profile id',
+  },
+  deadLetters: {
+    name: 'kumiki.events.dlq',
+    partitions: 6,
+    cleanup: 'delete',
+    retentionMs: 30 * DAY_MS,
+    valueSchema: 'DeadLetter',
+    key: 'original key',
+    maxMessageBytes: OUTPUT_MESSAGE_BYTES,
+  },
+  privacyRequests: {
+    name: 'kumiki.privacy.requests',
+    partitions: 6,
+    cleanup: 'delete',
+    retentionMs: 30 * DAY_MS,
+    valueSchema: 'PrivacyRequest',
+    key: 'identifier',
+  },
 } as const satisfies Record<string, TopicSpec>;
 
 export type TopicKey = keyof typeof topics;
@@ -50,7 +113,8 @@ export function topicConfigEntries(spec: TopicSpec): { name: string; value: stri
   if (spec.cleanup === 'delete' && spec.retentionMs !== undefined) {
     entries.push({ name: 'retention.ms', value: String(spec.retentionMs) });
   }
-  if (spec.maxMessageBytes !== undefined) entries.push({ name: 'max.message.bytes', value: String(spec.maxMessageBytes) });
+  if (spec.maxMessageBytes !== undefined)
+    entries.push({ name: 'max.message.bytes', value: String(spec.maxMessageBytes) });
   return entries;
 }
 

@@ -54,9 +54,17 @@ export class ProducerFencedError extends KumikiError {
   readonly isRetriable = false;
 }
 
-const FENCED = new Set(['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED', 'TRANSACTION_COORDINATOR_FENCED', 'INVALID_PRODUCER_ID_MAPPING']);
+const FENCED = new Set([
+  'INVALID_PRODUCER_EPOCH',
+  'PRODUCER_FENCED',
+  'TRANSACTION_COORDINATOR_FENCED',
+  'INVALID_PRODUCER_ID_MAPPING',
+]);
 
-export function createTransactionalProducer(kafka: Kafka, options: { transactionalId: string; transactionTimeoutMs?: number }): TransactionalProducer {
+export function createTransactionalProducer(
+  kafka: Kafka,
+  options: { transactionalId: string; transactionTimeoutMs?: number },
+): TransactionalProducer {
   const producer: Producer = kafka.producer({
     transactionalId: options.transactionalId,
     idempotent: true,
@@ -86,16 +94,29 @@ export function createTransactionalProducer(kafka: Kafka, options: { transaction
             .filter((batch) => batch.messages.length > 0)
             .map((batch) => ({ topic: batch.topic, messages: batch.messages.map(toKafkaMessage) }));
           if (topicMessages.length === 0) return [];
-          const sent = await translate('send in transaction', context, () => transaction.sendBatch({ topicMessages, acks: -1, compression: CompressionTypes.None }));
-          return sent.map((r) => ({ topic: r.topicName, partition: r.partition, baseOffset: String(r.baseOffset ?? r.offset ?? '-1') }));
+          const sent = await translate('send in transaction', context, () =>
+            transaction.sendBatch({ topicMessages, acks: -1, compression: CompressionTypes.None }),
+          );
+          return sent.map((r) => ({
+            topic: r.topicName,
+            partition: r.partition,
+            baseOffset: String(r.baseOffset ?? r.offset ?? '-1'),
+          }));
         },
         sendWritten: async (request) => {
           const topicMessages = request.map(({ topic, sets }) => ({
             topic,
-            messages: sets.map(({ partition, records }) => ({ partition, key: null, value: null, [WRITTEN_RECORDS]: records })),
+            messages: sets.map(({ partition, records }) => ({
+              partition,
+              key: null,
+              value: null,
+              [WRITTEN_RECORDS]: records,
+            })),
           }));
           if (topicMessages.length === 0) return;
-          await translate('send in transaction', context, () => transaction.sendBatch({ topicMessages, acks: -1, compression: CompressionTypes.None }));
+          await translate('send in transaction', context, () =>
+            transaction.sendBatch({ topicMessages, acks: -1, compression: CompressionTypes.None }),
+          );
         },
         sendOffsets: (groupId, offsets) =>
           translate('send offsets in transaction', context, () =>
@@ -109,7 +130,9 @@ export function createTransactionalProducer(kafka: Kafka, options: { transaction
   };
 }
 
-function groupOffsets(offsets: readonly ConsumedOffset[]): { topic: string; partitions: { partition: number; offset: string }[] }[] {
+function groupOffsets(
+  offsets: readonly ConsumedOffset[],
+): { topic: string; partitions: { partition: number; offset: string }[] }[] {
   const byTopic = new Map<string, { partition: number; offset: string }[]>();
   for (const { topic, partition, offset } of offsets) {
     let partitions = byTopic.get(topic);
@@ -124,16 +147,25 @@ async function translate<T>(action: string, context: Record<string, string>, tas
   try {
     return await task();
   } catch (error) {
-    if (isFenced(error)) throw new ProducerFencedError(`Kafka: cannot ${action}: fenced by a newer producer with the same transactional id`, context, { cause: error });
+    if (isFenced(error))
+      throw new ProducerFencedError(
+        `Kafka: cannot ${action}: fenced by a newer producer with the same transactional id`,
+        context,
+        { cause: error },
+      );
     throw kafkaFailure(action, error, context);
   }
 }
 
 function isFenced(error: unknown): boolean {
-  for (let current: unknown = error; current; current = (current as { cause?: unknown; originalError?: unknown }).originalError ?? (current as { cause?: unknown }).cause) {
+  for (
+    let current: unknown = error;
+    current;
+    current =
+      (current as { cause?: unknown; originalError?: unknown }).originalError ?? (current as { cause?: unknown }).cause
+  ) {
     const type = (current as { type?: string }).type;
     if (type && FENCED.has(type)) return true;
   }
   return false;
 }
-

@@ -35,7 +35,10 @@ export class AvroCodec {
   private readonly plainReaders = new Map<number, Read>();
 
   constructor(
-    private readonly registry: Pick<SchemaRegistryClient, 'writerType' | 'cachedWriterType' | 'register' | 'rememberWriterType'>,
+    private readonly registry: Pick<
+      SchemaRegistryClient,
+      'writerType' | 'cachedWriterType' | 'register' | 'rememberWriterType'
+    >,
     registered: readonly RegisteredTopicSchema[] = [],
   ) {
     for (const entry of registered) this.bind(entry.subject, entry.id, entry.type);
@@ -78,14 +81,20 @@ export class AvroCodec {
   encode(topicOrSubject: string, value: unknown): Buffer {
     const writer = this.writers.get(topicOrSubject) ?? this.writers.get(valueSubject(topicOrSubject));
     if (!writer) {
-      throw new InternalError(`no Avro schema bound for ${topicOrSubject}: register the topic schemas first (AvroCodec.forTopics or bind)`, { subject: topicOrSubject });
+      throw new InternalError(
+        `no Avro schema bound for ${topicOrSubject}: register the topic schemas first (AvroCodec.forTopics or bind)`,
+        { subject: topicOrSubject },
+      );
     }
     const problems = invalidFields(writer.type, value);
     if (problems.length > 0) {
-      throw new InvalidInputError(`invalid ${writer.type.name ?? 'value'} for ${writer.subject}: ${problems.map((p) => `${p.path} (${p.problem})`).join('; ')}`, {
-        subject: writer.subject,
-        field: problems[0]!.path,
-      });
+      throw new InvalidInputError(
+        `invalid ${writer.type.name ?? 'value'} for ${writer.subject}: ${problems.map((p) => `${p.path} (${p.problem})`).join('; ')}`,
+        {
+          subject: writer.subject,
+          field: problems[0]!.path,
+        },
+      );
     }
     return encodeFramed(writer.id, writer.type, value);
   }
@@ -123,9 +132,12 @@ export class AvroCodec {
     try {
       return { schemaId, value: read(body) as T };
     } catch (error) {
-      throw new InvalidInputError(`cannot decode Avro body written with schema id ${schemaId}${reader?.name ? ` as ${reader.name}` : ''}: ${errorMessage(error)}`, {
-        schemaId,
-      });
+      throw new InvalidInputError(
+        `cannot decode Avro body written with schema id ${schemaId}${reader?.name ? ` as ${reader.name}` : ''}: ${errorMessage(error)}`,
+        {
+          schemaId,
+        },
+      );
     }
   }
 
@@ -148,9 +160,12 @@ export class AvroCodec {
       try {
         resolver = reader.createResolver(writer);
       } catch (error) {
-        throw new InvalidInputError(`a message written with schema id ${schemaId} (${writer.name ?? 'anonymous'}) cannot be read as ${reader.name ?? 'the reader schema'}: ${errorMessage(error)}`, {
-          schemaId,
-        });
+        throw new InvalidInputError(
+          `a message written with schema id ${schemaId} (${writer.name ?? 'anonymous'}) cannot be read as ${reader.name ?? 'the reader schema'}: ${errorMessage(error)}`,
+          {
+            schemaId,
+          },
+        );
       }
       read = (body) => reader.fromBuffer(body, resolver);
     }
@@ -166,7 +181,10 @@ export function invalidFields(type: avro.Type, value: unknown): { path: string; 
   const problems: { path: string; problem: string }[] = [];
   type.isValid(value, {
     errorHook(path: string[], got: unknown, expected: avro.Type) {
-      problems.push({ path: path.length > 0 ? path.join('.') : '(value)', problem: `expected ${describe(expected)}, got ${describeValue(got)}` });
+      problems.push({
+        path: path.length > 0 ? path.join('.') : '(value)',
+        problem: `expected ${describe(expected)}, got ${describeValue(got)}`,
+      });
     },
   });
   return problems;
@@ -184,6 +202,11 @@ function describeValue(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   if (Buffer.isBuffer(value)) return 'bytes';
-  if (typeof value === 'number') return Number.isInteger(value) ? (Number.isSafeInteger(value) ? 'an integer' : 'an unsafe integer') : 'a fractional number';
+  if (typeof value === 'number')
+    return Number.isInteger(value)
+      ? Number.isSafeInteger(value)
+        ? 'an integer'
+        : 'an unsafe integer'
+      : 'a fractional number';
   return `a ${typeof value}`;
 }

@@ -28,7 +28,12 @@ export function createRegistryConnection(options: {
       return codec;
     },
     async start() {
-      codec = await connectWithBackoff('schema registry', async () => new AvroCodec(registry, await registry.registerAll(options.topics)), logger, abort.signal);
+      codec = await connectWithBackoff(
+        'schema registry',
+        async () => new AvroCodec(registry, await registry.registerAll(options.topics)),
+        logger,
+        abort.signal,
+      );
     },
     async stop() {
       abort.abort();

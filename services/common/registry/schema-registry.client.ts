@@ -1,4 +1,4 @@
-import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { type COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type * as avro from 'avsc';
 import { avroOptions, loadSchemas, type SchemaName } from '../../../schemas';
 import {
@@ -45,7 +45,11 @@ export interface SchemaRegistrySettings {
 
 /** The registry part of the common config (config.ts `commonEnvShape`). */
 export function registrySettingsFromConfig(
-  config: { readonly SCHEMA_REGISTRY_URL: string; readonly SCHEMA_REGISTRY_USERNAME?: string | undefined; readonly SCHEMA_REGISTRY_PASSWORD?: string | undefined },
+  config: {
+    readonly SCHEMA_REGISTRY_URL: string;
+    readonly SCHEMA_REGISTRY_USERNAME?: string | undefined;
+    readonly SCHEMA_REGISTRY_PASSWORD?: string | undefined;
+  },
   logger?: Logger,
 ): SchemaRegistrySettings {
   return {
@@ -88,8 +92,11 @@ export class SchemaRegistryClient {
     this.clientId = settings.clientId ?? 'kumiki';
     this.timeoutMs = settings.requestTimeoutMs ?? 10_000;
     this.logger = settings.logger?.child({ component: 'schema-registry' });
-    const auth = settings.username !== undefined ? { username: settings.username, password: settings.password ?? '' } : undefined;
-    this.authorization = auth ? `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}` : undefined;
+    const auth =
+      settings.username !== undefined ? { username: settings.username, password: settings.password ?? '' } : undefined;
+    this.authorization = auth
+      ? `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`
+      : undefined;
     this.library = new SchemaRegistry(
       {
         host: this.url,
@@ -111,7 +118,10 @@ export class SchemaRegistryClient {
     const level = await this.ensureBackward(subject);
     try {
       const { id } = await this.bounded(`register a schema under ${subject}`, () =>
-        this.library.register({ type: SchemaType.AVRO, schema: text }, { subject, compatibility: level as COMPATIBILITY }),
+        this.library.register(
+          { type: SchemaType.AVRO, schema: text },
+          { subject, compatibility: level as COMPATIBILITY },
+        ),
       );
       return id;
     } catch (error) {
@@ -138,9 +148,17 @@ export class SchemaRegistryClient {
 
   /** The subject's compatibility level, or null when the registry has none for it. */
   async compatibility(subject: string): Promise<CompatibilityLevel | null> {
-    const response = await this.request('GET', `/config/${encodeURIComponent(subject)}`, undefined, `read the compatibility of ${subject}`, { subject });
+    const response = await this.request(
+      'GET',
+      `/config/${encodeURIComponent(subject)}`,
+      undefined,
+      `read the compatibility of ${subject}`,
+      { subject },
+    );
     if (response === null) return null;
-    const level = (response as { compatibilityLevel?: string; compatibility?: string }).compatibilityLevel ?? (response as { compatibility?: string }).compatibility;
+    const level =
+      (response as { compatibilityLevel?: string; compatibility?: string }).compatibilityLevel ??
+      (response as { compatibility?: string }).compatibility;
     return level ? (level.toUpperCase() as CompatibilityLevel) : null;
   }
 
@@ -155,7 +173,13 @@ export class SchemaRegistryClient {
       );
     }
     try {
-      await this.request('PUT', `/config/${encodeURIComponent(subject)}`, { compatibility: 'BACKWARD' }, `set compatibility of ${subject}`, { subject });
+      await this.request(
+        'PUT',
+        `/config/${encodeURIComponent(subject)}`,
+        { compatibility: 'BACKWARD' },
+        `set compatibility of ${subject}`,
+        { subject },
+      );
     } catch (error) {
       // Services starting together race to set the rule of a shared subject (the DLQ's):
       // Apicurio answers 409 to the loser. What counts is the level now in force.
@@ -164,7 +188,10 @@ export class SchemaRegistryClient {
       if (now !== null && BACKWARD_SAFE.has(now)) return now;
       throw error;
     }
-    this.logger?.info({ subject, previous: current ?? 'unset' }, 'schema registry subject compatibility set to BACKWARD');
+    this.logger?.info(
+      { subject, previous: current ?? 'unset' },
+      'schema registry subject compatibility set to BACKWARD',
+    );
     return 'BACKWARD';
   }
 
@@ -211,19 +238,30 @@ export class SchemaRegistryClient {
 
   private async fetchWriterType(id: number): Promise<avro.Type> {
     try {
-      const type = (await this.bounded(`fetch schema id ${id}`, () => this.library.getSchema(id))) as unknown as avro.Type;
+      const type = (await this.bounded(`fetch schema id ${id}`, () =>
+        this.library.getSchema(id),
+      )) as unknown as avro.Type;
       this.writerTypes.set(id, type);
       return type;
     } catch (error) {
       if (statusOf(error) === 404) {
-        throw new InvalidInputError(`schema id ${id} is not known to the schema registry at ${this.url}; the message was written against another registry, or its schema was deleted`, { schemaId: id });
+        throw new InvalidInputError(
+          `schema id ${id} is not known to the schema registry at ${this.url}; the message was written against another registry, or its schema was deleted`,
+          { schemaId: id },
+        );
       }
       throw this.translate(error, `fetch schema id ${id}`, { schemaId: id });
     }
   }
 
   /** One JSON call made directly (the library has no API for subject config); null on 404. */
-  private async request(method: 'GET' | 'PUT', path: string, body: unknown, action: string, context: Record<string, string>): Promise<unknown> {
+  private async request(
+    method: 'GET' | 'PUT',
+    path: string,
+    body: unknown,
+    action: string,
+    context: Record<string, string>,
+  ): Promise<unknown> {
     let response: Response;
     try {
       response = await fetch(`${this.url}${path}`, {
@@ -258,7 +296,13 @@ export class SchemaRegistryClient {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new DependencyUnavailableError(`schema registry at ${this.url} did not answer within ${this.timeoutMs} ms: cannot ${action}`, { dependency: 'schema-registry' })),
+        () =>
+          reject(
+            new DependencyUnavailableError(
+              `schema registry at ${this.url} did not answer within ${this.timeoutMs} ms: cannot ${action}`,
+              { dependency: 'schema-registry' },
+            ),
+          ),
         this.timeoutMs,
       );
     });
@@ -284,17 +328,37 @@ export class SchemaRegistryClient {
         options,
       );
     }
-    if (status === 422 || name === 'ConfluentSchemaRegistryArgumentError' || name === 'ConfluentSchemaRegistryInvalidSchemaError') {
-      return new InvalidInputError(`${where} rejected the schema as invalid: cannot ${action}: ${said}`, context, options);
+    if (
+      status === 422 ||
+      name === 'ConfluentSchemaRegistryArgumentError' ||
+      name === 'ConfluentSchemaRegistryInvalidSchemaError'
+    ) {
+      return new InvalidInputError(
+        `${where} rejected the schema as invalid: cannot ${action}: ${said}`,
+        context,
+        options,
+      );
     }
     if (status === 401 || status === 403) {
-      return new ConfigError([`SCHEMA_REGISTRY_USERNAME / SCHEMA_REGISTRY_PASSWORD: ${where} answered ${status} to "${action}": ${said}`], context);
+      return new ConfigError(
+        [`SCHEMA_REGISTRY_USERNAME / SCHEMA_REGISTRY_PASSWORD: ${where} answered ${status} to "${action}": ${said}`],
+        context,
+      );
     }
-    if (status === undefined && !isNetworkFailure(said)) return error instanceof Error ? error : new InternalError(said, context);
+    if (status === undefined && !isNetworkFailure(said))
+      return error instanceof Error ? error : new InternalError(said, context);
     if (status === undefined || status >= 500 || status === 408 || status === 429 || isNetworkFailure(said)) {
-      return new DependencyUnavailableError(`${where} is unavailable: cannot ${action}: ${said}`, { dependency: 'schema-registry', ...context }, options);
+      return new DependencyUnavailableError(
+        `${where} is unavailable: cannot ${action}: ${said}`,
+        { dependency: 'schema-registry', ...context },
+        options,
+      );
     }
-    return new InternalError(`${where} answered ${status} to "${action}" (is the URL the Confluent-compatible API, e.g. …/apis/ccompat/v7?): ${said}`, context, options);
+    return new InternalError(
+      `${where} answered ${status} to "${action}" (is the URL the Confluent-compatible API, e.g. …/apis/ccompat/v7?): ${said}`,
+      context,
+      options,
+    );
   }
 }
 
@@ -309,7 +373,9 @@ function stripClientId(message: string, clientId: string): string {
 
 /** mappersmith reports connection failures as status 400 carrying the system error text. */
 function isNetworkFailure(message: string): boolean {
-  return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE|socket hang up|Timeout \(/i.test(message);
+  return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE|socket hang up|Timeout \(/i.test(
+    message,
+  );
 }
 
 function registryMessage(text: string): string | undefined {

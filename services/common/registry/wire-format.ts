@@ -26,7 +26,13 @@ let scratch = Buffer.allocUnsafe(64 * 1024);
  * allocation and one copy.
  * It does not validate: callers validate (AvroCodec.encode) or build values from typed objects.
  */
-export function encodeFramed(schemaId: number, type: avro.Type, value: unknown, suffix?: Buffer, suffixStart = 0): Buffer {
+export function encodeFramed(
+  schemaId: number,
+  type: avro.Type,
+  value: unknown,
+  suffix?: Buffer,
+  suffixStart = 0,
+): Buffer {
   const end = encodeFramedInScratch(schemaId, type, value);
   const out = Buffer.allocUnsafe(end + (suffix === undefined ? 0 : suffix.length - suffixStart));
   scratch.copy(out, 0, 0, end);

@@ -36,7 +36,11 @@ export interface Extraction {
  * - context.externalIds: `[{ id, type }]` (Segment) or `{ type: id }`; known types map
  *   through `externalIdTypes`, others become their own type
  */
-export function extractIdentifiers(source: IdentitySource, rules: IdentityRules, normalise: IdentifierNormaliser): Extraction {
+export function extractIdentifiers(
+  source: IdentitySource,
+  rules: IdentityRules,
+  normalise: IdentifierNormaliser,
+): Extraction {
   const found = new DistinctIdentifiers();
   found.add('user_id', normalise.id(source.userId));
   found.add('anonymous_id', normalise.id(source.anonymousId));
@@ -92,7 +96,9 @@ function keyOf(type: string, value: string): string {
 }
 
 function record(value: unknown): Record<string, unknown> | undefined {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
 }
 
 const NO_EXTERNAL_IDS: readonly { type: string; id: unknown }[] = Object.freeze([]);

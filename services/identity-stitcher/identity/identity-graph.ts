@@ -110,7 +110,9 @@ export class IdentityGraph {
   private readonly scratchCounts = new Uint16Array(STRIDE);
 
   // Restore-only state: profile id per slot until `finishRestore` builds the profiles.
-  private restoring: { profileOf: (string | undefined)[]; createdAt: Map<string, number>; messageIds: Map<string, string> } | undefined;
+  private restoring:
+    | { profileOf: (string | undefined)[]; createdAt: Map<string, number>; messageIds: Map<string, string> }
+    | undefined;
 
   constructor(rules: IdentityRules, initialCapacity = 1024) {
     this.types = new IdentifierTypes(rules);
@@ -167,9 +169,12 @@ export class IdentityGraph {
   /** Every identifier → profile id, sorted; for tests and consistency checks. */
   snapshot(): Map<string, string> {
     const out: [string, string][] = [];
-    this.index.forEach((shards, type) =>
-      shards.forEach((map) => map.forEach((slot, value) => out.push([`${this.types.names[type]}:${value}`, this.profId[this.idProfile[slot]!]!]))),
-    );
+    this.index.forEach((shards, type) => {
+      for (const map of shards) {
+        for (const [value, slot] of map)
+          out.push([`${this.types.names[type]}:${value}`, this.profId[this.idProfile[slot]!]!]);
+      }
+    });
     out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     return new Map(out);
   }
@@ -206,7 +211,14 @@ export class IdentityGraph {
           for (let t = 0; t < STRIDE; t++) counts[t]! += this.profCounts[base + t]!;
           accepted.push(candidate);
         } else {
-          refusals.push(this.refusal(candidate, breach, counts[breach]! + this.profCounts[profile * STRIDE + breach]!, this.profId[profile]!));
+          refusals.push(
+            this.refusal(
+              candidate,
+              breach,
+              counts[breach]! + this.profCounts[profile * STRIDE + breach]!,
+              this.profId[profile]!,
+            ),
+          );
         }
       } else if (counts[type]! + 1 > this.types.limits[type]!) {
         refusals.push(this.refusal(candidate, type, counts[type]! + 1, undefined));
@@ -225,7 +237,10 @@ export class IdentityGraph {
       survivor = included[0]!;
     } else {
       const first = fresh[0]!;
-      survivor = this.newProfile(profileIdFor(request.messageId, this.types.names[first.type]!, first.value), request.eventTime);
+      survivor = this.newProfile(
+        profileIdFor(request.messageId, this.types.names[first.type]!, first.value),
+        request.eventTime,
+      );
       createdProfile = true;
     }
     const survivorId = this.profId[survivor]!;
@@ -275,7 +290,7 @@ export class IdentityGraph {
       });
     }
 
-    refusals.forEach((refusal, i) =>
+    refusals.forEach((refusal, i) => {
       changes.push({
         changeId: changeIdFor(request.messageId, 'refused', i),
         kind: 'refused',
@@ -285,8 +300,8 @@ export class IdentityGraph {
         rule: request.rule,
         reason: refusal.reason,
         ...provenance,
-      }),
-    );
+      });
+    });
 
     return {
       profileId: survivorId,
@@ -310,7 +325,15 @@ export class IdentityGraph {
     for (const candidate of candidates) if (candidate.profile !== profile) return undefined;
     const linked = new Array<Identifier>(candidates.length);
     for (let i = 0; i < candidates.length; i++) linked[i] = candidates[i]!.identifier;
-    return { profileId: this.profId[profile]!, createdProfile: false, linked, mergedProfileIds: NOTHING, refusals: NOTHING, changes: NOTHING, graphRecords: NOTHING };
+    return {
+      profileId: this.profId[profile]!,
+      createdProfile: false,
+      linked,
+      mergedProfileIds: NOTHING,
+      refusals: NOTHING,
+      changes: NOTHING,
+      graphRecords: NOTHING,
+    };
   }
 
   // ---- Restore from the compacted changelog ------------------------------------------------
@@ -330,7 +353,15 @@ export class IdentityGraph {
       restoring.messageIds.set(linkedBy, linkedBy);
     }
     let slot = this.lookup(record.identifier.type, record.identifier.value);
-    if (slot === undefined) slot = this.newIdentifier(type, record.identifier.value, NONE, this.internRule(record.rule), linkedBy, record.linkedAt);
+    if (slot === undefined)
+      slot = this.newIdentifier(
+        type,
+        record.identifier.value,
+        NONE,
+        this.internRule(record.rule),
+        linkedBy,
+        record.linkedAt,
+      );
     else {
       this.idRule[slot] = this.internRule(record.rule);
       this.idLinkedBy[slot] = linkedBy;
@@ -390,11 +421,18 @@ export class IdentityGraph {
     const { identifiers, previousId } = request;
     const out = new Array<Candidate>(identifiers.length + (previousId === undefined ? 0 : 1));
     let count = 0;
-    for (const identifier of identifiers) count = this.putCandidate(out, count, identifier.type, identifier.value, identifier);
+    for (const identifier of identifiers)
+      count = this.putCandidate(out, count, identifier.type, identifier.value, identifier);
     if (previousId !== undefined) {
       // An alias's previousId is an earlier user id if the graph knows it as one; otherwise
       // the anonymous id the person had before identifying (Segment's usual case).
-      count = this.putCandidate(out, count, this.lookup('user_id', previousId) !== undefined ? 'user_id' : 'anonymous_id', previousId, undefined);
+      count = this.putCandidate(
+        out,
+        count,
+        this.lookup('user_id', previousId) !== undefined ? 'user_id' : 'anonymous_id',
+        previousId,
+        undefined,
+      );
     }
     out.length = count;
     if (out.length > INSERTION_SORT_LIMIT) out.sort((a, b) => this.order(a, b));
@@ -417,18 +455,31 @@ export class IdentityGraph {
   }
 
   /** Writes the identifier's candidate at `at` if its type is known; returns the next free index. */
-  private putCandidate(out: Candidate[], at: number, typeName: string, value: string, identifier: Identifier | undefined): number {
+  private putCandidate(
+    out: Candidate[],
+    at: number,
+    typeName: string,
+    value: string,
+    identifier: Identifier | undefined,
+  ): number {
     const type = this.types.indexOf(typeName);
     if (type === undefined) return at;
     const slot = this.slotOf(type, value);
-    out[at] = { type, value, profile: slot === undefined ? NONE : this.idProfile[slot]!, identifier: identifier ?? { type: typeName, value } };
+    out[at] = {
+      type,
+      value,
+      profile: slot === undefined ? NONE : this.idProfile[slot]!,
+      identifier: identifier ?? { type: typeName, value },
+    };
     return at + 1;
   }
 
   /** Strength order: priority, then type name, then value. */
   private order(a: Candidate, b: Candidate): number {
     const { priorities, names } = this.types;
-    return priorities[a.type]! - priorities[b.type]! || compare(names[a.type]!, names[b.type]!) || compare(a.value, b.value);
+    return (
+      priorities[a.type]! - priorities[b.type]! || compare(names[a.type]!, names[b.type]!) || compare(a.value, b.value)
+    );
   }
 
   /** First type whose limit the union of `counts` and `profile` would exceed, if any. */
@@ -441,7 +492,12 @@ export class IdentityGraph {
     return undefined;
   }
 
-  private refusal(candidate: Candidate, limitType: number, wouldHold: number, otherProfile: string | undefined): Refusal {
+  private refusal(
+    candidate: Candidate,
+    limitType: number,
+    wouldHold: number,
+    otherProfile: string | undefined,
+  ): Refusal {
     const typeName = this.types.names[limitType]!;
     const limit = this.types.limits[limitType]!;
     const what = otherProfile === undefined ? 'linking it' : `merging its profile ${otherProfile}`;
@@ -502,7 +558,14 @@ export class IdentityGraph {
     return profile;
   }
 
-  private newIdentifier(type: number, value: string, profile: number, rule: number, linkedBy: string, linkedAt: number): number {
+  private newIdentifier(
+    type: number,
+    value: string,
+    profile: number,
+    rule: number,
+    linkedBy: string,
+    linkedAt: number,
+  ): number {
     if (this.idCount === this.idCapacity) this.growIdentifiers();
     const slot = this.idCount++;
     this.idType[slot] = type;

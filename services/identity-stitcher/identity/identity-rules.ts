@@ -39,7 +39,18 @@ export interface IdentityRules {
 }
 
 /** Values producers send when they mean "no id"; never identifiers whatever the config says. */
-export const builtInBlockedValues: readonly string[] = ['', 'null', 'undefined', 'nil', 'none', 'nan', 'anonymous', '0', '-1', '[object object]'];
+export const builtInBlockedValues: readonly string[] = [
+  '',
+  'null',
+  'undefined',
+  'nil',
+  'none',
+  'nan',
+  'anonymous',
+  '0',
+  '-1',
+  '[object object]',
+];
 
 export const defaultIdentityRules: IdentityRules = {
   types: [
@@ -74,10 +85,14 @@ const countries = new Set<string>(getCountries());
 export const identityRulesSchema = z
   .object({
     types: z
-      .array(z.object({ name: typeName, priority: z.number().int().min(1), limit: z.number().int().min(1).max(65_535) }))
+      .array(
+        z.object({ name: typeName, priority: z.number().int().min(1), limit: z.number().int().min(1).max(65_535) }),
+      )
       .min(1)
       .optional(),
-    unknownType: z.object({ priority: z.number().int().min(1), limit: z.number().int().min(1).max(65_535), accept: z.boolean() }).optional(),
+    unknownType: z
+      .object({ priority: z.number().int().min(1), limit: z.number().int().min(1).max(65_535), accept: z.boolean() })
+      .optional(),
     blockedValues: z.array(z.string()).optional(),
     phoneDefaultRegion: z
       .string()
@@ -99,11 +114,13 @@ export function resolveIdentityRules(overrides: IdentityRulesOverrides = {}): Id
     types: [...types.values()],
     unknownType: parsed.unknownType ?? defaultIdentityRules.unknownType,
     blockedValues: parsed.blockedValues ?? defaultIdentityRules.blockedValues,
-    phoneDefaultRegion: (parsed.phoneDefaultRegion as CountryCode | undefined) ?? defaultIdentityRules.phoneDefaultRegion,
+    phoneDefaultRegion:
+      (parsed.phoneDefaultRegion as CountryCode | undefined) ?? defaultIdentityRules.phoneDefaultRegion,
     customerIdTraits: parsed.customerIdTraits ?? defaultIdentityRules.customerIdTraits,
     externalIdTypes: { ...defaultIdentityRules.externalIdTypes, ...(parsed.externalIdTypes ?? {}) },
   };
-  if (rules.types.length > MAX_IDENTIFIER_TYPES) throw new Error(`at most ${MAX_IDENTIFIER_TYPES} identifier types are supported`);
+  if (rules.types.length > MAX_IDENTIFIER_TYPES)
+    throw new Error(`at most ${MAX_IDENTIFIER_TYPES} identifier types are supported`);
   return Object.freeze(rules);
 }
 

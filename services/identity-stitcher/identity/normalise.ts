@@ -12,7 +12,9 @@ export class IdentifierNormaliser {
   private readonly region: CountryCode;
 
   constructor(rules: Pick<IdentityRules, 'blockedValues' | 'phoneDefaultRegion'>) {
-    this.blocked = new Set([...builtInBlockedValues, ...rules.blockedValues].map((value) => value.trim().toLowerCase()));
+    this.blocked = new Set(
+      [...builtInBlockedValues, ...rules.blockedValues].map((value) => value.trim().toLowerCase()),
+    );
     this.region = rules.phoneDefaultRegion;
   }
 
@@ -45,7 +47,7 @@ export class IdentifierNormaliser {
     const trimmed = text.trim();
     if (trimmed.length === 0 || trimmed.length > 64 || this.isBlocked(trimmed)) return undefined;
     const parsed = parsePhoneNumberFromString(trimmed, this.region);
-    if (!parsed || !parsed.isValid()) return undefined;
+    if (!parsed?.isValid()) return undefined;
     return parsed.number;
   }
 }

@@ -9,7 +9,14 @@ import type { LinkRequestJob } from './link-request.worker';
 import { packValues, transferablesOf, unpackRequests, type PackedRequests } from './packed';
 
 /** The compiled worker: under jest the sources run, but a worker thread needs JavaScript (`npm test` builds first). */
-const script = path.join(projectRoot(), 'dist', 'services', 'identity-stitcher', 'link-requests', 'link-request.worker.js');
+const script = path.join(
+  projectRoot(),
+  'dist',
+  'services',
+  'identity-stitcher',
+  'link-requests',
+  'link-request.worker.js',
+);
 
 interface Thread {
   readonly worker: Worker;
@@ -30,7 +37,10 @@ export class LinkRequestThreads {
     count: number,
     private readonly rules: IdentityRules,
   ) {
-    if (!existsSync(script)) throw new ConfigError([`STITCHER_LINK_REQUEST_THREADS=${count}: ${script} is missing (npm run build makes it), or set it to 0`]);
+    if (!existsSync(script))
+      throw new ConfigError([
+        `STITCHER_LINK_REQUEST_THREADS=${count}: ${script} is missing (npm run build makes it), or set it to 0`,
+      ]);
     this.threads = new Array<Thread | undefined>(count).fill(undefined);
   }
 
@@ -63,13 +73,17 @@ export class LinkRequestThreads {
   private start(slot: number): Thread {
     // A small young generation: what a job allocates dies with it, and the thread is idle most
     // of the time, so V8's default (16 MB here) only holds garbage; ~11 MB less peak RSS.
-    const worker = new Worker(script, { workerData: { rules: this.rules }, resourceLimits: { maxYoungGenerationSizeMb: 4 } });
+    const worker = new Worker(script, {
+      workerData: { rules: this.rules },
+      resourceLimits: { maxYoungGenerationSizeMb: 4 },
+    });
     // Never what keeps the process alive: the stitcher stops it, and a test may not.
     worker.unref();
     const thread: Thread = { worker, jobs: new Map() };
     const fail = (reason: string): void => {
       if (this.threads[slot] === thread) this.threads[slot] = undefined;
-      for (const job of thread.jobs.values()) job.reject(new DependencyUnavailableError(`link-request thread ${reason}`));
+      for (const job of thread.jobs.values())
+        job.reject(new DependencyUnavailableError(`link-request thread ${reason}`));
       thread.jobs.clear();
     };
     worker.on('message', ({ id, requests }: { id: number; requests: PackedRequests }) => {

@@ -69,7 +69,8 @@ export class RequestPacker {
 
   /** Record i's request; records never set have none. */
   set(i: number, request: LinkRequest): void {
-    const rule = request.rule === linkRules.sameEvent ? RULE_SAME_EVENT : request.rule === linkRules.alias ? RULE_ALIAS : 0;
+    const rule =
+      request.rule === linkRules.sameEvent ? RULE_SAME_EVENT : request.rule === linkRules.alias ? RULE_ALIAS : 0;
     // Only the two rules an event can carry are packed; anything else stays with the caller.
     if (rule === 0) return;
     this.flags[i] = rule | (request.previousId === undefined ? 0 : HAS_PREVIOUS_ID);
@@ -81,13 +82,19 @@ export class RequestPacker {
   }
 
   finish(): PackedRequests {
-    return { flags: this.flags, eventTimes: this.eventTimes, identifierCounts: this.identifierCounts, strings: this.strings };
+    return {
+      flags: this.flags,
+      eventTimes: this.eventTimes,
+      identifierCounts: this.identifierCounts,
+      strings: this.strings,
+    };
   }
 }
 
 /** The typed arrays' buffers, to hand over with postMessage. */
 export function transferablesOf(packed: PackedRequests | PackedValues): ArrayBuffer[] {
-  const views = 'flags' in packed ? [packed.flags, packed.eventTimes, packed.identifierCounts] : [packed.bytes, packed.ends];
+  const views =
+    'flags' in packed ? [packed.flags, packed.eventTimes, packed.identifierCounts] : [packed.bytes, packed.ends];
   return views.map((view) => view.buffer as ArrayBuffer);
 }
 
@@ -102,7 +109,13 @@ export function unpackRequests(packed: PackedRequests): (LinkRequest | undefined
     const previousId = flag & HAS_PREVIOUS_ID ? strings[at++] : undefined;
     const identifiers = new Array<FoundIdentifier>(identifierCounts[i]!);
     for (let k = 0; k < identifiers.length; k++) identifiers[k] = { type: strings[at++]!, value: strings[at++]! };
-    requests[i] = { messageId, eventTime: eventTimes[i]!, rule: (flag & RULE_MASK) === RULE_ALIAS ? linkRules.alias : linkRules.sameEvent, identifiers, previousId };
+    requests[i] = {
+      messageId,
+      eventTime: eventTimes[i]!,
+      rule: (flag & RULE_MASK) === RULE_ALIAS ? linkRules.alias : linkRules.sameEvent,
+      identifiers,
+      previousId,
+    };
   }
   return requests;
 }

@@ -26,7 +26,10 @@ export type DecodeAvroEvent = (bytes: Buffer) => DecodedEvent | Promise<DecodedE
  * before anything else, and an await per record (a promise and a microtask turn each, thousands
  * a batch) cost the stitcher about 8 % of its throughput.
  */
-export function decodeAvroEvent(message: IncomingMessage, decode: DecodeAvroEvent): StepResult<DecodedEvent> | Promise<StepResult<DecodedEvent>> {
+export function decodeAvroEvent(
+  message: IncomingMessage,
+  decode: DecodeAvroEvent,
+): StepResult<DecodedEvent> | Promise<StepResult<DecodedEvent>> {
   if (message.value === null || message.value.length === 0) return drop('empty record');
   let decoded: DecodedEvent | Promise<DecodedEvent>;
   try {
@@ -105,7 +108,8 @@ export function parseJsonEvent(message: IncomingMessage): StepResult<Event> {
   } catch (error) {
     return dlq('not JSON', 'KUMIKI_UNDECODABLE', { error });
   }
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return dlq('not a JSON object', 'KUMIKI_UNDECODABLE');
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+    return dlq('not a JSON object', 'KUMIKI_UNDECODABLE');
   const parsed = jsonEvent.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -121,6 +125,11 @@ export function parseJsonEvent(message: IncomingMessage): StepResult<Event> {
     receivedAt: value.receivedAt ?? recordTime,
   };
   const problems = invalidFields(schema('Event').type, event);
-  if (problems.length > 0) return dlq(`breaks the Event schema: ${problems.map((p) => `${p.path} (${p.problem})`).join('; ')}`, 'KUMIKI_INVALID_EVENT', { field: problems[0]!.path });
+  if (problems.length > 0)
+    return dlq(
+      `breaks the Event schema: ${problems.map((p) => `${p.path} (${p.problem})`).join('; ')}`,
+      'KUMIKI_INVALID_EVENT',
+      { field: problems[0]!.path },
+    );
   return ok(event);
 }

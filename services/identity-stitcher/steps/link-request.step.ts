@@ -10,12 +10,27 @@ import type { IdentifierNormaliser } from '../identity/normalise';
  * provenance of the links. Pure (the graph is not touched), so it can run on any thread.
  * An event whose context or traits is not a JSON object is dead-lettered.
  */
-export function linkRequestOf(event: Event, rules: IdentityRules, normaliser: IdentifierNormaliser): StepResult<LinkRequest> {
+export function linkRequestOf(
+  event: Event,
+  rules: IdentityRules,
+  normaliser: IdentifierNormaliser,
+): StepResult<LinkRequest> {
   const context = jsonObject(event.context);
   const traits = jsonObject(event.traits);
   if (!context) return dlq('context is not a JSON object', 'KUMIKI_INVALID_EVENT', { field: 'context' });
   if (!traits) return dlq('traits is not a JSON object', 'KUMIKI_INVALID_EVENT', { field: 'traits' });
-  const found = extractIdentifiers({ type: event.type, userId: event.userId, anonymousId: event.anonymousId, previousId: event.previousId, context, traits }, rules, normaliser);
+  const found = extractIdentifiers(
+    {
+      type: event.type,
+      userId: event.userId,
+      anonymousId: event.anonymousId,
+      previousId: event.previousId,
+      context,
+      traits,
+    },
+    rules,
+    normaliser,
+  );
   return ok({
     messageId: event.messageId,
     eventTime: event.timestamp,
@@ -29,7 +44,9 @@ function jsonObject(text: string): Record<string, unknown> | undefined {
   if (text === '{}' || text === '') return {};
   try {
     const value: unknown = JSON.parse(text);
-    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+    return value !== null && typeof value === 'object' && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
   } catch {
     return undefined;
   }

@@ -8,6 +8,10 @@ import type { IdentityGraph, LinkRequest, Resolution } from '../identity/identit
  */
 export function resolveProfile(request: LinkRequest, graph: IdentityGraph): StepResult<Resolution> {
   const resolution = graph.resolve(request);
-  if (!resolution) return dlq('no usable identifier (userId, anonymousId, email, phone, device or external id)', 'KUMIKI_NO_IDENTIFIER');
+  if (!resolution)
+    return dlq(
+      'no usable identifier (userId, anonymousId, email, phone, device or external id)',
+      'KUMIKI_NO_IDENTIFIER',
+    );
   return ok(resolution);
 }

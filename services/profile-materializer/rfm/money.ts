@@ -90,7 +90,10 @@ export function centsToAmount(cents: bigint): number {
  */
 export function parseRates(text: string, reportingCurrency: string): Map<string, bigint> {
   const rates = new Map<string, bigint>([[normaliseCurrency(reportingCurrency)!, MICROS]]);
-  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const [code, rate, ...rest] = part.split('=');
     const currency = normaliseCurrency(code);
     const micros = toMicros(rate);

@@ -48,12 +48,17 @@ export async function writeRfmSnapshot(ch: ClickHouse, asOf: number): Promise<Rf
      FROM rfm_as_of(as_of = fromUnixTimestamp64Milli(toInt64(${integerLiteral(asOf)}), 'UTC'))`,
   );
   // A plain count is exact here: the partition is this snapshot's alone and written once.
-  const [written] = await ch.query<{ n: string }>('SELECT count() AS n FROM rfm_snapshot_rows_store WHERE version = {version:UInt64}', { version });
+  const [written] = await ch.query<{ n: string }>(
+    'SELECT count() AS n FROM rfm_snapshot_rows_store WHERE version = {version:UInt64}',
+    { version },
+  );
   const purchasers = Number(written?.n ?? 0);
   const changed = await stageRfmChanges(ch, version);
   await ch.insert('rfm_snapshots_store', [{ version, computed_at: dateTime64Text(asOf), purchasers }]);
 
-  const complete = await ch.query<{ version: string }>('SELECT DISTINCT version FROM rfm_snapshots_store ORDER BY version DESC LIMIT 2');
+  const complete = await ch.query<{ version: string }>(
+    'SELECT DISTINCT version FROM rfm_snapshots_store ORDER BY version DESC LIMIT 2',
+  );
   const keepFrom = complete.at(-1)?.version ?? String(version);
   const stale = await ch.query<{ version: string }>(
     'SELECT DISTINCT version FROM rfm_snapshot_rows_store WHERE version < {keep:UInt64}',
@@ -90,7 +95,10 @@ export async function stageRfmChanges(ch: ClickHouse, version: number): Promise<
             != max(tuple(last_purchase_at, frequency, monetary_cents, r_score, f_score, m_score, label))`,
   );
   // Exact: the rows under `version` were written by this one statement.
-  const [staged] = await ch.query<{ n: string }>('SELECT count() AS n FROM rfm_snapshot_changes WHERE version = {version:UInt64}', { version });
+  const [staged] = await ch.query<{ n: string }>(
+    'SELECT count() AS n FROM rfm_snapshot_changes WHERE version = {version:UInt64}',
+    { version },
+  );
   return Number(staged?.n ?? 0);
 }
 
@@ -149,7 +157,9 @@ export interface RfmSnapshotterOptions {
  * showing the last complete snapshot; unpublished pages wait, staged in ClickHouse, for the next
  * snapshot, and are lost only if the process stops first or they outlive the table's TTL).
  */
-export function createRfmSnapshotter(options: RfmSnapshotterOptions): Component & { request(): void; readonly snapshots: () => number } {
+export function createRfmSnapshotter(
+  options: RfmSnapshotterOptions,
+): Component & { request(): void; readonly snapshots: () => number } {
   const logger = options.logger.child({ component: 'rfm-snapshot' });
   const now = options.now ?? Date.now;
   const pageSize = options.changesPageSize ?? 5_000;
@@ -199,10 +209,13 @@ export function createRfmSnapshotter(options: RfmSnapshotterOptions): Component 
       .finally(() => (lastDurationMs = now() - lastStarted))
       .then((snapshot) => {
         snapshots += 1;
-        if (snapshot.changed > 0 && options.onProfilesChanged) unpublished.push({ version: snapshot.version, after: '' });
+        if (snapshot.changed > 0 && options.onProfilesChanged)
+          unpublished.push({ version: snapshot.version, after: '' });
         logger.info({ ...snapshot, seconds: (now() - lastStarted) / 1000 }, 'rfm snapshot written');
       })
-      .catch((error: unknown) => logger.warn({ error: errorMessage(error) }, 'rfm snapshot failed; the rfm view keeps the last complete one'))
+      .catch((error: unknown) =>
+        logger.warn({ error: errorMessage(error) }, 'rfm snapshot failed; the rfm view keeps the last complete one'),
+      )
       .then(handOverChanges)
       .finally(() => {
         running = null;

@@ -48,7 +48,11 @@ const rfmColumns = `profile_id, toString(toUnixTimestamp64Milli(last_purchase_at
  * is applied outside the view, after the window functions, so scores stay ranked among all
  * purchasers.
  */
-export async function readRfm(ch: ClickHouse, asOf: number, profileIds?: readonly string[]): Promise<Map<string, RfmRow>> {
+export async function readRfm(
+  ch: ClickHouse,
+  asOf: number,
+  profileIds?: readonly string[],
+): Promise<Map<string, RfmRow>> {
   const filter = profileIds ? `WHERE profile_id IN ${stringList('ids')}` : '';
   const rows = await ch.query<RfmDbRow>(
     `SELECT ${rfmColumns}
@@ -66,7 +70,9 @@ export async function readRfm(ch: ClickHouse, asOf: number, profileIds?: readonl
  */
 export async function readSnapshotRfm(ch: ClickHouse, profileIds: readonly string[]): Promise<Map<string, RfmRow>> {
   if (profileIds.length === 0) return new Map();
-  const rows = await ch.query<RfmDbRow>(`SELECT ${rfmColumns} FROM rfm WHERE profile_id IN ${stringList('ids')}`, { ids: stringListParam(profileIds) });
+  const rows = await ch.query<RfmDbRow>(`SELECT ${rfmColumns} FROM rfm WHERE profile_id IN ${stringList('ids')}`, {
+    ids: stringListParam(profileIds),
+  });
   return new Map(rows.map((row) => [row.profile_id, toRfmRow(row)]));
 }
 

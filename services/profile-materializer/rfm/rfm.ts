@@ -75,7 +75,11 @@ export interface RfmRow {
 export const DAY_MS = 86_400_000;
 
 /** Value of an amount in 1e-12 units of the reporting currency; 0 for a currency without a rate. */
-export function convertedUnits(amountMicros: bigint, currency: string | null, settings: Pick<RfmSettings, 'rates' | 'reportingCurrency'>): bigint {
+export function convertedUnits(
+  amountMicros: bigint,
+  currency: string | null,
+  settings: Pick<RfmSettings, 'rates' | 'reportingCurrency'>,
+): bigint {
   const rate = currency === null ? MICROS : settings.rates.get(currency);
   return rate === undefined ? 0n : amountMicros * rate;
 }
@@ -144,8 +148,16 @@ export function computeRfm(events: Iterable<RfmEvent>, settings: RfmSettings, as
           firstKey: candidate,
         });
       }
-    } else if (refundNames.has(e.event) && e.orderId !== null && e.timestamp <= asOf && !refundsByMessage.has(e.messageId)) {
-      refundsByMessage.set(e.messageId, { orderId: e.orderId, units: e.amountMicros === null ? null : convertedUnits(e.amountMicros, e.currency, settings) });
+    } else if (
+      refundNames.has(e.event) &&
+      e.orderId !== null &&
+      e.timestamp <= asOf &&
+      !refundsByMessage.has(e.messageId)
+    ) {
+      refundsByMessage.set(e.messageId, {
+        orderId: e.orderId,
+        units: e.amountMicros === null ? null : convertedUnits(e.amountMicros, e.currency, settings),
+      });
     }
   }
 
@@ -175,11 +187,26 @@ export function computeRfm(events: Iterable<RfmEvent>, settings: RfmSettings, as
   const ids = [...perProfile.keys()];
   const figures = ids.map((id) => {
     const p = perProfile.get(id)!;
-    return { id, last: p.last, recencyDays: Math.floor((asOf - p.last) / DAY_MS), frequency: p.frequency, cents: unitsToCents(p.units) };
+    return {
+      id,
+      last: p.last,
+      recencyDays: Math.floor((asOf - p.last) / DAY_MS),
+      frequency: p.frequency,
+      cents: unitsToCents(p.units),
+    };
   });
-  const rScores = quintileScores(figures.map((x) => x.recencyDays), false);
-  const fScores = quintileScores(figures.map((x) => x.frequency), true);
-  const mScores = quintileScores(figures.map((x) => x.cents), true);
+  const rScores = quintileScores(
+    figures.map((x) => x.recencyDays),
+    false,
+  );
+  const fScores = quintileScores(
+    figures.map((x) => x.frequency),
+    true,
+  );
+  const mScores = quintileScores(
+    figures.map((x) => x.cents),
+    true,
+  );
 
   const out = new Map<string, RfmRow>();
   figures.forEach((x, i) => {

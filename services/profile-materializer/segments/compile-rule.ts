@@ -42,7 +42,7 @@ export interface CompiledQuery {
 }
 
 /** Placeholders the evaluator fills. */
-export const NOW_PARAM = '{now:DateTime64(3, \'UTC\')}';
+export const NOW_PARAM = "{now:DateTime64(3, 'UTC')}";
 export const CANDIDATES_PARAM = '{candidates:Array(String)}';
 
 const nowMs = `toUnixTimestamp64Milli(${NOW_PARAM})`;
@@ -74,13 +74,15 @@ export function compileRule(rule: Rule, options: CompileOptions = {}): CompiledQ
 }
 
 function condition(rule: Rule, ctx: Context, indent: string): string {
-  if ('and' in rule) return rule.and.map((r) => `(${condition(r, ctx, indent + '  ')})`).join(`\n${indent}AND `);
-  if ('or' in rule) return rule.or.map((r) => `(${condition(r, ctx, indent + '  ')})`).join(`\n${indent}OR `);
-  if ('not' in rule) return `NOT (${condition(rule.not, ctx, indent + '  ')})`;
+  if ('and' in rule) return rule.and.map((r) => `(${condition(r, ctx, `${indent}  `)})`).join(`\n${indent}AND `);
+  if ('or' in rule) return rule.or.map((r) => `(${condition(r, ctx, `${indent}  `)})`).join(`\n${indent}OR `);
+  if ('not' in rule) return `NOT (${condition(rule.not, ctx, `${indent}  `)})`;
   if ('trait' in rule) return traitCondition(rule, ctx);
   if ('consent' in rule) return `consent[${ctx.params.add('String', rule.consent)}]`;
   if ('inSegment' in rule) {
-    return subquery(`SELECT profile_id FROM segment_members WHERE segment_id = ${ctx.params.add('String', rule.inSegment)}${restrict(ctx)}`);
+    return subquery(
+      `SELECT profile_id FROM segment_members WHERE segment_id = ${ctx.params.add('String', rule.inSegment)}${restrict(ctx)}`,
+    );
   }
   if ('rfm' in rule) {
     const view = `rfm_as_of(as_of = ${NOW_PARAM})`;
@@ -184,7 +186,8 @@ function eventFilter(filter: EventFilter, ctx: Context): string {
     const channels = typeof filter.channel === 'string' ? [filter.channel] : [...filter.channel];
     parts.push(`has(${ctx.params.add('Array(String)', channels)}, channel)`);
   }
-  for (const condition of filter.where ?? []) parts.push(valueCondition('properties', condition.property, condition, ctx));
+  for (const condition of filter.where ?? [])
+    parts.push(valueCondition('properties', condition.property, condition, ctx));
   return parts.length === 0 ? '1' : parts.join(' AND ');
 }
 
@@ -206,7 +209,12 @@ function traitCondition(rule: TraitCondition, ctx: Context): string {
  * strings, numbers as Float64, booleans as Bool. A missing value (or one of another type)
  * compares as false, `neq` included: "plan neq free" needs a plan; `not` of `eq` does not.
  */
-function valueCondition(column: 'traits' | 'properties', path: string, comparison: ValueComparison | PropertyCondition, ctx: Context): string {
+function valueCondition(
+  column: 'traits' | 'properties',
+  path: string,
+  comparison: ValueComparison | PropertyCondition,
+  ctx: Context,
+): string {
   const keys = jsonKeys(path, ctx);
   const extract = (type: string): string => `JSONExtract(${column}, ${keys}, 'Nullable(${type})')`;
   switch (comparison.op) {
@@ -231,7 +239,12 @@ function valueCondition(column: 'traits' | 'properties', path: string, compariso
   }
 }
 
-const partFunctions: Record<DatePart, string> = { year: 'toYear', month: 'toMonth', day: 'toDayOfMonth', weekday: 'toDayOfWeek' };
+const partFunctions: Record<DatePart, string> = {
+  year: 'toYear',
+  month: 'toMonth',
+  day: 'toDayOfMonth',
+  weekday: 'toDayOfWeek',
+};
 
 /** A date trait (ISO 8601 text, read best-effort in UTC); `"now"` means the same part of `now`. */
 function datePartCondition(rule: TraitCondition & { part: DatePart }, ctx: Context): string {

@@ -66,6 +66,9 @@ export class SegmentInUseError extends SegmentError {
     readonly segmentId: string,
     readonly usedBy: readonly string[],
   ) {
-    super(`segment ${JSON.stringify(segmentId)} is used by ${usedBy.map((id) => JSON.stringify(id)).join(', ')}; delete those first`, { segmentId });
+    super(
+      `segment ${JSON.stringify(segmentId)} is used by ${usedBy.map((id) => JSON.stringify(id)).join(', ')}; delete those first`,
+      { segmentId },
+    );
   }
 }

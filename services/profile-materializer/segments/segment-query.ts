@@ -36,7 +36,9 @@ export function segmentQuery(segment: SegmentSource, options: SegmentQueryOption
     if (!segment.rule) throw new TypeError('a rule segment without its rule');
     return compileRule(segment.rule, { candidates, ...(segment.purpose ? { purpose: segment.purpose } : {}) });
   }
-  const members = segment.purpose ? 'SELECT profile_id FROM profiles WHERE consent[{purpose:String}]' : 'SELECT profile_id FROM profiles';
+  const members = segment.purpose
+    ? 'SELECT profile_id FROM profiles WHERE consent[{purpose:String}]'
+    : 'SELECT profile_id FROM profiles';
   const sql = [
     'SELECT DISTINCT toString(s.profile_id) AS profile_id',
     'FROM (',

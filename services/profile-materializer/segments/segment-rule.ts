@@ -13,7 +13,11 @@ import { InvalidSegmentError, type SegmentProblem } from './segment-errors';
  */
 
 /** A duration: exactly one unit. Comparisons of "time since" count whole units of it. */
-export type Duration = { readonly minutes: number } | { readonly hours: number } | { readonly days: number } | { readonly weeks: number };
+export type Duration =
+  | { readonly minutes: number }
+  | { readonly hours: number }
+  | { readonly days: number }
+  | { readonly weeks: number };
 
 export type Scalar = string | number | boolean;
 
@@ -41,7 +45,10 @@ export type DatePartComparison =
   | { readonly op: 'in'; readonly values: readonly number[] }
   | { readonly op: 'range'; readonly min: number; readonly max: number };
 
-export type TraitCondition = { readonly trait: string } & (ValueComparison | ({ readonly part: DatePart } & DatePartComparison));
+export type TraitCondition = { readonly trait: string } & (
+  | ValueComparison
+  | ({ readonly part: DatePart } & DatePartComparison)
+);
 
 export type PropertyCondition = { readonly property: string } & ValueComparison;
 
@@ -129,12 +136,21 @@ export const ruleLimits = { maxDepth: 8, maxConditions: 64 } as const;
 
 const positiveInt = z.number().int().positive().max(100_000);
 const durationSchema = z
-  .strictObject({ minutes: positiveInt.optional(), hours: positiveInt.optional(), days: positiveInt.optional(), weeks: positiveInt.optional() })
-  .refine((d) => Object.values(d).filter((v) => v !== undefined).length === 1, { message: 'a duration has exactly one of minutes, hours, days, weeks' });
+  .strictObject({
+    minutes: positiveInt.optional(),
+    hours: positiveInt.optional(),
+    days: positiveInt.optional(),
+    weeks: positiveInt.optional(),
+  })
+  .refine((d) => Object.values(d).filter((v) => v !== undefined).length === 1, {
+    message: 'a duration has exactly one of minutes, hours, days, weeks',
+  });
 
 const nonEmpty = z.string().min(1).max(500);
 /** `address.city` → keys address, city; empty segments would silently read the wrong value. */
-const fieldPath = nonEmpty.refine((p) => p.split('.').every((part) => part.length > 0), { message: 'a path is dot-separated names, none empty' });
+const fieldPath = nonEmpty.refine((p) => p.split('.').every((part) => part.length > 0), {
+  message: 'a path is dot-separated names, none empty',
+});
 const scalar = z.union([z.string().max(1000), z.number(), z.boolean()]);
 const orderable = z.union([z.string().max(1000), z.number()]);
 const sameTypeList = z.union([z.array(z.string().max(1000)).min(1).max(1000), z.array(z.number()).min(1).max(1000)]);
@@ -152,7 +168,10 @@ function valueComparisonSchemas(base: Shape): Record<ValueComparison['op'], z.Zo
     lte: z.strictObject({ ...base, op: z.literal('lte'), value: orderable }),
     range: z
       .strictObject({ ...base, op: z.literal('range'), min: orderable, max: orderable })
-      .refine((r) => typeof r.min === typeof r.max, { message: 'min and max must both be numbers or both strings', path: ['max'] }),
+      .refine((r) => typeof r.min === typeof r.max, {
+        message: 'min and max must both be numbers or both strings',
+        path: ['max'],
+      }),
     contains: z.strictObject({ ...base, op: z.literal('contains'), value: z.string().min(1).max(1000) }),
     exists: z.strictObject({ ...base, op: z.literal('exists') }),
   };
@@ -178,13 +197,33 @@ function datePartComparisonSchemas(base: Shape): Record<DatePartComparison['op']
   const partValue = z.union([z.number().int(), z.literal('now')]);
   const cmp = (op: string): z.ZodType => z.strictObject({ ...base, op: z.literal(op), value: partValue });
   const numbers = numberComparisonSchemas(base);
-  return { eq: cmp('eq'), neq: cmp('neq'), gt: cmp('gt'), gte: cmp('gte'), lt: cmp('lt'), lte: cmp('lte'), in: numbers.in, range: numbers.range };
+  return {
+    eq: cmp('eq'),
+    neq: cmp('neq'),
+    gt: cmp('gt'),
+    gte: cmp('gte'),
+    lt: cmp('lt'),
+    lte: cmp('lte'),
+    in: numbers.in,
+    range: numbers.range,
+  };
 }
 
 const propertyConditionSchemas = valueComparisonSchemas({ property: fieldPath });
 
 /** Kind keys, in the order they are looked for; `notFollowedBy` turns `performed` into a sequence. */
-const kindKeys = ['and', 'or', 'not', 'trait', 'rfm', 'performed', 'lastPerformed', 'channels', 'inSegment', 'consent'] as const;
+const kindKeys = [
+  'and',
+  'or',
+  'not',
+  'trait',
+  'rfm',
+  'performed',
+  'lastPerformed',
+  'channels',
+  'inSegment',
+  'consent',
+] as const;
 type Kind = (typeof kindKeys)[number];
 
 // ---------------------------------------------------------------------------------------------
@@ -213,7 +252,8 @@ class Parser {
     if (result.success) return result.data as T;
     for (const issue of result.error.issues) {
       if (issue.code === 'unrecognized_keys') {
-        for (const key of issue.keys) this.problem([...path, ...issue.path, key], `unknown field ${JSON.stringify(key)}`);
+        for (const key of issue.keys)
+          this.problem([...path, ...issue.path, key], `unknown field ${JSON.stringify(key)}`);
       } else {
         this.problem([...path, ...issue.path], issue.message);
       }
@@ -222,7 +262,12 @@ class Parser {
   }
 
   /** The operator first, so that an unknown one is named as such rather than as a shape mismatch. */
-  withOperator<T>(schemas: Record<string, z.ZodType>, node: Record<string, unknown>, path: readonly PropertyKey[], what: string): T | undefined {
+  withOperator<T>(
+    schemas: Record<string, z.ZodType>,
+    node: Record<string, unknown>,
+    path: readonly PropertyKey[],
+    what: string,
+  ): T | undefined {
     const op = node.op;
     const allowed = Object.keys(schemas);
     if (op === undefined) {
@@ -231,7 +276,10 @@ class Parser {
     }
     const schema = typeof op === 'string' && Object.hasOwn(schemas, op) ? schemas[op] : undefined;
     if (!schema) {
-      this.problem([...path, 'op'], `unknown operator ${JSON.stringify(op)} for ${what}; expected one of ${allowed.join(', ')}`);
+      this.problem(
+        [...path, 'op'],
+        `unknown operator ${JSON.stringify(op)} for ${what}; expected one of ${allowed.join(', ')}`,
+      );
       return undefined;
     }
     return this.check<T>(schema, node, path);
@@ -259,7 +307,10 @@ class Parser {
       return undefined;
     }
     if (kinds.length > 1) {
-      this.problem(path, `a condition has one kind, got ${kinds.map((k) => JSON.stringify(k)).join(' and ')}; combine conditions with "and" or "or"`);
+      this.problem(
+        path,
+        `a condition has one kind, got ${kinds.map((k) => JSON.stringify(k)).join(' and ')}; combine conditions with "and" or "or"`,
+      );
       return undefined;
     }
     const kind = kinds[0] as Kind;
@@ -286,7 +337,11 @@ class Parser {
         return this.lastPerformed(node, path);
       case 'channels':
         return this.check<ChannelsCondition>(
-          z.strictObject({ channels: z.array(nonEmpty).min(1).max(20), match: z.enum(['any', 'all']).optional(), within: durationSchema.optional() }),
+          z.strictObject({
+            channels: z.array(nonEmpty).min(1).max(20),
+            match: z.enum(['any', 'all']).optional(),
+            within: durationSchema.optional(),
+          }),
           node,
           path,
         );
@@ -297,7 +352,12 @@ class Parser {
     }
   }
 
-  private combination(kind: 'and' | 'or', node: Record<string, unknown>, path: readonly PropertyKey[], depth: number): Rule | undefined {
+  private combination(
+    kind: 'and' | 'or',
+    node: Record<string, unknown>,
+    path: readonly PropertyKey[],
+    depth: number,
+  ): Rule | undefined {
     const extra = Object.keys(node).filter((k) => k !== kind);
     for (const key of extra) this.problem([...path, key], `unknown field ${JSON.stringify(key)}`);
     const list = node[kind];
@@ -314,10 +374,18 @@ class Parser {
     if (Object.hasOwn(node, 'part')) {
       const part = node.part;
       if (typeof part !== 'string' || !(dateParts as readonly string[]).includes(part)) {
-        this.problem([...path, 'part'], `unknown date part ${JSON.stringify(part)}; expected one of ${dateParts.join(', ')}`);
+        this.problem(
+          [...path, 'part'],
+          `unknown date part ${JSON.stringify(part)}; expected one of ${dateParts.join(', ')}`,
+        );
         return undefined;
       }
-      return this.withOperator(datePartComparisonSchemas({ trait: fieldPath, part: z.enum(dateParts) }), node, path, 'date parts of traits');
+      return this.withOperator(
+        datePartComparisonSchemas({ trait: fieldPath, part: z.enum(dateParts) }),
+        node,
+        path,
+        'date parts of traits',
+      );
     }
     return this.withOperator(valueComparisonSchemas({ trait: fieldPath }), node, path, 'trait conditions');
   }
@@ -339,7 +407,10 @@ class Parser {
       );
     }
     if (typeof field !== 'string' || !(rfmFields as readonly string[]).includes(field)) {
-      this.problem([...path, 'rfm'], `unknown RFM field ${JSON.stringify(field)}; expected one of ${[...rfmFields, 'label'].join(', ')}`);
+      this.problem(
+        [...path, 'rfm'],
+        `unknown RFM field ${JSON.stringify(field)}; expected one of ${[...rfmFields, 'label'].join(', ')}`,
+      );
       return undefined;
     }
     return this.withOperator(numberComparisonSchemas({ rfm: z.enum(rfmFields) }), node, path, 'RFM figures');
@@ -359,14 +430,22 @@ class Parser {
     const where = filter.where.map((condition, i) => {
       const at = [...path, 'where', i];
       if (typeof condition !== 'object' || condition === null || Array.isArray(condition)) {
-        this.problem(at, 'expected a property condition, e.g. { "property": "category", "op": "eq", "value": "shoes" }');
+        this.problem(
+          at,
+          'expected a property condition, e.g. { "property": "category", "op": "eq", "value": "shoes" }',
+        );
         return undefined;
       }
       if (!Object.hasOwn(condition, 'property')) {
         this.problem([...at, 'property'], 'missing "property" (the event property path)');
         return undefined;
       }
-      return this.withOperator<PropertyCondition>(propertyConditionSchemas, condition as Record<string, unknown>, at, 'property conditions');
+      return this.withOperator<PropertyCondition>(
+        propertyConditionSchemas,
+        condition as Record<string, unknown>,
+        at,
+        'property conditions',
+      );
     });
     return where.every((c) => c !== undefined) ? { ...filter, where: where as PropertyCondition[] } : undefined;
   }
@@ -385,7 +464,9 @@ class Parser {
       aggregate = comparison ? { count: comparison as NumberComparison } : undefined;
     } else if (sum !== undefined) {
       const base = this.sumBase(sum, [...path, 'sum']);
-      const comparison = base ? this.comparisonObject(sum, [...path, 'sum'], numberComparisonSchemas(base), 'sums') : undefined;
+      const comparison = base
+        ? this.comparisonObject(sum, [...path, 'sum'], numberComparisonSchemas(base), 'sums')
+        : undefined;
       aggregate = comparison ? { sum: comparison as SumComparison } : undefined;
     }
     if (!filter || !outer || !aggregate) return undefined;
@@ -400,10 +481,21 @@ class Parser {
       this.problem(path, 'a sum has exactly one of "field": "revenue" or "property": "<event property path>"');
       return undefined;
     }
-    return hasField ? { field: z.literal('revenue', { message: 'the only summable field is "revenue"; sum other values with "property"' }) } : { property: fieldPath };
+    return hasField
+      ? {
+          field: z.literal('revenue', {
+            message: 'the only summable field is "revenue"; sum other values with "property"',
+          }),
+        }
+      : { property: fieldPath };
   }
 
-  private comparisonObject(value: unknown, path: readonly PropertyKey[], schemas: Record<string, z.ZodType>, what: string): unknown {
+  private comparisonObject(
+    value: unknown,
+    path: readonly PropertyKey[],
+    schemas: Record<string, z.ZodType>,
+    what: string,
+  ): unknown {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
       this.problem(path, `expected a comparison, e.g. { "op": "gte", "value": 2 }`);
       return undefined;
@@ -415,17 +507,33 @@ class Parser {
     const { performed, notFollowedBy, ...rest } = node;
     const first = this.eventFilter(performed, [...path, 'performed']);
     const then = this.eventFilter(notFollowedBy, [...path, 'notFollowedBy']);
-    const outer = this.check<{ within: Duration; lookback?: Duration }>(z.strictObject({ within: durationSchema, lookback: durationSchema.optional() }), rest, path);
+    const outer = this.check<{ within: Duration; lookback?: Duration }>(
+      z.strictObject({ within: durationSchema, lookback: durationSchema.optional() }),
+      rest,
+      path,
+    );
     if (!first || !then || !outer) return undefined;
-    return { performed: first, notFollowedBy: then, within: outer.within, ...(outer.lookback ? { lookback: outer.lookback } : {}) };
+    return {
+      performed: first,
+      notFollowedBy: then,
+      within: outer.within,
+      ...(outer.lookback ? { lookback: outer.lookback } : {}),
+    };
   }
 
   private lastPerformed(node: Record<string, unknown>, path: readonly PropertyKey[]): Rule | undefined {
     const { lastPerformed, ...rest } = node;
     const filter = this.eventFilter(lastPerformed, [...path, 'lastPerformed']);
     const ops = ['eq', 'neq', 'gt', 'gte', 'lt', 'lte'] as const;
-    const schemas = Object.fromEntries(ops.map((op) => [op, z.strictObject({ op: z.literal(op), value: durationSchema })]));
-    const comparison = this.withOperator<{ op: LastPerformedCondition['op']; value: Duration }>(schemas, rest, path, 'time since the last event');
+    const schemas = Object.fromEntries(
+      ops.map((op) => [op, z.strictObject({ op: z.literal(op), value: durationSchema })]),
+    );
+    const comparison = this.withOperator<{ op: LastPerformedCondition['op']; value: Duration }>(
+      schemas,
+      rest,
+      path,
+      'time since the last event',
+    );
     if (!filter || !comparison) return undefined;
     return { lastPerformed: filter, ...comparison };
   }
@@ -439,7 +547,9 @@ export function parseRule(value: unknown, path: readonly PropertyKey[] = ['rule'
   const parser = new Parser();
   const rule = parser.rule(value, path, 1);
   if (parser.problems.length > 0 || !rule) {
-    throw new InvalidSegmentError(parser.problems.length > 0 ? parser.problems : [{ path: formatPath(path), message: 'invalid rule' }]);
+    throw new InvalidSegmentError(
+      parser.problems.length > 0 ? parser.problems : [{ path: formatPath(path), message: 'invalid rule' }],
+    );
   }
   return rule;
 }

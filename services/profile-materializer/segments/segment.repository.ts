@@ -59,14 +59,20 @@ export function parseSegmentInput(body: unknown): ParsedInput {
     throw new InvalidSegmentError(
       result.error.issues.flatMap((issue) =>
         issue.code === 'unrecognized_keys'
-          ? issue.keys.map((key) => ({ path: formatPath([...issue.path, key]), message: `unknown field ${JSON.stringify(key)}` }))
+          ? issue.keys.map((key) => ({
+              path: formatPath([...issue.path, key]),
+              message: `unknown field ${JSON.stringify(key)}`,
+            }))
           : [{ path: formatPath(issue.path) || 'body', message: issue.message }],
       ),
     );
   }
   const { name, sql, rule, purpose } = result.data;
   if ((sql === undefined) === (rule === undefined)) {
-    throw InvalidSegmentError.at(sql === undefined ? 'rule' : 'sql', 'a segment has exactly one of "sql" (a SELECT returning profile_id) or "rule" (JSON)');
+    throw InvalidSegmentError.at(
+      sql === undefined ? 'rule' : 'sql',
+      'a segment has exactly one of "sql" (a SELECT returning profile_id) or "rule" (JSON)',
+    );
   }
   return { name, purpose: purpose ?? null, definition: sql !== undefined ? { sql } : { rule: parseRule(rule) } };
 }
@@ -84,7 +90,11 @@ export async function createSegment(ch: ClickHouse, body: unknown, options: Segm
   if ('rule' in input.definition) {
     const rule = input.definition.rule;
     const missing = await missingSegments(ch, referencedSegments(rule));
-    if (missing.length > 0) throw InvalidSegmentError.at('rule', `inSegment refers to unknown segment ${missing.map((id) => JSON.stringify(id)).join(', ')}`);
+    if (missing.length > 0)
+      throw InvalidSegmentError.at(
+        'rule',
+        `inSegment refers to unknown segment ${missing.map((id) => JSON.stringify(id)).join(', ')}`,
+      );
     source = { kind: 'rule', sql: '', rule, purpose: input.purpose };
   } else {
     const statement = await validateSegmentSql(ch, input.definition.sql, options.limits, at);
@@ -140,9 +150,15 @@ export async function getSegment(ch: ClickHouse, id: string): Promise<Segment> {
  * Deletes a segment (a row with deleted = 1 and a higher version). Refused with
  * SegmentInUseError while live rules refer to it, so no rule is left pointing at nothing.
  */
-export async function deleteSegment(ch: ClickHouse, id: string, options: Pick<SegmentStoreOptions, 'now'> = {}): Promise<void> {
+export async function deleteSegment(
+  ch: ClickHouse,
+  id: string,
+  options: Pick<SegmentStoreOptions, 'now'> = {},
+): Promise<void> {
   const row = await getRow(ch, id);
-  const usedBy = (await listSegments(ch)).filter((s) => s.id !== id && s.rule !== null && referencedSegments(s.rule).includes(id)).map((s) => s.id);
+  const usedBy = (await listSegments(ch))
+    .filter((s) => s.id !== id && s.rule !== null && referencedSegments(s.rule).includes(id))
+    .map((s) => s.id);
   if (usedBy.length > 0) throw new SegmentInUseError(id, usedBy);
   const at = (options.now ?? Date.now)();
   const version = Math.max(at, Number(row.version) + 1);
@@ -157,12 +173,18 @@ async function getRow(ch: ClickHouse, id: string): Promise<SegmentDbRow> {
 
 async function missingSegments(ch: ClickHouse, ids: readonly string[]): Promise<string[]> {
   if (ids.length === 0) return [];
-  const rows = await ch.query<{ segment_id: string }>('SELECT segment_id FROM segments_store FINAL WHERE deleted = 0 AND segment_id IN {ids:Array(String)}', { ids: [...ids] });
+  const rows = await ch.query<{ segment_id: string }>(
+    'SELECT segment_id FROM segments_store FINAL WHERE deleted = 0 AND segment_id IN {ids:Array(String)}',
+    { ids: [...ids] },
+  );
   const found = new Set(rows.map((r) => r.segment_id));
   return ids.filter((id) => !found.has(id));
 }
 
-function storeRow(segment: Segment, state: { deleted: 0 | 1; updatedAt: number; version: number }): Record<string, unknown> {
+function storeRow(
+  segment: Segment,
+  state: { deleted: 0 | 1; updatedAt: number; version: number },
+): Record<string, unknown> {
   return {
     segment_id: segment.id,
     name: segment.name,

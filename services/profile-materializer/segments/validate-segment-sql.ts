@@ -10,7 +10,10 @@ export interface SegmentLimits {
   readonly maxMemoryBytes: number;
 }
 
-export const defaultSegmentLimits: SegmentLimits = Object.freeze({ maxExecutionSeconds: 30, maxMemoryBytes: 2 * 1024 ** 3 });
+export const defaultSegmentLimits: SegmentLimits = Object.freeze({
+  maxExecutionSeconds: 30,
+  maxMemoryBytes: 2 * 1024 ** 3,
+});
 
 /**
  * Checks a SQL segment with the engine, not by looking at the text:
@@ -23,23 +26,39 @@ export const defaultSegmentLimits: SegmentLimits = Object.freeze({ maxExecutionS
  *     and the time and memory limits.
  * Every step runs with readonly = 1. Returns the statement to store (without a trailing `;`).
  */
-export async function validateSegmentSql(ch: ClickHouse, sql: string, limits: SegmentLimits, now: number): Promise<string> {
+export async function validateSegmentSql(
+  ch: ClickHouse,
+  sql: string,
+  limits: SegmentLimits,
+  now: number,
+): Promise<string> {
   const statements = splitStatements(sql);
   if (statements.length !== 1) {
-    throw InvalidSegmentError.at('sql', statements.length === 0 ? 'the SQL is empty' : `a segment is one SELECT statement; got ${statements.length} statements`);
+    throw InvalidSegmentError.at(
+      'sql',
+      statements.length === 0
+        ? 'the SQL is empty'
+        : `a segment is one SELECT statement; got ${statements.length} statements`,
+    );
   }
   const statement = statements[0]!;
   const params = evaluationParams(now);
 
   const root = await astRoot(ch, statement, params, limits);
   if (root !== 'SelectWithUnionQuery') {
-    throw InvalidSegmentError.at('sql', `a segment must be a read-only SELECT; ClickHouse parses this as ${root || 'something else'}`);
+    throw InvalidSegmentError.at(
+      'sql',
+      `a segment must be a read-only SELECT; ClickHouse parses this as ${root || 'something else'}`,
+    );
   }
 
   const columns = await engine(ch, `DESCRIBE TABLE (\n${statement}\n)`, params, limits, 'ClickHouse refused the SQL');
   const profileColumn = columns.find((c) => c.name === 'profile_id');
   if (!profileColumn) {
-    throw InvalidSegmentError.at('sql', `a segment must return a profile_id column; this SQL returns ${columns.map((c) => String(c.name)).join(', ')}`);
+    throw InvalidSegmentError.at(
+      'sql',
+      `a segment must return a profile_id column; this SQL returns ${columns.map((c) => String(c.name)).join(', ')}`,
+    );
   }
   if (!/^(LowCardinality\()?(Nullable\()?(String|FixedString\(\d+\))\)*$/.test(String(profileColumn.type))) {
     throw InvalidSegmentError.at('sql', `profile_id must be a String column; it is ${String(profileColumn.type)}`);
@@ -51,9 +70,21 @@ export async function validateSegmentSql(ch: ClickHouse, sql: string, limits: Se
  * Runs the segment's query on current data (counting its members) within the limits, read-only.
  * Also run for rule segments: it proves the compiled SQL is accepted before it is saved.
  */
-export async function checkRunsWithinLimits(ch: ClickHouse, segment: SegmentSource, limits: SegmentLimits, now: number): Promise<number> {
+export async function checkRunsWithinLimits(
+  ch: ClickHouse,
+  segment: SegmentSource,
+  limits: SegmentLimits,
+  now: number,
+): Promise<number> {
   const query = segmentQuery(segment);
-  const [row] = await engine(ch, `SELECT count() AS members FROM (\n${query.sql}\n)`, { ...query.params, ...evaluationParams(now) }, limits, 'the segment query failed on current data', segment.kind === 'rule' ? 'rule' : 'sql');
+  const [row] = await engine(
+    ch,
+    `SELECT count() AS members FROM (\n${query.sql}\n)`,
+    { ...query.params, ...evaluationParams(now) },
+    limits,
+    'the segment query failed on current data',
+    segment.kind === 'rule' ? 'rule' : 'sql',
+  );
   return Number(row?.members ?? 0);
 }
 
@@ -62,7 +93,12 @@ export async function checkRunsWithinLimits(ch: ClickHouse, segment: SegmentSour
  * `InsertQuery`, …). EXPLAIN output is plain text lines (JSON formats would mangle its quoting),
  * so it is read as TabSeparatedRaw through the client.
  */
-async function astRoot(ch: ClickHouse, statement: string, params: Record<string, unknown>, limits: SegmentLimits): Promise<string> {
+async function astRoot(
+  ch: ClickHouse,
+  statement: string,
+  params: Record<string, unknown>,
+  limits: SegmentLimits,
+): Promise<string> {
   try {
     const result = await ch.client.query({
       query: `EXPLAIN AST ${statement}`,
@@ -74,7 +110,12 @@ async function astRoot(ch: ClickHouse, statement: string, params: Record<string,
     // The first word of the first line; embedded chDB may quote the line, a server does not.
     return /[A-Za-z]\w*/.exec(text)?.[0] ?? '';
   } catch (error) {
-    throw verdict(toKumikiError(error, ch.mode, { operation: 'explain' }), limits, 'ClickHouse cannot parse the SQL', 'sql');
+    throw verdict(
+      toKumikiError(error, ch.mode, { operation: 'explain' }),
+      limits,
+      'ClickHouse cannot parse the SQL',
+      'sql',
+    );
   }
 }
 
@@ -92,7 +133,14 @@ const timeoutCodes = new Set(['159', '160']); // TIMEOUT_EXCEEDED, TOO_SLOW
 const limitCodes = new Set(['158', '241', '307', '396']); // TOO_MANY_ROWS, MEMORY_LIMIT_EXCEEDED, TOO_MANY_BYTES, TOO_MANY_ROWS_OR_BYTES
 
 /** Runs read-only within the limits. */
-async function engine(ch: ClickHouse, sql: string, params: Record<string, unknown>, limits: SegmentLimits, what: string, field = 'sql'): Promise<Record<string, unknown>[]> {
+async function engine(
+  ch: ClickHouse,
+  sql: string,
+  params: Record<string, unknown>,
+  limits: SegmentLimits,
+  what: string,
+  field = 'sql',
+): Promise<Record<string, unknown>[]> {
   try {
     return await ch.query<Record<string, unknown>>(sql, params, { readOnly: true, settings: settings(limits) });
   } catch (error) {
@@ -103,14 +151,19 @@ async function engine(ch: ClickHouse, sql: string, params: Record<string, unknow
 /** ClickHouse's verdict on the SQL as an InvalidSegmentError; anything else (unreachable: retriable) unchanged. */
 function verdict(error: unknown, limits: SegmentLimits, what: string, field: string): unknown {
   if (!(error instanceof ClickHouseQueryError)) return error;
-  const reason = error.code === '456' // UNKNOWN_QUERY_PARAMETER
-    ? `SQL segments take no parameters other than {now:DateTime64(3, 'UTC')}: ${error.message}`
-    : readOnlyCodes.has(error.code)
-    ? `a segment must be read-only: ${error.message}`
-    : timeoutCodes.has(error.code)
-      ? `the segment query took longer than ${limits.maxExecutionSeconds} s on current data: ${error.message}`
-      : limitCodes.has(error.code)
-        ? `the segment query exceeded a limit on current data: ${error.message}`
-        : `${what}: ${error.message}`;
-  return new InvalidSegmentError([{ path: field, message: reason }], { clickhouseCode: error.code, clickhouseType: error.type }, { cause: error });
+  const reason =
+    error.code === '456' // UNKNOWN_QUERY_PARAMETER
+      ? `SQL segments take no parameters other than {now:DateTime64(3, 'UTC')}: ${error.message}`
+      : readOnlyCodes.has(error.code)
+        ? `a segment must be read-only: ${error.message}`
+        : timeoutCodes.has(error.code)
+          ? `the segment query took longer than ${limits.maxExecutionSeconds} s on current data: ${error.message}`
+          : limitCodes.has(error.code)
+            ? `the segment query exceeded a limit on current data: ${error.message}`
+            : `${what}: ${error.message}`;
+  return new InvalidSegmentError(
+    [{ path: field, message: reason }],
+    { clickhouseCode: error.code, clickhouseType: error.type },
+    { cause: error },
+  );
 }

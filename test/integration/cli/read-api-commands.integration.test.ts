@@ -35,10 +35,13 @@ describe('read API commands', () => {
       },
       stdio: 'ignore',
     });
-    await waitFor(async () => {
-      const response = await fetch(`${url}/ready`);
-      if (response.status !== 200) throw new Error(`ready answered ${response.status}`);
-    }, { timeoutMs: 90_000 });
+    await waitFor(
+      async () => {
+        const response = await fetch(`${url}/ready`);
+        if (response.status !== 200) throw new Error(`ready answered ${response.status}`);
+      },
+      { timeoutMs: 90_000 },
+    );
   });
 
   afterAll(() => {
@@ -47,19 +50,31 @@ describe('read API commands', () => {
 
   const kumiki = (...args: string[]) =>
     spawnSync(process.execPath, [path.join(root, 'bin', 'kumiki.js'), ...args], {
-      env: { PATH: process.env.PATH ?? '', KUMIKI_READ_API_URL: url, KUMIKI_ADMIN_TOKEN: token, KUMIKI_HOME: os.tmpdir() },
+      env: {
+        PATH: process.env.PATH ?? '',
+        KUMIKI_READ_API_URL: url,
+        KUMIKI_ADMIN_TOKEN: token,
+        KUMIKI_HOME: os.tmpdir(),
+      },
       encoding: 'utf8',
     });
 
   it('kumiki sql prints rows as JSON, with typed parameters', () => {
-    const result = kumiki('sql', 'SELECT 41 + 1 AS answer, {who:String} AS who', '--param', 'who=ann', '--format', 'json');
+    const result = kumiki(
+      'sql',
+      'SELECT 41 + 1 AS answer, {who:String} AS who',
+      '--param',
+      'who=ann',
+      '--format',
+      'json',
+    );
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
     expect(JSON.parse(result.stdout)).toEqual([{ answer: 42, who: 'ann' }]);
   });
 
   it('kumiki sql prints an aligned table by default', () => {
-    const result = kumiki('sql', "SELECT number AS n, toString(number * 10) AS tens FROM system.numbers LIMIT 3");
+    const result = kumiki('sql', 'SELECT number AS n, toString(number * 10) AS tens FROM system.numbers LIMIT 3');
     expect(result.status).toBe(0);
     expect(result.stdout).toBe('n  tens\n-  ----\n0  0\n1  10\n2  20\n');
   });
@@ -83,7 +98,15 @@ describe('read API commands', () => {
   });
 
   it('kumiki segment create, list, show, members and delete', () => {
-    const created = kumiki('segment', 'create', 'Pro plan', '--rule', '{"trait":"plan","op":"eq","value":"pro"}', '--purpose', 'marketing');
+    const created = kumiki(
+      'segment',
+      'create',
+      'Pro plan',
+      '--rule',
+      '{"trait":"plan","op":"eq","value":"pro"}',
+      '--purpose',
+      'marketing',
+    );
     expect(created.stderr).toBe('');
     expect(created.status).toBe(0);
     const segment = JSON.parse(created.stdout) as { id: string; name: string; kind: string; purpose: string };
@@ -127,7 +150,12 @@ describe('read API commands', () => {
 
   it('a wrong token is refused by the API', () => {
     const result = spawnSync(process.execPath, [path.join(root, 'bin', 'kumiki.js'), 'sql', 'SELECT 1'], {
-      env: { PATH: process.env.PATH ?? '', KUMIKI_READ_API_URL: url, KUMIKI_ADMIN_TOKEN: 'adm_wrong_token_0000000000', KUMIKI_HOME: os.tmpdir() },
+      env: {
+        PATH: process.env.PATH ?? '',
+        KUMIKI_READ_API_URL: url,
+        KUMIKI_ADMIN_TOKEN: 'adm_wrong_token_0000000000',
+        KUMIKI_HOME: os.tmpdir(),
+      },
       encoding: 'utf8',
     });
     expect(result.status).toBe(1);

@@ -37,12 +37,16 @@ function startMaterializer(env: Record<string, string>): ChildProcess {
 }
 
 function exited(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
+  return new Promise((resolve) =>
+    child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve()),
+  );
 }
 
 it('counts every event, order and cent exactly once after a SIGKILL between insert and commit', async () => {
   const kafka = testKafka();
-  const [stitched, changes, updates, dlq] = await Promise.all(['stitched', 'changes', 'updates', 'dlq'].map((p) => createTestTopic(kafka, `crash-${p}`, 1)));
+  const [stitched, changes, updates, dlq] = await Promise.all(
+    ['stitched', 'changes', 'updates', 'dlq'].map((p) => createTestTopic(kafka, `crash-${p}`, 1)),
+  );
   const home = embeddedHome('crash');
   const database = uniqueName('t').replace(/-/g, '_');
   const groupId = uniqueName('crash-group');
@@ -87,8 +91,22 @@ it('counts every event, order and cent exactly once after a SIGKILL between inse
       identifiers: [{ type: 'user_id', value: `u-${profileId}` }],
       stitchedAt: now,
       event: {
-        messageId: `crash-${i}`, type: 'track', event: 'Order Completed', name: null, userId: `u-${profileId}`, anonymousId: null, previousId: null, groupId: null,
-        timestamp: at, sentAt: null, receivedAt: at, channel: 'web', source: 'test', context: '{}', traits: '{}', consent: {},
+        messageId: `crash-${i}`,
+        type: 'track',
+        event: 'Order Completed',
+        name: null,
+        userId: `u-${profileId}`,
+        anonymousId: null,
+        previousId: null,
+        groupId: null,
+        timestamp: at,
+        sentAt: null,
+        receivedAt: at,
+        channel: 'web',
+        source: 'test',
+        context: '{}',
+        traits: '{}',
+        consent: {},
         properties: JSON.stringify({ order_id: `order-${i}`, revenue: (cents / 100).toFixed(2) }),
       },
     });
@@ -96,7 +114,10 @@ it('counts every event, order and cent exactly once after a SIGKILL between inse
   const producer = kafka.producer();
   await producer.connect();
   for (let i = 0; i < total; i += 2_000) {
-    await producer.send(stitched!, records.slice(i, i + 2_000).map((r) => ({ key: r.profileId, value: codec.encode(stitched!, r) })));
+    await producer.send(
+      stitched!,
+      records.slice(i, i + 2_000).map((r) => ({ key: r.profileId, value: codec.encode(stitched!, r) })),
+    );
   }
   await producer.disconnect();
 
@@ -109,12 +130,21 @@ it('counts every event, order and cent exactly once after a SIGKILL between inse
 
   // First process: kills itself with SIGKILL after its 5th publish of profile updates (its
   // batches are in ClickHouse, their updates on Kafka) but before their offsets are committed.
-  const first = startMaterializer({ ...env, HTTP_PORT: String(await freePort()), MATERIALIZER_FAULT_KILL_BEFORE_COMMIT: '5' });
+  const first = startMaterializer({
+    ...env,
+    HTTP_PORT: String(await freePort()),
+    MATERIALIZER_FAULT_KILL_BEFORE_COMMIT: '5',
+  });
   // Bounded: a process that never publishes five times would otherwise be waited for until the test's timeout.
-  const killed = await Promise.race([exited(first).then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 90_000).unref())]);
+  const killed = await Promise.race([
+    exited(first).then(() => true),
+    new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 90_000).unref()),
+  ]);
   if (!killed) {
     first.kill('SIGKILL');
-    throw new Error('the first materializer did not reach its 5th publish within 90 s, so the fault was never injected');
+    throw new Error(
+      'the first materializer did not reach its 5th publish within 90 s, so the fault was never injected',
+    );
   }
   expect(first.signalCode).toBe('SIGKILL');
   const committedAtKill = await committed();
@@ -124,9 +154,12 @@ it('counts every event, order and cent exactly once after a SIGKILL between inse
   // Second process, same group: resumes from the committed offset.
   const port = await freePort();
   const second = startMaterializer({ ...env, HTTP_PORT: String(port) });
-  await waitFor(async () => {
-    if ((await committed()) !== total) throw new Error('not done');
-  }, { timeoutMs: 120_000, intervalMs: 200 });
+  await waitFor(
+    async () => {
+      if ((await committed()) !== total) throw new Error('not done');
+    },
+    { timeoutMs: 120_000, intervalMs: 200 },
+  );
   const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   const dedupHits = Number(/^kumiki_materializer_dedup_hits_total(?:\{[^}]*\})? (\d+)/m.exec(metrics)?.[1] ?? 'NaN');
   second.kill('SIGTERM');
@@ -135,17 +168,37 @@ it('counts every event, order and cent exactly once after a SIGKILL between inse
   // Rows the first process inserted but never committed were read and written again.
   expect(dedupHits).toBeGreaterThan(0);
 
-  const ch = await createClickHouse({ CLICKHOUSE_URL: undefined, CLICKHOUSE_USER: 'default', CLICKHOUSE_PASSWORD: '', CLICKHOUSE_DATABASE: database, KUMIKI_HOME: home }, quietLogger);
+  const ch = await createClickHouse(
+    {
+      CLICKHOUSE_URL: undefined,
+      CLICKHOUSE_USER: 'default',
+      CLICKHOUSE_PASSWORD: '',
+      CLICKHOUSE_DATABASE: database,
+      KUMIKI_HOME: home,
+    },
+    quietLogger,
+  );
   try {
     const totalCents = [...expected.values()].reduce((sum, e) => sum + e.cents, 0);
-    expect(await ch.query('SELECT count() AS n, uniqExact(order_id) AS orders, toString(sum(revenue)) AS revenue FROM events')).toEqual([
+    expect(
+      await ch.query(
+        'SELECT count() AS n, uniqExact(order_id) AS orders, toString(sum(revenue)) AS revenue FROM events',
+      ),
+    ).toEqual([
       { n: String(total), orders: String(total), revenue: (totalCents / 100).toFixed(2).replace(/\.?0+$/, '') },
     ]);
-    const rfm = await ch.query<{ profile_id: string; frequency: number; monetary_cents: string }>('SELECT profile_id, frequency, toString(monetary_cents) AS monetary_cents FROM rfm_as_of(as_of = fromUnixTimestamp64Milli({t:Int64}))', { t: now });
+    const rfm = await ch.query<{ profile_id: string; frequency: number; monetary_cents: string }>(
+      'SELECT profile_id, frequency, toString(monetary_cents) AS monetary_cents FROM rfm_as_of(as_of = fromUnixTimestamp64Milli({t:Int64}))',
+      { t: now },
+    );
     expect(rfm).toHaveLength(expected.size);
     for (const row of rfm) {
       const want = expected.get(row.profile_id)!;
-      expect({ id: row.profile_id, frequency: Number(row.frequency), cents: Number(row.monetary_cents) }).toEqual({ id: row.profile_id, frequency: want.orders, cents: want.cents });
+      expect({ id: row.profile_id, frequency: Number(row.frequency), cents: Number(row.monetary_cents) }).toEqual({
+        id: row.profile_id,
+        frequency: want.orders,
+        cents: want.cents,
+      });
     }
   } finally {
     await ch.close();

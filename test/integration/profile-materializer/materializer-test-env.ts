@@ -22,7 +22,13 @@ export function embeddedHome(fileTag: string): string {
 export async function freshDatabase(home: string): Promise<ClickHouse> {
   const database = uniqueName('t').replace(/-/g, '_');
   const ch = await createClickHouse(
-    { CLICKHOUSE_URL: undefined, CLICKHOUSE_USER: 'default', CLICKHOUSE_PASSWORD: '', CLICKHOUSE_DATABASE: database, KUMIKI_HOME: home },
+    {
+      CLICKHOUSE_URL: undefined,
+      CLICKHOUSE_USER: 'default',
+      CLICKHOUSE_PASSWORD: '',
+      CLICKHOUSE_DATABASE: database,
+      KUMIKI_HOME: home,
+    },
     quietLogger,
   );
   await runMigrations(ch, { logger: quietLogger });
@@ -34,8 +40,15 @@ export async function freshDatabase(home: string): Promise<ClickHouse> {
  * the given database, with short fetch lingers and RFM snapshot spacing so tests do not wait:
  * merge test specifics over it.
  */
-export async function materializerEnv(kafka: KafkaClient, home: string, ch: ClickHouse, topicPrefix: string): Promise<Record<string, string>> {
-  const [stitched, changes, updates, dlq] = await Promise.all(['stitched', 'changes', 'updates', 'dlq'].map((p) => createTestTopic(kafka, `${topicPrefix}-${p}`, 1)));
+export async function materializerEnv(
+  kafka: KafkaClient,
+  home: string,
+  ch: ClickHouse,
+  topicPrefix: string,
+): Promise<Record<string, string>> {
+  const [stitched, changes, updates, dlq] = await Promise.all(
+    ['stitched', 'changes', 'updates', 'dlq'].map((p) => createTestTopic(kafka, `${topicPrefix}-${p}`, 1)),
+  );
   return {
     KAFKA_BROKERS: testStack().brokers.join(','),
     SCHEMA_REGISTRY_URL: testStack().registryUrl,

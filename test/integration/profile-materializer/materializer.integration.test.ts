@@ -4,7 +4,10 @@ import { AvroCodec } from '../../../services/common/registry/avro-codec';
 import { SchemaRegistryClient } from '../../../services/common/registry/schema-registry.client';
 import type { EventProducer, KafkaClient } from '../../../services/common/kafka/client';
 import { loadMaterializerConfig, type MaterializerConfig } from '../../../services/profile-materializer/config';
-import { createMaterializerService, materializerTopics } from '../../../services/profile-materializer/materializer.service';
+import {
+  createMaterializerService,
+  materializerTopics,
+} from '../../../services/profile-materializer/materializer.service';
 import { readRfm } from '../../../services/profile-materializer/rfm/rfm.repository';
 import { eventWith, schema, type IdentityChange, type ProfileUpdate, type StitchedEvent } from '../../../schemas';
 import { testKafka } from '../../support/kafka';
@@ -52,7 +55,11 @@ async function harness(): Promise<Harness> {
     producer,
     kafka,
     async start(groupId) {
-      const cfg = loadMaterializerConfig({ ...env, ...(groupId ? { MATERIALIZER_GROUP_ID: groupId } : {}), HTTP_PORT: String(await freePort()) });
+      const cfg = loadMaterializerConfig({
+        ...env,
+        ...(groupId ? { MATERIALIZER_GROUP_ID: groupId } : {}),
+        HTTP_PORT: String(await freePort()),
+      });
       const { service, consumer } = createMaterializerService(cfg, createServiceBase('profile-materializer', cfg));
       await service.start();
       const handle = { stop: async () => void (await service.stop()), processed: () => consumer.processed() };
@@ -68,7 +75,11 @@ async function harness(): Promise<Harness> {
 }
 
 let seq = 0;
-function event(profileId: string, overrides: Partial<StitchedEvent['event']> & { at: number }, identifiers = [{ type: 'user_id', value: `u-${profileId}` }]): StitchedEvent {
+function event(
+  profileId: string,
+  overrides: Partial<StitchedEvent['event']> & { at: number },
+  identifiers = [{ type: 'user_id', value: `u-${profileId}` }],
+): StitchedEvent {
   seq += 1;
   const { at, ...rest } = overrides;
   return {
@@ -88,8 +99,19 @@ function event(profileId: string, overrides: Partial<StitchedEvent['event']> & {
   };
 }
 
-function order(profileId: string, at: number, orderId: string, revenue: number | string, extra: Partial<StitchedEvent['event']> = {}): StitchedEvent {
-  return event(profileId, { at, event: 'Order Completed', properties: JSON.stringify({ order_id: orderId, revenue, currency: 'USD' }), ...extra });
+function order(
+  profileId: string,
+  at: number,
+  orderId: string,
+  revenue: number | string,
+  extra: Partial<StitchedEvent['event']> = {},
+): StitchedEvent {
+  return event(profileId, {
+    at,
+    event: 'Order Completed',
+    properties: JSON.stringify({ order_id: orderId, revenue, currency: 'USD' }),
+    ...extra,
+  });
 }
 
 async function send(h: Harness, records: readonly StitchedEvent[]): Promise<void> {
@@ -99,9 +121,20 @@ async function send(h: Harness, records: readonly StitchedEvent[]): Promise<void
   );
 }
 
-async function sendChange(h: Harness, change: Omit<IdentityChange, 'changeId' | 'rule' | 'reason' | 'changedAt'>): Promise<void> {
-  const value: IdentityChange = { changeId: uniqueName('change'), rule: 'user_id', reason: null, changedAt: Date.now(), ...change };
-  await h.producer.send(h.config.MATERIALIZER_CHANGES_TOPIC, [{ key: value.profileId, value: h.codec.encode(h.config.MATERIALIZER_CHANGES_TOPIC, value) }]);
+async function sendChange(
+  h: Harness,
+  change: Omit<IdentityChange, 'changeId' | 'rule' | 'reason' | 'changedAt'>,
+): Promise<void> {
+  const value: IdentityChange = {
+    changeId: uniqueName('change'),
+    rule: 'user_id',
+    reason: null,
+    changedAt: Date.now(),
+    ...change,
+  };
+  await h.producer.send(h.config.MATERIALIZER_CHANGES_TOPIC, [
+    { key: value.profileId, value: h.codec.encode(h.config.MATERIALIZER_CHANGES_TOPIC, value) },
+  ]);
 }
 
 /**
@@ -112,7 +145,11 @@ async function untilLatestUpdates(h: Harness, check: (latest: Map<string, Profil
   await waitFor(
     async () => {
       const values: Buffer[] = [];
-      await h.kafka.readToEnd({ topic: h.config.MATERIALIZER_UPDATES_TOPIC, groupIdPrefix: uniqueName('read-back'), onBatch: (messages) => void values.push(...messages.map((m) => m.value!)) });
+      await h.kafka.readToEnd({
+        topic: h.config.MATERIALIZER_UPDATES_TOPIC,
+        groupIdPrefix: uniqueName('read-back'),
+        onBatch: (messages) => void values.push(...messages.map((m) => m.value!)),
+      });
       const latest = new Map<string, ProfileUpdate>();
       for (const value of values) {
         const { value: update } = await h.codec.decode<ProfileUpdate>(value, schema('ProfileUpdate').type);
@@ -134,7 +171,13 @@ describe('profile-materializer on Kafka and embedded ClickHouse', () => {
   it('materializes exact profiles and RFM, and a replay from offset 0 changes nothing', async () => {
     const now = Date.now();
     const records = [
-      event('A', { at: now - 5 * DAY, type: 'identify', event: null, traits: '{"name":"Ann","plan":"silver"}', consent: { email: true } }),
+      event('A', {
+        at: now - 5 * DAY,
+        type: 'identify',
+        event: null,
+        traits: '{"name":"Ann","plan":"silver"}',
+        consent: { email: true },
+      }),
       event('A', { at: now - 2 * DAY, type: 'identify', event: null, traits: '{"plan":"gold"}' }),
       order('A', now - 3 * DAY, 'o1', 100, { channel: 'store' }),
       order('A', now - 1 * DAY, 'o2', '50.5', { consent: { email: false, sms: true } }),
@@ -153,7 +196,9 @@ describe('profile-materializer on Kafka and embedded ClickHouse', () => {
       B: { frequency: 1, monetary: 30, recencyDays: 40, r: 1, f: 1, m: 1, label: 'Lost' },
     };
     const check = async (): Promise<void> => {
-      expect(await h.ch.query('SELECT count() AS n, sum(revenue) AS revenue FROM events')).toEqual([{ n: '8', revenue: 211 }]);
+      expect(await h.ch.query('SELECT count() AS n, sum(revenue) AS revenue FROM events')).toEqual([
+        { n: '8', revenue: 211 },
+      ]);
       const rfm = await readRfm(h.ch, Date.now());
       expect(rfm.get('A')).toMatchObject(expectedRfm.A);
       expect(rfm.get('B')).toMatchObject(expectedRfm.B);
@@ -171,7 +216,13 @@ describe('profile-materializer on Kafka and embedded ClickHouse', () => {
     };
     await check();
     await untilLatestUpdates(h, (updates) => {
-      expect(updates.get('A')).toMatchObject({ mergedInto: null, traits: '{"city":"Kyoto","name":"Ann","plan":"gold"}', rfm: expectedRfm.A, consent: { email: false, sms: true }, firstSeen: now - 30 * DAY });
+      expect(updates.get('A')).toMatchObject({
+        mergedInto: null,
+        traits: '{"city":"Kyoto","name":"Ann","plan":"gold"}',
+        rfm: expectedRfm.A,
+        consent: { email: false, sms: true },
+        firstSeen: now - 30 * DAY,
+      });
       expect(updates.get('B')).toMatchObject({ rfm: expectedRfm.B, identifiers: [{ type: 'user_id', value: 'u-B' }] });
     });
 
@@ -189,19 +240,35 @@ describe('profile-materializer on Kafka and embedded ClickHouse', () => {
 
   it('merges two profiles that both purchased: the survivor gets the combined, exact RFM', async () => {
     const now = Date.now();
-    await send(h, [order('A', now - 10 * DAY, 'o1', 100), order('B', now - 2 * DAY, 'o2', 40), order('B', now - 1 * DAY, 'o3', '15.25'), order('C', now - 100 * DAY, 'o4', 5)]);
+    await send(h, [
+      order('A', now - 10 * DAY, 'o1', 100),
+      order('B', now - 2 * DAY, 'o2', 40),
+      order('B', now - 1 * DAY, 'o3', '15.25'),
+      order('C', now - 100 * DAY, 'o4', 5),
+    ]);
     const run = await h.start();
     await waitFor(() => expect(run.processed()).toBe(4), { timeoutMs: 60_000 });
     expect((await readRfm(h.ch, Date.now())).get('B')).toMatchObject({ frequency: 2, monetary: 55.25 });
 
-    await sendChange(h, { kind: 'merge', profileId: 'A', absorbedProfileIds: ['B'], identifiers: [{ type: 'user_id', value: 'u-B' }], messageId: 'm-merge', eventTime: now });
+    await sendChange(h, {
+      kind: 'merge',
+      profileId: 'A',
+      absorbedProfileIds: ['B'],
+      identifiers: [{ type: 'user_id', value: 'u-B' }],
+      messageId: 'm-merge',
+      eventTime: now,
+    });
     await waitFor(() => expect(run.processed()).toBe(5), { timeoutMs: 60_000 });
     const rfm = await readRfm(h.ch, Date.now());
     expect(rfm.has('B')).toBe(false);
     expect(rfm.get('A')).toMatchObject({ frequency: 3, monetary: 155.25, recencyDays: 1, r: 3, f: 3, m: 3 });
     expect(rfm.get('C')).toMatchObject({ frequency: 1, monetary: 5, recencyDays: 100, r: 1, f: 1, m: 1 });
-    expect(await h.ch.query("SELECT DISTINCT profile_id FROM events WHERE order_id IN ('o2', 'o3')")).toEqual([{ profile_id: 'A' }]);
-    expect(await h.ch.query("SELECT profile_id FROM profiles WHERE profile_id IN ('A', 'B')")).toEqual([{ profile_id: 'A' }]);
+    expect(await h.ch.query("SELECT DISTINCT profile_id FROM events WHERE order_id IN ('o2', 'o3')")).toEqual([
+      { profile_id: 'A' },
+    ]);
+    expect(await h.ch.query("SELECT profile_id FROM profiles WHERE profile_id IN ('A', 'B')")).toEqual([
+      { profile_id: 'A' },
+    ]);
 
     await untilLatestUpdates(h, (updates) => {
       expect(updates.get('B')).toMatchObject({ mergedInto: 'A', rfm: null });
@@ -216,9 +283,20 @@ describe('profile-materializer on Kafka and embedded ClickHouse', () => {
     });
 
     // A chain merge read in the "wrong" order keeps the alias map flat: A into Z.
-    await sendChange(h, { kind: 'merge', profileId: 'Z', absorbedProfileIds: ['A'], identifiers: [], messageId: 'm-merge-2', eventTime: now });
+    await sendChange(h, {
+      kind: 'merge',
+      profileId: 'Z',
+      absorbedProfileIds: ['A'],
+      identifiers: [],
+      messageId: 'm-merge-2',
+      eventTime: now,
+    });
     await waitFor(() => expect(run.processed()).toBe(6), { timeoutMs: 60_000 });
-    expect(await h.ch.query('SELECT absorbed_profile_id, surviving_profile_id FROM profile_aliases ORDER BY absorbed_profile_id')).toEqual([
+    expect(
+      await h.ch.query(
+        'SELECT absorbed_profile_id, surviving_profile_id FROM profile_aliases ORDER BY absorbed_profile_id',
+      ),
+    ).toEqual([
       { absorbed_profile_id: 'A', surviving_profile_id: 'Z' },
       { absorbed_profile_id: 'B', surviving_profile_id: 'Z' },
     ]);
@@ -228,10 +306,15 @@ describe('profile-materializer on Kafka and embedded ClickHouse', () => {
   it('computes RFM exactly for generated orders (expected values computed here, independently)', async () => {
     const asOf = Date.now();
     let s = 42;
-    const rand = (): number => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const rand = (): number => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
     const orders: { profile: string; at: number; cents: number; id: string }[] = [];
     for (let i = 0; i < 300; i++) {
-      orders.push({ profile: `P${Math.floor(rand() * 40)}`, at: Math.floor(asOf - rand() * 400 * DAY), cents: 100 + Math.floor(rand() * 20_000), id: `ord-${i}` });
+      orders.push({
+        profile: `P${Math.floor(rand() * 40)}`,
+        at: Math.floor(asOf - rand() * 400 * DAY),
+        cents: 100 + Math.floor(rand() * 20_000),
+        id: `ord-${i}`,
+      });
     }
     const records = orders.map((o) => order(o.profile, o.at, o.id, (o.cents / 100).toFixed(2)));
     await send(h, [...records, ...records.slice(0, 25)]); // 25 records delivered twice
@@ -245,7 +328,12 @@ describe('profile-materializer on Kafka and embedded ClickHouse', () => {
       const p = byProfile.get(o.profile) ?? { last: 0, count: 0, cents: 0 };
       byProfile.set(o.profile, { last: Math.max(p.last, o.at), count: p.count + 1, cents: p.cents + o.cents });
     }
-    const all = [...byProfile].map(([id, p]) => ({ id, days: Math.floor((asOf - p.last) / DAY), count: p.count, cents: p.cents }));
+    const all = [...byProfile].map(([id, p]) => ({
+      id,
+      days: Math.floor((asOf - p.last) / DAY),
+      count: p.count,
+      cents: p.cents,
+    }));
     const score = (worse: number): number => 1 + Math.floor((5 * worse) / all.length);
     const grid: Record<number, string[]> = {
       1: ['Lost', 'Lost', 'At risk', 'At risk', "Can't lose them"],
@@ -259,7 +347,18 @@ describe('profile-materializer on Kafka and embedded ClickHouse', () => {
         const r = score(all.filter((q) => q.days > p.days).length);
         const f = score(all.filter((q) => q.count < p.count).length);
         const m = score(all.filter((q) => q.cents < p.cents).length);
-        return [p.id, { recencyDays: p.days, frequency: p.count, monetary: p.cents / 100, r, f, m, label: grid[r]![Math.round((f + m) / 2 + 0.01) - 1] }];
+        return [
+          p.id,
+          {
+            recencyDays: p.days,
+            frequency: p.count,
+            monetary: p.cents / 100,
+            r,
+            f,
+            m,
+            label: grid[r]![Math.round((f + m) / 2 + 0.01) - 1],
+          },
+        ];
       }),
     );
 

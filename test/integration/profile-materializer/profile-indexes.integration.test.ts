@@ -48,8 +48,16 @@ describe('alias groups and identifiers read through the indexes by profile', () 
     await ch.insert('profile_aliases_store', [alias('x', 's', 1), alias('y', 's', 2)]);
     await ch.insert('profile_aliases_store', [alias('s', 'u', 3), alias('x', 'u', 4), alias('y', 'y', 5)]);
     // e1 belonged to s, then moved to v; e2 belonged to x and was erased; e3 is x's; e4 is u's.
-    await ch.insert('identities_store', [identity('email', 'e1@example.com', 's', 1), identity('email', 'e2@example.com', 'x', 1), identity('email', 'e3@example.com', 'x', 1), identity('user_id', 'e4', 'u', 1)]);
-    await ch.insert('identities_store', [identity('email', 'e1@example.com', 'v', 2), identity('email', 'e2@example.com', 'x', 2, 1)]);
+    await ch.insert('identities_store', [
+      identity('email', 'e1@example.com', 's', 1),
+      identity('email', 'e2@example.com', 'x', 1),
+      identity('email', 'e3@example.com', 'x', 1),
+      identity('user_id', 'e4', 'u', 1),
+    ]);
+    await ch.insert('identities_store', [
+      identity('email', 'e1@example.com', 'v', 2),
+      identity('email', 'e2@example.com', 'x', 2, 1),
+    ]);
     await ch.insert('events_store', [event('m1', 'x'), event('m2', 'u'), event('m3', 's'), event('m4', 'v')]);
   });
 
@@ -64,7 +72,8 @@ describe('alias groups and identifiers read through the indexes by profile', () 
   });
 
   it('loadAliasGroups: from any member, its survivor and every current member', async () => {
-    for (const id of ['s', 'x', 'u']) expect(Object.fromEntries(await repository.loadAliasGroups([id]))).toEqual({ s: 'u', x: 'u' });
+    for (const id of ['s', 'x', 'u'])
+      expect(Object.fromEntries(await repository.loadAliasGroups([id]))).toEqual({ s: 'u', x: 'u' });
     expect(Object.fromEntries(await repository.loadAliasGroups(['v', 'y']))).toEqual({});
   });
 

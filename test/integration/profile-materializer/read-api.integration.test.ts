@@ -14,7 +14,12 @@ const auth = { authorization: `Bearer ${token}` };
 const day = 86_400_000;
 const now = Date.now();
 
-function stitched(profileId: string, messageId: string, overrides: Partial<StitchedEvent['event']> = {}, identifiers = [{ type: 'email', value: 'ann@example.com' }]): StitchedEvent {
+function stitched(
+  profileId: string,
+  messageId: string,
+  overrides: Partial<StitchedEvent['event']> = {},
+  identifiers = [{ type: 'email', value: 'ann@example.com' }],
+): StitchedEvent {
   return {
     profileId,
     identifiers,
@@ -48,7 +53,12 @@ describe('read API', () => {
   let app: FastifyInstance;
   let base = '';
   /** Real HTTP (fastify's inject needs an ESM-only module jest cannot load). */
-  const request = async (options: { method: string; url: string; headers?: Record<string, string>; payload?: unknown }) => {
+  const request = async (options: {
+    method: string;
+    url: string;
+    headers?: Record<string, string>;
+    payload?: unknown;
+  }) => {
     const res = await fetch(`${base}${options.url}`, {
       method: options.method,
       headers: { ...(options.payload !== undefined ? { 'content-type': 'application/json' } : {}), ...options.headers },
@@ -60,12 +70,27 @@ describe('read API', () => {
 
   beforeAll(async () => {
     ch = await freshDatabase(home);
-    await writeRfmSettings(ch, { purchaseEvents: ['Order Completed'], refundEvents: ['Order Refunded'], windowDays: 365, rates: parseRates('', 'USD'), reportingCurrency: 'USD' });
+    await writeRfmSettings(ch, {
+      purchaseEvents: ['Order Completed'],
+      refundEvents: ['Order Refunded'],
+      windowDays: 365,
+      rates: parseRates('', 'USD'),
+      reportingCurrency: 'USD',
+    });
     const repository = new ProfileRepository(ch);
     const records = [
       stitched('p-ann', 'm1'),
-      stitched('p-ann', 'm2', { type: 'identify', event: null, properties: '{}', traits: '{"name":"Ann","plan":"gold"}', consent: { email: true }, timestamp: now - 2 * day }),
-      stitched('p-old', 'm3', { properties: '{"order_id":"o2","revenue":"7.25"}' }, [{ type: 'user_id', value: 'u-9' }]),
+      stitched('p-ann', 'm2', {
+        type: 'identify',
+        event: null,
+        properties: '{}',
+        traits: '{"name":"Ann","plan":"gold"}',
+        consent: { email: true },
+        timestamp: now - 2 * day,
+      }),
+      stitched('p-old', 'm3', { properties: '{"order_id":"o2","revenue":"7.25"}' }, [
+        { type: 'user_id', value: 'u-9' },
+      ]),
     ];
     await repository.writeEvents(encodeEventRows(records.map(toEventRow)));
     await repository.writeIdentities(records.flatMap(identityRowsOfEvent));
@@ -74,7 +99,10 @@ describe('read API', () => {
       kind: 'merge',
       profileId: 'p-ann',
       absorbedProfileIds: ['p-old'],
-      identifiers: [{ type: 'user_id', value: 'u-9' }, { type: 'email', value: 'ann@example.com' }],
+      identifiers: [
+        { type: 'user_id', value: 'u-9' },
+        { type: 'email', value: 'ann@example.com' },
+      ],
       rule: 'email',
       reason: null,
       messageId: 'm4',
@@ -84,12 +112,21 @@ describe('read API', () => {
     await repository.writeIdentities(merge.identities);
     await repository.writeLinks(merge.links);
     await repository.writeAliases([{ absorbed: 'p-old', survivor: 'p-ann', mergedAt: now, messageId: 'm4' }]);
-    await repository.writeSnapshots(await repository.readSnapshots(['p-ann'], await repository.loadAliasGroups(['p-ann'])));
+    await repository.writeSnapshots(
+      await repository.readSnapshots(['p-ann'], await repository.loadAliasGroups(['p-ann'])),
+    );
     await writeRfmSnapshot(ch, Date.now());
     await ch.command('CREATE TABLE scratch (x UInt8) ENGINE = MergeTree ORDER BY x');
 
     app = Fastify();
-    await app.register(readApiRoutes({ clickhouse: () => ch, adminToken: token, logger: quietLogger, limits: { maxExecutionSeconds: 1, maxResultRows: 100, maxMemoryBytes: 500_000_000 } }));
+    await app.register(
+      readApiRoutes({
+        clickhouse: () => ch,
+        adminToken: token,
+        logger: quietLogger,
+        limits: { maxExecutionSeconds: 1, maxResultRows: 100, maxMemoryBytes: 500_000_000 },
+      }),
+    );
     base = await app.listen({ host: '127.0.0.1', port: 0 });
   });
   afterAll(async () => {
@@ -97,10 +134,14 @@ describe('read API', () => {
     await ch.close();
   });
 
-  const sql = (query: string, params?: Record<string, unknown>) => request({ method: 'POST', url: '/v1/sql', headers: auth, payload: { query, ...(params ? { params } : {}) } });
+  const sql = (query: string, params?: Record<string, unknown>) =>
+    request({ method: 'POST', url: '/v1/sql', headers: auth, payload: { query, ...(params ? { params } : {}) } });
 
   it('answers SQL with typed parameters', async () => {
-    const res = await sql('SELECT profile_id, count() AS n FROM events WHERE profile_id = {id:String} GROUP BY profile_id', { id: 'p-ann' });
+    const res = await sql(
+      'SELECT profile_id, count() AS n FROM events WHERE profile_id = {id:String} GROUP BY profile_id',
+      { id: 'p-ann' },
+    );
     expect(res.statusCode).toBe(200);
     expect(res.json()).toEqual({ rows: [{ profile_id: 'p-ann', n: '3' }] });
   });
@@ -117,14 +158,21 @@ describe('read API', () => {
       "SELECT * FROM file('/etc/passwd', 'LineAsString')",
     ]) {
       const res = await sql(query);
-      expect({ query, status: res.statusCode, code: res.json().code }).toEqual({ query, status: 403, code: 'KUMIKI_SQL_READ_ONLY' });
+      expect({ query, status: res.statusCode, code: res.json().code }).toEqual({
+        query,
+        status: 403,
+        code: 'KUMIKI_SQL_READ_ONLY',
+      });
     }
     const set = await sql('SET max_execution_time = 1000');
     expect(set.statusCode).toBeGreaterThanOrEqual(400);
     expect(set.statusCode).toBeLessThan(500);
     const multi = await sql('SELECT 1; DROP TABLE scratch');
     expect(multi.statusCode).toBe(400);
-    const still = await ch.query<{ n: string }>('SELECT count() AS n FROM system.tables WHERE database = currentDatabase() AND name = {t:String}', { t: 'scratch' });
+    const still = await ch.query<{ n: string }>(
+      'SELECT count() AS n FROM system.tables WHERE database = currentDatabase() AND name = {t:String}',
+      { t: 'scratch' },
+    );
     expect(still).toEqual([{ n: '1' }]);
     expect(await ch.query('SELECT * FROM scratch')).toEqual([]);
   });
@@ -155,10 +203,18 @@ describe('read API', () => {
     const none = await request({ method: 'POST', url: '/v1/sql', payload: { query: 'SELECT 1' } });
     expect(none.statusCode).toBe(401);
     expect(none.json()).toMatchObject({ code: 'KUMIKI_ADMIN_UNAUTHORIZED' });
-    const wrong = await request({ method: 'GET', url: '/v1/profiles/email/ann@example.com', headers: { authorization: 'Bearer nope' } });
+    const wrong = await request({
+      method: 'GET',
+      url: '/v1/profiles/email/ann@example.com',
+      headers: { authorization: 'Bearer nope' },
+    });
     expect(wrong.statusCode).toBe(401);
     const body = await request({ method: 'POST', url: '/v1/sql', headers: auth, payload: { params: {} } });
-    expect(body.json()).toEqual({ code: 'KUMIKI_MISSING_FIELD', message: 'query must be a non-empty string', field: 'query' });
+    expect(body.json()).toEqual({
+      code: 'KUMIKI_MISSING_FIELD',
+      message: 'query must be a non-empty string',
+      field: 'query',
+    });
   });
 
   it('returns a profile by any identifier, merged profiles included', async () => {
@@ -166,7 +222,11 @@ describe('read API', () => {
       ['email', ' Ann@Example.com'],
       ['user_id', 'u-9'],
     ]) {
-      const res = await request({ method: 'GET', url: `/v1/profiles/${type}/${encodeURIComponent(value!)}`, headers: auth });
+      const res = await request({
+        method: 'GET',
+        url: `/v1/profiles/${type}/${encodeURIComponent(value!)}`,
+        headers: auth,
+      });
       expect(res.statusCode).toBe(200);
       expect(res.json()).toEqual({
         profileId: 'p-ann',
@@ -192,10 +252,24 @@ describe('read API', () => {
     expect(res.statusCode).toBe(200);
     const body = res.json();
     expect(body.profileId).toBe('p-ann');
-    expect(body.mergedProfiles).toEqual([{ profileId: 'p-old', mergedAt: new Date(now).toISOString(), messageId: 'm4' }]);
+    expect(body.mergedProfiles).toEqual([
+      { profileId: 'p-old', mergedAt: new Date(now).toISOString(), messageId: 'm4' },
+    ]);
     expect(body.links).toEqual([
-      expect.objectContaining({ type: 'email', value: 'ann@example.com', rule: 'merged', messageId: 'm4', profileId: 'p-ann' }),
-      expect.objectContaining({ type: 'user_id', value: 'u-9', rule: 'merged', messageId: 'm4', reason: 'merged p-old into p-ann (rule email)' }),
+      expect.objectContaining({
+        type: 'email',
+        value: 'ann@example.com',
+        rule: 'merged',
+        messageId: 'm4',
+        profileId: 'p-ann',
+      }),
+      expect.objectContaining({
+        type: 'user_id',
+        value: 'u-9',
+        rule: 'merged',
+        messageId: 'm4',
+        reason: 'merged p-old into p-ann (rule email)',
+      }),
     ]);
   });
 });

@@ -39,9 +39,17 @@ function generate(seed: number): { rows: StoreRow[]; aliases: Map<string, string
   const rows: StoreRow[] = [];
   const profiles = Array.from({ length: 60 }, (_, i) => `p${String(i).padStart(3, '0')}`);
   let n = 0;
-  const add = (row: Omit<StoreRow, 'message_id' | 'received_at' | 'version' | 'type'> & { message_id?: string }): StoreRow => {
+  const add = (
+    row: Omit<StoreRow, 'message_id' | 'received_at' | 'version' | 'type'> & { message_id?: string },
+  ): StoreRow => {
     n += 1;
-    const full: StoreRow = { ...row, type: 'track', received_at: row.timestamp, version: row.timestamp, message_id: row.message_id ?? `m${n}` };
+    const full: StoreRow = {
+      ...row,
+      type: 'track',
+      received_at: row.timestamp,
+      version: row.timestamp,
+      message_id: row.message_id ?? `m${n}`,
+    };
     rows.push(full);
     return full;
   };
@@ -52,7 +60,14 @@ function generate(seed: number): { rows: StoreRow[]; aliases: Map<string, string
     const currency = pick(['', 'USD', 'EUR', 'JPY', 'CHF']);
     const amount = currency === 'JPY' ? String(cents) : microsToDecimalString(BigInt(cents) * 10_000n);
     const orderId = rand() < 0.1 ? '' : `o${o}`;
-    const order = add({ profile_id: profile, event: pick(settings.purchaseEvents), timestamp: Math.round(asOf - daysAgo * DAY_MS), order_id: orderId, revenue: rand() < 0.03 ? null : amount, currency });
+    const order = add({
+      profile_id: profile,
+      event: pick(settings.purchaseEvents),
+      timestamp: Math.round(asOf - daysAgo * DAY_MS),
+      order_id: orderId,
+      revenue: rand() < 0.03 ? null : amount,
+      currency,
+    });
     if (rand() < 0.1) rows.push({ ...order }); // an exact duplicate row (a replay)
     if (orderId && rand() < 0.1) add({ ...order, message_id: undefined, timestamp: order.timestamp + 60_000 }); // the same order reported twice
     if (orderId && rand() < 0.15) {
@@ -62,13 +77,25 @@ function generate(seed: number): { rows: StoreRow[]; aliases: Map<string, string
         event: 'Order Refunded',
         timestamp: order.timestamp + Math.round(rand() * 10 * DAY_MS),
         order_id: orderId,
-        revenue: partial ? microsToDecimalString(BigInt(Math.floor(cents / 3)) * 10_000n) : rand() < 0.5 ? null : amount,
+        revenue: partial
+          ? microsToDecimalString(BigInt(Math.floor(cents / 3)) * 10_000n)
+          : rand() < 0.5
+            ? null
+            : amount,
         currency: partial ? '' : currency,
       });
       if (rand() < 0.3) rows.push({ ...refund });
     }
   }
-  for (let i = 0; i < 30; i++) add({ profile_id: pick(profiles), event: 'Product Viewed', timestamp: asOf - DAY_MS, order_id: '', revenue: null, currency: '' });
+  for (let i = 0; i < 30; i++)
+    add({
+      profile_id: pick(profiles),
+      event: 'Product Viewed',
+      timestamp: asOf - DAY_MS,
+      order_id: '',
+      revenue: null,
+      currency: '',
+    });
   // p001 and p002 absorbed into p000; p003 into p004.
   const aliases = new Map([
     ['p001', 'p000'],
@@ -109,7 +136,12 @@ describe('RFM in SQL (rfm_as_of) against the TypeScript reference', () => {
     );
     await ch.insert(
       'profile_aliases_store',
-      [...aliases].map(([absorbed, surviving], i) => ({ absorbed_profile_id: absorbed, surviving_profile_id: surviving, merged_at: toIso(asOf), version: i + 1 })),
+      [...aliases].map(([absorbed, surviving], i) => ({
+        absorbed_profile_id: absorbed,
+        surviving_profile_id: surviving,
+        merged_at: toIso(asOf),
+        version: i + 1,
+      })),
     );
 
     const expected = computeRfm(toRfmEvents(rows, aliases), settings, asOf);
@@ -143,16 +175,26 @@ describe('RFM snapshots (the rfm view) and per-day activity', () => {
 
   async function load(seed: number): Promise<{ rows: StoreRow[]; aliases: Map<string, string> }> {
     const generated = generate(seed);
-    await ch.insert('events_store', generated.rows.map((row) => ({ ...row, timestamp: toIso(row.timestamp), received_at: toIso(row.received_at) })));
+    await ch.insert(
+      'events_store',
+      generated.rows.map((row) => ({ ...row, timestamp: toIso(row.timestamp), received_at: toIso(row.received_at) })),
+    );
     await ch.insert(
       'profile_aliases_store',
-      [...generated.aliases].map(([absorbed, surviving], i) => ({ absorbed_profile_id: absorbed, surviving_profile_id: surviving, merged_at: toIso(asOf), version: i + 1 })),
+      [...generated.aliases].map(([absorbed, surviving], i) => ({
+        absorbed_profile_id: absorbed,
+        surviving_profile_id: surviving,
+        merged_at: toIso(asOf),
+        version: i + 1,
+      })),
     );
     return generated;
   }
 
   const viewRows = (): Promise<Record<string, unknown>[]> =>
-    ch.query('SELECT profile_id, frequency, toString(monetary_cents) AS cents, r_score, f_score, m_score, label, toUnixTimestamp64Milli(computed_at) AS at FROM rfm ORDER BY profile_id');
+    ch.query(
+      'SELECT profile_id, frequency, toString(monetary_cents) AS cents, r_score, f_score, m_score, label, toUnixTimestamp64Milli(computed_at) AS at FROM rfm ORDER BY profile_id',
+    );
 
   it('is rfm_as_of of the snapshot instant, row for row, and only a complete snapshot is read', async () => {
     const { rows, aliases } = await load(4);
@@ -164,12 +206,34 @@ describe('RFM snapshots (the rfm view) and per-day activity', () => {
     expect(fromView).toEqual(
       [...expected.values()]
         .sort((a, b) => (a.profileId < b.profileId ? -1 : 1))
-        .map((e) => ({ profile_id: e.profileId, frequency: e.frequency, cents: e.monetaryCents.toString(), r_score: e.r, f_score: e.f, m_score: e.m, label: e.label, at: String(asOf) })),
+        .map((e) => ({
+          profile_id: e.profileId,
+          frequency: e.frequency,
+          cents: e.monetaryCents.toString(),
+          r_score: e.r,
+          f_score: e.f,
+          m_score: e.m,
+          label: e.label,
+          at: String(asOf),
+        })),
     );
 
     // Rows of a snapshot that never completed (no catalogue row) are never read.
     await ch.insert('rfm_snapshot_rows_store', [
-      { version: snapshot.version + 10, profile_id: 'half-written', last_purchase_at: toIso(asOf), recency_days: 0, frequency: 1, monetary: '1', monetary_cents: 100, r_score: 5, f_score: 5, m_score: 5, label: 'Champions', computed_at: toIso(asOf) },
+      {
+        version: snapshot.version + 10,
+        profile_id: 'half-written',
+        last_purchase_at: toIso(asOf),
+        recency_days: 0,
+        frequency: 1,
+        monetary: '1',
+        monetary_cents: 100,
+        r_score: 5,
+        f_score: 5,
+        m_score: 5,
+        label: 'Champions',
+        computed_at: toIso(asOf),
+      },
     ]);
     await expect(viewRows()).resolves.toEqual(fromView);
 

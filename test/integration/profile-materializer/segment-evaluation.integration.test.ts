@@ -5,14 +5,21 @@ import { AvroCodec } from '../../../services/common/registry/avro-codec';
 import { SchemaRegistryClient } from '../../../services/common/registry/schema-registry.client';
 import { parseRates } from '../../../services/profile-materializer/rfm/money';
 import { writeRfmSettings } from '../../../services/profile-materializer/rfm/rfm.repository';
-import { createSegmentEvaluation, type SegmentEvaluation, type SegmentEvaluationDeps } from '../../../services/profile-materializer/segments/evaluation/segment-evaluation.component';
+import {
+  createSegmentEvaluation,
+  type SegmentEvaluation,
+  type SegmentEvaluationDeps,
+} from '../../../services/profile-materializer/segments/evaluation/segment-evaluation.component';
 import { dateTime64Text } from '../../../services/common/clickhouse/datetime64';
 import { createSegment, deleteSegment } from '../../../services/profile-materializer/segments/segment.repository';
 import { defaultSegmentLimits } from '../../../services/profile-materializer/segments/validate-segment-sql';
 import { eventWith, schema, type SegmentChange, type StitchedEvent } from '../../../schemas';
 import { createServiceBase } from '../../../services/common/service-base';
 import { loadMaterializerConfig } from '../../../services/profile-materializer/config';
-import { createMaterializerService, materializerTopics } from '../../../services/profile-materializer/materializer.service';
+import {
+  createMaterializerService,
+  materializerTopics,
+} from '../../../services/profile-materializer/materializer.service';
 import { testKafka } from '../../support/kafka';
 import { testStack, uniqueName } from '../../support/stack-env';
 import { waitFor } from '../../support/wait-for';
@@ -57,7 +64,13 @@ let sequence = 0;
 async function harness(): Promise<Harness> {
   const kafka = testKafka();
   const ch = await freshDatabase(home);
-  await writeRfmSettings(ch, { purchaseEvents: ['Order Completed'], refundEvents: ['Order Refunded'], windowDays: 365, rates: parseRates('', 'USD'), reportingCurrency: 'USD' });
+  await writeRfmSettings(ch, {
+    purchaseEvents: ['Order Completed'],
+    refundEvents: ['Order Refunded'],
+    windowDays: 365,
+    rates: parseRates('', 'USD'),
+    reportingCurrency: 'USD',
+  });
   const topic = uniqueName('segment-changes');
   const transactionalId = uniqueName('segment-evaluator');
   const registry = new SchemaRegistryClient({ url: testStack().registryUrl });
@@ -87,7 +100,11 @@ async function harness(): Promise<Harness> {
       return evaluation;
     },
     async segment(name, definition) {
-      const segment = await createSegment(ch, { name, ...definition }, { limits: defaultSegmentLimits, now: () => h.clock });
+      const segment = await createSegment(
+        ch,
+        { name, ...definition },
+        { limits: defaultSegmentLimits, now: () => h.clock },
+      );
       names.set(segment.id, name);
       return segment.id;
     },
@@ -95,30 +112,72 @@ async function harness(): Promise<Harness> {
       const version = (versions.get(id) ?? 0) + 1;
       versions.set(id, version);
       await ch.insert('profiles_store', [
-        { profile_id: id, traits: JSON.stringify(traits), first_seen: dateTime64Text(T0 - 30 * DAY), last_seen: dateTime64Text(h.clock), consent, channels: [], identifiers: [], version },
+        {
+          profile_id: id,
+          traits: JSON.stringify(traits),
+          first_seen: dateTime64Text(T0 - 30 * DAY),
+          last_seen: dateTime64Text(h.clock),
+          consent,
+          channels: [],
+          identifiers: [],
+          version,
+        },
       ]);
     },
     async event(profileId, at, fields) {
       sequence += 1;
       const time = dateTime64Text(at);
       await ch.insert('events_store', [
-        { message_id: `m${sequence}`, profile_id: profileId, type: 'track', event: '', timestamp: time, received_at: time, channel: 'web', version: sequence, ...fields },
+        {
+          message_id: `m${sequence}`,
+          profile_id: profileId,
+          type: 'track',
+          event: '',
+          timestamp: time,
+          received_at: time,
+          channel: 'web',
+          version: sequence,
+          ...fields,
+        },
       ]);
     },
     async merge(absorbed, survivor) {
       sequence += 1;
-      await ch.insert('profile_aliases_store', [{ absorbed_profile_id: absorbed, surviving_profile_id: survivor, merged_at: dateTime64Text(h.clock), message_id: `merge-${sequence}`, version: sequence }]);
+      await ch.insert('profile_aliases_store', [
+        {
+          absorbed_profile_id: absorbed,
+          surviving_profile_id: survivor,
+          merged_at: dateTime64Text(h.clock),
+          message_id: `merge-${sequence}`,
+          version: sequence,
+        },
+      ]);
     },
     async changes() {
-      codec ??= new AvroCodec(registry, await registry.registerAll([{ name: topic, partitions: 6, cleanup: 'delete', key: 'profile id', valueSchema: 'SegmentChange' }]));
+      codec ??= new AvroCodec(
+        registry,
+        await registry.registerAll([
+          { name: topic, partitions: 6, cleanup: 'delete', key: 'profile id', valueSchema: 'SegmentChange' },
+        ]),
+      );
       const read: Array<{ key: string; line: string }> = [];
       const raw: Array<{ partition: number; offset: bigint; value: Buffer }> = [];
-      await kafka.readToEnd({ topic, groupIdPrefix: uniqueName('read-back'), onBatch: (messages) => void raw.push(...messages.map((m) => ({ partition: m.partition, offset: BigInt(m.offset), value: m.value! }))) });
+      await kafka.readToEnd({
+        topic,
+        groupIdPrefix: uniqueName('read-back'),
+        onBatch: (messages) =>
+          void raw.push(
+            ...messages.map((m) => ({ partition: m.partition, offset: BigInt(m.offset), value: m.value! })),
+          ),
+      });
       raw.sort((a, b) => a.partition - b.partition || (a.offset < b.offset ? -1 : 1));
       for (const { value } of raw) {
         const { value: change } = await codec.decode<SegmentChange>(value, schema('SegmentChange').type);
         expect(names.get(change.segmentId) ?? change.segmentId).toBe(change.segmentName);
-        read.push({ key: `${change.profileId}\u0000${change.segmentName}`, line: `${change.segmentName} ${change.profileId} ${change.change} ${change.evaluation}` });
+        read.push({
+          key: `${change.profileId}\u0000${change.segmentName}`,
+          line: `${change.segmentName} ${change.profileId} ${change.change} ${change.evaluation}`,
+        });
       }
       // Stable sort: a profile's changes share a partition, so their offset order is kept.
       return read.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).map((r) => r.line);
@@ -137,7 +196,10 @@ async function touched(evaluation: SegmentEvaluation, ...ids: string[]): Promise
 }
 
 async function members(ch: ClickHouse, segmentId: string): Promise<string[]> {
-  const rows = await ch.query<{ profile_id: string }>('SELECT profile_id FROM segment_members WHERE segment_id = {id:String} ORDER BY profile_id', { id: segmentId });
+  const rows = await ch.query<{ profile_id: string }>(
+    'SELECT profile_id FROM segment_members WHERE segment_id = {id:String} ORDER BY profile_id',
+    { id: segmentId },
+  );
   return rows.map((r) => r.profile_id);
 }
 
@@ -146,12 +208,27 @@ describe('segment evaluation', () => {
     const h = await harness();
     try {
       const vip = await h.segment('vip', { rule: { trait: 'plan', op: 'eq', value: 'pro' } });
-      const freeSql = await h.segment('free-sql', { sql: "SELECT profile_id FROM profiles WHERE JSONExtractString(traits, 'plan') = 'free'" });
-      await h.segment('twice-in-14-days', { rule: { performed: { event: 'Order Completed' }, within: { days: 14 }, count: { op: 'gte', value: 2 } } });
-      await h.segment('cart-abandoned', { rule: { performed: { event: 'Product Added' }, notFollowedBy: { event: 'Order Completed' }, within: { days: 1 }, lookback: { days: 7 } } });
-      await h.segment('repurchase-day-4', { rule: { lastPerformed: { event: 'Order Completed' }, op: 'eq', value: { days: 4 } } });
+      const freeSql = await h.segment('free-sql', {
+        sql: "SELECT profile_id FROM profiles WHERE JSONExtractString(traits, 'plan') = 'free'",
+      });
+      await h.segment('twice-in-14-days', {
+        rule: { performed: { event: 'Order Completed' }, within: { days: 14 }, count: { op: 'gte', value: 2 } },
+      });
+      await h.segment('cart-abandoned', {
+        rule: {
+          performed: { event: 'Product Added' },
+          notFollowedBy: { event: 'Order Completed' },
+          within: { days: 1 },
+          lookback: { days: 7 },
+        },
+      });
+      await h.segment('repurchase-day-4', {
+        rule: { lastPerformed: { event: 'Order Completed' }, op: 'eq', value: { days: 4 } },
+      });
       const webAndStore = await h.segment('web-and-store', { rule: { channels: ['web', 'store'], match: 'all' } });
-      const birthday = await h.segment('birthday-month', { rule: { trait: 'birthday', part: 'month', op: 'eq', value: 'now' } });
+      const birthday = await h.segment('birthday-month', {
+        rule: { trait: 'birthday', part: 'month', op: 'eq', value: 'now' },
+      });
       const rfmRepeat = await h.segment('rfm-repeat', { rule: { rfm: 'frequency', op: 'gte', value: 2 } });
       await h.segment('vip-browsers', { rule: { and: [{ inSegment: vip }, { performed: { type: 'page' } }] } });
       const marketable = await h.segment('marketable', { rule: { consent: 'marketing' } });
@@ -166,7 +243,13 @@ describe('segment evaluation', () => {
       await touched(evaluation, 'ann', 'bob');
       // T0 + 2 h: bob buys again, in the store.
       h.clock = T0 + 2 * HOUR;
-      await h.event('bob', h.clock, { event: 'Order Completed', order_id: 'o2', revenue: 20, currency: 'USD', channel: 'store' });
+      await h.event('bob', h.clock, {
+        event: 'Order Completed',
+        order_id: 'o2',
+        revenue: 20,
+        currency: 'USD',
+        channel: 'store',
+      });
       await touched(evaluation, 'bob');
       // Nothing time-relative has happened yet.
       expect((await evaluation.sweep()).changes).toBe(0);
@@ -221,8 +304,14 @@ describe('segment evaluation', () => {
   it('a segment with a purpose never has members without that consent, and revoking it makes the profile exit', async () => {
     const h = await harness();
     try {
-      const pro = await h.segment('pro-marketing', { rule: { trait: 'plan', op: 'eq', value: 'pro' }, purpose: 'marketing' });
-      const proSql = await h.segment('pro-marketing-sql', { sql: "SELECT profile_id FROM profiles WHERE JSONExtractString(traits, 'plan') = 'pro'", purpose: 'marketing' });
+      const pro = await h.segment('pro-marketing', {
+        rule: { trait: 'plan', op: 'eq', value: 'pro' },
+        purpose: 'marketing',
+      });
+      const proSql = await h.segment('pro-marketing-sql', {
+        sql: "SELECT profile_id FROM profiles WHERE JSONExtractString(traits, 'plan') = 'pro'",
+        purpose: 'marketing',
+      });
       const evaluation = await h.start();
       await h.profile('cy', { plan: 'pro' }, { marketing: true });
       await h.profile('dan', { plan: 'pro' }); // no consent recorded
@@ -276,7 +365,10 @@ describe('segment evaluation', () => {
         'vip sam entered incremental',
       ]);
       // Profiles whose membership changed are handed on for a fresh ProfileUpdate, with their current segments.
-      expect(republished).toEqual([['abe', 'sam'], ['abe', 'sam']]);
+      expect(republished).toEqual([
+        ['abe', 'sam'],
+        ['abe', 'sam'],
+      ]);
       expect((await evaluation.currentSegments(['sam'])).get('sam')).toEqual([buyers, vip].sort());
     } finally {
       await h.close();
@@ -296,7 +388,12 @@ describe('segment evaluation', () => {
       expect(await evaluation.sweep()).toEqual({ segments: 1, changes: 2 });
       expect(await evaluation.sweep()).toEqual({ segments: 0, changes: 0 });
       await touched(evaluation, 'fay');
-      expect(await h.changes()).toEqual(['vip fay entered scheduled', 'vip fay exited scheduled', 'vip gus entered scheduled', 'vip gus exited scheduled']);
+      expect(await h.changes()).toEqual([
+        'vip fay entered scheduled',
+        'vip fay exited scheduled',
+        'vip gus entered scheduled',
+        'vip gus exited scheduled',
+      ]);
     } finally {
       await h.close();
     }
@@ -350,7 +447,10 @@ describe('segment evaluation', () => {
         await h.profile('p3', { plan: 'free' });
         await touched(second, 'p3');
         expect(await h.changes()).toEqual([
-          ...people.flatMap((id) => [`vip ${id} entered scheduled`, ...(id === 'p3' ? ['vip p3 exited incremental'] : [])]),
+          ...people.flatMap((id) => [
+            `vip ${id} entered scheduled`,
+            ...(id === 'p3' ? ['vip p3 exited incremental'] : []),
+          ]),
         ]);
         expect(await members(h.ch, vip)).toEqual(['p1', 'p2', 'p4', 'p5']);
       } finally {
@@ -372,7 +472,10 @@ describe('segment evaluation', () => {
     const producer = h.kafka.producer();
     await producer.connect();
     try {
-      const segmentId = await h.segment('pro-marketing', { rule: { trait: 'plan', op: 'eq', value: 'pro' }, purpose: 'marketing' });
+      const segmentId = await h.segment('pro-marketing', {
+        rule: { trait: 'plan', op: 'eq', value: 'pro' },
+        purpose: 'marketing',
+      });
       await service.start();
       const send = async (consent: Record<string, boolean>): Promise<void> => {
         sequence += 1;
@@ -392,7 +495,9 @@ describe('segment evaluation', () => {
             consent,
           }),
         };
-        await producer.send(config.MATERIALIZER_STITCHED_TOPIC, [{ key: record.profileId, value: codec.encode(config.MATERIALIZER_STITCHED_TOPIC, record) }]);
+        await producer.send(config.MATERIALIZER_STITCHED_TOPIC, [
+          { key: record.profileId, value: codec.encode(config.MATERIALIZER_STITCHED_TOPIC, record) },
+        ]);
       };
       const waitForChanges = (expected: string[]): Promise<void> =>
         waitFor(async () => expect(await h.changes()).toEqual(expected), { timeoutMs: 30_000, intervalMs: 200 });
@@ -400,7 +505,9 @@ describe('segment evaluation', () => {
       await send({ marketing: true });
       await waitForChanges(['pro-marketing prof-ann entered incremental']);
       const metrics = await (await fetch(`http://127.0.0.1:${config.HTTP_PORT}/metrics`)).text();
-      expect(metrics).toMatch(/^kumiki_segment_changes_total\{[^}]*change="entered"[^}]*evaluation="incremental"[^}]*\} 1$/m);
+      expect(metrics).toMatch(
+        /^kumiki_segment_changes_total\{[^}]*change="entered"[^}]*evaluation="incremental"[^}]*\} 1$/m,
+      );
       expect(metrics).toMatch(new RegExp(`^kumiki_segment_members\\{[^}]*segment_id="${segmentId}"[^}]*\\} 1$`, 'm'));
       expect(metrics).toMatch(/^kumiki_segment_freshness_lag_seconds\{[^}]*\} 0$/m);
       expect(metrics).toMatch(/^kumiki_segment_evaluation_seconds_count\{[^}]*evaluation="incremental"[^}]*\} [1-9]/m);

@@ -21,7 +21,12 @@ describe('demo population', () => {
     expect(truth.bad.length / messages.length).toBeLessThan(0.06);
     for (const message of messages) {
       const result = validateMessage(message, { type: message.type as 'track' });
-      if (bad.has(message.messageId)) expect({ id: message.messageId, kind: result.kind, code: result.kind === 'dlq' ? result.code : undefined }).toEqual({ id: message.messageId, kind: 'dlq', code: bad.get(message.messageId) });
+      if (bad.has(message.messageId))
+        expect({
+          id: message.messageId,
+          kind: result.kind,
+          code: result.kind === 'dlq' ? result.code : undefined,
+        }).toEqual({ id: message.messageId, kind: 'dlq', code: bad.get(message.messageId) });
       else expect({ id: message.messageId, kind: result.kind }).toEqual({ id: message.messageId, kind: 'ok' });
     }
     const distinctGood = new Set(messages.map((m) => m.messageId).filter((id) => !bad.has(id)));

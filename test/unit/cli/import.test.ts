@@ -68,8 +68,30 @@ describe('mapping', () => {
   });
 
   it('makes an order row a track Order Completed with traits in context.traits', () => {
-    const mapping = parseMapPairs(['userId=Customer', 'email=Mail', 'order_id=OrderNo', 'revenue=Total', 'currency=Cur', 'timestamp=Date', 'properties.store=Store']);
-    expect(mapRecord({ Customer: 'c-1', Mail: 'a@x.io', OrderNo: 'o-9', Total: '1,059.90', Cur: 'EUR', Date: '2024-01-02 10:00:00', Store: 'Berlin', Other: 'x' }, mapping)).toEqual({
+    const mapping = parseMapPairs([
+      'userId=Customer',
+      'email=Mail',
+      'order_id=OrderNo',
+      'revenue=Total',
+      'currency=Cur',
+      'timestamp=Date',
+      'properties.store=Store',
+    ]);
+    expect(
+      mapRecord(
+        {
+          Customer: 'c-1',
+          Mail: 'a@x.io',
+          OrderNo: 'o-9',
+          Total: '1,059.90',
+          Cur: 'EUR',
+          Date: '2024-01-02 10:00:00',
+          Store: 'Berlin',
+          Other: 'x',
+        },
+        mapping,
+      ),
+    ).toEqual({
       ok: true,
       type: 'track',
       message: {
@@ -88,13 +110,28 @@ describe('mapping', () => {
     expect(mapRecord({ userId: 'c-2', email: 'b@x.io', loyalty_id: 'L-1', empty: '' }, undefined)).toEqual({
       ok: true,
       type: 'identify',
-      message: { userId: 'c-2', anonymousId: undefined, messageId: undefined, timestamp: undefined, traits: { email: 'b@x.io', loyalty_id: 'L-1' }, context: { library: { name: 'kumiki-import' } } },
+      message: {
+        userId: 'c-2',
+        anonymousId: undefined,
+        messageId: undefined,
+        timestamp: undefined,
+        traits: { email: 'b@x.io', loyalty_id: 'L-1' },
+        context: { library: { name: 'kumiki-import' } },
+      },
     });
   });
 
   it('rejects a non-numeric amount and bad products, naming the field', () => {
-    expect(mapRecord({ order_id: 'o', revenue: 'ten' }, undefined)).toEqual({ ok: false, field: 'properties.revenue', reason: 'revenue must be a number, got "ten"' });
-    expect(mapRecord({ order_id: 'o', products: '{' }, undefined)).toEqual({ ok: false, field: 'properties.products', reason: 'products must be a JSON array of products' });
+    expect(mapRecord({ order_id: 'o', revenue: 'ten' }, undefined)).toEqual({
+      ok: false,
+      field: 'properties.revenue',
+      reason: 'revenue must be a number, got "ten"',
+    });
+    expect(mapRecord({ order_id: 'o', products: '{' }, undefined)).toEqual({
+      ok: false,
+      field: 'properties.products',
+      reason: 'products must be a JSON array of products',
+    });
   });
 });
 
@@ -103,13 +140,30 @@ describe('importFile', () => {
   const file = path.join(dir, 'orders.csv');
   writeFileSync(
     file,
-    ['CustomerNo,Email,OrderNo,Total,Currency,Date', 'c-1,a@x.io,o-1,10.5,EUR,2024-03-01T10:00:00Z', ',nobody@x.io,o-2,3,EUR,2024-03-01', 'c-3,c@x.io,o-3,abc,EUR,2024-03-02', 'c-4,d@x.io,o-4,7,EUR,03/02/2024', 'c-5,e@x.io,o-5,8,USD,2024-03-03'].join('\n'),
+    [
+      'CustomerNo,Email,OrderNo,Total,Currency,Date',
+      'c-1,a@x.io,o-1,10.5,EUR,2024-03-01T10:00:00Z',
+      ',nobody@x.io,o-2,3,EUR,2024-03-01',
+      'c-3,c@x.io,o-3,abc,EUR,2024-03-02',
+      'c-4,d@x.io,o-4,7,EUR,03/02/2024',
+      'c-5,e@x.io,o-5,8,USD,2024-03-03',
+    ].join('\n'),
   );
-  const mapping = parseMapPairs(['userId=CustomerNo', 'email=Email', 'order_id=OrderNo', 'revenue=Total', 'currency=Currency', 'timestamp=Date']);
+  const mapping = parseMapPairs([
+    'userId=CustomerNo',
+    'email=Email',
+    'order_id=OrderNo',
+    'revenue=Total',
+    'currency=Currency',
+    'timestamp=Date',
+  ]);
 
   it('sends valid rows in batches, with deterministic ids, and lists rejected lines with reasons', async () => {
     const batches: Event[][] = [];
-    const summary = await importFile({ file, mapping, batchSize: 1, now: () => 1_000 }, async (events) => void batches.push(events));
+    const summary = await importFile(
+      { file, mapping, batchSize: 1, now: () => 1_000 },
+      async (events) => void batches.push(events),
+    );
     expect(summary).toMatchObject({
       read: 5,
       sent: 2,

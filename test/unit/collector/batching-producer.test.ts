@@ -14,12 +14,21 @@ function fakeProducer() {
   return {
     calls,
     send(topic: string, messages: readonly OutgoingMessage[]): Promise<void> {
-      return new Promise((resolve, reject) => calls.push({ topic, values: messages.map((m) => String(m.value)), ack: resolve, fail: reject }));
+      return new Promise((resolve, reject) =>
+        calls.push({ topic, values: messages.map((m) => String(m.value)), ack: resolve, fail: reject }),
+      );
     },
   };
 }
 
-const options: BatchingOptions = { lingerMs: 5, maxBatchMessages: 1000, maxBatchBytes: 1_000_000, maxPendingBytes: 10_000, produceTimeoutMs: 5_000, retryAfterSeconds: 7 };
+const options: BatchingOptions = {
+  lingerMs: 5,
+  maxBatchMessages: 1000,
+  maxBatchBytes: 1_000_000,
+  maxPendingBytes: 10_000,
+  produceTimeoutMs: 5_000,
+  retryAfterSeconds: 7,
+};
 const msg = (value: string): OutgoingMessage => ({ key: 'k', value });
 const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
 
@@ -47,7 +56,10 @@ describe('BatchingProducer', () => {
     expect(producer.calls.map((c) => c.values)).toEqual([['1', '2']]);
     producer.calls[0]!.ack();
     await settle();
-    expect(producer.calls.map((c) => c.values)).toEqual([['1', '2'], ['3', '4']]);
+    expect(producer.calls.map((c) => c.values)).toEqual([
+      ['1', '2'],
+      ['3', '4'],
+    ]);
     producer.calls[1]!.ack();
     await settle();
     producer.calls[2]!.ack();
@@ -70,7 +82,10 @@ describe('BatchingProducer', () => {
   it('answers KUMIKI_UNAVAILABLE when the ack does not come in time', async () => {
     const producer = fakeProducer();
     const batcher = new BatchingProducer(producer, { ...options, produceTimeoutMs: 50 });
-    await expect(batcher.send('t', [msg('a')])).rejects.toMatchObject({ code: 'KUMIKI_UNAVAILABLE', message: 'Kafka did not acknowledge within 50 ms' });
+    await expect(batcher.send('t', [msg('a')])).rejects.toMatchObject({
+      code: 'KUMIKI_UNAVAILABLE',
+      message: 'Kafka did not acknowledge within 50 ms',
+    });
     expect(batcher.pending.messages).toBe(1); // still in flight: it still counts against the memory bound
   });
 

@@ -8,7 +8,19 @@ describe('dead letters', () => {
   it('carry reason, code, stage, provenance and the original bytes', () => {
     expect(
       toDeadLetter(
-        { reason: 'bad', code: 'KUMIKI_INVALID_EVENT', stage: 'decode-event', error: new TypeError('boom'), originalTopic: 'kumiki.events.json', originalPartition: 3, originalOffset: '42', originalKey: 'k', originalValue: Buffer.from('{}'), attempt: 2, messageId: 'm' },
+        {
+          reason: 'bad',
+          code: 'KUMIKI_INVALID_EVENT',
+          stage: 'decode-event',
+          error: new TypeError('boom'),
+          originalTopic: 'kumiki.events.json',
+          originalPartition: 3,
+          originalOffset: '42',
+          originalKey: 'k',
+          originalValue: Buffer.from('{}'),
+          attempt: 2,
+          messageId: 'm',
+        },
         'identity-stitcher',
         1_000,
       ),
@@ -34,25 +46,51 @@ describe('dead letters', () => {
     let fail = false;
     const handler = createDeadLetterHandler({
       service: 'collector',
-      producer: { send: async (topic, messages) => {
-        if (fail) throw new DependencyUnavailableError('down');
-        sent.push({ topic, messages });
-      } },
+      producer: {
+        send: async (topic, messages) => {
+          if (fail) throw new DependencyUnavailableError('down');
+          sent.push({ topic, messages });
+        },
+      },
       encode: (_topic, value) => Buffer.from(value.reason),
       logger: pino({ level: 'silent' }),
       topic: 'dlq-test',
       now: () => 5,
     });
-    await handler.send([{ reason: 'r1', code: 'KUMIKI_MISSING_FIELD', stage: 'validate-message', originalKey: 'u1', originalValue: Buffer.from('x') }]);
-    expect(sent).toEqual([{ topic: 'dlq-test', messages: [{ key: 'u1', value: Buffer.from('r1'), headers: { 'kumiki-dlq-code': 'KUMIKI_MISSING_FIELD', 'kumiki-dlq-stage': 'validate-message' } }] }]);
+    await handler.send([
+      {
+        reason: 'r1',
+        code: 'KUMIKI_MISSING_FIELD',
+        stage: 'validate-message',
+        originalKey: 'u1',
+        originalValue: Buffer.from('x'),
+      },
+    ]);
+    expect(sent).toEqual([
+      {
+        topic: 'dlq-test',
+        messages: [
+          {
+            key: 'u1',
+            value: Buffer.from('r1'),
+            headers: { 'kumiki-dlq-code': 'KUMIKI_MISSING_FIELD', 'kumiki-dlq-stage': 'validate-message' },
+          },
+        ],
+      },
+    ]);
     fail = true;
-    await expect(handler.send([{ reason: 'r2', code: 'KUMIKI_MISSING_FIELD', stage: 's', originalValue: Buffer.from('x') }])).rejects.toThrow('down');
+    await expect(
+      handler.send([{ reason: 'r2', code: 'KUMIKI_MISSING_FIELD', stage: 's', originalValue: Buffer.from('x') }]),
+    ).rejects.toThrow('down');
   });
 });
 
 describe('collector config', () => {
   it('maps the local write key and KUMIKI_SOURCES to sources', () => {
-    const config = loadCollectorConfig({ KUMIKI_WRITE_KEY: 'wk_local_key', KUMIKI_SOURCES: '{"wk_pos_berlin_1":{"source":"pos-berlin","channel":"store"}}' });
+    const config = loadCollectorConfig({
+      KUMIKI_WRITE_KEY: 'wk_local_key',
+      KUMIKI_SOURCES: '{"wk_pos_berlin_1":{"source":"pos-berlin","channel":"store"}}',
+    });
     expect([...config.sources]).toEqual([
       ['wk_local_key', { source: 'default', channel: 'auto' }],
       ['wk_pos_berlin_1', { source: 'pos-berlin', channel: 'store' }],
@@ -63,7 +101,11 @@ describe('collector config', () => {
   it('names every bad variable at once', () => {
     let error: unknown;
     try {
-      loadCollectorConfig({ KUMIKI_WRITE_KEY: 'short', KUMIKI_SOURCES: '{"wk_pos_berlin_1":{"source":"pos","channel":"fax"}}', COLLECTOR_LINGER_MS: '-1' });
+      loadCollectorConfig({
+        KUMIKI_WRITE_KEY: 'short',
+        KUMIKI_SOURCES: '{"wk_pos_berlin_1":{"source":"pos","channel":"fax"}}',
+        COLLECTOR_LINGER_MS: '-1',
+      });
     } catch (caught) {
       error = caught;
     }

@@ -1,6 +1,14 @@
 import { toEvent } from '../../../services/collector/direct-producer';
 
-const base = { messageId: 'pos-1', type: 'track' as const, event: 'Order Completed', userId: 'c-42', timestamp: '2024-03-01T09:30:00Z', channel: 'store', source: 'pos-berlin' };
+const base = {
+  messageId: 'pos-1',
+  type: 'track' as const,
+  event: 'Order Completed',
+  userId: 'c-42',
+  timestamp: '2024-03-01T09:30:00Z',
+  channel: 'store',
+  source: 'pos-berlin',
+};
 
 describe('toEvent (direct producers)', () => {
   it('fills defaults and turns objects into JSON text', () => {

@@ -1,7 +1,11 @@
 import { prepareEvents } from '../../../services/collector/prepare-events';
 import { ApiError } from '../../../services/common/error-codes';
 
-const meta = { receivedAt: Date.UTC(2024, 0, 1), source: { source: 'web-shop', channel: 'web' as const }, newMessageId: () => 'gen' };
+const meta = {
+  receivedAt: Date.UTC(2024, 0, 1),
+  source: { source: 'web-shop', channel: 'web' as const },
+  newMessageId: () => 'gen',
+};
 
 describe('prepareEvents', () => {
   it('accepts the valid elements of a batch and reports each rejected one with its path', () => {
@@ -19,10 +23,40 @@ describe('prepareEvents', () => {
       [0, 'm1', 'track'],
       [4, 'm5', 'alias'],
     ]);
-    expect(prepared.rejected.map(({ index, code, field, stage, messageId, originalKey }) => ({ index, code, field, stage, messageId, originalKey }))).toEqual([
-      { index: 1, code: 'KUMIKI_MISSING_FIELD', field: 'batch[1].event', stage: 'validate-message', messageId: 'm2', originalKey: 'u2' },
-      { index: 2, code: 'KUMIKI_INVALID_TIMESTAMP', field: 'batch[2].timestamp', stage: 'validate-message', messageId: 'm3', originalKey: 'a3' },
-      { index: 3, code: 'KUMIKI_INVALID_EVENT', field: 'batch[3]', stage: 'validate-message', messageId: undefined, originalKey: null },
+    expect(
+      prepared.rejected.map(({ index, code, field, stage, messageId, originalKey }) => ({
+        index,
+        code,
+        field,
+        stage,
+        messageId,
+        originalKey,
+      })),
+    ).toEqual([
+      {
+        index: 1,
+        code: 'KUMIKI_MISSING_FIELD',
+        field: 'batch[1].event',
+        stage: 'validate-message',
+        messageId: 'm2',
+        originalKey: 'u2',
+      },
+      {
+        index: 2,
+        code: 'KUMIKI_INVALID_TIMESTAMP',
+        field: 'batch[2].timestamp',
+        stage: 'validate-message',
+        messageId: 'm3',
+        originalKey: 'a3',
+      },
+      {
+        index: 3,
+        code: 'KUMIKI_INVALID_EVENT',
+        field: 'batch[3]',
+        stage: 'validate-message',
+        messageId: undefined,
+        originalKey: null,
+      },
     ]);
     expect(JSON.parse(prepared.rejected[0]!.original.toString())).toEqual(body.batch[1]);
   });
@@ -31,7 +65,9 @@ describe('prepareEvents', () => {
     const body = {
       sentAt: '2024-01-01T00:00:10Z',
       context: { library: { name: 'analytics-ios' }, locale: 'de-DE' },
-      batch: [{ type: 'track', userId: 'u', event: 'E', timestamp: '2024-01-01T00:00:00Z', context: { locale: 'fr-FR' } }],
+      batch: [
+        { type: 'track', userId: 'u', event: 'E', timestamp: '2024-01-01T00:00:00Z', context: { locale: 'fr-FR' } },
+      ],
     };
     const [accepted] = prepareEvents(body, 'batch', { ...meta, source: { source: 'app', channel: 'auto' } }).accepted;
     expect(accepted!.event).toMatchObject({
@@ -46,18 +82,30 @@ describe('prepareEvents', () => {
     const big = { type: 'track', userId: 'u', event: 'Big', properties: { blob: 'x'.repeat(33 * 1024) } };
     const prepared = prepareEvents({ batch: [big, { type: 'track', userId: 'u', event: 'Small' }] }, 'batch', meta);
     expect(prepared.accepted.map((a) => a.event.event)).toEqual(['Small']);
-    expect(prepared.rejected).toMatchObject([{ index: 0, code: 'KUMIKI_PAYLOAD_TOO_LARGE', field: 'batch[0]', stage: 'check-event-size' }]);
+    expect(prepared.rejected).toMatchObject([
+      { index: 0, code: 'KUMIKI_PAYLOAD_TOO_LARGE', field: 'batch[0]', stage: 'check-event-size' },
+    ]);
   });
 
   it('takes the type of a single call from the route and ignores writeKey in the body', () => {
-    const prepared = prepareEvents({ writeKey: 'wk_secret_1', userId: 'u', event: 'E', type: 'identify' }, 'track', meta);
+    const prepared = prepareEvents(
+      { writeKey: 'wk_secret_1', userId: 'u', event: 'E', type: 'identify' },
+      'track',
+      meta,
+    );
     expect(prepared.accepted).toMatchObject([{ index: 0, event: { type: 'track', event: 'E', context: '{}' } }]);
   });
 
   it('refuses a batch request without a batch array, or with a bad sentAt', () => {
-    expect(() => prepareEvents({}, 'batch', meta)).toThrow(new ApiError('KUMIKI_MISSING_FIELD', 'a batch request needs a batch array', 'batch'));
-    expect(() => prepareEvents({ batch: {} }, 'batch', meta)).toThrow(expect.objectContaining({ code: 'KUMIKI_INVALID_EVENT', field: 'batch' }));
-    expect(() => prepareEvents({ batch: [], sentAt: 'x' }, 'batch', meta)).toThrow(expect.objectContaining({ code: 'KUMIKI_INVALID_TIMESTAMP', field: 'sentAt' }));
+    expect(() => prepareEvents({}, 'batch', meta)).toThrow(
+      new ApiError('KUMIKI_MISSING_FIELD', 'a batch request needs a batch array', 'batch'),
+    );
+    expect(() => prepareEvents({ batch: {} }, 'batch', meta)).toThrow(
+      expect.objectContaining({ code: 'KUMIKI_INVALID_EVENT', field: 'batch' }),
+    );
+    expect(() => prepareEvents({ batch: [], sentAt: 'x' }, 'batch', meta)).toThrow(
+      expect.objectContaining({ code: 'KUMIKI_INVALID_TIMESTAMP', field: 'sentAt' }),
+    );
   });
 });
 
@@ -65,7 +113,12 @@ describe('prepareEvents dead-letter bytes', () => {
   it('keeps the original bytes of a single call, without a writeKey from the body', () => {
     const original = Buffer.from('{"userId":"u"}');
     expect(prepareEvents({ userId: 'u' }, 'track', meta, original).rejected[0]!.original).toBe(original);
-    const withKey = prepareEvents({ userId: 'u', writeKey: 'wk_secret_1' }, 'track', meta, Buffer.from('{"userId":"u","writeKey":"wk_secret_1"}'));
+    const withKey = prepareEvents(
+      { userId: 'u', writeKey: 'wk_secret_1' },
+      'track',
+      meta,
+      Buffer.from('{"userId":"u","writeKey":"wk_secret_1"}'),
+    );
     expect(withKey.rejected[0]!.original.toString()).toBe('{"userId":"u"}');
   });
 });

@@ -1,7 +1,13 @@
 import pino from 'pino';
 import { schema } from '../../../schemas';
 import { DependencyUnavailableError } from '../../../services/common/errors';
-import type { BatchContext, IncomingMessage, KafkaClient, MessageBatch, OutgoingMessage } from '../../../services/common/kafka/client';
+import type {
+  BatchContext,
+  IncomingMessage,
+  KafkaClient,
+  MessageBatch,
+  OutgoingMessage,
+} from '../../../services/common/kafka/client';
 import { ProducerFencedError } from '../../../services/common/kafka/transactions';
 import type { TopicMessages } from '../../../services/common/kafka/outgoing-messages';
 import { createMetricsRegistry } from '../../../services/common/metrics';
@@ -12,7 +18,14 @@ import { createStitcherMetrics } from '../../../services/identity-stitcher/stitc
 import { readRequest } from '../../support/record-sets';
 import { waitFor } from '../../support/wait-for';
 
-const topics = { raw: 'raw', json: 'json', stitched: 'stitched', changes: 'changes', graph: 'graph', deadLetters: 'dlq' };
+const topics = {
+  raw: 'raw',
+  json: 'json',
+  stitched: 'stitched',
+  changes: 'changes',
+  graph: 'graph',
+  deadLetters: 'dlq',
+};
 
 /**
  * Kafka as far as the stitcher can tell: committed records per topic, one committed offset
@@ -50,7 +63,8 @@ class FakeKafka {
           return {
             send: async (batches) => void pending.push(...batches),
             sendWritten: async (request) => {
-              for (const { topic, key, value } of await readRequest(request)) pending.push({ topic, messages: [{ key, value }] });
+              for (const { topic, key, value } of await readRequest(request))
+                pending.push({ topic, messages: [{ key, value }] });
             },
             sendOffsets: async (_group, offsets) => void (next = Number(offsets[0]!.offset)),
             abort: async () => undefined,
@@ -60,7 +74,8 @@ class FakeKafka {
                 this.failCommits.count -= 1;
                 throw this.failCommits.error();
               }
-              for (const { topic, messages } of pending) this.committed.set(topic, [...(this.committed.get(topic) ?? []), ...messages]);
+              for (const { topic, messages } of pending)
+                this.committed.set(topic, [...(this.committed.get(topic) ?? []), ...messages]);
               if (next !== undefined) this.offset = next;
             },
           };
@@ -76,9 +91,22 @@ class FakeKafka {
             const deliver = (): void => {
               if (!running) return;
               this.deliveries += 1;
-              const messages = this.input.slice(this.offset).map((value, i) => this.incoming('json', this.offset + i, { key: null, value: Buffer.from(value) }));
-              const batch: MessageBatch = { topic: 'json', partition: 0, messages, highWatermark: String(this.input.length), lastOffset: messages[messages.length - 1]!.offset };
-              const context: BatchContext = { resolveOffset: () => undefined, commit: async () => undefined, heartbeat: async () => undefined, isRunning: () => running };
+              const messages = this.input
+                .slice(this.offset)
+                .map((value, i) => this.incoming('json', this.offset + i, { key: null, value: Buffer.from(value) }));
+              const batch: MessageBatch = {
+                topic: 'json',
+                partition: 0,
+                messages,
+                highWatermark: String(this.input.length),
+                lastOffset: messages[messages.length - 1]!.offset,
+              };
+              const context: BatchContext = {
+                resolveOffset: () => undefined,
+                commit: async () => undefined,
+                heartbeat: async () => undefined,
+                isRunning: () => running,
+              };
               handler(batch, context).then(
                 () => {
                   if (this.redeliverOnce) {
@@ -96,11 +124,12 @@ class FakeKafka {
       producer: () => {
         throw new Error('not used');
       },
-      admin: () => ({
-        connect: async () => undefined,
-        disconnect: async () => undefined,
-        partitionCount: async () => 1,
-      }) as unknown as ReturnType<KafkaClient['admin']>,
+      admin: () =>
+        ({
+          connect: async () => undefined,
+          disconnect: async () => undefined,
+          partitionCount: async () => 1,
+        }) as unknown as ReturnType<KafkaClient['admin']>,
     };
   }
 
@@ -113,7 +142,10 @@ class FakeKafka {
 
 const codec = {
   schemaIdOf: () => 1,
-  decode: async (buffer: Buffer, reader: { fromBuffer(b: Buffer): unknown }) => ({ schemaId: 1, value: reader.fromBuffer(buffer.subarray(5)) }),
+  decode: async (buffer: Buffer, reader: { fromBuffer(b: Buffer): unknown }) => ({
+    schemaId: 1,
+    value: reader.fromBuffer(buffer.subarray(5)),
+  }),
   encode: (_topic: string, value: unknown) => encodeFramed(1, schema('DeadLetter').type, value),
 } as unknown as AvroCodec;
 
@@ -153,19 +185,32 @@ describe('event stitcher transactions', () => {
     const onFatal = jest.fn();
     const { component, metrics } = stitcher(kafka, onFatal);
     await component.start();
-    await waitFor(() => {
-      if (kafka.offset !== 3) throw new Error(`committed offset ${kafka.offset}`);
-    }, { timeoutMs: 5_000, intervalMs: 10 });
+    await waitFor(
+      () => {
+        if (kafka.offset !== 3) throw new Error(`committed offset ${kafka.offset}`);
+      },
+      { timeoutMs: 5_000, intervalMs: 10 },
+    );
     await component.stop();
 
     expect(onFatal).not.toHaveBeenCalled();
     expect((await metrics.recoveries.get()).values[0]?.value).toBe(1);
     expect(kafka.consumers).toBe(2); // the consumer was rebuilt once
-    const stitched = (kafka.committed.get('stitched') ?? []).map((m) => schema('StitchedEvent').type.fromBuffer((m.value as Buffer).subarray(5)) as { event: { messageId: string }; profileId: string });
+    const stitched = (kafka.committed.get('stitched') ?? []).map(
+      (m) =>
+        schema('StitchedEvent').type.fromBuffer((m.value as Buffer).subarray(5)) as {
+          event: { messageId: string };
+          profileId: string;
+        },
+    );
     expect(stitched.map((s) => s.event.messageId)).toEqual(['e1', 'e2', 'e3']);
     expect(new Set(stitched.map((s) => s.profileId)).size).toBe(1);
     // The failed transaction left nothing behind, so the graph log holds each identifier once.
-    expect((kafka.committed.get('graph') ?? []).map((m) => String(m.key)).sort()).toEqual(['anonymous_id:a1', 'email:u@x.io', 'user_id:u1']);
+    expect((kafka.committed.get('graph') ?? []).map((m) => String(m.key)).sort()).toEqual([
+      'anonymous_id:a1',
+      'email:u@x.io',
+      'user_id:u1',
+    ]);
   });
 
   it('skips records a rejoin fetches again while their transaction is open, and stops only once it is committed', async () => {
@@ -186,7 +231,11 @@ describe('event stitcher transactions', () => {
     release();
     await stopping;
     expect(kafka.offset).toBe(3);
-    const stitched = (kafka.committed.get('stitched') ?? []).map((m) => (schema('StitchedEvent').type.fromBuffer((m.value as Buffer).subarray(5)) as { event: { messageId: string } }).event.messageId);
+    const stitched = (kafka.committed.get('stitched') ?? []).map(
+      (m) =>
+        (schema('StitchedEvent').type.fromBuffer((m.value as Buffer).subarray(5)) as { event: { messageId: string } })
+          .event.messageId,
+    );
     expect(stitched).toEqual(['e1', 'e2', 'e3']);
     expect((await metrics.events.get()).values.reduce((sum, v) => sum + v.value, 0)).toBe(3);
   });

@@ -1,10 +1,21 @@
-import { IdentityGraph, profileIdFor, type LinkRequest } from '../../../services/identity-stitcher/identity/identity-graph';
+import {
+  IdentityGraph,
+  profileIdFor,
+  type LinkRequest,
+} from '../../../services/identity-stitcher/identity/identity-graph';
 import { linkRules, resolveIdentityRules } from '../../../services/identity-stitcher/identity/identity-rules';
 
 const rules = resolveIdentityRules();
 
-function event(messageId: string, eventTime: number, ids: Record<string, string | string[]>, extra: Partial<LinkRequest> = {}): LinkRequest {
-  const identifiers = Object.entries(ids).flatMap(([type, values]) => (Array.isArray(values) ? values : [values]).map((value) => ({ type, value })));
+function event(
+  messageId: string,
+  eventTime: number,
+  ids: Record<string, string | string[]>,
+  extra: Partial<LinkRequest> = {},
+): LinkRequest {
+  const identifiers = Object.entries(ids).flatMap(([type, values]) =>
+    (Array.isArray(values) ? values : [values]).map((value) => ({ type, value })),
+  );
   return { messageId, eventTime, rule: linkRules.sameEvent, identifiers, ...extra };
 }
 
@@ -25,7 +36,10 @@ describe('identity graph rules', () => {
       expect.objectContaining({
         kind: 'link',
         profileId: result.profileId,
-        identifiers: [{ type: 'device_id', value: 'd1' }, { type: 'anonymous_id', value: 'a1' }],
+        identifiers: [
+          { type: 'device_id', value: 'd1' },
+          { type: 'anonymous_id', value: 'a1' },
+        ],
         rule: 'same-event',
         messageId: 'm1',
         eventTime: 1000,
@@ -33,8 +47,22 @@ describe('identity graph rules', () => {
       }),
     ]);
     expect(result.graphRecords).toEqual([
-      { identifier: { type: 'device_id', value: 'd1' }, profileId: result.profileId, profileCreatedAt: 1000, linkedBy: 'm1', linkedAt: 1000, rule: 'same-event' },
-      { identifier: { type: 'anonymous_id', value: 'a1' }, profileId: result.profileId, profileCreatedAt: 1000, linkedBy: 'm1', linkedAt: 1000, rule: 'same-event' },
+      {
+        identifier: { type: 'device_id', value: 'd1' },
+        profileId: result.profileId,
+        profileCreatedAt: 1000,
+        linkedBy: 'm1',
+        linkedAt: 1000,
+        rule: 'same-event',
+      },
+      {
+        identifier: { type: 'anonymous_id', value: 'a1' },
+        profileId: result.profileId,
+        profileCreatedAt: 1000,
+        linkedBy: 'm1',
+        linkedAt: 1000,
+        rule: 'same-event',
+      },
     ]);
     expect(graph.profileCount).toBe(1);
     expect(graph.identifierCount).toBe(2);
@@ -46,14 +74,19 @@ describe('identity graph rules', () => {
     const grown = resolve(graph, event('m2', 2000, { anonymous_id: 'a1', email: 'x@example.com' }));
     expect(grown.profileId).toBe(first.profileId);
     expect(grown.createdProfile).toBe(false);
-    expect(grown.changes.map((c) => [c.kind, c.identifiers])).toEqual([['link', [{ type: 'email', value: 'x@example.com' }]]]);
+    expect(grown.changes.map((c) => [c.kind, c.identifiers])).toEqual([
+      ['link', [{ type: 'email', value: 'x@example.com' }]],
+    ]);
     expect(grown.graphRecords).toHaveLength(1);
 
     const repeat = resolve(graph, event('m3', 3000, { email: 'x@example.com', anonymous_id: 'a1' }));
     expect(repeat.profileId).toBe(first.profileId);
     expect(repeat.changes).toEqual([]);
     expect(repeat.graphRecords).toEqual([]);
-    expect(repeat.linked).toEqual([{ type: 'email', value: 'x@example.com' }, { type: 'anonymous_id', value: 'a1' }]);
+    expect(repeat.linked).toEqual([
+      { type: 'email', value: 'x@example.com' },
+      { type: 'anonymous_id', value: 'a1' },
+    ]);
   });
 
   it('merges profiles into the older one and flattens the absorbed one', () => {
@@ -67,12 +100,26 @@ describe('identity graph rules', () => {
     expect(merged.profileId).toBe(web.profileId); // web's profile is older
     expect(merged.mergedProfileIds).toEqual([app.profileId]);
     const merge = merged.changes.find((c) => c.kind === 'merge')!;
-    expect(merge).toMatchObject({ profileId: web.profileId, absorbedProfileIds: [app.profileId], messageId: 'm4', eventTime: 4000, rule: 'same-event' });
+    expect(merge).toMatchObject({
+      profileId: web.profileId,
+      absorbedProfileIds: [app.profileId],
+      messageId: 'm4',
+      eventTime: 4000,
+      rule: 'same-event',
+    });
     // Every identifier of the absorbed profile now points straight at the survivor.
     expect([...graph.snapshot().values()].every((id) => id === web.profileId)).toBe(true);
-    expect(merged.graphRecords.map((r) => `${r.identifier.type}:${r.identifier.value}`).sort()).toEqual(['anonymous_id:app', 'device_id:phone-1', 'user_id:u1']);
+    expect(merged.graphRecords.map((r) => `${r.identifier.type}:${r.identifier.value}`).sort()).toEqual([
+      'anonymous_id:app',
+      'device_id:phone-1',
+      'user_id:u1',
+    ]);
     // Moved identifiers keep the provenance of their own link.
-    expect(merged.graphRecords.find((r) => r.identifier.value === 'u1')).toMatchObject({ linkedBy: 'm3', linkedAt: 3000, profileCreatedAt: 1000 });
+    expect(merged.graphRecords.find((r) => r.identifier.value === 'u1')).toMatchObject({
+      linkedBy: 'm3',
+      linkedAt: 3000,
+      profileCreatedAt: 1000,
+    });
     expect(graph.profileCount).toBe(1);
 
     // A later merge of the survivor keeps everything flat (no alias chains).
@@ -86,7 +133,10 @@ describe('identity graph rules', () => {
     const graph = new IdentityGraph(rules);
     const alice = resolve(graph, event('m1', 1000, { user_id: 'alice', anonymous_id: 'a-alice' }));
     const bob = resolve(graph, event('m2', 2000, { user_id: 'bob', anonymous_id: 'a-bob' }));
-    const bridge = resolve(graph, event('m3', 3000, { user_id: 'bob', anonymous_id: 'a-alice', email: 'bob@example.com' }));
+    const bridge = resolve(
+      graph,
+      event('m3', 3000, { user_id: 'bob', anonymous_id: 'a-alice', email: 'bob@example.com' }),
+    );
 
     // The highest-priority identifier (user_id bob) decides; alice's anonymous id is not linked.
     expect(bridge.profileId).toBe(bob.profileId);
@@ -99,8 +149,16 @@ describe('identity graph rules', () => {
       },
     ]);
     expect(bridge.changes.map((c) => c.kind)).toEqual(['link', 'refused']);
-    expect(bridge.changes[1]).toMatchObject({ kind: 'refused', profileId: bob.profileId, messageId: 'm3', identifiers: [{ type: 'anonymous_id', value: 'a-alice' }] });
-    expect(bridge.linked).toEqual([{ type: 'user_id', value: 'bob' }, { type: 'email', value: 'bob@example.com' }]);
+    expect(bridge.changes[1]).toMatchObject({
+      kind: 'refused',
+      profileId: bob.profileId,
+      messageId: 'm3',
+      identifiers: [{ type: 'anonymous_id', value: 'a-alice' }],
+    });
+    expect(bridge.linked).toEqual([
+      { type: 'user_id', value: 'bob' },
+      { type: 'email', value: 'bob@example.com' },
+    ]);
     expect(graph.profileIdOf('anonymous_id', 'a-alice')).toBe(alice.profileId);
     expect(graph.profileIdOf('email', 'bob@example.com')).toBe(bob.profileId);
   });
@@ -110,22 +168,38 @@ describe('identity graph rules', () => {
     const p = resolve(graph, event('m1', 1000, { user_id: 'u', email: ['a@x.io', 'b@x.io'] }));
     const third = resolve(graph, event('m2', 2000, { user_id: 'u', email: 'c@x.io' }));
     expect(third.profileId).toBe(p.profileId);
-    expect(third.refusals).toEqual([{ identifier: { type: 'email', value: 'c@x.io' }, limitType: 'email', reason: 'email limit 2 exceeded: linking it would give the profile 3 email identifiers' }]);
+    expect(third.refusals).toEqual([
+      {
+        identifier: { type: 'email', value: 'c@x.io' },
+        limitType: 'email',
+        reason: 'email limit 2 exceeded: linking it would give the profile 3 email identifiers',
+      },
+    ]);
     expect(graph.profileIdOf('email', 'c@x.io')).toBeUndefined();
   });
 
   it('keeps two people apart on a shared device', () => {
     const graph = new IdentityGraph(rules);
-    const mum = resolve(graph, event('m1', 1000, { user_id: 'mum', device_id: 'family-tablet', anonymous_id: 'tab-1' }));
-    const kid = resolve(graph, event('m2', 2000, { user_id: 'kid', device_id: 'family-tablet', anonymous_id: 'tab-2' }));
+    const mum = resolve(
+      graph,
+      event('m1', 1000, { user_id: 'mum', device_id: 'family-tablet', anonymous_id: 'tab-1' }),
+    );
+    const kid = resolve(
+      graph,
+      event('m2', 2000, { user_id: 'kid', device_id: 'family-tablet', anonymous_id: 'tab-2' }),
+    );
     expect(kid.profileId).not.toBe(mum.profileId);
     expect(kid.refusals.map((r) => r.identifier)).toEqual([{ type: 'device_id', value: 'family-tablet' }]);
     // The kid's own anonymous id still links to the kid; the tablet stays with the first owner.
     expect(graph.profileIdOf('anonymous_id', 'tab-2')).toBe(kid.profileId);
     expect(graph.profileIdOf('device_id', 'family-tablet')).toBe(mum.profileId);
     // Later events by either stay apart.
-    expect(resolve(graph, event('m3', 3000, { user_id: 'mum', device_id: 'family-tablet' })).profileId).toBe(mum.profileId);
-    expect(resolve(graph, event('m4', 4000, { user_id: 'kid', device_id: 'family-tablet' })).profileId).toBe(kid.profileId);
+    expect(resolve(graph, event('m3', 3000, { user_id: 'mum', device_id: 'family-tablet' })).profileId).toBe(
+      mum.profileId,
+    );
+    expect(resolve(graph, event('m4', 4000, { user_id: 'kid', device_id: 'family-tablet' })).profileId).toBe(
+      kid.profileId,
+    );
     expect(graph.profileCount).toBe(2);
   });
 
@@ -133,15 +207,23 @@ describe('identity graph rules', () => {
     const graph = new IdentityGraph(rules);
     const anon = resolve(graph, event('m1', 1000, { anonymous_id: 'visitor-9' }));
     const known = resolve(graph, event('m2', 2000, { user_id: 'new-id', email: 'n@x.io' }));
-    const alias = resolve(graph, event('m3', 3000, { user_id: 'new-id' }, { rule: linkRules.alias, previousId: 'visitor-9' }));
+    const alias = resolve(
+      graph,
+      event('m3', 3000, { user_id: 'new-id' }, { rule: linkRules.alias, previousId: 'visitor-9' }),
+    );
     expect(alias.profileId).toBe(anon.profileId);
     expect(alias.mergedProfileIds).toEqual([known.profileId]);
     expect(alias.changes[0]).toMatchObject({ kind: 'merge', rule: 'alias' });
 
     // previousId that is a known user_id: a second user_id is refused under the same rules.
     const other = resolve(graph, event('m4', 4000, { user_id: 'old-id' }));
-    const aliasUsers = resolve(graph, event('m5', 5000, { user_id: 'new-id' }, { rule: linkRules.alias, previousId: 'old-id' }));
-    expect(aliasUsers.refusals).toEqual([expect.objectContaining({ identifier: { type: 'user_id', value: 'old-id' }, limitType: 'user_id' })]);
+    const aliasUsers = resolve(
+      graph,
+      event('m5', 5000, { user_id: 'new-id' }, { rule: linkRules.alias, previousId: 'old-id' }),
+    );
+    expect(aliasUsers.refusals).toEqual([
+      expect.objectContaining({ identifier: { type: 'user_id', value: 'old-id' }, limitType: 'user_id' }),
+    ]);
     expect(graph.profileIdOf('user_id', 'old-id')).toBe(other.profileId);
   });
 
@@ -162,7 +244,13 @@ describe('identity graph rules', () => {
     expect(second).toEqual(first);
     // Identifier order within an event does not matter.
     const a = new IdentityGraph(rules).resolve(event('x', 1, { email: 'q@x.io', anonymous_id: 'z' }));
-    const b = new IdentityGraph(rules).resolve({ ...event('x', 1, {}), identifiers: [{ type: 'anonymous_id', value: 'z' }, { type: 'email', value: 'q@x.io' }] });
+    const b = new IdentityGraph(rules).resolve({
+      ...event('x', 1, {}),
+      identifiers: [
+        { type: 'anonymous_id', value: 'z' },
+        { type: 'email', value: 'q@x.io' },
+      ],
+    });
     expect(b).toEqual(a);
   });
 
@@ -171,9 +259,17 @@ describe('identity graph rules', () => {
     for (const count of [4, 40]) {
       const graph = new IdentityGraph(rules);
       const anonymous = Array.from({ length: count }, (_, i) => `a${(count - i) % (count / 2)}`);
-      const result = resolve(graph, event('m1', 1000, { anonymous_id: anonymous, email: ['z@x.io', 'b@x.io', 'z@x.io'], user_id: 'u1' }));
+      const result = resolve(
+        graph,
+        event('m1', 1000, { anonymous_id: anonymous, email: ['z@x.io', 'b@x.io', 'z@x.io'], user_id: 'u1' }),
+      );
       const distinctAnonymous = [...new Set(anonymous)].sort().map((value) => ({ type: 'anonymous_id', value }));
-      expect(result.linked).toEqual([{ type: 'user_id', value: 'u1' }, { type: 'email', value: 'b@x.io' }, { type: 'email', value: 'z@x.io' }, ...distinctAnonymous]);
+      expect(result.linked).toEqual([
+        { type: 'user_id', value: 'u1' },
+        { type: 'email', value: 'b@x.io' },
+        { type: 'email', value: 'z@x.io' },
+        ...distinctAnonymous,
+      ]);
       expect(graph.identifierCount).toBe(3 + count / 2);
     }
   });

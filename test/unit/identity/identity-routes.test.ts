@@ -4,10 +4,23 @@ import { resolveIdentityRules } from '../../../services/identity-stitcher/identi
 import { identityRoutes } from '../../../services/identity-stitcher/identity.routes';
 
 describe('GET /v1/identities/{type}/{value}', () => {
-  it('answers the profile with each identifier\'s provenance, 404 for unknown, 503 while restoring', async () => {
+  it("answers the profile with each identifier's provenance, 404 for unknown, 503 while restoring", async () => {
     const graph = new IdentityGraph(resolveIdentityRules());
-    graph.resolve({ messageId: 'm1', eventTime: 1000, rule: 'same-event', identifiers: [{ type: 'anonymous_id', value: 'a1' }] });
-    graph.resolve({ messageId: 'm2', eventTime: 2000, rule: 'same-event', identifiers: [{ type: 'anonymous_id', value: 'a1' }, { type: 'email', value: 'x@y.io' }] });
+    graph.resolve({
+      messageId: 'm1',
+      eventTime: 1000,
+      rule: 'same-event',
+      identifiers: [{ type: 'anonymous_id', value: 'a1' }],
+    });
+    graph.resolve({
+      messageId: 'm2',
+      eventTime: 2000,
+      rule: 'same-event',
+      identifiers: [
+        { type: 'anonymous_id', value: 'a1' },
+        { type: 'email', value: 'x@y.io' },
+      ],
+    });
     let current: IdentityGraph | undefined;
     const app = Fastify();
     identityRoutes(() => current)(app);

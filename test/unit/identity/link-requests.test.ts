@@ -5,7 +5,12 @@ import { encodeFramed } from '../../../services/common/registry';
 import { resolveIdentityRules } from '../../../services/identity-stitcher/identity/identity-rules';
 import { IdentifierNormaliser } from '../../../services/identity-stitcher/identity/normalise';
 import { LinkRequestThreads } from '../../../services/identity-stitcher/link-requests/link-request-threads';
-import { packValues, RequestPacker, unpackRequests, valueAt } from '../../../services/identity-stitcher/link-requests/packed';
+import {
+  packValues,
+  RequestPacker,
+  unpackRequests,
+  valueAt,
+} from '../../../services/identity-stitcher/link-requests/packed';
 import { LinkRequestReader } from '../../../services/identity-stitcher/link-requests/read-link-requests';
 import { linkRequestOf } from '../../../services/identity-stitcher/steps/link-request.step';
 import { identifyEvent } from '../../support/events';
@@ -36,8 +41,23 @@ describe('packed values and link requests', () => {
   });
 
   it('carry requests with their rule, previous id and identifiers, and nothing for records left out', () => {
-    const alias = { messageId: 'm-2', eventTime: 2, rule: 'alias', identifiers: [{ type: 'user_id', value: 'u-9' }], previousId: 'anon-9' };
-    const plain = { messageId: 'm-3', eventTime: 3.5, rule: 'same-event', identifiers: [{ type: 'email', value: 'x@y.io' }, { type: 'device_id', value: 'd' }], previousId: undefined };
+    const alias = {
+      messageId: 'm-2',
+      eventTime: 2,
+      rule: 'alias',
+      identifiers: [{ type: 'user_id', value: 'u-9' }],
+      previousId: 'anon-9',
+    };
+    const plain = {
+      messageId: 'm-3',
+      eventTime: 3.5,
+      rule: 'same-event',
+      identifiers: [
+        { type: 'email', value: 'x@y.io' },
+        { type: 'device_id', value: 'd' },
+      ],
+      previousId: undefined,
+    };
     const bare = { messageId: 'm-4', eventTime: 4, rule: 'alias', identifiers: [], previousId: undefined };
     const packer = new RequestPacker(5);
     packer.set(1, alias);
@@ -51,7 +71,11 @@ describe('LinkRequestReader', () => {
   const reader = new LinkRequestReader(rules);
 
   it('gives records written with our Event schema the request the stitcher would build itself', () => {
-    const events = [event(), event({ messageId: 'm-2', type: 'alias', previousId: ' Visitor-7 ', anonymousId: null }), event({ messageId: 'm-3', traits: '{}', context: '{}' })];
+    const events = [
+      event(),
+      event({ messageId: 'm-2', type: 'alias', previousId: ' Visitor-7 ', anonymousId: null }),
+      event({ messageId: 'm-3', traits: '{}', context: '{}' }),
+    ];
     const requests = unpackRequests(reader.read(packValues(events.map((e) => avro(e))), OWN_SCHEMA));
     expect(requests).toEqual(events.map(expectedRequest));
     expect(requests[1]).toMatchObject({ rule: 'alias', previousId: 'Visitor-7' });
@@ -69,7 +93,15 @@ describe('LinkRequestReader', () => {
       good,
     ];
     const requests = unpackRequests(reader.read(packValues(values), OWN_SCHEMA));
-    expect(requests).toEqual([undefined, undefined, undefined, undefined, undefined, undefined, expectedRequest(event())]);
+    expect(requests).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      expectedRequest(event()),
+    ]);
   });
 });
 
@@ -77,12 +109,24 @@ describe('LinkRequestThreads (the compiled worker, built by npm test)', () => {
   it('reads batches on a thread of their own, and a thread that dies fails its job retriably while the next read starts another', async () => {
     const threads = new LinkRequestThreads(2, rules);
     try {
-      const batches = [0, 1, 2].map((b) => Array.from({ length: 50 }, (_, i) => event({ messageId: `m-${b}-${i}`, userId: `u-${i}` })));
-      const read = await Promise.all(batches.map((batch) => threads.read(batch.map((e) => avro(e)), OWN_SCHEMA)));
+      const batches = [0, 1, 2].map((b) =>
+        Array.from({ length: 50 }, (_, i) => event({ messageId: `m-${b}-${i}`, userId: `u-${i}` })),
+      );
+      const read = await Promise.all(
+        batches.map((batch) =>
+          threads.read(
+            batch.map((e) => avro(e)),
+            OWN_SCHEMA,
+          ),
+        ),
+      );
       expect(read).toEqual(batches.map((batch) => batch.map(expectedRequest)));
 
       // Big enough that the thread is still reading it when it is stopped.
-      const pending = threads.read(Array.from({ length: 20_000 }, (_, i) => avro(event({ messageId: `big-${i}` }))), OWN_SCHEMA);
+      const pending = threads.read(
+        Array.from({ length: 20_000 }, (_, i) => avro(event({ messageId: `big-${i}` }))),
+        OWN_SCHEMA,
+      );
       await threads.stop();
       const failure = await pending.then(
         () => undefined,

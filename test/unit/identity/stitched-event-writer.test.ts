@@ -27,7 +27,12 @@ const event: Event = {
 describe('StitchedEventWriter', () => {
   it("splices the input record's Avro body into exactly the bytes a full encoding gives, keyed by profile", async () => {
     const writer = new StitchedEventWriter(77);
-    const value: StitchedEvent = { profileId: 'p_1', identifiers: [{ type: 'user_id', value: 'u-1' }], stitchedAt: 1_700_000_001_000, event };
+    const value: StitchedEvent = {
+      profileId: 'p_1',
+      identifiers: [{ type: 'user_id', value: 'u-1' }],
+      stitchedAt: 1_700_000_001_000,
+      event,
+    };
     const body = Buffer.concat([Buffer.from([0, 0, 0, 0, 12]), schema('Event').type.toBuffer(event)]);
     const expected = Buffer.concat([Buffer.from([0, 0, 0, 0, 77]), schema('StitchedEvent').type.toBuffer(value)]);
     const { event: _event, ...head } = value;

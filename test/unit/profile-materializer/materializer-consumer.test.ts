@@ -12,11 +12,22 @@ type Log = string[];
 /** `profileOfOffset`: each record touches the profile named by its offset (so partitions share profiles); otherwise a profile of its own. */
 /** `gatedStore`: stores wait until `storeGate.open()`; `failingStore`: the store of these offsets (joined by commas) fails for good. */
 function harness(
-  options: { refreshIntervalMs?: number; refreshMaxProfiles?: number; batchSize?: number; gatedPublish?: boolean; failingPublishes?: number; profileOfOffset?: boolean; gatedStore?: boolean; failingStore?: string } = {},
+  options: {
+    refreshIntervalMs?: number;
+    refreshMaxProfiles?: number;
+    batchSize?: number;
+    gatedPublish?: boolean;
+    failingPublishes?: number;
+    profileOfOffset?: boolean;
+    gatedStore?: boolean;
+    failingStore?: string;
+  } = {},
 ) {
   const log: Log = [];
   let openStoreGate: () => void = () => undefined;
-  const storeGateOpened = options.gatedStore ? new Promise<void>((resolve) => (openStoreGate = resolve)) : Promise.resolve();
+  const storeGateOpened = options.gatedStore
+    ? new Promise<void>((resolve) => (openStoreGate = resolve))
+    : Promise.resolve();
   const storeGate = { open: () => openStoreGate() };
   let failures = options.failingPublishes ?? 0;
   let openGate: () => void = () => undefined;
@@ -47,7 +58,10 @@ function harness(
       log.push(`store ${offsets.join(',')}`);
       await storeGateOpened;
       if (offsets.join(',') === options.failingStore) throw new Error('ClickHouse refused the rows');
-      return { offsets, profiles: offsets.map((offset) => (options.profileOfOffset ? `p${offset}` : `p-${(records += 1)}`)) };
+      return {
+        offsets,
+        profiles: offsets.map((offset) => (options.profileOfOffset ? `p${offset}` : `p-${(records += 1)}`)),
+      };
     },
     publish: async (written) => {
       await gate;
@@ -61,7 +75,13 @@ function harness(
     refreshIntervalMs: options.refreshIntervalMs ?? 60_000,
     refreshMaxProfiles: options.refreshMaxProfiles ?? 1_000,
   });
-  const deliver = async (partition: number, from: number, count: number, highWatermark: number, markers = 0): Promise<void> => {
+  const deliver = async (
+    partition: number,
+    from: number,
+    count: number,
+    highWatermark: number,
+    markers = 0,
+  ): Promise<void> => {
     const messages: IncomingMessage[] = Array.from({ length: count }, (_, i) => ({
       topic: 't',
       partition,
@@ -72,7 +92,13 @@ function harness(
       timestamp: '0',
     }));
     await handler!(
-      { topic: 't', partition, messages, highWatermark: String(highWatermark), lastOffset: String(from + count - 1 + markers) },
+      {
+        topic: 't',
+        partition,
+        messages,
+        highWatermark: String(highWatermark),
+        lastOffset: String(from + count - 1 + markers),
+      },
       {
         resolveOffset: (offset) => void log.push(`resolve ${partition}@${offset}`),
         commit: async () => void log.push('commit'),
@@ -89,7 +115,10 @@ describe('materializer consumer', () => {
     const { log, consumer, deliver } = harness();
     await consumer.start();
     await deliver(0, 0, 3, 3);
-    await waitFor(() => expect(log).toEqual(['store 0,1', 'store 2', 'resolve 0@2', 'publish 0,1,2', 'commit-outside t/0@3']), { timeoutMs: 1_000, intervalMs: 5 });
+    await waitFor(
+      () => expect(log).toEqual(['store 0,1', 'store 2', 'resolve 0@2', 'publish 0,1,2', 'commit-outside t/0@3']),
+      { timeoutMs: 1_000, intervalMs: 5 },
+    );
     await consumer.stop();
   });
 
@@ -98,7 +127,14 @@ describe('materializer consumer', () => {
     await consumer.start();
     // kafkajs hands over one fetch's partition batches back to back.
     await Promise.all([deliver(0, 0, 1, 1), deliver(1, 0, 1, 1), deliver(2, 7, 1, 8)]);
-    await waitFor(() => expect(log.filter((line) => line.startsWith('publish') || line.startsWith('commit'))).toEqual(['publish 0,0,7', 'commit-outside t/0@1,t/1@1,t/2@8']), { timeoutMs: 1_000, intervalMs: 5 });
+    await waitFor(
+      () =>
+        expect(log.filter((line) => line.startsWith('publish') || line.startsWith('commit'))).toEqual([
+          'publish 0,0,7',
+          'commit-outside t/0@1,t/1@1,t/2@8',
+        ]),
+      { timeoutMs: 1_000, intervalMs: 5 },
+    );
     expect(consumer.processed()).toBe(3);
     await consumer.stop();
   });
@@ -111,7 +147,11 @@ describe('materializer consumer', () => {
     // Written and resolved (the next fetch moves on) but neither published nor committed.
     expect(log).toEqual(['store 0,1', 'resolve 0@1', 'store 0,1', 'resolve 1@1']);
     await deliver(0, 2, 2, 100); // six profiles touched: due
-    await waitFor(() => expect(log.slice(4)).toEqual(['store 2,3', 'resolve 0@3', 'publish 0,1,0,1,2,3', 'commit-outside t/0@4,t/1@2']), { timeoutMs: 1_000, intervalMs: 5 });
+    await waitFor(
+      () =>
+        expect(log.slice(4)).toEqual(['store 2,3', 'resolve 0@3', 'publish 0,1,0,1,2,3', 'commit-outside t/0@4,t/1@2']),
+      { timeoutMs: 1_000, intervalMs: 5 },
+    );
     expect(consumer.processed()).toBe(6);
     await consumer.stop();
   });
@@ -123,7 +163,11 @@ describe('materializer consumer', () => {
     await deliver(1, 0, 2, 100); // p0, p1 again: still two profiles, not four
     expect(log).toEqual(['store 0,1', 'resolve 0@1', 'store 0,1', 'resolve 1@1']);
     await deliver(0, 2, 2, 100); // p2, p3: four profiles, due
-    await waitFor(() => expect(log.slice(4)).toEqual(['store 2,3', 'resolve 0@3', 'publish 0,1,0,1,2,3', 'commit-outside t/0@4,t/1@2']), { timeoutMs: 1_000, intervalMs: 5 });
+    await waitFor(
+      () =>
+        expect(log.slice(4)).toEqual(['store 2,3', 'resolve 0@3', 'publish 0,1,0,1,2,3', 'commit-outside t/0@4,t/1@2']),
+      { timeoutMs: 1_000, intervalMs: 5 },
+    );
     await consumer.stop();
   });
 
@@ -135,7 +179,10 @@ describe('materializer consumer', () => {
     await deliver(2, 9, 1, 10);
     // Parked: resolved so the next fetch moves on, but neither written nor committed yet.
     expect(log).toEqual(['resolve 0@4', 'resolve 1@1', 'resolve 2@9']);
-    await waitFor(() => expect(log.slice(3)).toEqual(['store 4,0,1,9', 'publish 4,0,1,9', 'commit-outside t/0@5,t/1@2,t/2@10']), { timeoutMs: 1_000, intervalMs: 5 });
+    await waitFor(
+      () => expect(log.slice(3)).toEqual(['store 4,0,1,9', 'publish 4,0,1,9', 'commit-outside t/0@5,t/1@2,t/2@10']),
+      { timeoutMs: 1_000, intervalMs: 5 },
+    );
     await consumer.stop();
   });
 
@@ -164,7 +211,10 @@ describe('materializer consumer', () => {
     expect(log).toEqual(['store 0,1', 'resolve 0@1']);
     storeGate.open();
     await next;
-    await waitFor(() => expect(log.slice(2)).toEqual(['store 2,3', 'resolve 0@3', 'publish 0,1,2,3', 'commit-outside t/0@4']), { timeoutMs: 1_000, intervalMs: 5 });
+    await waitFor(
+      () => expect(log.slice(2)).toEqual(['store 2,3', 'resolve 0@3', 'publish 0,1,2,3', 'commit-outside t/0@4']),
+      { timeoutMs: 1_000, intervalMs: 5 },
+    );
     await consumer.stop();
   });
 
@@ -199,7 +249,16 @@ describe('materializer consumer', () => {
     expect(log.filter((line) => line.startsWith('store'))).toEqual(['store 0,1', 'store 2,3', 'store 0']);
     expect(log.filter((line) => line.startsWith('publish') || line.startsWith('commit'))).toEqual([]);
     publishGate.open();
-    await waitFor(() => expect(log.filter((line) => line.startsWith('publish') || line.startsWith('commit'))).toEqual(['publish 0,1', 'commit-outside t/0@2', 'publish 2,3,0', 'commit-outside t/0@4,t/1@1']), { timeoutMs: 1_000, intervalMs: 5 });
+    await waitFor(
+      () =>
+        expect(log.filter((line) => line.startsWith('publish') || line.startsWith('commit'))).toEqual([
+          'publish 0,1',
+          'commit-outside t/0@2',
+          'publish 2,3,0',
+          'commit-outside t/0@4,t/1@1',
+        ]),
+      { timeoutMs: 1_000, intervalMs: 5 },
+    );
     await consumer.stop();
   });
 
@@ -242,7 +301,15 @@ describe('materializer consumer', () => {
     const { log, consumer, deliver } = harness({ refreshIntervalMs: 50, failingPublishes: 1 });
     await consumer.start();
     await deliver(0, 0, 2, 2);
-    await waitFor(() => expect(log.filter((line) => line.startsWith('publish') || line.startsWith('commit'))).toEqual(['publish failed', 'publish 0,1', 'commit-outside t/0@2']), { timeoutMs: 3_000, intervalMs: 10 });
+    await waitFor(
+      () =>
+        expect(log.filter((line) => line.startsWith('publish') || line.startsWith('commit'))).toEqual([
+          'publish failed',
+          'publish 0,1',
+          'commit-outside t/0@2',
+        ]),
+      { timeoutMs: 3_000, intervalMs: 10 },
+    );
     await consumer.stop();
   });
 

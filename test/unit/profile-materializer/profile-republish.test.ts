@@ -1,6 +1,12 @@
 import pino from 'pino';
 import type { ProfileUpdate } from '../../../schemas';
-import { createExclusive, createProfileRepublisher, ProfileRepublishError, refreshProfiles, type MaterializeDeps } from '../../../services/profile-materializer/materialize-batch';
+import {
+  createExclusive,
+  createProfileRepublisher,
+  ProfileRepublishError,
+  refreshProfiles,
+  type MaterializeDeps,
+} from '../../../services/profile-materializer/materialize-batch';
 import type { ProfileRepository, ProfileSnapshot } from '../../../services/profile-materializer/profile.repository';
 import type { RfmRow } from '../../../services/profile-materializer/rfm/rfm';
 
@@ -25,9 +31,19 @@ interface Fake {
   readonly writes: string[][];
 }
 
-function fake(options: { aliases?: Record<string, string>; exclusive?: MaterializeDeps['exclusive']; sendDelaysMs?: number[] } = {}): Fake {
+function fake(
+  options: { aliases?: Record<string, string>; exclusive?: MaterializeDeps['exclusive']; sendDelaysMs?: number[] } = {},
+): Fake {
   const aliases = new Map(Object.entries(options.aliases ?? {}));
-  const snapshot = (profileId: string): ProfileSnapshot => ({ profileId, traits: '{}', firstSeen: 1, lastSeen: 2, consent: {}, channels: [], identifiers: [{ type: 'user_id', value: profileId }] });
+  const snapshot = (profileId: string): ProfileSnapshot => ({
+    profileId,
+    traits: '{}',
+    firstSeen: 1,
+    lastSeen: 2,
+    consent: {},
+    channels: [],
+    identifiers: [{ type: 'user_id', value: profileId }],
+  });
   const repository = {
     loadAliasGroups: async (ids: readonly string[]) => {
       const around = new Set([...ids, ...ids.flatMap((id) => (aliases.has(id) ? [aliases.get(id)!] : []))]);
@@ -40,7 +56,8 @@ function fake(options: { aliases?: Record<string, string>; exclusive?: Materiali
       await new Promise<void>((resolve) => (f.releaseWrite = resolve));
       throw new Error('ClickHouse refused the snapshots');
     },
-    segmentsOf: async (ids: readonly string[]) => new Map(ids.flatMap((id) => (f.segments.has(id) ? [[id, [...f.segments.get(id)!]] as [string, string[]]] : []))),
+    segmentsOf: async (ids: readonly string[]) =>
+      new Map(ids.flatMap((id) => (f.segments.has(id) ? [[id, [...f.segments.get(id)!]] as [string, string[]]] : []))),
   } as unknown as ProfileRepository;
   const f: Fake = {
     sends: [],
@@ -107,21 +124,37 @@ describe('createProfileRepublisher', () => {
     f.failNextSend = true;
     const failure = await republish(['c', 'd', 'e', 'f', 'g'], f.deps, 'rfm').catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(ProfileRepublishError);
-    expect(failure).toMatchObject({ isRetriable: true, context: { reason: 'rfm', published: 0, pending: 5 }, message: 'republishing profiles failed (rfm): broker down' });
+    expect(failure).toMatchObject({
+      isRetriable: true,
+      context: { reason: 'rfm', published: 0, pending: 5 },
+      message: 'republishing profiles failed (rfm): broker down',
+    });
     // The next occasion, whatever its reason: the kept ones go with it.
     expect(await republish(['a'], f.deps, 'segments')).toBe(6);
-    expect(f.sends).toEqual([['a', 'b'], ['a', 'c'], ['d', 'e'], ['f', 'g']]);
+    expect(f.sends).toEqual([
+      ['a', 'b'],
+      ['a', 'c'],
+      ['d', 'e'],
+      ['f', 'g'],
+    ]);
     expect(await republish([], f.deps, 'segments')).toBe(0);
   });
 
   it.each([
     ['one publish at a time: the last record of a profile has its current segments', true, [[], ['seg_new']]],
-    ['the race it closes: without it the last record would hold the segments read before the change', false, [['seg_new'], []]],
+    [
+      'the race it closes: without it the last record would hold the segments read before the change',
+      false,
+      [['seg_new'], []],
+    ],
   ])('%s', async (_name, locked, expected) => {
     // The refresh reads ann's segments, then an evaluation applies a change and hands ann over
     // while the refresh's send is still under way (slow ack); the republish's ack is fast.
     const f = fake({ ...(locked ? { exclusive: createExclusive() } : {}), sendDelaysMs: [50, 0] });
-    const refresh = refreshProfiles([{ events: 1, changes: 0, deadLettered: 0, touched: new Set(['ann']), absorbed: new Map(), changesRfm: false }], f.deps);
+    const refresh = refreshProfiles(
+      [{ events: 1, changes: 0, deadLettered: 0, touched: new Set(['ann']), absorbed: new Map(), changesRfm: false }],
+      f.deps,
+    );
     await new Promise((resolve) => setImmediate(resolve));
     f.segments.set('ann', ['seg_new']);
     await Promise.all([refresh, createProfileRepublisher()(['ann'], f.deps, 'segments')]);
@@ -130,7 +163,16 @@ describe('createProfileRepublisher', () => {
 });
 
 describe('refreshProfiles', () => {
-  const touched = (...ids: string[]) => [{ events: ids.length, changes: 0, deadLettered: 0, touched: new Set(ids), absorbed: new Map<string, string>(), changesRfm: false }];
+  const touched = (...ids: string[]) => [
+    {
+      events: ids.length,
+      changes: 0,
+      deadLettered: 0,
+      touched: new Set(ids),
+      absorbed: new Map<string, string>(),
+      changesRfm: false,
+    },
+  ];
 
   it('sends the updates while profiles_store takes the snapshots, and resolves once both are done', async () => {
     const f = fake();
@@ -156,14 +198,20 @@ describe('createExclusive', () => {
   it('runs tasks one at a time in hand-over order, also after a task failed', async () => {
     const exclusive = createExclusive();
     const log: string[] = [];
-    const task = (name: string, ms: number, fail = false) => async () => {
-      log.push(`start ${name}`);
-      await new Promise((resolve) => setTimeout(resolve, ms));
-      log.push(`end ${name}`);
-      if (fail) throw new Error(name);
-      return name;
-    };
-    const results = await Promise.allSettled([exclusive(task('a', 20, true)), exclusive(task('b', 1)), exclusive(task('c', 5))]);
+    const task =
+      (name: string, ms: number, fail = false) =>
+      async () => {
+        log.push(`start ${name}`);
+        await new Promise((resolve) => setTimeout(resolve, ms));
+        log.push(`end ${name}`);
+        if (fail) throw new Error(name);
+        return name;
+      };
+    const results = await Promise.allSettled([
+      exclusive(task('a', 20, true)),
+      exclusive(task('b', 1)),
+      exclusive(task('c', 5)),
+    ]);
     expect(results.map((r) => r.status)).toEqual(['rejected', 'fulfilled', 'fulfilled']);
     expect(log).toEqual(['start a', 'end a', 'start b', 'end b', 'start c', 'end c']);
   });

@@ -1,7 +1,11 @@
 import pino from 'pino';
 import type { EncodedRows } from '../../../services/common/clickhouse/encoded-rows';
 import { Registry } from '../../../services/common/metrics';
-import { storeChunk, type MaterializeDeps, type PreparedChunk } from '../../../services/profile-materializer/materialize-batch';
+import {
+  storeChunk,
+  type MaterializeDeps,
+  type PreparedChunk,
+} from '../../../services/profile-materializer/materialize-batch';
 import { createMaterializerMetrics } from '../../../services/profile-materializer/materializer.metrics';
 import { encodeEventRows, type ProfileRepository } from '../../../services/profile-materializer/profile.repository';
 import { partitionKey, ReplayWindow } from '../../../services/profile-materializer/replay-window';
@@ -38,7 +42,9 @@ function harness(stored: Set<string>) {
 function chunk(partition: number, ids: string[]): PreparedChunk {
   return {
     size: ids.length,
-    events: encodeEventRows(ids.map((id) => ({ message_id: id, profile_id: 'p', order_id: '', revenue: null }) as EventRow)),
+    events: encodeEventRows(
+      ids.map((id) => ({ message_id: id, profile_id: 'p', order_id: '', revenue: null }) as EventRow),
+    ),
     messageIds: ids,
     hasOrders: false,
     identityRows: [],
@@ -58,7 +64,11 @@ describe('dedup hits within the replay window', () => {
     await h.store(0, ['c', 'd']); // the replay ends inside this chunk
     await h.store(0, ['e', 'f']); // past the replay: looked up once, none stored
     await h.store(0, ['a', 'g']); // a resend later on: stored once, no longer looked up
-    expect(h.lookedUp).toEqual([['a', 'b'], ['c', 'd'], ['e', 'f']]);
+    expect(h.lookedUp).toEqual([
+      ['a', 'b'],
+      ['c', 'd'],
+      ['e', 'f'],
+    ]);
     expect(await h.hits()).toBe(3);
   });
 

@@ -1,6 +1,17 @@
-import { computeRfm, DAY_MS, quintileScores, type RfmEvent, type RfmSettings } from '../../../services/profile-materializer/rfm/rfm';
+import {
+  computeRfm,
+  DAY_MS,
+  quintileScores,
+  type RfmEvent,
+  type RfmSettings,
+} from '../../../services/profile-materializer/rfm/rfm';
 import { labelGrid, rfmLabel, rfmLabels } from '../../../services/profile-materializer/rfm/rfm-labels';
-import { divRoundHalfAway, microsToDecimalString, parseRates, toMicros } from '../../../services/profile-materializer/rfm/money';
+import {
+  divRoundHalfAway,
+  microsToDecimalString,
+  parseRates,
+  toMicros,
+} from '../../../services/profile-materializer/rfm/money';
 
 const settings: RfmSettings = {
   purchaseEvents: ['Order Completed'],
@@ -11,7 +22,15 @@ const settings: RfmSettings = {
 };
 const asOf = Date.UTC(2026, 10, 23, 12, 0, 0);
 let seq = 0;
-function ev(profileId: string, event: string, daysAgo: number, orderId: string | null, amount: number | string | null, currency: string | null = null, messageId?: string): RfmEvent {
+function ev(
+  profileId: string,
+  event: string,
+  daysAgo: number,
+  orderId: string | null,
+  amount: number | string | null,
+  currency: string | null = null,
+  messageId?: string,
+): RfmEvent {
   seq += 1;
   return {
     messageId: messageId ?? `m${String(seq).padStart(6, '0')}`,
@@ -97,13 +116,34 @@ describe('computeRfm', () => {
       asOf,
     );
     expect([...rows.keys()].sort()).toEqual(['a', 'b']);
-    expect(rows.get('a')).toMatchObject({ recencyDays: 1, frequency: 2, monetaryCents: 15050n, monetary: 150.5, r: 3, f: 3, m: 3, label: 'Need attention' });
-    expect(rows.get('b')).toMatchObject({ recencyDays: 200, frequency: 1, monetaryCents: 1100n, r: 1, f: 1, m: 1, label: 'Lost' });
+    expect(rows.get('a')).toMatchObject({
+      recencyDays: 1,
+      frequency: 2,
+      monetaryCents: 15050n,
+      monetary: 150.5,
+      r: 3,
+      f: 3,
+      m: 3,
+      label: 'Need attention',
+    });
+    expect(rows.get('b')).toMatchObject({
+      recencyDays: 200,
+      frequency: 1,
+      monetaryCents: 1100n,
+      r: 1,
+      f: 1,
+      m: 1,
+      label: 'Lost',
+    });
   });
 
   it('counts a duplicated order once, by its earliest event', () => {
     const rows = computeRfm(
-      [ev('a', 'Order Completed', 2, 'o1', 100, null, 'x2'), ev('a', 'Order Completed', 2, 'o1', 100, null, 'x1'), ev('a', 'Order Completed', 1, 'o1', 999)],
+      [
+        ev('a', 'Order Completed', 2, 'o1', 100, null, 'x2'),
+        ev('a', 'Order Completed', 2, 'o1', 100, null, 'x1'),
+        ev('a', 'Order Completed', 1, 'o1', 999),
+      ],
       settings,
       asOf,
     );
@@ -128,7 +168,11 @@ describe('computeRfm', () => {
 
   it('keeps to the window and ignores the future', () => {
     const rows = computeRfm(
-      [ev('a', 'Order Completed', 365, 'old', 100), ev('a', 'Order Completed', 364.9, 'in', 1), ev('b', 'Order Completed', -1, 'future', 5)],
+      [
+        ev('a', 'Order Completed', 365, 'old', 100),
+        ev('a', 'Order Completed', 364.9, 'in', 1),
+        ev('b', 'Order Completed', -1, 'future', 5),
+      ],
       settings,
       asOf,
     );
@@ -146,7 +190,9 @@ describe('computeRfm', () => {
   });
 
   it('does not depend on input order', () => {
-    const events = Array.from({ length: 200 }, (_, i) => ev(`p${i % 37}`, 'Order Completed', (i * 7) % 300, `o${i % 150}`, (i * 13) % 97, i % 3 === 0 ? 'EUR' : null));
+    const events = Array.from({ length: 200 }, (_, i) =>
+      ev(`p${i % 37}`, 'Order Completed', (i * 7) % 300, `o${i % 150}`, (i * 13) % 97, i % 3 === 0 ? 'EUR' : null),
+    );
     const forward = computeRfm(events, settings, asOf);
     const backward = computeRfm([...events].reverse(), settings, asOf);
     expect(backward).toEqual(forward);

@@ -1,14 +1,31 @@
 import pino from 'pino';
 import { DependencyUnavailableError } from '../../../services/common/errors';
 import type { SegmentChange } from '../../../schemas';
-import type { EvaluatedSegment, MemberRow, MembershipDiff, MembershipRepository } from '../../../services/profile-materializer/segments/evaluation/membership.repository';
-import type { PublishedChange, SegmentChangeLog } from '../../../services/profile-materializer/segments/evaluation/segment-change.log';
+import type {
+  EvaluatedSegment,
+  MemberRow,
+  MembershipDiff,
+  MembershipRepository,
+} from '../../../services/profile-materializer/segments/evaluation/membership.repository';
+import type {
+  PublishedChange,
+  SegmentChangeLog,
+} from '../../../services/profile-materializer/segments/evaluation/segment-change.log';
 import { SegmentEvaluator } from '../../../services/profile-materializer/segments/evaluation/segment-evaluator';
 
 /** The evaluator's scheduling with in-memory doubles: coalescing, re-touches, retries. */
-const segment: EvaluatedSegment = { id: 's1', name: 'vip', deleted: false, references: [], source: { kind: 'rule', sql: '', rule: { consent: 'x' }, purpose: null } };
+const segment: EvaluatedSegment = {
+  id: 's1',
+  name: 'vip',
+  deleted: false,
+  references: [],
+  source: { kind: 'rule', sql: '', rule: { consent: 'x' }, purpose: null },
+};
 
-function doubles(diff: (candidates: readonly string[]) => Promise<MembershipDiff[]>, segments: readonly EvaluatedSegment[] = [segment]) {
+function doubles(
+  diff: (candidates: readonly string[]) => Promise<MembershipDiff[]>,
+  segments: readonly EvaluatedSegment[] = [segment],
+) {
   const calls: string[][] = [];
   const expanded: string[][] = [];
   const applied: MemberRow[] = [];
@@ -38,7 +55,14 @@ function doubles(diff: (candidates: readonly string[]) => Promise<MembershipDiff
       return changes.map((change) => ({ change, partition: 0, offset: offset++ }));
     },
   } as unknown as SegmentChangeLog;
-  const evaluator = new SegmentEvaluator({ repository: () => repository, log, logger: pino({ level: 'silent' }), now: () => 1_000, maxProfilesPerRun: 100, sweepPageSize: 10 });
+  const evaluator = new SegmentEvaluator({
+    repository: () => repository,
+    log,
+    logger: pino({ level: 'silent' }),
+    now: () => 1_000,
+    maxProfilesPerRun: 100,
+    sweepPageSize: 10,
+  });
   return { evaluator, calls, expanded, applied, published, failPublish: (n: number) => (failNextPublish = n) };
 }
 

@@ -1,6 +1,11 @@
 import { applyMerges, resolveProfile } from '../../../services/profile-materializer/alias-map';
 import { boundedTraits, latestPerKey } from '../../../services/profile-materializer/profile.repository';
-import { identityRowsOfEvent, revenueText, rowsOfChange, toEventRow } from '../../../services/profile-materializer/store-rows';
+import {
+  identityRowsOfEvent,
+  revenueText,
+  rowsOfChange,
+  toEventRow,
+} from '../../../services/profile-materializer/store-rows';
 import { dateTime64Text } from '../../../services/common/clickhouse/datetime64';
 import type { StitchedEvent } from '../../../schemas';
 
@@ -73,10 +78,21 @@ describe('event rows', () => {
 
   it('reads order fields and context paths however their names are spelled in the JSON text', () => {
     // Escaped names are the same names: the quick "does the text name it" check must not skip them.
-    const escaped = toEventRow(stitched({ properties: '{"order\\u005fid":"o-9","rev\\u0065nue":5,"curr\\u0065ncy":"EUR"}', context: '{"p\\u0061ge":{"path":"/x"}}' }));
+    const escaped = toEventRow(
+      stitched({
+        properties: '{"order\\u005fid":"o-9","rev\\u0065nue":5,"curr\\u0065ncy":"EUR"}',
+        context: '{"p\\u0061ge":{"path":"/x"}}',
+      }),
+    );
     expect([escaped.order_id, escaped.revenue, escaped.currency, escaped.page_path]).toEqual(['o-9', '5', 'EUR', '/x']);
     const plain = toEventRow(stitched({ properties: '{"sku":"s-1","price":12.5}', context: '{"userAgent":"bench"}' }));
-    expect([plain.order_id, plain.revenue, plain.currency, plain.device_id, plain.page_path]).toEqual(['', null, '', '', '']);
+    expect([plain.order_id, plain.revenue, plain.currency, plain.device_id, plain.page_path]).toEqual([
+      '',
+      null,
+      '',
+      '',
+      '',
+    ]);
     const nested = toEventRow(stitched({ properties: '{"items":[{"order_id":"inner"}],"orderId":"o-2"}' }));
     expect(nested.order_id).toBe('o-2');
   });
@@ -84,15 +100,35 @@ describe('event rows', () => {
   it('replays to identical rows', () => {
     expect(toEventRow(stitched())).toEqual(toEventRow(stitched()));
     expect(identityRowsOfEvent(stitched())).toEqual([
-      { identifier_type: 'email', identifier_value: 'a@example.com', profile_id: 'p1', linked_at: '2026-01-02 03:04:05.678', message_id: 'm1', deleted: 0, version: at + 5 },
+      {
+        identifier_type: 'email',
+        identifier_value: 'a@example.com',
+        profile_id: 'p1',
+        linked_at: '2026-01-02 03:04:05.678',
+        message_id: 'm1',
+        deleted: 0,
+        version: at + 5,
+      },
     ]);
   });
 
   it('writes links for every change kind and identities only for links and merges', () => {
-    const base = { changeId: 'c', profileId: 'p1', absorbedProfileIds: [], identifiers: [{ type: 'user_id', value: 'u2' }], rule: 'user_id', reason: null, messageId: 'm9', eventTime: at, changedAt: at + 9 };
+    const base = {
+      changeId: 'c',
+      profileId: 'p1',
+      absorbedProfileIds: [],
+      identifiers: [{ type: 'user_id', value: 'u2' }],
+      rule: 'user_id',
+      reason: null,
+      messageId: 'm9',
+      eventTime: at,
+      changedAt: at + 9,
+    };
     const refused = rowsOfChange({ ...base, kind: 'refused', reason: 'profile already has user_id u1' });
     expect(refused.identities).toEqual([]);
-    expect(refused.links).toEqual([expect.objectContaining({ rule: 'refused', reason: 'profile already has user_id u1', profile_id: 'p1' })]);
+    expect(refused.links).toEqual([
+      expect.objectContaining({ rule: 'refused', reason: 'profile already has user_id u1', profile_id: 'p1' }),
+    ]);
     const merge = rowsOfChange({ ...base, kind: 'merge', absorbedProfileIds: ['p2'] });
     expect(merge.links[0]).toMatchObject({ rule: 'merged', reason: 'merged p2 into p1 (rule user_id)' });
     expect(merge.identities[0]).toMatchObject({ profile_id: 'p1', version: at + 9 });
@@ -100,7 +136,12 @@ describe('event rows', () => {
 });
 
 describe('alias map', () => {
-  const merge = (survivor: string, ...absorbed: string[]) => ({ survivor, absorbed, mergedAt: at, messageId: `m-${survivor}` });
+  const merge = (survivor: string, ...absorbed: string[]) => ({
+    survivor,
+    absorbed,
+    mergedAt: at,
+    messageId: `m-${survivor}`,
+  });
 
   it('stays flat whichever order a chain of merges arrives in', () => {
     const forward = new Map<string, string>();
@@ -160,7 +201,10 @@ describe('latest value per key', () => {
     const tier = `"tier":"${'x'.repeat(40)}"`.length + 1;
     const all = JSON.stringify(latestPerKey(statements));
     expect(boundedTraits(statements, all.length)).toEqual({ text: all, leftOut: 0 });
-    expect(boundedTraits([...statements].reverse(), all.length - 1)).toEqual({ text: JSON.stringify({ name: 'Anne', plan: 'gold', tier: 'x'.repeat(40) }), leftOut: 1 });
+    expect(boundedTraits([...statements].reverse(), all.length - 1)).toEqual({
+      text: JSON.stringify({ name: 'Anne', plan: 'gold', tier: 'x'.repeat(40) }),
+      leftOut: 1,
+    });
     const onlyTier = boundedTraits(statements, 2 + tier);
     expect(onlyTier).toEqual({ text: JSON.stringify({ tier: 'x'.repeat(40) }), leftOut: 3 });
     expect(Buffer.byteLength(onlyTier.text)).toBeLessThanOrEqual(2 + tier);

@@ -60,7 +60,15 @@ export class MembershipRepository {
    * reads (inSegment). The members check reads only the deleted segments' key ranges.
    */
   async segmentsToEvaluate(options: { withDeleted?: boolean } = {}): Promise<EvaluatedSegment[]> {
-    const rows = await this.ch.query<{ segment_id: string; name: string; kind: string; sql: string; rule: string; purpose: string; deleted: number }>(
+    const rows = await this.ch.query<{
+      segment_id: string;
+      name: string;
+      kind: string;
+      sql: string;
+      rule: string;
+      purpose: string;
+      deleted: number;
+    }>(
       `SELECT segment_id, name, kind, sql, rule, purpose, deleted
        FROM segments_store FINAL
        ${options.withDeleted ? '' : 'WHERE deleted = 0'}
@@ -87,7 +95,12 @@ export class MembershipRepository {
             name: row.name,
             deleted: Number(row.deleted) === 1,
             references: rule ? referencedSegments(rule) : [],
-            source: { kind: row.kind === 'rule' ? 'rule' : 'sql', sql: row.sql, rule, purpose: row.purpose === '' ? null : row.purpose },
+            source: {
+              kind: row.kind === 'rule' ? 'rule' : 'sql',
+              sql: row.sql,
+              rule,
+              purpose: row.purpose === '' ? null : row.purpose,
+            },
           };
         }),
     );
@@ -103,10 +116,16 @@ export class MembershipRepository {
   }
 
   /** Changes of `segment` among `candidates` at `now` (incremental evaluation; small by construction). */
-  async diffCandidates(segment: EvaluatedSegment, candidates: readonly string[], now: number): Promise<MembershipDiff[]> {
+  async diffCandidates(
+    segment: EvaluatedSegment,
+    candidates: readonly string[],
+    now: number,
+  ): Promise<MembershipDiff[]> {
     if (candidates.length === 0) return [];
     const { sql, params } = this.diffQuery(segment, now, candidates);
-    const rows = await this.ch.query<{ profile_id: string; entered: number }>(`${sql}\nORDER BY profile_id`, params, { settings: diffSettings });
+    const rows = await this.ch.query<{ profile_id: string; entered: number }>(`${sql}\nORDER BY profile_id`, params, {
+      settings: diffSettings,
+    });
     return rows.map((r) => ({ profileId: r.profile_id, entered: Number(r.entered) === 1 }));
   }
 
@@ -122,7 +141,10 @@ export class MembershipRepository {
       { ...params, kumiki_run: runId },
       { settings: diffSettings },
     );
-    const [row] = await this.ch.query<{ n: string }>('SELECT count() AS n FROM segment_sweep_diffs WHERE run_id = {run:String}', { run: runId });
+    const [row] = await this.ch.query<{ n: string }>(
+      'SELECT count() AS n FROM segment_sweep_diffs WHERE run_id = {run:String}',
+      { run: runId },
+    );
     return Number(row?.n ?? 0);
   }
 
@@ -163,7 +185,9 @@ export class MembershipRepository {
 
   /** Current members per live segment (the segment_members view: exact, aliases and deletions resolved). */
   async sizes(): Promise<Map<string, number>> {
-    const rows = await this.ch.query<{ segment_id: string; n: string }>('SELECT segment_id, count() AS n FROM segment_members GROUP BY segment_id');
+    const rows = await this.ch.query<{ segment_id: string; n: string }>(
+      'SELECT segment_id, count() AS n FROM segment_members GROUP BY segment_id',
+    );
     return new Map(rows.map((r) => [r.segment_id, Number(r.n)]));
   }
 
@@ -182,8 +206,14 @@ export class MembershipRepository {
    * a member that no longer qualifies (including merged-away and erased profiles, which no
    * member query returns). Deleted segments qualify nobody.
    */
-  private diffQuery(segment: EvaluatedSegment, now: number, candidates?: readonly string[]): { sql: string; params: Record<string, unknown> } {
-    const members = segment.deleted ? { sql: EMPTY_MEMBERS, params: {} } : segmentQuery(segment.source, candidates ? { candidates } : {});
+  private diffQuery(
+    segment: EvaluatedSegment,
+    now: number,
+    candidates?: readonly string[],
+  ): { sql: string; params: Record<string, unknown> } {
+    const members = segment.deleted
+      ? { sql: EMPTY_MEMBERS, params: {} }
+      : segmentQuery(segment.source, candidates ? { candidates } : {});
     const current = [
       'SELECT profile_id FROM segment_members_store FINAL',
       `WHERE segment_id = {${SEGMENT_PARAM}:String} AND is_member = 1`,
@@ -208,7 +238,9 @@ export class MembershipRepository {
  * the given order. References cannot form a cycle (a rule may only refer to existing
  * segments), but a cycle would not loop: the rest are appended as they are.
  */
-export function dependencyOrder<T extends { readonly id: string; readonly references: readonly string[] }>(segments: readonly T[]): T[] {
+export function dependencyOrder<T extends { readonly id: string; readonly references: readonly string[] }>(
+  segments: readonly T[],
+): T[] {
   const byId = new Map(segments.map((s) => [s.id, s]));
   const placed = new Set<string>();
   const visiting = new Set<string>();
@@ -229,7 +261,10 @@ export function dependencyOrder<T extends { readonly id: string; readonly refere
 }
 
 /** Segment ids (sorted) per profile that is a member of any, from the segment_members view. */
-export async function segmentsOfProfiles(ch: ClickHouse, profileIds: readonly string[]): Promise<Map<string, string[]>> {
+export async function segmentsOfProfiles(
+  ch: ClickHouse,
+  profileIds: readonly string[],
+): Promise<Map<string, string[]>> {
   if (profileIds.length === 0) return new Map();
   const rows = await ch.query<{ profile_id: string; segments: string[] }>(
     `SELECT profile_id, arraySort(groupArray(segment_id)) AS segments FROM segment_members WHERE profile_id IN ${stringList('ids')} GROUP BY profile_id`,

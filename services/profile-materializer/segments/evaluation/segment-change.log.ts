@@ -64,7 +64,8 @@ export class SegmentChangeLog {
     } finally {
       await admin.disconnect().catch(() => undefined);
     }
-    if (this.partitions < 1) throw new InternalError(`topic ${this.deps.topic.name} has no partitions`, { topic: this.deps.topic.name });
+    if (this.partitions < 1)
+      throw new InternalError(`topic ${this.deps.topic.name} has no partitions`, { topic: this.deps.topic.name });
     this.producer = this.deps.kafka.transactionalProducer({ transactionalId: this.deps.transactionalId });
     await this.producer.connect();
   }
@@ -84,14 +85,25 @@ export class SegmentChangeLog {
     try {
       for (let i = 0; i < changes.length; i += chunkSize) {
         const chunk = changes.slice(i, i + chunkSize);
-        const placed = chunk.map((change) => ({ change, partition: partitionForKey(change.profileId, this.partitions) }));
-        const messages: OutgoingMessage[] = placed.map(({ change, partition }) => ({ key: change.profileId, value: this.deps.encode(this.topic, change), partition }));
+        const placed = chunk.map((change) => ({
+          change,
+          partition: partitionForKey(change.profileId, this.partitions),
+        }));
+        const messages: OutgoingMessage[] = placed.map(({ change, partition }) => ({
+          key: change.profileId,
+          value: this.deps.encode(this.topic, change),
+          partition,
+        }));
         const sent = await transaction.send([{ topic: this.topic, messages }]);
         const base = new Map((sent ?? []).map((s) => [s.partition, BigInt(s.baseOffset)]));
         const next = new Map<number, bigint>();
         for (const { change, partition } of placed) {
           const start = base.get(partition);
-          if (start === undefined || start < 0n) throw new InternalError('the broker did not report the offset of a produced change', { topic: this.topic, partition });
+          if (start === undefined || start < 0n)
+            throw new InternalError('the broker did not report the offset of a produced change', {
+              topic: this.topic,
+              partition,
+            });
           const offset = next.get(partition) ?? start;
           next.set(partition, offset + 1n);
           published.push({ change, partition, offset });
@@ -101,7 +113,11 @@ export class SegmentChangeLog {
       await transaction.commit();
       return published;
     } catch (error) {
-      await transaction.abort().catch((abortError: unknown) => this.deps.logger.warn({ error: String(abortError) }, 'aborting the segment change transaction failed'));
+      await transaction
+        .abort()
+        .catch((abortError: unknown) =>
+          this.deps.logger.warn({ error: String(abortError) }, 'aborting the segment change transaction failed'),
+        );
       throw error;
     }
   }
@@ -110,7 +126,10 @@ export class SegmentChangeLog {
    * Reads the committed changes after `applied` (partition → highest applied offset) to the
    * current end of the topic, handing them on in batches. Resolves with the number handed on.
    */
-  async replay(applied: ReadonlyMap<number, bigint>, onChanges: (changes: PublishedChange[]) => Promise<void>): Promise<number> {
+  async replay(
+    applied: ReadonlyMap<number, bigint>,
+    onChanges: (changes: PublishedChange[]) => Promise<void>,
+  ): Promise<number> {
     let handed = 0;
     const fromOffsets = new Map([...applied].map(([partition, offset]) => [partition, String(offset + 1n)]));
     await this.deps.kafka.readToEnd({

@@ -86,7 +86,8 @@ export function createSegmentEvaluation(deps: SegmentEvaluationDeps): SegmentEva
       if (evaluator && ready) evaluator.evaluateTouched(profileIds);
       else early.push([...profileIds]);
     },
-    sweep: () => (evaluator && ready ? evaluator.sweep() : Promise.reject(new Error('segment evaluation has not started'))),
+    sweep: () =>
+      evaluator && ready ? evaluator.sweep() : Promise.reject(new Error('segment evaluation has not started')),
     idle: () => evaluator?.idle() ?? Promise.resolve(),
     currentSegments: (profileIds) => repositoryOf().currentSegments(profileIds),
     async start() {
@@ -104,7 +105,12 @@ export function createSegmentEvaluation(deps: SegmentEvaluationDeps): SegmentEva
         ...(deps.faults ? { faults: deps.faults } : {}),
       });
       const recovering = evaluator;
-      const recovered = await connectWithBackoff('segment membership recovery', () => recovering.recover(), logger, abort.signal);
+      const recovered = await connectWithBackoff(
+        'segment membership recovery',
+        () => recovering.recover(),
+        logger,
+        abort.signal,
+      );
       logger.info({ recovered }, 'segment membership recovered from the changes topic');
       ready = true;
       for (const ids of early.splice(0)) evaluator.evaluateTouched(ids);

@@ -33,7 +33,9 @@ export interface SegmentEvaluationSettings {
 
 type SegmentEvaluationEnv = z.output<z.ZodObject<typeof segmentEvaluationEnvShape>>;
 
-export function segmentEvaluationSettings(config: Readonly<SegmentEvaluationEnv> & { readonly MATERIALIZER_GROUP_ID: string }): SegmentEvaluationSettings {
+export function segmentEvaluationSettings(
+  config: Readonly<SegmentEvaluationEnv> & { readonly MATERIALIZER_GROUP_ID: string },
+): SegmentEvaluationSettings {
   return {
     topic: config.SEGMENT_CHANGES_TOPIC,
     transactionalId: config.SEGMENT_TRANSACTIONAL_ID ?? `${config.MATERIALIZER_GROUP_ID}.segments`,

@@ -15,9 +15,18 @@ export interface SegmentEvaluationMetrics {
   readonly lastSweepSeconds: Gauge;
 }
 
-export function createSegmentEvaluationMetrics(registry: Registry, pendingSince: () => number | undefined, now: () => number = Date.now): SegmentEvaluationMetrics {
+export function createSegmentEvaluationMetrics(
+  registry: Registry,
+  pendingSince: () => number | undefined,
+  now: () => number = Date.now,
+): SegmentEvaluationMetrics {
   return {
-    members: new Gauge({ name: 'kumiki_segment_members', help: 'Current members per segment', labelNames: ['segment_id'], registers: [registry] }),
+    members: new Gauge({
+      name: 'kumiki_segment_members',
+      help: 'Current members per segment',
+      labelNames: ['segment_id'],
+      registers: [registry],
+    }),
     evaluationSeconds: new Histogram({
       name: 'kumiki_segment_evaluation_seconds',
       help: 'Time of one evaluation: an incremental run over all segments, or a sweep of one segment',
@@ -25,7 +34,12 @@ export function createSegmentEvaluationMetrics(registry: Registry, pendingSince:
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
       registers: [registry],
     }),
-    changes: new Counter({ name: 'kumiki_segment_changes_total', help: 'SegmentChange records committed, by change and evaluation', labelNames: ['change', 'evaluation'], registers: [registry] }),
+    changes: new Counter({
+      name: 'kumiki_segment_changes_total',
+      help: 'SegmentChange records committed, by change and evaluation',
+      labelNames: ['change', 'evaluation'],
+      registers: [registry],
+    }),
     freshnessLag: new Gauge({
       name: 'kumiki_segment_freshness_lag_seconds',
       help: 'How long the oldest touched profile not yet evaluated has waited (0 when none waits)',
@@ -41,6 +55,10 @@ export function createSegmentEvaluationMetrics(registry: Registry, pendingSince:
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
       registers: [registry],
     }),
-    lastSweepSeconds: new Gauge({ name: 'kumiki_segment_last_sweep_seconds', help: 'Duration of the latest complete sweep of all segments', registers: [registry] }),
+    lastSweepSeconds: new Gauge({
+      name: 'kumiki_segment_last_sweep_seconds',
+      help: 'Duration of the latest complete sweep of all segments',
+      registers: [registry],
+    }),
   };
 }

@@ -175,10 +175,17 @@ export class SegmentEvaluator {
       await repository.apply(changes.map(memberRow));
       // Their hand-over died with the process that committed them.
       for (const evaluation of ['incremental', 'scheduled'] as const) {
-        await this.membershipChanged(new Set(changes.filter((c) => c.change.evaluation === evaluation).map((c) => c.change.profileId)), evaluation);
+        await this.membershipChanged(
+          new Set(changes.filter((c) => c.change.evaluation === evaluation).map((c) => c.change.profileId)),
+          evaluation,
+        );
       }
     });
-    if (count > 0) this.deps.logger.warn({ changes: count, topic: this.deps.log.topic }, 'applied committed segment changes missing from segment_members');
+    if (count > 0)
+      this.deps.logger.warn(
+        { changes: count, topic: this.deps.log.topic },
+        'applied committed segment changes missing from segment_members',
+      );
     return count;
   }
 
@@ -206,7 +213,7 @@ export class SegmentEvaluator {
     if (this.sweepTasks.length > 0 && !this.stopped && !this.broken) return;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
-    waiters.forEach((resolve) => resolve());
+    for (const resolve of waiters) resolve();
   }
 
   /** The worker: incremental runs first, then the next sweep step; one step at a time. */
@@ -226,7 +233,10 @@ export class SegmentEvaluator {
         this.failures += 1;
         if (this.failures >= 20) return this.fail(error instanceof Error ? error : new Error(String(error)));
         const delayMs = Math.min(5_000, 100 * 2 ** Math.min(this.failures, 6));
-        this.deps.logger.warn({ error: errorMessage(error), attempt: this.failures, delayMs }, 'segment evaluation failed; retrying');
+        this.deps.logger.warn(
+          { error: errorMessage(error), attempt: this.failures, delayMs },
+          'segment evaluation failed; retrying',
+        );
         await sleep(delayMs, this.abort.signal);
       }
     }
@@ -248,7 +258,10 @@ export class SegmentEvaluator {
       return await query();
     } catch (error) {
       if (isRetriable(error)) throw error;
-      this.deps.logger.error({ segmentId: segment.id, error: errorMessage(error) }, 'segment query failed; segment skipped');
+      this.deps.logger.error(
+        { segmentId: segment.id, error: errorMessage(error) },
+        'segment query failed; segment skipped',
+      );
       return skipped;
     }
   }
@@ -314,10 +327,17 @@ export class SegmentEvaluator {
       after = page[page.length - 1]!.profileId;
       // Re-checked against the state at publish time: a change that an incremental run already
       // published (between staging and this page) is not published twice.
-      const members = await repository.membersAmong(segment.id, page.map((d) => d.profileId));
+      const members = await repository.membersAmong(
+        segment.id,
+        page.map((d) => d.profileId),
+      );
       const fresh = page.filter((d) => d.entered !== members.has(d.profileId));
       const applied = new Set<string>();
-      await this.publishAndApply(fresh.map((d) => toChange(segment, d, at, 'scheduled')), 'scheduled', applied);
+      await this.publishAndApply(
+        fresh.map((d) => toChange(segment, d, at, 'scheduled')),
+        'scheduled',
+        applied,
+      );
       await this.membershipChanged(applied, 'scheduled');
       changes += fresh.length;
       if (page.length < this.deps.sweepPageSize) break;
@@ -327,7 +347,11 @@ export class SegmentEvaluator {
   }
 
   /** Steps 2 and 3 of the class comment: commit to Kafka, then apply to ClickHouse (retried; never skipped). */
-  private async publishAndApply(changes: readonly SegmentChange[], evaluation: Evaluation, applied: Set<string>): Promise<void> {
+  private async publishAndApply(
+    changes: readonly SegmentChange[],
+    evaluation: Evaluation,
+    applied: Set<string>,
+  ): Promise<void> {
     if (changes.length === 0) return;
     const published: PublishedChange[] = await this.deps.log.publish(changes, this.deps.faults ?? {});
     await this.deps.faults?.afterCommit?.();
@@ -337,7 +361,8 @@ export class SegmentEvaluator {
         maxDelayMs: 5_000,
         deadlineMs: 120_000,
         signal: this.abort.signal,
-        onRetry: ({ attempt, error }) => this.deps.logger.warn({ attempt, error }, 'applying committed segment changes failed; retrying'),
+        onRetry: ({ attempt, error }) =>
+          this.deps.logger.warn({ attempt, error }, 'applying committed segment changes failed; retrying'),
       });
     } catch (error) {
       // The state now lacks committed changes: evaluating on would publish them again. Stop;
@@ -356,9 +381,14 @@ export class SegmentEvaluator {
   private async membershipChanged(profileIds: ReadonlySet<string>, evaluation: Evaluation): Promise<void> {
     if (!this.deps.onMembershipChanged || profileIds.size === 0) return;
     const profiles = [...profileIds].sort();
-    await this.deps.onMembershipChanged(profiles).catch((error: unknown) =>
-      this.deps.logger.warn({ error: errorMessage(error), profiles: profiles.length, evaluation }, 'republishing profiles after segment changes failed'),
-    );
+    await this.deps
+      .onMembershipChanged(profiles)
+      .catch((error: unknown) =>
+        this.deps.logger.warn(
+          { error: errorMessage(error), profiles: profiles.length, evaluation },
+          'republishing profiles after segment changes failed',
+        ),
+      );
   }
 
   /** Exact sizes after a sweep (between sweeps the gauge follows the changes); 0 for empty live segments, none for deleted ones. */
@@ -370,6 +400,18 @@ export class SegmentEvaluator {
   }
 }
 
-export function toChange(segment: Pick<EvaluatedSegment, 'id' | 'name'>, diff: MembershipDiff, at: number, evaluation: Evaluation): SegmentChange {
-  return { segmentId: segment.id, segmentName: segment.name, profileId: diff.profileId, change: diff.entered ? 'entered' : 'exited', at, evaluation };
+export function toChange(
+  segment: Pick<EvaluatedSegment, 'id' | 'name'>,
+  diff: MembershipDiff,
+  at: number,
+  evaluation: Evaluation,
+): SegmentChange {
+  return {
+    segmentId: segment.id,
+    segmentName: segment.name,
+    profileId: diff.profileId,
+    change: diff.entered ? 'entered' : 'exited',
+    at,
+    evaluation,
+  };
 }
