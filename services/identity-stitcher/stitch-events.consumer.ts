@@ -156,7 +156,13 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
     metrics.graphIdentifiers.set(rebuilt.identifierCount);
     metrics.graphProfiles.set(rebuilt.profileCount);
     logger.info(
-      { records, identifiers: rebuilt.identifierCount, profiles: rebuilt.profileCount, seconds },
+      {
+        records,
+        identifiers: rebuilt.identifierCount,
+        profiles: rebuilt.profileCount,
+        respelled: rebuilt.respelledCount,
+        seconds,
+      },
       'identity graph restored',
     );
     return rebuilt;

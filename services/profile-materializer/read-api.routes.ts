@@ -5,6 +5,7 @@ import type { ClickHouse } from '../common/clickhouse/client-factory';
 import { ClickHouseQueryError } from '../common/clickhouse/errors';
 import { ApiError } from '../common/error-codes';
 import { DependencyUnavailableError } from '../common/errors';
+import { foldIdentifierText } from '../common/identifier-text';
 import type { Logger } from '../common/logger';
 import { readSnapshotRfm } from './rfm/rfm.repository';
 
@@ -64,10 +65,17 @@ function tokenMatches(header: string | undefined, expected: string): boolean {
   return given.length === wanted.length && timingSafeEqual(given, wanted);
 }
 
-/** Identifier values are stored normalised by the stitcher; the lookup does the unambiguous part. */
-export function normaliseLookup(type: string, value: string): string {
-  const trimmed = value.trim();
-  return type === 'email' ? trimmed.toLowerCase() : trimmed;
+/**
+ * Spellings to look an identifier up by, preferred first. Identifier values are stored
+ * normalised by the stitcher; the lookup does the unambiguous part (Unicode folding, emails
+ * lower-cased), then tries the value as given, trimmed: an identifier stored before the
+ * stitcher folded Unicode keeps its old spelling (docs/identity-stitcher.md).
+ */
+export function normaliseLookup(type: string, value: string): string[] {
+  const folded = foldIdentifierText(value);
+  const spelled = type === 'email' ? folded.toLowerCase() : folded;
+  const given = value.trim();
+  return spelled === given ? [spelled] : [spelled, given];
 }
 
 export function readApiRoutes(deps: ReadApiDeps): (app: FastifyInstance) => Promise<void> {
@@ -209,13 +217,15 @@ export function readApiRoutes(deps: ReadApiDeps): (app: FastifyInstance) => Prom
   };
 }
 
-/** The surviving profile of an identifier, or 404. identities resolves merged-away ids. */
-async function findProfile(ch: ClickHouse, type: string, value: string): Promise<string> {
+/** The surviving profile of an identifier by the first of its spellings found, or 404. identities resolves merged-away ids. */
+async function findProfile(ch: ClickHouse, type: string, values: readonly string[]): Promise<string> {
   const [row] = await ch.query<{ profile_id: string }>(
-    'SELECT profile_id FROM identities WHERE identifier_type = {type:String} AND identifier_value = {value:String} LIMIT 1',
-    { type, value },
+    `SELECT profile_id FROM identities
+     WHERE identifier_type = {type:String} AND identifier_value IN {values:Array(String)}
+     ORDER BY indexOf({values:Array(String)}, identifier_value) LIMIT 1`,
+    { type, values },
   );
-  if (!row) throw new ApiError('KUMIKI_PROFILE_NOT_FOUND', `no profile has ${type} ${JSON.stringify(value)}`);
+  if (!row) throw new ApiError('KUMIKI_PROFILE_NOT_FOUND', `no profile has ${type} ${JSON.stringify(values[0])}`);
   return row.profile_id;
 }
 

@@ -56,9 +56,7 @@ export function extractIdentifiers(
 
   for (const external of externalIds(source.context.externalIds)) {
     const type = rules.externalIdTypes[external.type] ?? external.type;
-    if (type === 'email') found.add(type, normalise.email(external.id));
-    else if (type === 'phone') found.add(type, normalise.phone(external.id));
-    else found.add(type, normalise.id(external.id));
+    found.add(type, normalise.spell(type, external.id));
   }
 
   const previousId = source.type === 'alias' ? normalise.id(source.previousId) : undefined;

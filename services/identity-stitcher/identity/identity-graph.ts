@@ -1,8 +1,10 @@
 import { hash } from 'node:crypto';
 import type { Identifier, IdentityChange, IdentityGraphRecord } from '../../../schemas';
+import { mayFold } from '../../common/identifier-text';
 import type { FoundIdentifier } from './extract-identifiers';
 import { IdentifierTypes } from './identifier-types';
 import { MAX_IDENTIFIER_TYPES, type IdentityRules } from './identity-rules';
+import { IdentifierNormaliser } from './normalise';
 
 /** What one event asks of the graph. */
 export interface LinkRequest {
@@ -76,6 +78,14 @@ export interface ProfileView {
  * Profiles are slots too: id, creation time, a singly linked list of members through
  * `idNext` (head/tail/size), and per-type counts in a fixed-stride Uint16Array so a limit
  * check costs O(types), not O(members).
+ *
+ * Spellings stored under older normalisation rules (docs/identity-stitcher.md, "Unicode
+ * normalisation"): an identifier restored from the changelog whose value the current rules
+ * would spell differently (a user id `ＡＢＣ１２３` stored before NFKC folding) keeps its stored
+ * spelling, which is its changelog key, and is also found under its current spelling (`ABC123`).
+ * An event carrying either spelling therefore joins the profile that already holds it, and no
+ * second identifier is linked for the same value. When the current spelling is itself stored,
+ * that identifier wins; when several stored spellings fold to one, the oldest profile's wins.
  */
 export class IdentityGraph {
   readonly types: IdentifierTypes;
@@ -105,6 +115,11 @@ export class IdentityGraph {
   private profCounts: Uint16Array;
   private readonly profId: string[] = [];
 
+  // Current spelling → slot of an identifier stored under another spelling, per type; built by finishRestore.
+  private readonly respelled: (Map<string, number> | undefined)[] = [];
+  private respelledIdentifiers = 0;
+  private readonly normaliser: IdentifierNormaliser;
+
   private readonly ruleNames: string[] = [];
   private readonly ruleIndex = new Map<string, number>();
   private readonly scratchCounts = new Uint16Array(STRIDE);
@@ -116,6 +131,7 @@ export class IdentityGraph {
 
   constructor(rules: IdentityRules, initialCapacity = 1024) {
     this.types = new IdentifierTypes(rules);
+    this.normaliser = new IdentifierNormaliser(rules);
     this.idCapacity = Math.max(16, initialCapacity);
     this.idProfile = new Int32Array(this.idCapacity);
     this.idNext = new Int32Array(this.idCapacity);
@@ -128,6 +144,11 @@ export class IdentityGraph {
     this.profTail = new Int32Array(this.profCapacity);
     this.profSize = new Int32Array(this.profCapacity);
     this.profCounts = new Uint16Array(this.profCapacity * STRIDE);
+  }
+
+  /** Stored identifiers also found under the spelling the current rules give them. */
+  get respelledCount(): number {
+    return this.respelledIdentifiers;
   }
 
   /** Identifiers currently in the graph. */
@@ -401,6 +422,24 @@ export class IdentityGraph {
       }
       this.attach(slot, profile);
     }
+    this.indexCurrentSpellings();
+  }
+
+  /** See "Spellings stored under older normalisation rules" above. */
+  private indexCurrentSpellings(): void {
+    for (let slot = 0; slot < this.idCount; slot++) {
+      const stored = this.idValue[slot]!;
+      const profile = this.idProfile[slot]!;
+      if (profile === NONE || !mayFold(stored)) continue;
+      const type = this.idType[slot]!;
+      const current = this.normaliser.spell(this.types.names[type]!, stored);
+      if (current === undefined || current === stored || this.indexedSlot(type, current) !== undefined) continue;
+      const respelled = (this.respelled[type] ??= new Map());
+      const rival = respelled.get(current);
+      if (rival !== undefined && this.compareAge(this.idProfile[rival]!, profile) <= 0) continue;
+      if (rival === undefined) this.respelledIdentifiers += 1;
+      respelled.set(current, slot);
+    }
   }
 
   // ---- Internals --------------------------------------------------------------------------
@@ -596,6 +635,12 @@ export class IdentityGraph {
   }
 
   private slotOf(type: number, value: string): number | undefined {
+    const slot = this.indexedSlot(type, value);
+    if (slot !== undefined || this.respelledIdentifiers === 0) return slot;
+    return this.respelled[type]?.get(value);
+  }
+
+  private indexedSlot(type: number, value: string): number | undefined {
     return this.index[type]?.[shardOf(value)]?.get(value);
   }
 

@@ -1,11 +1,15 @@
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
+import { foldIdentifierText } from '../../common/identifier-text';
 import { builtInBlockedValues, type IdentityRules } from './identity-rules';
 
 /**
  * Normalisation turns what producers send into the one spelling the graph compares, or
- * `undefined` when the value is not an identifier at all. A blocked value ("null",
- * "anonymous", an all-zero id …) is the most common way two strangers get merged, so the
- * check runs on every identifier of every type, after trimming.
+ * `undefined` when the value is not an identifier at all. Every type is first folded by
+ * `foldIdentifierText` (NFKC, invisible characters removed, trimmed), so a full-width
+ * `ｔａｒｏ＠ｅｘａｍｐｌｅ．ｃｏｍ` typed at a Japanese till and `Taro@Example.com ` from the web are one
+ * email, and `ＬＰ－００１２` is the loyalty id `LP-0012`. A blocked value ("null", "anonymous",
+ * an all-zero id …) is the most common way two strangers get merged, so the check runs on
+ * every identifier of every type, after folding.
  */
 export class IdentifierNormaliser {
   private readonly blocked: ReadonlySet<string>;
@@ -13,7 +17,7 @@ export class IdentifierNormaliser {
 
   constructor(rules: Pick<IdentityRules, 'blockedValues' | 'phoneDefaultRegion'>) {
     this.blocked = new Set(
-      [...builtInBlockedValues, ...rules.blockedValues].map((value) => value.trim().toLowerCase()),
+      [...builtInBlockedValues, ...rules.blockedValues].map((value) => foldIdentifierText(value).toLowerCase()),
     );
     this.region = rules.phoneDefaultRegion;
   }
@@ -23,19 +27,24 @@ export class IdentifierNormaliser {
     return this.blocked.has(value.toLowerCase()) || ALL_ZERO_OR_DASH.test(value);
   }
 
-  /** Opaque ids (user, customer, device, anonymous, external): trimmed, case kept. */
+  /** The spelling of a value of identifier type `type`: email and phone by their rules, any other type as an id. */
+  spell(type: string, raw: unknown): string | undefined {
+    return type === 'email' ? this.email(raw) : type === 'phone' ? this.phone(raw) : this.id(raw);
+  }
+
+  /** Opaque ids (user, customer, device, anonymous, external): folded, case kept. */
   id(raw: unknown): string | undefined {
     const text = scalarText(raw);
     if (text === undefined) return undefined;
-    const value = text.trim();
+    const value = foldIdentifierText(text);
     if (value.length === 0 || value.length > MAX_LENGTH || this.isBlocked(value)) return undefined;
     return value;
   }
 
-  /** Emails: trimmed and lower-cased; must look like local@domain.tld. */
+  /** Emails: folded and lower-cased; must look like local@domain.tld. */
   email(raw: unknown): string | undefined {
     if (typeof raw !== 'string') return undefined;
-    const value = raw.trim().toLowerCase();
+    const value = foldIdentifierText(raw).toLowerCase();
     if (value.length > MAX_LENGTH || !EMAIL.test(value) || this.isBlocked(value)) return undefined;
     return value;
   }
@@ -44,7 +53,7 @@ export class IdentifierNormaliser {
   phone(raw: unknown): string | undefined {
     const text = scalarText(raw);
     if (text === undefined) return undefined;
-    const trimmed = text.trim();
+    const trimmed = foldIdentifierText(text);
     if (trimmed.length === 0 || trimmed.length > 64 || this.isBlocked(trimmed)) return undefined;
     const parsed = parsePhoneNumberFromString(trimmed, this.region);
     if (!parsed?.isValid()) return undefined;
