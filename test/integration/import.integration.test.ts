@@ -3,10 +3,15 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import iconv from 'iconv-lite';
+import pino from 'pino';
 import type { Event } from '../../schemas';
+import { importFile } from '../../services/cli/import/import-file';
+import { parseMapPairs } from '../../services/cli/import/map-record';
+import { DirectProducer } from '../../services/collector/direct-producer';
 import { AvroCodec, SchemaRegistryClient } from '../../services/common/registry';
 import { createTestTopic, readMessages, testKafka } from '../support/kafka';
-import { testStack } from '../support/stack-env';
+import { testStack, uniqueName } from '../support/stack-env';
 
 const run = promisify(execFile);
 const root = path.resolve(__dirname, '..', '..');
@@ -54,8 +59,9 @@ it('kumiki import sends store purchases and CRM rows; importing the same file tw
   ];
 
   const first = await kumikiImport(args);
+  expect(first.stdout).toContain('(UTF-8, detected; sha256 ');
   expect(first.stdout).toContain('read 3 records, sent 2 events (track 2), rejected 1');
-  expect(first.stdout).toContain('line 3: properties.revenue: revenue must be a number, got "zwölf"');
+  expect(first.stdout).toContain('line 3: properties.revenue: "zwölf" is not an amount');
   expect(first.code).toBe(1);
   const second = await kumikiImport(args);
   expect(second.stdout).toContain('sent 2 events');
@@ -80,4 +86,128 @@ it('kumiki import sends store purchases and CRM rows; importing the same file tw
     context: '{"library":{"name":"kumiki-import"},"traits":{"email":"ANN@x.io"}}',
   });
   expect(order.event.messageId).toMatch(/^imp-[0-9a-f]{32}$/);
+});
+
+// A store export as a Japanese POS back office writes it: kanji and kana names, half-width
+// katakana furigana, a full-width email typed at the till, yen amounts, era and slashed dates.
+const storeExport =
+  '会員番号,氏名,フリガナ,メールアドレス,電話番号,伝票番号,合計金額,購入日時\r\n' +
+  'M-0001,山田 太郎,ﾔﾏﾀﾞ ﾀﾛｳ,ｔａｒｏ＠ｅｘａｍｐｌｅ．ｃｏｍ,０９０－１２３４－５６７８,R-1001,"￥1,200",令和6年5月1日 14:30\r\n' +
+  'M-0002,髙橋 花子,タカハシ ハナコ,hanako@example.jp,03-1234-5678,R-1002,"３，５００円",2024/5/2 9:05\r\n' +
+  'M-0003,㈱佐藤商店 ①号店,サトウ,info@sato.example,,R-1003,"1,980",R6.5.3\r\n';
+const storeMapping = parseMapPairs([
+  'userId=会員番号',
+  'traits.name=氏名',
+  'traits.name_kana=フリガナ',
+  'email=メールアドレス',
+  'phone=電話番号',
+  'order_id=伝票番号',
+  'revenue=合計金額',
+  'timestamp=購入日時',
+]);
+
+it('imports the same store export in UTF-8, UTF-8 with BOM and CP932 as the same events, byte for byte', async () => {
+  const kafka = testKafka();
+  const topic = await createTestTopic(kafka, 'import-enc');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'kumiki-import-enc-'));
+  const encodings: [string, Buffer][] = [
+    ['utf8', Buffer.from(storeExport)],
+    ['utf8-bom', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(storeExport)])],
+    ['cp932', iconv.encode(storeExport, 'cp932')],
+  ];
+  expect(iconv.decode(encodings[2]![1], 'cp932')).toBe(storeExport); // every character survives CP932
+  const producer = await DirectProducer.connect({
+    brokers: testStack().brokers,
+    registryUrl: testStack().registryUrl,
+    format: 'avro',
+    topic,
+    clientId: uniqueName('import-enc'),
+    logger: pino({ level: 'silent' }),
+  });
+  const summaries = [];
+  try {
+    for (const [name, bytes] of encodings) {
+      const file = path.join(dir, `${name}.csv`);
+      writeFileSync(file, bytes);
+      summaries.push(
+        await importFile(
+          {
+            file,
+            source: 'pos-shibuya',
+            mapping: storeMapping,
+            timeZone: 'Asia/Tokyo',
+            currency: 'JPY',
+            now: () => Date.UTC(2024, 4, 10),
+          },
+          (events) => producer.send(events),
+        ),
+      );
+    }
+  } finally {
+    await producer.close();
+  }
+  expect(summaries.map((s) => [s.encoding, s.sent, s.rejected])).toEqual([
+    ['UTF-8, detected', 3, 0],
+    ['UTF-8, byte order mark', 3, 0],
+    ['CP932 (Shift_JIS), detected', 3, 0],
+  ]);
+  expect(new Set(summaries.map((s) => s.fileDigest)).size).toBe(1);
+
+  const messages = await readMessages(kafka, topic, 9);
+  expect(messages).toHaveLength(9);
+  const runs = [messages.slice(0, 3), messages.slice(3, 6), messages.slice(6, 9)];
+  for (const run of runs.slice(1)) {
+    expect(run.map((m) => m.key?.toString('hex'))).toEqual(runs[0]!.map((m) => m.key?.toString('hex')));
+    expect(run.map((m) => m.value!.toString('hex'))).toEqual(runs[0]!.map((m) => m.value!.toString('hex')));
+  }
+  const codec = new AvroCodec(new SchemaRegistryClient({ url: testStack().registryUrl }));
+  const events = await Promise.all(runs[0]!.map(async (m) => (await codec.decode<Event>(m.value!)).value));
+  expect(events.map((e) => [e.userId, e.timestamp, JSON.parse(e.properties), JSON.parse(e.context).traits])).toEqual([
+    [
+      'M-0001',
+      Date.UTC(2024, 4, 1, 5, 30),
+      { order_id: 'R-1001', revenue: 1200, currency: 'JPY' },
+      {
+        name: '山田 太郎',
+        name_kana: 'ﾔﾏﾀﾞ ﾀﾛｳ',
+        email: 'ｔａｒｏ＠ｅｘａｍｐｌｅ．ｃｏｍ',
+        phone: '０９０－１２３４－５６７８',
+      },
+    ],
+    [
+      'M-0002',
+      Date.UTC(2024, 4, 2, 0, 5),
+      { order_id: 'R-1002', revenue: 3500, currency: 'JPY' },
+      { name: '髙橋 花子', name_kana: 'タカハシ ハナコ', email: 'hanako@example.jp', phone: '03-1234-5678' },
+    ],
+    [
+      'M-0003',
+      Date.UTC(2024, 4, 2, 15),
+      { order_id: 'R-1003', revenue: 1980, currency: 'JPY' },
+      { name: '㈱佐藤商店 ①号店', name_kana: 'サトウ', email: 'info@sato.example' },
+    ],
+  ]);
+});
+
+it('kumiki import refuses a CP932 file with an invalid byte, naming the line, and sends nothing', async () => {
+  const kafka = testKafka();
+  const topic = await createTestTopic(kafka, 'import-bad');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'kumiki-import-bad-'));
+  const file = path.join(dir, 'pos.csv');
+  const lines = storeExport.split('\r\n');
+  const before = iconv.encode(`${lines.slice(0, 2).join('\r\n')}\r\nM-0002,髙橋`, 'cp932');
+  // 0x81 0x20: a lead byte followed by a space, as a file cut and pasted between tools can hold.
+  writeFileSync(
+    file,
+    Buffer.concat([before, Buffer.from([0x81, 0x20]), iconv.encode(`${lines.slice(2).join('\r\n')}`, 'cp932')]),
+  );
+
+  const result = await kumikiImport([file, '--encoding', 'shift_jis', '--topic', topic, '--no-progress']);
+  expect(result.code).toBe(1);
+  expect(result.stderr).toBe(
+    `kumiki import: ${file} is not valid CP932 (Shift_JIS): line 3, byte offset ${before.length} (0x81 0x20) after "M-0002,髙橋"\nNothing was sent.\n`,
+  );
+  expect(result.stdout).toBe('');
+  const sent = await kafka.readToEnd({ topic, groupIdPrefix: uniqueName('import-bad'), onBatch: () => undefined });
+  expect(sent).toBe(0);
 });

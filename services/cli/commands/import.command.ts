@@ -6,12 +6,22 @@ import { DirectProducer } from '../../collector/direct-producer';
 import { errorMessage } from '../../common/errors';
 import { topics } from '../../common/kafka/topics';
 import type { CliConfig } from '../config';
+import { FileEncodingError } from '../import/file-text';
 import { importFile, type ImportProgress, type ImportSummary } from '../import/import-file';
-import { MappingError, parseMapPairs, parseMappingFile } from '../import/map-record';
+import {
+  importSettings,
+  MappingError,
+  parseMapPairs,
+  parseMappingFile,
+  type MappingFile,
+  type ValueType,
+} from '../import/map-record';
+import { encodingChoices, encodingNamed, type TextEncoding } from '../import/text-encodings';
 import { registryUrl } from '../local/schema-registry';
 
 /**
- * `kumiki import <file.csv|file.ndjson> [--map field=Column …] [--mapping map.json]`
+ * `kumiki import <file.csv|file.tsv|file.ndjson> [--map field=Column …] [--mapping map.json]`
+ * `  [--encoding cp932] [--delimiter tab] [--locale ja-JP] [--time-zone Asia/Tokyo] [--currency JPY]`
  *
  * Produces straight to Kafka (Avro on kumiki.events.raw, through the same DirectProducer
  * direct producers use) rather than posting to the collector: an import is a batch job that
@@ -28,6 +38,11 @@ export interface ImportCommandOptions {
   readonly event?: string;
   readonly source?: string;
   readonly format?: string;
+  readonly encoding?: string;
+  readonly delimiter?: string;
+  readonly locale?: string;
+  readonly timeZone?: string;
+  readonly currency?: string;
   readonly topic?: string;
   readonly dryRun: boolean;
   readonly progress: boolean;
@@ -36,14 +51,35 @@ export interface ImportCommandOptions {
 
 export async function importCommand(config: CliConfig, file: string, options: ImportCommandOptions): Promise<number> {
   let mapping: Map<string, string> | undefined;
+  let mappingFile: MappingFile | undefined;
+  let types: Map<string, ValueType> | undefined;
+  let settings: { timeZone?: string; currency?: string };
+  let encoding: TextEncoding | undefined;
+  let delimiter: string | undefined;
   let size: number;
   try {
     if (options.type !== undefined && options.type !== 'identify' && options.type !== 'track')
       throw new MappingError(`--type must be identify or track`);
-    if (options.format !== undefined && options.format !== 'csv' && options.format !== 'ndjson')
-      throw new MappingError(`--format must be csv or ndjson`);
-    if (options.mapping) mapping = parseMappingFile(await fs.readFile(options.mapping, 'utf8'), options.mapping);
+    if (options.format !== undefined && !['csv', 'tsv', 'ndjson'].includes(options.format))
+      throw new MappingError(`--format must be csv, tsv or ndjson`);
+    if (options.encoding !== undefined) {
+      encoding = encodingNamed(options.encoding);
+      if (encoding === undefined)
+        throw new MappingError(`--encoding ${options.encoding}: kumiki reads ${encodingChoices}`);
+    }
+    delimiter = options.format === 'tsv' ? '\t' : undefined;
+    if (options.delimiter !== undefined) delimiter = delimiterOption(options.delimiter);
+    if (options.mapping) {
+      mappingFile = parseMappingFile(await fs.readFile(options.mapping, 'utf8'), options.mapping);
+      mapping = mappingFile.mapping;
+      types = mappingFile.types;
+    }
     if (options.map.length > 0) mapping = new Map([...(mapping ?? []), ...parseMapPairs(options.map)]);
+    settings = importSettings({
+      locale: options.locale ?? mappingFile?.locale,
+      timeZone: options.timeZone ?? mappingFile?.timeZone,
+      currency: options.currency ?? mappingFile?.currency,
+    });
     size = (await fs.stat(file)).size;
   } catch (error) {
     process.stderr.write(`kumiki import: ${errorMessage(error)}\n`);
@@ -82,8 +118,12 @@ export async function importCommand(config: CliConfig, file: string, options: Im
     summary = await importFile(
       {
         file,
-        ...(options.format ? { format: options.format as 'csv' | 'ndjson' } : {}),
+        ...(options.format ? { format: options.format === 'ndjson' ? 'ndjson' : 'csv' } : {}),
+        ...(encoding ? { encoding } : {}),
+        ...(delimiter ? { delimiter } : {}),
         ...(mapping ? { mapping } : {}),
+        ...(types ? { types } : {}),
+        ...settings,
         ...(options.type ? { type: options.type as 'identify' | 'track' } : {}),
         ...(options.event ? { event: options.event } : {}),
         ...(options.source ? { source: options.source } : {}),
@@ -97,6 +137,10 @@ export async function importCommand(config: CliConfig, file: string, options: Im
     );
   } catch (error) {
     bar?.stop();
+    if (error instanceof FileEncodingError) {
+      process.stderr.write(`kumiki import: ${error.message}\nNothing was sent.\n`);
+      return 1;
+    }
     process.stderr.write(
       `kumiki import: stopped after sending ${sentSoFar} events: ${errorMessage(error)}\n` +
         'Running the same import again is safe: event ids are derived from the file and line, so nothing is duplicated.\n',
@@ -115,7 +159,7 @@ export function formatSummary(summary: ImportSummary, dryRun: boolean): string {
     .map(([type, count]) => `${type} ${count}`)
     .join(', ');
   const lines = [
-    `${dryRun ? 'checked' : 'imported'} ${summary.file} (sha256 ${summary.fileDigest.slice(0, 12)})`,
+    `${dryRun ? 'checked' : 'imported'} ${summary.file} (${summary.encoding}; sha256 ${summary.fileDigest.slice(0, 12)})`,
     `  read ${summary.read} records, ${dryRun ? 'valid' : 'sent'} ${summary.sent} events${types ? ` (${types})` : ''}, rejected ${summary.rejected}`,
   ];
   if (summary.rejected > 0) {
@@ -135,8 +179,11 @@ export function registerImportCommand(
 ): void {
   program
     .command('import')
-    .description('import a CSV or NDJSON file (store purchases, CRM exports) as identify / Order Completed events')
-    .argument('<file>', 'a .csv file with a header row, or .ndjson / .jsonl with one JSON object per line')
+    .description('import a CSV, TSV or NDJSON file (store purchases, CRM exports) as identify / Order Completed events')
+    .argument(
+      '<file>',
+      'a .csv or .tsv file with a header row, or .ndjson / .jsonl with one JSON object per line; UTF-8, UTF-16 or CP932',
+    )
     .option(
       '--map <field=Column>',
       'map a kumiki field to a column, e.g. --map email=Email --map order_id=OrderNo (repeatable)',
@@ -150,7 +197,12 @@ export function registerImportCommand(
     )
     .option('--event <name>', 'event name of track records', 'Order Completed')
     .option('--source <name>', "the events' source (default: the file's name)")
-    .option('--format <csv|ndjson>', 'file format (default: from the file extension)')
+    .option('--format <csv|tsv|ndjson>', 'file format (default: from the file extension)')
+    .option('--encoding <name>', `the file's encoding: ${encodingChoices} (default: detected)`)
+    .option('--delimiter <char>', 'field delimiter: one character, or tab (default: tab for .tsv, else comma)')
+    .option('--locale <ja-JP>', 'read dates in Asia/Tokyo and amounts in JPY unless said otherwise')
+    .option('--time-zone <zone>', 'IANA time zone of dates written without one, e.g. Asia/Tokyo (default: UTC)')
+    .option('--currency <code>', 'ISO 4217 currency of amounts written without one, e.g. JPY')
     .option('--topic <topic>', 'topic to produce to', topics.eventsRaw.name)
     .option('--dry-run', 'check and count, send nothing', false)
     .option('--no-progress', 'no progress bar')
@@ -158,6 +210,13 @@ export function registerImportCommand(
     .action(async (file: string, options: ImportCommandOptions) => {
       setExitCode(await importCommand(config(), file, options));
     });
+}
+
+function delimiterOption(value: string): string {
+  if (value === 'tab' || value === '\\t') return '\t';
+  if ([...value].length !== 1 || value === '"' || value === '\n' || value === '\r')
+    throw new MappingError(`--delimiter ${value}: one character other than a quote or line break, or tab`);
+  return value;
 }
 
 function collect(value: string, previous: string[]): string[] {

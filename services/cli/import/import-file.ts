@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import path from 'node:path';
 import type { Event } from '../../../schemas';
 import { normaliseEvent } from '../../collector/steps/normalise-event.step';
 import { validateMessage } from '../../collector/steps/validate-message.step';
+import { checkFileText, fileText, type FileText } from './file-text';
 import { mapRecord, type MapOptions, type Mapping } from './map-record';
 import { csvRecords, ndjsonRecords, type FileRecord } from './read-records';
+import { encodingLabel, type TextEncoding } from './text-encodings';
 
 /**
  * `kumiki import` without the terminal: streams a file, maps each record to a Segment
@@ -13,14 +14,24 @@ import { csvRecords, ndjsonRecords, type FileRecord } from './read-records';
  * exactly what the collector would have accepted), and hands events to `send` in batches.
  * At most one batch is held at a time, so memory stays constant.
  *
+ * The first streaming read chooses and checks the file's encoding (file-text.ts) and computes
+ * its digest: a file that is not valid text is refused (FileEncodingError) before anything is
+ * sent. The second read decodes and parses it.
+ *
  * Deterministic messageIds: unless a column is mapped to messageId, an event's id is
- * `imp-` + sha256(sha256(file bytes) + ':' + line). Importing the same file again produces the
- * same ids, which every stage downstream deduplicates, so a re-run (after a failure half-way,
- * or by mistake) creates no duplicates. The file's digest costs one extra streaming read.
+ * `imp-` + sha256(digest + ':' + line), where the digest is the SHA-256 of the file's text as
+ * UTF-8. Importing the same file again produces the same ids, which every stage downstream
+ * deduplicates, so a re-run (after a failure half-way, or by mistake) creates no duplicates;
+ * so does the same export saved in another encoding.
  */
 export interface ImportOptions extends MapOptions {
   readonly file: string;
+  /** `csv` (any delimiter) or `ndjson`; default from the file's extension. */
   readonly format?: 'csv' | 'ndjson';
+  /** Default: tab for .tsv and .tab files, else comma. */
+  readonly delimiter?: string;
+  /** Default: detected (file-text.ts). */
+  readonly encoding?: TextEncoding;
   readonly mapping?: Mapping;
   /** Event `source`; default the file's name. */
   readonly source?: string;
@@ -32,7 +43,10 @@ export interface ImportOptions extends MapOptions {
 
 export interface ImportSummary {
   readonly file: string;
+  /** SHA-256 of the file's text as UTF-8 (the file's own for UTF-8 without BOM). */
   readonly fileDigest: string;
+  /** The encoding read, and whether it was given, marked or detected. */
+  readonly encoding: string;
   readonly read: number;
   readonly sent: number;
   readonly byType: Record<string, number>;
@@ -52,13 +66,13 @@ export function formatOf(file: string, format?: 'csv' | 'ndjson'): 'csv' | 'ndjs
   return /\.(nd)?jsonl?$/i.test(file) ? 'ndjson' : 'csv';
 }
 
-export async function fileDigest(file: string, onBytes?: (bytes: number) => void): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) {
-    hash.update(chunk as Buffer);
-    onBytes?.((chunk as Buffer).length);
-  }
-  return hash.digest('hex');
+export function delimiterOf(file: string, delimiter?: string): string {
+  return delimiter ?? (/\.(tsv|tab)$/i.test(file) ? '\t' : ',');
+}
+
+function encodingSummary(text: FileText): string {
+  const how = { option: 'given', 'byte order mark': 'byte order mark', content: 'detected' }[text.chosenBy];
+  return `${encodingLabel(text.encoding)}, ${how}`;
 }
 
 export function importMessageId(digest: string, line: number): string {
@@ -76,7 +90,8 @@ export async function importFile(
   const maxListed = options.maxRejectsListed ?? 1000;
   const source = { source: options.source ?? path.basename(options.file), channel: 'import' as const };
   if (fileSize !== undefined) progress?.start(fileSize * 2);
-  const digest = await fileDigest(options.file, (bytes) => progress?.advance(bytes));
+  const text = await checkFileText(options.file, options.encoding, (bytes) => progress?.advance(bytes));
+  const digest = text.digest;
 
   let read = 0;
   let sent = 0;
@@ -97,11 +112,11 @@ export async function importFile(
     for (const event of sending) byType[event.type] = (byType[event.type] ?? 0) + 1;
   };
 
-  const stream = createReadStream(options.file, { highWaterMark: 256 * 1024 });
+  const decoded = fileText(options.file, text, (bytes) => progress?.advance(bytes));
   const records: AsyncGenerator<FileRecord> =
     formatOf(options.file, options.format) === 'csv'
-      ? csvRecords(stream, (b) => progress?.advance(b))
-      : ndjsonRecords(stream, (b) => progress?.advance(b));
+      ? csvRecords(decoded, { delimiter: delimiterOf(options.file, options.delimiter) })
+      : ndjsonRecords(decoded);
   for await (const record of records) {
     read += 1;
     if ('error' in record) {
@@ -133,6 +148,7 @@ export async function importFile(
   return {
     file: options.file,
     fileDigest: digest,
+    encoding: encodingSummary(text),
     read,
     sent,
     byType,

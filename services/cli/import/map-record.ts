@@ -1,5 +1,8 @@
 import type { EventType } from '../../../schemas';
 import type { RecordValue } from './read-records';
+import { parseAmount, parseNumber } from './values/parse-amount';
+import { isTimeZone, parseCalendarDate, parseDateTime } from './values/parse-date';
+import type { Parsed } from './values/parsed';
 
 /**
  * Turns one file record into a Segment message, by a mapping from kumiki fields to the
@@ -13,6 +16,14 @@ import type { RecordValue } from './read-records';
  * A record with an order_id becomes a track `Order Completed` (the person's traits ride in
  * `context.traits`, where the identity stitcher reads them); any other record becomes an
  * identify. `--type` and `--event` override both. Empty cells count as absent.
+ *
+ * Values are read by type (values/): `timestamp` as a date-time, the order amounts as amounts
+ * (¥1,200 and 1,200円 too), `quantity` as a number, anything else as text; a mapping file may
+ * give any field a type (`{ "column": "生年月日", "type": "date" }`). A cell that cannot be read
+ * as its type rejects the line with the reason, never becomes zero. Text is kept as written, in
+ * Unicode NFC (the canonical composition every Japanese input method produces). An amount
+ * written in yen sets the event's currency to JPY (and a currency column saying otherwise
+ * rejects the line); `currency` is the currency of amounts written without one.
  */
 export const topLevelTargets = ['userId', 'anonymousId', 'messageId', 'timestamp', 'type', 'event'] as const;
 export const orderProperties = new Set([
@@ -30,17 +41,11 @@ export const orderProperties = new Set([
   'affiliation',
   'value',
 ]);
-const numericProperties = new Set([
-  'revenue',
-  'total',
-  'subtotal',
-  'tax',
-  'shipping',
-  'discount',
-  'value',
-  'price',
-  'quantity',
-]);
+const amountProperties = new Set(['revenue', 'total', 'subtotal', 'tax', 'shipping', 'discount', 'value', 'price']);
+
+export const valueTypes = ['text', 'number', 'amount', 'date', 'datetime'] as const;
+/** How a cell is read: as text, a number, an amount (number or money), a calendar date (`YYYY-MM-DD`), a date-time. */
+export type ValueType = (typeof valueTypes)[number];
 
 export type Mapping = ReadonlyMap<string, string>;
 
@@ -48,6 +53,51 @@ export interface MapOptions {
   readonly type?: 'identify' | 'track';
   /** Event name of track records; default `Order Completed`. */
   readonly event?: string;
+  /** Types of targets that do not take their default type. */
+  readonly types?: ReadonlyMap<string, ValueType>;
+  /** IANA time zone of date-times written without one; default UTC. */
+  readonly timeZone?: string;
+  /** ISO 4217 currency of amounts written without one. */
+  readonly currency?: string;
+}
+
+/** Everything a mapping file says: columns, types, and the import's settings. */
+export interface MappingFile {
+  readonly mapping: Map<string, string>;
+  readonly types: Map<string, ValueType>;
+  readonly locale?: string;
+  readonly timeZone?: string;
+  readonly currency?: string;
+}
+
+/** Settings a locale implies when not given: `ja-JP` reads dates in Asia/Tokyo and amounts in JPY. */
+export const localeDefaults: Readonly<Record<string, { timeZone: string; currency: string }>> = {
+  'ja-JP': { timeZone: 'Asia/Tokyo', currency: 'JPY' },
+};
+
+/** The time zone and currency of an import: given ones first, then the locale's; checked. */
+export function importSettings(given: {
+  locale?: string | undefined;
+  timeZone?: string | undefined;
+  currency?: string | undefined;
+}): { timeZone?: string; currency?: string } {
+  let defaults: { timeZone?: string; currency?: string } = {};
+  if (given.locale !== undefined) {
+    const known = Object.keys(localeDefaults).find((name) => name.toLowerCase() === given.locale!.toLowerCase());
+    if (known === undefined)
+      throw new MappingError(`locale ${given.locale}: kumiki knows ${Object.keys(localeDefaults).join(', ')}`);
+    defaults = localeDefaults[known]!;
+  }
+  const timeZone = given.timeZone ?? defaults.timeZone;
+  const currency = given.currency ?? defaults.currency;
+  if (timeZone !== undefined && !isTimeZone(timeZone))
+    throw new MappingError(`time zone ${timeZone}: not an IANA time zone name such as Asia/Tokyo or UTC`);
+  if (currency !== undefined && !/^[A-Za-z]{3}$/.test(currency))
+    throw new MappingError(`currency ${currency}: must be a 3-letter ISO 4217 code such as JPY`);
+  return {
+    ...(timeZone !== undefined ? { timeZone } : {}),
+    ...(currency !== undefined ? { currency: currency.toUpperCase() } : {}),
+  };
 }
 
 export class MappingError extends Error {}
@@ -64,23 +114,49 @@ export function parseMapPairs(pairs: readonly string[]): Map<string, string> {
   return mapping;
 }
 
-/** A mapping file: a JSON object from kumiki field to column, `{ "email": "Email", "order_id": "OrderNo" }`. */
-export function parseMappingFile(text: string, file: string): Map<string, string> {
+/**
+ * A mapping file: a JSON object from kumiki field to column, `{ "email": "Email", "order_id":
+ * "OrderNo" }`, or, with settings, `{ "locale": "ja-JP", "timeZone": "Asia/Tokyo", "currency":
+ * "JPY", "fields": { … } }`. A field's column may carry a type: `{ "column": "生年月日", "type": "date" }`.
+ */
+export function parseMappingFile(text: string, file: string): MappingFile {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (error) {
     throw new MappingError(`${file}: not JSON (${(error as Error).message})`);
   }
-  if (typeof json !== 'object' || json === null || Array.isArray(json))
-    throw new MappingError(`${file}: must be a JSON object from kumiki field to column name`);
+  if (!isObject(json)) throw new MappingError(`${file}: must be a JSON object from kumiki field to column name`);
+  const withSettings = isObject(json.fields);
+  const fields = withSettings ? (json.fields as Record<string, unknown>) : json;
+  const settings: Record<string, string> = {};
+  if (withSettings) {
+    for (const [key, value] of Object.entries(json)) {
+      if (key === 'fields') continue;
+      if (!['locale', 'timeZone', 'currency'].includes(key))
+        throw new MappingError(`${file}: ${key} is not a setting (locale, timeZone, currency, fields)`);
+      if (typeof value !== 'string') throw new MappingError(`${file}: ${key} must be a string`);
+      settings[key] = value;
+    }
+  }
   const mapping = new Map<string, string>();
-  for (const [target, column] of Object.entries(json)) {
+  const types = new Map<string, ValueType>();
+  for (const [target, spec] of Object.entries(fields)) {
+    const column = typeof spec === 'string' ? spec : isObject(spec) ? spec.column : undefined;
     if (typeof column !== 'string' || column === '')
       throw new MappingError(`${file}: the column of ${target} must be a non-empty string`);
     mapping.set(checkTarget(target), column);
+    if (isObject(spec) && spec.type !== undefined) {
+      if (!(valueTypes as readonly unknown[]).includes(spec.type))
+        throw new MappingError(`${file}: the type of ${target} must be one of ${valueTypes.join(', ')}`);
+      types.set(target, spec.type as ValueType);
+    }
   }
-  return mapping;
+  return { mapping, types, ...settings };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function checkTarget(target: string): string {
@@ -107,25 +183,48 @@ export function mapRecord(
   const top: Record<string, string> = {};
   const traits: Record<string, unknown> = {};
   const properties: Record<string, unknown> = {};
+  let yenField: string | undefined;
+  let amounts = 0;
   for (const [target, raw] of pairs) {
     if (raw === '' || raw === null || raw === undefined) continue;
-    if ((topLevelTargets as readonly string[]).includes(target)) {
-      top[target] = typeof raw === 'string' ? raw.trim() : typeof raw === 'number' ? String(raw) : JSON.stringify(raw);
-      continue;
+    const topLevel = (topLevelTargets as readonly string[]).includes(target);
+    const [bucket, name, field] = topLevel
+      ? [top, target, target]
+      : target.startsWith('traits.')
+        ? [traits, target.slice('traits.'.length), target]
+        : target.startsWith('properties.')
+          ? [properties, target.slice('properties.'.length), target]
+          : orderProperties.has(target)
+            ? [properties, target, `properties.${target}`]
+            : [traits, target, `traits.${target}`];
+    const type = options.types?.get(target) ?? defaultType(name, bucket === properties, topLevel);
+    const value = readValue(raw, type, name, options.timeZone);
+    if (!value.ok) return { ok: false, field, reason: value.reason };
+    if (type === 'amount') {
+      amounts += 1;
+      if (value.value.yen) yenField ??= field;
     }
-    const [bucket, name] = target.startsWith('traits.')
-      ? [traits, target.slice('traits.'.length)]
-      : target.startsWith('properties.')
-        ? [properties, target.slice('properties.'.length)]
-        : orderProperties.has(target)
-          ? [properties, target]
-          : [traits, target];
-    if (bucket === properties) {
-      const value = propertyValue(name, raw);
-      if (value.ok === false) return { ok: false, field: `properties.${name}`, reason: value.reason };
-      bucket[name] = value.value;
-    } else bucket[name] = raw;
+    if (topLevel) {
+      const text = value.value.value;
+      top[target] =
+        typeof text === 'string' ? text.trim() : typeof text === 'number' ? String(text) : JSON.stringify(text);
+    } else {
+      const cell = value.value.value;
+      // Properties are trimmed (ids, amounts); traits are kept as written.
+      bucket[name] = bucket === properties && typeof cell === 'string' ? cell.trim() : cell;
+    }
   }
+  if (properties.currency !== undefined) properties.currency = currencyCode(properties.currency);
+  if (yenField !== undefined) {
+    if (properties.currency === undefined) properties.currency = 'JPY';
+    else if (properties.currency !== 'JPY')
+      return {
+        ok: false,
+        field: 'properties.currency',
+        reason: `currency is ${JSON.stringify(properties.currency)}, but ${yenField} is written in yen`,
+      };
+  } else if (amounts > 0 && properties.currency === undefined && options.currency !== undefined)
+    properties.currency = options.currency;
   const type =
     options.type ??
     (top.type === 'track' || top.type === 'identify' ? top.type : undefined) ??
@@ -149,23 +248,74 @@ export function mapRecord(
   return { ok: true, message, type };
 }
 
-function propertyValue(name: string, raw: RecordValue): { ok: true; value: unknown } | { ok: false; reason: string } {
-  if (typeof raw !== 'string') return { ok: true, value: raw };
+function defaultType(name: string, isProperty: boolean, topLevel: boolean): ValueType {
+  if (topLevel) return name === 'timestamp' ? 'datetime' : 'text';
+  if (!isProperty) return 'text';
+  return amountProperties.has(name) ? 'amount' : name === 'quantity' ? 'number' : 'text';
+}
+
+/** One cell as its type; `yen` says an amount was written in yen. */
+function readValue(
+  raw: RecordValue,
+  type: ValueType,
+  name: string,
+  timeZone: string | undefined,
+): Parsed<{ value: unknown; yen: boolean }> {
+  const done = (value: unknown, yen = false): Parsed<{ value: unknown; yen: boolean }> => ({
+    ok: true,
+    value: { value, yen },
+  });
+  if (typeof raw !== 'string') {
+    if (type === 'text' || ((type === 'number' || type === 'amount') && typeof raw === 'number')) return done(nfc(raw));
+    return { ok: false, reason: `${JSON.stringify(raw)} is not ${type === 'datetime' ? 'a date-time' : `a ${type}`}` };
+  }
   const text = raw.trim();
-  if (name === 'products') {
-    try {
-      const parsed: unknown = JSON.parse(text);
-      if (Array.isArray(parsed)) return { ok: true, value: parsed };
-    } catch {
-      // reported below
+  switch (type) {
+    case 'text':
+      if (name === 'products') return productsOf(text);
+      return done(raw.normalize('NFC'));
+    case 'number': {
+      const number = parseNumber(text);
+      return number.ok ? done(number.value) : number;
     }
-    return { ok: false, reason: 'products must be a JSON array of products' };
+    case 'amount': {
+      const amount = parseAmount(text);
+      return amount.ok ? done(amount.value.value, amount.value.yen) : amount;
+    }
+    case 'date': {
+      const date = parseCalendarDate(text);
+      return date.ok ? done(date.value) : date;
+    }
+    case 'datetime': {
+      const ms = parseDateTime(text, timeZone);
+      return ms.ok ? done(new Date(ms.value).toISOString()) : ms;
+    }
   }
-  if (numericProperties.has(name)) {
-    const number = Number(text.replace(/^(-?\d{1,3}(?:,\d{3})+(?:\.\d+)?)$/, (m) => m.replace(/,/g, '')));
-    if (text === '' || !Number.isFinite(number))
-      return { ok: false, reason: `${name} must be a number, got ${JSON.stringify(text.slice(0, 40))}` };
-    return { ok: true, value: number };
+}
+
+function productsOf(text: string): Parsed<{ value: unknown; yen: boolean }> {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (Array.isArray(parsed)) return { ok: true, value: { value: nfc(parsed as RecordValue), yen: false } };
+  } catch {
+    // reported below
   }
-  return { ok: true, value: text };
+  return { ok: false, reason: 'products must be a JSON array of products' };
+}
+
+/** Currency cells as Japanese files write them: 円, ¥ or ￥ are JPY; codes are upper-cased. */
+function currencyCode(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  const text = value.normalize('NFKC').trim();
+  if (/^(?:円|¥|\\|jpy)$/i.test(text)) return 'JPY';
+  return /^[A-Za-z]{3}$/.test(text) ? text.toUpperCase() : text;
+}
+
+/** Strings in NFC, at any depth (NDJSON cells may be objects). */
+function nfc(value: RecordValue): RecordValue {
+  if (typeof value === 'string') return value.normalize('NFC');
+  if (Array.isArray(value)) return value.map(nfc);
+  if (value !== null && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key.normalize('NFC'), nfc(inner)]));
+  return value;
 }

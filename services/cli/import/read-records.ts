@@ -1,22 +1,38 @@
-import type { Readable } from 'node:stream';
-import { StringDecoder } from 'node:string_decoder';
+import { pipeline, Readable } from 'node:stream';
+import { type CsvError, parse } from 'csv-parse';
 
 /**
- * Streaming readers for `kumiki import`: a file is read chunk by chunk and handed on one
- * record at a time, so memory stays constant whatever the file's size.
+ * Streaming readers for `kumiki import`: decoded text (file-text.ts) in, one record at a time
+ * out, so memory stays constant whatever the file's size. Each record carries the line it
+ * starts on, for the summary's rejected lines.
  *
- * CSV follows RFC 4180: the first record names the columns; fields may be quoted, quoted
- * fields may hold commas, doubled quotes and line breaks; CRLF or LF line ends. Each record
- * carries the line number it starts on, for the summary's rejected lines.
+ * Delimited text (CSV, TSV, any one-character delimiter) is read by csv-parse as Excel reads
+ * and writes it: the first record names the columns; a field that starts with `"` is quoted
+ * and may hold delimiters, line breaks and doubled quotes (`""`); a quote inside an unquoted
+ * field is kept as it is; LF, CRLF or CR line ends. Excel's way of keeping leading zeros,
+ * `="0120"`, reads as `0120`.
  */
 export type RecordValue = string | number | boolean | null | RecordValue[] | { [key: string]: RecordValue };
 export type FileRecord = { line: number; values: Record<string, RecordValue> } | { line: number; error: string };
 
-export async function* csvRecords(stream: Readable, onBytes?: (bytes: number) => void): AsyncGenerator<FileRecord> {
+export interface DelimitedOptions {
+  /** One character; default `,`. */
+  readonly delimiter?: string;
+}
+
+export async function* csvRecords(
+  text: AsyncIterable<string>,
+  options: DelimitedOptions = {},
+): AsyncGenerator<FileRecord> {
   let header: string[] | undefined;
-  for await (const { line, fields } of csvRows(stream, onBytes)) {
+  for await (const row of csvRows(text, options)) {
+    if ('error' in row) {
+      yield row;
+      continue;
+    }
+    const { line, fields } = row;
     if (!header) {
-      header = fields.map((name, index) => (index === 0 ? name.replace(/^\ufeff/, '') : name).trim());
+      header = fields.map((name) => name.trim());
       continue;
     }
     if (fields.length === 1 && fields[0] === '') continue; // blank line
@@ -26,98 +42,60 @@ export async function* csvRecords(stream: Readable, onBytes?: (bytes: number) =>
     }
     const values: Record<string, RecordValue> = {};
     header.forEach((name, index) => {
-      values[name] = fields[index]!;
+      values[name] = excelText(fields[index]!);
     });
     yield { line, values };
   }
 }
 
-/** Raw CSV rows with the line each starts on. */
+/** Raw rows with the line each starts on; a quoted field left open at the end is one error row. */
 export async function* csvRows(
-  stream: Readable,
-  onBytes?: (bytes: number) => void,
-): AsyncGenerator<{ line: number; fields: string[] }> {
-  const decoder = new StringDecoder('utf8');
-  let fields: string[] = [];
-  let field = '';
-  let inQuotes = false;
-  let quoteSeen = false; // a quote inside a quoted field: either the end or the first of a pair
-  let line = 1;
-  let rowStart = 1;
-  let rowHasData = false;
-  const rows: { line: number; fields: string[] }[] = [];
-
-  const endRow = (): void => {
-    fields.push(field);
-    rows.push({ line: rowStart, fields });
-    fields = [];
-    field = '';
-    rowHasData = false;
-  };
-
-  const consume = (text: string): void => {
-    for (let i = 0; i < text.length; i++) {
-      const char = text[i]!;
-      if (quoteSeen) {
-        quoteSeen = false;
-        if (char === '"') {
-          field += '"';
-          continue;
-        }
-        inQuotes = false; // the quote closed the field; fall through to handle char
-      }
-      if (inQuotes) {
-        if (char === '"') quoteSeen = true;
-        else {
-          if (char === '\n') line += 1;
-          field += char;
-        }
-        continue;
-      }
-      if (!rowHasData) {
-        rowStart = line;
-        rowHasData = true;
-      }
-      if (char === '"' && field === '') inQuotes = true;
-      else if (char === ',') {
-        fields.push(field);
-        field = '';
-      } else if (char === '\n') {
-        if (field.endsWith('\r')) field = field.slice(0, -1);
-        endRow();
-        line += 1;
-      } else field += char;
-    }
-  };
-
-  for await (const chunk of stream) {
-    const buffer = chunk as Buffer;
-    onBytes?.(buffer.length);
-    consume(decoder.write(buffer));
-    yield* rows.splice(0);
+  text: AsyncIterable<string>,
+  options: DelimitedOptions = {},
+): AsyncGenerator<{ line: number; fields: string[] } | { line: number; error: string }> {
+  // With relaxed quotes and column counts, the one error left is a quote still open at the end
+  // of the text: the rest of the file is that field. It is reported once every record is out.
+  const skipped: CsvError[] = [];
+  const parser = parse({
+    delimiter: options.delimiter ?? ',',
+    relax_quotes: true,
+    relax_column_count: true,
+    skip_empty_lines: false,
+    skip_records_with_error: true,
+    on_skip: (error) => void (error && skipped.push(error)),
+    info: true,
+  });
+  pipeline(Readable.from(text), parser, () => undefined); // a read error reaches the loop below through the parser
+  let lastLine = 0;
+  for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
+    yield { line: lastLine + 1, fields: record };
+    lastLine = info.lines;
   }
-  consume(decoder.end());
-  if (quoteSeen) inQuotes = false;
-  if (rowHasData || field !== '' || fields.length > 0) {
-    if (field.endsWith('\r')) field = field.slice(0, -1);
-    endRow();
+  for (const error of skipped) {
+    if (error.code === 'CSV_QUOTE_NOT_CLOSED')
+      yield { line: lastLine + 1, error: 'has a quoted field that is never closed (a " is missing)' };
+    else yield { line: lastLine + 1, error: error.message };
   }
-  yield* rows.splice(0);
+}
+
+/** `="0120"`: Excel's formula text, written to keep leading zeros; its value is the quoted text. */
+function excelText(field: string): string {
+  const formula = /^="((?:[^"]|"")*)"$/s.exec(field);
+  return formula ? formula[1]!.replace(/""/g, '"') : field;
 }
 
 /** NDJSON: one JSON object per line; blank lines are skipped. */
-export async function* ndjsonRecords(stream: Readable, onBytes?: (bytes: number) => void): AsyncGenerator<FileRecord> {
-  const decoder = new StringDecoder('utf8');
+export async function* ndjsonRecords(text: AsyncIterable<string>): AsyncGenerator<FileRecord> {
   let pending = '';
   let line = 0;
-  const parse = function* (text: string, final: boolean): Generator<FileRecord> {
-    pending += text;
+  const parse = function* (chunk: string, final: boolean): Generator<FileRecord> {
+    pending += chunk;
     let newline: number;
     while ((newline = pending.indexOf('\n')) >= 0 || (final && pending !== '')) {
       const raw = newline >= 0 ? pending.slice(0, newline) : pending;
       pending = newline >= 0 ? pending.slice(newline + 1) : '';
       line += 1;
-      const trimmed = raw.replace(/^\ufeff/, '').trim();
+      const trimmed = raw.trim();
       if (trimmed === '') continue;
       let value: unknown;
       try {
@@ -131,10 +109,6 @@ export async function* ndjsonRecords(stream: Readable, onBytes?: (bytes: number)
       else yield { line, values: value as Record<string, RecordValue> };
     }
   };
-  for await (const chunk of stream) {
-    const buffer = chunk as Buffer;
-    onBytes?.(buffer.length);
-    yield* parse(decoder.write(buffer), false);
-  }
-  yield* parse(decoder.end(), true);
+  for await (const chunk of text) yield* parse(chunk, false);
+  yield* parse('', true);
 }
