@@ -155,8 +155,8 @@ describe.each([0, 1])('identity stitcher service, %i link-request threads', (thr
     const merges = changes.filter((c) => c.kind === 'merge').length;
     console.log(`identity ground truth: ${JSON.stringify({ ...scores, merges, refusals, identifiers: graph.size })}`);
     expect(aliasMismatches).toBe(0);
-    expect(scores.precision).toBeGreaterThanOrEqual(0.999);
-    expect(scores.recall).toBeGreaterThanOrEqual(0.99);
+    expect(scores.precision).toBe(1);
+    expect(scores.recall).toBe(1);
     expect(scores.overMergeRate).toBe(0);
     expect(refusals).toBeGreaterThan(0); // the shared tablets
   }, 240_000);

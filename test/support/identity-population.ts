@@ -3,8 +3,9 @@ import { mulberry32 } from '../../services/cli/demo/demo-population';
 
 /**
  * A synthetic population with known ground truth for the identity stitcher: people with
- * several devices, anonymous sessions later identified, case-variant emails, phones in
- * several spellings, store purchases keyed by loyalty id and email, email and SMS clicks,
+ * several devices, anonymous sessions later identified, case-variant emails (and full-width
+ * ones typed at a Japanese till, or with a zero-width space pasted in), phones in several
+ * spellings, store purchases keyed by loyalty id and email, email and SMS clicks,
  * households sharing a tablet (one device id and one anonymous id, two user ids), and a buggy
  * SDK sending placeholder anonymous ids (`undefined`, the zero UUID …) that must be blocked.
  *
@@ -52,6 +53,8 @@ export function generatePopulation(people: number, seed = 42): PopulationEvent[]
     email.toUpperCase(),
     ` ${email[0]!.toUpperCase()}${email.slice(1)} `,
     email.replace(/^./, (c) => c.toUpperCase()),
+    fullWidth(email),
+    `\u200b${email}`,
   ];
 
   for (let i = 0; i < people; i++) {
@@ -66,6 +69,7 @@ export function generatePopulation(people: number, seed = 42): PopulationEvent[]
       `+1 212 ${local.slice(0, 3)} ${local.slice(3)}`,
       `(212) ${local.slice(0, 3)}-${local.slice(3)}`,
       `212.${local.slice(0, 3)}.${local.slice(3)}`,
+      fullWidth(`+1 212-${local.slice(0, 3)}-${local.slice(3)}`),
     ];
     const loyalty = random() < 0.5 ? `L${100000 + i}` : undefined;
     const devices = 1 + Math.floor(random() * 3);
@@ -161,6 +165,11 @@ export function generatePopulation(people: number, seed = 42): PopulationEvent[]
     }
   }
   return out;
+}
+
+/** ASCII letters, digits and punctuation in their full-width forms (U+FF01–U+FF5E), as a Japanese IME types them. */
+export function fullWidth(text: string): string {
+  return text.replace(/[!-~]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 0xfee0));
 }
 
 /** Pairwise precision and recall of a clustering against the truth, and the over-merge rate. */
