@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { main } from '../../services/cli/main';
-import { generateDemoPopulation } from '../../services/cli/demo/demo-population';
+import { demoCurrencyRates, generateDemoPopulation } from '../../services/cli/demo/demo-population';
 import { startPipeline, type RunningPipeline } from '../support/pipeline';
 import { withServiceLogsOnFailure } from '../support/service-process';
 import { testStack } from '../support/stack-env';
@@ -19,7 +19,8 @@ describe('kumiki demo', () => {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'kumiki-demo-cli-'));
 
   beforeAll(async () => {
-    pipeline = await startPipeline();
+    // The Japanese stores sell in yen: RFM converts them at the demo's rate.
+    pipeline = await startPipeline({ env: { RFM_CURRENCY_RATES: demoCurrencyRates } });
   });
   afterAll(async () => {
     await pipeline?.stop();
@@ -105,6 +106,15 @@ describe('kumiki demo', () => {
         });
         expect({ r, cells: printedCells }).toEqual({ r, cells: wanted });
       }
+      // The Japanese stores' CP932 export: every purchase in, in yen, printed as SQL counts it.
+      const [yen] = await pipeline.sql<{ orders: string; yen: string }>(
+        "SELECT toString(count()) AS orders, toString(sum(revenue)) AS yen FROM events WHERE event = 'Order Completed' AND currency = 'JPY'",
+      );
+      const japaneseOrders = truth.orders.filter((order) => order.currency === 'JPY').length;
+      expect(Number(yen!.orders)).toBe(japaneseOrders);
+      expect(japaneseOrders).toBeGreaterThan(10);
+      expect(printed).toContain(`Japanese stores     ${n(yen!.orders)} purchases, ¥${n(yen!.yen)} (CP932 export`);
+      expect(printed).not.toContain('note: the stack has no JPY rate');
       const purchasers = await one('SELECT toString(count()) FROM rfm');
       const revenue = await one('SELECT toString(sum(monetary_cents)) FROM rfm');
       expect(printed).toContain(`Purchasers          ${n(purchasers)}, net revenue ${usd(revenue)}`);

@@ -6,7 +6,10 @@ import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import { main } from '../../services/cli/main';
 import {
   batchesOf,
+  demoCurrencyRates,
   generateDemoPopulation,
+  japaneseStoreCsv,
+  japaneseStoreMapping,
   storeRowsCsv,
   type DemoPopulation,
 } from '../../services/cli/demo/demo-population';
@@ -93,7 +96,7 @@ describe('the whole pipeline, HTTP and import in, ClickHouse and Kafka out', () 
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kumiki-e2e-import-'));
 
   beforeAll(async () => {
-    pipeline = await startPipeline();
+    pipeline = await startPipeline({ env: { RFM_CURRENCY_RATES: demoCurrencyRates } });
     downstream = await downstreamConsumer([pipeline.topics.updates, pipeline.topics.dlq, pipeline.topics.segments]);
   });
   afterAll(async () => {
@@ -112,31 +115,43 @@ describe('the whole pipeline, HTTP and import in, ClickHouse and Kafka out', () 
       rule: { performed: { event: 'Order Completed' }, within: { days: 365 } },
     });
 
-    // In: HTTP through the collector, store purchases through `kumiki import`.
+    // In: HTTP through the collector, store purchases through `kumiki import`: a UTF-8 export, and
+    // the Japanese stores' CP932 export (yen, era dates in Tokyo time, full-width contacts).
     const http = await sendOverHttp(pipeline, population);
     const csv = path.join(tmp, 'store-pos.csv');
     fs.writeFileSync(csv, storeRowsCsv(population.storeRows));
-    const importExit = await main(
-      [
-        'node',
-        'kumiki',
-        'import',
-        csv,
-        '--topic',
-        pipeline.topics.raw,
-        '--source',
-        'store-pos',
-        '--no-progress',
-        '--json',
-      ],
-      {
-        PATH: process.env.PATH,
-        KUMIKI_HOME: tmp,
-        KAFKA_BROKERS: testStack().brokers.join(','),
-        SCHEMA_REGISTRY_URL: testStack().registryUrl,
-      },
-    );
-    expect(importExit).toBe(0);
+    const japaneseCsv = path.join(tmp, 'store-pos-ja.csv');
+    fs.writeFileSync(japaneseCsv, japaneseStoreCsv(population.japaneseStoreRows));
+    const kumikiImport = (args: string[]): Promise<number> =>
+      main(
+        [
+          'node',
+          'kumiki',
+          'import',
+          ...args,
+          '--topic',
+          pipeline.topics.raw,
+          '--source',
+          'store-pos',
+          '--no-progress',
+          '--json',
+        ],
+        {
+          PATH: process.env.PATH,
+          KUMIKI_HOME: tmp,
+          KAFKA_BROKERS: testStack().brokers.join(','),
+          SCHEMA_REGISTRY_URL: testStack().registryUrl,
+        },
+      );
+    expect(await kumikiImport([csv])).toBe(0);
+    expect(
+      await kumikiImport([
+        japaneseCsv,
+        '--locale',
+        'ja-JP',
+        ...japaneseStoreMapping.flatMap((pair) => ['--map', pair]),
+      ]),
+    ).toBe(0);
     const sentAt = Date.now();
 
     // The collector accepted every good message (retries included) and rejected exactly the bad ones.
@@ -335,7 +350,7 @@ describe('the whole pipeline, HTTP and import in, ClickHouse and Kafka out', () 
       { timeoutMs: 30_000, intervalMs: 250 },
     );
     process.stdout.write(
-      `e2e: ${population.messages.length} HTTP messages (${truth.bad.length} bad, ${truth.duplicates} retries) + ${population.storeRows.length} imported, ` +
+      `e2e: ${population.messages.length} HTTP messages (${truth.bad.length} bad, ${truth.duplicates} retries) + ${population.storeRows.length} + ${population.japaneseStoreRows.length} (CP932) imported, ` +
         `${truth.goodMessageIds.size} events, ${truth.profiles} profiles, ${expected.size} purchasers; sent in ${sentAt - started} ms, all queryable ${queryableAt - sentAt} ms later\n`,
     );
   });

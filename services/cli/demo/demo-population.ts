@@ -1,3 +1,6 @@
+import iconv from 'iconv-lite';
+import { foldIdentifierText } from '../../common/identifier-text';
+
 /**
  * A synthetic omnichannel population for `kumiki demo` and the end-to-end tests, with its
  * ground truth. Deterministic for (seed, people, days, now).
@@ -19,6 +22,13 @@
  * default reporting currency) to the cent. About `badRate` of the HTTP messages are broken in
  * ways the collector must dead-letter; about 1 % are sent twice (an SDK retry).
  *
+ * A third of the store purchases are made in the Japanese stores, whose back office exports them
+ * as Excel does in Japan (`japaneseStoreCsv`): CP932, Japanese column names, amounts in yen
+ * written `￥1,200`, `1,200円` or in full-width digits, dates in the 令和 era or as 2024/5/1 in
+ * Tokyo time, and loyalty numbers, emails and phones often typed in full width at the till.
+ * Yen prices are whole hundreds, so at the demo's rate (`demoCurrencyRates`, 1 JPY = 0.0067 USD)
+ * every order and refund is a whole number of cents.
+ *
  * Truth: every person's identifiers are joined by union-find over the person's own events
  * (identifiers normalised as the stitcher does; the shared tablet's ids left out), so the
  * expected number of profiles is the number of components. A member whose loyalty card is
@@ -36,6 +46,37 @@ export interface DemoOptions {
 
 /** A Segment message as an SDK posts it (JSON). */
 export type SegmentMessage = Record<string, unknown> & { messageId: string; type: string };
+
+/** One line of the Japanese stores' export, by its Japanese column names (`japaneseStoreMapping`). */
+export interface JapaneseStoreRow {
+  readonly 取引ID: string;
+  readonly レシート番号: string;
+  readonly 会員番号: string;
+  readonly メールアドレス: string;
+  readonly 電話番号: string;
+  readonly 伝票番号: string;
+  readonly 合計金額: string;
+  readonly 購入日時: string;
+  readonly 店舗: string;
+}
+
+/** `kumiki import` of the Japanese export: `--locale ja-JP` and these `--map` pairs. */
+export const japaneseStoreMapping: readonly string[] = [
+  'messageId=取引ID',
+  'anonymousId=レシート番号',
+  'loyalty_id=会員番号',
+  'email=メールアドレス',
+  'phone=電話番号',
+  'order_id=伝票番号',
+  'revenue=合計金額',
+  'timestamp=購入日時',
+  'properties.store=店舗',
+];
+
+/** The rates the demo's figures assume (RFM_CURRENCY_RATES of the profile-materializer). */
+export const demoCurrencyRates = 'JPY=0.0067';
+/** Cents of 100 yen at that rate. */
+const CENTS_PER_100_YEN = 67;
 
 /** One line of the store POS export (`kumiki import`). */
 export interface StoreRow {
@@ -60,6 +101,8 @@ export interface TruthOrder {
   /** Refunded cents (partial), 'full' (refund without an amount), or null. */
   readonly refund: number | 'full' | null;
   readonly channel: 'online' | 'store';
+  /** The currency the order was paid in (cents are reporting cents at the demo's rates). */
+  readonly currency: 'USD' | 'JPY';
 }
 
 export interface BadMessage {
@@ -74,6 +117,8 @@ export interface DemoPopulation {
   /** HTTP messages, in sending order, ready to be cut into /v1/batch requests (bad ones and retries included). */
   readonly messages: SegmentMessage[];
   readonly storeRows: StoreRow[];
+  /** The Japanese stores' purchases (`japaneseStoreCsv`). */
+  readonly japaneseStoreRows: JapaneseStoreRow[];
   readonly truth: {
     readonly people: number;
     /** Expected profiles: connected components of each person's identifiers. */
@@ -98,7 +143,8 @@ const products = [
   { product_id: 'p-4', name: 'City sneaker', category: 'Shoes' },
   { product_id: 'p-5', name: 'Down vest', category: 'Jackets' },
 ];
-const stores = ['Kyoto Shijo', 'Osaka Umeda', 'Tokyo Ginza', 'Berlin Mitte'];
+const stores = ['Berlin Mitte', 'London Soho', 'New York SoHo', 'Paris Marais', '銀座店', '梅田店'];
+const japaneseStores = new Set(['銀座店', '梅田店']);
 
 export function generateDemoPopulation(input: DemoOptions): DemoPopulation {
   const options: Required<DemoOptions> = { badRate: 0.05, ...input };
@@ -112,6 +158,7 @@ export function generateDemoPopulation(input: DemoOptions): DemoPopulation {
 
   const messages: SegmentMessage[] = [];
   const storeRows: StoreRow[] = [];
+  const japaneseStoreRows: JapaneseStoreRow[] = [];
   const orders: TruthOrder[] = [];
   const bad: BadMessage[] = [];
   const goodMessageIds = new Set<string>();
@@ -130,6 +177,7 @@ export function generateDemoPopulation(input: DemoOptions): DemoPopulation {
 
   const personIdentifiers = new Map<string, UnionFind>();
   let person = '';
+  let personIndex = 0;
   /** Identifiers the truth leaves out (a shared tablet's). */
   const shared = new Set<string>();
   const link = (ids: (string | undefined)[]): void => {
@@ -153,8 +201,8 @@ export function generateDemoPopulation(input: DemoOptions): DemoPopulation {
   const uid = (v: string): string => `user_id:${v}`;
   const aid = (v: string): string => `anonymous_id:${v}`;
   const did = (v: string): string => `device_id:${v}`;
-  const eml = (v: string): string => `email:${v.trim().toLowerCase()}`;
-  const cid = (v: string): string => `customer_id:${v}`;
+  const eml = (v: string): string => `email:${foldIdentifierText(v).toLowerCase()}`;
+  const cid = (v: string): string => `customer_id:${foldIdentifierText(v)}`;
   const emailVariant = (email: string): string =>
     chance(0.2) ? email.toUpperCase() : chance(0.2) ? ` ${email} ` : email;
 
@@ -171,30 +219,38 @@ export function generateDemoPopulation(input: DemoOptions): DemoPopulation {
     cents: number,
     channel: 'online' | 'store',
     refund: number | 'full' | null,
+    currency: 'USD' | 'JPY' = 'USD',
   ): void => {
-    orders.push({ orderId, person, identifier, at, cents, refund, channel });
+    orders.push({ orderId, person, identifier, at, cents, refund, channel, currency });
   };
-  /** A refund for some orders, sent by the back office with the person's user id. */
+  /** A refund for some orders, sent by the back office with the person's user id, in the order's currency. */
   const maybeRefund = (
     orderId: string,
     at: number,
     cents: number,
     userId: string | undefined,
+    yen?: number,
   ): number | 'full' | null => {
     if (userId === undefined || !chance(0.12)) return null;
     const full = chance(0.5);
     const refundAt = Math.min(now - 60_000, at + int(1, 5) * 3_600_000);
-    const refunded = full ? 'full' : Math.max(1, Math.floor(cents * 0.3));
+    const refundedYen = yen === undefined ? 0 : Math.max(100, Math.floor((yen * 0.3) / 100) * 100);
+    const refunded = full
+      ? 'full'
+      : yen === undefined
+        ? Math.max(1, Math.floor(cents * 0.3))
+        : (refundedYen / 100) * CENTS_PER_100_YEN;
+    const amount =
+      yen === undefined
+        ? { revenue: Number(money(refunded as number)), currency: 'USD' }
+        : { revenue: refundedYen, currency: 'JPY' };
     send(
       {
         type: 'track',
         event: 'Order Refunded',
         userId,
         timestamp: iso(refundAt),
-        properties: {
-          order_id: orderId,
-          ...(full ? {} : { revenue: Number(money(refunded as number)), currency: 'USD' }),
-        },
+        properties: { order_id: orderId, ...(full ? {} : amount) },
         context: server,
       },
       [uid(userId)],
@@ -209,6 +265,11 @@ export function generateDemoPopulation(input: DemoOptions): DemoPopulation {
     refundUser: string | undefined,
   ): void => {
     const cents = orderCents();
+    const store = pick(stores);
+    if (japaneseStores.has(store)) {
+      japaneseStoreOrder(orderId, at, loyalty, email, refundUser, cents, store);
+      return;
+    }
     storeRows.push({
       messageId: nextId(),
       anonymousId: `pos-${orderId}`,
@@ -218,7 +279,7 @@ export function generateDemoPopulation(input: DemoOptions): DemoPopulation {
       revenue: money(cents),
       currency: 'USD',
       timestamp: iso(at),
-      'properties.store': pick(stores),
+      'properties.store': store,
     });
     goodMessageIds.add(storeRows.at(-1)!.messageId);
     link([aid(`pos-${orderId}`), loyalty ? cid(loyalty) : undefined, email ? eml(email) : undefined]);
@@ -229,6 +290,50 @@ export function generateDemoPopulation(input: DemoOptions): DemoPopulation {
       cents,
       'store',
       maybeRefund(orderId, at, cents, refundUser),
+    );
+  };
+  /** A purchase in a Japanese store: yen, Tokyo time to the second, contacts as typed at the till. */
+  const japaneseStoreOrder = (
+    orderId: string,
+    at: number,
+    loyalty: string | undefined,
+    email: string | undefined,
+    refundUser: string | undefined,
+    usdCents: number,
+    store: string,
+  ): void => {
+    const yen = Math.max(1, Math.round(usdCents / CENTS_PER_100_YEN)) * 100;
+    const cents = (yen / 100) * CENTS_PER_100_YEN;
+    const second = at - (at % 1000);
+    const phone = chance(0.5) ? japaneseMobile(personIndex) : undefined;
+    const messageId = nextId();
+    const tillTyped = (text: string): string => (chance(0.4) ? fullWidth(text) : text);
+    japaneseStoreRows.push({
+      取引ID: messageId,
+      レシート番号: `pos-${orderId}`,
+      会員番号: loyalty ? tillTyped(loyalty) : '',
+      メールアドレス: email ? (chance(0.5) ? fullWidth(email) : emailVariant(email)) : '',
+      電話番号: phone ? tillTyped(phone.written) : '',
+      伝票番号: orderId,
+      合計金額: yenText(yen, random()),
+      購入日時: tokyoDateTime(second, random()),
+      店舗: store,
+    });
+    goodMessageIds.add(messageId);
+    link([
+      aid(`pos-${orderId}`),
+      loyalty ? cid(loyalty) : undefined,
+      email ? eml(email) : undefined,
+      phone ? `phone:${phone.e164}` : undefined,
+    ]);
+    addOrder(
+      orderId,
+      loyalty ? cid(loyalty) : eml(email!),
+      second,
+      cents,
+      'store',
+      maybeRefund(orderId, second, cents, refundUser, yen),
+      'JPY',
     );
   };
   const onlineOrder = (
@@ -302,6 +407,7 @@ export function generateDemoPopulation(input: DemoOptions): DemoPopulation {
   const members: { userId: string; index: number }[] = [];
   for (let i = 0; i < options.people; i++) {
     person = `${tag}-person-${i}`;
+    personIndex = i;
     personIdentifiers.set(person, new UnionFind());
     const kind = random();
     if (kind < 0.55) {
@@ -556,6 +662,7 @@ export function generateDemoPopulation(input: DemoOptions): DemoPopulation {
     prefix,
     messages,
     storeRows,
+    japaneseStoreRows,
     truth: { people: options.people, profiles, components, goodMessageIds, bad, orders, duplicates: retries.length },
   };
 }
@@ -575,6 +682,64 @@ export function storeRowsCsv(rows: readonly StoreRow[]): string {
   ];
   const quote = (value: string): string => (/[",\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value);
   return `${[columns.join(','), ...rows.map((row) => columns.map((c) => quote(row[c])).join(','))].join('\n')}\n`;
+}
+
+/** The Japanese stores' export as Excel writes it in Japan: CP932, CRLF, quoted where needed. */
+export function japaneseStoreCsv(rows: readonly JapaneseStoreRow[]): Buffer {
+  const columns: (keyof JapaneseStoreRow)[] = [
+    '取引ID',
+    'レシート番号',
+    '会員番号',
+    'メールアドレス',
+    '電話番号',
+    '伝票番号',
+    '合計金額',
+    '購入日時',
+    '店舗',
+  ];
+  const quote = (value: string): string => (/[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value);
+  const lines = [columns.join(','), ...rows.map((row) => columns.map((c) => quote(row[c])).join(','))];
+  return iconv.encode(`${lines.join('\r\n')}\r\n`, 'cp932');
+}
+
+/** ASCII in its full-width forms, as a Japanese input method types it. */
+function fullWidth(text: string): string {
+  return text.replace(/[!-~]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 0xfee0));
+}
+
+/** A yen amount in one of the ways Japanese back offices write it. */
+function yenText(yen: number, draw: number): string {
+  const grouped = yen.toLocaleString('en-US');
+  if (draw < 0.3) return `￥${grouped}`;
+  if (draw < 0.6) return `${grouped}円`;
+  if (draw < 0.8) return `${fullWidth(grouped)}円`;
+  return `¥${grouped}`; // CP932 has no U+00A5: it becomes 0x5C, which Japanese Windows shows as ¥
+}
+
+/** A moment in Tokyo time (UTC+9, no daylight saving) in one of the ways Japanese exports write dates. */
+function tokyoDateTime(ms: number, draw: number): string {
+  const t = new Date(ms + 9 * 3_600_000);
+  const [y, m, d, hh, mm, ss] = [
+    t.getUTCFullYear(),
+    t.getUTCMonth() + 1,
+    t.getUTCDate(),
+    t.getUTCHours(),
+    t.getUTCMinutes(),
+    t.getUTCSeconds(),
+  ];
+  const two = (n: number): string => String(n).padStart(2, '0');
+  const reiwa = y - 2018;
+  const era = reiwa === 1 ? '元' : String(reiwa);
+  if (draw < 0.3) return `令和${era}年${m}月${d}日 ${hh}:${two(mm)}:${two(ss)}`;
+  if (draw < 0.5) return `R${reiwa}.${m}.${d} ${hh}:${two(mm)}:${two(ss)}`;
+  if (draw < 0.8) return `${y}/${m}/${d} ${hh}:${two(mm)}:${two(ss)}`;
+  return fullWidth(`${y}年${m}月${d}日 ${hh}時${mm}分${ss}秒`);
+}
+
+/** A Japanese mobile number of the person (unique per index), as written and in E.164. */
+function japaneseMobile(index: number): { written: string; e164: string } {
+  const [a, b] = [String(1000 + Math.floor(index / 10_000)), String(index % 10_000).padStart(4, '0')];
+  return { written: `+81 90-${a}-${b}`, e164: `+8190${a}${b}` };
 }
 
 /** Splits messages into /v1/batch bodies of at most `size` messages. */

@@ -7,10 +7,14 @@ import { errorMessage, KumikiError } from '../../common/errors';
 import { createKafkaClient } from '../../common/kafka/client';
 import { AvroCodec, SchemaRegistryClient } from '../../common/registry';
 import { schema, type DeadLetter } from '../../../schemas';
-import { importFile } from '../import/import-file';
+import { importFile, type ImportOptions } from '../import/import-file';
+import { importSettings, parseMapPairs } from '../import/map-record';
 import {
   batchesOf,
+  demoCurrencyRates,
   generateDemoPopulation,
+  japaneseStoreCsv,
+  japaneseStoreMapping,
   storeRowsCsv,
   type DemoPopulation,
   type SegmentMessage,
@@ -19,7 +23,8 @@ import {
 /**
  * `kumiki demo` without the terminal: generates the population (demo-population.ts), sends
  * its web/app/email traffic through the collector in /v1/batch requests and its store
- * purchases through the import path (the same code as `kumiki import`), waits until the
+ * purchases through the import path (the same code as `kumiki import`: a UTF-8 export, and the
+ * Japanese stores' CP932 export with yen amounts and era dates), waits until the
  * pipeline has caught up, and reads back what a marketer looks at — all through public
  * interfaces: HTTP in, SQL through the read API, the dead-letter topic through the registry.
  *
@@ -68,6 +73,10 @@ export interface DemoReport {
   readonly accepted: number;
   readonly rejected: number;
   readonly imported: number;
+  /** Purchases of the Japanese stores' CP932 export, and their yen. */
+  readonly japaneseStore: { readonly orders: number; readonly yen: number };
+  /** False when the stack's RFM has no JPY rate: then yen count 0 in revenue. */
+  readonly yenConverted: boolean;
   readonly expectedEvents: number;
   readonly events: number;
   readonly profiles: number;
@@ -161,8 +170,10 @@ async function postWithRetry(
 
 async function importStorePurchases(settings: DemoSettings, population: DemoPopulation): Promise<number> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'kumiki-demo-'));
-  const file = path.join(dir, `${storeSource}.csv`);
-  const bar = settings.progress?.phase('importing store purchases', population.storeRows.length);
+  const bar = settings.progress?.phase(
+    'importing store purchases',
+    population.storeRows.length + population.japaneseStoreRows.length,
+  );
   const producer = await DirectProducer.connect({
     brokers: settings.kafkaBrokers,
     registryUrl: settings.registryUrl,
@@ -171,19 +182,32 @@ async function importStorePurchases(settings: DemoSettings, population: DemoPopu
     clientId: 'kumiki-demo',
     logger: pino({ level: 'silent' }),
   });
+  const exports: { file: string; bytes: Buffer; options: Partial<ImportOptions> }[] = [
+    { file: `${storeSource}.csv`, bytes: Buffer.from(storeRowsCsv(population.storeRows)), options: {} },
+    {
+      file: `${storeSource}-ja.csv`,
+      bytes: japaneseStoreCsv(population.japaneseStoreRows),
+      options: { mapping: parseMapPairs(japaneseStoreMapping), ...importSettings({ locale: 'ja-JP' }) },
+    },
+  ];
   try {
-    await fs.writeFile(file, storeRowsCsv(population.storeRows));
     let sent = 0;
-    const summary = await importFile({ file, source: storeSource }, async (events) => {
-      await producer.send(events);
-      sent += events.length;
-      bar?.update(sent);
-    });
-    if (summary.rejected > 0)
-      throw new DemoError(
-        `the store export was rejected on ${summary.rejected} lines: ${JSON.stringify(summary.rejects.slice(0, 3))}`,
+    for (const { file, bytes, options } of exports) {
+      await fs.writeFile(path.join(dir, file), bytes);
+      const summary = await importFile(
+        { file: path.join(dir, file), source: storeSource, ...options },
+        async (events) => {
+          await producer.send(events);
+          sent += events.length;
+          bar?.update(sent);
+        },
       );
-    return summary.sent;
+      if (summary.rejected > 0)
+        throw new DemoError(
+          `the store export ${file} was rejected on ${summary.rejected} lines: ${JSON.stringify(summary.rejects.slice(0, 3))}`,
+        );
+    }
+    return sent;
   } finally {
     bar?.stop();
     await producer.close().catch(() => undefined);
@@ -292,6 +316,14 @@ async function readReport(
     `SELECT toString(count()) AS n FROM identities WHERE profile_id IN (${demoProfiles})`,
     { prefix },
   );
+  const [yen] = await settings.sql<Record<string, string>>(
+    `SELECT toString(count()) AS orders, toString(sum(revenue)) AS yen FROM events
+     WHERE startsWith(message_id, {prefix:String}) AND event = 'Order Completed' AND currency = 'JPY'`,
+    { prefix },
+  );
+  const [rates] = await settings.sql<{ jpy: number | string }>(
+    "SELECT has(argMax(currencies, version), 'JPY') AS jpy FROM rfm_settings_store",
+  );
   const grid = await settings.sql<Record<string, string | number>>(
     `SELECT r_score AS r, f_score AS f, toString(count()) AS profiles, toString(sum(monetary_cents)) AS cents
      FROM rfm WHERE profile_id IN (${demoProfiles}) GROUP BY r, f ORDER BY r DESC, f`,
@@ -324,6 +356,8 @@ async function readReport(
     events: num(totals?.events),
     profiles: num(totals?.profiles),
     identifiers: num(identifiers?.n),
+    japaneseStore: { orders: num(yen?.orders), yen: num(yen?.yen) },
+    yenConverted: num(rates?.jpy) === 1,
     purchasers: rfmGrid.reduce((sum, cell) => sum + cell.profiles, 0),
     revenueCents: rfmGrid.reduce((sum, cell) => sum + cell.revenueCents, 0),
     rfmGrid,
@@ -417,6 +451,13 @@ export function formatDemoReport(report: DemoReport): string {
     `Profiles stitched   ${n(report.profiles)} profiles from ${n(report.events)} events and ${n(report.identifiers)} identifiers (caught up in ${(report.waitedMs / 1000).toFixed(1)} s)`,
   );
   lines.push(`Purchasers          ${n(report.purchasers)}, net revenue ${usd(report.revenueCents)}`);
+  lines.push(
+    `Japanese stores     ${n(report.japaneseStore.orders)} purchases, ¥${n(report.japaneseStore.yen)} (CP932 export: yen amounts, 令和 dates, full-width contacts)`,
+  );
+  if (!report.yenConverted)
+    lines.push(
+      `  note: the stack has no JPY rate, so yen count 0 in revenue and RFM; start it with RFM_CURRENCY_RATES=${demoCurrencyRates}`,
+    );
   lines.push('');
   lines.push(
     'RFM grid: profiles (net revenue) by R score (rows, 5 = bought most recently) and F score (columns, 5 = most orders)',
