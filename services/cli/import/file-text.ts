@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
 import iconv from 'iconv-lite';
 import { KumikiError } from '../../common/errors';
+import { countLineBreaks } from './line-breaks';
 import { byteOrderMark, encodingLabel, type TextEncoding, unitSize } from './text-encodings';
 
 /**
@@ -181,14 +182,6 @@ function afterLastLineBreak(buffer: Buffer, encoding: TextEncoding): number {
 function codeUnit(buffer: Buffer, at: number, encoding: TextEncoding): number {
   if (unitSize(encoding) === 1) return buffer[at]!;
   return encoding === 'utf-16le' ? buffer.readUInt16LE(at) : buffer.readUInt16BE(at);
-}
-
-/** LF, CR and CRLF each end one line. */
-function countLineBreaks(text: string): number {
-  let count = 0;
-  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) count += 1;
-  for (let i = text.indexOf('\r'); i >= 0; i = text.indexOf('\r', i + 1)) if (text[i + 1] !== '\n') count += 1;
-  return count;
 }
 
 /** The first bad sequence of a part known to hold one (rare, so it may be slow). */

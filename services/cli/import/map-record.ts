@@ -261,34 +261,30 @@ function readValue(
   name: string,
   timeZone: string | undefined,
 ): Parsed<{ value: unknown; yen: boolean }> {
-  const done = (value: unknown, yen = false): Parsed<{ value: unknown; yen: boolean }> => ({
-    ok: true,
-    value: { value, yen },
-  });
   if (typeof raw !== 'string') {
-    if (type === 'text' || ((type === 'number' || type === 'amount') && typeof raw === 'number')) return done(nfc(raw));
+    if (type === 'text' || ((type === 'number' || type === 'amount') && typeof raw === 'number'))
+      return { ok: true, value: { value: nfc(raw), yen: false } };
     return { ok: false, reason: `${JSON.stringify(raw)} is not ${type === 'datetime' ? 'a date-time' : `a ${type}`}` };
   }
-  const text = raw.trim();
   switch (type) {
     case 'text':
-      if (name === 'products') return productsOf(text);
-      return done(raw.normalize('NFC'));
+      if (name === 'products') return productsOf(raw.trim());
+      return { ok: true, value: { value: raw.normalize('NFC'), yen: false } };
     case 'number': {
-      const number = parseNumber(text);
-      return number.ok ? done(number.value) : number;
+      const number = parseNumber(raw);
+      return number.ok ? { ok: true, value: { value: number.value, yen: false } } : number;
     }
     case 'amount': {
-      const amount = parseAmount(text);
-      return amount.ok ? done(amount.value.value, amount.value.yen) : amount;
+      const amount = parseAmount(raw);
+      return amount.ok ? { ok: true, value: amount.value } : amount;
     }
     case 'date': {
-      const date = parseCalendarDate(text);
-      return date.ok ? done(date.value) : date;
+      const date = parseCalendarDate(raw);
+      return date.ok ? { ok: true, value: { value: date.value, yen: false } } : date;
     }
     case 'datetime': {
-      const ms = parseDateTime(text, timeZone);
-      return ms.ok ? done(new Date(ms.value).toISOString()) : ms;
+      const ms = parseDateTime(raw, timeZone);
+      return ms.ok ? { ok: true, value: { value: new Date(ms.value).toISOString(), yen: false } } : ms;
     }
   }
 }

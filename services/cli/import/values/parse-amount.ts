@@ -27,10 +27,11 @@ export function parseNumber(raw: string): Parsed<number> {
   return read.ok ? { ok: true, value: read.value.value } : read;
 }
 
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 const NUMBER = /^(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?:e[+-]?\d+)?$/i;
 
 function readNumber(raw: string, money: boolean): Parsed<Amount> {
-  let text = raw.normalize('NFKC').replace(/\s+/g, '');
+  let text = (PRINTABLE_ASCII.test(raw) ? raw : raw.normalize('NFKC')).replace(/\s+/g, '');
   let negative = false;
   let yen = false;
   const bracketed = /^\((.+)\)$/.exec(text);

@@ -1,4 +1,4 @@
-import { DateTime, FixedOffsetZone, IANAZone, type Zone } from 'luxon';
+import { FixedOffsetZone, IANAZone, type Zone } from 'luxon';
 import { eraNamed, eraNamePattern, gregorianAdoption, type JapaneseEra } from './japanese-eras';
 import type { Parsed } from './parsed';
 
@@ -43,10 +43,11 @@ interface DateTimeParts extends CalendarDate {
 export function parseDateTime(raw: string, timeZone?: string): Parsed<number> {
   const parts = dateTimeParts(raw);
   if (!parts.ok) return parts;
-  const { zone, ...fields } = parts.value;
-  const at = DateTime.fromObject(fields, { zone: zone ?? timeZone ?? 'UTC' });
-  if (!at.isValid) return { ok: false, reason: `${quote(raw)} is not a real date or time (${at.invalidExplanation})` };
-  return { ok: true, value: at.toMillis() };
+  const p = parts.value;
+  const invalid = invalidField(p);
+  if (invalid !== undefined) return { ok: false, reason: `${quote(raw)} is not a real date or time (${invalid})` };
+  const zone = p.zone ?? (timeZone === undefined ? FixedOffsetZone.utcInstance : IANAZone.create(timeZone));
+  return { ok: true, value: instantOf(wallClockMs(p), zone) };
 }
 
 /** The calendar date written in the value (`YYYY-MM-DD`); a time, if written, is ignored. */
@@ -72,11 +73,11 @@ const COMPACT = /^(\d{4})(\d{2})(\d{2})(?:(\d{2})(\d{2})(\d{2}))?$/;
 const TIME =
   /^(?:(午前|午後)\s?)?(\d{1,2})(?::(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?|時(?:(\d{1,2})分(?:(\d{1,2})秒)?)?)/;
 const ZONE = /^(Z|UTC|GMT|JST|[+-]\d{2}(?::?\d{2})?)$/i;
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 const WEEKDAY = /\s?\([月火水木金土日](?:曜日?)?\)/;
 
 function dateTimeParts(raw: string): Parsed<DateTimeParts> {
-  let text = raw
-    .normalize('NFKC')
+  let text = (PRINTABLE_ASCII.test(raw) ? raw : raw.normalize('NFKC'))
     .trim()
     .replace(/\s+/g, ' ')
     .replace(/\s*([年月日時分秒])\s*/g, '$1')
@@ -112,7 +113,9 @@ function dateTimeParts(raw: string): Parsed<DateTimeParts> {
     if (!written || !time) return unreadable(raw);
     zone = zoneOf(written[1]!);
   }
-  return { ok: true, value: { ...date.value.date, hour, minute, second, millisecond, zone } };
+  const { year, month, day } = date.value.date;
+  // Fields spelled out: an object spread here cost more than the rest of the parse.
+  return { ok: true, value: { year, month, day, hour, minute, second, millisecond, zone } };
 }
 
 function datePart(text: string, raw: string): Parsed<{ date: CalendarDate; length: number }> {
@@ -146,6 +149,61 @@ function eraDate(era: JapaneseEra, eraYear: number, month: number, day: number, 
     };
   return { ok: true, value: date };
 }
+
+function invalidField(p: DateTimeParts): string | undefined {
+  if (p.month < 1 || p.month > 12) return `there is no month ${p.month}`;
+  const days = new Date(wallClockMs({ year: p.year, month: p.month + 1, day: 0 })).getUTCDate();
+  if (p.day < 1 || p.day > days) return `${p.year}-${pad(p.month)} has no day ${p.day}`;
+  if (p.hour > 23 || p.minute > 59 || p.second > 59)
+    return `there is no time ${p.hour}:${pad(p.minute)}:${pad(p.second)}`;
+  return undefined;
+}
+
+/** The wall-clock time as epoch ms read as UTC (any year: Date.UTC would take 0–99 as 1900–1999). */
+function wallClockMs(p: CalendarDate & Partial<DateTimeParts>): number {
+  const date = new Date(0);
+  date.setUTCFullYear(p.year, p.month - 1, p.day);
+  date.setUTCHours(p.hour ?? 0, p.minute ?? 0, p.second ?? 0, p.millisecond ?? 0);
+  return date.getTime();
+}
+
+/**
+ * The instant of a wall-clock time (as epoch ms of that time read as UTC) in a zone. The zone's
+ * offset is tried at the wall-clock time and corrected once; a time that a daylight-saving change
+ * skips is read with the offset before the change (02:30 on a spring-forward night is 03:30), and
+ * a time that happens twice when clocks go back is the later one.
+ */
+function instantOf(local: number, zone: Zone): number {
+  const first = offsetAt(zone, local);
+  const guess = local - first * MINUTE;
+  const second = offsetAt(zone, guess);
+  if (second === first) return guess;
+  const corrected = local - second * MINUTE;
+  return offsetAt(zone, corrected) === second ? corrected : local - Math.min(first, second) * MINUTE;
+}
+
+/**
+ * A zone's UTC offset in minutes at an instant. luxon asks Intl for each (about 15 µs), and an
+ * import asks once per row: offsets are cached per zone and UTC hour, when the offset is the same
+ * at both ends of the hour (no zone changes its offset twice within an hour).
+ */
+function offsetAt(zone: Zone, ms: number): number {
+  if (zone.isUniversal) return zone.offset(ms);
+  const hour = Math.floor(ms / HOUR);
+  const key = `${zone.name}\u0000${hour}`;
+  const cached = offsetCache.get(key);
+  if (cached !== undefined) return cached;
+  const start = zone.offset(hour * HOUR);
+  if (start !== zone.offset(hour * HOUR + HOUR - 1)) return zone.offset(ms);
+  if (offsetCache.size >= OFFSET_CACHE_SIZE) offsetCache.clear();
+  offsetCache.set(key, start);
+  return start;
+}
+
+const MINUTE = 60_000;
+const HOUR = 3_600_000;
+const OFFSET_CACHE_SIZE = 100_000;
+const offsetCache = new Map<string, number>();
 
 function zoneOf(written: string): Zone {
   const upper = written.toUpperCase();
