@@ -134,6 +134,19 @@ describe('dates as Japanese files write them', () => {
     expect(parseDateTime('2024/1/15 9:00', 'Europe/Berlin')).toEqual({ ok: true, value: Date.UTC(2024, 0, 15, 8) });
     expect(parseDateTime('2024/5/1 9:00')).toEqual({ ok: true, value: Date.UTC(2024, 4, 1, 9) });
     expect(parseDateTime('令和6年5月1日')).toEqual({ ok: true, value: Date.UTC(2024, 4, 1) });
+    expect(parseDateTime('0099-01-01')).toEqual({ ok: true, value: Date.parse('0099-01-01T00:00:00Z') });
+  });
+
+  it('reads wall-clock times around daylight-saving changes as the time zone database has them', () => {
+    const berlin = 'Europe/Berlin';
+    expect(parseDateTime('2024/3/31 1:59', berlin)).toEqual({ ok: true, value: Date.UTC(2024, 2, 31, 0, 59) });
+    // 02:30 does not exist that night: read as 03:30 summer time.
+    expect(parseDateTime('2024/3/31 2:30', berlin)).toEqual({ ok: true, value: Date.UTC(2024, 2, 31, 1, 30) });
+    expect(parseDateTime('2024/3/31 3:00', berlin)).toEqual({ ok: true, value: Date.UTC(2024, 2, 31, 1) });
+    // 02:30 happens twice when clocks go back: the later one.
+    expect(parseDateTime('2024/10/27 2:30', berlin)).toEqual({ ok: true, value: Date.UTC(2024, 9, 27, 1, 30) });
+    expect(parseDateTime('2024/10/27 3:30', berlin)).toEqual({ ok: true, value: Date.UTC(2024, 9, 27, 2, 30) });
+    expect(parseDateTime('2024/7/1 12:00', 'America/New_York')).toEqual({ ok: true, value: Date.UTC(2024, 6, 1, 16) });
   });
 
   it.each([
