@@ -1,14 +1,22 @@
 /**
- * Event-to-SegmentChange latency at a steady load, through the running profile-materializer
+ * Order-to-SegmentChange latency at a steady load, through the running profile-materializer
  * (in process, default settings, embedded chDB) on real Kafka and the real registry.
  *
- *   npm run build && node dist/bench/segment-latency.js [eventsPerSecond=200] [seconds=20]
+ *   npm run bench -- segment-latency
+ *   npm run build && node dist/bench/segment-latency.js [ordersPerSecond=200] [seconds=60]
  *
- * One rule segment ("did Signed Up"); every event is a new profile's Signed Up, produced onto
- * the stitched-events topic at a steady rate. Latency = when a read_committed consumer of the
- * changes topic received the profile's `entered` minus when its event was handed to the
- * producer. Reported: p50, p95, p99, max (target p95 ≤ 2 s), and where the time goes.
- * MATERIALIZER_REFRESH_* and MATERIALIZER_LINGER_MS from the environment are passed on.
+ * Every event is a new profile's first `Order Completed` (150 USD), produced onto the
+ * stitched-events topic at a steady rate. Two segments, each entered by every profile:
+ * - a rule segment, `{ "performed": { "event": "Order Completed" } }`: it reads the events, so
+ *   the incremental evaluation after the batch moves it (target p95 ≤ 2 s);
+ * - an SQL segment, `SELECT profile_id FROM rfm WHERE monetary >= 100`: `rfm` is the RFM
+ *   snapshot, so it can only move after the next snapshot holds the order, when the snapshot
+ *   announces the profiles whose RFM changed (target p95 ≤ 10 s).
+ * Latency = when a read_committed consumer of the changes topic received the profile's `entered`
+ * minus when its order was handed to the producer. Reported per segment: p50, p95, p99, max, how
+ * many entered through which evaluation (incremental or the sweep), the snapshots written, and
+ * the load average of the machine, which other work may share.
+ * MATERIALIZER_*, RFM_SNAPSHOT_* and SEGMENT_* settings from the environment are passed on.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -25,14 +33,33 @@ import { createMaterializerService, materializerTopics } from '../services/profi
 import { createSegment } from '../services/profile-materializer/segments/segment.repository';
 import { defaultSegmentLimits } from '../services/profile-materializer/segments/validate-segment-sql';
 import { eventWith, schema, type SegmentChange, type StitchedEvent } from '../schemas';
+import { line, percentile } from './support/measure';
 
-const [rate = 200, seconds = 20] = process.argv.slice(2).map(Number);
+const [rate = 200, seconds = 60] = process.argv.slice(2).map(Number);
 const logger = pino({ level: 'warn' });
 const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 const registryUrl = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
+const passedOn = /^(MATERIALIZER_|RFM_SNAPSHOT_|SEGMENT_)/;
 
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+/** Entered changes of one segment: latency per profile and how many came from each evaluation. */
+class Arrivals {
+  readonly latencies: number[] = [];
+  readonly byEvaluation = new Map<string, number>();
+
+  add(latencyMs: number, evaluation: string): void {
+    this.latencies.push(latencyMs);
+    this.byEvaluation.set(evaluation, (this.byEvaluation.get(evaluation) ?? 0) + 1);
+  }
+
+  report(name: string, total: number): void {
+    const sorted = [...this.latencies].sort((a, b) => a - b);
+    const kinds = [...this.byEvaluation].map(([kind, n]) => `${n} ${kind}`).join(', ');
+    line(`${name}: entered`, `${sorted.length}/${total} (${kinds || 'none'})`);
+    line(
+      `${name}: order → SegmentChange`,
+      `p50 ${percentile(sorted, 50)} ms, p95 ${percentile(sorted, 95)} ms, p99 ${percentile(sorted, 99)} ms, max ${sorted.at(-1)} ms`,
+    );
+  }
 }
 
 async function main(): Promise<void> {
@@ -49,9 +76,14 @@ async function main(): Promise<void> {
     logger,
   );
   await runMigrations(ch, { logger });
-  await createSegment(
+  const rule = await createSegment(
     ch,
-    { name: 'signed up', rule: { performed: { event: 'Signed Up' } } },
+    { name: 'bought', rule: { performed: { event: 'Order Completed' } } },
+    { limits: defaultSegmentLimits },
+  );
+  const sql = await createSegment(
+    ch,
+    { name: 'rfm 100+', sql: 'SELECT profile_id FROM rfm WHERE monetary >= 100' },
     { limits: defaultSegmentLimits },
   );
   const config = loadMaterializerConfig({
@@ -68,12 +100,8 @@ async function main(): Promise<void> {
     MATERIALIZER_DLQ_TOPIC: `${run}.dlq`,
     MATERIALIZER_GROUP_ID: run,
     SEGMENT_CHANGES_TOPIC: `${run}.segments`,
-    // Materializer tuning can be tried from the environment, e.g. MATERIALIZER_REFRESH_INTERVAL_MS=200.
-    ...Object.fromEntries(
-      Object.entries(process.env).filter(
-        ([name]) => name.startsWith('MATERIALIZER_REFRESH') || name === 'MATERIALIZER_LINGER_MS',
-      ),
-    ),
+    // Tuning can be tried from the environment, e.g. RFM_SNAPSHOT_MIN_INTERVAL_MS=3000.
+    ...Object.fromEntries(Object.entries(process.env).filter(([name]) => passedOn.test(name))),
   });
   const base = createServiceBase('profile-materializer', config);
   const { service } = createMaterializerService(config, base);
@@ -96,8 +124,10 @@ async function main(): Promise<void> {
   const producer = kafka.producer();
   await producer.connect();
   const sentAt = new Map<string, number>();
-  const latencies: number[] = [];
-  const toEvaluation: number[] = [];
+  const arrivals = new Map([
+    [rule.id, new Arrivals()],
+    [sql.id, new Arrivals()],
+  ]);
   const consumer = kafka.consumer({
     groupId: `${run}-reader`,
     topics: [config.SEGMENT_CHANGES_TOPIC],
@@ -111,15 +141,14 @@ async function main(): Promise<void> {
     for (const message of batch.messages) {
       const { value } = await codec.decode<SegmentChange>(message.value!, schema('SegmentChange').type);
       const sent = sentAt.get(value.profileId);
-      if (value.change === 'entered' && sent !== undefined) {
-        latencies.push(received - sent);
-        toEvaluation.push(value.at - sent);
-      }
+      if (value.change === 'entered' && sent !== undefined)
+        arrivals.get(value.segmentId)?.add(received - sent, value.evaluation);
     }
     const last = batch.messages.at(-1);
     if (last) context.resolveOffset(last.offset);
   });
 
+  const loadBefore = os.loadavg();
   const total = rate * seconds;
   const started = Date.now();
   for (let i = 0; i < total; i++) {
@@ -135,11 +164,12 @@ async function main(): Promise<void> {
       event: eventWith({
         messageId: `${profileId}-m`,
         type: 'track',
-        event: 'Signed Up',
+        event: 'Order Completed',
         userId: profileId,
         timestamp: at,
         channel: 'web',
         source: 'bench',
+        properties: JSON.stringify({ order_id: `${profileId}-o`, revenue: 150, currency: 'USD' }),
       }),
     };
     sentAt.set(profileId, at);
@@ -147,34 +177,46 @@ async function main(): Promise<void> {
       { key: profileId, value: codec.encode(config.MATERIALIZER_STITCHED_TOPIC, record) },
     ]);
   }
-  const deadline = Date.now() + 60_000;
-  while (latencies.length < total && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
-  const sorted = [...latencies].sort((a, b) => a - b);
+  const sendSeconds = (Date.now() - started) / 1000;
+  const loadDuring = os.loadavg();
+  const complete = (): boolean => [...arrivals.values()].every((a) => a.latencies.length >= total);
+  const deadline = Date.now() + 90_000;
+  while (!complete() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+
   process.stdout.write(
-    `${rate} events/s for ${seconds} s: ${latencies.length}/${total} SegmentChanges; latency p50 ${percentile(sorted, 50)} ms, p95 ${percentile(sorted, 95)} ms, p99 ${percentile(sorted, 99)} ms, max ${sorted.at(-1)} ms\n`,
+    `${total} orders of new profiles at ${rate}/s (sent in ${sendSeconds.toFixed(1)} s); ${os.cpus().length} cores, load average ${loadBefore[0]!.toFixed(1)} before, ${loadDuring[0]!.toFixed(1)} at the end of sending\n`,
   );
-  const evalSorted = [...toEvaluation].sort((a, b) => a - b);
-  process.stdout.write(
-    `event handed to the producer → evaluation start (SegmentChange.at): p50 ${percentile(evalSorted, 50)} ms, p95 ${percentile(evalSorted, 95)} ms\n`,
-  );
-  // Where the time goes: mean time from a batch handing its profiles over to committed changes, and of one incremental run.
+  arrivals.get(rule.id)!.report('rule segment (events)', total);
+  arrivals.get(sql.id)!.report('SQL segment over rfm', total);
   const metrics = await base.metrics.getMetricsAsJSON();
-  const mean = (name: string, labels: Record<string, string> = {}): string => {
+  const sumOf = (name: string, labels: Record<string, string> = {}, suffix = ''): number => {
     const metric = metrics.find((m) => m.name === name) as
       | { values: Array<{ metricName?: string; value: number; labels: Record<string, unknown> }> }
       | undefined;
-    const pick = (suffix: string): number =>
+    return (
       metric?.values
         .filter(
-          (v) => v.metricName === `${name}${suffix}` && Object.entries(labels).every(([k, l]) => v.labels[k] === l),
+          (v) =>
+            (v.metricName ?? name) === `${name}${suffix}` &&
+            Object.entries(labels).every(([k, l]) => v.labels[k] === l),
         )
-        .reduce((sum, v) => sum + v.value, 0) ?? 0;
-    const count = pick('_count');
-    return count > 0 ? `${((pick('_sum') / count) * 1000).toFixed(0)} ms over ${count}` : 'n/a';
+        .reduce((sum, v) => sum + v.value, 0) ?? 0
+    );
   };
-  process.stdout.write(
-    `mean hand-over → committed: ${mean('kumiki_segment_incremental_lag_seconds')}; incremental run: ${mean('kumiki_segment_evaluation_seconds', { evaluation: 'incremental' })}; materializer batch: ${mean('kumiki_materializer_batch_seconds')}\n`,
+  const mean = (name: string, labels: Record<string, string> = {}): string => {
+    const count = sumOf(name, labels, '_count');
+    return count > 0 ? `${((sumOf(name, labels, '_sum') / count) * 1000).toFixed(0)} ms over ${count}` : 'n/a';
+  };
+  line('mean hand-over → committed changes', mean('kumiki_segment_incremental_lag_seconds'));
+  line('mean incremental run', mean('kumiki_segment_evaluation_seconds', { evaluation: 'incremental' }));
+  line('mean materializer batch', mean('kumiki_materializer_batch_seconds'));
+  const [snapshots] = await ch.query<{ n: string }>('SELECT count() AS n FROM rfm_snapshots_store');
+  line('RFM snapshots written (one at start)', snapshots?.n ?? '?');
+  line(
+    'profiles republished after RFM snapshots',
+    String(sumOf('kumiki_materializer_profiles_republished_total', { reason: 'rfm' })),
   );
+
   await consumer.disconnect();
   await producer.disconnect();
   await service.stop();
@@ -192,7 +234,7 @@ async function main(): Promise<void> {
     .catch(() => undefined);
   await admin.disconnect();
   fs.rmSync(home, { recursive: true, force: true });
-  if (latencies.length < total) throw new Error(`only ${latencies.length} of ${total} changes arrived`);
+  if (!complete()) throw new Error('not every profile entered both segments');
 }
 
 main().then(

@@ -61,6 +61,9 @@ export function consumerSettings(config: MaterializerConfig) {
  * stop is the reverse, HTTP first (so the snapshots and segment evaluation, which publish
  * profile updates too, stop before the producer does).
  *
+ * Segments are evaluated for the profiles each batch touched and, for the segments that read
+ * derived data (the RFM snapshot), for the profiles whose derived rows changed.
+ *
  * ProfileUpdates come from three paths, all through publishProfileUpdates (one at a time):
  * the consumer's refresh of the profiles a batch touched; RFM snapshots, for profiles whose RFM
  * row changed (other people's purchases moved the quintiles, recency crossed a boundary); and
@@ -96,13 +99,6 @@ export function createMaterializerService(
   const republisher = createProfileRepublisher();
   const republish = (ids: readonly string[], reason: RepublishReason): Promise<number> =>
     republisher(ids, materializeDeps(), reason);
-  const rfmSnapshots = createRfmSnapshotter({
-    clickhouse: () => clickhouse.clickhouse,
-    logger,
-    intervalMs: config.RFM_SNAPSHOT_INTERVAL_MS,
-    minIntervalMs: config.RFM_SNAPSHOT_MIN_INTERVAL_MS,
-    onProfilesChanged: async (ids) => void (await republish(ids, 'rfm')),
-  });
   const segments = createSegmentEvaluation({
     kafka,
     clickhouse: () => clickhouse.clickhouse,
@@ -111,6 +107,20 @@ export function createMaterializerService(
     logger,
     metrics,
     onMembershipChanged: async (ids) => void (await republish(ids, 'segments')),
+  });
+  // Derived data segments read (docs/segments.md): `rfm` is the snapshot, and rules on RFM read
+  // rfm_as_of, whose scores move with other people's purchases, which the snapshot finds.
+  const rfmChanged = segments.derivedDataSource({ name: 'rfm', tables: ['rfm', 'rfm_as_of'] });
+  const rfmSnapshots = createRfmSnapshotter({
+    clickhouse: () => clickhouse.clickhouse,
+    logger,
+    intervalMs: config.RFM_SNAPSHOT_INTERVAL_MS,
+    minIntervalMs: config.RFM_SNAPSHOT_MIN_INTERVAL_MS,
+    onProfilesChanged: async (ids) => {
+      const room = rfmChanged(ids);
+      await republish(ids, 'rfm');
+      await room;
+    },
   });
   const deadLetters = createDeadLetterHandler({
     service: 'profile-materializer',

@@ -36,9 +36,13 @@ export function segmentQuery(segment: SegmentSource, options: SegmentQueryOption
     if (!segment.rule) throw new TypeError('a rule segment without its rule');
     return compileRule(segment.rule, { candidates, ...(segment.purpose ? { purpose: segment.purpose } : {}) });
   }
-  const members = segment.purpose
-    ? 'SELECT profile_id FROM profiles WHERE consent[{purpose:String}]'
-    : 'SELECT profile_id FROM profiles';
+  // The candidates also restrict the profiles read (a primary-key range of profiles_store), so an
+  // incremental run does not read every profile.
+  const conditions = [
+    ...(segment.purpose ? ['consent[{purpose:String}]'] : []),
+    ...(candidates ? [`profile_id IN ${CANDIDATES_PARAM}`] : []),
+  ];
+  const members = `SELECT profile_id FROM profiles${conditions.length > 0 ? ` WHERE ${conditions.join(' AND ')}` : ''}`;
   const sql = [
     'SELECT DISTINCT toString(s.profile_id) AS profile_id',
     'FROM (',

@@ -4,6 +4,7 @@ import type { ClickHouse } from '../../common/clickhouse/client-factory';
 import { InvalidSegmentError, SegmentInUseError, SegmentNotFoundError } from './segment-errors';
 import { formatPath, parseRule, referencedSegments, type Rule } from './segment-rule';
 import { segmentQuery, type SegmentSource } from './segment-query';
+import { analyseSegmentReads, writeSegmentReads } from './segment-reads';
 import { checkRunsWithinLimits, validateSegmentSql, type SegmentLimits } from './validate-segment-sql';
 
 /**
@@ -80,7 +81,8 @@ export function parseSegmentInput(body: unknown): ParsedInput {
 /**
  * Validates and saves a segment. Rules: the schema, then referenced segments must exist, then
  * the compiled SQL must run within the limits. SQL: see validateSegmentSql. Throws
- * InvalidSegmentError (non-retriable) naming the problem.
+ * InvalidSegmentError (non-retriable) naming the problem. The tables its member query reads are
+ * stored with it (segment-reads.ts).
  */
 export async function createSegment(ch: ClickHouse, body: unknown, options: SegmentStoreOptions): Promise<Segment> {
   const now = options.now ?? Date.now;
@@ -101,6 +103,7 @@ export async function createSegment(ch: ClickHouse, body: unknown, options: Segm
     source = { kind: 'sql', sql: statement, rule: null, purpose: input.purpose };
   }
   await checkRunsWithinLimits(ch, source, options.limits, at);
+  const reads = await analyseSegmentReads(ch, source, { now: at, limits: options.limits });
 
   const compiled = source.kind === 'rule' ? segmentQuery(source) : { sql: source.sql, params: {} };
   const segment: Segment = {
@@ -113,6 +116,8 @@ export async function createSegment(ch: ClickHouse, body: unknown, options: Segm
     purpose: input.purpose,
     createdAt: new Date(at).toISOString(),
   };
+  // The tables first: a segment is never live without them (a failed save leaves an unread row).
+  await writeSegmentReads(ch, [{ segmentId: segment.id, tables: reads, version: at }]);
   await ch.insert('segments_store', [storeRow(segment, { deleted: 0, updatedAt: at, version: at })]);
   return segment;
 }

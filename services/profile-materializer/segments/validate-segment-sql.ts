@@ -104,7 +104,7 @@ async function astRoot(
       query: `EXPLAIN AST ${statement}`,
       format: 'TabSeparatedRaw',
       query_params: params,
-      clickhouse_settings: { ...settings(limits), readonly: '1' },
+      clickhouse_settings: { ...segmentCheckSettings(limits), readonly: '1' },
     });
     const text = await result.text();
     // The first word of the first line; embedded chDB may quote the line, a server does not.
@@ -119,8 +119,8 @@ async function astRoot(
   }
 }
 
-/** One settings set for every validation query (embedded chDB keeps one session per set). */
-function settings(limits: SegmentLimits): Record<string, string> {
+/** One settings set for every query that checks a segment (embedded chDB keeps one session per set). */
+export function segmentCheckSettings(limits: SegmentLimits): Record<string, string> {
   return {
     max_execution_time: String(limits.maxExecutionSeconds),
     timeout_overflow_mode: 'throw',
@@ -142,7 +142,10 @@ async function engine(
   field = 'sql',
 ): Promise<Record<string, unknown>[]> {
   try {
-    return await ch.query<Record<string, unknown>>(sql, params, { readOnly: true, settings: settings(limits) });
+    return await ch.query<Record<string, unknown>>(sql, params, {
+      readOnly: true,
+      settings: segmentCheckSettings(limits),
+    });
   } catch (error) {
     throw verdict(error, limits, what, field);
   }

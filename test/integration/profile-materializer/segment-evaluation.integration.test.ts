@@ -203,6 +203,53 @@ async function members(ch: ClickHouse, segmentId: string): Promise<string[]> {
   return rows.map((r) => r.profile_id);
 }
 
+/**
+ * The profile-materializer in process on the harness's database and changes topic (start it once
+ * the segments exist), and a producer of its input: `send(person, fields)` puts one track event
+ * of `prof-<person>` (fields override) on its stitched-events topic.
+ */
+async function runningMaterializer(h: Harness, prefix: string, env: Record<string, string>) {
+  const config = loadMaterializerConfig({
+    ...(await materializerEnv(h.kafka, home, h.ch, prefix)),
+    SEGMENT_CHANGES_TOPIC: h.topic,
+    ...env,
+  });
+  const { service } = createMaterializerService(config, createServiceBase('profile-materializer', config));
+  const registry = new SchemaRegistryClient({ url: testStack().registryUrl });
+  const codec = new AvroCodec(registry, await registry.registerAll(materializerTopics(config)));
+  const producer = h.kafka.producer();
+  await producer.connect();
+  return {
+    service,
+    async send(person: string, fields: Partial<Parameters<typeof eventWith>[0]>): Promise<void> {
+      sequence += 1;
+      const at = Date.now();
+      const record: StitchedEvent = {
+        profileId: `prof-${person}`,
+        identifiers: [{ type: 'user_id', value: person }],
+        stitchedAt: at,
+        event: eventWith({
+          messageId: uniqueName(`e2e-${sequence}`),
+          type: 'track',
+          userId: person,
+          timestamp: at,
+          channel: 'web',
+          source: 'test',
+          ...fields,
+        }),
+      };
+      await producer.send(config.MATERIALIZER_STITCHED_TOPIC, [
+        { key: record.profileId, value: codec.encode(config.MATERIALIZER_STITCHED_TOPIC, record) },
+      ]);
+    },
+    metrics: async (): Promise<string> => (await fetch(`http://127.0.0.1:${config.HTTP_PORT}/metrics`)).text(),
+    async close(): Promise<void> {
+      await producer.disconnect();
+      await service.stop();
+    },
+  };
+}
+
 describe('segment evaluation', () => {
   it('every rule kind enters and exits at the right time: incremental after events, the sweep as time passes', async () => {
     const h = await harness();
@@ -461,50 +508,21 @@ describe('segment evaluation', () => {
 
   it('through the running materializer: a qualifying event enters within seconds, a consent revoke exits', async () => {
     const h = await harness();
-    const config = loadMaterializerConfig({
-      ...(await materializerEnv(h.kafka, home, h.ch, 'segeval')),
-      SEGMENT_CHANGES_TOPIC: h.topic,
-      SEGMENT_SWEEP_INTERVAL_MS: '3600000',
-    });
-    const { service } = createMaterializerService(config, createServiceBase('profile-materializer', config));
-    const registry = new SchemaRegistryClient({ url: testStack().registryUrl });
-    const codec = new AvroCodec(registry, await registry.registerAll(materializerTopics(config)));
-    const producer = h.kafka.producer();
-    await producer.connect();
+    const m = await runningMaterializer(h, 'segeval', { SEGMENT_SWEEP_INTERVAL_MS: '3600000' });
     try {
       const segmentId = await h.segment('pro-marketing', {
         rule: { trait: 'plan', op: 'eq', value: 'pro' },
         purpose: 'marketing',
       });
-      await service.start();
-      const send = async (consent: Record<string, boolean>): Promise<void> => {
-        sequence += 1;
-        const at = Date.now();
-        const record: StitchedEvent = {
-          profileId: 'prof-ann',
-          identifiers: [{ type: 'user_id', value: 'ann' }],
-          stitchedAt: at,
-          event: eventWith({
-            messageId: uniqueName(`e2e-${sequence}`),
-            type: 'identify',
-            userId: 'ann',
-            timestamp: at,
-            channel: 'web',
-            source: 'test',
-            traits: JSON.stringify({ plan: 'pro' }),
-            consent,
-          }),
-        };
-        await producer.send(config.MATERIALIZER_STITCHED_TOPIC, [
-          { key: record.profileId, value: codec.encode(config.MATERIALIZER_STITCHED_TOPIC, record) },
-        ]);
-      };
+      await m.service.start();
+      const send = (consent: Record<string, boolean>): Promise<void> =>
+        m.send('ann', { type: 'identify', traits: JSON.stringify({ plan: 'pro' }), consent });
       const waitForChanges = (expected: string[]): Promise<void> =>
         waitFor(async () => expect(await h.changes()).toEqual(expected), { timeoutMs: 30_000, intervalMs: 200 });
 
       await send({ marketing: true });
       await waitForChanges(['pro-marketing prof-ann entered incremental']);
-      const metrics = await (await fetch(`http://127.0.0.1:${config.HTTP_PORT}/metrics`)).text();
+      const metrics = await m.metrics();
       expect(metrics).toMatch(
         /^kumiki_segment_changes_total\{[^}]*change="entered"[^}]*evaluation="incremental"[^}]*\} 1$/m,
       );
@@ -514,8 +532,50 @@ describe('segment evaluation', () => {
       await send({ marketing: false });
       await waitForChanges(['pro-marketing prof-ann entered incremental', 'pro-marketing prof-ann exited incremental']);
     } finally {
-      await producer.disconnect();
-      await service.stop();
+      await m.close();
+      await h.close();
+    }
+  });
+
+  it('segments over RFM move after the snapshot, for profiles whose scores other purchases moved, with the sweep off', async () => {
+    const h = await harness();
+    const m = await runningMaterializer(h, 'segrfm', { SEGMENT_SWEEP_INTERVAL_MS: '0' });
+    try {
+      // m_score = 1 + floor(5 × purchasers with less money / purchasers): ann (150) alone scores
+      // 1; after bob (50), 3; after cy (10), 4. Only ann ever qualifies, and only once cy bought:
+      // an event of someone else, found by the snapshot that follows it.
+      await h.segment('sql-top-spenders', { sql: 'SELECT profile_id FROM rfm WHERE m_score >= 4' });
+      await h.segment('rule-top-spenders', { rule: { rfm: 'm_score', op: 'gte', value: 4 } });
+      await m.service.start();
+      for (const [person, revenue] of [
+        ['ann', 150],
+        ['bob', 50],
+        ['cy', 10],
+      ] as const) {
+        await m.send(person, {
+          event: 'Order Completed',
+          properties: JSON.stringify({ order_id: `o-${person}`, revenue, currency: 'USD' }),
+        });
+        // One purchase per snapshot, so ann's own order is long evaluated when cy's arrives.
+        await waitFor(
+          async () =>
+            expect(
+              await h.ch.query('SELECT m_score FROM rfm WHERE profile_id = {id:String}', { id: `prof-${person}` }),
+            ).toHaveLength(1),
+          { timeoutMs: 30_000, intervalMs: 100 },
+        );
+      }
+      await waitFor(
+        async () =>
+          expect(await h.changes()).toEqual([
+            'rule-top-spenders prof-ann entered incremental',
+            'sql-top-spenders prof-ann entered incremental',
+          ]),
+        { timeoutMs: 30_000, intervalMs: 200 },
+      );
+      expect(await m.metrics()).toMatch(/^kumiki_segment_derived_profiles_total\{[^}]*source="rfm"[^}]*\} [3-9]$/m);
+    } finally {
+      await m.close();
       await h.close();
     }
   });

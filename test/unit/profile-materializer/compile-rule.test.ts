@@ -173,7 +173,7 @@ describe('segmentQuery', () => {
         'FROM (',
         'SELECT profile_id FROM events -- all',
         ') AS s',
-        'WHERE toString(s.profile_id) IN (SELECT profile_id FROM profiles WHERE consent[{purpose:String}])',
+        'WHERE toString(s.profile_id) IN (SELECT profile_id FROM profiles WHERE consent[{purpose:String}] AND profile_id IN {candidates:Array(String)})',
         '  AND toString(s.profile_id) IN {candidates:Array(String)}',
       ].join('\n'),
     );

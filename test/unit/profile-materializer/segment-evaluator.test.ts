@@ -19,6 +19,7 @@ const segment: EvaluatedSegment = {
   name: 'vip',
   deleted: false,
   references: [],
+  reads: null,
   source: { kind: 'rule', sql: '', rule: { consent: 'x' }, purpose: null },
 };
 
@@ -27,6 +28,7 @@ function doubles(
   segments: readonly EvaluatedSegment[] = [segment],
 ) {
   const calls: string[][] = [];
+  const bySegment: string[] = [];
   const expanded: string[][] = [];
   const applied: MemberRow[] = [];
   const published: SegmentChange[] = [];
@@ -38,8 +40,9 @@ function doubles(
       expanded.push([...ids]);
       return [...ids].sort();
     },
-    diffCandidates: async (_s: EvaluatedSegment, candidates: readonly string[]) => {
+    diffCandidates: async (s: EvaluatedSegment, candidates: readonly string[]) => {
       calls.push([...candidates]);
+      bySegment.push(`${s.id}: ${candidates.join(' ')}`);
       return diff(candidates);
     },
     apply: async (rows: readonly MemberRow[]) => void applied.push(...rows),
@@ -63,7 +66,15 @@ function doubles(
     maxProfilesPerRun: 100,
     sweepPageSize: 10,
   });
-  return { evaluator, calls, expanded, applied, published, failPublish: (n: number) => (failNextPublish = n) };
+  return {
+    evaluator,
+    calls,
+    bySegment,
+    expanded,
+    applied,
+    published,
+    failPublish: (n: number) => (failNextPublish = n),
+  };
 }
 
 describe('SegmentEvaluator scheduling', () => {
@@ -113,5 +124,59 @@ describe('SegmentEvaluator scheduling', () => {
     withSegment.evaluator.evaluateTouched(['a', 'b']);
     await withSegment.evaluator.idle();
     expect(withSegment.expanded).toEqual([['a', 'b']]);
+  });
+
+  it('evaluates ids of derived data only for the segments that read the changed table (or are not analysed yet)', async () => {
+    const reading = (id: string, reads: readonly string[] | null): EvaluatedSegment => ({ ...segment, id, reads });
+    const t = doubles(
+      async () => [],
+      [
+        reading('over-rfm', ['profiles', 'rfm']),
+        reading('over-events', ['events', 'profiles']),
+        reading('not-analysed', null),
+      ],
+    );
+    t.evaluator.evaluateChanged(['rfm', 'rfm_as_of'], ['r1', 'r2']);
+    await t.evaluator.idle();
+    // No touched id: no alias read; a segment with no candidate is not queried.
+    expect(t.expanded).toEqual([]);
+    expect(t.bySegment).toEqual(['over-rfm: r1 r2', 'not-analysed: r1 r2']);
+
+    t.bySegment.length = 0;
+    t.evaluator.evaluateTouched(['t1']);
+    t.evaluator.evaluateChanged(['rfm'], ['t1', 'r3']);
+    t.evaluator.evaluateChanged(['predictions'], ['p1']);
+    await t.evaluator.idle();
+    // Run 1 took t1 alone (touched: every segment). t1 was handed over again while it ran, so run 2
+    // takes it again (still for every segment), r3 where rfm is read, p1 where nothing says otherwise.
+    expect(t.expanded).toEqual([['t1'], ['t1']]);
+    expect(t.bySegment).toEqual([
+      'over-rfm: t1',
+      'over-events: t1',
+      'not-analysed: t1',
+      'over-rfm: r3 t1',
+      'over-events: t1',
+      'not-analysed: p1 r3 t1',
+    ]);
+  });
+
+  it('keeps a source of derived data waiting while the backlog is above the bound, and frees it on stop', async () => {
+    let release: () => void = () => undefined;
+    const t = doubles(() => new Promise((resolve) => (release = () => resolve([]))));
+    await t.evaluator.backlogBelow(2); // nothing pending
+    t.evaluator.evaluateChanged(['rfm'], ['a', 'b', 'c']);
+    let below = false;
+    const waiting = t.evaluator.backlogBelow(2).then(() => (below = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(below).toBe(false);
+    release(); // the run over a, b, c finishes: nothing pending
+    await waiting;
+    expect(below).toBe(true);
+
+    t.evaluator.evaluateChanged(['rfm'], ['d', 'e', 'f']);
+    const stopped = t.evaluator.backlogBelow(1);
+    await t.evaluator.stop(10);
+    await stopped;
+    release();
   });
 });

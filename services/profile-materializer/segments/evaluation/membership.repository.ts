@@ -24,6 +24,8 @@ export interface EvaluatedSegment {
   readonly deleted: boolean;
   /** Segments this one's rule reads (inSegment). */
   readonly references: readonly string[];
+  /** Tables and views its member query reads (segment_reads_store); null until analysed, which counts as reading every table. */
+  readonly reads: readonly string[] | null;
 }
 
 /** One computed change, before it is published. */
@@ -56,7 +58,7 @@ export class MembershipRepository {
 
   /**
    * Live segments and, with `withDeleted` (the sweep), deleted ones that still have members in
-   * the store. Exact via FINAL. Ordered so that a segment comes after the segments its rule
+   * the store, each with the tables it reads. Exact via FINAL. Ordered so that a segment comes after the segments its rule
    * reads (inSegment). The members check reads only the deleted segments' key ranges.
    */
   async segmentsToEvaluate(options: { withDeleted?: boolean } = {}): Promise<EvaluatedSegment[]> {
@@ -68,11 +70,17 @@ export class MembershipRepository {
       rule: string;
       purpose: string;
       deleted: number;
+      tables: string[];
+      analysed: number;
     }>(
-      `SELECT segment_id, name, kind, sql, rule, purpose, deleted
-       FROM segments_store FINAL
-       ${options.withDeleted ? '' : 'WHERE deleted = 0'}
-       ORDER BY created_at, segment_id`,
+      `SELECT s.segment_id AS segment_id, s.name AS name, s.kind AS kind, s.sql AS sql, s.rule AS rule,
+              s.purpose AS purpose, s.deleted AS deleted, r.tables AS tables, r.segment_id != '' AS analysed
+       FROM segments_store AS s FINAL
+       LEFT JOIN (SELECT segment_id, tables FROM segment_reads_store FINAL) AS r ON r.segment_id = s.segment_id
+       ${options.withDeleted ? '' : 'WHERE s.deleted = 0'}
+       ORDER BY s.created_at, s.segment_id`,
+      {},
+      { settings: diffSettings },
     );
     const deleted = rows.filter((row) => Number(row.deleted) === 1).map((row) => row.segment_id);
     let withMembers = new Set<string>();
@@ -95,6 +103,7 @@ export class MembershipRepository {
             name: row.name,
             deleted: Number(row.deleted) === 1,
             references: rule ? referencedSegments(rule) : [],
+            reads: Number(row.analysed) === 1 ? row.tables : null,
             source: {
               kind: row.kind === 'rule' ? 'rule' : 'sql',
               sql: row.sql,

@@ -9,6 +9,8 @@ import type { Logger } from '../../../common/logger';
 import type { Registry } from '../../../common/metrics';
 import { createRegistryConnection } from '../../../common/registry/registry-connection';
 import type { SchemaRegistrySettings } from '../../../common/registry/schema-registry.client';
+import { refreshSegmentReads } from '../segment-reads';
+import type { DerivedDataChanged, DerivedDataSource } from './derived-data';
 import { MembershipRepository } from './membership.repository';
 import type { SegmentEvaluationSettings } from './segment-evaluation.config';
 import { createSegmentEvaluationMetrics } from './segment-evaluation.metrics';
@@ -20,12 +22,14 @@ import { SegmentEvaluator, type SegmentEvaluatorDeps, type SweepOutcome } from '
  *
  * Start: registers the SegmentChange schema for the changes topic, creates the topic if it is
  * missing, connects the transactional producer (fencing a previous run and settling its open
- * transaction), RECOVERS (applies committed changes that segment_members lacks), then starts
- * the sweep timer with a first sweep. Only after recovery does it evaluate anything; touched
- * profiles handed over earlier wait. Stop: timer, worker (bounded), producer.
+ * transaction), RECOVERS (applies committed changes that segment_members lacks), analyses again
+ * the tables every live segment reads (segment-reads.ts), then starts the sweep timer with a
+ * first sweep. Only after recovery does it evaluate anything; profiles handed over earlier wait.
+ * Stop: timer, worker (bounded), producer.
  *
- * The materializer hands over touched profiles with `evaluateTouched` after each batch; it
- * returns at once (see SegmentEvaluator).
+ * The materializer hands over touched profiles with `evaluateTouched` after each batch, and each
+ * derived-data source registered with `derivedDataSource` the profiles whose rows it changed;
+ * both return at once (see SegmentEvaluator).
  */
 export interface SegmentEvaluationDeps {
   readonly kafka: KafkaClient;
@@ -44,6 +48,11 @@ export interface SegmentEvaluationDeps {
 export interface SegmentEvaluation extends Component {
   /** Hands over the profiles a materialized batch touched; never waits for the evaluation. */
   evaluateTouched(profileIds: Iterable<string>): void;
+  /**
+   * Registers a source of derived data (see DerivedDataSource); its writer calls the returned
+   * function with the profiles whose rows changed, once they are readable. Never waits.
+   */
+  derivedDataSource(source: DerivedDataSource): DerivedDataChanged;
   /** A full sweep now (also run on the timer); resolves when done. */
   sweep(): Promise<SweepOutcome>;
   /** Resolves when nothing is pending (tests). */
@@ -68,7 +77,19 @@ export function createSegmentEvaluation(deps: SegmentEvaluationDeps): SegmentEva
   let repository: MembershipRepository | undefined;
   const repositoryOf = (): MembershipRepository => (repository ??= new MembershipRepository(deps.clickhouse()));
   let evaluator: SegmentEvaluator | undefined;
-  const early: string[][] = [];
+  /** Hand-overs before recovery finished: profile ids with the tables that changed (none: touched). */
+  const early: Array<{ ids: string[]; tables?: readonly string[] }> = [];
+  const metrics = createSegmentEvaluationMetrics(deps.metrics, () => evaluator?.oldestPending());
+  const sources: DerivedDataSource[] = [];
+  let started: () => void = () => undefined;
+  const startedOrStopped = new Promise<void>((resolve) => (started = resolve));
+  // Pending profiles above which a derived-data source waits (backpressure).
+  const backlogLimit = 4 * deps.settings.maxProfilesPerRun;
+  const handOver = (ids: string[], tables?: readonly string[]): void => {
+    if (!evaluator || !ready) early.push({ ids, ...(tables ? { tables } : {}) });
+    else if (tables) evaluator.evaluateChanged(tables, ids);
+    else evaluator.evaluateTouched(ids);
+  };
   const abort = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   let ready = false;
@@ -83,8 +104,18 @@ export function createSegmentEvaluation(deps: SegmentEvaluationDeps): SegmentEva
   return {
     name: 'segment-evaluation',
     evaluateTouched(profileIds) {
-      if (evaluator && ready) evaluator.evaluateTouched(profileIds);
-      else early.push([...profileIds]);
+      handOver([...profileIds]);
+    },
+    derivedDataSource(source) {
+      const registered = { name: source.name, tables: [...source.tables] };
+      sources.push(registered);
+      return async (profileIds) => {
+        if (profileIds.length === 0) return;
+        metrics.derivedProfiles.inc({ source: registered.name }, profileIds.length);
+        handOver([...profileIds], registered.tables);
+        await startedOrStopped;
+        await evaluator?.backlogBelow(backlogLimit);
+      };
     },
     sweep: () =>
       evaluator && ready ? evaluator.sweep() : Promise.reject(new Error('segment evaluation has not started')),
@@ -98,7 +129,7 @@ export function createSegmentEvaluation(deps: SegmentEvaluationDeps): SegmentEva
         log,
         logger,
         now: deps.now ?? Date.now,
-        metrics: createSegmentEvaluationMetrics(deps.metrics, () => evaluator?.oldestPending()),
+        metrics,
         maxProfilesPerRun: deps.settings.maxProfilesPerRun,
         sweepPageSize: deps.settings.sweepPageSize,
         ...(deps.onMembershipChanged ? { onMembershipChanged: deps.onMembershipChanged } : {}),
@@ -112,8 +143,16 @@ export function createSegmentEvaluation(deps: SegmentEvaluationDeps): SegmentEva
         abort.signal,
       );
       logger.info({ recovered }, 'segment membership recovered from the changes topic');
+      const analysed = await connectWithBackoff(
+        'segment reads analysis',
+        () => refreshSegmentReads(deps.clickhouse(), logger, deps.now ? { now: deps.now } : {}),
+        logger,
+        abort.signal,
+      );
+      logger.info({ analysed, derivedDataSources: sources }, 'tables read by segments analysed');
       ready = true;
-      for (const ids of early.splice(0)) evaluator.evaluateTouched(ids);
+      for (const { ids, tables } of early.splice(0)) handOver(ids, tables);
+      started();
       if (deps.settings.sweepIntervalMs > 0) {
         sweepInBackground();
         timer = setInterval(sweepInBackground, deps.settings.sweepIntervalMs);
@@ -127,6 +166,7 @@ export function createSegmentEvaluation(deps: SegmentEvaluationDeps): SegmentEva
       if (timer) clearInterval(timer);
       logger.info('stopping segment evaluation');
       await evaluator?.stop();
+      started();
       await log.disconnect();
       await registry.stop();
     },

@@ -4,7 +4,7 @@ import { Counter, Gauge, Histogram, type Registry } from '../../../common/metric
  * What /metrics shows of segment evaluation: per-segment size, evaluation time, changes, and
  * freshness lag — how long the oldest profile handed over by the materializer has been waiting
  * for its evaluation (a gauge read at scrape time), and per incremental run the time from hand-over
- * to committed changes (a histogram).
+ * to committed changes (a histogram); profiles handed over by derived-data sources.
  */
 export interface SegmentEvaluationMetrics {
   readonly members: Gauge<'segment_id'>;
@@ -13,6 +13,7 @@ export interface SegmentEvaluationMetrics {
   readonly freshnessLag: Gauge;
   readonly incrementalLagSeconds: Histogram;
   readonly lastSweepSeconds: Gauge;
+  readonly derivedProfiles: Counter<'source'>;
 }
 
 export function createSegmentEvaluationMetrics(
@@ -58,6 +59,12 @@ export function createSegmentEvaluationMetrics(
     lastSweepSeconds: new Gauge({
       name: 'kumiki_segment_last_sweep_seconds',
       help: 'Duration of the latest complete sweep of all segments',
+      registers: [registry],
+    }),
+    derivedProfiles: new Counter({
+      name: 'kumiki_segment_derived_profiles_total',
+      help: 'Profiles handed over for evaluation because derived data they appear in changed, by source',
+      labelNames: ['source'],
       registers: [registry],
     }),
   };

@@ -18,6 +18,10 @@ import type { SegmentEvaluationMetrics } from './segment-evaluation.metrics';
  *   segment for the pending ids (expanded with survivors and absorbed ids of merges), up to
  *   `maxProfilesPerRun` at a time. Ids handed over while a run is under way coalesce into the
  *   next run, so the materializer is never held up and a burst costs one run, not one per batch.
+ *   `evaluateChanged(tables, ids)` is the same for derived data (an RFM snapshot, …) written
+ *   outside the event path: those ids are evaluated, in the same runs, only for the segments
+ *   whose queries read one of `tables` (EvaluatedSegment.reads; a segment not yet analysed counts
+ *   as reading everything).
  * - scheduled (the sweep): every segment over all profiles at `now`, for time-relative rules
  *   ("no purchase in 30 days" starts, "within 1 day" ends, without any new event). The diff is
  *   staged inside ClickHouse and published a page at a time, so memory is bounded by the page
@@ -82,18 +86,32 @@ export interface SweepOutcome {
 
 type Task = () => Promise<void>;
 
+/**
+ * A pending profile: when first handed over (wall clock, for the lag), how many times, and for
+ * which segments — every one (touched by a batch), or those reading one of these tables.
+ */
+interface Pending {
+  readonly since: number;
+  touches: number;
+  /** Shared between the ids of one hand-over and never changed in place (widen() copies). */
+  scope: Scope;
+}
+
+type Scope = 'all' | ReadonlySet<string>;
+
 export class SegmentEvaluator {
   /**
-   * Pending touched profile ids → when first handed over (wall clock, for the lag) and how many
-   * times: an id touched again while a run evaluates it stays pending for the next run, since
-   * that run may have read the profile before the new batch was written.
+   * Pending profile ids, oldest first: an id handed over again while a run evaluates it stays
+   * pending for the next run, since that run may have read the profile before the new data was
+   * written.
    */
-  private readonly pending = new Map<string, { since: number; touches: number }>();
+  private readonly pending = new Map<string, Pending>();
   private readonly sweepTasks: Task[] = [];
   private sweepUnderWay: Promise<SweepOutcome> | undefined;
   private abandonSweep: ((error: Error) => void) | undefined;
   private worker: Promise<void> | undefined;
   private idleWaiters: Array<() => void> = [];
+  private backlogWaiters: Array<{ limit: number; resolve: () => void }> = [];
   private stopped = false;
   private broken: Error | undefined;
   private failures = 0;
@@ -103,14 +121,48 @@ export class SegmentEvaluator {
 
   /** Records the profiles a materialized batch touched and returns at once (evaluation follows). */
   evaluateTouched(profileIds: Iterable<string>): void {
+    this.hold(profileIds, 'all');
+  }
+
+  /**
+   * Records that derived data in `tables` changed for these profiles and returns at once: the
+   * segments reading any of them are evaluated for the profiles in the next run.
+   */
+  evaluateChanged(tables: readonly string[], profileIds: Iterable<string>): void {
+    if (tables.length > 0) this.hold(profileIds, new Set(tables));
+  }
+
+  /**
+   * Resolves once fewer than `limit` profiles are pending (at once when they are), or when
+   * evaluation stops: a source of derived data that changes many rows waits here, so the pending
+   * ids stay bounded instead of growing with the size of the change.
+   */
+  backlogBelow(limit: number): Promise<void> {
+    if (this.pending.size < limit || this.stopped || this.broken) return Promise.resolve();
+    return new Promise((resolve) => this.backlogWaiters.push({ limit, resolve }));
+  }
+
+  private hold(profileIds: Iterable<string>, scope: Scope): void {
     if (this.stopped) return;
     const at = Date.now();
     for (const id of profileIds) {
       const entry = this.pending.get(id);
-      if (entry) entry.touches += 1;
-      else this.pending.set(id, { since: at, touches: 1 });
+      if (!entry) this.pending.set(id, { since: at, touches: 1, scope });
+      else {
+        entry.touches += 1;
+        entry.scope = widen(entry.scope, scope);
+      }
     }
     this.kick();
+  }
+
+  private releaseBacklogWaiters(): void {
+    const done = this.stopped || this.broken !== undefined;
+    this.backlogWaiters = this.backlogWaiters.filter(({ limit, resolve }) => {
+      if (!done && this.pending.size >= limit) return true;
+      resolve();
+      return false;
+    });
   }
 
   /**
@@ -209,6 +261,7 @@ export class SegmentEvaluator {
   }
 
   private flushIdle(): void {
+    this.releaseBacklogWaiters();
     if (this.pending.size > 0 && !this.stopped && !this.broken) return;
     if (this.sweepTasks.length > 0 && !this.stopped && !this.broken) return;
     const waiters = this.idleWaiters;
@@ -276,9 +329,12 @@ export class SegmentEvaluator {
     }
   }
 
-  /** The oldest pending ids (at most maxProfilesPerRun) against every live segment; adds the profiles whose changes were applied to `changed`. */
+  /**
+   * The oldest pending ids (at most maxProfilesPerRun) against the live segments of their scope;
+   * adds the profiles whose changes were applied to `changed`.
+   */
   private async evaluatePending(changed: Set<string>): Promise<void> {
-    const taken: Array<[string, { since: number; touches: number }]> = [];
+    const taken: Array<[string, Pending]> = [];
     for (const [id, entry] of this.pending) {
       taken.push([id, { ...entry }]);
       if (taken.length >= this.deps.maxProfilesPerRun) break;
@@ -288,9 +344,12 @@ export class SegmentEvaluator {
       const repository = this.deps.repository();
       const at = this.deps.now();
       const segments = await repository.segmentsToEvaluate();
+      const touched = taken.filter(([, entry]) => entry.scope === 'all').map(([id]) => id);
       // No segment, no membership to change: the alias read of the candidates is skipped (it
-      // is a query as large as the batch, queued behind the materializer's own).
-      const candidates = segments.length > 0 ? await repository.expandCandidates(taken.map(([id]) => id)) : [];
+      // is a query as large as the batch, queued behind the materializer's own). Ids of derived
+      // data need none: a derived table holds current profiles, and its changes name the ids
+      // that left it.
+      const expanded = segments.length > 0 && touched.length > 0 ? await repository.expandCandidates(touched) : [];
       // Changes of several segments share a transaction, except that a segment whose rule
       // reads another segment's members is evaluated after those changes are applied.
       let unpublished: SegmentChange[] = [];
@@ -300,6 +359,8 @@ export class SegmentEvaluator {
           await this.publishAndApply(unpublished, 'incremental', changed);
           unpublished = [];
         }
+        const candidates = candidatesOf(segment, expanded, taken);
+        if (candidates.length === 0) continue;
         const diff = await this.orSkip(segment, () => repository.diffCandidates(segment, candidates, at), []);
         if (diff.length > 0) changedSegments.add(segment.id);
         unpublished.push(...diff.map((d) => toChange(segment, d, at, 'incremental')));
@@ -308,6 +369,7 @@ export class SegmentEvaluator {
       await this.publishAndApply(unpublished, 'incremental', changed);
     }
     for (const [id, { touches }] of taken) if (this.pending.get(id)?.touches === touches) this.pending.delete(id);
+    this.releaseBacklogWaiters();
     const finished = Date.now();
     this.deps.metrics?.evaluationSeconds.observe({ evaluation: 'incremental' }, (finished - started) / 1000);
     if (taken.length > 0) this.deps.metrics?.incrementalLagSeconds.observe((finished - taken[0]![1].since) / 1000);
@@ -398,6 +460,29 @@ export class SegmentEvaluator {
     this.deps.metrics.members.reset();
     for (const segmentId of live) this.deps.metrics.members.set({ segment_id: segmentId }, sizes.get(segmentId) ?? 0);
   }
+}
+
+/**
+ * The profiles a run evaluates `segment` for: the touched ones (expanded) and those whose derived
+ * data changed in a table the segment reads; sorted, without duplicates.
+ */
+export function candidatesOf(
+  segment: Pick<EvaluatedSegment, 'reads'>,
+  expanded: readonly string[],
+  taken: ReadonlyArray<readonly [string, { readonly scope: Scope }]>,
+): string[] {
+  const reads = segment.reads;
+  const derived = taken
+    .filter(([, { scope }]) => scope !== 'all' && (reads === null || reads.some((table) => scope.has(table))))
+    .map(([id]) => id);
+  return derived.length === 0 ? [...expanded] : [...new Set([...expanded, ...derived])].sort();
+}
+
+/** The scope of an id handed over twice: every segment if either was, else the tables of both. */
+function widen(held: Scope, added: Scope): Scope {
+  if (held === 'all' || added === 'all') return 'all';
+  if (held === added || [...added].every((table) => held.has(table))) return held;
+  return new Set([...held, ...added]);
 }
 
 export function toChange(
