@@ -11,8 +11,9 @@
  * "transactional" committing the copy and the offsets in one transaction per batch. The
  * stitcher, with the service's settings, decodes, resolves identities, encodes three outputs
  * and commits all of it with the offsets in transactions (group commit), so the transactional
- * pass-through is the cost of the same exactly-once plumbing without stitching, and the ratio
- * to it is the one the target speaks of; both are printed. Rates are measured from the first
+ * pass-through is the cost of the same exactly-once plumbing without stitching; both rates and
+ * their ratio are printed (the target is the stitcher's own rate; the ratio is a diagnostic,
+ * docs/identity-stitcher.md). Rates are measured from the first
  * processed record to the last. The transactional copy and the stitcher run in turn, `rounds`
  * times, each time from the beginning into fresh topics, and the summary gives the median of
  * the rounds' ratios: a copy takes about a second, and a moment of load elsewhere on a shared

@@ -46,8 +46,12 @@ class Arrivals {
   readonly latencies: number[] = [];
   readonly byEvaluation = new Map<string, number>();
 
-  add(latencyMs: number, evaluation: string): void {
+  /** Per entered change: when the order was sent, and the change's evaluation time (`at`). */
+  readonly times: Array<{ sent: number; at: number }> = [];
+
+  add(latencyMs: number, evaluation: string, times: { sent: number; at: number }): void {
     this.latencies.push(latencyMs);
+    this.times.push(times);
     this.byEvaluation.set(evaluation, (this.byEvaluation.get(evaluation) ?? 0) + 1);
   }
 
@@ -142,7 +146,7 @@ async function main(): Promise<void> {
       const { value } = await codec.decode<SegmentChange>(message.value!, schema('SegmentChange').type);
       const sent = sentAt.get(value.profileId);
       if (value.change === 'entered' && sent !== undefined)
-        arrivals.get(value.segmentId)?.add(received - sent, value.evaluation);
+        arrivals.get(value.segmentId)?.add(received - sent, value.evaluation, { sent, at: value.at });
     }
     const last = batch.messages.at(-1);
     if (last) context.resolveOffset(last.offset);
@@ -210,8 +214,30 @@ async function main(): Promise<void> {
   line('mean hand-over → committed changes', mean('kumiki_segment_incremental_lag_seconds'));
   line('mean incremental run', mean('kumiki_segment_evaluation_seconds', { evaluation: 'incremental' }));
   line('mean materializer batch', mean('kumiki_materializer_batch_seconds'));
-  const [snapshots] = await ch.query<{ n: string }>('SELECT count() AS n FROM rfm_snapshots_store');
-  line('RFM snapshots written (one at start)', snapshots?.n ?? '?');
+  // Where the SQL segment's time goes: from the order to the start (as_of = computed_at) of the
+  // snapshot that announced it (the latest one before its evaluation: the order is stored, then
+  // the next snapshot starts), then to the evaluation that published the change.
+  const snapshots = (
+    await ch.query<{ ms: string }>(
+      'SELECT toString(toUnixTimestamp64Milli(computed_at)) AS ms FROM rfm_snapshots_store ORDER BY computed_at',
+    )
+  ).map((row) => Number(row.ms));
+  const toSnapshot: number[] = [];
+  const snapshotToEvaluation: number[] = [];
+  for (const { sent, at } of arrivals.get(sql.id)!.times) {
+    const snapshot = snapshots.findLast((computedAt) => computedAt <= at);
+    if (snapshot === undefined || snapshot < sent) continue;
+    toSnapshot.push(snapshot - sent);
+    snapshotToEvaluation.push(at - snapshot);
+  }
+  const spread = (values: number[]): string => {
+    const sorted = [...values].sort((a, b) => a - b);
+    return `p50 ${percentile(sorted, 50)} ms, p95 ${percentile(sorted, 95)} ms`;
+  };
+  const gaps = snapshots.slice(1).map((computedAt, i) => computedAt - snapshots[i]!);
+  line('RFM snapshots written (one at start), start to start', `${snapshots.length}; ${spread(gaps.slice(1))}`);
+  line('SQL segment: order → start of the snapshot announcing it', spread(toSnapshot));
+  line('SQL segment: that start → evaluation (change.at)', spread(snapshotToEvaluation));
   line(
     'profiles republished after RFM snapshots',
     String(sumOf('kumiki_materializer_profiles_republished_total', { reason: 'rfm' })),
