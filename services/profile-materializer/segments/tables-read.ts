@@ -9,9 +9,9 @@ import { segmentCheckSettings, type SegmentLimits } from './validate-segment-sql
  *
  * 1. the TABLE nodes of the analyzer's query tree (`EXPLAIN QUERY TREE`): FROM, JOIN, IN, CTEs and
  *    scalar subqueries, each name resolved to `database.table` by ClickHouse itself;
- * 2. closed over definitions: a view reads what its SELECT reads (`system.tables.as_select`,
+ * 2. closed over view definitions: a view reads what its SELECT reads (`system.tables.as_select`,
  *    analysed the same way; a parameterized view with a neutral value of each parameter's type,
- *    `defaultValueOfTypeName`), and a materialized view its target table.
+ *    `defaultValueOfTypeName`).
  *
  * Table functions (`numbers(…)`) read no table. Objects of other databases (system tables) are
  * left out: no derived-data source writes them. The same SQL runs on chDB and on a server
@@ -65,7 +65,7 @@ function unquote(identifier: string): string {
     : identifier;
 }
 
-/** For each of `names` that is a view or materialized view, the tables its definition reads (memoised in `views`). */
+/** For each of `names` that is a view, the tables its definition reads; none for tables (memoised in `views`). */
 async function readsOfDefinitions(
   ch: ClickHouse,
   names: readonly string[],
@@ -79,10 +79,8 @@ async function readsOfDefinitions(
       engine: string;
       as_select: string;
       parameters: string[][];
-      target_database: string;
-      target_table: string;
     }>(
-      `SELECT name, engine, as_select, target_database, target_table,
+      `SELECT name, engine, as_select,
               arrayMap(p -> [toString(p.1), toString(p.2)], parameterized_view_parameters) AS parameters
        FROM system.tables WHERE database = currentDatabase() AND name IN {names:Array(String)}`,
       { names: unknown },
@@ -92,8 +90,6 @@ async function readsOfDefinitions(
         const params: Record<string, string> = {};
         for (const [name = '', type = 'String'] of row.parameters) params[name] = await neutralValue(ch, type);
         views.set(row.name, await namesInTree(ch, row.as_select, params, limits));
-      } else if (row.engine === 'MaterializedView' && row.target_database === ch.database) {
-        views.set(row.name, [row.target_table]);
       } else {
         views.set(row.name, []);
       }

@@ -77,12 +77,6 @@ describe('tables a segment reads', () => {
     );
   });
 
-  it('a materialized view reads its target table', async () => {
-    expect(
-      await tablesRead(ch, { sql: 'SELECT profile_id FROM profile_facts_from_events', params: {} }, options),
-    ).toEqual(['profile_facts_from_events', 'profile_facts_store']);
-  });
-
   it('at start, segments saved before their tables were stored are analysed once', async () => {
     const logger = pino({ level: 'silent' });
     await ch.insert('segments_store', [
