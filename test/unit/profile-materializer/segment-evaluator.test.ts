@@ -134,13 +134,15 @@ describe('SegmentEvaluator scheduling', () => {
         reading('over-rfm', ['profiles', 'rfm']),
         reading('over-events', ['events', 'profiles']),
         reading('not-analysed', null),
+        reading('in-over-rfm', ['profiles', 'segment_members', 'segment_members_store']),
       ],
     );
     t.evaluator.evaluateChanged(['rfm', 'rfm_as_of'], ['r1', 'r2']);
     await t.evaluator.idle();
-    // No touched id: no alias read; a segment with no candidate is not queried.
+    // No touched id: no alias read; a segment with no candidate is not queried. One that reads
+    // membership follows the segments before it.
     expect(t.expanded).toEqual([]);
-    expect(t.bySegment).toEqual(['over-rfm: r1 r2', 'not-analysed: r1 r2']);
+    expect(t.bySegment).toEqual(['over-rfm: r1 r2', 'not-analysed: r1 r2', 'in-over-rfm: r1 r2']);
 
     t.bySegment.length = 0;
     t.evaluator.evaluateTouched(['t1']);
@@ -154,9 +156,11 @@ describe('SegmentEvaluator scheduling', () => {
       'over-rfm: t1',
       'over-events: t1',
       'not-analysed: t1',
+      'in-over-rfm: t1',
       'over-rfm: r3 t1',
       'over-events: t1',
       'not-analysed: p1 r3 t1',
+      'in-over-rfm: p1 r3 t1',
     ]);
   });
 

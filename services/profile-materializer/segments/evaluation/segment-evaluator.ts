@@ -99,6 +99,9 @@ interface Pending {
 
 type Scope = 'all' | ReadonlySet<string>;
 
+/** Where membership is kept: what `segment_members` and inSegment rules read. */
+const MEMBERSHIP_STORE = 'segment_members_store';
+
 export class SegmentEvaluator {
   /**
    * Pending profile ids, oldest first: an id handed over again while a run evaluates it stays
@@ -464,7 +467,10 @@ export class SegmentEvaluator {
 
 /**
  * The profiles a run evaluates `segment` for: the touched ones (expanded) and those whose derived
- * data changed in a table the segment reads; sorted, without duplicates.
+ * data changed in a table the segment reads; sorted, without duplicates. A segment that reads
+ * segment membership (an `inSegment` rule, SQL over segment_members) takes every derived id of
+ * the run: the segments evaluated before it may have moved those profiles. So does one not yet
+ * analysed (reads = null).
  */
 export function candidatesOf(
   segment: Pick<EvaluatedSegment, 'reads'>,
@@ -472,8 +478,9 @@ export function candidatesOf(
   taken: ReadonlyArray<readonly [string, { readonly scope: Scope }]>,
 ): string[] {
   const reads = segment.reads;
+  const every = reads === null || reads.includes(MEMBERSHIP_STORE);
   const derived = taken
-    .filter(([, { scope }]) => scope !== 'all' && (reads === null || reads.some((table) => scope.has(table))))
+    .filter(([, { scope }]) => scope !== 'all' && (every || reads.some((table) => scope.has(table))))
     .map(([id]) => id);
   return derived.length === 0 ? [...expanded] : [...new Set([...expanded, ...derived])].sort();
 }
