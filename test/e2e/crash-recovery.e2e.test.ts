@@ -304,16 +304,24 @@ async function crashEveryComponentOnce(): Promise<void> {
     clientId: uniqueName('segment-reader'),
     logger: pino({ level: 'silent' }),
   });
-  await reader.readToEnd({
-    topic: topic('segments'),
-    groupIdPrefix: uniqueName('segment-reader'),
-    onBatch: async (messages) => {
-      for (const message of messages)
-        changes.push(
-          (await registry.decode(message.value!)) as { profileId: string; change: string; segmentId: string },
-        );
+  // Partitions with a transaction open when the broker went down answer "not the leader" until
+  // the restarted broker has settled it (seconds): the read is taken again from the start.
+  await waitFor(
+    async () => {
+      changes.length = 0;
+      await reader.readToEnd({
+        topic: topic('segments'),
+        groupIdPrefix: uniqueName('segment-reader'),
+        onBatch: async (messages) => {
+          for (const message of messages)
+            changes.push(
+              (await registry.decode(message.value!)) as { profileId: string; change: string; segmentId: string },
+            );
+        },
+      });
     },
-  });
+    { timeoutMs: 60_000, intervalMs: 1_000 },
+  );
   const entered = changes.filter((c) => c.segmentId === segment.id && c.change === 'entered').map((c) => c.profileId);
   const repeated = entered.length - new Set(entered).size;
   process.stdout.write(
