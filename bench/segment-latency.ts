@@ -153,6 +153,7 @@ async function main(): Promise<void> {
   });
 
   const loadBefore = os.loadavg();
+  const cpuAtStart = process.cpuUsage();
   const total = rate * seconds;
   const started = Date.now();
   // Every order falling due by now goes in one send: one send per order piled up kafkajs' lock
@@ -218,6 +219,8 @@ async function main(): Promise<void> {
   line('mean hand-over → committed changes', mean('kumiki_segment_incremental_lag_seconds'));
   line('mean incremental run', mean('kumiki_segment_evaluation_seconds', { evaluation: 'incremental' }));
   line('mean materializer batch', mean('kumiki_materializer_batch_seconds'));
+  const cpu = process.cpuUsage(cpuAtStart);
+  line('CPU of this process (materializer, chDB, load)', `${((cpu.user + cpu.system) / 1e6).toFixed(1)} s`);
   // Where the SQL segment's time goes: from the order to the start (as_of = computed_at) of the
   // snapshot that announced it (the latest one before its evaluation: the order is stored, then
   // the next snapshot starts), then to the evaluation that published the change.
