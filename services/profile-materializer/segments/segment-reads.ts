@@ -7,7 +7,7 @@ import { tablesRead } from './tables-read';
 import { defaultSegmentLimits, type SegmentLimits } from './validate-segment-sql';
 
 /**
- * The tables each segment reads (`segment_reads_store`, migration 0015), so that a change of
+ * The tables each segment reads (`segment_reads_store`, migration 0016), so that a change of
  * derived data reaches exactly the segments that read it (see DerivedDataSource).
  *
  * What is analysed is the member query evaluation runs (segmentQuery: a rule compiled, an SQL
