@@ -4,11 +4,13 @@ import { topics } from '../common/kafka/topics';
 import { normaliseCurrency, parseRates } from './rfm/money';
 import type { RfmSettings } from './rfm/rfm';
 import { segmentEvaluationEnvShape } from './segments/evaluation/segment-evaluation.config';
+import { consoleEnvShape } from './console/console.config';
 
 export const materializerEnv = z.object({
   ...commonEnvShape,
   ...clickhouseEnvShape,
   ...segmentEvaluationEnvShape,
+  ...consoleEnvShape,
   HTTP_HOST: env.host(),
   HTTP_PORT: env.port(8083),
   /** Bearer token of the read API; made by `kumiki up` in local mode. */

@@ -1,3 +1,4 @@
+import type { FastifyInstance } from 'fastify';
 import { Service, type Component } from '../common/lifecycle';
 import type { ServiceBase } from '../common/service-base';
 import { createHttpServer } from '../common/http-server';
@@ -30,6 +31,7 @@ import { readSnapshotRfm, writeRfmSettings } from './rfm/rfm.repository';
 import { createRfmSnapshotter } from './rfm/rfm-snapshot';
 import { createSegmentEvaluation } from './segments/evaluation/segment-evaluation.component';
 import { segmentEvaluationSettings } from './segments/evaluation/segment-evaluation.config';
+import { createConsoleBackend } from './console/console-backend';
 
 /** The configured topics (renamed copies of the standard specs when a test renames them). */
 export function materializerTopics(config: MaterializerConfig): TopicSpec[] {
@@ -180,7 +182,15 @@ export function createMaterializerService(
         return updates;
       }),
   });
-  const routes = readApiRoutes({
+  const consoleBackend = createConsoleBackend({
+    config,
+    kafka,
+    logger,
+    metrics,
+    clickhouse: () => clickhouse.clickhouse,
+    codec: () => registry.codec,
+  });
+  const readApi = readApiRoutes({
     clickhouse: () => clickhouse.clickhouse,
     adminToken: config.KUMIKI_ADMIN_TOKEN,
     logger,
@@ -189,7 +199,12 @@ export function createMaterializerService(
       maxResultRows: config.SQL_MAX_RESULT_ROWS,
       maxMemoryBytes: config.SQL_MAX_MEMORY_BYTES,
     },
+    plugins: [consoleBackend.v1Routes],
   });
+  const routes = async (app: FastifyInstance): Promise<void> => {
+    await readApi(app);
+    await consoleBackend.staticRoutes(app);
+  };
   const service = new Service(
     {
       name: 'profile-materializer',
@@ -198,7 +213,17 @@ export function createMaterializerService(
       edge: (probe) =>
         createHttpServer({ host: config.HTTP_HOST, port: config.HTTP_PORT, logger, metrics, probe, routes }),
     },
-    [kafkaConnection, registry, clickhouse, rfmSettingsWriter, producer, rfmSnapshots, segments, consumer],
+    [
+      kafkaConnection,
+      registry,
+      clickhouse,
+      rfmSettingsWriter,
+      producer,
+      rfmSnapshots,
+      segments,
+      consumer,
+      ...consoleBackend.components,
+    ],
   );
   return { service, consumer };
 }

@@ -28,6 +28,8 @@ export interface ReadApiDeps {
     readonly maxMemoryBytes: number;
   };
   readonly now?: () => number;
+  /** More routes for the authenticated `/v1` scope (the console's read endpoints). */
+  readonly plugins?: readonly ((v1: FastifyInstance) => Promise<void>)[];
 }
 
 /** ClickHouse error codes the read API answers with a specific code (ClickHouse ErrorCodes.cpp). */
@@ -167,6 +169,7 @@ export function readApiRoutes(deps: ReadApiDeps): (app: FastifyInstance) => Prom
         });
 
         await v1.register(segmentRoutes({ clickhouse: deps.clickhouse, limits: deps.limits, now }));
+        for (const plugin of deps.plugins ?? []) await v1.register(plugin);
 
         v1.get('/profiles/:type/:value/explain', async (request) => {
           const { type, value } = request.params as { type: string; value: string };

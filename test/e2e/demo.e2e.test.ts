@@ -1,11 +1,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { main } from '../../services/cli/main';
 import { demoCurrencyRates, generateDemoPopulation } from '../../services/cli/demo/demo-population';
+import { runDemoCommand } from '../support/demo-cli';
 import { startPipeline, type RunningPipeline } from '../support/pipeline';
 import { withServiceLogsOnFailure } from '../support/service-process';
-import { testStack } from '../support/stack-env';
 
 /**
  * `kumiki demo` against the three services started as `kumiki up` runs them (fresh topics, a
@@ -29,45 +28,7 @@ describe('kumiki demo', () => {
 
   it('prints the stitched profiles, RFM grid, labels, segments and dead letters as SQL has them', () =>
     withServiceLogsOnFailure(async () => {
-      fs.writeFileSync(
-        path.join(home, 'credentials.json'),
-        JSON.stringify({ writeKey: pipeline.collector.writeKey, adminToken: pipeline.adminToken }),
-        { mode: 0o600 },
-      );
-      const args = ['--people', '150', '--days', '45', '--seed', '11'];
-      let printed = '';
-      const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-        printed += chunk.toString();
-        return true;
-      });
-      let exitCode: number;
-      try {
-        exitCode = await main(
-          [
-            'node',
-            'kumiki',
-            'demo',
-            ...args,
-            '--raw-topic',
-            pipeline.topics.raw,
-            '--dlq-topic',
-            pipeline.topics.dlq,
-            '--timeout',
-            '120',
-            '--no-progress',
-          ],
-          {
-            PATH: process.env.PATH,
-            KUMIKI_HOME: home,
-            KUMIKI_COLLECTOR_PORT: new URL(pipeline.collector.url).port,
-            KUMIKI_READ_API_URL: pipeline.materializer.url,
-            KAFKA_BROKERS: testStack().brokers.join(','),
-            SCHEMA_REGISTRY_URL: testStack().registryUrl,
-          },
-        );
-      } finally {
-        write.mockRestore();
-      }
+      const { exitCode, printed } = await runDemoCommand(pipeline, home, { people: 150, days: 45, seed: 11 });
       process.stdout.write(printed);
       expect(exitCode).toBe(0);
 

@@ -66,6 +66,9 @@ export async function startPipeline(options: { env?: Record<string, string> } = 
       MATERIALIZER_DLQ_TOPIC: setup.dlq,
       MATERIALIZER_GROUP_ID: materializerGroupId,
       SEGMENT_CHANGES_TOPIC: segments,
+      // The stitcher's group and inputs, for its lag on the console's Overview.
+      PIPELINE_STITCHER_GROUP_ID: setup.groupId,
+      PIPELINE_STITCHER_TOPICS: `${setup.raw},${setup.json}`,
       // The rfm view reads snapshots taken at most this often; tests should not wait 30 s for one.
       RFM_SNAPSHOT_MIN_INTERVAL_MS: '1000',
       LOG_LEVEL: 'info',

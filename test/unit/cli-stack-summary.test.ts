@@ -39,6 +39,9 @@ describe('formatSummary', () => {
     expect(foreground).toMatch(/credentials\s+\.kumiki\/credentials\.json/);
     expect(foreground).toMatch(/logs\s+\.kumiki\/logs\/<component>\.log/);
     expect(foreground).toMatch(/stop\s+Ctrl-C/);
+    expect(formatSummary({ ...input, consoleUrl: 'http://127.0.0.1:8083/console/', detached: false })).toMatch(
+      /console\s+http:\/\/127\.0\.0\.1:8083\/console\/\s+\(web console: sign in with the admin token\)/,
+    );
     const detached = formatSummary({ ...input, detached: true });
     expect(detached.split('\n')[0]).toBe('kumiki is up (detached)');
     expect(detached).toMatch(/stop\s+kumiki down\n/);
@@ -76,5 +79,15 @@ describe('status report', () => {
       'collector  up     -          http://c        ready',
       '',
     ]);
+  });
+
+  it('names the web console in both outputs when the stack has one', () => {
+    const report = statusReport([up], 'http://127.0.0.1:8083/console/');
+    expect(JSON.parse(JSON.stringify(report)).consoleUrl).toBe('http://127.0.0.1:8083/console/');
+    expect(formatStatusTable(report).split('\n').slice(-2)).toEqual([
+      'web console: http://127.0.0.1:8083/console/',
+      '',
+    ]);
+    expect(statusReport([up]).consoleUrl).toBeNull();
   });
 });

@@ -8,6 +8,8 @@ export interface SummaryInput {
   readonly credentials: Credentials;
   readonly credentialsFile: string;
   readonly logsDir: string;
+  /** The web console's address, when the materializer is part of the stack. */
+  readonly consoleUrl?: string;
   readonly detached: boolean;
   /** Paths are shown relative to here when they are inside it. */
   readonly cwd: string;
@@ -37,6 +39,7 @@ export function formatSummary(input: SummaryInput): string {
     ...table(rows).map((line) => `  ${line}`),
     '',
     ...table([
+      ...(input.consoleUrl ? [['console', input.consoleUrl, '(web console: sign in with the admin token)']] : []),
       ['write key', input.credentials.writeKey, '(collector: Basic-auth user)'],
       ['admin token', input.credentials.adminToken, '(read API: Authorization: Bearer …)'],
       ['credentials', show(input.credentialsFile), ''],

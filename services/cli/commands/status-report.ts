@@ -15,10 +15,12 @@ export interface ComponentStatus {
 export interface StatusReport {
   readonly ok: boolean;
   readonly components: readonly ComponentStatus[];
+  /** The web console (served by the profile-materializer); null when the stack has none. */
+  readonly consoleUrl: string | null;
 }
 
-export function statusReport(components: readonly ComponentStatus[]): StatusReport {
-  return { ok: components.length > 0 && components.every((c) => c.state === 'up'), components };
+export function statusReport(components: readonly ComponentStatus[], consoleUrl: string | null = null): StatusReport {
+  return { ok: components.length > 0 && components.every((c) => c.state === 'up'), components, consoleUrl };
 }
 
 export function formatStatusTable(report: StatusReport): string {
@@ -26,7 +28,8 @@ export function formatStatusTable(report: StatusReport): string {
     ['COMPONENT', 'STATE', 'PID', 'ADDRESS', 'DETAIL'],
     ...report.components.map((c) => [c.name, c.state, pidCell(c), c.address, c.detail]),
   ];
-  return `${table(rows).join('\n')}\n`;
+  const consoleLine = report.consoleUrl ? `\nweb console: ${report.consoleUrl}\n` : '';
+  return `${table(rows).join('\n')}\n${consoleLine}`;
 }
 
 function pidCell(c: ComponentStatus): string {

@@ -3,7 +3,7 @@ import { isOurProcess } from '../local/child-process';
 import { httpJson, httpStatus, isPortOpen, probeKafka } from '../local/probes';
 import { componentOrder, readStack, type ComponentName, type ComponentRecord } from '../local/run-state';
 import { registryUrl } from '../local/schema-registry';
-import { serviceUrl } from '../local/services';
+import { consoleUrl, serviceUrl } from '../local/services';
 import { formatStatusTable, statusReport, type ComponentStatus, type StatusReport } from './status-report';
 
 /**
@@ -30,7 +30,8 @@ export async function collectStatus(config: CliConfig): Promise<StatusReport> {
       return { name, address, pid, pidAlive, ...probe } satisfies ComponentStatus;
     }),
   );
-  return statusReport(statuses);
+  const materializer = statuses.find((s) => s.name === 'profile-materializer');
+  return statusReport(statuses, materializer ? consoleUrl(materializer.address) : null);
 }
 
 function configuredAddress(config: CliConfig, name: ComponentName): string {

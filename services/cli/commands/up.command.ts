@@ -9,7 +9,7 @@ import { startInfrastructure } from '../local/infrastructure';
 import { awaitReady, LocalStack } from '../local/local-stack';
 import { httpStatus, isPortOpen } from '../local/probes';
 import { clearStack, liveComponents, readStack } from '../local/run-state';
-import { serviceSpecs, serviceUrl, startService } from '../local/services';
+import { consoleUrl, serviceSpecs, serviceUrl, startService } from '../local/services';
 import { formatSummary } from './stack-summary';
 
 /**
@@ -104,6 +104,7 @@ export async function upCommand(
       credentials,
       credentialsFile: paths.credentials,
       logsDir: paths.logs,
+      consoleUrl: consoleUrl(serviceUrl(config.ports.materializer)),
       detached: options.detach,
       cwd: process.cwd(),
     })}\n`,

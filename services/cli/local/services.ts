@@ -53,6 +53,11 @@ export function serviceUrl(port: number): string {
   return `http://127.0.0.1:${port}`;
 }
 
+/** The web console, served by the profile-materializer (its read API's listener). */
+export function consoleUrl(materializerAddress: string): string {
+  return `${materializerAddress.replace(/\/+$/, '')}/console/`;
+}
+
 export async function startService(
   spec: ServiceSpec,
   options: { servicesDir: string; logsDir: string; cwd: string; env: Readonly<Record<string, string>> },

@@ -34,15 +34,17 @@ export interface SegmentStoreOptions {
   readonly newId?: () => string;
 }
 
+/** A segment's required consent purpose. */
+export const purposeSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_.:-]{1,64}$/, { message: 'a consent purpose is 1-64 letters, digits, _ . : -' });
+
 /** Body of POST /v1/segments: `{ name, sql }` or `{ name, rule }`, optional `purpose`. */
 const inputSchema = z.strictObject({
   name: z.string().trim().min(1).max(200),
   sql: z.string().min(1).max(100_000).optional(),
   rule: z.unknown().optional(),
-  purpose: z
-    .string()
-    .regex(/^[A-Za-z0-9_.:-]{1,64}$/, { message: 'a consent purpose is 1-64 letters, digits, _ . : -' })
-    .optional(),
+  purpose: purposeSchema.optional(),
 });
 
 export type SegmentInput = z.input<typeof inputSchema>;

@@ -2,11 +2,13 @@ import type { FastifyInstance } from 'fastify';
 import type { ClickHouse } from '../../common/clickhouse/client-factory';
 import { SegmentError } from './segment-errors';
 import { createSegment, deleteSegment, getSegment, listSegments } from './segment.repository';
+import { previewSegment } from './segment-preview';
 import type { SegmentLimits } from './validate-segment-sql';
 
 /**
  * The segment definitions API (DESIGN.md, read API): `GET|POST /v1/segments`,
- * `GET|DELETE /v1/segments/{id}`, `GET /v1/segments/{id}/members`.
+ * `GET|DELETE /v1/segments/{id}`, `GET /v1/segments/{id}/members`, and
+ * `POST /v1/segments/preview` (size, sample and overlap of a definition, nothing saved).
  *
  * A plugin for the authenticated `/v1` scope of the read API: that scope checks the Bearer token
  * and turns errors into `{ code, message, field? }` answers. Segment errors become their ApiError
@@ -36,6 +38,10 @@ export function segmentRoutes(deps: SegmentRoutesDeps): (v1: FastifyInstance) =>
       const segment = await answer(() => createSegment(deps.clickhouse(), request.body, { limits: deps.limits, now }));
       return reply.code(201).send(segment);
     });
+
+    v1.post('/segments/preview', async (request) =>
+      answer(() => previewSegment(deps.clickhouse(), request.body, { limits: deps.limits, now: now() })),
+    );
 
     v1.get('/segments', async () => ({ segments: await answer(() => listSegments(deps.clickhouse())) }));
 

@@ -14,6 +14,7 @@ export interface SegmentEvaluationMetrics {
   readonly incrementalLagSeconds: Histogram;
   readonly lastSweepSeconds: Gauge;
   readonly derivedProfiles: Counter<'source'>;
+  readonly lastSweepTimestamp: Gauge;
 }
 
 export function createSegmentEvaluationMetrics(
@@ -65,6 +66,11 @@ export function createSegmentEvaluationMetrics(
       name: 'kumiki_segment_derived_profiles_total',
       help: 'Profiles handed over for evaluation because derived data they appear in changed, by source',
       labelNames: ['source'],
+      registers: [registry],
+    }),
+    lastSweepTimestamp: new Gauge({
+      name: 'kumiki_segment_last_sweep_timestamp_seconds',
+      help: 'When the latest complete sweep of all segments ended (Unix time)',
       registers: [registry],
     }),
   };

@@ -190,6 +190,7 @@ export class SegmentEvaluator {
         });
         steps.push(async () => {
           this.deps.metrics?.lastSweepSeconds.set((Date.now() - started) / 1000);
+          this.deps.metrics?.lastSweepTimestamp.set(Date.now() / 1000);
           await this.refreshSizes(segments.filter((segment) => !segment.deleted).map((segment) => segment.id));
           resolve(outcome);
         });
