@@ -407,7 +407,7 @@ function Timeline({ profileId, channels }: { readonly profileId: string; readonl
     queryFn: ({ pageParam }) =>
       api.get<{ events: TimelineEvent[]; next: string | null }>(
         `/v1/console/profiles/${encodeURIComponent(profileId)}/events`,
-        { before: pageParam, channel, limit: 50 },
+        { before: pageParam, channel, limit: 25 },
       ),
     getNextPageParam: (last) => last.next ?? undefined,
   });

@@ -339,7 +339,7 @@ function PreviewView(props: {
   return (
     <div aria-live="polite">
       {preview.error ? <ErrorMessage error={preview.error} /> : null}
-      {preview.data ? (
+      {preview.data && !preview.error ? (
         <>
           <p className="big">
             {t('members')}:{' '}

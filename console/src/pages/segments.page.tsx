@@ -148,16 +148,33 @@ export function SizeChart({ segment }: { readonly segment: { id: string; name: s
       <h2 id="size-heading">{t('sizeOf', { name: segment.name })}</h2>
       <QueryState query={query}>
         {({ points }) =>
-          points.length === 0 ? (
-            <p className="muted">{t('noHistory')}</p>
+          points.length <= 2 && points.every((p) => p.members === 0) ? (
+            <p className="muted" data-testid="segment-size-chart">
+              {t('noHistory')}
+            </p>
           ) : (
-            <div className="chart" role="img" aria-label={t('sizeOf', { name: segment.name })}>
+            <div
+              className="chart"
+              role="img"
+              aria-label={t('sizeOf', { name: segment.name })}
+              data-testid="segment-size-chart"
+            >
               <ResponsiveContainer width="100%" height={240}>
-                <LineChart data={points}>
+                <LineChart data={points.map((p) => ({ ...p, t: Date.parse(p.at) }))}>
                   <CartesianGrid strokeDasharray="3 3" vertical={false} />
-                  <XAxis dataKey="at" tickFormatter={(v: string) => f.date(v)} minTickGap={24} />
+                  <XAxis
+                    dataKey="t"
+                    type="number"
+                    scale="time"
+                    domain={['dataMin', 'dataMax']}
+                    tickFormatter={(v: number) => f.date(new Date(v).toISOString())}
+                    minTickGap={32}
+                  />
                   <YAxis allowDecimals={false} width={56} tickFormatter={(v: number) => f.number(v)} />
-                  <Tooltip labelFormatter={(v) => f.dateTime(String(v))} formatter={(v) => f.number(Number(v))} />
+                  <Tooltip
+                    labelFormatter={(v) => f.dateTime(new Date(Number(v)).toISOString())}
+                    formatter={(v) => f.number(Number(v))}
+                  />
                   <Line
                     type="stepAfter"
                     dataKey="members"

@@ -24,6 +24,8 @@ export function ErrorMessage({ error, onRetry }: { readonly error: unknown; read
       case 'KUMIKI_SQL_LIMIT':
       case 'KUMIKI_SQL_READ_ONLY':
         return t('errQueryFailed');
+      case 'KUMIKI_INVALID_SEGMENT':
+        return t('errInvalidSegment', { field: failure.field ?? 'rule' });
       case 'KUMIKI_PROFILE_NOT_FOUND':
       case 'KUMIKI_SEGMENT_NOT_FOUND':
       case 'KUMIKI_NOT_FOUND':
@@ -40,7 +42,7 @@ export function ErrorMessage({ error, onRetry }: { readonly error: unknown; read
     <div className="error" role="alert" data-error-code={failure.code}>
       <p>{text}</p>
       {failure.code !== 'NETWORK' && failure.message ? (
-        <details>
+        <details open={failure.code === 'KUMIKI_INVALID_SEGMENT'}>
           <summary>{t('detailsFromServer')}</summary>
           <p className="server-message">
             <code>{failure.code}</code> {failure.message}

@@ -33,9 +33,9 @@ export async function readSegmentSummaries(ch: ClickHouse): Promise<SegmentSumma
 }
 
 /**
- * A segment's size over time, from its enters and exits (segment_changes): the size at the end
- * of each bucket, for the buckets of the last `days` days with a change, and the current size as
- * the last point. Changes older than the history kept (30 days) are summed into the first point.
+ * A segment's size over time, from its enters and exits (segment_changes): the size at the start
+ * of the last `days` days, at the end of each bucket with a change, and now (segment_members, the
+ * current membership). Changes older than the history kept (30 days) are summed into the first point.
  */
 export async function readSegmentSizes(
   ch: ClickHouse,
@@ -43,7 +43,8 @@ export async function readSegmentSizes(
   options: { readonly days: number; readonly now: number },
 ): Promise<{ points: { at: string; members: number }[]; bucketSeconds: number }> {
   const bucketSeconds = options.days <= 2 ? 3_600 : 86_400;
-  const since = dateTime64Text(options.now - options.days * 86_400_000);
+  const start = options.now - options.days * 86_400_000;
+  const since = dateTime64Text(start);
   const [before] = await ch.query<{ net: string }>(
     `SELECT sum(if(change = 'entered', 1, -1)) AS net FROM segment_changes
      WHERE segment_id = {id:String} AND at < {since:DateTime64(3, 'UTC')}`,
@@ -55,11 +56,18 @@ export async function readSegmentSizes(
      GROUP BY bucket ORDER BY bucket`,
     { id: segmentId, since, bucket: bucketSeconds },
   );
+  const [current] = await ch.query<{ members: string }>(
+    'SELECT count() AS members FROM segment_members WHERE segment_id = {id:String}',
+    { id: segmentId },
+  );
   let members = Number(before?.net ?? 0);
-  const points = buckets.map((b) => {
+  const points = [{ at: new Date(start).toISOString(), members }];
+  for (const b of buckets) {
     members += Number(b.net);
-    return { at: new Date(Date.parse(isoTime(b.bucket)) + bucketSeconds * 1000).toISOString(), members };
-  });
+    const end = Math.min(Date.parse(isoTime(b.bucket)) + bucketSeconds * 1000, options.now);
+    points.push({ at: new Date(end).toISOString(), members });
+  }
+  points.push({ at: new Date(options.now).toISOString(), members: Number(current?.members ?? 0) });
   return { points, bucketSeconds };
 }
 

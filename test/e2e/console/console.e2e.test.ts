@@ -82,6 +82,44 @@ describe('web console', () => {
     if (exitCode !== 0) throw new Error(`kumiki demo exited ${exitCode}:\n${printed}`);
   }
 
+  /** How long each page's data takes on the demo population (printed for docs/console.md; not asserted). */
+  async function reportReadTimes(): Promise<void> {
+    const [person] = await pipeline.sql<{ profile_id: string }>(
+      'SELECT profile_id FROM profiles ORDER BY length(identifiers) DESC LIMIT 1',
+    );
+    const reads = [
+      '/v1/console/overview',
+      '/v1/console/profiles?q=member1',
+      `/v1/console/profiles/${person!.profile_id}`,
+      `/v1/console/profiles/${person!.profile_id}/events?limit=25`,
+      '/v1/console/rfm',
+      '/v1/console/rfm/cells/1/1?limit=50',
+      '/v1/console/segments',
+      '/v1/console/dead-letters?window=24h',
+      '/v1/console/dead-letters/samples?limit=10',
+    ];
+    const lines: string[] = [];
+    for (const read of reads) {
+      const times: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const started = performance.now();
+        const response = await fetch(`${pipeline.materializer.url}${read}`, {
+          headers: { authorization: `Bearer ${pipeline.adminToken}` },
+        });
+        await response.arrayBuffer();
+        expect(response.status).toBe(200);
+        times.push(performance.now() - started);
+      }
+      times.sort((a, b) => a - b);
+      lines.push(
+        `${read.split('?')[0]!.replace(person!.profile_id, ':id').padEnd(40)} median ${times[2]!.toFixed(0)} ms, max ${times[4]!.toFixed(0)} ms`,
+      );
+    }
+    const report = `console reads on the demo population (${people} people):\n${lines.join('\n')}\n`;
+    fs.writeFileSync(path.join(artifactsDir, 'read-times.txt'), report);
+    process.stdout.write(report);
+  }
+
   async function signIn(key: string): Promise<void> {
     await page.goto(consoleUrl);
     await page.getByLabel('API key').fill(key);
@@ -205,6 +243,24 @@ describe('web console', () => {
         expect(await count.innerText()).toBe(n(expected));
       });
       await shot('segment-builder');
+
+      // A rule the form cannot show stays in the JSON editor, with a message; the API's refusal is said in words.
+      await page.getByTestId('mode-json').check();
+      await page.getByLabel('Rule as JSON').fill('{ "trait": "plan", "op": "like", "value": "pro" }');
+      // click, not check: the form refuses the switch and stays on JSON, which is the point.
+      await page.getByTestId('mode-form').click();
+      await page.getByText('The form cannot show this rule (rule.op: unknown operator "like")').waitFor();
+      const refusal = page.locator('.builder-preview [data-error-code="KUMIKI_INVALID_SEGMENT"]');
+      await refusal.waitFor();
+      expect(await refusal.textContent()).toContain('This segment definition is not valid (at rule.op)');
+      await shot('segment-builder-invalid');
+      await page.getByLabel('Rule as JSON').fill(
+        JSON.stringify({
+          and: [{ performed: { event: 'Order Completed' } }, { trait: 'newsletter', op: 'eq', value: true }],
+        }),
+      );
+      await page.getByTestId('mode-form').check();
+      await waitFor(async () => expect(await count.innerText()).toBe(n(expected)));
       await page.getByTestId('save-segment').click();
       const row = page.getByTestId('segment-list').getByRole('row', { name: /Newsletter buyers/ });
       await row.waitFor();
@@ -216,6 +272,7 @@ describe('web console', () => {
         },
         { timeoutMs: 60_000, intervalMs: 2_000 },
       );
+      await page.getByTestId('segment-size-chart').waitFor();
       await shot('segments');
     }),
   );
@@ -242,17 +299,17 @@ describe('web console', () => {
       const nav = page.getByRole('navigation');
       for (const title of ['概要', 'プロフィール', 'セグメント', 'RFM', 'デッドレター'])
         expect(await nav.getByRole('link', { name: title, exact: true }).count()).toBe(1);
-      const headings: [string, string][] = [
-        ['概要', 'パイプラインの概要'],
-        ['プロフィール', '人物を検索'],
-        ['セグメント', 'セグメント'],
-        ['RFM', 'RFM: 最新購買 × 購買頻度'],
-        ['デッドレター', 'デッドレター'],
+      const headings: [string, string, string][] = [
+        ['概要', 'パイプラインの概要', 'overview'],
+        ['プロフィール', '人物を検索', 'profiles'],
+        ['セグメント', 'セグメント', 'segments'],
+        ['RFM', 'RFM: 最新購買 × 購買頻度', 'rfm'],
+        ['デッドレター', 'デッドレター', 'dead-letters'],
       ];
-      for (const [link, heading] of headings) {
+      for (const [link, heading, name] of headings) {
         await nav.getByRole('link', { name: link, exact: true }).click();
         await page.getByRole('heading', { level: 1, name: heading, exact: true }).waitFor();
-        await shot(`ja-${link === 'RFM' ? 'rfm' : heading}`);
+        await shot(`ja-${name}`);
       }
       // Numbers in Japanese formats, and the language kept across a reload.
       await page.reload();
