@@ -73,6 +73,7 @@ const messages = defineMessages({
     noRfm: 'Not a purchaser: no RFM figures.',
     scores: 'R {r} · F {f} · M {m}',
     recency: 'Last purchase {date} ({days} days before the snapshot)',
+    recencyOne: 'Last purchase {date} (1 day before the snapshot)',
     orders: '{orders} orders, {amount} net',
     segments: 'Segments',
     noSegments: 'In no segment, now or before.',
@@ -113,6 +114,7 @@ const messages = defineMessages({
     noRfm: '購入者ではないため RFM の値はありません。',
     scores: 'R {r} · F {f} · M {m}',
     recency: '最終購入 {date}（スナップショットの {days} 日前）',
+    recencyOne: '最終購入 {date}（スナップショットの 1 日前）',
     orders: '注文 {orders} 件、純額 {amount}',
     segments: 'セグメント',
     noSegments: '現在も過去も、どのセグメントにも属していません。',
@@ -192,7 +194,10 @@ function ProfileBody({ profile }: { readonly profile: Profile360 }) {
                 <p className="big">{rfmLabelName(profile.rfm.label, locale)}</p>
                 <p>{t('scores', { r: profile.rfm.r, f: profile.rfm.f, m: profile.rfm.m })}</p>
                 <p>
-                  {t('recency', { date: f.date(profile.rfm.lastPurchaseAt), days: f.number(profile.rfm.recencyDays) })}
+                  {t(profile.rfm.recencyDays === 1 ? 'recencyOne' : 'recency', {
+                    date: f.date(profile.rfm.lastPurchaseAt),
+                    days: f.number(profile.rfm.recencyDays),
+                  })}
                 </p>
                 <p>
                   {t('orders', {

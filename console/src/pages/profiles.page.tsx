@@ -25,6 +25,7 @@ const messages = defineMessages({
       'An email, phone (E.164), user id, customer id, device or anonymous id — or its start, or a profile id.',
     find: 'Search',
     results: '{count} profiles found',
+    resultsOne: '1 profile found',
     noResults: 'No profile has an identifier starting with “{q}”.',
     profile: 'Profile',
     matched: 'Matched identifiers',
@@ -41,6 +42,7 @@ const messages = defineMessages({
       'メールアドレス、電話番号（E.164）、ユーザー ID、顧客 ID、デバイス ID、匿名 ID、またはその先頭部分、プロフィール ID。',
     find: '検索',
     results: '{count} 件のプロフィールが見つかりました',
+    resultsOne: '1 件のプロフィールが見つかりました',
     noResults: '「{q}」で始まる識別子を持つプロフィールはありません。',
     profile: 'プロフィール',
     matched: '一致した識別子',
@@ -102,7 +104,9 @@ function Results({ q }: { readonly q: string }) {
           <p role="status">{t('noResults', { q })}</p>
         ) : (
           <>
-            <p role="status">{t('results', { count: f.number(profiles.length) })}</p>
+            <p role="status">
+              {t(profiles.length === 1 ? 'resultsOne' : 'results', { count: f.number(profiles.length) })}
+            </p>
             <table data-testid="profile-results">
               <thead>
                 <tr>

@@ -44,6 +44,7 @@ const messages = defineMessages({
     profileNode: 'profile {id}',
     mergedProfileNode: 'merged profile {id}',
     identifierNode: '{type} {value}, {state}, {links} links',
+    identifierNodeOne: '{type} {value}, {state}, 1 link',
   },
   ja: {
     graph: 'ID グラフ: 識別子 {identifiers} 件、プロフィール {profiles} 件',
@@ -64,6 +65,7 @@ const messages = defineMessages({
     profileNode: 'プロフィール {id}',
     mergedProfileNode: '統合されたプロフィール {id}',
     identifierNode: '{type} {value}、{state}、リンク {links} 件',
+    identifierNodeOne: '{type} {value}、{state}、リンク 1 件',
   },
 });
 
@@ -128,7 +130,7 @@ export function IdentityGraph({ nodes, edges }: { readonly nodes: GraphNode[]; r
   const label = (node: GraphNode) =>
     node.kind === 'profile'
       ? t(node.survivor ? 'profileNode' : 'mergedProfileNode', { id: node.profileId })
-      : t('identifierNode', {
+      : t(linksOf(node.id).length === 1 ? 'identifierNodeOne' : 'identifierNode', {
           type: node.type,
           value: node.value,
           state: t(`state_${node.state}`),
