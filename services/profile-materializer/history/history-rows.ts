@@ -1,7 +1,7 @@
 import type { DeadLetter, SegmentChange } from '../../../schemas';
 import { dateTime64Text } from '../../common/clickhouse/datetime64';
 
-/** Where a record came from: the key of its history row (migration 0016). */
+/** Where a record came from: the key of its history row (migration 0017). */
 export interface RecordSource {
   readonly topic: string;
   readonly partition: number;

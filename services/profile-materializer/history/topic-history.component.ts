@@ -11,7 +11,7 @@ import { deadLetterRow, segmentChangeRow, type RecordSource } from './history-ro
 
 /**
  * Keeps the history of the dead-letter and segment-changes topics in ClickHouse
- * (dead_letters_store, segment_changes_store; migration 0016) for the console and SQL users.
+ * (dead_letters_store, segment_changes_store; migration 0017) for the console and SQL users.
  *
  * Its own consumer group, so it never holds up or shares a batch with the ingest consumer; the
  * records it reads are few beside the events (bad input, membership changes). Offsets follow
