@@ -33,8 +33,8 @@ export const errorCodes = {
   KUMIKI_NOT_FOUND: { status: 404, retriable: false, summary: 'No such endpoint.' },
   /** A bug in kumiki; the request was not accepted. */
   KUMIKI_INTERNAL: { status: 500, retriable: true, summary: 'Internal error.' },
-  /** Read API: no `Authorization: Bearer <adminToken>`, or the wrong token. */
-  KUMIKI_ADMIN_UNAUTHORIZED: { status: 401, retriable: false, summary: 'The admin Bearer token is missing or wrong.' },
+  /** Read API and every keyed API: no `Authorization: Bearer <key>`, or a key (or adminToken) kumiki does not know. */
+  KUMIKI_ADMIN_UNAUTHORIZED: { status: 401, retriable: false, summary: 'The Bearer key is missing or unknown.' },
   /** Read API: ClickHouse refused the SQL (syntax, unknown table or column, type, missing parameter); the message is ClickHouse's. */
   KUMIKI_SQL_ERROR: { status: 400, retriable: false, summary: 'ClickHouse refused the query.' },
   /** Read API: the SQL would write or change settings; /v1/sql is read-only (enforced by ClickHouse, readonly = 1). */
@@ -55,6 +55,26 @@ export const errorCodes = {
   KUMIKI_SEGMENT_NOT_FOUND: { status: 404, retriable: false, summary: 'No segment has this id.' },
   /** Segments: the segment cannot be deleted while other segments' rules refer to it (inSegment). */
   KUMIKI_SEGMENT_IN_USE: { status: 409, retriable: false, summary: 'Other segments refer to this segment.' },
+  /** The key is valid but its role lacks the route's scope; the message names the scope. */
+  KUMIKI_FORBIDDEN: { status: 403, retriable: false, summary: 'The API key lacks the scope this call needs.' },
+  /** The API key was revoked (`kumiki keys revoke`). */
+  KUMIKI_KEY_REVOKED: { status: 401, retriable: false, summary: 'The API key was revoked.' },
+  /** The API key is past its expiry (`--expires`), or an old secret is past its rotation grace. */
+  KUMIKI_KEY_EXPIRED: { status: 401, retriable: false, summary: 'The API key has expired.' },
+  /** Too many failed authentications from this address (or for this key); retry after `Retry-After` seconds. */
+  KUMIKI_TOO_MANY_FAILURES: {
+    status: 429,
+    retriable: true,
+    summary: 'Too many failed authentications; retry later.',
+  },
+  /** Keys: `role` is not one of admin, analyst, marketer, privacy-officer. */
+  KUMIKI_INVALID_ROLE: { status: 400, retriable: false, summary: 'Unknown role.' },
+  /** A scope name that does not exist (e.g. in `GET /v1/audit?scope=`). */
+  KUMIKI_INVALID_SCOPE: { status: 400, retriable: false, summary: 'Unknown scope.' },
+  /** Keys: `expires` is not a duration like `90d`, `12h` or `30m`; audit: a time that is not ISO-8601. */
+  KUMIKI_INVALID_EXPIRY: { status: 400, retriable: false, summary: 'The expiry or time is malformed.' },
+  /** Keys: no key has this id. */
+  KUMIKI_KEY_NOT_FOUND: { status: 404, retriable: false, summary: 'No API key has this id.' },
 } as const satisfies Record<string, { status: number; retriable: boolean; summary: string }>;
 
 export type ErrorCode = keyof typeof errorCodes;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { clickhouseEnvShape, commonEnvShape, env, parseConfig, type Env } from '../common/config';
 import { topics } from '../common/kafka/topics';
+import { accessEnvShape } from '../common/access/access-config';
 import { normaliseCurrency, parseRates } from './rfm/money';
 import type { RfmSettings } from './rfm/rfm';
 import { segmentEvaluationEnvShape } from './segments/evaluation/segment-evaluation.config';
@@ -11,6 +12,7 @@ export const materializerEnv = z.object({
   ...clickhouseEnvShape,
   ...segmentEvaluationEnvShape,
   ...consoleEnvShape,
+  ...accessEnvShape,
   HTTP_HOST: env.host(),
   HTTP_PORT: env.port(8083),
   /** Bearer token of the read API; made by `kumiki up` in local mode. */

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Service, type Component } from '../common/lifecycle';
 import type { ServiceBase } from '../common/service-base';
 import { createHttpServer } from '../common/http-server';
+import { FailedAuthThrottle, KeyCache, throttleSettings } from '../common/access';
 import { createKafkaConnection } from '../common/kafka/kafka-connection';
 import { createProducerConnection } from '../common/kafka/producer-connection';
 import { topics, type TopicSpec } from '../common/kafka/topics';
@@ -192,7 +193,11 @@ export function createMaterializerService(
   });
   const readApi = readApiRoutes({
     clickhouse: () => clickhouse.clickhouse,
-    adminToken: config.KUMIKI_ADMIN_TOKEN,
+    access: {
+      keys: new KeyCache(),
+      adminToken: config.KUMIKI_ADMIN_TOKEN,
+      throttle: new FailedAuthThrottle(throttleSettings(config)),
+    },
     logger,
     limits: {
       maxExecutionSeconds: config.SQL_MAX_EXECUTION_SECONDS,

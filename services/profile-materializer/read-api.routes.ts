@@ -1,6 +1,12 @@
-import { timingSafeEqual } from 'node:crypto';
 import { segmentRoutes } from './segments/segments.routes';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import {
+  type AccessControlOptions,
+  auditDetails,
+  installAccessControl,
+  requireScope,
+  sendApiError,
+} from '../common/access';
 import type { ClickHouse } from '../common/clickhouse/client-factory';
 import { ClickHouseQueryError } from '../common/clickhouse/errors';
 import { ApiError } from '../common/error-codes';
@@ -20,7 +26,8 @@ import { readSnapshotRfm } from './rfm/rfm.repository';
  */
 export interface ReadApiDeps {
   readonly clickhouse: () => ClickHouse;
-  readonly adminToken: string;
+  /** Keys, the adminToken, throttling and the audit of every call (common/access). */
+  readonly access: AccessControlOptions;
   readonly logger: Logger;
   readonly limits: {
     readonly maxExecutionSeconds: number;
@@ -54,19 +61,6 @@ export function toReadApiError(error: unknown): ApiError {
   return new ApiError('KUMIKI_INTERNAL', 'internal error');
 }
 
-function sendError(reply: FastifyReply, error: ApiError): FastifyReply {
-  if (error.retryAfterSeconds !== undefined) void reply.header('retry-after', String(error.retryAfterSeconds));
-  return reply.code(error.status).send(error.body());
-}
-
-function tokenMatches(header: string | undefined, expected: string): boolean {
-  const match = /^Bearer\s+(.+)$/i.exec(header ?? '');
-  if (!match) return false;
-  const given = Buffer.from(match[1]!.trim());
-  const wanted = Buffer.from(expected);
-  return given.length === wanted.length && timingSafeEqual(given, wanted);
-}
-
 /**
  * Spellings to look an identifier up by, preferred first. Identifier values are stored
  * normalised by the stitcher; the lookup does the unambiguous part (Unicode folding, emails
@@ -86,21 +80,14 @@ export function readApiRoutes(deps: ReadApiDeps): (app: FastifyInstance) => Prom
   return async (app) => {
     await app.register(
       async (v1) => {
-        v1.addHook('onRequest', async (request) => {
-          if (!tokenMatches(request.headers.authorization, deps.adminToken)) {
-            throw new ApiError(
-              'KUMIKI_ADMIN_UNAUTHORIZED',
-              'send Authorization: Bearer <adminToken> (from .kumiki/credentials.json)',
-            );
-          }
-        });
+        installAccessControl(v1, deps.access);
         v1.setErrorHandler(async (error, request, reply) => {
           const apiError = toReadApiError(error);
           if (apiError.code === 'KUMIKI_INTERNAL') logger.error({ err: error, url: request.url }, 'request failed');
-          return sendError(reply, apiError);
+          return sendApiError(request, reply, apiError);
         });
 
-        v1.post('/sql', async (request) => {
+        v1.post('/sql', requireScope('sql:read'), async (request) => {
           const body = request.body as { query?: unknown; params?: unknown } | null;
           if (!body || typeof body !== 'object' || Array.isArray(body))
             throw new ApiError(
@@ -124,10 +111,13 @@ export function readApiRoutes(deps: ReadApiDeps): (app: FastifyInstance) => Prom
           return { rows };
         });
 
-        v1.get('/profiles/:type/:value', async (request) => {
+        v1.get('/profiles/:type/:value', requireScope('profile:read'), async (request) => {
           const { type, value } = request.params as { type: string; value: string };
           const ch = deps.clickhouse();
+          const audit = auditDetails(request);
+          audit.identifiers.push({ type, value });
           const profileId = await findProfile(ch, type, normaliseLookup(type, value));
+          audit.profileIds.push(profileId);
           const [profile] = await ch.query<{
             traits: string;
             first_seen: string;
@@ -171,10 +161,13 @@ export function readApiRoutes(deps: ReadApiDeps): (app: FastifyInstance) => Prom
         await v1.register(segmentRoutes({ clickhouse: deps.clickhouse, limits: deps.limits, now }));
         for (const plugin of deps.plugins ?? []) await v1.register(plugin);
 
-        v1.get('/profiles/:type/:value/explain', async (request) => {
+        v1.get('/profiles/:type/:value/explain', requireScope('profile:read'), async (request) => {
           const { type, value } = request.params as { type: string; value: string };
           const ch = deps.clickhouse();
+          const audit = auditDetails(request);
+          audit.identifiers.push({ type, value });
           const profileId = await findProfile(ch, type, normaliseLookup(type, value));
+          audit.profileIds.push(profileId);
           // The profile and every profile merged into it; links are read from the store by
           // those ids (primary data, FINAL) rather than through the alias-resolving view.
           const absorbed = await ch.query<{ absorbed_profile_id: string; merged_at: string; message_id: string }>(

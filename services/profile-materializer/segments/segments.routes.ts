@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { auditDetails, requireScope } from '../../common/access';
 import type { ClickHouse } from '../../common/clickhouse/client-factory';
 import { SegmentError } from './segment-errors';
 import { createSegment, deleteSegment, getSegment, listSegments } from './segment.repository';
@@ -34,23 +35,25 @@ export function segmentRoutes(deps: SegmentRoutesDeps): (v1: FastifyInstance) =>
   };
 
   return async (v1) => {
-    v1.post('/segments', async (request, reply) => {
+    v1.post('/segments', requireScope('segment:write'), async (request, reply) => {
       const segment = await answer(() => createSegment(deps.clickhouse(), request.body, { limits: deps.limits, now }));
       return reply.code(201).send(segment);
     });
 
-    v1.post('/segments/preview', async (request) =>
+    v1.post('/segments/preview', requireScope('segment:read'), async (request) =>
       answer(() => previewSegment(deps.clickhouse(), request.body, { limits: deps.limits, now: now() })),
     );
 
-    v1.get('/segments', async () => ({ segments: await answer(() => listSegments(deps.clickhouse())) }));
+    v1.get('/segments', requireScope('segment:read'), async () => ({
+      segments: await answer(() => listSegments(deps.clickhouse())),
+    }));
 
-    v1.get('/segments/:id', async (request) => {
+    v1.get('/segments/:id', requireScope('segment:read'), async (request) => {
       const { id } = request.params as { id: string };
       return answer(() => getSegment(deps.clickhouse(), id));
     });
 
-    v1.delete('/segments/:id', async (request, reply) => {
+    v1.delete('/segments/:id', requireScope('segment:write'), async (request, reply) => {
       const { id } = request.params as { id: string };
       await answer(() => deleteSegment(deps.clickhouse(), id, { now }));
       return reply.code(204).send();
@@ -58,7 +61,7 @@ export function segmentRoutes(deps: SegmentRoutesDeps): (v1: FastifyInstance) =>
 
     // Members in profile id order, a page at a time: `?limit=` (1 to 10 000, default 1 000) and
     // `?after=<last profile id>`; `next` is the cursor for the following page, null at the end.
-    v1.get('/segments/:id/members', async (request) => {
+    v1.get('/segments/:id/members', requireScope('segment:read'), async (request) => {
       const { id } = request.params as { id: string };
       const query = request.query as { limit?: string; after?: string };
       const asked = Math.floor(Number(query.limit ?? 1000));
@@ -73,6 +76,9 @@ export function segmentRoutes(deps: SegmentRoutesDeps): (v1: FastifyInstance) =>
         { id, after: query.after ?? '', limit },
       );
       const members = rows.map((r) => ({ profileId: r.profile_id, since: `${r.since.replace(' ', 'T')}Z` }));
+      const audit = auditDetails(request);
+      audit.resource = `segment:${id}`;
+      audit.profileIds.push(...members.map((m) => m.profileId));
       return { segmentId: id, members, next: members.length === limit ? members[members.length - 1]!.profileId : null };
     });
   };

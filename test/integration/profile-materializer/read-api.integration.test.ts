@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { ClickHouse } from '../../../services/common/clickhouse/client-factory';
 import { encodeEventRows, ProfileRepository } from '../../../services/profile-materializer/profile.repository';
+import { FailedAuthThrottle, KeyCache } from '../../../services/common/access';
 import { readApiRoutes } from '../../../services/profile-materializer/read-api.routes';
 import { parseRates } from '../../../services/profile-materializer/rfm/money';
 import { writeRfmSettings } from '../../../services/profile-materializer/rfm/rfm.repository';
@@ -122,7 +123,11 @@ describe('read API', () => {
     await app.register(
       readApiRoutes({
         clickhouse: () => ch,
-        adminToken: token,
+        access: {
+          keys: new KeyCache(),
+          adminToken: token,
+          throttle: new FailedAuthThrottle({ maxFailures: 1000, windowMs: 60_000, blockMs: 60_000 }),
+        },
         logger: quietLogger,
         limits: { maxExecutionSeconds: 1, maxResultRows: 100, maxMemoryBytes: 500_000_000 },
       }),
