@@ -11,6 +11,7 @@ import { registerSqlCommand } from './commands/sql.command';
 import { registerProfileCommands } from './commands/profile.command';
 import { registerDemoCommand } from './commands/demo.command';
 import { registerSegmentCommands } from './commands/segment.command';
+import { registerKeysCommands } from './commands/keys.command';
 
 /**
  * The `kumiki` command line. The environment is read once, here; each command gets the
@@ -53,6 +54,7 @@ export async function main(argv: readonly string[], environment: Env): Promise<n
   registerProfileCommands(program, config, (code) => (exitCode = code));
   registerDemoCommand(program, config, (code) => (exitCode = code));
   registerSegmentCommands(program, config, (code) => (exitCode = code));
+  registerKeysCommands(program, config, (code) => (exitCode = code));
 
   try {
     await program.parseAsync([...argv]);

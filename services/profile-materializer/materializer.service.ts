@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Service, type Component } from '../common/lifecycle';
 import type { ServiceBase } from '../common/service-base';
 import { createHttpServer } from '../common/http-server';
-import { FailedAuthThrottle, KeyCache, throttleSettings } from '../common/access';
+import { createKeyFollower, FailedAuthThrottle, KeyCache, keysRoutes, throttleSettings } from '../common/access';
 import { createKafkaConnection } from '../common/kafka/kafka-connection';
 import { createProducerConnection } from '../common/kafka/producer-connection';
 import { topics, type TopicSpec } from '../common/kafka/topics';
@@ -41,6 +41,7 @@ export function materializerTopics(config: MaterializerConfig): TopicSpec[] {
     { ...topics.identityChanges, name: config.MATERIALIZER_CHANGES_TOPIC },
     { ...topics.profileUpdates, name: config.MATERIALIZER_UPDATES_TOPIC },
     { ...topics.deadLetters, name: config.MATERIALIZER_DLQ_TOPIC },
+    { ...topics.accessKeys, name: config.ACCESS_KEYS_TOPIC },
   ];
 }
 
@@ -191,10 +192,24 @@ export function createMaterializerService(
     clickhouse: () => clickhouse.clickhouse,
     codec: () => registry.codec,
   });
+  const keys = new KeyCache();
+  const keyFollower = createKeyFollower({
+    kafka,
+    topic: config.ACCESS_KEYS_TOPIC,
+    cache: keys,
+    logger,
+    groupIdPrefix: config.MATERIALIZER_GROUP_ID,
+  });
   const readApi = readApiRoutes({
     clickhouse: () => clickhouse.clickhouse,
+    keys: keysRoutes({
+      producer: () => producer.producer,
+      topic: config.ACCESS_KEYS_TOPIC,
+      cache: keys,
+      rotationGraceMs: config.KEY_ROTATION_GRACE_MS,
+    }),
     access: {
-      keys: new KeyCache(),
+      keys,
       adminToken: config.KUMIKI_ADMIN_TOKEN,
       throttle: new FailedAuthThrottle(throttleSettings(config)),
     },
@@ -224,6 +239,7 @@ export function createMaterializerService(
       clickhouse,
       rfmSettingsWriter,
       producer,
+      keyFollower,
       rfmSnapshots,
       segments,
       consumer,

@@ -28,6 +28,8 @@ export interface ReadApiDeps {
   readonly clickhouse: () => ClickHouse;
   /** Keys, the adminToken, throttling and the audit of every call (common/access). */
   readonly access: AccessControlOptions;
+  /** Key management routes (`/v1/keys`), when this service hosts them. */
+  readonly keys?: (v1: FastifyInstance) => Promise<void>;
   readonly logger: Logger;
   readonly limits: {
     readonly maxExecutionSeconds: number;
@@ -35,7 +37,7 @@ export interface ReadApiDeps {
     readonly maxMemoryBytes: number;
   };
   readonly now?: () => number;
-  /** More routes for the authenticated `/v1` scope (the console's read endpoints). */
+  /** More routes for the authenticated `/v1` scope (audit, alerts, the console's read endpoints). */
   readonly plugins?: readonly ((v1: FastifyInstance) => Promise<void>)[];
 }
 
@@ -159,6 +161,7 @@ export function readApiRoutes(deps: ReadApiDeps): (app: FastifyInstance) => Prom
         });
 
         await v1.register(segmentRoutes({ clickhouse: deps.clickhouse, limits: deps.limits, now }));
+        if (deps.keys) await v1.register(deps.keys);
         for (const plugin of deps.plugins ?? []) await v1.register(plugin);
 
         v1.get('/profiles/:type/:value/explain', requireScope('profile:read'), async (request) => {

@@ -71,11 +71,11 @@ export function checkSecret(record: ApiKeyRecord, secret: string, now: number): 
   return 'valid';
 }
 
-/** `90d`, `12h`, `30m` → milliseconds; undefined when malformed. */
+/** `90d`, `12h`, `30m`, `45s` → milliseconds; undefined when malformed. */
 export function parseDuration(text: string): number | undefined {
-  const match = /^(\d{1,5})([dhm])$/.exec(text.trim());
+  const match = /^(\d{1,5})([dhms])$/.exec(text.trim());
   if (!match) return undefined;
   const amount = Number(match[1]);
   if (amount <= 0) return undefined;
-  return amount * { d: 86_400_000, h: 3_600_000, m: 60_000 }[match[2] as 'd' | 'h' | 'm'];
+  return amount * { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1_000 }[match[2] as 'd' | 'h' | 'm' | 's'];
 }

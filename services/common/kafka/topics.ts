@@ -102,6 +102,29 @@ export const topics = {
     valueSchema: 'PrivacyRequest',
     key: 'identifier',
   },
+  /** API key records (hashes of secrets only, JSON); every keyed service follows it (docs/access.md). */
+  accessKeys: {
+    name: 'kumiki.access.keys',
+    partitions: 1,
+    cleanup: 'compact',
+    key: 'key id',
+  },
+  audit: {
+    name: 'kumiki.audit',
+    partitions: 6,
+    cleanup: 'delete',
+    retentionMs: 400 * DAY_MS,
+    valueSchema: 'AuditRecord',
+    key: 'key id',
+  },
+  securityAlerts: {
+    name: 'kumiki.security.alerts',
+    partitions: 1,
+    cleanup: 'delete',
+    retentionMs: 400 * DAY_MS,
+    valueSchema: 'SecurityAlert',
+    key: 'rule',
+  },
 } as const satisfies Record<string, TopicSpec>;
 
 export type TopicKey = keyof typeof topics;
