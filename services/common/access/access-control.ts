@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteShorthandOptions } from 'fastify';
-import { ApiError, errorBody, type ErrorCode } from '../error-codes';
+import { type ApiError, errorBody, type ErrorCode } from '../error-codes';
 import { type ApiKeyRecord, adminTokenRecord } from './api-key';
 import { authenticate, forbidden, type KeyDirectory, type Principal } from './authenticate';
 import type { FailedAuthThrottle } from './failed-auth-throttle';
