@@ -2,6 +2,58 @@
 // change the .avsc file and run `npm run gen:schemas`.
 /* eslint-disable */
 
+/** One credentialed call to a kumiki API, allowed or denied. Value of kumiki.audit, keyed by key id. Records of one writer form a hash chain (sequence, previousHash, hash). Identifiers appear only as keyed hashes (HMAC-SHA256 of type:value), profile ids beside them. (Avro kumiki.v1.AuditRecord) */
+export interface AuditRecord {
+  /** Unique id of the record. */
+  recordId: string;
+  /** The process that wrote it; each writer has its own chain. */
+  writerId: string;
+  /** Position in the writer's chain, from 1 without gaps. */
+  sequence: number;
+  /** When the call was answered, epoch milliseconds. */
+  at: number;
+  /** Service that answered the call. */
+  service: string;
+  /** Key that authenticated (or was presented and refused); empty when no known key was presented. */
+  keyId: string;
+  /** Name of that key, empty when unknown. */
+  keyName: string;
+  /** Role of that key, empty when unknown. */
+  role: string;
+  /** Source address of the call. */
+  source: string;
+  /** Method and route pattern, e.g. GET /v1/profiles/:type/:value. */
+  action: string;
+  /** Scope the route needs; empty for unknown routes. */
+  scope: string;
+  /** What was read or changed (segment:<id>, key:<id>, sql, profile); empty when nothing. */
+  resource: string;
+  /** allowed, denied (401, 403, 429) or failed (other errors). */
+  outcome: string;
+  /** HTTP status of the answer. */
+  status: number;
+  /** Error code of the answer; empty on success. */
+  code: string;
+  /** Profiles whose data the answer carried (for SQL: the profile_id values of its rows). */
+  profileIds: string[];
+  /** Keyed hashes of the identifiers the call named (type:value, normalised). */
+  identifierHashes: string[];
+  /** SQL of a /v1/sql call with its string literals replaced by keyed hashes; empty otherwise. */
+  sqlText: string;
+  /** Keyed hash of the SQL as sent; empty otherwise. */
+  sqlHash: string;
+  /** Tables and views the call read, as ClickHouse reports them. */
+  tables: string[];
+  /** Rows (or records) returned; -1 when not applicable. */
+  rows: number;
+  /** The answer carried raw identifiers or personal traits. */
+  piiReturned: boolean;
+  /** hash of the writer's previous record; empty for its first. */
+  previousHash: string;
+  /** SHA-256 (hex) of previousHash and this record's other fields in canonical form. */
+  hash: string;
+}
+
 /** Input a service could not process, with the reason, the failed stage and the original bytes. Value of kumiki.events.dlq, keyed by the original key. (Avro kumiki.v1.DeadLetter) */
 export interface DeadLetter {
   /** Human-readable reason the input was rejected. */
@@ -185,6 +237,24 @@ export interface Rfm {
   label: string;
 }
 
+/** A detection rule fired on the audit stream. Value of kumiki.security.alerts, keyed by rule. (Avro kumiki.v1.SecurityAlert) */
+export interface SecurityAlert {
+  /** Unique id of the alert. */
+  alertId: string;
+  /** When the rule fired, epoch milliseconds. */
+  at: number;
+  /** failed-auth-burst, dead-key-used, profile-read-spike, bulk-pii-export, outside-hours, new-address. */
+  rule: string;
+  /** low, medium or high. */
+  severity: string;
+  /** What the rule is about: address:<ip> or key:<id>. */
+  subject: string;
+  /** Human-readable explanation, no secret and no raw identifier. */
+  detail: string;
+  /** Service that raised it. */
+  service: string;
+}
+
 /** A profile entered or left a segment. Value of kumiki.segments.changes, keyed by profile id. (Avro kumiki.v1.SegmentChange) */
 export interface SegmentChange {
   /** Segment id. */
@@ -218,6 +288,7 @@ export interface StitchedEvent {
 
 /** The value type of each top-level schema (one per schemas/*.avsc file). */
 export interface SchemaTypeMap {
+  AuditRecord: AuditRecord;
   DeadLetter: DeadLetter;
   Event: Event;
   Identifier: Identifier;
@@ -225,6 +296,7 @@ export interface SchemaTypeMap {
   IdentityGraphRecord: IdentityGraphRecord;
   PrivacyRequest: PrivacyRequest;
   ProfileUpdate: ProfileUpdate;
+  SecurityAlert: SecurityAlert;
   SegmentChange: SegmentChange;
   StitchedEvent: StitchedEvent;
 }

@@ -12,6 +12,7 @@ import { registerProfileCommands } from './commands/profile.command';
 import { registerDemoCommand } from './commands/demo.command';
 import { registerSegmentCommands } from './commands/segment.command';
 import { registerKeysCommands } from './commands/keys.command';
+import { registerAuditCommands } from './commands/audit.command';
 
 /**
  * The `kumiki` command line. The environment is read once, here; each command gets the
@@ -55,6 +56,7 @@ export async function main(argv: readonly string[], environment: Env): Promise<n
   registerDemoCommand(program, config, (code) => (exitCode = code));
   registerSegmentCommands(program, config, (code) => (exitCode = code));
   registerKeysCommands(program, config, (code) => (exitCode = code));
+  registerAuditCommands(program, config, (code) => (exitCode = code));
 
   try {
     await program.parseAsync([...argv]);

@@ -2,7 +2,20 @@ import type { FastifyInstance } from 'fastify';
 import { Service, type Component } from '../common/lifecycle';
 import type { ServiceBase } from '../common/service-base';
 import { createHttpServer } from '../common/http-server';
-import { createKeyFollower, FailedAuthThrottle, KeyCache, keysRoutes, throttleSettings } from '../common/access';
+import {
+  createKeyFollower,
+  FailedAuthThrottle,
+  KeyCache,
+  keysRoutes,
+  piiKeyOf,
+  throttleSettings,
+  type AccessDecision,
+} from '../common/access';
+import { auditFieldsOf } from '../common/audit/audit-record';
+import { AuditWriter } from '../common/audit/audit-writer';
+import type { AuditRecord } from '../../schemas';
+import { createAuditSink } from './audit/audit-log.sink';
+import { auditRoutes } from './audit/audit.routes';
 import { createKafkaConnection } from '../common/kafka/kafka-connection';
 import { createProducerConnection } from '../common/kafka/producer-connection';
 import { topics, type TopicSpec } from '../common/kafka/topics';
@@ -42,6 +55,8 @@ export function materializerTopics(config: MaterializerConfig): TopicSpec[] {
     { ...topics.profileUpdates, name: config.MATERIALIZER_UPDATES_TOPIC },
     { ...topics.deadLetters, name: config.MATERIALIZER_DLQ_TOPIC },
     { ...topics.accessKeys, name: config.ACCESS_KEYS_TOPIC },
+    { ...topics.audit, name: config.AUDIT_TOPIC },
+    { ...topics.securityAlerts, name: config.SECURITY_ALERTS_TOPIC },
   ];
 }
 
@@ -200,6 +215,28 @@ export function createMaterializerService(
     logger,
     groupIdPrefix: config.MATERIALIZER_GROUP_ID,
   });
+  const piiKey = piiKeyOf(config, config.KUMIKI_ADMIN_TOKEN);
+  const auditWriter = new AuditWriter({
+    producer: () => producer.producer,
+    topic: config.AUDIT_TOPIC,
+    encode: (topic: string, value: AuditRecord) => registry.codec.encode(topic, value),
+    service: 'profile-materializer',
+    logger,
+    lingerMs: config.AUDIT_LINGER_MS,
+  });
+  const audit = async (decision: AccessDecision): Promise<void> => {
+    if (config.AUDIT_ENABLED)
+      await auditWriter.append(auditFieldsOf(decision, { service: 'profile-materializer', piiKey }));
+  };
+  const auditSink = createAuditSink({
+    kafka,
+    clickhouse: () => clickhouse.clickhouse,
+    decode: async (buffer) => (await registry.codec.decode(buffer)).value,
+    auditTopic: config.AUDIT_TOPIC,
+    alertsTopic: config.SECURITY_ALERTS_TOPIC,
+    groupId: `${config.MATERIALIZER_GROUP_ID}-audit`,
+    logger,
+  });
   const readApi = readApiRoutes({
     clickhouse: () => clickhouse.clickhouse,
     keys: keysRoutes({
@@ -212,6 +249,7 @@ export function createMaterializerService(
       keys,
       adminToken: config.KUMIKI_ADMIN_TOKEN,
       throttle: new FailedAuthThrottle(throttleSettings(config)),
+      onDecision: audit,
     },
     logger,
     limits: {
@@ -219,7 +257,7 @@ export function createMaterializerService(
       maxResultRows: config.SQL_MAX_RESULT_ROWS,
       maxMemoryBytes: config.SQL_MAX_MEMORY_BYTES,
     },
-    plugins: [consoleBackend.v1Routes],
+    plugins: [auditRoutes({ clickhouse: () => clickhouse.clickhouse, piiKey }), consoleBackend.v1Routes],
   });
   const routes = async (app: FastifyInstance): Promise<void> => {
     await readApi(app);
@@ -240,6 +278,7 @@ export function createMaterializerService(
       rfmSettingsWriter,
       producer,
       keyFollower,
+      auditSink,
       rfmSnapshots,
       segments,
       consumer,

@@ -101,6 +101,9 @@ export function readApiRoutes(deps: ReadApiDeps): (app: FastifyInstance) => Prom
           const params = body.params ?? {};
           if (typeof params !== 'object' || params === null || Array.isArray(params))
             throw new ApiError('KUMIKI_INVALID_EVENT', 'params must be an object of typed parameter values', 'params');
+          const audit = auditDetails(request);
+          audit.resource = 'sql';
+          audit.sql = body.query;
           const rows = await deps.clickhouse().query(body.query, params as Record<string, unknown>, {
             readOnly: true,
             settings: {
@@ -110,6 +113,12 @@ export function readApiRoutes(deps: ReadApiDeps): (app: FastifyInstance) => Prom
               max_memory_usage: String(deps.limits.maxMemoryBytes),
             },
           });
+          audit.rows = rows.length;
+          // Who this answer was about, where its rows say so: a profile_id column.
+          for (const row of rows) {
+            const id = (row as { profile_id?: unknown }).profile_id;
+            if (typeof id === 'string') audit.profileIds.push(id);
+          }
           return { rows };
         });
 

@@ -16,6 +16,8 @@ export async function callReadApi<T>(
   method: 'GET' | 'POST' | 'DELETE',
   pathname: string,
   body?: unknown,
+  /** 'text' hands the body over as it came (exports). */
+  answer: 'json' | 'text' = 'json',
 ): Promise<ReadApiResult<T>> {
   const token = config.adminToken ?? (await readCredentials(config.paths.credentials))?.adminToken;
   if (!token)
@@ -43,6 +45,7 @@ export async function callReadApi<T>(
     };
   }
   const text = await response.text();
+  if (response.ok && answer === 'text') return { ok: true, body: text as T };
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import { env } from '../config';
 import { topics } from '../kafka/topics';
@@ -14,9 +15,31 @@ export const accessEnvShape = {
   ACCESS_KEYS_TOPIC: z.string().min(1).default(topics.accessKeys.name),
   /** How long a rotated key's previous secret keeps working. */
   KEY_ROTATION_GRACE_MS: env.positiveInt(24 * 3_600_000),
+  /** Where every credentialed call's AuditRecord goes, and the detection rules' SecurityAlerts. */
+  AUDIT_TOPIC: z.string().min(1).default(topics.audit.name),
+  SECURITY_ALERTS_TOPIC: z.string().min(1).default(topics.securityAlerts.name),
+  /** How long an audit record waits for others to share its produce; answers wait for the ack. */
+  AUDIT_LINGER_MS: z.coerce.number().int().min(0).default(2),
+  /** false only for measurements: calls are then answered without an audit record. */
+  AUDIT_ENABLED: env.bool(true),
+  /**
+   * Key of the keyed hashes that stand for identifiers in the audit trail and in masked answers
+   * (hex, at least 32 bytes). `kumiki up` keeps one beside the credentials (mode 0600). Unset:
+   * derived from KUMIKI_ADMIN_TOKEN, so every service of one stack agrees.
+   */
+  KUMIKI_PII_KEY: z
+    .string()
+    .regex(/^[0-9a-fA-F]{64,}$/, 'must be at least 64 hex digits (32 bytes)')
+    .optional(),
 };
 
 export type AccessConfig = Readonly<z.output<z.ZodObject<typeof accessEnvShape>>>;
+
+/** The PII key as bytes: KUMIKI_PII_KEY, else derived from the admin token. */
+export function piiKeyOf(config: Pick<AccessConfig, 'KUMIKI_PII_KEY'>, adminToken: string): Buffer {
+  if (config.KUMIKI_PII_KEY) return Buffer.from(config.KUMIKI_PII_KEY, 'hex');
+  return createHmac('sha256', 'kumiki-pii-key').update(adminToken).digest();
+}
 
 export function throttleSettings(config: AccessConfig): ThrottleSettings {
   return {

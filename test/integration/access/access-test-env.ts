@@ -10,6 +10,7 @@ import type { ClickHouse } from '../../../services/common/clickhouse/client-fact
 import { topics } from '../../../services/common/kafka/topics';
 import type { EventProducer, KafkaClient } from '../../../services/common/kafka/client';
 import { readApiRoutes } from '../../../services/profile-materializer/read-api.routes';
+import { auditRoutes } from '../../../services/profile-materializer/audit/audit.routes';
 import { quietLogger } from '../profile-materializer/materializer-test-env';
 import { uniqueName } from '../../support/stack-env';
 
@@ -62,7 +63,9 @@ export async function startAccessTestApi(options: {
           await options.onDecision?.(decision);
         },
       },
-      ...(options.extraRoutes ? { plugins: [options.extraRoutes] } : {}),
+      plugins: [
+        options.extraRoutes ?? auditRoutes({ clickhouse: () => options.clickhouse, piiKey: Buffer.alloc(32, 7) }),
+      ],
     }),
   );
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
