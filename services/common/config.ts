@@ -77,3 +77,17 @@ export const clickhouseEnvShape = {
     .default('kumiki'),
   KUMIKI_HOME: z.string().min(1).default('.kumiki'),
 };
+
+/** Masked access to a ClickHouse server (docs/access.md); the profile-materializer's. */
+export const clickhouseMaskedEnvShape = {
+  /**
+   * Server mode: the user that keys without pii:read query as (SELECT on masked_<database> only);
+   * kumiki creates it at start when CLICKHOUSE_USER may manage access. Unset password: such keys'
+   * SQL is refused (503) rather than run unmasked. docs/access.md.
+   */
+  CLICKHOUSE_MASKED_USER: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+    .default('kumiki_masked'),
+  CLICKHOUSE_MASKED_PASSWORD: z.string().min(16, 'must be at least 16 characters').optional(),
+};

@@ -1,7 +1,15 @@
 import { z } from 'zod';
-import { clickhouseEnvShape, commonEnvShape, env, parseConfig, type Env } from '../common/config';
+import {
+  clickhouseEnvShape,
+  clickhouseMaskedEnvShape,
+  commonEnvShape,
+  env,
+  parseConfig,
+  type Env,
+} from '../common/config';
 import { topics } from '../common/kafka/topics';
 import { accessEnvShape } from '../common/access/access-config';
+import { defaultPersonalKeys } from '../common/clickhouse/masking';
 import { normaliseCurrency, parseRates } from './rfm/money';
 import type { RfmSettings } from './rfm/rfm';
 import { segmentEvaluationEnvShape } from './segments/evaluation/segment-evaluation.config';
@@ -10,6 +18,9 @@ import { consoleEnvShape } from './console/console.config';
 export const materializerEnv = z.object({
   ...commonEnvShape,
   ...clickhouseEnvShape,
+  ...clickhouseMaskedEnvShape,
+  /** Trait and JSON keys whose values are pseudonymised for keys without pii:read (comma-separated). */
+  PII_PERSONAL_KEYS: env.list(defaultPersonalKeys.join(',')),
   ...segmentEvaluationEnvShape,
   ...consoleEnvShape,
   ...accessEnvShape,

@@ -23,6 +23,8 @@ import { createDeadLetterHandler } from '../common/dead-letters';
 import { createRegistryConnection } from '../common/registry/registry-connection';
 import { registrySettingsFromConfig } from '../common/registry/schema-registry.client';
 import { createClickHouseConnection } from '../common/clickhouse/clickhouse-connection';
+import { createMaskedClickHouse, type ClickHouse } from '../common/clickhouse/client-factory';
+import { applyMasking } from '../common/clickhouse/masking';
 import { schema } from '../../schemas';
 import { rfmSettingsFromConfig, type MaterializerConfig } from './config';
 import {
@@ -109,6 +111,18 @@ export function createMaterializerService(
     name: 'rfm-settings',
     start: () => writeRfmSettings(clickhouse.clickhouse, rfmSettings),
     stop: async () => undefined,
+    isHealthy: () => true,
+    isReady: () => true,
+  };
+  const piiKey = piiKeyOf(config, config.KUMIKI_ADMIN_TOKEN);
+  let masked: ClickHouse | undefined;
+  const masking: Component = {
+    name: 'masking',
+    async start() {
+      await applyMasking(clickhouse.clickhouse, { piiKey, personalKeys: config.PII_PERSONAL_KEYS });
+      masked = await createMaskedClickHouse(config, clickhouse.clickhouse, logger);
+    },
+    stop: async () => void (await masked?.close()),
     isHealthy: () => true,
     isReady: () => true,
   };
@@ -215,7 +229,6 @@ export function createMaterializerService(
     logger,
     groupIdPrefix: config.MATERIALIZER_GROUP_ID,
   });
-  const piiKey = piiKeyOf(config, config.KUMIKI_ADMIN_TOKEN);
   const auditWriter = new AuditWriter({
     producer: () => producer.producer,
     topic: config.AUDIT_TOPIC,
@@ -239,6 +252,7 @@ export function createMaterializerService(
   });
   const readApi = readApiRoutes({
     clickhouse: () => clickhouse.clickhouse,
+    maskedClickhouse: () => masked,
     keys: keysRoutes({
       producer: () => producer.producer,
       topic: config.ACCESS_KEYS_TOPIC,
@@ -276,6 +290,7 @@ export function createMaterializerService(
       registry,
       clickhouse,
       rfmSettingsWriter,
+      masking,
       producer,
       keyFollower,
       auditSink,

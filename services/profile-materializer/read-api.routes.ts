@@ -1,9 +1,10 @@
 import { segmentRoutes } from './segments/segments.routes';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import {
   type AccessControlOptions,
   auditDetails,
   installAccessControl,
+  mayReadPii,
   requireScope,
   sendApiError,
 } from '../common/access';
@@ -26,6 +27,11 @@ import { readSnapshotRfm } from './rfm/rfm.repository';
  */
 export interface ReadApiDeps {
   readonly clickhouse: () => ClickHouse;
+  /**
+   * ClickHouse as keys without pii:read see it (masking.ts): SQL of such keys runs only there,
+   * and their profile answers are read from its views. Undefined: such reads are refused.
+   */
+  readonly maskedClickhouse?: () => ClickHouse | undefined;
   /** Keys, the adminToken, throttling and the audit of every call (common/access). */
   readonly access: AccessControlOptions;
   /** Key management routes (`/v1/keys`), when this service hosts them. */
@@ -78,6 +84,20 @@ export function normaliseLookup(type: string, value: string): string[] {
 
 export function readApiRoutes(deps: ReadApiDeps): (app: FastifyInstance) => Promise<void> {
   const now = deps.now ?? Date.now;
+  /** Where a request's personal data is read: raw with pii:read, else the masked views. */
+  const personalData = (request: FastifyRequest): ClickHouse => {
+    if (mayReadPii(request)) return deps.clickhouse();
+    const masked = deps.maskedClickhouse?.();
+    if (!masked)
+      throw new ApiError(
+        'KUMIKI_UNAVAILABLE',
+        'masked ClickHouse access is not set up (CLICKHOUSE_MASKED_PASSWORD); keys without pii:read cannot read personal data',
+        undefined,
+        { retryAfterSeconds: 60 },
+      );
+    auditDetails(request).piiReturned = false;
+    return masked;
+  };
   const logger = deps.logger.child({ component: 'read-api' });
   return async (app) => {
     await app.register(
@@ -104,7 +124,8 @@ export function readApiRoutes(deps: ReadApiDeps): (app: FastifyInstance) => Prom
           const audit = auditDetails(request);
           audit.resource = 'sql';
           audit.sql = body.query;
-          const rows = await deps.clickhouse().query(body.query, params as Record<string, unknown>, {
+          audit.piiReturned = mayReadPii(request);
+          const rows = await personalData(request).query(body.query, params as Record<string, unknown>, {
             readOnly: true,
             settings: {
               max_execution_time: deps.limits.maxExecutionSeconds,
@@ -129,7 +150,9 @@ export function readApiRoutes(deps: ReadApiDeps): (app: FastifyInstance) => Prom
           audit.identifiers.push({ type, value });
           const profileId = await findProfile(ch, type, normaliseLookup(type, value));
           audit.profileIds.push(profileId);
-          const [profile] = await ch.query<{
+          audit.piiReturned = mayReadPii(request);
+          const personal = personalData(request);
+          const [profile] = await personal.query<{
             traits: string;
             first_seen: string;
             last_seen: string;
@@ -146,7 +169,9 @@ export function readApiRoutes(deps: ReadApiDeps): (app: FastifyInstance) => Prom
             'SELECT segment_id FROM segment_members WHERE profile_id = {id:String} ORDER BY segment_id',
             { id: profileId },
           );
-          const identifiers = profile ? profile.identifiers.map(splitIdentifier) : await identifiersOf(ch, profileId);
+          const identifiers = profile
+            ? profile.identifiers.map(splitIdentifier)
+            : await identifiersOf(personal, profileId);
           return {
             profileId,
             identifiers,
@@ -186,7 +211,8 @@ export function readApiRoutes(deps: ReadApiDeps): (app: FastifyInstance) => Prom
             'SELECT absorbed_profile_id, toString(merged_at) AS merged_at, message_id FROM profile_aliases WHERE surviving_profile_id = {id:String} ORDER BY absorbed_profile_id',
             { id: profileId },
           );
-          const links = await ch.query<{
+          audit.piiReturned = mayReadPii(request);
+          const links = await (mayReadPii(request) ? ch : personalData(request)).query<{
             identifier_type: string;
             identifier_value: string;
             profile_id: string;
@@ -195,10 +221,16 @@ export function readApiRoutes(deps: ReadApiDeps): (app: FastifyInstance) => Prom
             reason: string;
             linked_at: string;
           }>(
-            `SELECT identifier_type, identifier_value, profile_id, message_id, rule, reason, toString(linked_at) AS linked_at
-             FROM identity_links_store FINAL
-             WHERE profile_id IN {ids:Array(String)}
-             ORDER BY linked_at, identifier_type, identifier_value, rule`,
+            mayReadPii(request)
+              ? `SELECT identifier_type, identifier_value, profile_id, message_id, rule, reason, toString(linked_at) AS linked_at
+                 FROM identity_links_store FINAL
+                 WHERE profile_id IN {ids:Array(String)}
+                 ORDER BY linked_at, identifier_type, identifier_value, rule`
+              : // The masked view of the same rows (linked_profile_id is the store's profile_id).
+                `SELECT identifier_type, identifier_value, linked_profile_id AS profile_id, message_id, rule, reason,
+                   toString(linked_at) AS linked_at
+                 FROM identity_links WHERE linked_profile_id IN {ids:Array(String)}
+                 ORDER BY linked_at, identifier_type, identifier_value, rule`,
             { ids: [profileId, ...absorbed.map((a) => a.absorbed_profile_id)] },
           );
           return {

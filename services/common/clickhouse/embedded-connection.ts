@@ -1,7 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ClickHouseClientConfigOptions, ClickHouseSettings } from '@clickhouse/client';
+import { Session } from 'chdb';
 import { createChdbConnection } from 'chdb/connection';
+import { writeEmbeddedAccessConfig } from './embedded-access';
 import { InternalError } from '../errors';
 import { quoteIdentifier, splitStatements } from './sql-text';
 
@@ -68,6 +70,11 @@ const perRequestSettings: ReadonlySet<string> = new Set([
 
 let openDataPath: string | null = null;
 let openConnections = 0;
+/**
+ * The first session of the engine, opened with the access config (embedded-access.ts): chDB
+ * reads `--config-file` when its engine starts, and every later session on the path shares it.
+ */
+let anchor: Session | null = null;
 
 /** The data directory embedded ClickHouse has open in this process, if any. */
 export function openEmbeddedDataPath(): string | null {
@@ -98,6 +105,8 @@ export async function openEmbeddedConnection(options: EmbeddedConnectionOptions)
     );
   }
   fs.mkdirSync(dataPath, { recursive: true });
+  if (anchor === null)
+    anchor = new Session(dataPath, { connectionArgs: [`--config-file=${writeEmbeddedAccessConfig(dataPath)}`] });
   openDataPath = dataPath;
   openConnections += 1;
   const connection = new EmbeddedConnection(
@@ -194,6 +203,8 @@ export class EmbeddedConnection implements Connection {
     if (openConnections <= 0) {
       openConnections = 0;
       openDataPath = null;
+      anchor?.close();
+      anchor = null;
     }
   }
 

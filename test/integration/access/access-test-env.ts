@@ -34,6 +34,7 @@ export interface AccessTestApi {
 export async function startAccessTestApi(options: {
   kafka: KafkaClient;
   clickhouse: ClickHouse;
+  maskedClickhouse?: () => ClickHouse | undefined;
   throttle?: FailedAuthThrottle;
   onDecision?: (decision: AccessDecision) => Promise<void>;
   extraRoutes?: (v1: FastifyInstance) => Promise<void>;
@@ -51,6 +52,7 @@ export async function startAccessTestApi(options: {
   await app.register(
     readApiRoutes({
       clickhouse: () => options.clickhouse,
+      ...(options.maskedClickhouse ? { maskedClickhouse: options.maskedClickhouse } : {}),
       logger: quietLogger,
       limits: { maxExecutionSeconds: 5, maxResultRows: 1000, maxMemoryBytes: 500_000_000 },
       keys: keysRoutes({ producer: () => producer, topic: keysTopic, cache: keys, rotationGraceMs: 3_600_000 }),

@@ -1,0 +1,99 @@
+import type { ClickHouseSettings } from '@clickhouse/client';
+import { createChdbConnection } from 'chdb/connection';
+import { InternalError } from '../errors';
+import type { Connection } from './embedded-connection';
+import { splitSettings } from './embedded-connection';
+import { MASKED_ROLE } from './embedded-access';
+import { quoteIdentifier } from './sql-text';
+
+type Params<K extends 'query' | 'exec' | 'command'> = Parameters<Connection[K]>[0];
+
+/**
+ * Embedded ClickHouse as a key without `pii:read` sees it: every request gets a chDB session of
+ * its own, which takes the masked role (embedded-access.ts), makes the masked database current,
+ * applies the request's settings with `readonly = 1` last, runs the one statement and is closed.
+ * A session is never reused, so a statement that changed its role or settings cannot outlive
+ * itself. Before running, the statement is parsed by ClickHouse (`EXPLAIN AST`) and must be a
+ * query (SELECT, UNION, INTERSECT/EXCEPT) without INTO OUTFILE: clickhouse-local, which chDB is,
+ * writes INTO OUTFILE to the host's files even at readonly = 1, and a ClickHouse server refuses
+ * it over HTTP anyway.
+ */
+export class MaskedEmbeddedConnection implements Connection {
+  #closed = false;
+
+  constructor(
+    private readonly dataPath: string,
+    private readonly database: string,
+    private readonly defaults: ClickHouseSettings,
+  ) {}
+
+  query(params: Params<'query'>): ReturnType<Connection['query']> {
+    return this.run(params, (session, perRequest) => session.query({ ...params, clickhouse_settings: perRequest }));
+  }
+
+  exec(params: Params<'exec'>): ReturnType<Connection['exec']> {
+    return this.run(params, (session, perRequest) => session.exec({ ...params, clickhouse_settings: perRequest }));
+  }
+
+  command(params: Params<'command'>): ReturnType<Connection['command']> {
+    return this.run(params, (session, perRequest) => session.command({ ...params, clickhouse_settings: perRequest }));
+  }
+
+  insert(): ReturnType<Connection['insert']> {
+    return Promise.reject(new InternalError('the masked ClickHouse connection is read-only'));
+  }
+
+  async ping(): ReturnType<Connection['ping']> {
+    return this.#closed ? { success: false, error: new Error('closed') } : { success: true };
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+  }
+
+  private async run<T>(
+    params: Params<'query'>,
+    request: (session: Connection, perRequest: ClickHouseSettings) => Promise<T>,
+  ): Promise<T> {
+    if (this.#closed) throw new InternalError('masked ClickHouse connection is closed');
+    const { sessionSettings, perRequest } = splitSettings({
+      ...this.defaults,
+      ...params.clickhouse_settings,
+      readonly: '1',
+    });
+    const session = createChdbConnection({ path: this.dataPath }) as unknown as Connection;
+    try {
+      await session.command({ query: `SET ROLE ${MASKED_ROLE}` });
+      await session.command({ query: `USE ${quoteIdentifier(this.database)}` });
+      for (const [name, value] of sessionSettings) await session.command({ query: `SET ${name} = ${value}` });
+      await refuseUnlessQuery(session, params);
+      return await request(session, perRequest);
+    } finally {
+      await session.close();
+    }
+  }
+}
+
+/** What ClickHouse's parser says the statement is; only queries without an output file pass. */
+async function refuseUnlessQuery(session: Connection, params: Params<'query'>): Promise<void> {
+  const result = await session.query({
+    query: `EXPLAIN AST ${params.query}`,
+    ...(params.query_params ? { query_params: params.query_params } : {}),
+    clickhouse_settings: { default_format: 'TabSeparatedRaw' },
+  });
+  let text = '';
+  for await (const chunk of result.stream) text += chunk.toString();
+  const lines = text.split('\n').filter(Boolean);
+  const kind = lines[0]?.split(' ')[0] ?? '';
+  const outFile = lines.some((line) => /^ Literal /.test(line));
+  if (!['SelectWithUnionQuery', 'SelectIntersectExceptQuery'].includes(kind) || outFile) {
+    throw Object.assign(
+      new Error(
+        outFile
+          ? 'INTO OUTFILE is not allowed: the read API answers with rows, it does not write files'
+          : `only queries (SELECT) may run here, not ${kind || 'this statement'}`,
+      ),
+      { name: 'ClickHouseError', code: '164', type: 'READONLY' },
+    );
+  }
+}
