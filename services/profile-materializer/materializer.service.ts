@@ -7,12 +7,14 @@ import {
   FailedAuthThrottle,
   KeyCache,
   keysRoutes,
+  detectionSettings,
   piiKeyOf,
   throttleSettings,
   type AccessDecision,
 } from '../common/access';
 import { auditFieldsOf } from '../common/audit/audit-record';
 import { AuditWriter } from '../common/audit/audit-writer';
+import { createSecurityAlerts } from '../common/audit/security-alerts';
 import type { AuditRecord } from '../../schemas';
 import { createAuditSink } from './audit/audit-log.sink';
 import { auditRoutes } from './audit/audit.routes';
@@ -237,7 +239,17 @@ export function createMaterializerService(
     logger,
     lingerMs: config.AUDIT_LINGER_MS,
   });
+  const alerts = createSecurityAlerts({
+    producer: () => producer.producer,
+    topic: config.SECURITY_ALERTS_TOPIC,
+    encode: (topic, value) => registry.codec.encode(topic, value),
+    logger,
+    metrics,
+    service: 'profile-materializer',
+    settings: detectionSettings(config),
+  });
   const audit = async (decision: AccessDecision): Promise<void> => {
+    alerts.observe(decision);
     if (config.AUDIT_ENABLED)
       await auditWriter.append(auditFieldsOf(decision, { service: 'profile-materializer', piiKey }));
   };

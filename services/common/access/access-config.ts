@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import { env } from '../config';
 import { topics } from '../kafka/topics';
+import { type DetectionSettings, parseRoleHours } from '../audit/detection-rules';
 import type { ThrottleSettings } from './failed-auth-throttle';
 
 /** Settings of every service that serves keyed HTTP APIs. */
@@ -27,6 +28,16 @@ export const accessEnvShape = {
    * (hex, at least 32 bytes). `kumiki up` keeps one beside the credentials (mode 0600). Unset:
    * derived from KUMIKI_ADMIN_TOKEN, so every service of one stack agrees.
    */
+  /** Detection: a key reading more distinct profiles in an hour than max(this, factor × its hourly average). */
+  DETECT_MIN_PROFILES: env.positiveInt(500),
+  DETECT_SPIKE_FACTOR: env.positiveInt(10),
+  /** Detection: one answer with raw personal data of at least this many rows or profiles. */
+  DETECT_BULK_PII_ROWS: env.positiveInt(1_000),
+  /** Detection: allowed UTC hours per role, e.g. `analyst=7-19,marketer=6-20`; empty = any time. */
+  DETECT_ROLE_HOURS: z
+    .string()
+    .default('')
+    .refine((raw) => parseRoleHours(raw) !== undefined, 'must look like analyst=7-19,marketer=6-20 (UTC hours 0-23)'),
   KUMIKI_PII_KEY: z
     .string()
     .regex(/^[0-9a-fA-F]{64,}$/, 'must be at least 64 hex digits (32 bytes)')
@@ -46,5 +57,14 @@ export function throttleSettings(config: AccessConfig): ThrottleSettings {
     maxFailures: config.AUTH_MAX_FAILURES,
     windowMs: config.AUTH_FAILURE_WINDOW_MS,
     blockMs: config.AUTH_BLOCK_MS,
+  };
+}
+
+export function detectionSettings(config: AccessConfig): DetectionSettings {
+  return {
+    minProfiles: config.DETECT_MIN_PROFILES,
+    spikeFactor: config.DETECT_SPIKE_FACTOR,
+    bulkPiiRows: config.DETECT_BULK_PII_ROWS,
+    roleHours: parseRoleHours(config.DETECT_ROLE_HOURS)!,
   };
 }

@@ -25,6 +25,6 @@ export {
   type AuditDetails,
 } from './access-control';
 export { KeyCache } from './key-cache';
-export { accessEnvShape, piiKeyOf, throttleSettings, type AccessConfig } from './access-config';
+export { accessEnvShape, detectionSettings, piiKeyOf, throttleSettings, type AccessConfig } from './access-config';
 export { createKeyFollower, decodeKeyRecord, publishKey } from './key-topic';
 export { describeKey, keysRoutes, type KeysRoutesDeps } from './keys.routes';

@@ -269,4 +269,49 @@ describe('audit trail', () => {
       }
       await start();
     }));
+
+  it('throttles 1,000 wrong tokens from one address (first N 401, the rest 429) and raises one alert; alerts a revoked key used', () =>
+    withServiceLogsOnFailure(async () => {
+      const made = (await call('POST', '/v1/keys', adminToken, { name: 'to revoke', role: 'analyst' })).body as {
+        id: string;
+        secret: string;
+      };
+      expect((await call('DELETE', `/v1/keys/${made.id}`, adminToken)).status).toBe(204);
+      expect((await call('GET', '/v1/segments', made.secret)).body.code).toBe('KUMIKI_KEY_REVOKED');
+
+      const statuses: number[] = [];
+      let retryAfter: string | null = null;
+      for (let i = 0; i < 1000; i++) {
+        const response = await fetch(`${url}/v1/sql`, {
+          method: 'POST',
+          headers: { authorization: `Bearer wrong-token-${i}`, 'content-type': 'application/json' },
+          body: '{"query":"SELECT 1"}',
+        });
+        statuses.push(response.status);
+        if (response.status === 429) retryAfter ??= response.headers.get('retry-after');
+        await response.arrayBuffer();
+      }
+      // AUTH_MAX_FAILURES (10), counting the revoked key's refusal: 9 more 401s, then 429s.
+      expect(statuses.filter((s) => s === 401)).toHaveLength(9);
+      expect(statuses.slice(9).every((s) => s === 429)).toBe(true);
+      expect(Number(retryAfter)).toBeGreaterThan(0);
+
+      // Alerts are read with a key from elsewhere: this address is blocked. The admin token is
+      // refused too, so restart the service (its throttle is in memory) to read them.
+      await service.stop();
+      await start();
+      await waitFor(
+        async () => {
+          const alerts = (await call('GET', '/v1/security/alerts', adminToken)).body.alerts as {
+            rule: string;
+            subject: string;
+          }[];
+          expect(alerts.map((a) => [a.rule, a.subject]).sort()).toEqual([
+            ['dead-key-used', `key:${made.id}`],
+            ['failed-auth-burst', 'address:127.0.0.1'],
+          ]);
+        },
+        { timeoutMs: 30_000, intervalMs: 500 },
+      );
+    }));
 });
