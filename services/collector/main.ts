@@ -1,7 +1,7 @@
 import { runMain } from '../common/main';
 import { Service } from '../common/lifecycle';
 import { createServiceBase } from '../common/service-base';
-import { createHttpServer } from '../common/http-server';
+import { createHttpServer, httpTls } from '../common/http-server';
 import { createKafkaConnection } from '../common/kafka/kafka-connection';
 import { createProducerConnection } from '../common/kafka/producer-connection';
 import { topics } from '../common/kafka/topics';
@@ -84,6 +84,7 @@ runMain('collector', process.env, loadCollectorConfig, (config) => {
           metrics,
           probe,
           routes,
+          ...httpTls(config),
         });
         http.app.addHook('onClose', async () => batcher.close());
         return http;

@@ -64,6 +64,16 @@ export const commonEnvShape = {
   LOG_LEVEL: env.logLevel(),
   LOG_PRETTY: env.bool(false),
   SHUTDOWN_GRACE_MS: env.positiveInt(15_000),
+  /** Kafka over TLS (`SSL` / `SASL_SSL` listeners); the CA file (PEM) when the broker's is private. */
+  KAFKA_SSL: env.bool(false),
+  KAFKA_SSL_CA_FILE: z.string().min(1).optional(),
+  /** Kafka SASL: plain, scram-sha-256 or scram-sha-512, with its username and password. */
+  KAFKA_SASL_MECHANISM: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
+  KAFKA_SASL_USERNAME: z.string().min(1).optional(),
+  KAFKA_SASL_PASSWORD: z.string().min(1).optional(),
+  /** HTTPS for the service's listener: certificate and key files (PEM); both or neither. */
+  HTTP_TLS_CERT_FILE: z.string().min(1).optional(),
+  HTTP_TLS_KEY_FILE: z.string().min(1).optional(),
 };
 
 export const clickhouseEnvShape = {
@@ -78,8 +88,13 @@ export const clickhouseEnvShape = {
   KUMIKI_HOME: z.string().min(1).default('.kumiki'),
 };
 
-/** Masked access to a ClickHouse server (docs/access.md); the profile-materializer's. */
+/** Masked access and encryption at rest of ClickHouse (docs/access.md); the profile-materializer's. */
 export const clickhouseMaskedEnvShape = {
+  /**
+   * Embedded mode: a file holding 64 hex digits (AES-256 key, mode 0600). Set: tables created
+   * from then on are stored on chDB's encrypted disk (AES_256_CTR). `kumiki up` makes one.
+   */
+  CLICKHOUSE_ENCRYPTION_KEY_FILE: z.string().min(1).optional(),
   /**
    * Server mode: the user that keys without pii:read query as (SELECT on masked_<database> only);
    * kumiki creates it at start when CLICKHOUSE_USER may manage access. Unset password: such keys'

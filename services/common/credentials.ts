@@ -42,3 +42,24 @@ export async function readCredentials(file: string): Promise<Credentials | undef
   }
   return { writeKey: parsed.writeKey, adminToken: parsed.adminToken };
 }
+
+/**
+ * A secret key file (64 hex digits, mode 0600), created with fresh random bytes on first use;
+ * `kumiki up` keeps ClickHouse's encryption key beside the credentials this way.
+ */
+export async function loadOrCreateKeyFile(file: string): Promise<string> {
+  try {
+    return (await fs.readFile(file, 'utf8')).trim();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  const key = randomBytes(32).toString('hex');
+  try {
+    await fs.writeFile(file, `${key}\n`, { mode: 0o600, flag: 'wx' });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    return (await fs.readFile(file, 'utf8')).trim();
+  }
+  return key;
+}

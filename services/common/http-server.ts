@@ -1,7 +1,9 @@
+import fs from 'node:fs';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Component } from './lifecycle';
 import type { Logger } from './logger';
+import { ConfigError } from './errors';
 
 export interface HttpServerOptions {
   readonly host: string;
@@ -13,6 +15,24 @@ export interface HttpServerOptions {
   /** Adds the service's own routes (collector API, read API). */
   readonly routes?: (app: FastifyInstance) => void | Promise<void>;
   readonly bodyLimit?: number;
+  /** HTTPS with this certificate and key (PEM); plain HTTP without. */
+  readonly tls?: { readonly cert: string; readonly key: string };
+}
+
+/** The listener's TLS from HTTP_TLS_CERT_FILE / HTTP_TLS_KEY_FILE (both or neither). */
+export function httpTls(config: {
+  readonly HTTP_TLS_CERT_FILE?: string | undefined;
+  readonly HTTP_TLS_KEY_FILE?: string | undefined;
+}): { tls?: { cert: string; key: string } } {
+  if (!config.HTTP_TLS_CERT_FILE && !config.HTTP_TLS_KEY_FILE) return {};
+  if (!config.HTTP_TLS_CERT_FILE || !config.HTTP_TLS_KEY_FILE)
+    throw new ConfigError(['HTTP_TLS_CERT_FILE and HTTP_TLS_KEY_FILE must be set together']);
+  return {
+    tls: {
+      cert: fs.readFileSync(config.HTTP_TLS_CERT_FILE, 'utf8'),
+      key: fs.readFileSync(config.HTTP_TLS_KEY_FILE, 'utf8'),
+    },
+  };
 }
 
 /**
@@ -23,7 +43,9 @@ export interface HttpServerOptions {
 export function createHttpServer(
   options: HttpServerOptions,
 ): Component & { readonly app: FastifyInstance; address(): string } {
+  const scheme = options.tls ? 'https' : 'http';
   const app = Fastify({
+    ...(options.tls ? { https: { cert: options.tls.cert, key: options.tls.key } } : {}),
     loggerInstance: options.logger.child({ component: 'http' }) as FastifyBaseLogger,
     // Per-request log lines would cost more than the requests on the collector's hot path.
     logController: new LogController({ disableRequestLogging: true }),
@@ -49,12 +71,12 @@ export function createHttpServer(
   return {
     name: 'http-server',
     app,
-    address: () => `http://${options.host}:${options.port}`,
+    address: () => `${scheme}://${options.host}:${options.port}`,
     async start() {
       if (options.routes) await app.register(async (scope) => options.routes!(scope));
       await app.listen({ host: options.host, port: options.port });
       listening = true;
-      options.logger.info({ url: `http://${options.host}:${options.port}` }, 'listening');
+      options.logger.info({ url: `${scheme}://${options.host}:${options.port}` }, 'listening');
     },
     async stop() {
       listening = false;

@@ -16,6 +16,11 @@ export const redactedPaths = [
   '*.context.ip',
   'writeKey',
   'adminToken',
+  'secret',
+  'password',
+  'sasl.password',
+  '*.secret',
+  '*.password',
   'headers.authorization',
   'req.headers.authorization',
 ];

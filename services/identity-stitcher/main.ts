@@ -1,7 +1,7 @@
 import { runMain } from '../common/main';
 import { Service } from '../common/lifecycle';
 import { createServiceBase } from '../common/service-base';
-import { createHttpServer } from '../common/http-server';
+import { createHttpServer, httpTls } from '../common/http-server';
 import { createKafkaConnection } from '../common/kafka/kafka-connection';
 import { topics, type TopicSpec } from '../common/kafka/topics';
 import { createRegistryConnection, registrySettingsFromConfig } from '../common/registry';
@@ -49,6 +49,7 @@ runMain('identity-stitcher', process.env, loadStitcherConfig, (config) => {
           metrics,
           probe,
           routes: identityRoutes(() => stitcher.graph()),
+          ...httpTls(config),
         }),
     },
     [kafkaConnection, registry, stitcher],

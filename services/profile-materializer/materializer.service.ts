@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Service, type Component } from '../common/lifecycle';
 import type { ServiceBase } from '../common/service-base';
-import { createHttpServer } from '../common/http-server';
+import { createHttpServer, httpTls } from '../common/http-server';
 import {
   createKeyFollower,
   FailedAuthThrottle,
@@ -295,7 +295,15 @@ export function createMaterializerService(
       logger,
       graceMs: config.SHUTDOWN_GRACE_MS,
       edge: (probe) =>
-        createHttpServer({ host: config.HTTP_HOST, port: config.HTTP_PORT, logger, metrics, probe, routes }),
+        createHttpServer({
+          host: config.HTTP_HOST,
+          port: config.HTTP_PORT,
+          logger,
+          metrics,
+          probe,
+          routes,
+          ...httpTls(config),
+        }),
     },
     [
       kafkaConnection,

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadCliConfig } from '../../services/cli/config';
 import { stopProcessGroup, type ManagedProcess } from '../../services/cli/local/child-process';
-import { startKafka } from '../../services/cli/local/kafka-broker';
+import { type SecureListener, startKafka } from '../../services/cli/local/kafka-broker';
 import { probeKafka } from '../../services/cli/local/probes';
 import { localPaths } from '../../services/common/paths';
 import { freePort } from './ports';
@@ -23,7 +23,7 @@ export interface PrivateBroker {
   restart(): Promise<void>;
 }
 
-export async function startPrivateBroker(): Promise<PrivateBroker> {
+export async function startPrivateBroker(options: { secureListener?: SecureListener } = {}): Promise<PrivateBroker> {
   const environment: Record<string, string> = Object.fromEntries(
     Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined),
   );
@@ -45,6 +45,7 @@ export async function startPrivateBroker(): Promise<PrivateBroker> {
         javaCommand: 'java',
         env: environment,
         log: quiet,
+        ...(options.secureListener ? { secureListener: options.secureListener } : {}),
       });
       running = started;
       await waitFor(

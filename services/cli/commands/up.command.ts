@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { loadOrCreateCredentials } from '../../common/credentials';
+import { loadOrCreateCredentials, loadOrCreateKeyFile } from '../../common/credentials';
 import { portSettings, type CliConfig, type Ports } from '../config';
 import { PortInUseError, ComponentFailedError, StartAbortedError } from '../errors';
 import { consoleLog, type CliLog } from '../local/cli-log';
@@ -27,6 +27,9 @@ export async function upCommand(
   if (await alreadyRunning(config, log)) return 1;
 
   const credentials = await loadOrCreateCredentials(paths.credentials);
+  // Embedded ClickHouse stores its tables encrypted with this key, kept beside the credentials (0600).
+  const clickhouseKeyFile = path.join(path.dirname(paths.credentials), 'clickhouse.key');
+  if (!config.childEnv.CLICKHOUSE_URL) await loadOrCreateKeyFile(clickhouseKeyFile);
   await preflight(config);
 
   const stack = new LocalStack(paths.run, log, options.detach ? null : process.pid);
@@ -71,6 +74,7 @@ export async function upCommand(
       home: paths.home,
       credentials,
       logLevel: config.logLevel,
+      ...(config.childEnv.CLICKHOUSE_URL ? {} : { clickhouseKeyFile }),
     });
     for (const spec of specs) {
       const started = Date.now();

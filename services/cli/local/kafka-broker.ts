@@ -26,17 +26,34 @@ export interface BrokerSettings {
   readonly port: number;
   readonly controllerPort: number;
   readonly dataDir: string;
+  /** A SASL_SSL listener beside the plaintext one (tests of TLS + SASL), with its own settings. */
+  readonly secureListener?: SecureListener;
+}
+
+export interface SecureListener {
+  readonly port: number;
+  /** ssl.keystore.*, sasl.enabled.mechanisms, listener.name.sasl_ssl.*.sasl.jaas.config … */
+  readonly properties: readonly (readonly [string, string])[];
+  /** SCRAM credentials made when the storage is formatted: `SCRAM-SHA-512=[name=…,password=…]`. */
+  readonly scramUsers: readonly string[];
 }
 
 export function renderServerProperties(settings: BrokerSettings): string {
+  const secure = settings.secureListener;
   const entries: [string, string | number][] = [
     ['process.roles', 'broker,controller'],
     ['node.id', 1],
     ['controller.quorum.voters', `1@127.0.0.1:${settings.controllerPort}`],
-    ['listeners', `PLAINTEXT://127.0.0.1:${settings.port},CONTROLLER://127.0.0.1:${settings.controllerPort}`],
-    ['advertised.listeners', `PLAINTEXT://127.0.0.1:${settings.port}`],
+    [
+      'listeners',
+      `PLAINTEXT://127.0.0.1:${settings.port},CONTROLLER://127.0.0.1:${settings.controllerPort}${secure ? `,SASL_SSL://127.0.0.1:${secure.port}` : ''}`,
+    ],
+    [
+      'advertised.listeners',
+      `PLAINTEXT://127.0.0.1:${settings.port}${secure ? `,SASL_SSL://127.0.0.1:${secure.port}` : ''}`,
+    ],
     ['controller.listener.names', 'CONTROLLER'],
-    ['listener.security.protocol.map', 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT'],
+    ['listener.security.protocol.map', `PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${secure ? ',SASL_SSL:SASL_SSL' : ''}`],
     ['inter.broker.listener.name', 'PLAINTEXT'],
     ['log.dirs', settings.dataDir],
     ['num.partitions', 1],
@@ -50,6 +67,7 @@ export function renderServerProperties(settings: BrokerSettings): string {
     ['group.initial.rebalance.delay.ms', 0],
     // Topics are declared in services/common/kafka/topics.ts; a typo must fail, not create one.
     ['auto.create.topics.enable', 'false'],
+    ...(secure?.properties ?? []).map(([key, value]): [string, string] => [key, value]),
   ];
   const header = '# Written by `kumiki up` on every start; edit the launcher, not this file.\n';
   return `${header + entries.map(([key, value]) => `${key}=${value}`).join('\n')}\n`;
@@ -70,6 +88,7 @@ export interface KafkaStartOptions {
   readonly javaCommand: string;
   readonly env: Readonly<Record<string, string>>;
   readonly log: CliLog;
+  readonly secureListener?: SecureListener;
 }
 
 export async function startKafka(options: KafkaStartOptions): Promise<ManagedProcess> {
@@ -80,7 +99,12 @@ export async function startKafka(options: KafkaStartOptions): Promise<ManagedPro
   await fs.mkdir(options.paths.logs, { recursive: true });
   await fs.writeFile(
     propertiesFile,
-    renderServerProperties({ port: options.port, controllerPort: options.controllerPort, dataDir }),
+    renderServerProperties({
+      port: options.port,
+      controllerPort: options.controllerPort,
+      dataDir,
+      ...(options.secureListener ? { secureListener: options.secureListener } : {}),
+    }),
   );
   const classpath = `${libs}${path.sep}*`;
   const log4j = `-Dlog4j2.configurationFile=${path.join(projectRoot(), 'infra', 'kafka', 'log4j2.properties')}`;
@@ -88,7 +112,13 @@ export async function startKafka(options: KafkaStartOptions): Promise<ManagedPro
   // Storage is formatted once; meta.properties holds the cluster id from then on.
   if (!existsSync(path.join(dataDir, 'meta.properties'))) {
     options.log.info('formatting Kafka storage (first run only)');
-    await formatStorage(options.javaCommand, [log4j, '-cp', classpath], propertiesFile, options.env);
+    await formatStorage(
+      options.javaCommand,
+      [log4j, '-cp', classpath],
+      propertiesFile,
+      options.env,
+      (options.secureListener?.scramUsers ?? []).flatMap((user) => ['--add-scram', user]),
+    );
   }
   return spawnManaged({
     name: 'kafka',
@@ -106,8 +136,18 @@ function formatStorage(
   jvmArgs: string[],
   propertiesFile: string,
   env: Readonly<Record<string, string>>,
+  extraArgs: readonly string[] = [],
 ): Promise<void> {
-  const args = [...jvmArgs, 'kafka.tools.StorageTool', 'format', '-t', newClusterId(), '-c', propertiesFile];
+  const args = [
+    ...jvmArgs,
+    'kafka.tools.StorageTool',
+    'format',
+    '-t',
+    newClusterId(),
+    '-c',
+    propertiesFile,
+    ...extraArgs,
+  ];
   return new Promise((resolve, reject) => {
     execFile(java, args, { env: { ...env }, timeout: 60_000 }, (error, stdout, stderr) => {
       if (!error) return resolve();

@@ -22,6 +22,8 @@ export interface ServiceInputs {
   readonly home: string;
   readonly credentials: Credentials;
   readonly logLevel: string;
+  /** Embedded ClickHouse's encryption key file (local mode). */
+  readonly clickhouseKeyFile?: string;
 }
 
 /** In start order: downstream first, so the collector opens intake only when its consumers are there. */
@@ -38,7 +40,11 @@ export function serviceSpecs(inputs: ServiceInputs): ServiceSpec[] {
     {
       name: 'profile-materializer',
       port: inputs.ports.materializer,
-      env: { ...shared(inputs.ports.materializer), KUMIKI_ADMIN_TOKEN: inputs.credentials.adminToken },
+      env: {
+        ...shared(inputs.ports.materializer),
+        KUMIKI_ADMIN_TOKEN: inputs.credentials.adminToken,
+        ...(inputs.clickhouseKeyFile ? { CLICKHOUSE_ENCRYPTION_KEY_FILE: inputs.clickhouseKeyFile } : {}),
+      },
     },
     { name: 'identity-stitcher', port: inputs.ports.stitcher, env: shared(inputs.ports.stitcher) },
     {

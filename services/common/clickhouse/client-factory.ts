@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import {
@@ -113,7 +114,7 @@ export function embeddedDataPath(home: string): string {
  * want to wait for it wrap this in `withRetry`.
  */
 export async function createClickHouse(
-  config: ClickHouseConfig,
+  config: ClickHouseConfig & { readonly CLICKHOUSE_ENCRYPTION_KEY_FILE?: string | undefined },
   logger: Logger,
   options: ClickHouseOptions = {},
 ): Promise<ClickHouse> {
@@ -127,7 +128,14 @@ export async function createClickHouse(
       // Loaded only here: chDB maps its ~540 MB native engine as soon as it is required, and a
       // process that talks to a ClickHouse server should not pay for that.
       const { openEmbeddedConnection } = require('./embedded-connection') as typeof import('./embedded-connection');
-      connection = await openEmbeddedConnection({ dataPath, database, sessionDefaults: defaultSettings });
+      connection = await openEmbeddedConnection({
+        dataPath,
+        database,
+        sessionDefaults: defaultSettings,
+        ...(config.CLICKHOUSE_ENCRYPTION_KEY_FILE
+          ? { encryptionKeyHex: fs.readFileSync(config.CLICKHOUSE_ENCRYPTION_KEY_FILE, 'utf8').trim() }
+          : {}),
+      });
     } catch (error) {
       throw toKumikiError(error, 'embedded', { operation: 'open', dataPath });
     }

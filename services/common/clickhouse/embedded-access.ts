@@ -21,8 +21,16 @@ import { maskedDeniedSystemTables } from './system-tables';
 export const OWNER_ROLE = 'kumiki_owner';
 export const MASKED_ROLE = 'kumiki_masked';
 
-/** Where the config files live: beside the data directory, written on every open. */
-export function writeEmbeddedAccessConfig(dataPath: string): string {
+/**
+ * Where the config files live: beside the data directory, written on every open. With an
+ * encryption key, MergeTree tables are stored on an encrypted disk (AES-256-CTR) under
+ * `<data>/encrypted/`; the key stays in its own file and is copied into the config, which is
+ * mode 0600 like the key.
+ */
+export function writeEmbeddedAccessConfig(
+  dataPath: string,
+  options: { readonly encryptionKeyHex?: string } = {},
+): string {
   const dir = path.join(path.dirname(dataPath), 'clickhouse-access');
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const usersFile = path.join(dir, 'users.xml');
@@ -54,10 +62,23 @@ export function writeEmbeddedAccessConfig(dataPath: string): string {
   fs.writeFileSync(
     configFile,
     `<clickhouse>
-  <user_directories><users_xml><path>${usersFile}</path></users_xml></user_directories>
+  <user_directories><users_xml><path>${usersFile}</path></users_xml></user_directories>${options.encryptionKeyHex ? encryptedStorage(dataPath, options.encryptionKeyHex) : ''}
 </clickhouse>
 `,
     { mode: 0o600 },
   );
   return configFile;
+}
+
+function encryptedStorage(dataPath: string, keyHex: string): string {
+  if (!/^[0-9a-fA-F]{64}$/.test(keyHex)) throw new RangeError('the ClickHouse encryption key must be 64 hex digits');
+  return `
+  <storage_configuration>
+    <disks>
+      <kumiki_plain><type>local</type><path>${path.join(dataPath, 'encrypted')}/</path></kumiki_plain>
+      <kumiki_encrypted><type>encrypted</type><disk>kumiki_plain</disk><path>store/</path><algorithm>AES_256_CTR</algorithm><key_hex>${keyHex}</key_hex></kumiki_encrypted>
+    </disks>
+    <policies><encrypted><volumes><main><disk>kumiki_encrypted</disk></main></volumes></encrypted></policies>
+  </storage_configuration>
+  <merge_tree><storage_policy>encrypted</storage_policy></merge_tree>`;
 }

@@ -90,6 +90,8 @@ export interface EmbeddedConnectionOptions {
   readonly sessionDefaults?: ClickHouseSettings;
   /** chDB sessions per settings set, i.e. requests that run at once (default 3). */
   readonly poolSize?: number;
+  /** AES-256 key (hex) of the encrypted disk new tables are stored on; none: plain disk. */
+  readonly encryptionKeyHex?: string;
 }
 
 /** Opens (or joins) this process's embedded ClickHouse and makes sure `database` exists. */
@@ -105,8 +107,12 @@ export async function openEmbeddedConnection(options: EmbeddedConnectionOptions)
     );
   }
   fs.mkdirSync(dataPath, { recursive: true });
-  if (anchor === null)
-    anchor = new Session(dataPath, { connectionArgs: [`--config-file=${writeEmbeddedAccessConfig(dataPath)}`] });
+  if (anchor === null) {
+    const configFile = writeEmbeddedAccessConfig(dataPath, {
+      ...(options.encryptionKeyHex ? { encryptionKeyHex: options.encryptionKeyHex } : {}),
+    });
+    anchor = new Session(dataPath, { connectionArgs: [`--config-file=${configFile}`] });
+  }
   openDataPath = dataPath;
   openConnections += 1;
   const connection = new EmbeddedConnection(

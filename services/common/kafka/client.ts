@@ -8,6 +8,7 @@ import {
   type EachBatchPayload,
   type Producer,
   type RetryOptions as KafkaRetryOptions,
+  type SASLOptions,
 } from 'kafkajs';
 import { kafkaLogCreator, type Logger } from '../logger';
 import { withRetry } from '../retry';
@@ -61,6 +62,13 @@ export interface KafkaSettings {
   readonly logger: Logger;
   /** How long a single connection attempt may take. */
   readonly connectionTimeoutMs?: number;
+  /** TLS to the brokers; `ca` (PEM) for a private CA. */
+  readonly ssl?: { readonly ca?: string };
+  readonly sasl?: {
+    readonly mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
+    readonly username: string;
+    readonly password: string;
+  };
 }
 
 export interface KafkaClient {
@@ -162,6 +170,8 @@ export function createKafkaClient(settings: KafkaSettings): KafkaClient {
     clientId: settings.clientId,
     brokers: [...settings.brokers],
     connectionTimeout: settings.connectionTimeoutMs ?? 3_000,
+    ...(settings.ssl ? { ssl: settings.ssl.ca ? { ca: [settings.ssl.ca], rejectUnauthorized: true } : true } : {}),
+    ...(settings.sasl ? { sasl: { ...settings.sasl } as SASLOptions } : {}),
     requestTimeout: 30_000,
     retry: clientRetry,
     logCreator: kafkaLogCreator(settings.logger.child({ component: 'kafkajs' })),
