@@ -138,6 +138,7 @@ describe('PII masking enforced by ClickHouse', () => {
       'SELECT * FROM identities',
       'SELECT * FROM events',
       'SELECT * FROM profiles',
+      'SELECT search_text FROM profiles',
       'SELECT * FROM identity_links',
       `SELECT * FROM ${db}.identities`,
       `SELECT * FROM \`${db}\`.identities_store`,
