@@ -63,6 +63,15 @@ export interface AccessDecision {
   readonly deadKey: 'revoked' | 'expired' | undefined;
 }
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The scope a route needs (`requireScope`). */
+    scope?: Scope;
+    /** Any valid key may call the route (`requireAnyKey`). */
+    anyKey?: boolean;
+  }
+}
+
 interface CallState {
   principal?: Principal;
   claimed?: ApiKeyRecord;
@@ -86,6 +95,14 @@ function stateOf(request: FastifyRequest): CallState {
 /** Route options naming the scope a route needs. */
 export function requireScope(scope: Scope): RouteShorthandOptions {
   return { config: { scope } };
+}
+
+/**
+ * Route options for a route any valid key may call, whatever its scopes: only `GET /v1/whoami`,
+ * which tells a key what it may do. Still authenticated, throttled and audited.
+ */
+export function requireAnyKey(): RouteShorthandOptions {
+  return { config: { anyKey: true } };
 }
 
 /** The authenticated key of a request (routes under `installAccessControl` always have one). */
@@ -121,7 +138,8 @@ export function installAccessControl(scope: FastifyInstance, options: AccessCont
   const adminToken = options.adminToken ? adminTokenRecord(options.adminToken) : undefined;
 
   scope.addHook('onRoute', (route) => {
-    if (!(route.config as { scope?: Scope } | undefined)?.scope)
+    const config = route.config as { scope?: Scope; anyKey?: boolean } | undefined;
+    if (!config?.scope && !config?.anyKey)
       throw new Error(`route ${String(route.method)} ${route.url} names no scope (use requireScope)`);
   });
 

@@ -18,6 +18,7 @@ export {
   installAccessControl,
   mayReadPii,
   principalOf,
+  requireAnyKey,
   requireScope,
   sendApiError,
   type AccessControlOptions,

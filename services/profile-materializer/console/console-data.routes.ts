@@ -11,7 +11,8 @@ import {
   deadLetterWindows,
   type DeadLetterWindow,
 } from './dead-letters.repository';
-import { grantsOf, mayRead, type Scope } from './key-grants';
+import { requireAnyKey, requireScope, type Scope } from '../../common/access';
+import { grantsOf, mayRead } from './key-grants';
 import { readOverview } from './overview.repository';
 import type { StageLag } from './pipeline-lag';
 import { readProfile360, readTimeline, searchProfiles, survivorOf } from './profile-360.repository';
@@ -38,13 +39,6 @@ export interface ConsoleDataDeps {
   readonly now?: () => number;
 }
 
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** The scope a route needs (key-grants.ts). */
-    scope?: Scope;
-  }
-}
-
 export function consoleDataRoutes(deps: ConsoleDataDeps): (v1: FastifyInstance) => Promise<void> {
   const now = deps.now ?? Date.now;
   const segmentAnswer = async <T>(work: () => Promise<T>): Promise<T> => {
@@ -54,30 +48,29 @@ export function consoleDataRoutes(deps: ConsoleDataDeps): (v1: FastifyInstance) 
       throw error instanceof SegmentError ? error.toApiError() : error;
     }
   };
-  const scoped = (scope: Scope) => ({ config: { scope } });
 
   return async (v1) => {
-    v1.get('/whoami', async (request) => grantsOf(request));
+    v1.get('/whoami', requireAnyKey(), async (request) => grantsOf(request));
 
-    v1.get('/console/overview', scoped('profile:read'), async () =>
+    v1.get('/console/overview', requireScope('profile:read'), async () =>
       readOverview(deps.clickhouse(), { lag: deps.lag, metrics: deps.metrics, now: now() }),
     );
 
-    v1.get('/console/profiles', scoped('profile:read'), async (request) => {
+    v1.get('/console/profiles', requireScope('profile:read'), async (request) => {
       const query = request.query as { q?: string; limit?: string };
       if (typeof query.q !== 'string' || query.q.trim() === '')
         throw new ApiError('KUMIKI_MISSING_FIELD', 'q (an identifier, or part of its start) is required', 'q');
       return { profiles: await searchProfiles(deps.clickhouse(), query.q, pageLimit(query.limit, 20, 50)) };
     });
 
-    v1.get('/console/profiles/:id', scoped('profile:read'), async (request) => {
+    v1.get('/console/profiles/:id', requireScope('profile:read'), async (request) => {
       const { id } = request.params as { id: string };
       const ch = deps.clickhouse();
       const survivor = await survivorOf(ch, id);
       return { requestedId: id, ...(await readProfile360(ch, survivor)) };
     });
 
-    v1.get('/console/profiles/:id/events', scoped('profile:read'), async (request) => {
+    v1.get('/console/profiles/:id/events', requireScope('profile:read'), async (request) => {
       const { id } = request.params as { id: string };
       const query = request.query as { before?: string; limit?: string; channel?: string };
       const ch = deps.clickhouse();
@@ -88,9 +81,9 @@ export function consoleDataRoutes(deps: ConsoleDataDeps): (v1: FastifyInstance) 
       });
     });
 
-    v1.get('/console/rfm', scoped('profile:read'), async () => readRfmGrid(deps.clickhouse()));
+    v1.get('/console/rfm', requireScope('profile:read'), async () => readRfmGrid(deps.clickhouse()));
 
-    v1.get('/console/rfm/cells/:r/:f', scoped('profile:read'), async (request) => {
+    v1.get('/console/rfm/cells/:r/:f', requireScope('profile:read'), async (request) => {
       const params = request.params as { r: string; f: string };
       const query = request.query as { after?: string; limit?: string };
       const [r, f] = [Number(params.r), Number(params.f)];
@@ -110,7 +103,7 @@ export function consoleDataRoutes(deps: ConsoleDataDeps): (v1: FastifyInstance) 
         : { ...page, members: page.members.map((m) => ({ ...m, email: null })) };
     });
 
-    v1.get('/console/dead-letters', scoped('profile:read'), async (request) => {
+    v1.get('/console/dead-letters', requireScope('profile:read'), async (request) => {
       const { window = '24h' } = request.query as { window?: string };
       if (!Object.hasOwn(deadLetterWindows, window))
         throw new ApiError(
@@ -121,7 +114,7 @@ export function consoleDataRoutes(deps: ConsoleDataDeps): (v1: FastifyInstance) 
       return readDeadLetterSummary(deps.clickhouse(), window as DeadLetterWindow, now());
     });
 
-    v1.get('/console/dead-letters/samples', scoped('profile:read'), async (request) => {
+    v1.get('/console/dead-letters/samples', requireScope('profile:read'), async (request) => {
       const query = request.query as { code?: string; before?: string; limit?: string };
       return readDeadLetterSamples(deps.clickhouse(), {
         code: query.code ?? '',
@@ -133,11 +126,11 @@ export function consoleDataRoutes(deps: ConsoleDataDeps): (v1: FastifyInstance) 
       });
     });
 
-    v1.get('/console/segments', scoped('segment:read'), async () => ({
+    v1.get('/console/segments', requireScope('segment:read'), async () => ({
       segments: await readSegmentSummaries(deps.clickhouse()),
     }));
 
-    v1.get('/console/segments/:id/sizes', scoped('segment:read'), async (request) => {
+    v1.get('/console/segments/:id/sizes', requireScope('segment:read'), async (request) => {
       const { id } = request.params as { id: string };
       const { days } = request.query as { days?: string };
       const ch = deps.clickhouse();
@@ -145,7 +138,7 @@ export function consoleDataRoutes(deps: ConsoleDataDeps): (v1: FastifyInstance) 
       return readSegmentSizes(ch, id, { days: pageLimit(days, 30, 30), now: now() });
     });
 
-    v1.get('/console/segments/:id/members', scoped('segment:read'), async (request) => {
+    v1.get('/console/segments/:id/members', requireScope('segment:read'), async (request) => {
       const { id } = request.params as { id: string };
       const query = request.query as { after?: string; limit?: string };
       const ch = deps.clickhouse();
@@ -158,7 +151,7 @@ export function consoleDataRoutes(deps: ConsoleDataDeps): (v1: FastifyInstance) 
     });
 
     // Every member as CSV, streamed a page at a time (memory does not grow with the segment).
-    v1.get('/console/segments/:id/export', scoped('segment:read'), async (request, reply) => {
+    v1.get('/console/segments/:id/export', requireScope('segment:read'), async (request, reply) => {
       const { id } = request.params as { id: string };
       const ch = deps.clickhouse();
       const segment = await segmentAnswer(() => getSegment(ch, id));
