@@ -73,3 +73,21 @@ export function quoteIdentifier(name: string): string {
   if (!isPlainIdentifier(name)) throw new RangeError(`not a plain identifier: ${JSON.stringify(name)}`);
   return `\`${name}\``;
 }
+
+/**
+ * Numbers kumiki made (a version, an epoch-ms instant, a fitted coefficient) as SQL text, for the
+ * statements that read every purchaser: chDB runs parameterised queries one at a time across the
+ * process, and such a statement takes seconds, during which every profile refresh's reads would
+ * wait. Anything else is refused, so no caller can splice text through them.
+ */
+export function integerLiteral(value: number | string): string {
+  const text = String(value);
+  if (!/^\d{1,20}$/.test(text)) throw new RangeError(`not an unsigned integer: ${text}`);
+  return text;
+}
+
+/** A finite number as a Float64 literal (shortest round-trip text). */
+export function floatLiteral(value: number): string {
+  if (!Number.isFinite(value)) throw new RangeError(`not a finite number: ${value}`);
+  return `toFloat64(${JSON.stringify(value)})`;
+}

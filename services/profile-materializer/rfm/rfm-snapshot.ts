@@ -3,6 +3,7 @@ import type { Component } from '../../common/lifecycle';
 import type { Logger } from '../../common/logger';
 import { errorMessage } from '../../common/errors';
 import { dateTime64Text } from '../../common/clickhouse/datetime64';
+import { integerLiteral } from '../../common/clickhouse/sql-text';
 
 /** What one snapshot wrote. */
 export interface RfmSnapshot {
@@ -14,18 +15,6 @@ export interface RfmSnapshot {
 }
 
 let lastVersion = 0;
-
-/**
- * An unsigned integer this module made (a version, an epoch-ms instant) as SQL text. The two
- * statements that read every purchaser take their numbers as literals, not query parameters:
- * chDB runs parameterised queries one at a time across the process, and a snapshot of a large
- * table takes seconds, during which every profile refresh's reads would wait.
- */
-function integerLiteral(value: number | string): string {
-  const text = String(value);
-  if (!/^\d{1,20}$/.test(text)) throw new RangeError(`not an unsigned integer: ${text}`);
-  return text;
-}
 
 /**
  * Writes the RFM snapshot as of `asOf` (epoch ms) and makes it the one the rfm view reads

@@ -1,0 +1,97 @@
+import type { ClickHouse } from '../../common/clickhouse/client-factory';
+import { integerLiteral } from '../../common/clickhouse/sql-text';
+import type { BgnbdData } from './bgnbd';
+import type { GammaGammaData } from './gamma-gamma';
+import { GrowingArray, streamRows } from './stream-rows';
+
+export const DAY_MS = 86_400_000;
+
+/** What the orders say as of a run's as-of time. */
+export interface InputTotals {
+  readonly purchasers: number;
+  readonly repeatBuyers: number;
+  /** Earliest counted order (epoch ms); null without orders. */
+  readonly firstOrderAt: number | null;
+  readonly purchaseDays: number;
+}
+
+/**
+ * Writes the per-purchaser summary of run `version` as of `asOf` (epoch ms) into
+ * prediction_inputs_store, in one INSERT … SELECT over orders_as_of (migration 0015): purchase
+ * days are UTC days (intDiv of epoch ms), several orders of one day are one purchase whose value
+ * is their sum (repeat purchases counted per day, as the BG/NBD literature does); x = purchase
+ * days − 1, t_x = last − first day, T = as-of day − first day; monetary = the mean value of the
+ * repeat days (all days but the first), in the reporting currency.
+ *
+ * Exactness: orders_as_of yields one row per order (FINAL events, one order per order key, refunds
+ * netted) and this groups them by profile and day; nothing is counted twice.
+ */
+export async function writeInputs(ch: ClickHouse, version: number, asOf: number): Promise<InputTotals> {
+  const asOfDay = Math.floor(asOf / DAY_MS);
+  await ch.command(
+    `INSERT INTO prediction_inputs_store (version, profile_id, x, t_x, T, monetary, last_purchase_at)
+     SELECT toUInt64(${integerLiteral(version)}), profile_id,
+            toUInt32(count() - 1) AS x,
+            toUInt32(max(day) - min(day)) AS t_x,
+            toUInt32(${integerLiteral(asOfDay)} - min(day)) AS T,
+            if(x > 0, toFloat64(sum(units) - argMin(units, day)) / 1e12 / x, 0) AS monetary,
+            max(last_at) AS last_purchase_at
+     FROM
+     (
+         SELECT profile_id, intDiv(toUnixTimestamp64Milli(order_time), ${DAY_MS}) AS day, sum(net_units) AS units, max(order_time) AS last_at
+         FROM orders_as_of(as_of = fromUnixTimestamp64Milli(toInt64(${integerLiteral(asOf)}), 'UTC'))
+         GROUP BY profile_id, day
+     )
+     GROUP BY profile_id`,
+  );
+  // Exact: the partition under `version` was written by this one statement.
+  const [row] = await ch.query<{ purchasers: string; repeat: string; days: string; first: string | null }>(
+    `SELECT count() AS purchasers, countIf(x > 0) AS repeat, sum(x + 1) AS days,
+            if(count() = 0, NULL, toString(${integerLiteral(asOfDay)} - max(T))) AS first
+     FROM prediction_inputs_store WHERE version = {version:UInt64}`,
+    { version },
+  );
+  return {
+    purchasers: Number(row?.purchasers ?? 0),
+    repeatBuyers: Number(row?.repeat ?? 0),
+    purchaseDays: Number(row?.days ?? 0),
+    firstOrderAt: row?.first == null ? null : Number(row.first) * DAY_MS,
+  };
+}
+
+/** The BG/NBD histogram of run `version`: customers per distinct (x, t_x, T). */
+export async function readHistogram(ch: ClickHouse, version: number): Promise<BgnbdData> {
+  const x = new GrowingArray();
+  const tx = new GrowingArray();
+  const T = new GrowingArray();
+  const count = new GrowingArray();
+  await streamRows(
+    ch,
+    `SELECT x, t_x, T, count() FROM prediction_inputs_store WHERE version = ${integerLiteral(version)}
+     GROUP BY x, t_x, T ORDER BY x, t_x, T`,
+    (row) => {
+      x.push(Number(row[0]));
+      tx.push(Number(row[1]));
+      T.push(Number(row[2]));
+      count.push(Number(row[3]));
+    },
+  );
+  return { x: x.view(), tx: tx.view(), T: T.view(), count: count.view() };
+}
+
+/** Repeat buyers with a positive mean value (the Gamma-Gamma fit's data), in a stable order. */
+export async function readRepeatBuyers(ch: ClickHouse, version: number): Promise<GammaGammaData> {
+  const x = new GrowingArray();
+  const m = new GrowingArray();
+  await streamRows(
+    ch,
+    `SELECT x, monetary FROM prediction_inputs_store
+     WHERE version = ${integerLiteral(version)} AND x > 0 AND monetary > 0
+     ORDER BY x, t_x, T, profile_id`,
+    (row) => {
+      x.push(Number(row[0]));
+      m.push(Number(row[1]));
+    },
+  );
+  return { x: x.view(), m: m.view() };
+}

@@ -1,0 +1,398 @@
+import type { ClickHouse } from '../../common/clickhouse/client-factory';
+import { dateTime64Text } from '../../common/clickhouse/datetime64';
+import { floatLiteral, integerLiteral } from '../../common/clickhouse/sql-text';
+import {
+  expectedPurchases,
+  fitBgnbd,
+  medianDaysToNextPurchase,
+  probabilityAlive,
+  type BgnbdData,
+  type BgnbdFit,
+  type BgnbdParams,
+} from './bgnbd';
+import { fitGammaGamma, type GammaGammaFit } from './gamma-gamma';
+import type { PredictionSettings } from './predictions.config';
+import { NotEnoughDataError } from './prediction-errors';
+import { DAY_MS, readHistogram, readRepeatBuyers, writeInputs, type InputTotals } from './prediction-inputs';
+import {
+  scorePropensity,
+  SPLIT_EARLIER,
+  SPLIT_NOW,
+  SPLIT_RECENT,
+  splitTimes,
+  trainPropensity,
+  writeFeatures,
+  type PropensityOutcome,
+} from './propensity';
+import { evaluateRecommendations, popularItems, writeNeighbours, type RecommendationQuality } from './recommendations';
+
+/** Days ahead of the propensity model (purchase_propensity_30d) and of the recommendation check. */
+export const HORIZON_DAYS = 30;
+/** A next purchase expected further away than this is no prediction: next_purchase_at is NULL. */
+export const MAX_NEXT_PURCHASE_DAYS = 3650;
+
+/** Tables holding one partition per run (PARTITION BY version). */
+const runTables = [
+  'prediction_inputs_store',
+  'prediction_triples_store',
+  'prediction_propensity_store',
+  'prediction_features_store',
+  'prediction_interactions_store',
+  'item_similarity_store',
+  'prediction_rows_store',
+] as const;
+
+let lastVersion = 0;
+/** Versions increase within a process and across restarts (wall clock, then +1). */
+export function nextVersion(now = Date.now()): number {
+  lastVersion = Math.max(lastVersion + 1, now);
+  return lastVersion;
+}
+
+export interface FittedModels {
+  readonly version: number;
+  readonly asOf: number;
+  readonly totals: InputTotals;
+  readonly bgnbd: BgnbdFit;
+  readonly gammaGamma: GammaGammaFit;
+  readonly histogram: BgnbdData;
+}
+
+/**
+ * Writes the inputs of `version` as of `asOf` and fits both models on them; throws
+ * NotEnoughDataError (after dropping what it wrote) below the minimums. The inputs stay, for the
+ * caller to score or drop.
+ */
+export async function fitModels(
+  ch: ClickHouse,
+  settings: PredictionSettings,
+  version: number,
+  asOf: number,
+): Promise<FittedModels> {
+  const totals = await writeInputs(ch, version, asOf);
+  const repeat = totals.repeatBuyers;
+  if (totals.purchasers < settings.minPurchasers || repeat < settings.minRepeatBuyers) {
+    await dropRun(ch, version);
+    throw new NotEnoughDataError(
+      `not enough data to fit BG/NBD as of ${new Date(asOf).toISOString()}: found ${totals.purchasers} purchasers and ${repeat} with a repeat purchase (on another day); at least ${settings.minPurchasers} purchasers (PREDICTIONS_MIN_PURCHASERS) and ${settings.minRepeatBuyers} repeat buyers (PREDICTIONS_MIN_REPEAT_BUYERS) are needed`,
+      { purchasers: totals.purchasers, repeatBuyers: repeat },
+    );
+  }
+  const histogram = await readHistogram(ch, version);
+  const bgnbd = fitBgnbd(histogram);
+  const values = await readRepeatBuyers(ch, version);
+  if (values.x.length < settings.minRepeatBuyers) {
+    await dropRun(ch, version);
+    throw new NotEnoughDataError(
+      `not enough data to fit Gamma-Gamma: ${values.x.length} repeat buyers with a positive net value; at least ${settings.minRepeatBuyers} (PREDICTIONS_MIN_REPEAT_BUYERS) are needed`,
+      { repeatBuyers: values.x.length },
+    );
+  }
+  const gammaGamma = fitGammaGamma(values);
+  return { version, asOf, totals, bgnbd, gammaGamma, histogram };
+}
+
+/** A model version as GET /v1/models and `kumiki predict fit --json` show it. */
+export interface ModelVersion {
+  readonly version: number;
+  readonly model: 'bgnbd-gg';
+  readonly timeUnit: 'day';
+  readonly asOf: string;
+  readonly computedAt: string;
+  readonly customers: number;
+  readonly repeatCustomers: number;
+  readonly window: { readonly start: string | null; readonly end: string };
+  readonly params: BgnbdParams & { readonly p: number; readonly q: number; readonly gamma: number };
+  readonly logLikelihood: number;
+  readonly figures: ModelFigures;
+}
+
+export interface ModelFigures {
+  readonly gammaGammaLogLikelihood: number;
+  readonly standardErrors: Record<string, number> | null;
+  readonly discountRate: number;
+  readonly propensity: {
+    readonly horizonDays: number;
+    readonly features: readonly string[] | null;
+    readonly quality: PropensityOutcome['quality'];
+    readonly notEnoughData: string | null;
+  };
+  readonly recommendations: RecommendationQuality | null;
+  readonly profilesScored: number;
+  readonly changed: number;
+}
+
+/** What a run leaves for the caller: the model and how many profiles' predictions changed (staged). */
+export interface RunOutcome {
+  readonly model: ModelVersion;
+  readonly changed: number;
+}
+
+/**
+ * One fit-and-score run as of `asOf` (docs/predictions.md, "How it is computed"). Every table
+ * gets its own partition under the new version; the catalogue row is written last, so the
+ * predictions view (max catalogued version) never reads a run that failed half-way. Then the
+ * profiles whose predictions changed are staged in prediction_changes and partitions older than
+ * the previous complete run are dropped.
+ */
+export async function runPredictions(ch: ClickHouse, settings: PredictionSettings, asOf: number): Promise<RunOutcome> {
+  const version = nextVersion();
+  try {
+    return await scoreRun(ch, settings, await fitModels(ch, settings, version, asOf));
+  } catch (error) {
+    await dropRun(ch, version).catch(() => undefined);
+    throw error;
+  }
+}
+
+async function scoreRun(ch: ClickHouse, settings: PredictionSettings, fitted: FittedModels): Promise<RunOutcome> {
+  const { version, asOf, bgnbd, gammaGamma } = fitted;
+  await writeTriples(ch, version, bgnbd.params, fitted.histogram, settings.discountRate);
+
+  const times = splitTimes(asOf, HORIZON_DAYS);
+  const sizes = {
+    now: await writeFeatures(ch, version, SPLIT_NOW, times.now, null),
+    recent: await writeFeatures(ch, version, SPLIT_RECENT, times.recent, times.now),
+    earlier: await writeFeatures(ch, version, SPLIT_EARLIER, times.earlier, times.recent),
+  };
+  const propensity = await trainPropensity(ch, version, sizes);
+  if (propensity.model) await scorePropensity(ch, version, propensity.model);
+
+  await writeNeighbours(ch, version, 0, asOf);
+  await writeNeighbours(ch, version, 1, times.recent);
+  const excluded = new Set(settings.excludedItems);
+  const recommendations = await evaluateRecommendations(ch, version, excluded);
+  const popular = await popularItems(ch, version, 0);
+
+  const profilesScored = await writeRows(ch, version, asOf, gammaGamma.params);
+  const previous = await latestVersion(ch);
+  const changed = await stageChanges(ch, version, previous);
+  const params = { ...bgnbd.params, ...gammaGamma.params };
+  const figures: ModelFigures = {
+    gammaGammaLogLikelihood: gammaGamma.logLikelihood,
+    standardErrors:
+      bgnbd.standardErrors && gammaGamma.standardErrors
+        ? { ...bgnbd.standardErrors, ...gammaGamma.standardErrors }
+        : null,
+    discountRate: settings.discountRate,
+    propensity: {
+      horizonDays: HORIZON_DAYS,
+      features: propensity.model?.features ?? null,
+      quality: propensity.quality,
+      notEnoughData: propensity.notEnoughData ?? null,
+    },
+    recommendations,
+    profilesScored,
+    changed,
+  };
+  const computedAt = Date.now();
+  const windowStart = fitted.totals.firstOrderAt;
+  await ch.insert('prediction_models_store', [
+    {
+      version,
+      model: 'bgnbd-gg',
+      as_of: dateTime64Text(asOf),
+      computed_at: dateTime64Text(computedAt),
+      customers: bgnbd.customers,
+      repeat_customers: fitted.totals.repeatBuyers,
+      window_start: dateTime64Text(windowStart ?? asOf),
+      window_end: dateTime64Text(asOf),
+      ...params,
+      log_likelihood: bgnbd.logLikelihood,
+      gg_log_likelihood: gammaGamma.logLikelihood,
+      figures: JSON.stringify(figures),
+      popular_items: popular,
+    },
+  ]);
+  await dropStale(ch);
+  return {
+    model: {
+      version,
+      model: 'bgnbd-gg',
+      timeUnit: 'day',
+      asOf: new Date(asOf).toISOString(),
+      computedAt: new Date(computedAt).toISOString(),
+      customers: bgnbd.customers,
+      repeatCustomers: fitted.totals.repeatBuyers,
+      window: {
+        start: windowStart === null ? null : new Date(windowStart).toISOString(),
+        end: new Date(asOf).toISOString(),
+      },
+      params,
+      logLikelihood: bgnbd.logLikelihood,
+      figures,
+    },
+    changed,
+  };
+}
+
+/** BG/NBD figures of one summary triple (what prediction_triples_store holds). */
+export function tripleFigures(params: BgnbdParams, x: number, tx: number, T: number, discountRate: number) {
+  let clvPurchases: number;
+  if (discountRate === 0) clvPurchases = expectedPurchases(params, x, tx, T, 365);
+  else {
+    // Month by month, each month's expected purchases discounted to the end of that month.
+    clvPurchases = 0;
+    let before = 0;
+    for (let month = 1; month <= 12; month++) {
+      const upTo = expectedPurchases(params, x, tx, T, (365 * month) / 12);
+      clvPurchases += (upTo - before) / (1 + discountRate) ** (month / 12);
+      before = upTo;
+    }
+  }
+  return {
+    pAlive: probabilityAlive(params, x, tx, T),
+    expected30: expectedPurchases(params, x, tx, T, 30),
+    expected90: expectedPurchases(params, x, tx, T, 90),
+    clvPurchases,
+    nextPurchaseDays: medianDaysToNextPurchase(params, x, T),
+  };
+}
+
+const tripleColumns = [
+  'version',
+  'x',
+  't_x',
+  'T',
+  'p_alive',
+  'expected_purchases_30d',
+  'expected_purchases_90d',
+  'clv_purchases_365d',
+  'next_purchase_days',
+] as const;
+
+/** Computes every triple's figures in Node and inserts them 50,000 rows at a time. */
+async function writeTriples(
+  ch: ClickHouse,
+  version: number,
+  params: BgnbdParams,
+  histogram: BgnbdData,
+  discountRate: number,
+): Promise<void> {
+  const batch = 50_000;
+  for (let start = 0; start < histogram.x.length; start += batch) {
+    let body = '';
+    const end = Math.min(histogram.x.length, start + batch);
+    for (let i = start; i < end; i++) {
+      const x = histogram.x[i]!;
+      const tx = histogram.tx[i]!;
+      const T = histogram.T[i]!;
+      const f = tripleFigures(params, x, tx, T, discountRate);
+      const next = Number.isFinite(f.nextPurchaseDays) ? Math.min(f.nextPurchaseDays, 1e9) : 1e9;
+      body += `${JSON.stringify([version, x, tx, T, f.pAlive, f.expected30, f.expected90, f.clvPurchases, next])}\n`;
+    }
+    await ch.insertEncoded('prediction_triples_store', { columns: tripleColumns, count: end - start, body });
+  }
+}
+
+/**
+ * The rows of the predictions view for run `version`: purchasers (inputs joined with their
+ * triple's figures, Gamma-Gamma's expected value and CLV computed here, propensity when scored),
+ * then profiles with a propensity that never bought (their BG/NBD columns NULL).
+ */
+async function writeRows(
+  ch: ClickHouse,
+  version: number,
+  asOf: number,
+  gg: { p: number; q: number; gamma: number },
+): Promise<number> {
+  const v = integerLiteral(version);
+  const at = `fromUnixTimestamp64Milli(toInt64(${integerLiteral(asOf)}), 'UTC')`;
+  const p = floatLiteral(gg.p);
+  await ch.command(
+    `INSERT INTO prediction_rows_store (version, profile_id, p_alive, expected_purchases_30d, expected_purchases_90d,
+                                        expected_order_value, clv_365d, next_purchase_at, purchase_propensity_30d, computed_at)
+     SELECT i.version, i.profile_id, t.p_alive, t.expected_purchases_30d, t.expected_purchases_90d,
+            ${p} * (${floatLiteral(gg.gamma)} + i.x * i.monetary) / (${p} * i.x + ${floatLiteral(gg.q - 1)}) AS value,
+            round(t.clv_purchases_365d * value, 2),
+            if(t.next_purchase_days > ${MAX_NEXT_PURCHASE_DAYS}, NULL,
+               fromUnixTimestamp64Milli(toInt64(${integerLiteral(asOf)}) + toInt64(round(t.next_purchase_days * ${DAY_MS})), 'UTC')),
+            pr.propensity,
+            ${at}
+     FROM prediction_inputs_store AS i
+     INNER JOIN (SELECT * FROM prediction_triples_store WHERE version = ${v}) AS t ON t.x = i.x AND t.t_x = i.t_x AND t.T = i.T
+     LEFT JOIN (SELECT profile_id, propensity FROM prediction_propensity_store WHERE version = ${v}) AS pr ON pr.profile_id = i.profile_id
+     WHERE i.version = ${v}
+     SETTINGS join_use_nulls = 1`,
+  );
+  await ch.command(
+    `INSERT INTO prediction_rows_store (version, profile_id, purchase_propensity_30d, computed_at)
+     SELECT version, profile_id, propensity, ${at}
+     FROM prediction_propensity_store
+     WHERE version = ${v} AND profile_id NOT IN (SELECT profile_id FROM prediction_inputs_store WHERE version = ${v})`,
+  );
+  // Exact: the partition was written by the two statements above, one row per profile.
+  const [row] = await ch.query<{ n: string }>(
+    'SELECT count() AS n FROM prediction_rows_store WHERE version = {version:UInt64}',
+    {
+      version,
+    },
+  );
+  return Number(row?.n ?? 0);
+}
+
+/** The latest complete model version, 0 when none. */
+export async function latestVersion(ch: ClickHouse): Promise<number> {
+  const [row] = await ch.query<{ version: string }>('SELECT max(version) AS version FROM prediction_models_store');
+  return Number(row?.version ?? 0);
+}
+
+/**
+ * Stages the profiles whose predictions in `version` differ from those of `previous`: newly in,
+ * gone, or a figure changed at the precision people read it (probabilities to 0.01, expected
+ * purchases to 0.1, money to whole units, the next purchase to the day). Small drifts of every
+ * profile at each refit would otherwise republish every purchaser each time.
+ */
+async function stageChanges(ch: ClickHouse, version: number, previous: number): Promise<number> {
+  const key = `tuple(ifNull(round(p_alive, 2), -1), ifNull(round(expected_purchases_30d, 1), -1), ifNull(round(expected_purchases_90d, 1), -1),
+                     ifNull(round(expected_order_value), -1), ifNull(round(clv_365d), -1), ifNull(toDate(next_purchase_at), toDate(0)),
+                     ifNull(round(purchase_propensity_30d, 2), -1))`;
+  await ch.command(
+    `INSERT INTO prediction_changes (version, profile_id)
+     SELECT toUInt64(${integerLiteral(version)}), profile_id
+     FROM prediction_rows_store
+     WHERE version IN (${integerLiteral(previous)}, ${integerLiteral(version)})
+     GROUP BY profile_id
+     HAVING count() = 1 OR min(${key}) != max(${key})`,
+  );
+  const [row] = await ch.query<{ n: string }>(
+    'SELECT count() AS n FROM prediction_changes WHERE version = {version:UInt64}',
+    {
+      version,
+    },
+  );
+  return Number(row?.n ?? 0);
+}
+
+/** Staged changes of `version` after profile id `after`, at most `limit`, in id order. */
+export async function changesPage(ch: ClickHouse, version: number, after: string, limit: number): Promise<string[]> {
+  const rows = await ch.query<{ profile_id: string }>(
+    `SELECT profile_id FROM prediction_changes WHERE version = {version:UInt64} AND profile_id > {after:String}
+     ORDER BY profile_id LIMIT {limit:UInt32}`,
+    { version, after, limit },
+  );
+  return rows.map((row) => row.profile_id);
+}
+
+/** Drops a run's partitions (a failed run, a backtest, a fit as of the past). */
+export async function dropRun(ch: ClickHouse, version: number): Promise<void> {
+  for (const table of runTables) await ch.command(`ALTER TABLE ${table} DROP PARTITION ${integerLiteral(version)}`);
+}
+
+/** Drops partitions older than the previous complete run (kept for reads still running against it). */
+async function dropStale(ch: ClickHouse): Promise<void> {
+  const complete = await ch.query<{ version: string }>(
+    'SELECT DISTINCT version FROM prediction_models_store ORDER BY version DESC LIMIT 2',
+  );
+  const keepFrom = complete.at(-1)?.version;
+  if (keepFrom === undefined) return;
+  for (const table of runTables) {
+    const stale = await ch.query<{ partition: string }>(
+      `SELECT DISTINCT partition FROM system.parts
+       WHERE database = currentDatabase() AND table = {table:String} AND active AND toUInt64(partition) < {keep:UInt64}`,
+      { table, keep: keepFrom },
+    );
+    for (const { partition } of stale)
+      await ch.command(`ALTER TABLE ${table} DROP PARTITION ${integerLiteral(partition)}`);
+  }
+}
