@@ -215,6 +215,8 @@ export interface ProfileUpdate {
   lastSeen: number | null;
   /** When this state was computed, epoch milliseconds; later updates supersede earlier ones. */
   updatedAt: number;
+  /** Predictions of the latest model version; null when none covers the profile (no model yet, or neither a purchaser nor active in the last year). */
+  predictions: Predictions | null;
 }
 
 /** Recency, frequency and monetary figures of a profile with purchases, and their 1-5 quintile scores. (Avro kumiki.v1.Rfm) */
@@ -235,6 +237,28 @@ export interface Rfm {
   m: number;
   /** RFM segment label such as Champions, Loyal, At risk, Hibernating. */
   label: string;
+}
+
+/** Model predictions of the profile from the latest model version (docs/predictions.md). BG/NBD figures are null for profiles that never bought; the propensity is null for profiles not scored (no event in the last year). (Avro kumiki.v1.Predictions) */
+export interface Predictions {
+  /** Probability that the customer is still active (BG/NBD). */
+  pAlive: number | null;
+  /** Expected purchase days in the next 30 days. */
+  expectedPurchases30d: number | null;
+  /** Expected purchase days in the next 90 days. */
+  expectedPurchases90d: number | null;
+  /** Expected net value of a purchase day in the reporting currency (Gamma-Gamma). */
+  expectedOrderValue: number | null;
+  /** Expected net revenue in the next 365 days in the reporting currency (discounted when configured). */
+  clv365d: number | null;
+  /** Median time of the next purchase if the customer is still active, epoch milliseconds; null when more than ten years away. */
+  nextPurchaseAt: number | null;
+  /** Probability of a purchase in the next 30 days (logistic regression on behaviour). */
+  purchasePropensity30d: number | null;
+  /** Model version the figures come from (GET /v1/models). */
+  modelVersion: number;
+  /** As-of time of that model version, epoch milliseconds. */
+  computedAt: number;
 }
 
 /** A detection rule fired on the audit stream. Value of kumiki.security.alerts, keyed by rule. (Avro kumiki.v1.SecurityAlert) */

@@ -75,6 +75,10 @@ export const errorCodes = {
   KUMIKI_INVALID_EXPIRY: { status: 400, retriable: false, summary: 'The expiry or time is malformed.' },
   /** Keys: no key has this id. */
   KUMIKI_KEY_NOT_FOUND: { status: 404, retriable: false, summary: 'No API key has this id.' },
+  /** Predictions: too few purchasers or repeat buyers to fit the models; the message names what was found and the minimums. */
+  KUMIKI_NOT_ENOUGH_DATA: { status: 422, retriable: false, summary: 'Too little data to fit the models.' },
+  /** A query parameter or body field of a read API call is not valid (a time, a limit); `field` names it. */
+  KUMIKI_INVALID_PARAMETER: { status: 400, retriable: false, summary: 'A parameter is not valid.' },
 } as const satisfies Record<string, { status: number; retriable: boolean; summary: string }>;
 
 export type ErrorCode = keyof typeof errorCodes;

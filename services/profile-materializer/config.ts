@@ -14,6 +14,7 @@ import { normaliseCurrency, parseRates } from './rfm/money';
 import type { RfmSettings } from './rfm/rfm';
 import { segmentEvaluationEnvShape } from './segments/evaluation/segment-evaluation.config';
 import { consoleEnvShape } from './console/console.config';
+import { predictionsEnvShape } from './predictions/predictions.config';
 
 export const materializerEnv = z.object({
   ...commonEnvShape,
@@ -24,6 +25,7 @@ export const materializerEnv = z.object({
   ...segmentEvaluationEnvShape,
   ...consoleEnvShape,
   ...accessEnvShape,
+  ...predictionsEnvShape,
   HTTP_HOST: env.host(),
   HTTP_PORT: env.port(8083),
   /** Bearer token of the read API; made by `kumiki up` in local mode. */

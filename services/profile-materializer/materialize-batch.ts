@@ -1,5 +1,5 @@
 import type * as avro from 'avsc';
-import type { IdentityChange, ProfileUpdate, StitchedEvent } from '../../schemas';
+import type { IdentityChange, Predictions, ProfileUpdate, StitchedEvent } from '../../schemas';
 import type { IncomingMessage, EventProducer } from '../common/kafka/client';
 import type { DeadLetterHandler, DeadLetterInput } from '../common/dead-letters';
 import type { Logger } from '../common/logger';
@@ -47,6 +47,8 @@ export interface MaterializeDeps {
    * primary-key read, however many purchasers there are; see docs/rfm.md).
    */
   readonly readRfm: (profileIds: readonly string[]) => Promise<Map<string, RfmRow>>;
+  /** The predictions ProfileUpdates carry: the latest model version's (a primary-key read; predictions/). */
+  readonly readPredictions?: (profileIds: readonly string[]) => Promise<Map<string, Predictions>>;
   readonly producer: Pick<EventProducer, 'send'>;
   readonly deadLetters: Pick<DeadLetterHandler, 'send'>;
   readonly topics: { readonly stitched: string; readonly changes: string; readonly updates: string };
@@ -331,9 +333,16 @@ export function publishProfileUpdates(
       const rfm =
         snapshots.length > 0 ? await deps.readRfm(snapshots.map((s) => s.profileId)) : new Map<string, RfmRow>();
       const segments = await deps.repository.segmentsOf(snapshots.map((s) => s.profileId));
+      const predictions = (await deps.readPredictions?.(snapshots.map((s) => s.profileId))) ?? new Map();
       const updates: ProfileUpdate[] = [
         ...snapshots.map((s) =>
-          toProfileUpdate(s, rfm.get(s.profileId) ?? null, segments.get(s.profileId) ?? [], asOf),
+          toProfileUpdate(
+            s,
+            rfm.get(s.profileId) ?? null,
+            segments.get(s.profileId) ?? [],
+            asOf,
+            predictions.get(s.profileId) ?? null,
+          ),
         ),
         ...[...mergedInto].map(([profileId, survivor]) => mergedProfileUpdate(profileId, survivor, asOf)),
       ];
@@ -353,7 +362,7 @@ export function publishProfileUpdates(
 }
 
 /** Why profiles are published again without an event of their own. */
-export type RepublishReason = 'rfm' | 'segments';
+export type RepublishReason = 'rfm' | 'segments' | 'predictions';
 
 /** A republish did not finish; the profiles it did not publish are kept for the next one. */
 export class ProfileRepublishError extends KumikiError {
@@ -404,6 +413,7 @@ export function toProfileUpdate(
   rfm: RfmRow | null,
   segments: readonly string[],
   updatedAt: number,
+  predictions: Predictions | null = null,
 ): ProfileUpdate {
   return {
     profileId: snapshot.profileId,
@@ -427,6 +437,7 @@ export function toProfileUpdate(
     firstSeen: snapshot.firstSeen,
     lastSeen: snapshot.lastSeen,
     updatedAt,
+    predictions,
   };
 }
 
@@ -442,5 +453,6 @@ export function mergedProfileUpdate(profileId: string, mergedInto: string, updat
     firstSeen: null,
     lastSeen: null,
     updatedAt,
+    predictions: null,
   };
 }

@@ -50,6 +50,9 @@ import { createRfmSnapshotter } from './rfm/rfm-snapshot';
 import { createSegmentEvaluation } from './segments/evaluation/segment-evaluation.component';
 import { segmentEvaluationSettings } from './segments/evaluation/segment-evaluation.config';
 import { createConsoleBackend } from './console/console-backend';
+import { createPredictions } from './predictions/predictions.component';
+import { predictionSettings } from './predictions/predictions.config';
+import { readPredictions } from './predictions/predictions.repository';
 
 /** The configured topics (renamed copies of the standard specs when a test renames them). */
 export function materializerTopics(config: MaterializerConfig): TopicSpec[] {
@@ -80,7 +83,7 @@ export function consumerSettings(config: MaterializerConfig) {
 /**
  * The profile-materializer, composed: Kafka (topics), schema registry (codec), ClickHouse
  * (migrations), the RFM settings, the producer of profile updates, the RFM snapshots (rfm view),
- * segment evaluation, the consumer, and the HTTP read API in front. Start order is that list;
+ * segment evaluation, predictions (predictions/), the consumer, and the HTTP read API in front. Start order is that list;
  * stop is the reverse, HTTP first (so the snapshots and segment evaluation, which publish
  * profile updates too, stop before the producer does).
  *
@@ -157,6 +160,19 @@ export function createMaterializerService(
       await room;
     },
   });
+  const settings = predictionSettings(config);
+  const predictionsChanged = segments.derivedDataSource({ name: 'predictions', tables: ['predictions'] });
+  const predictions = createPredictions({
+    clickhouse: () => clickhouse.clickhouse,
+    logger,
+    settings,
+    // What derives from predictions: their ProfileUpdates and the segments that read them.
+    onPredictionsChanged: async (ids) => {
+      const room = predictionsChanged(ids);
+      await republish(ids, 'predictions');
+      await room;
+    },
+  });
   const deadLetters = createDeadLetterHandler({
     service: 'profile-materializer',
     producer: producer.producer,
@@ -175,6 +191,7 @@ export function createMaterializerService(
       // The latest RFM snapshot's rows, not rfm_as_of(now): ranking every purchaser again on each
       // refresh cost a time that grew with the events table (1.7 s a refresh at 10M events).
       readRfm: (ids) => readSnapshotRfm(clickhouse.clickhouse, ids),
+      readPredictions: (ids) => readPredictions(clickhouse.clickhouse, ids),
       producer: producer.producer,
       deadLetters,
       topics: {
@@ -284,6 +301,7 @@ export function createMaterializerService(
       maxMemoryBytes: config.SQL_MAX_MEMORY_BYTES,
     },
     plugins: [auditRoutes({ clickhouse: () => clickhouse.clickhouse, piiKey }), consoleBackend.v1Routes],
+    predictions: { predictions, excludedItems: settings.excludedItems },
   });
   const routes = async (app: FastifyInstance): Promise<void> => {
     await readApi(app);
@@ -316,6 +334,7 @@ export function createMaterializerService(
       auditSink,
       rfmSnapshots,
       segments,
+      predictions,
       consumer,
       ...consoleBackend.components,
     ],

@@ -15,6 +15,8 @@ import { DependencyUnavailableError } from '../common/errors';
 import { foldIdentifierText } from '../common/identifier-text';
 import type { Logger } from '../common/logger';
 import { readSnapshotRfm } from './rfm/rfm.repository';
+import { predictionRoutes, type PredictionRoutesDeps } from './predictions/predictions.routes';
+import { predictionsJson, readPredictions } from './predictions/predictions.repository';
 
 /**
  * The read API (DESIGN.md): POST /v1/sql, GET /v1/profiles/{type}/{value}[/explain].
@@ -45,6 +47,8 @@ export interface ReadApiDeps {
   readonly now?: () => number;
   /** More routes for the authenticated `/v1` scope (audit, alerts, the console's read endpoints). */
   readonly plugins?: readonly ((v1: FastifyInstance) => Promise<void>)[];
+  /** The predictions component and settings behind /v1/models and recommendations (predictions.routes.ts). */
+  readonly predictions?: Pick<PredictionRoutesDeps, 'predictions' | 'excludedItems'>;
 }
 
 /** ClickHouse error codes the read API answers with a specific code (ClickHouse ErrorCodes.cpp). */
@@ -169,6 +173,7 @@ export function readApiRoutes(deps: ReadApiDeps): (app: FastifyInstance) => Prom
             'SELECT segment_id FROM segment_members WHERE profile_id = {id:String} ORDER BY segment_id',
             { id: profileId },
           );
+          const predictions = (await readPredictions(ch, [profileId])).get(profileId);
           const identifiers = profile
             ? profile.identifiers.map(splitIdentifier)
             : await identifiersOf(personal, profileId);
@@ -191,12 +196,22 @@ export function readApiRoutes(deps: ReadApiDeps): (app: FastifyInstance) => Prom
             consent: profile?.consent ?? {},
             firstSeen: profile ? isoTime(profile.first_seen) : null,
             lastSeen: profile ? isoTime(profile.last_seen) : null,
+            predictions: predictions ? predictionsJson(predictions) : null,
           };
         });
 
         await v1.register(segmentRoutes({ clickhouse: deps.clickhouse, limits: deps.limits, now }));
         if (deps.keys) await v1.register(deps.keys);
         for (const plugin of deps.plugins ?? []) await v1.register(plugin);
+        if (deps.predictions)
+          await v1.register(
+            predictionRoutes({
+              clickhouse: deps.clickhouse,
+              findProfile: (ch, type, value) => findProfile(ch, type, normaliseLookup(type, value)),
+              now,
+              ...deps.predictions,
+            }),
+          );
 
         v1.get('/profiles/:type/:value/explain', requireScope('profile:read'), async (request) => {
           const { type, value } = request.params as { type: string; value: string };

@@ -167,6 +167,17 @@ describe('schemas/*.avsc', () => {
       firstSeen: 1_750_000_000_000,
       lastSeen: null,
       updatedAt: 1_760_000_000_001,
+      predictions: {
+        pAlive: 0.82,
+        expectedPurchases30d: 0.4,
+        expectedPurchases90d: 1.1,
+        expectedOrderValue: 48.2,
+        clv365d: 190.5,
+        nextPurchaseAt: null,
+        purchasePropensity30d: null,
+        modelVersion: 1_760_000_000_000,
+        computedAt: 1_760_000_000_000,
+      },
     };
     const profileType = schema('ProfileUpdate').type;
     expect(profileType.fromBuffer(profileType.toBuffer(update))).toEqual(update);

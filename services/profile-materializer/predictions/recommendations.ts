@@ -24,8 +24,12 @@ export interface Neighbour {
   readonly score: number;
 }
 
-/** Interactions as the SQL below reads them: purchase events list `products[].product_id`; views and cart adds carry `product_id`. */
-export function interactionsSql(ref: string, profileFilter = ''): string {
+/**
+ * Interactions up to `ref` (an SQL time expression) as (profile_id, item, bought): purchase events
+ * list `products[].product_id` (Segment e-commerce spec), views and cart adds carry `product_id`.
+ * `source` is the events view, or events_store when `where` restricts it to known profile ids.
+ */
+export function interactionsSql(ref: string, source: 'events' | 'events_store' = 'events', where = ''): string {
   return `SELECT profile_id, item, max(is_purchase) AS bought
      FROM
      (
@@ -33,10 +37,10 @@ export function interactionsSql(ref: string, profileFilter = ''): string {
                 arrayJoin(if(is_purchase,
                              arrayMap(p -> JSONExtractString(p, 'product_id'), JSONExtractArrayRaw(properties, 'products')),
                              [JSONExtractString(properties, 'product_id')])) AS item
-         FROM events
+         FROM ${source}
          WHERE type = 'track' AND timestamp <= ${ref}
            AND (event IN ('Product Viewed', 'Product Added') OR has((SELECT argMax(purchase_events, version) FROM rfm_settings_store), event))
-           ${profileFilter}
+           ${where}
      )
      WHERE item != ''
      GROUP BY profile_id, item`;

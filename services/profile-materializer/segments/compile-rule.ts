@@ -4,6 +4,7 @@ import {
   type DatePart,
   type EventFilter,
   type NumberComparison,
+  type PredictionField,
   type PropertyCondition,
   type Rule,
   type TraitCondition,
@@ -17,7 +18,7 @@ import {
  * `and` / `or` / `not` become AND / OR / NOT over one boolean per condition, evaluated on each
  * profile row. Trait and consent conditions read the profile's own columns; every other
  * condition is `profile_id IN (subquery)` over the public views (`events`, `rfm_as_of`,
- * `segment_members`), which resolve merged profiles and deduplicate (FINAL), so the result never
+ * `segment_members`, `predictions`), which resolve merged profiles and deduplicate (FINAL), so the result never
  * holds a merged-away id. Every condition is a non-NULL 0/1 (NULLs from missing traits are
  * turned into 0), so NOT is the plain complement.
  *
@@ -95,6 +96,11 @@ function condition(rule: Rule, ctx: Context, indent: string): string {
     // The profile filter stays outside the view, after its window functions: scores are ranks among all purchasers.
     return subquery(`SELECT profile_id FROM ${view} WHERE ${test}${restrict(ctx)}`);
   }
+  if ('prediction' in rule) {
+    // The latest model version's figures; a profile without them (NULL) matches no comparison.
+    const value = predictionValues[rule.prediction];
+    return subquery(`SELECT profile_id FROM predictions WHERE ${numberTest(value, rule, ctx)}${restrict(ctx)}`);
+  }
   if ('lastPerformed' in rule) {
     const { unitMs, amount } = durationUnit(rule.value);
     const filter = eventFilter(rule.lastPerformed, ctx);
@@ -160,6 +166,17 @@ function condition(rule: Rule, ctx: Context, indent: string): string {
   }
   return `profile_id IN (SELECT profile_id FROM (${perOrder}) GROUP BY profile_id HAVING ${aggregate})`;
 }
+
+/** The SQL value of each prediction field (a closed list: the field name never reaches the SQL text). */
+const predictionValues: Record<PredictionField, string> = {
+  p_alive: 'p_alive',
+  expected_purchases_30d: 'expected_purchases_30d',
+  expected_purchases_90d: 'expected_purchases_90d',
+  expected_order_value: 'expected_order_value',
+  clv_365d: 'clv_365d',
+  purchase_propensity_30d: 'purchase_propensity_30d',
+  days_to_next_purchase: `(toUnixTimestamp64Milli(next_purchase_at) - ${nowMs}) / 86400000`,
+};
 
 function subquery(sql: string): string {
   return `profile_id IN (${sql})`;

@@ -6,7 +6,7 @@ import { InvalidSegmentError, type SegmentProblem } from './segment-errors';
  * The JSON rule language of segments (docs/segments.md has the reference with examples).
  *
  * A rule is a tree: `and` / `or` / `not` over conditions. Each condition is a JSON object whose
- * kind is told by one key — `trait`, `rfm`, `performed`, `lastPerformed`, `channels`,
+ * kind is told by one key — `trait`, `rfm`, `prediction`, `performed`, `lastPerformed`, `channels`,
  * `inSegment`, `consent` — and every other key must belong to that kind: unknown fields and
  * operators are refused with their JSON path, never ignored, so that a typo cannot silently
  * widen a segment. `parseRule` reports every problem at once.
@@ -71,6 +71,23 @@ export type RfmCondition =
   | { readonly rfm: 'label'; readonly op: 'eq' | 'neq'; readonly value: string }
   | { readonly rfm: 'label'; readonly op: 'in'; readonly values: readonly string[] };
 
+/**
+ * Prediction fields (the predictions view, docs/predictions.md); `days_to_next_purchase` is the
+ * time from the evaluation to next_purchase_at in days (negative once it has passed).
+ */
+export const predictionFields = [
+  'p_alive',
+  'expected_purchases_30d',
+  'expected_purchases_90d',
+  'expected_order_value',
+  'clv_365d',
+  'purchase_propensity_30d',
+  'days_to_next_purchase',
+] as const;
+export type PredictionField = (typeof predictionFields)[number];
+
+export type PredictionCondition = { readonly prediction: PredictionField } & NumberComparison;
+
 /** A sum over the matching events: the revenue column, or a numeric event property. */
 export type SumComparison = ({ readonly field: 'revenue' } | { readonly property: string }) & NumberComparison;
 
@@ -121,6 +138,7 @@ export type Rule =
   | { readonly not: Rule }
   | TraitCondition
   | RfmCondition
+  | PredictionCondition
   | PerformedCondition
   | SequenceCondition
   | LastPerformedCondition
@@ -218,6 +236,7 @@ const kindKeys = [
   'not',
   'trait',
   'rfm',
+  'prediction',
   'performed',
   'lastPerformed',
   'channels',
@@ -331,6 +350,8 @@ class Parser {
         return this.trait(node, path);
       case 'rfm':
         return this.rfm(node, path);
+      case 'prediction':
+        return this.prediction(node, path);
       case 'performed':
         return Object.hasOwn(node, 'notFollowedBy') ? this.sequence(node, path) : this.performed(node, path);
       case 'lastPerformed':
@@ -414,6 +435,23 @@ class Parser {
       return undefined;
     }
     return this.withOperator(numberComparisonSchemas({ rfm: z.enum(rfmFields) }), node, path, 'RFM figures');
+  }
+
+  private prediction(node: Record<string, unknown>, path: readonly PropertyKey[]): Rule | undefined {
+    const field = node.prediction;
+    if (typeof field !== 'string' || !(predictionFields as readonly string[]).includes(field)) {
+      this.problem(
+        [...path, 'prediction'],
+        `unknown prediction ${JSON.stringify(field)}; expected one of ${predictionFields.join(', ')}`,
+      );
+      return undefined;
+    }
+    return this.withOperator(
+      numberComparisonSchemas({ prediction: z.enum(predictionFields) }),
+      node,
+      path,
+      'predictions',
+    );
   }
 
   eventFilter(value: unknown, path: readonly PropertyKey[]): EventFilter | undefined {

@@ -39,7 +39,7 @@ function key(
 describe('installAccessControl', () => {
   let app: FastifyInstance;
   let base = '';
-  let clock = 1_000_000;
+  const clock = 1_000_000;
   const keys = new KeyCache();
   const decisions: AccessDecision[] = [];
   let failAudit = false;

@@ -40,6 +40,25 @@ describe('compileRule', () => {
     expect(inList.params).toEqual({ p1: 'country', p2: ['FR', 'DE'] });
   });
 
+  it('compiles prediction conditions to the predictions view, the field from a closed list', () => {
+    const { sql, params } = compileRule(
+      {
+        and: [
+          { prediction: 'p_alive', op: 'lt', value: 0.3 },
+          { prediction: 'days_to_next_purchase', op: 'lte', value: 7 },
+        ],
+      },
+      { candidates: true },
+    );
+    expect(sql).toContain(
+      'profile_id IN (SELECT profile_id FROM predictions WHERE p_alive < {p1:Float64} AND profile_id IN {candidates:Array(String)})',
+    );
+    expect(sql).toContain(
+      "profile_id IN (SELECT profile_id FROM predictions WHERE (toUnixTimestamp64Milli(next_purchase_at) - toUnixTimestamp64Milli({now:DateTime64(3, 'UTC')})) / 86400000 <= {p2:Float64} AND profile_id IN {candidates:Array(String)})",
+    );
+    expect(params).toEqual({ p1: 0.3, p2: 7 });
+  });
+
   it('adds the required purpose and the candidate restriction to the outer query and every subquery', () => {
     const { sql, params } = compileRule(
       {

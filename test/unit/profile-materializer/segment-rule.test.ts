@@ -29,6 +29,8 @@ describe('parseRule accepts every condition kind', () => {
     ['birthday this month', { trait: 'birthday', part: 'month', op: 'eq', value: 'now' }],
     ['rfm score', { rfm: 'r_score', op: 'gte', value: 4 }],
     ['rfm label', { rfm: 'label', op: 'in', values: ['At risk', "Can't lose them"] }],
+    ['prediction', { prediction: 'p_alive', op: 'lt', value: 0.3 }],
+    ['prediction range', { prediction: 'days_to_next_purchase', op: 'range', min: 0, max: 7 }],
     [
       'bought twice in 14 days',
       { performed: { event: 'Order Completed' }, within: { days: 14 }, count: { op: 'gte', value: 2 } },
@@ -123,6 +125,15 @@ describe('parseRule refuses with the JSON path and the name of the problem', () 
     expect(problems({ rfm: 'score', op: 'eq', value: 1 })[0]).toMatchObject({
       path: 'rule.rfm',
       message: expect.stringMatching(/^unknown RFM field "score"/),
+    });
+    expect(problems({ prediction: 'churn', op: 'lt', value: 0.3 })[0]).toEqual({
+      path: 'rule.prediction',
+      message:
+        'unknown prediction "churn"; expected one of p_alive, expected_purchases_30d, expected_purchases_90d, expected_order_value, clv_365d, purchase_propensity_30d, days_to_next_purchase',
+    });
+    expect(problems({ prediction: 'p_alive', op: 'contains', value: 0.3 })[0]).toMatchObject({
+      path: 'rule.op',
+      message: expect.stringMatching(/^unknown operator "contains" for predictions/),
     });
     expect(problems({ trait: 'birthday', part: 'season', op: 'eq', value: 'now' })[0]).toMatchObject({
       path: 'rule.part',
