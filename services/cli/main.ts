@@ -13,6 +13,7 @@ import { registerDemoCommand } from './commands/demo.command';
 import { registerSegmentCommands } from './commands/segment.command';
 import { registerKeysCommands } from './commands/keys.command';
 import { registerAuditCommands } from './commands/audit.command';
+import { registerPredictCommands } from './commands/predict.command';
 
 /**
  * The `kumiki` command line. The environment is read once, here; each command gets the
@@ -57,6 +58,7 @@ export async function main(argv: readonly string[], environment: Env): Promise<n
   registerSegmentCommands(program, config, (code) => (exitCode = code));
   registerKeysCommands(program, config, (code) => (exitCode = code));
   registerAuditCommands(program, config, (code) => (exitCode = code));
+  registerPredictCommands(program, config, (code) => (exitCode = code));
 
   try {
     await program.parseAsync([...argv]);

@@ -1,8 +1,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
-import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import { main } from '../../services/cli/main';
 import {
   batchesOf,
@@ -13,8 +11,9 @@ import {
   storeRowsCsv,
   type DemoPopulation,
 } from '../../services/cli/demo/demo-population';
+import { downstreamConsumer } from '../support/downstream';
 import { startPipeline, type RunningPipeline } from '../support/pipeline';
-import { testStack, uniqueName } from '../support/stack-env';
+import { testStack } from '../support/stack-env';
 import { waitFor } from '../support/wait-for';
 import { expectedRfm } from './rfm-truth';
 
@@ -27,39 +26,6 @@ import { expectedRfm } from './rfm-truth';
  * ground truth, exactly.
  */
 jest.setTimeout(240_000);
-
-interface DownstreamRecord {
-  topic: string;
-  key: string;
-  value: Record<string, unknown>;
-}
-
-/** A downstream system: plain kafkajs + @kafkajs/confluent-schema-registry, nothing of kumiki's. */
-async function downstreamConsumer(
-  topicNames: string[],
-): Promise<{ records: DownstreamRecord[]; stop(): Promise<void> }> {
-  const registry = new SchemaRegistry({ host: testStack().registryUrl });
-  const kafka = new Kafka({
-    brokers: testStack().brokers,
-    clientId: uniqueName('downstream'),
-    logLevel: logLevel.NOTHING,
-  });
-  const consumer: Consumer = kafka.consumer({ groupId: uniqueName('downstream'), readUncommitted: false });
-  const records: DownstreamRecord[] = [];
-  await consumer.connect();
-  await consumer.subscribe({ topics: topicNames, fromBeginning: true });
-  await consumer.run({
-    eachMessage: async ({ topic, message }) => {
-      if (!message.value) return;
-      records.push({
-        topic,
-        key: message.key?.toString() ?? '',
-        value: (await registry.decode(message.value)) as Record<string, unknown>,
-      });
-    },
-  });
-  return { records, stop: () => consumer.disconnect() };
-}
 
 async function sendOverHttp(
   pipeline: RunningPipeline,

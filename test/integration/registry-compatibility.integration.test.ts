@@ -1,5 +1,6 @@
 import net from 'node:net';
-import { schema } from '../../schemas';
+import * as avro from 'avsc';
+import { avroOptions, schema } from '../../schemas';
 import { DependencyUnavailableError, InvalidInputError, SchemaIncompatibleError } from '../../services/common/errors';
 import { allTopics, valueSubject } from '../../services/common/kafka/topics';
 import { SchemaRegistryClient } from '../../services/common/registry';
@@ -107,6 +108,34 @@ describe('schema registry compatibility (Apicurio ccompat)', () => {
       ),
     };
     await expect(registry.register(subject, retyped)).rejects.toBeInstanceOf(SchemaIncompatibleError);
+  });
+
+  it('accepts ProfileUpdate with predictions after the version without it, and reads old records with predictions null', async () => {
+    const subject = `${uniqueName('profile-update')}-value`;
+    const registry = client();
+    const current = schema('ProfileUpdate').json as unknown as { fields: { name: string }[] };
+    const before = { ...current, fields: current.fields.filter((field) => field.name !== 'predictions') };
+    expect(before.fields.length).toBe(current.fields.length - 1);
+    const beforeId = await registry.register(subject, before);
+    const currentId = await registry.register(subject, current);
+    expect(currentId).not.toBe(beforeId);
+    // A consumer on the new schema reads a record written with the old one.
+    const old = avro.Type.forSchema(before as unknown as avro.Schema, { ...avroOptions, registry: {} });
+    const written = {
+      profileId: 'p-1',
+      mergedInto: null,
+      traits: '{}',
+      identifiers: [],
+      rfm: null,
+      consent: {},
+      segments: [],
+      firstSeen: null,
+      lastSeen: null,
+      updatedAt: 1_760_000_000_000,
+    };
+    const reader = schema('ProfileUpdate').type;
+    const read = reader.fromBuffer(old.toBuffer(written), reader.createResolver(old));
+    expect(read).toEqual({ ...written, predictions: null });
   });
 
   it('enforces BACKWARD on a subject that already exists without a rule (Apicurio reports NONE)', async () => {

@@ -3,7 +3,8 @@ import { MultiBar, Presets } from 'cli-progress';
 import { readCredentials } from '../../common/credentials';
 import { topics } from '../../common/kafka/topics';
 import type { CliConfig } from '../config';
-import { formatDemoReport, runDemo, type DemoProgress } from '../demo/run-demo';
+import { formatDemoReport, PredictionsUnavailable, runDemo, type DemoProgress } from '../demo/run-demo';
+import type { BacktestReport } from '../../profile-materializer/predictions/backtest';
 import { registryUrl } from '../local/schema-registry';
 import { serviceUrl } from '../local/services';
 import { callReadApi } from './read-api.client';
@@ -90,6 +91,21 @@ export async function demoCommand(config: CliConfig, options: DemoCommandOptions
         return result.body.rows;
       },
       ...(progress ? { progress } : {}),
+      predictions: {
+        fit: async () => {
+          const result = await callReadApi<unknown>(config, 'POST', '/v1/models/fit', {});
+          if (!result.ok) throw new PredictionsUnavailable(result.message);
+          return result.body;
+        },
+        backtest: async (calibrationEnd, holdoutEnd) => {
+          const result = await callReadApi<BacktestReport>(config, 'POST', '/v1/models/backtest', {
+            calibrationEnd,
+            holdoutEnd,
+          });
+          if (!result.ok) throw new PredictionsUnavailable(result.message);
+          return result.body;
+        },
+      },
     });
     bars?.stop();
     process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : formatDemoReport(report));

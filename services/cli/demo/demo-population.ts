@@ -18,6 +18,8 @@ import { foldIdentifierText } from '../../common/identifier-text';
  * - households: two members share a tablet (one device id, one browser anonymous id); the
  *   tablet's anonymous page views belong to nobody the rules can know.
  *
+ * Buying: 45 % of buyers stopped some time ago (all their orders are older than a day drawn for
+ * them), the others buy across the whole history; each person prefers one product category.
  * Spending is heavy-tailed (order counts Pareto-like, order values log-normal), in USD (the
  * default reporting currency) to the cent. About `badRate` of the HTTP messages are broken in
  * ways the collector must dead-letter; about 1 % are sent twice (an SDK retry).
@@ -136,13 +138,17 @@ export interface DemoPopulation {
 
 export const DAY_MS = 86_400_000;
 const pages = ['Home', 'New arrivals', 'Shoes', 'Jackets', 'Sale', 'Store finder'];
-const products = [
-  { product_id: 'p-1', name: 'Trail runner', category: 'Shoes' },
-  { product_id: 'p-2', name: 'Rain jacket', category: 'Jackets' },
-  { product_id: 'p-3', name: 'Wool socks', category: 'Accessories' },
-  { product_id: 'p-4', name: 'City sneaker', category: 'Shoes' },
-  { product_id: 'p-5', name: 'Down vest', category: 'Jackets' },
-];
+/** Twenty products in four categories; each person prefers one category (recommendations have something to learn). */
+const categories = ['Shoes', 'Jackets', 'Accessories', 'Bags'] as const;
+const productNames = [
+  ['Trail runner', 'City sneaker', 'Hiking boot', 'Sandal', 'Loafer'],
+  ['Rain jacket', 'Down vest', 'Fleece', 'Parka', 'Windbreaker'],
+  ['Wool socks', 'Beanie', 'Scarf', 'Gloves', 'Belt'],
+  ['Backpack', 'Tote', 'Duffel', 'Messenger bag', 'Wallet'],
+] as const;
+const products = categories.flatMap((category, c) =>
+  productNames[c]!.map((name, k) => ({ product_id: `p-${c * 5 + k + 1}`, name, category })),
+);
 const stores = ['Berlin Mitte', 'London Soho', 'New York SoHo', 'Paris Marais', '銀座店', '梅田店'];
 const japaneseStores = new Set(['銀座店', '梅田店']);
 
@@ -153,6 +159,16 @@ export function generateDemoPopulation(input: DemoOptions): DemoPopulation {
   const chance = (p: number): boolean => random() < p;
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
   const int = (lo: number, hi: number): number => lo + Math.floor(random() * (hi - lo + 1));
+  /** The person's favourite category (set per person below): 80 % of what they look at or buy. */
+  let favourite = 0;
+  const pickProduct = (): (typeof products)[number] =>
+    chance(0.8) ? products[favourite * 5 + Math.floor(random() * 5)]! : pick(products);
+  /**
+   * Days ago (inclusive range) in which the person's orders fall: 45 % of buyers stopped buying
+   * some time ago (their orders are all older than that), the others buy across the whole history.
+   */
+  let orderDays: [number, number] = [0, days - 1];
+  const orderDay = (): number => int(orderDays[0], orderDays[1]);
   const prefix = `demo-s${seed}-`;
   const tag = `s${seed}`;
 
@@ -344,7 +360,7 @@ export function generateDemoPopulation(input: DemoOptions): DemoPopulation {
     anonymousId: string | undefined,
   ): void => {
     const cents = orderCents();
-    const product = pick(products);
+    const bought = [pickProduct(), ...(chance(0.3) ? [pickProduct()] : [])];
     send(
       {
         type: 'track',
@@ -356,7 +372,7 @@ export function generateDemoPopulation(input: DemoOptions): DemoPopulation {
           order_id: orderId,
           revenue: Number(money(cents)),
           currency: 'USD',
-          products: [{ ...product, price: Number(money(cents)), quantity: 1 }],
+          products: bought.map((product) => ({ ...product, quantity: 1 })),
         },
         context,
       },
@@ -410,6 +426,8 @@ export function generateDemoPopulation(input: DemoOptions): DemoPopulation {
     personIndex = i;
     personIdentifiers.set(person, new UnionFind());
     const kind = random();
+    favourite = int(0, categories.length - 1);
+    orderDays = chance(0.45) ? [int(Math.floor(days / 3), days - 1), days - 1] : [0, days - 1];
     if (kind < 0.55) {
       // Member.
       const userId = `${tag}-u${i}`;
@@ -426,7 +444,7 @@ export function generateDemoPopulation(input: DemoOptions): DemoPopulation {
         let t = browse(anonymousId, day, int(1, 4));
         if (chance(0.4)) {
           t += 30_000;
-          const product = pick(products);
+          const product = pickProduct();
           send(
             {
               type: 'track',
@@ -498,7 +516,7 @@ export function generateDemoPopulation(input: DemoOptions): DemoPopulation {
       const n = chance(0.8) ? orderCount() : 0;
       for (let j = 0; j < n; j++) {
         const orderId = `${tag}-o${i}-${j}`;
-        const at = dayTime(int(0, days - 1));
+        const at = dayTime(orderDay());
         if (loyalty && chance(0.4)) storeOrder(orderId, at, loyalty, chance(0.4) ? email : undefined, userId);
         else
           onlineOrder(
@@ -518,7 +536,7 @@ export function generateDemoPopulation(input: DemoOptions): DemoPopulation {
             event: 'Product Added',
             userId,
             timestamp: iso(t),
-            properties: { ...pick(products), quantity: 1 },
+            properties: { ...pickProduct(), quantity: 1 },
             context: web,
           },
           [uid(userId)],
@@ -546,7 +564,7 @@ export function generateDemoPopulation(input: DemoOptions): DemoPopulation {
         for (let j = orderCount(); j > 0; j--)
           storeOrder(
             `${tag}-o${i}-${j}`,
-            dayTime(int(0, days - 1)),
+            dayTime(orderDay()),
             loyalty,
             loyalty && chance(0.5) ? undefined : email,
             undefined,
@@ -559,7 +577,7 @@ export function generateDemoPopulation(input: DemoOptions): DemoPopulation {
       for (let j = orderCount(); j > 0; j--)
         storeOrder(
           `${tag}-o${i}-${j}`,
-          dayTime(int(0, days - 1)),
+          dayTime(orderDay()),
           loyalty,
           email && chance(0.5) ? email : undefined,
           undefined,
@@ -575,7 +593,7 @@ export function generateDemoPopulation(input: DemoOptions): DemoPopulation {
             event: 'Product Added',
             anonymousId,
             timestamp: iso(t + 30_000),
-            properties: { ...pick(products), quantity: 1 },
+            properties: { ...pickProduct(), quantity: 1 },
             context: web,
           },
           [aid(anonymousId)],

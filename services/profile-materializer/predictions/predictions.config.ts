@@ -19,7 +19,15 @@ export const predictionsEnvShape = {
   /** Annual discount rate of clv_365d (0.1 = 10 %); 0 leaves it undiscounted. */
   PREDICTIONS_DISCOUNT_RATE: z.coerce.number().min(0).max(10).default(0),
   /** Products never recommended (comma-separated product ids), e.g. gift cards. */
-  PREDICTIONS_RECOMMENDATION_EXCLUDE: env.list(''),
+  PREDICTIONS_RECOMMENDATION_EXCLUDE: z
+    .string()
+    .default('')
+    .transform((raw) =>
+      raw
+        .split(',')
+        .map((item) => item.trim())
+        .filter(Boolean),
+    ),
 };
 
 export interface PredictionSettings {
@@ -38,6 +46,6 @@ export function predictionSettings(config: Readonly<PredictionsEnv>): Prediction
     minPurchasers: config.PREDICTIONS_MIN_PURCHASERS,
     minRepeatBuyers: config.PREDICTIONS_MIN_REPEAT_BUYERS,
     discountRate: config.PREDICTIONS_DISCOUNT_RATE,
-    excludedItems: config.PREDICTIONS_RECOMMENDATION_EXCLUDE.filter((item) => item !== ''),
+    excludedItems: config.PREDICTIONS_RECOMMENDATION_EXCLUDE,
   };
 }

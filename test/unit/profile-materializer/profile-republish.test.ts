@@ -72,6 +72,7 @@ function fake(
       encode: (_topic, value) => Buffer.from(JSON.stringify(value)),
       readers: {} as MaterializeDeps['readers'],
       readRfm: async () => new Map<string, RfmRow>(),
+      readPredictions: async (ids) => new Map(ids.filter((id) => id === 'c').map((id) => [id, cPredictions])),
       producer: {
         send: async (_topic, messages) => {
           if (f.failNextSend) {
@@ -95,6 +96,19 @@ function fake(
   return f;
 }
 
+/** What the predictions view says of profile c (the others have none). */
+const cPredictions = {
+  pAlive: 0.7,
+  expectedPurchases30d: 0.2,
+  expectedPurchases90d: 0.5,
+  expectedOrderValue: 42,
+  clv365d: 80.5,
+  nextPurchaseAt: 5_000,
+  purchasePropensity30d: 0.1,
+  modelVersion: 900,
+  computedAt: 900,
+};
+
 describe('createProfileRepublisher', () => {
   it('publishes fresh ProfileUpdates in chunks, with current segments, and the survivor in place of a merged-away id', async () => {
     const f = fake({ aliases: { b: 'a' } });
@@ -114,7 +128,9 @@ describe('createProfileRepublisher', () => {
       firstSeen: 1,
       lastSeen: 2,
       updatedAt: 1_000,
+      predictions: cPredictions,
     });
+    expect(f.sent.find((u) => u.profileId === 'd')?.predictions).toBeNull();
   });
 
   it('keeps the profiles of a failed chunk and the chunks after it, and publishes them first with the next call', async () => {
