@@ -90,6 +90,20 @@ FROM
 )
 COMMENT 'RFM of every purchaser as of the as_of parameter (exact; orders from orders_as_of, see docs/rfm.md). Query the rfm view for the latest snapshot.';
 
+-- The counted orders of a run (orders_as_of at its as-of time), staged once: the summaries, the
+-- propensity features and labels all read them, and orders_as_of reads every purchase event.
+CREATE TABLE IF NOT EXISTS ${database}.prediction_orders_store
+(
+    version    UInt64,
+    profile_id String,
+    order_time DateTime64(3, 'UTC'),
+    net_units  Int128 COMMENT 'net value in 1e-12 units of the reporting currency'
+)
+ENGINE = MergeTree
+PARTITION BY version
+ORDER BY (profile_id, order_time)
+COMMENT 'Internal: counted orders of a prediction run (orders_as_of at its as-of time)';
+
 -- Per purchaser and model version: the BG/NBD summary (x repeat purchase days, t_x, T in whole
 -- UTC days from the first purchase day) and the mean net value of the repeat purchase days.
 -- Written once per run by one INSERT … SELECT from orders_as_of; the fit reads its histogram

@@ -4,9 +4,14 @@ import { expectedPurchases } from './bgnbd';
 import type { ScoreQuality } from './model-quality';
 import { dropRun, fitModels, nextVersion } from './prediction-run';
 import type { PredictionSettings } from './predictions.config';
-import { DAY_MS } from './prediction-inputs';
-import { SPLIT_EARLIER, SPLIT_RECENT, trainPropensity, writeFeatures } from './propensity';
-import { evaluateRecommendations, writeNeighbours, type RecommendationQuality } from './recommendations';
+import { DAY_MS, stageOrders } from './prediction-inputs';
+import { SPLIT_EARLIER, SPLIT_RECENT, trainPropensity, writeFeatures, type PropensityOutcome } from './propensity';
+import {
+  evaluateRecommendations,
+  writeInteractions,
+  writeNeighbours,
+  type RecommendationQuality,
+} from './recommendations';
 import { streamRows } from './stream-rows';
 
 /**
@@ -85,21 +90,25 @@ export async function runBacktest(
       },
     );
     const customers = fitted.bgnbd.customers;
+    let propensity: PropensityOutcome;
+    let recommendations: RecommendationQuality | null;
     const order = ['0', '1', '2', '3', '4', '5', '6', '7+'];
-    const horizonSizes = {
-      recent: await writeFeatures(ch, version, SPLIT_RECENT, calibrationEnd, holdoutEnd),
-      earlier: await writeFeatures(
-        ch,
-        version,
-        SPLIT_EARLIER,
-        calibrationEnd - (holdoutEnd - calibrationEnd),
-        calibrationEnd,
-      ),
-    };
-    const propensity = await trainPropensity(ch, version, horizonSizes);
-    await writeNeighbours(ch, version, 0, holdoutEnd);
-    await writeNeighbours(ch, version, 1, calibrationEnd);
-    const recommendations = await evaluateRecommendations(ch, version, new Set(settings.excludedItems));
+    // Propensity and recommendations on the same split, from the orders as known at the holdout's
+    // end (staged under a version of their own: the fit's are as of the calibration end).
+    const holdout = nextVersion();
+    try {
+      await stageOrders(ch, holdout, holdoutEnd);
+      const sizes = await writeFeatures(ch, holdout, [
+        { split: SPLIT_RECENT, ref: calibrationEnd, labelEnd: holdoutEnd },
+        { split: SPLIT_EARLIER, ref: calibrationEnd - (holdoutEnd - calibrationEnd), labelEnd: calibrationEnd },
+      ]);
+      propensity = await trainPropensity(ch, holdout, sizes);
+      await writeInteractions(ch, holdout, holdoutEnd, calibrationEnd);
+      await writeNeighbours(ch, holdout, 1);
+      recommendations = await evaluateRecommendations(ch, holdout, new Set(settings.excludedItems));
+    } finally {
+      await dropRun(ch, holdout);
+    }
     return {
       model: 'bgnbd-gg',
       timeUnit: 'day',

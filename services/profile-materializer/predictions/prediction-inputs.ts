@@ -16,18 +16,32 @@ export interface InputTotals {
 }
 
 /**
+ * Stages the counted orders as of `asOf` (epoch ms) under `version` in prediction_orders_store:
+ * orders_as_of (migration 0015) evaluated once per run (one order per order key, refunds known at
+ * `asOf` netted, fully refunded orders left out).
+ */
+export async function stageOrders(ch: ClickHouse, version: number, asOf: number): Promise<void> {
+  await ch.command(
+    `INSERT INTO prediction_orders_store (version, profile_id, order_time, net_units)
+     SELECT toUInt64(${integerLiteral(version)}), profile_id, order_time, net_units
+     FROM orders_as_of(as_of = fromUnixTimestamp64Milli(toInt64(${integerLiteral(asOf)}), 'UTC'))`,
+  );
+}
+
+/**
  * Writes the per-purchaser summary of run `version` as of `asOf` (epoch ms) into
- * prediction_inputs_store, in one INSERT … SELECT over orders_as_of (migration 0015): purchase
+ * prediction_inputs_store from its staged orders (stageOrders), in one INSERT … SELECT: purchase
  * days are UTC days (intDiv of epoch ms), several orders of one day are one purchase whose value
  * is their sum (repeat purchases counted per day, as the BG/NBD literature does); x = purchase
  * days − 1, t_x = last − first day, T = as-of day − first day; monetary = the mean value of the
  * repeat days (all days but the first), in the reporting currency.
  *
- * Exactness: orders_as_of yields one row per order (FINAL events, one order per order key, refunds
- * netted) and this groups them by profile and day; nothing is counted twice.
+ * Exactness: the staged orders hold one row per order; this groups them by profile and day, so
+ * nothing is counted twice.
  */
 export async function writeInputs(ch: ClickHouse, version: number, asOf: number): Promise<InputTotals> {
   const asOfDay = Math.floor(asOf / DAY_MS);
+  await stageOrders(ch, version, asOf);
   await ch.command(
     `INSERT INTO prediction_inputs_store (version, profile_id, x, t_x, T, monetary, last_purchase_at)
      SELECT toUInt64(${integerLiteral(version)}), profile_id,
@@ -39,7 +53,8 @@ export async function writeInputs(ch: ClickHouse, version: number, asOf: number)
      FROM
      (
          SELECT profile_id, intDiv(toUnixTimestamp64Milli(order_time), ${DAY_MS}) AS day, sum(net_units) AS units, max(order_time) AS last_at
-         FROM orders_as_of(as_of = fromUnixTimestamp64Milli(toInt64(${integerLiteral(asOf)}), 'UTC'))
+         FROM prediction_orders_store
+         WHERE version = ${integerLiteral(version)}
          GROUP BY profile_id, day
      )
      GROUP BY profile_id`,

@@ -14,17 +14,14 @@ import { fitGammaGamma, type GammaGammaFit } from './gamma-gamma';
 import type { PredictionSettings } from './predictions.config';
 import { NotEnoughDataError } from './prediction-errors';
 import { DAY_MS, readHistogram, readRepeatBuyers, writeInputs, type InputTotals } from './prediction-inputs';
+import { runSplits, scorePropensity, trainPropensity, writeFeatures, type PropensityOutcome } from './propensity';
 import {
-  scorePropensity,
-  SPLIT_EARLIER,
-  SPLIT_NOW,
-  SPLIT_RECENT,
-  splitTimes,
-  trainPropensity,
-  writeFeatures,
-  type PropensityOutcome,
-} from './propensity';
-import { evaluateRecommendations, popularItems, writeNeighbours, type RecommendationQuality } from './recommendations';
+  evaluateRecommendations,
+  popularItems,
+  writeInteractions,
+  writeNeighbours,
+  type RecommendationQuality,
+} from './recommendations';
 
 /** Days ahead of the propensity model (purchase_propensity_30d) and of the recommendation check. */
 export const HORIZON_DAYS = 30;
@@ -33,6 +30,7 @@ export const MAX_NEXT_PURCHASE_DAYS = 3650;
 
 /** Tables holding one partition per run (PARTITION BY version). */
 const runTables = [
+  'prediction_orders_store',
   'prediction_inputs_store',
   'prediction_triples_store',
   'prediction_propensity_store',
@@ -56,6 +54,8 @@ export interface FittedModels {
   readonly bgnbd: BgnbdFit;
   readonly gammaGamma: GammaGammaFit;
   readonly histogram: BgnbdData;
+  /** Seconds spent summarising the orders in ClickHouse, and fitting in Node. */
+  readonly seconds: { readonly inputs: number; readonly fit: number };
 }
 
 /**
@@ -69,6 +69,7 @@ export async function fitModels(
   version: number,
   asOf: number,
 ): Promise<FittedModels> {
+  const started = Date.now();
   const totals = await writeInputs(ch, version, asOf);
   const repeat = totals.repeatBuyers;
   if (totals.purchasers < settings.minPurchasers || repeat < settings.minRepeatBuyers) {
@@ -79,8 +80,9 @@ export async function fitModels(
     );
   }
   const histogram = await readHistogram(ch, version);
-  const bgnbd = fitBgnbd(histogram);
   const values = await readRepeatBuyers(ch, version);
+  const read = Date.now();
+  const bgnbd = fitBgnbd(histogram);
   if (values.x.length < settings.minRepeatBuyers) {
     await dropRun(ch, version);
     throw new NotEnoughDataError(
@@ -89,7 +91,8 @@ export async function fitModels(
     );
   }
   const gammaGamma = fitGammaGamma(values);
-  return { version, asOf, totals, bgnbd, gammaGamma, histogram };
+  const seconds = { inputs: (read - started) / 1000, fit: (Date.now() - read) / 1000 };
+  return { version, asOf, totals, bgnbd, gammaGamma, histogram, seconds };
 }
 
 /** A model version as GET /v1/models and `kumiki predict fit --json` show it. */
@@ -120,6 +123,8 @@ export interface ModelFigures {
   readonly recommendations: RecommendationQuality | null;
   readonly profilesScored: number;
   readonly changed: number;
+  /** Seconds each phase of the run took: inputs and fits, BG/NBD figures, propensity, recommendations, rows and changes. */
+  readonly seconds: Record<'inputs' | 'fit' | 'triples' | 'propensity' | 'recommendations' | 'rows', number>;
 }
 
 /** What a run leaves for the caller: the model and how many profiles' predictions changed (staged). */
@@ -147,22 +152,29 @@ export async function runPredictions(ch: ClickHouse, settings: PredictionSetting
 
 async function scoreRun(ch: ClickHouse, settings: PredictionSettings, fitted: FittedModels): Promise<RunOutcome> {
   const { version, asOf, bgnbd, gammaGamma } = fitted;
-  await writeTriples(ch, version, bgnbd.params, fitted.histogram, settings.discountRate);
-
-  const times = splitTimes(asOf, HORIZON_DAYS);
-  const sizes = {
-    now: await writeFeatures(ch, version, SPLIT_NOW, times.now, null),
-    recent: await writeFeatures(ch, version, SPLIT_RECENT, times.recent, times.now),
-    earlier: await writeFeatures(ch, version, SPLIT_EARLIER, times.earlier, times.recent),
+  let mark = Date.now();
+  const lap = (): number => {
+    const now = Date.now();
+    const seconds = (now - mark) / 1000;
+    mark = now;
+    return seconds;
   };
+  await writeTriples(ch, version, bgnbd.params, fitted.histogram, settings.discountRate);
+  const triplesSeconds = lap();
+
+  const splits = runSplits(asOf, HORIZON_DAYS);
+  const sizes = await writeFeatures(ch, version, splits);
   const propensity = await trainPropensity(ch, version, sizes);
   if (propensity.model) await scorePropensity(ch, version, propensity.model);
+  const propensitySeconds = lap();
 
-  await writeNeighbours(ch, version, 0, asOf);
-  await writeNeighbours(ch, version, 1, times.recent);
+  await writeInteractions(ch, version, asOf, asOf - HORIZON_DAYS * DAY_MS);
+  await writeNeighbours(ch, version, 0);
+  await writeNeighbours(ch, version, 1);
   const excluded = new Set(settings.excludedItems);
   const recommendations = await evaluateRecommendations(ch, version, excluded);
   const popular = await popularItems(ch, version, 0);
+  const recommendationSeconds = lap();
 
   const profilesScored = await writeRows(ch, version, asOf, gammaGamma.params);
   const previous = await latestVersion(ch);
@@ -184,6 +196,13 @@ async function scoreRun(ch: ClickHouse, settings: PredictionSettings, fitted: Fi
     recommendations,
     profilesScored,
     changed,
+    seconds: {
+      ...fitted.seconds,
+      triples: triplesSeconds,
+      propensity: propensitySeconds,
+      recommendations: recommendationSeconds,
+      rows: lap(),
+    },
   };
   const computedAt = Date.now();
   const windowStart = fitted.totals.firstOrderAt;

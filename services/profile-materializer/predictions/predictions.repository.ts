@@ -125,7 +125,7 @@ export async function recommendationInputs(
   if (!model) return null;
   const members = `(SELECT {id:String} UNION ALL SELECT absorbed_profile_id FROM profile_aliases WHERE surviving_profile_id = {id:String})`;
   const rows = await ch.query<{ item: string; bought: number }>(
-    `SELECT item, max(bought) AS bought FROM (${interactionsSql('now64(3)', 'events_store', `AND profile_id IN ${members}`)}) GROUP BY item`,
+    `SELECT item, max(is_purchase) AS bought FROM (${interactionsSql('now64(3)', 'events_store', `AND profile_id IN ${members}`)}) GROUP BY item`,
     { id: profileId },
   );
   const items = new Map(rows.map((row) => [row.item, Number(row.bought) === 1]));

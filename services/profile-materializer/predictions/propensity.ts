@@ -15,29 +15,68 @@ import { GrowingArray, streamRows } from './stream-rows';
  *
  * so the quality reported (AUC, top-decile lift, calibration) is measured on a later period
  * than the one the model learnt from, as it will be used. The population at R: profiles with an
- * event in the year before R. "Bought" = a counted order (orders_as_of at the end of the label
- * period, so an order refunded within it does not count).
+ * event in the year before R. "Bought" = a counted order of the run's staged orders (refunds as
+ * known at the run: an order refunded since does not count).
  */
-/** An event that is a visit: a page or screen view, a product viewed or added to the cart. */
-const visit = `type IN ('page', 'screen') OR event IN ('Product Viewed', 'Product Added')`;
+export interface Split {
+  readonly split: number;
+  /** Reference time (epoch ms): the features see events up to it. */
+  readonly ref: number;
+  /** The label is "bought in (ref, labelEnd]"; null for the split that is scored. */
+  readonly labelEnd: number | null;
+}
 
-export const propensityFeatures = [
-  ['days_since_last_event', 'least(365, (ref_ms - toUnixTimestamp64Milli(max(timestamp))) / 86400000)'],
-  ['days_since_first_event', 'least(365, (ref_ms - toUnixTimestamp64Milli(min(timestamp))) / 86400000)'],
-  ['days_since_last_visit', `least(365, (ref_ms - toUnixTimestamp64Milli(maxIf(timestamp, ${visit}))) / 86400000)`],
-  ['events_7d', 'log1p(countIf(timestamp > ref - INTERVAL 7 DAY))'],
-  ['page_views_30d', `log1p(countIf(type IN ('page', 'screen') AND timestamp > ref - INTERVAL 30 DAY))`],
-  ['page_views_365d', `log1p(countIf(type IN ('page', 'screen')))`],
-  ['product_views_30d', `log1p(countIf(event = 'Product Viewed' AND timestamp > ref - INTERVAL 30 DAY))`],
-  ['product_views_365d', `log1p(countIf(event = 'Product Viewed'))`],
-  ['cart_adds_30d', `log1p(countIf(event = 'Product Added' AND timestamp > ref - INTERVAL 30 DAY))`],
-  ['cart_adds_365d', `log1p(countIf(event = 'Product Added'))`],
-  ['channels_90d', 'uniqExactIf(channel, timestamp > ref - INTERVAL 90 DAY)'],
-  ['orders_90d', 'log1p(any(o.orders_90d))'],
-  ['orders_365d', 'log1p(any(o.orders_365d))'],
-  ['monetary_365d', 'log1p(any(o.monetary_365d))'],
-  ['days_since_last_order', 'if(any(o.orders_365d) = 0, 365, least(365, any(o.days_since_last_order)))'],
-] as const;
+/** An event that is a visit: a page or screen view, a product viewed or added to the cart. */
+const visit = `(type IN ('page', 'screen') OR event IN ('Product Viewed', 'Product Added'))`;
+const pageView = `type IN ('page', 'screen')`;
+
+/**
+ * Per-split aggregates over the events (`w` is the split's window condition, `ref` its time) and
+ * over its staged orders (`ow`: the order window), named `<name>_<split>`.
+ */
+const eventAggregates: ReadonlyArray<readonly [string, (w: string, ref: string) => string]> = [
+  ['present', (w) => `countIf(${w})`],
+  ['last', (w) => `maxIf(timestamp, ${w})`],
+  ['first', (w) => `minIf(timestamp, ${w})`],
+  ['visit', (w) => `maxIf(timestamp, ${w} AND ${visit})`],
+  ['n7', (w, ref) => `countIf(${w} AND timestamp > ${ref} - INTERVAL 7 DAY)`],
+  ['pv30', (w, ref) => `countIf(${w} AND ${pageView} AND timestamp > ${ref} - INTERVAL 30 DAY)`],
+  ['pv365', (w) => `countIf(${w} AND ${pageView})`],
+  ['prv30', (w, ref) => `countIf(${w} AND event = 'Product Viewed' AND timestamp > ${ref} - INTERVAL 30 DAY)`],
+  ['prv365', (w) => `countIf(${w} AND event = 'Product Viewed')`],
+  ['add30', (w, ref) => `countIf(${w} AND event = 'Product Added' AND timestamp > ${ref} - INTERVAL 30 DAY)`],
+  ['add365', (w) => `countIf(${w} AND event = 'Product Added')`],
+  ['ch90', (w, ref) => `uniqExactIf(channel, ${w} AND timestamp > ${ref} - INTERVAL 90 DAY)`],
+];
+
+const orderAggregates: ReadonlyArray<readonly [string, (w: string, ref: string) => string]> = [
+  ['o90', (w, ref) => `countIf(${w} AND order_time > ${ref} - INTERVAL 90 DAY)`],
+  ['o365', (w) => `countIf(${w})`],
+  ['m365', (w) => `toFloat64(sumIf(net_units, ${w})) / 1e12`],
+  ['olast', (w) => `maxIf(order_time, ${w})`],
+];
+
+const days = (refMs: string, time: string): string =>
+  `least(365, (${refMs} - toUnixTimestamp64Milli(${time})) / 86400000)`;
+
+/** The features, in the order of the stored arrays: each an expression over split `k`'s aggregates. */
+export const propensityFeatures: ReadonlyArray<readonly [string, (k: number, refMs: string) => string]> = [
+  ['days_since_last_event', (k, r) => days(r, `e.last_${k}`)],
+  ['days_since_first_event', (k, r) => days(r, `e.first_${k}`)],
+  ['days_since_last_visit', (k, r) => days(r, `e.visit_${k}`)],
+  ['events_7d', (k) => `log1p(e.n7_${k})`],
+  ['page_views_30d', (k) => `log1p(e.pv30_${k})`],
+  ['page_views_365d', (k) => `log1p(e.pv365_${k})`],
+  ['product_views_30d', (k) => `log1p(e.prv30_${k})`],
+  ['product_views_365d', (k) => `log1p(e.prv365_${k})`],
+  ['cart_adds_30d', (k) => `log1p(e.add30_${k})`],
+  ['cart_adds_365d', (k) => `log1p(e.add365_${k})`],
+  ['channels_90d', (k) => `e.ch90_${k}`],
+  ['orders_90d', (k) => `log1p(o.o90_${k})`],
+  ['orders_365d', (k) => `log1p(o.o365_${k})`],
+  ['monetary_365d', (k) => `log1p(o.m365_${k})`],
+  ['days_since_last_order', (k, r) => `if(o.o365_${k} = 0, 365, ${days(r, `o.olast_${k}`)})`],
+];
 
 /** Splits, as stored in prediction_features_store. */
 export const SPLIT_NOW = 0;
@@ -50,47 +89,64 @@ export const MIN_CLASS_SIZE = 20;
 const MAX_ROWS_READ = 200_000;
 
 /**
- * Writes the features of `split` at reference time `ref` (epoch ms), labelled with purchases in
- * (ref, labelEnd] when `labelEnd` is given, in one INSERT … SELECT.
+ * Writes the features (and labels) of every split of run `version` in ONE INSERT … SELECT: one
+ * scan of the events and one of the run's staged orders, each aggregate computed per split with
+ * its window as a condition (the splits differ only in their reference time). Returns the rows
+ * per split.
  */
 export async function writeFeatures(
   ch: ClickHouse,
   version: number,
-  split: number,
-  ref: number,
-  labelEnd: number | null,
-): Promise<number> {
-  const refText = integerLiteral(ref);
-  const label =
-    labelEnd === null
-      ? '0'
-      : `toUInt8(e.profile_id IN (SELECT profile_id FROM orders_as_of(as_of = fromUnixTimestamp64Milli(toInt64(${integerLiteral(labelEnd)}), 'UTC')) WHERE order_time > ref))`;
+  splits: readonly Split[],
+): Promise<Map<number, number>> {
+  const v = integerLiteral(version);
+  const at = (ms: number): string => `fromUnixTimestamp64Milli(toInt64(${integerLiteral(ms)}), 'UTC')`;
+  const window = (column: string, split: Split): string =>
+    `(${column} <= ${at(split.ref)} AND ${column} > ${at(split.ref)} - INTERVAL 365 DAY)`;
+  const eventColumns = splits.flatMap((split) =>
+    eventAggregates.map(([name, sql]) => `${sql(window('timestamp', split), at(split.ref))} AS ${name}_${split.split}`),
+  );
+  const orderColumns = splits.flatMap((split) => [
+    ...orderAggregates.map(
+      ([name, sql]) => `${sql(window('order_time', split), at(split.ref))} AS ${name}_${split.split}`,
+    ),
+    `${split.labelEnd === null ? '0' : `countIf(order_time > ${at(split.ref)} AND order_time <= ${at(split.labelEnd)})`} AS label_${split.split}`,
+  ]);
+  const rows = splits.map(
+    (split) =>
+      `tuple(toUInt8(${split.split}), [${propensityFeatures.map(([, sql]) => `toFloat64(${sql(split.split, integerLiteral(split.ref))})`).join(', ')}], toUInt8(o.label_${split.split} > 0), e.present_${split.split} > 0)`,
+  );
+  const earliest = Math.min(...splits.map((split) => split.ref));
+  const latest = Math.max(...splits.map((split) => split.ref));
   await ch.command(
     `INSERT INTO prediction_features_store (version, split, profile_id, features, label)
-     WITH fromUnixTimestamp64Milli(toInt64(${refText}), 'UTC') AS ref, toInt64(${refText}) AS ref_ms
-     SELECT toUInt64(${integerLiteral(version)}), toUInt8(${integerLiteral(split)}), e.profile_id,
-            [${propensityFeatures.map(([, sql]) => `toFloat64(${sql})`).join(', ')}],
-            ${label}
-     FROM events AS e
-     LEFT JOIN
+     SELECT toUInt64(${v}), s.1, profile_id, s.2, s.3
+     FROM
      (
-         SELECT profile_id,
-                countIf(order_time > ref - INTERVAL 90 DAY) AS orders_90d,
-                count() AS orders_365d,
-                toFloat64(sum(net_units)) / 1e12 AS monetary_365d,
-                (ref_ms - toUnixTimestamp64Milli(max(order_time))) / 86400000 AS days_since_last_order
-         FROM orders_as_of(as_of = ref)
-         WHERE order_time > ref - INTERVAL 365 DAY
-         GROUP BY profile_id
-     ) AS o ON o.profile_id = e.profile_id
-     WHERE e.timestamp <= ref AND e.timestamp > ref - INTERVAL 365 DAY
-     GROUP BY e.profile_id`,
+         SELECT e.profile_id AS profile_id, [${rows.join(', ')}] AS per_split
+         FROM
+         (
+             SELECT profile_id, ${eventColumns.join(', ')}
+             FROM events
+             WHERE timestamp <= ${at(latest)} AND timestamp > ${at(earliest)} - INTERVAL 365 DAY
+             GROUP BY profile_id
+         ) AS e
+         LEFT JOIN
+         (
+             SELECT profile_id, ${orderColumns.join(', ')}
+             FROM prediction_orders_store
+             WHERE version = ${v}
+             GROUP BY profile_id
+         ) AS o ON o.profile_id = e.profile_id
+     )
+     ARRAY JOIN per_split AS s
+     WHERE s.4`,
   );
-  const [row] = await ch.query<{ n: string }>(
-    'SELECT count() AS n FROM prediction_features_store WHERE version = {version:UInt64} AND split = {split:UInt8}',
-    { version, split },
+  const counts = await ch.query<{ split: number; n: string }>(
+    'SELECT split, count() AS n FROM prediction_features_store WHERE version = {version:UInt64} GROUP BY split',
+    { version },
   );
-  return Number(row?.n ?? 0);
+  return new Map(counts.map((row) => [Number(row.split), Number(row.n)]));
 }
 
 /** A split's rows (a deterministic hash sample of at most MAX_ROWS_READ), features flat. */
@@ -148,9 +204,9 @@ export function evaluate(model: LogisticModel, set: { values: Float64Array; labe
 export async function trainPropensity(
   ch: ClickHouse,
   version: number,
-  sizes: { recent: number; earlier: number },
+  sizes: ReadonlyMap<number, number>,
 ): Promise<PropensityOutcome> {
-  const recent = await readSplit(ch, version, SPLIT_RECENT, sizes.recent);
+  const recent = await readSplit(ch, version, SPLIT_RECENT, sizes.get(SPLIT_RECENT) ?? 0);
   const recentClasses = classes(recent.labels);
   if (recentClasses.positives < MIN_CLASS_SIZE || recentClasses.negatives < MIN_CLASS_SIZE)
     return {
@@ -159,7 +215,7 @@ export async function trainPropensity(
       notEnoughData: `purchase propensity needs at least ${MIN_CLASS_SIZE} profiles that bought and ${MIN_CLASS_SIZE} that did not in the last horizon; found ${recentClasses.positives} and ${recentClasses.negatives}`,
     };
   const model = fitLogistic({ features: names, values: recent.values, labels: recent.labels });
-  const earlier = await readSplit(ch, version, SPLIT_EARLIER, sizes.earlier);
+  const earlier = await readSplit(ch, version, SPLIT_EARLIER, sizes.get(SPLIT_EARLIER) ?? 0);
   const earlierClasses = classes(earlier.labels);
   if (earlierClasses.positives < MIN_CLASS_SIZE || earlierClasses.negatives < MIN_CLASS_SIZE)
     return {
@@ -190,7 +246,12 @@ export async function scorePropensity(ch: ClickHouse, version: number, model: Lo
   );
 }
 
-/** Reference times of the three splits for as-of `asOf` and a horizon in days. */
-export function splitTimes(asOf: number, horizonDays: number): { now: number; recent: number; earlier: number } {
-  return { now: asOf, recent: asOf - horizonDays * DAY_MS, earlier: asOf - 2 * horizonDays * DAY_MS };
+/** The three splits of a run as of `asOf` with a horizon in days. */
+export function runSplits(asOf: number, horizonDays: number): Split[] {
+  const h = horizonDays * DAY_MS;
+  return [
+    { split: SPLIT_NOW, ref: asOf, labelEnd: null },
+    { split: SPLIT_RECENT, ref: asOf - h, labelEnd: asOf },
+    { split: SPLIT_EARLIER, ref: asOf - 2 * h, labelEnd: asOf - h },
+  ];
 }

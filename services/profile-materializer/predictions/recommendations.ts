@@ -25,15 +25,16 @@ export interface Neighbour {
 }
 
 /**
- * Interactions up to `ref` (an SQL time expression) as (profile_id, item, bought): purchase events
- * list `products[].product_id` (Segment e-commerce spec), views and cart adds carry `product_id`.
- * `source` is the events view, or events_store when `where` restricts it to known profile ids.
+ * Interactions up to `ref` (an SQL time expression) as (profile_id, item, is_purchase, timestamp),
+ * one row per product of an event: purchase events list `products[].product_id` (Segment
+ * e-commerce spec), views and cart adds carry `product_id`. `source` is the events view, or
+ * events_store when `where` restricts it to known profile ids.
  */
 export function interactionsSql(ref: string, source: 'events' | 'events_store' = 'events', where = ''): string {
-  return `SELECT profile_id, item, max(is_purchase) AS bought
+  return `SELECT profile_id, item, is_purchase, timestamp
      FROM
      (
-         SELECT profile_id, has((SELECT argMax(purchase_events, version) FROM rfm_settings_store), event) AS is_purchase,
+         SELECT profile_id, timestamp, has((SELECT argMax(purchase_events, version) FROM rfm_settings_store), event) AS is_purchase,
                 arrayJoin(if(is_purchase,
                              arrayMap(p -> JSONExtractString(p, 'product_id'), JSONExtractArrayRaw(properties, 'products')),
                              [JSONExtractString(properties, 'product_id')])) AS item
@@ -42,20 +43,35 @@ export function interactionsSql(ref: string, source: 'events' | 'events_store' =
            AND (event IN ('Product Viewed', 'Product Added') OR has((SELECT argMax(purchase_events, version) FROM rfm_settings_store), event))
            ${where}
      )
-     WHERE item != ''
-     GROUP BY profile_id, item`;
+     WHERE item != ''`;
 }
 
-const refOf = (ms: number): string => `fromUnixTimestamp64Milli(toInt64(${integerLiteral(ms)}), 'UTC')`;
+const at = (ms: number): string => `fromUnixTimestamp64Milli(toInt64(${integerLiteral(ms)}), 'UTC')`;
 
-/** Interactions up to `ref` and the neighbours they give, under (version, split). */
-export async function writeNeighbours(ch: ClickHouse, version: number, split: number, ref: number): Promise<void> {
-  const v = integerLiteral(version);
-  const s = integerLiteral(split);
+/**
+ * The interactions of run `version` in one scan of the events: split 0 up to `now`, split 1 up
+ * to `earlier` (a profile-product pair is in split 1 if first seen by then, bought if bought by then).
+ */
+export async function writeInteractions(ch: ClickHouse, version: number, now: number, earlier: number): Promise<void> {
   await ch.command(
     `INSERT INTO prediction_interactions_store (version, split, profile_id, item, bought)
-     SELECT toUInt64(${v}), toUInt8(${s}), profile_id, item, bought FROM (${interactionsSql(refOf(ref))})`,
+     SELECT toUInt64(${integerLiteral(version)}), split, profile_id, item, if(split = 0, bought_now, bought_earlier)
+     FROM
+     (
+         SELECT profile_id, item, min(timestamp) AS seen, toUInt8(countIf(is_purchase) > 0) AS bought_now,
+                toUInt8(countIf(is_purchase AND timestamp <= ${at(earlier)}) > 0) AS bought_earlier
+         FROM (${interactionsSql(at(now))})
+         GROUP BY profile_id, item
+     )
+     ARRAY JOIN [toUInt8(0), toUInt8(1)] AS split
+     WHERE split = 0 OR seen <= ${at(earlier)}`,
   );
+}
+
+/** The neighbours of (version, split) from its staged interactions. */
+export async function writeNeighbours(ch: ClickHouse, version: number, split: number): Promise<void> {
+  const v = integerLiteral(version);
+  const s = integerLiteral(split);
   const interactions = `prediction_interactions_store WHERE version = ${v} AND split = ${s}`;
   await ch.command(
     `INSERT INTO item_similarity_store (version, split, item, other, score, together)
