@@ -45,17 +45,20 @@ async function main(): Promise<void> {
       reportingCurrency: 'USD',
     });
     const loadStarted = Date.now();
-    // Orders: every purchaser has orders (order n goes to purchaser n mod P, about ten each);
-    // each purchaser stops buying at a day of their own (a third never stop), so recency, churn
-    // and P(alive) vary; 40 product categories of 25 products, each purchaser favouring one.
+    // Orders: every purchaser has one, the rest go to purchasers with a heavy-tailed propensity
+    // (purchaser ⌊P·u^1.5⌋ for uniform u: a few buy hundreds of times, most a few times); each
+    // purchaser stops buying at a day of their own (a third never stop) and spends around a level
+    // of their own; 40 product categories of 25 products, each purchaser favouring one.
     await ch.command(
       `INSERT INTO events_store (message_id, profile_id, type, event, timestamp, received_at, channel, order_id, revenue, currency, properties, version)
-       WITH number % {purchasers:UInt64} AS who, cityHash64(who) AS h,
+       WITH if(number < {purchasers:UInt64}, number,
+               toUInt64({purchasers:UInt64} * pow((cityHash64(number, 7) % 1000000) / 1000000, 1.5))) AS who,
+            cityHash64(who) AS h,
             if(h % 3 = 0, 0, h % 300) AS stopped_days_ago
        SELECT concat('o', toString(number)), concat('p', toString(who)), 'track', 'Order Completed',
               now64(3) - toIntervalSecond((stopped_days_ago * 86400) + cityHash64(number) % ((400 - stopped_days_ago) * 86400)),
               now64(3), 'web', concat('o', toString(number)),
-              toDecimal64(5 + (cityHash64(number, 1) % 20000) / 100, 4), 'USD',
+              toDecimal64((10 + h % 90) * (0.5 + (cityHash64(number, 1) % 1000) / 1000), 4), 'USD',
               concat('{"order_id":"o', toString(number), '","products":[{"product_id":"sku-', toString((h % 40) * 25 + cityHash64(number, 2) % 25), '"}]}'),
               1
        FROM numbers({orders:UInt64})`,

@@ -1,5 +1,5 @@
 import { standardErrors } from './maximum-likelihood';
-import { minimize } from './nelder-mead';
+import { minimizeFromStarts } from './nelder-mead';
 import { distinctIndex, exp, expm1, hypergeometric2F1, log, logAddExp, logGamma } from './special-functions';
 
 /**
@@ -121,21 +121,15 @@ export function fitBgnbd(data: BgnbdData): BgnbdFit {
     { r: 0.3, a: 0.5, b: 2 },
     { r: 3, a: 2, b: 10 },
   ].map(({ r, a, b }) => [log(r), log(r / meanRate), log(a), log(b)]);
-  let best: ReturnType<typeof minimize> | undefined;
-  let evaluations = 0;
-  for (const start of starts) {
-    const found = minimize(objective, start);
-    evaluations += found.evaluations;
-    if (!best || found.value < best.value) best = found;
-  }
-  const params = toParams(best!.point);
+  const { best, evaluations } = minimizeFromStarts(objective, starts);
+  const params = toParams(best.point);
   return {
     params,
     logLikelihood: logLikelihood(params),
     customers,
-    standardErrors: standardErrors((u) => -logLikelihood(toParams(u)), best!.point, names),
+    standardErrors: standardErrors((u) => -logLikelihood(toParams(u)), best.point, names),
     evaluations,
-    converged: best!.converged,
+    converged: best.converged,
   };
 }
 

@@ -1,4 +1,4 @@
-import { minimize } from './nelder-mead';
+import { minimizeFromStarts } from './nelder-mead';
 import { standardErrors } from './maximum-likelihood';
 import { distinctIndex, exp, log, logGamma } from './special-functions';
 
@@ -90,21 +90,15 @@ export function fitGammaGamma(data: GammaGammaData): GammaGammaFit {
     { p: 3, q: 2 },
     { p: 0.5, q: 6 },
   ].map(({ p, q }) => [log(p), log(q - 1), log((mean * (q - 1)) / p)]);
-  let best: ReturnType<typeof minimize> | undefined;
-  let evaluations = 0;
-  for (const start of starts) {
-    const found = minimize(objective, start);
-    evaluations += found.evaluations;
-    if (!best || found.value < best.value) best = found;
-  }
-  const params = toParams(best!.point);
+  const { best, evaluations } = minimizeFromStarts(objective, starts);
+  const params = toParams(best.point);
   return {
     params,
     logLikelihood: logLikelihood(params),
     customers,
     standardErrors: standardErrors(
       (u) => -logLikelihood(toParams(u)),
-      best!.point,
+      best.point,
       ['p', 'q', 'gamma'],
       (v, k) => ({
         value: k === 1 ? 1 + exp(v) : exp(v),
@@ -112,7 +106,7 @@ export function fitGammaGamma(data: GammaGammaData): GammaGammaFit {
       }),
     ),
     evaluations,
-    converged: best!.converged,
+    converged: best.converged,
   };
 }
 

@@ -119,3 +119,23 @@ function simplexSearch(
     values[index] = value;
   }
 }
+
+/**
+ * Several starting points, cheaply: a rough search from each (loose tolerances, no restarts), then
+ * the full search from the best of them. Guards against a poor local maximum at a fraction of
+ * the cost of a full search from every start.
+ */
+export function minimizeFromStarts(
+  objective: (point: readonly number[]) => number,
+  starts: readonly (readonly number[])[],
+): { best: Minimum; evaluations: number } {
+  let evaluations = 0;
+  let rough: Minimum | undefined;
+  for (const start of starts) {
+    const found = minimize(objective, start, { valueTolerance: 1e-6, pointTolerance: 1e-3, maxRestarts: 0 });
+    evaluations += found.evaluations;
+    if (!rough || found.value < rough.value) rough = found;
+  }
+  const best = minimize(objective, rough!.point, { step: 0.1 });
+  return { best, evaluations: evaluations + best.evaluations };
+}

@@ -1,4 +1,5 @@
 import type { ClickHouse } from '../../common/clickhouse/client-factory';
+import { heavyQuerySettings } from './heavy-query-settings';
 import { integerLiteral } from '../../common/clickhouse/sql-text';
 import type { BgnbdData } from './bgnbd';
 import type { GammaGammaData } from './gamma-gamma';
@@ -25,6 +26,8 @@ export async function stageOrders(ch: ClickHouse, version: number, asOf: number)
     `INSERT INTO prediction_orders_store (version, profile_id, order_time, net_units)
      SELECT toUInt64(${integerLiteral(version)}), profile_id, order_time, net_units
      FROM orders_as_of(as_of = fromUnixTimestamp64Milli(toInt64(${integerLiteral(asOf)}), 'UTC'))`,
+    undefined,
+    { settings: heavyQuerySettings },
   );
 }
 
@@ -58,6 +61,8 @@ export async function writeInputs(ch: ClickHouse, version: number, asOf: number)
          GROUP BY profile_id, day
      )
      GROUP BY profile_id`,
+    undefined,
+    { settings: heavyQuerySettings },
   );
   // Exact: the partition under `version` was written by this one statement.
   const [row] = await ch.query<{ purchasers: string; repeat: string; days: string; first: string | null }>(
@@ -94,14 +99,27 @@ export async function readHistogram(ch: ClickHouse, version: number): Promise<Bg
   return { x: x.view(), tx: tx.view(), T: T.view(), count: count.view() };
 }
 
-/** Repeat buyers with a positive mean value (the Gamma-Gamma fit's data), in a stable order. */
+/**
+ * The Gamma-Gamma fit reads at most this many repeat buyers (a hash sample beyond): its standard
+ * errors at that size are a fraction of a percent, and each evaluation of its likelihood costs a
+ * logarithm per buyer. Every buyer is still scored.
+ */
+export const MAX_GAMMA_GAMMA_ROWS = 250_000;
+
+/** Repeat buyers with a positive mean value (the Gamma-Gamma fit's data; a hash sample above MAX_GAMMA_GAMMA_ROWS). */
 export async function readRepeatBuyers(ch: ClickHouse, version: number): Promise<GammaGammaData> {
+  const v = integerLiteral(version);
+  const [row] = await ch.query<{ n: string }>(
+    `SELECT count() AS n FROM prediction_inputs_store WHERE version = ${v} AND x > 0 AND monetary > 0`,
+  );
+  const total = Number(row?.n ?? 0);
+  const keepPerMillion = Math.min(1_000_000, Math.ceil((MAX_GAMMA_GAMMA_ROWS / Math.max(total, 1)) * 1_000_000));
   const x = new GrowingArray();
   const m = new GrowingArray();
   await streamRows(
     ch,
     `SELECT x, monetary FROM prediction_inputs_store
-     WHERE version = ${integerLiteral(version)} AND x > 0 AND monetary > 0
+     WHERE version = ${v} AND x > 0 AND monetary > 0 AND cityHash64(profile_id) % 1000000 < ${integerLiteral(keepPerMillion)}
      ORDER BY x, t_x, T, profile_id`,
     (row) => {
       x.push(Number(row[0]));

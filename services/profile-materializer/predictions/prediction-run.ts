@@ -112,6 +112,8 @@ export interface ModelVersion {
 
 export interface ModelFigures {
   readonly gammaGammaLogLikelihood: number;
+  /** Repeat buyers the Gamma-Gamma model was fitted on (a hash sample above MAX_GAMMA_GAMMA_ROWS). */
+  readonly gammaGammaCustomers: number;
   readonly standardErrors: Record<string, number> | null;
   readonly discountRate: number;
   readonly propensity: {
@@ -182,6 +184,7 @@ async function scoreRun(ch: ClickHouse, settings: PredictionSettings, fitted: Fi
   const params = { ...bgnbd.params, ...gammaGamma.params };
   const figures: ModelFigures = {
     gammaGammaLogLikelihood: gammaGamma.logLikelihood,
+    gammaGammaCustomers: gammaGamma.customers,
     standardErrors:
       bgnbd.standardErrors && gammaGamma.standardErrors
         ? { ...bgnbd.standardErrors, ...gammaGamma.standardErrors }
