@@ -83,12 +83,10 @@ describe('a prediction run on a shop', () => {
   }, 120_000);
   afterAll(async () => ch?.close());
 
-  it('fills predictions for every purchaser from the model applied to their exact summary', async () => {
+  it('fills predictions for every purchaser from the model applied to their exact summary, and beats the baselines', async () => {
     const { model } = await runPredictions(ch, settings, asOf);
     const expected = summaries(shop.orders);
-    process.stdout.write(
-      `${JSON.stringify({ params: model.params, se: model.figures.standardErrors, figures: model.figures }, null, 1)}\n`,
-    );
+    process.stdout.write(`fitted ${JSON.stringify(model.params)} ± ${JSON.stringify(model.figures.standardErrors)}\n`);
     expect(model.customers).toBe(expected.size);
     const rows = await ch.query<{
       profile_id: string;
@@ -121,6 +119,30 @@ describe('a prediction run on a shop', () => {
       const next = asOf + Math.round(medianDaysToNextPurchase(params, s.x, s.T) * DAY_MS);
       if (row.next_purchase_ms !== null) expect(Number(row.next_purchase_ms)).toBe(next);
     }
+    // Propensity against chance, on the later of its two periods (trained on the earlier one):
+    // under chance the AUC has standard deviation √((n₁+n₀+1)/(12·n₁·n₀)) around 0.5 (Mann–Whitney),
+    // and the top decile's buyers are Binomial(size, base rate). Both must be 4 deviations better.
+    const quality = model.figures.propensity.quality!;
+    const buyers = quality.positives;
+    const others = quality.profiles - buyers;
+    expect(quality.auc!).toBeGreaterThan(0.5 + 4 * Math.sqrt((buyers + others + 1) / (12 * buyers * others)));
+    const top = quality.calibration[0]!;
+    const rate = buyers / quality.profiles;
+    expect(top.observed * top.profiles).toBeGreaterThan(
+      top.profiles * rate + 4 * Math.sqrt(top.profiles * rate * (1 - rate)),
+    );
+    // Recommendations against the most popular products, paired over the same profiles.
+    const recs = model.figures.recommendations!;
+    expect(recs.profiles).toBeGreaterThan(100);
+    expect(recs.hitRateAt5 - recs.popularityHitRateAt5).toBeGreaterThan(4 * recs.differenceStandardError);
+    process.stdout.write(
+      `propensity AUC ${quality.auc!.toFixed(3)} (chance 0.5), top-decile lift ${quality.topDecileLift!.toFixed(2)} (chance 1); hit rate at 5 ${recs.hitRateAt5.toFixed(3)} vs popularity ${recs.popularityHitRateAt5.toFixed(3)} over ${recs.profiles} profiles\n`,
+    );
+    // BG/NBD and Gamma-Gamma recover the parameters the shop was drawn from (within 4 standard errors).
+    const errors = model.figures.standardErrors!;
+    for (const key of ['r', 'alpha', 'a', 'b', 'p', 'q', 'gamma'] as const)
+      expect(Math.abs(model.params[key] - truth[key])).toBeLessThan(4 * errors[key]!);
+
     // Profiles that never bought carry a propensity only.
     const visitors = rows.filter((r) => r.p_alive === null);
     expect(visitors.length).toBeGreaterThan(0);
