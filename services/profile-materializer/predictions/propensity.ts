@@ -1,5 +1,4 @@
 import type { ClickHouse } from '../../common/clickhouse/client-factory';
-import { heavyQuerySettings } from './heavy-query-settings';
 import { floatLiteral, integerLiteral } from '../../common/clickhouse/sql-text';
 import { fitLogistic, predictLogistic, type LogisticModel } from './logistic-regression';
 import { scoreQuality, type ScoreQuality } from './model-quality';
@@ -142,8 +141,6 @@ export async function writeFeatures(
      )
      ARRAY JOIN per_split AS s
      WHERE s.4`,
-    undefined,
-    { settings: heavyQuerySettings },
   );
   const counts = await ch.query<{ split: number; n: string }>(
     'SELECT split, count() AS n FROM prediction_features_store WHERE version = {version:UInt64} GROUP BY split',

@@ -1,5 +1,4 @@
 import type { ClickHouse } from '../../common/clickhouse/client-factory';
-import { heavyQuerySettings } from './heavy-query-settings';
 import { integerLiteral } from '../../common/clickhouse/sql-text';
 import { streamRows } from './stream-rows';
 
@@ -66,8 +65,6 @@ export async function writeInteractions(ch: ClickHouse, version: number, now: nu
      )
      ARRAY JOIN [toUInt8(0), toUInt8(1)] AS split
      WHERE split = 0 OR seen <= ${at(earlier)}`,
-    undefined,
-    { settings: heavyQuerySettings },
   );
 }
 
@@ -93,8 +90,6 @@ export async function writeNeighbours(ch: ClickHouse, version: number, split: nu
      INNER JOIN (SELECT item, count() AS n FROM ${interactions} GROUP BY item) AS b ON b.item = pairs.j
      ORDER BY pairs.i, score DESC, pairs.j
      LIMIT ${NEIGHBOURS_PER_ITEM} BY pairs.i`,
-    undefined,
-    { settings: heavyQuerySettings },
   );
 }
 
