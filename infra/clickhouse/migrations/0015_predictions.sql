@@ -94,9 +94,9 @@ COMMENT 'RFM of every purchaser as of the as_of parameter (exact; orders from or
 -- propensity features and labels all read them, and orders_as_of reads every purchase event.
 CREATE TABLE IF NOT EXISTS ${database}.prediction_orders_store
 (
-    version    UInt64,
-    profile_id String,
-    order_time DateTime64(3, 'UTC'),
+    version    UInt64 COMMENT 'model version (prediction_models_store.version): the run''s partition',
+    profile_id String COMMENT 'purchaser (surviving profile at the run)',
+    order_time DateTime64(3, 'UTC') COMMENT 'time of the orders earliest purchase event',
     net_units  Int128 COMMENT 'net value in 1e-12 units of the reporting currency'
 )
 ENGINE = MergeTree
@@ -127,13 +127,13 @@ COMMENT 'Internal: per-purchaser model inputs of a prediction run; dropped with 
 -- far fewer triples than purchasers, so Node computes them per triple and ClickHouse joins.
 CREATE TABLE IF NOT EXISTS ${database}.prediction_triples_store
 (
-    version                UInt64,
-    x                      UInt32,
-    t_x                    UInt32,
-    T                      UInt32,
+    version                UInt64 COMMENT 'model version (prediction_models_store.version): the run''s partition',
+    x                      UInt32 COMMENT 'repeat purchase days',
+    t_x                    UInt32 COMMENT 'days from the first to the last purchase day',
+    T                      UInt32 COMMENT 'days from the first purchase day to the as-of day',
     p_alive                Float64 COMMENT 'P(alive | x, t_x, T)',
-    expected_purchases_30d Float64,
-    expected_purchases_90d Float64,
+    expected_purchases_30d Float64 COMMENT 'expected purchase days in the next 30 days',
+    expected_purchases_90d Float64 COMMENT 'expected purchase days in the next 90 days',
     clv_purchases_365d     Float64 COMMENT 'expected purchases in the next 365 days, discounted month by month when a discount rate is set',
     next_purchase_days     Float64 COMMENT 'median days to the next purchase if still active'
 )
@@ -144,8 +144,8 @@ COMMENT 'Internal: BG/NBD figures per summary triple of a prediction run';
 
 CREATE TABLE IF NOT EXISTS ${database}.prediction_propensity_store
 (
-    version    UInt64,
-    profile_id String,
+    version    UInt64 COMMENT 'model version (prediction_models_store.version): the run''s partition',
+    profile_id String COMMENT 'profile scored (an event in the year before the run)',
     propensity Float64 COMMENT 'P(a purchase in the next horizon days)'
 )
 ENGINE = MergeTree
@@ -156,7 +156,7 @@ COMMENT 'Internal: purchase propensity per scored profile of a prediction run';
 CREATE TABLE IF NOT EXISTS ${database}.prediction_rows_store
 (
     version                  UInt64 COMMENT 'model version (prediction_models_store)',
-    profile_id               String,
+    profile_id               String COMMENT 'profile with predictions (a purchaser, or a profile scored for propensity)',
     p_alive                  Nullable(Float64) COMMENT 'probability the customer is still active; NULL for profiles that never bought',
     expected_purchases_30d   Nullable(Float64) COMMENT 'expected purchase days in the next 30 days',
     expected_purchases_90d   Nullable(Float64) COMMENT 'expected purchase days in the next 90 days',
@@ -175,7 +175,7 @@ COMMENT 'Predictions per profile, one partition per model version; query the pre
 -- a whole one, as for RFM snapshots), with what GET /v1/models shows.
 CREATE TABLE IF NOT EXISTS ${database}.prediction_models_store
 (
-    version          UInt64,
+    version          UInt64 COMMENT 'model version: a unique increasing number (wall-clock milliseconds when the run started)',
     model            LowCardinality(String) COMMENT 'bgnbd-gg',
     as_of            DateTime64(3, 'UTC') COMMENT 'history before this instant only',
     computed_at      DateTime64(3, 'UTC') COMMENT 'when the run finished',
@@ -183,7 +183,13 @@ CREATE TABLE IF NOT EXISTS ${database}.prediction_models_store
     repeat_customers UInt64 COMMENT 'of them, with repeat purchases (the Gamma-Gamma fit)',
     window_start     DateTime64(3, 'UTC') COMMENT 'earliest order of the data',
     window_end       DateTime64(3, 'UTC') COMMENT 'the as-of time',
-    r Float64, alpha Float64, a Float64, b Float64, p Float64, q Float64, gamma Float64,
+    r                Float64 COMMENT 'BG/NBD shape of the purchase rates across customers',
+    alpha            Float64 COMMENT 'BG/NBD scale of the purchase rates, in days',
+    a                Float64 COMMENT 'BG/NBD dropout probability Beta(a, b): a',
+    b                Float64 COMMENT 'BG/NBD dropout probability Beta(a, b): b',
+    p                Float64 COMMENT 'Gamma-Gamma shape of a customer''s order values',
+    q                Float64 COMMENT 'Gamma-Gamma shape of the scale across customers',
+    gamma            Float64 COMMENT 'Gamma-Gamma scale across customers',
     log_likelihood   Float64 COMMENT 'BG/NBD log-likelihood at the fitted parameters',
     gg_log_likelihood Float64 COMMENT 'Gamma-Gamma log-likelihood at the fitted parameters',
     figures          String COMMENT 'JSON: standard errors, propensity model and quality, recommendation hit rates, settings',
@@ -195,7 +201,7 @@ COMMENT 'Model versions of the predictions (complete runs only)';
 
 CREATE TABLE IF NOT EXISTS ${database}.item_similarity_store
 (
-    version  UInt64,
+    version  UInt64 COMMENT 'model version (prediction_models_store.version): the run''s partition',
     split    UInt8 COMMENT '0: from the interactions up to the as-of time (served); 1: up to one horizon earlier (evaluation)',
     item     String COMMENT 'product id',
     other    String COMMENT 'a product often seen with it',
@@ -210,8 +216,8 @@ COMMENT 'Internal: item-to-item neighbours of a prediction run (recommendations)
 CREATE TABLE IF NOT EXISTS ${database}.prediction_changes
 (
     version    UInt64 COMMENT 'model version whose predictions differ from the previous complete one',
-    profile_id String,
-    created_at DateTime DEFAULT now()
+    profile_id String COMMENT 'profile newly in, gone from, or with a different row in that version',
+    created_at DateTime DEFAULT now() COMMENT 'when the diff was staged'
 )
 ENGINE = MergeTree
 ORDER BY (version, profile_id)
@@ -228,9 +234,9 @@ COMMENT 'Predictions per current profile from the latest model version (docs/pre
 
 CREATE TABLE IF NOT EXISTS ${database}.prediction_features_store
 (
-    version    UInt64,
+    version    UInt64 COMMENT 'model version (prediction_models_store.version): the run''s partition',
     split      UInt8 COMMENT '0: features now (scored); 1: features one horizon ago with labels; 2: two horizons ago with labels',
-    profile_id String,
+    profile_id String COMMENT 'profile with an event in the year before the splits reference time',
     features   Array(Float64) COMMENT 'behavioural features in the order of predictions/propensity.ts',
     label      UInt8 COMMENT 'bought in the horizon after the features (splits 1 and 2)'
 )
@@ -241,9 +247,9 @@ COMMENT 'Internal: purchase propensity features of a prediction run';
 
 CREATE TABLE IF NOT EXISTS ${database}.prediction_interactions_store
 (
-    version    UInt64,
+    version    UInt64 COMMENT 'model version (prediction_models_store.version): the run''s partition',
     split      UInt8 COMMENT '0: up to the as-of time; 1: up to one horizon earlier',
-    profile_id String,
+    profile_id String COMMENT 'profile that interacted with the product',
     item       String COMMENT 'product id viewed, added to the cart or bought',
     bought     UInt8 COMMENT 'the profile bought it (an order listed it)'
 )

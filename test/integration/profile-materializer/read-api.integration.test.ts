@@ -245,6 +245,8 @@ describe('read API', () => {
         consent: { email: true },
         firstSeen: new Date(now - 2 * day).toISOString(),
         lastSeen: new Date(now - day).toISOString(),
+        // No model version yet (predictions: docs/predictions.md).
+        predictions: null,
       });
     }
     const missing = await request({ method: 'GET', url: '/v1/profiles/email/nobody@example.com', headers: auth });
