@@ -115,6 +115,7 @@ export async function applyMasking(
     profile_aliases: '*',
     profile_activity: '*',
     rfm: '*',
+    predictions: '*',
     segments: '*',
     segment_members: '*',
   };

@@ -18,7 +18,7 @@ export interface InputTotals {
 
 /**
  * Stages the counted orders as of `asOf` (epoch ms) under `version` in prediction_orders_store:
- * orders_as_of (migration 0015) evaluated once per run (one order per order key, refunds known at
+ * orders_as_of (migration 0019) evaluated once per run (one order per order key, refunds known at
  * `asOf` netted, fully refunded orders left out).
  */
 export async function stageOrders(ch: ClickHouse, version: number, asOf: number): Promise<void> {

@@ -1,3 +1,4 @@
+import { FailedAuthThrottle, KeyCache } from '../../../services/common/access';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { ClickHouse } from '../../../services/common/clickhouse/client-factory';
 import { dateTime64Text } from '../../../services/common/clickhouse/datetime64';
@@ -59,7 +60,11 @@ describe('predictions API', () => {
     await app.register(
       readApiRoutes({
         clickhouse: () => ch,
-        adminToken: token,
+        access: {
+          keys: new KeyCache(),
+          adminToken: token,
+          throttle: new FailedAuthThrottle({ maxFailures: 1000, windowMs: 60_000, blockMs: 60_000 }),
+        },
         logger: quietLogger,
         limits: { maxExecutionSeconds: 10, maxResultRows: 10_000, maxMemoryBytes: 1_000_000_000 },
         predictions: { predictions, excludedItems: ['sku-000'] },
