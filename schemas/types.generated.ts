@@ -84,6 +84,160 @@ export interface DeadLetter {
   messageId: string | null;
 }
 
+/** One attempt to deliver a change to a destination: the delivery log. Value of kumiki.destinations.deliveries, keyed by destination id. Never holds the payload. (Avro kumiki.v1.DeliveryAttempt) */
+export interface DeliveryAttempt {
+  /** Destination id. */
+  destinationId: string;
+  /** webhook-id of the message: the same for every attempt of one change. */
+  webhookId: string;
+  /** segment.entered, segment.exited, profile.updated, or export. */
+  eventType: string;
+  /** The profile the change is about; null for exports. */
+  profileId: string | null;
+  /** 1 for the first attempt. */
+  attempt: number;
+  /** HTTP status answered; null when there was no answer (timeout, refused connection). */
+  status: number | null;
+  /** delivered, failed (to be retried) or dead_lettered. */
+  outcome: string;
+  /** Milliseconds from sending the request to the answer (or the failure). */
+  latencyMs: number;
+  /** Why the attempt failed; null when delivered. */
+  error: string | null;
+  /** When the attempt ended, epoch milliseconds. */
+  at: number;
+  /** Topic of the change. */
+  sourceTopic: string;
+  /** Partition of the change. */
+  sourcePartition: number;
+  /** Offset of the change. */
+  sourceOffset: number;
+}
+
+/** A destination of the activator: where segment changes and profile updates are delivered, what it may see, and its delivery state. Value of kumiki.destinations (compacted), keyed by destination id; a tombstone deletes it. (Avro kumiki.v1.Destination) */
+export interface Destination {
+  /** Destination id (dst_…). */
+  id: string;
+  /** Name given by its owner. */
+  name: string;
+  /** webhook or export. A string so new kinds never break readers. */
+  type: string;
+  /** Webhook URL (webhook destinations, and exports handed to a webhook); null for exports written to a directory. */
+  url: string | null;
+  /** Event types delivered: segment.entered, segment.exited, profile.updated. */
+  events: string[];
+  /** Segment ids whose changes are delivered (the segment an export writes, first entry); null for every segment. */
+  segments: string[] | null;
+  /** Consent purposes a profile must have granted, every one of them, to be delivered (no consent record = not granted). */
+  purposes: string[];
+  /** Trait keys the payloads carry. */
+  traits: string[];
+  /** Identifier types the payloads carry (email, phone, user_id …). */
+  identifiers: string[];
+  /** Most requests per second, across every instance of the activator; null for no limit. */
+  rateLimit: number | null;
+  /** Signing secrets, newest first: during a rotation the previous one signs too until it expires. */
+  secrets: DestinationSecret[];
+  /** active or paused. */
+  status: string;
+  /** Why it is paused (by the API, or automatically after failing for long). */
+  pausedReason: string | null;
+  /** When it was paused, epoch milliseconds. */
+  pausedAt: number | null;
+  /** Generation of the destination's consumer group; a replay or a change of the topics it reads starts a new one, positioned explicitly. */
+  epoch: number;
+  /** Export settings; null for webhook destinations. */
+  export: ExportSettings | null;
+  /** The last completed export; null before the first. */
+  lastExport: ExportState | null;
+  /** Next offset of the destination's partition of kumiki.destinations.dlq that a dead-letter replay reads. */
+  deadLetterCursor: number;
+  /** Creation time, epoch milliseconds. */
+  createdAt: number;
+  /** Time of this version, epoch milliseconds. */
+  updatedAt: number;
+  /** Unique id of this version, so a writer can tell when every reader has it. */
+  revision: string;
+}
+
+/** A signing secret, encrypted at rest (AES-256-GCM with the activator's secrets key). (Avro kumiki.v1.DestinationSecret) */
+export interface DestinationSecret {
+  /** Secret id, shown in the API (never the secret). */
+  id: string;
+  /** Which secrets key encrypted it (first bytes of the key's SHA-256, hex). */
+  keyId: string;
+  /** IV (12 bytes), GCM tag (16 bytes) and the encrypted whsec_ secret. */
+  ciphertext: Buffer;
+  /** When it was made, epoch milliseconds. */
+  createdAt: number;
+  /** When a rotated-out secret stops signing, epoch milliseconds; null for the current one. */
+  expiresAt: number | null;
+}
+
+/** How an export destination writes a segment's membership. (Avro kumiki.v1.ExportSettings) */
+export interface ExportSettings {
+  /** csv or ndjson. */
+  format: string;
+  /** full (every member) or delta (changes since the last export). */
+  mode: string;
+  /** Directory the files are written to; null when handed to the webhook url. */
+  directory: string | null;
+  /** Minutes between scheduled exports; null for on demand only. */
+  intervalMinutes: number | null;
+}
+
+/** The last export that completed. (Avro kumiki.v1.ExportState) */
+export interface ExportState {
+  /** Export id (also its webhook-id when handed to a webhook). */
+  exportId: string;
+  /** When its read of the membership began, epoch milliseconds; the next delta starts from here. */
+  asOf: number;
+  /** Rows written. */
+  rows: number;
+  /** Members (or changes, for a delta) included. */
+  members: number;
+  /** Members left out for lack of consent. */
+  withheld: number;
+  /** File written, or the URL it was handed to. */
+  location: string;
+}
+
+/** A change a destination refused for good (a 4xx other than 408 and 429) or that failed every attempt, with the answer and the original record, so it can be replayed. Value of kumiki.destinations.dlq, keyed by destination id. (Avro kumiki.v1.DestinationDeadLetter) */
+export interface DestinationDeadLetter {
+  /** Destination id. */
+  destinationId: string;
+  /** webhook-id of the message; a replay sends it again with the same id. */
+  webhookId: string;
+  /** segment.entered, segment.exited or profile.updated. */
+  eventType: string;
+  /** The profile the change is about. */
+  profileId: string | null;
+  /** Stable code: KUMIKI_DESTINATION_REJECTED (a permanent answer), KUMIKI_DELIVERY_EXHAUSTED (every attempt failed) or KUMIKI_UNDECODABLE. */
+  code: string;
+  /** Human-readable reason. */
+  reason: string;
+  /** Attempts made. */
+  attempts: number;
+  /** HTTP status of the last answer; null without one. */
+  responseStatus: number | null;
+  /** Headers of the last answer. */
+  responseHeaders: Record<string, string>;
+  /** The last answer's body, its first 2 KiB. */
+  responseBody: string | null;
+  /** When it was dead-lettered, epoch milliseconds. */
+  failedAt: number;
+  /** Topic of the change. */
+  originalTopic: string;
+  /** Partition of the change. */
+  originalPartition: number;
+  /** Offset of the change. */
+  originalOffset: number;
+  /** Key bytes of the change (the profile id). */
+  originalKey: Buffer | null;
+  /** Value bytes of the change, unchanged (Avro, Confluent wire format). */
+  originalValue: Buffer;
+}
+
 /** One customer event in the Segment tracking spec: a typed core plus JSON payloads. Value of kumiki.events.raw (subject kumiki.events.raw-value). (Avro kumiki.v1.Event) */
 export interface Event {
   /** Unique id of the event, chosen by the producer; used for deduplication end to end. */
@@ -314,6 +468,9 @@ export interface StitchedEvent {
 export interface SchemaTypeMap {
   AuditRecord: AuditRecord;
   DeadLetter: DeadLetter;
+  DeliveryAttempt: DeliveryAttempt;
+  Destination: Destination;
+  DestinationDeadLetter: DestinationDeadLetter;
   Event: Event;
   Identifier: Identifier;
   IdentityChange: IdentityChange;

@@ -79,6 +79,22 @@ export const errorCodes = {
   KUMIKI_NOT_ENOUGH_DATA: { status: 422, retriable: false, summary: 'Too little data to fit the models.' },
   /** A query parameter or body field of a read API call is not valid (a time, a limit); `field` names it. */
   KUMIKI_INVALID_PARAMETER: { status: 400, retriable: false, summary: 'A parameter is not valid.' },
+  /** Destinations: the definition is invalid (bad URL, unknown event type, segment or purpose, a private target not allowed); `field` is its JSON path. */
+  KUMIKI_INVALID_DESTINATION: { status: 400, retriable: false, summary: 'The destination definition is not valid.' },
+  /** Destinations: no destination has this id. */
+  KUMIKI_DESTINATION_NOT_FOUND: { status: 404, retriable: false, summary: 'No destination has this id.' },
+  /** Destinations: the operation does not apply to this destination (a replay of an export, an export of a webhook destination). */
+  KUMIKI_DESTINATION_CONFLICT: {
+    status: 409,
+    retriable: false,
+    summary: 'The operation does not apply to this destination.',
+  },
+  /** Destination dead letters: the receiver answered a permanent failure (a 4xx other than 408 and 429). */
+  KUMIKI_DESTINATION_REJECTED: { status: 400, retriable: false, summary: 'The destination refused the message.' },
+  /** Destination dead letters: every attempt failed (timeouts, 5xx, refused connections) up to the attempt limit. */
+  KUMIKI_DELIVERY_EXHAUSTED: { status: 502, retriable: true, summary: 'Every delivery attempt failed.' },
+  /** Exports: reading the membership or writing the file failed; nothing was marked exported. */
+  KUMIKI_EXPORT_FAILED: { status: 502, retriable: true, summary: 'The export failed; try again.' },
 } as const satisfies Record<string, { status: number; retriable: boolean; summary: string }>;
 
 export type ErrorCode = keyof typeof errorCodes;

@@ -1,3 +1,4 @@
+import { segmentExportRoutes } from './segments/segment-export.routes';
 import { segmentRoutes } from './segments/segments.routes';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import {
@@ -11,7 +12,7 @@ import {
 import type { ClickHouse } from '../common/clickhouse/client-factory';
 import { ClickHouseQueryError } from '../common/clickhouse/errors';
 import { ApiError } from '../common/error-codes';
-import { DependencyUnavailableError } from '../common/errors';
+import { toApiError } from '../common/http-errors';
 import { foldIdentifierText } from '../common/identifier-text';
 import type { Logger } from '../common/logger';
 import { readSnapshotRfm } from './rfm/rfm.repository';
@@ -65,12 +66,7 @@ export function toReadApiError(error: unknown): ApiError {
     if (limitCodes.has(error.code)) return new ApiError('KUMIKI_SQL_LIMIT', error.message);
     return new ApiError('KUMIKI_SQL_ERROR', error.message);
   }
-  if (error instanceof DependencyUnavailableError)
-    return new ApiError('KUMIKI_UNAVAILABLE', error.message, undefined, { retryAfterSeconds: 5 });
-  const status = (error as { statusCode?: number }).statusCode;
-  if (status === 400 || status === 415) return new ApiError('KUMIKI_MALFORMED_JSON', (error as Error).message);
-  if (status === 413) return new ApiError('KUMIKI_PAYLOAD_TOO_LARGE', (error as Error).message);
-  return new ApiError('KUMIKI_INTERNAL', 'internal error');
+  return toApiError(error);
 }
 
 /**
@@ -202,6 +198,7 @@ export function readApiRoutes(deps: ReadApiDeps): (app: FastifyInstance) => Prom
 
         await v1.register(segmentRoutes({ clickhouse: deps.clickhouse, limits: deps.limits, now }));
         if (deps.keys) await v1.register(deps.keys);
+        await v1.register(segmentExportRoutes({ clickhouse: deps.clickhouse }));
         for (const plugin of deps.plugins ?? []) await v1.register(plugin);
         if (deps.predictions)
           await v1.register(

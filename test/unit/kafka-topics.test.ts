@@ -11,7 +11,13 @@ describe('topic settings', () => {
     const raised = allTopics
       .filter((spec) => topicConfigEntries(spec).some((entry) => entry.name === 'max.message.bytes'))
       .map((spec) => spec.name);
-    expect(raised).toEqual([topics.eventsStitched.name, topics.profileUpdates.name, topics.deadLetters.name]);
+    expect(raised).toEqual([
+      topics.eventsStitched.name,
+      topics.profileUpdates.name,
+      topics.deadLetters.name,
+      // A destination's dead letter carries the ProfileUpdate it could not deliver.
+      topics.destinationDeadLetters.name,
+    ]);
     // The inputs keep the broker's default (1 MiB); what is written from them must fit more.
     expect(OUTPUT_MESSAGE_BYTES).toBeGreaterThan(1024 * 1024 + 64 * 1024);
   });

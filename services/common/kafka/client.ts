@@ -19,6 +19,8 @@ import { restartsWhenKafkajsGivesUp } from './consumer-restarts';
 import { defaultPartitioner } from './partitioner';
 import { unavailableOnFailure } from './kafka-errors';
 import { readTopicToEnd, type ReadToEndOptions } from './read-to-end';
+import { TopicTail, type TopicTailOptions } from './topic-tail';
+import { readPartitionRange, type ReadRangeOptions } from './read-range';
 import { createTransactionalProducer, type TransactionalProducer } from './transactions';
 
 /**
@@ -79,6 +81,10 @@ export interface KafkaClient {
   transactionalProducer(options: { transactionalId: string; transactionTimeoutMs?: number }): TransactionalProducer;
   /** Reads a topic from the beginning to its current end, each record once (see read-to-end.ts). */
   readToEnd(options: ReadToEndOptions): Promise<number>;
+  /** Follows a topic from a starting point, each record once (see topic-tail.ts). */
+  tail(options: TopicTailOptions): TopicTail;
+  /** Reads one partition between two offsets (see read-range.ts). */
+  readRange(options: ReadRangeOptions): Promise<void>;
 }
 
 export interface EventProducer {
@@ -114,6 +120,11 @@ export interface ConsumerOptions {
    * a lag of one). kafkajs resolves them internally but only commits them in its own auto-commit.
    */
   readonly includeEmptyBatches?: boolean;
+  /**
+   * Called at every join of the group (the first and each after a rebalance) with the partitions
+   * this member now has, before any batch of the new generation is handed over.
+   */
+  readonly onGroupJoin?: (assignment: Readonly<Record<string, readonly number[]>>) => void;
 }
 
 export interface BatchContext {
@@ -158,6 +169,16 @@ export interface KafkaAdmin {
   partitionCount(topic: string): Promise<number>;
   describeCluster(): Promise<{ brokers: number; controller: number | null }>;
   groupLag(groupId: string, topics: readonly string[]): Promise<TopicLag[]>;
+  /** Partition → the offset after its last record (the high watermark). */
+  endOffsets(topic: string): Promise<Map<number, string>>;
+  /** Partition → the offset of its first record written at or after `timestampMs` (the end where none is). */
+  offsetsAtTime(topic: string, timestampMs: number): Promise<Map<number, string>>;
+  /** Partition → the group's committed offset (-1 where none). */
+  groupOffsets(groupId: string, topic: string): Promise<Map<number, string>>;
+  /** Sets a group's committed offsets; the group must have no running member. */
+  setGroupOffsets(groupId: string, topic: string, offsets: ReadonlyMap<number, string>): Promise<void>;
+  /** Deletes groups that have no running member; returns the ids that could not be deleted. */
+  deleteGroups(groupIds: readonly string[]): Promise<string[]>;
   deleteTopics(names: readonly string[]): Promise<void>;
   disconnect(): Promise<void>;
 }
@@ -183,6 +204,8 @@ export function createKafkaClient(settings: KafkaSettings): KafkaClient {
     admin: () => wrapAdmin(kafka.admin()),
     transactionalProducer: (options) => createTransactionalProducer(kafka, options),
     readToEnd: (options) => readTopicToEnd(kafka, options),
+    tail: (options) => new TopicTail(kafka, options),
+    readRange: (options) => readPartitionRange(kafka, options),
   };
 }
 
@@ -229,6 +252,10 @@ function wrapConsumer(kafka: Kafka, options: ConsumerOptions, logger: Logger): B
     ...(options.sessionTimeoutMs !== undefined ? { sessionTimeout: options.sessionTimeoutMs } : {}),
   });
   const restarts = restartsWhenKafkajsGivesUp(consumer, logger);
+  if (options.onGroupJoin) {
+    const onGroupJoin = options.onGroupJoin;
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => onGroupJoin(payload.memberAssignment));
+  }
   return {
     async connect() {
       await unavailableOnFailure('connect consumer', () => consumer.connect());
@@ -411,6 +438,44 @@ function wrapAdmin(admin: Admin): KafkaAdmin {
         }
       }
       return lags;
+    },
+    async endOffsets(topic) {
+      const offsets = await unavailableOnFailure(`fetch end offsets of ${topic}`, () => admin.fetchTopicOffsets(topic));
+      return new Map(offsets.map((o) => [o.partition, o.high]));
+    },
+    async offsetsAtTime(topic, timestampMs) {
+      const offsets = await unavailableOnFailure(`fetch offsets of ${topic} by time`, () =>
+        admin.fetchTopicOffsetsByTimestamp(topic, timestampMs),
+      );
+      return new Map(offsets.map((o) => [o.partition, o.offset]));
+    },
+    async groupOffsets(groupId, topic) {
+      const [committed] = await unavailableOnFailure(`fetch offsets of group ${groupId}`, () =>
+        admin.fetchOffsets({ groupId, topics: [topic] }),
+      );
+      return new Map((committed?.partitions ?? []).map((p) => [p.partition, p.offset]));
+    },
+    async setGroupOffsets(groupId, topic, offsets) {
+      if (offsets.size === 0) return;
+      await unavailableOnFailure(`set offsets of group ${groupId}`, () =>
+        admin.setOffsets({
+          groupId,
+          topic,
+          partitions: [...offsets].map(([partition, offset]) => ({ partition, offset })),
+        }),
+      );
+    },
+    async deleteGroups(groupIds) {
+      if (groupIds.length === 0) return [];
+      try {
+        await admin.deleteGroups([...groupIds]);
+        return [];
+      } catch (error) {
+        // kafkajs reports the groups it could not delete (still running, unknown) in `groups`.
+        const failed = (error as { groups?: { groupId: string; errorCode: number }[] }).groups;
+        if (!failed) throw error;
+        return failed.filter((g) => g.errorCode !== 0).map((g) => g.groupId);
+      }
     },
     deleteTopics: (names) => admin.deleteTopics({ topics: [...names] }),
     disconnect: () => admin.disconnect(),

@@ -125,6 +125,36 @@ export const topics = {
     valueSchema: 'SecurityAlert',
     key: 'rule',
   },
+  /**
+   * The activator's destinations, their encrypted signing secrets and delivery state. One
+   * partition: every instance reads all of it into memory, and one total order of writes.
+   */
+  destinations: {
+    name: 'kumiki.destinations',
+    partitions: 1,
+    cleanup: 'compact',
+    valueSchema: 'Destination',
+    key: 'destination id',
+  },
+  /** The delivery log: every attempt (status, latency, error; never a payload). */
+  deliveryAttempts: {
+    name: 'kumiki.destinations.deliveries',
+    partitions: 6,
+    cleanup: 'delete',
+    retentionMs: 7 * DAY_MS,
+    valueSchema: 'DeliveryAttempt',
+    key: 'destination id',
+  },
+  /** Changes a destination refused for good, with the answer and the original record. */
+  destinationDeadLetters: {
+    name: 'kumiki.destinations.dlq',
+    partitions: 6,
+    cleanup: 'delete',
+    retentionMs: 30 * DAY_MS,
+    valueSchema: 'DestinationDeadLetter',
+    key: 'destination id',
+    maxMessageBytes: OUTPUT_MESSAGE_BYTES,
+  },
 } as const satisfies Record<string, TopicSpec>;
 
 export type TopicKey = keyof typeof topics;

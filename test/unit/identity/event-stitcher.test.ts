@@ -54,6 +54,12 @@ class FakeKafka {
         await onBatch(messages);
         return messages.length;
       },
+      tail: () => {
+        throw new Error('the stitcher follows no topic');
+      },
+      readRange: async () => {
+        throw new Error('the stitcher reads no range');
+      },
       transactionalProducer: () => ({
         connect: async () => undefined,
         disconnect: async () => undefined,

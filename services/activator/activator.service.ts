@@ -1,0 +1,224 @@
+import type { Destination } from '../../schemas';
+import { requireAdminToken } from '../common/admin-auth';
+import { errorMessage } from '../common/errors';
+import { createHttpServer } from '../common/http-server';
+import { createKafkaConnection } from '../common/kafka/kafka-connection';
+import { createProducerConnection } from '../common/kafka/producer-connection';
+import { topics, type TopicSpec } from '../common/kafka/topics';
+import { Service } from '../common/lifecycle';
+import { createRegistryConnection } from '../common/registry/registry-connection';
+import { registrySettingsFromConfig } from '../common/registry/schema-registry.client';
+import type { ServiceBase } from '../common/service-base';
+import { createActivatorMetrics } from './activator.metrics';
+import type { ActivatorConfig } from './config';
+import { noSubjectFilter } from './delivery/consent';
+import { DeadLetterReplay } from './delivery/dead-letter-replay';
+import { createChangeDelivery } from './delivery/deliver-change';
+import { DeliveryLog } from './delivery/delivery-log';
+import { DeliveryWorker } from './delivery/delivery-worker';
+import { LiveDestination } from './delivery/destination-runtime';
+import { DestinationWorkers } from './delivery/destination-workers';
+import { sendTestMessage } from './delivery/test-message';
+import { DestinationCatalog } from './destinations/destination-catalog';
+import { DestinationStore } from './destinations/destination-store';
+import { destinationRoutes } from './destinations/destinations.routes';
+import { SecretBox } from './destinations/secret-box';
+import { ExportRunner } from './exports/export-runner';
+import { ExportScheduler } from './exports/export-scheduler';
+import { ProfileTable } from './profiles/profile-table';
+import { ReadApiClient } from './read-api.client';
+
+/** The configured topics (renamed copies of the standard specs when a test renames them). */
+export function activatorTopics(config: ActivatorConfig): TopicSpec[] {
+  return [
+    { ...topics.segmentChanges, name: config.ACTIVATOR_CHANGES_TOPIC },
+    { ...topics.profileUpdates, name: config.ACTIVATOR_UPDATES_TOPIC },
+    { ...topics.destinations, name: config.ACTIVATOR_DESTINATIONS_TOPIC },
+    { ...topics.deliveryAttempts, name: config.ACTIVATOR_DELIVERIES_TOPIC },
+    { ...topics.destinationDeadLetters, name: config.ACTIVATOR_DLQ_TOPIC },
+  ];
+}
+
+/**
+ * The activator, composed: Kafka (topics), the schema registry (codec), a producer (dead
+ * letters, the delivery log, destination writes), the destination catalog and the profile table
+ * (both in memory from their compacted topics), the delivery log, one delivery worker per active
+ * webhook destination, scheduled exports, and the destinations API in front. Start order is that
+ * list; stop is the reverse, HTTP first, so workers commit what they delivered before the
+ * producer and the connections go.
+ */
+export function createActivatorService(config: ActivatorConfig, base: ServiceBase): { service: Service } {
+  const { logger, metrics, kafka } = base;
+  const activatorMetrics = createActivatorMetrics(metrics);
+  const ownTopics = activatorTopics(config);
+  const kafkaConnection = createKafkaConnection({ client: kafka, logger, topics: ownTopics });
+  const registry = createRegistryConnection({
+    settings: registrySettingsFromConfig(config),
+    logger,
+    topics: ownTopics,
+  });
+  const producer = createProducerConnection({ client: kafka, logger });
+  const codec = () => registry.codec;
+  const admin = () => kafkaConnection.admin;
+  const secrets = new SecretBox(config.KUMIKI_SECRETS_KEY);
+  const readApi = new ReadApiClient(config.KUMIKI_READ_API_URL, config.KUMIKI_ADMIN_TOKEN);
+
+  const catalog = new DestinationCatalog({
+    kafka,
+    admin,
+    producer: () => producer.producer,
+    codec,
+    topic: config.ACTIVATOR_DESTINATIONS_TOPIC,
+    logger,
+  });
+  const profiles = new ProfileTable({
+    kafka,
+    admin,
+    codec,
+    topic: config.ACTIVATOR_UPDATES_TOPIC,
+    logger,
+    size: activatorMetrics.profiles,
+  });
+  const deliveryLog = new DeliveryLog({
+    kafka,
+    admin,
+    producer: () => producer.producer,
+    codec,
+    topic: config.ACTIVATOR_DELIVERIES_TOPIC,
+    logger,
+    keep: config.ACTIVATOR_LOG_KEEP,
+  });
+  const store = new DestinationStore({
+    catalog,
+    admin,
+    secrets,
+    segmentExists: (id) => readApi.segmentExists(id),
+    settings: {
+      groupPrefix: config.ACTIVATOR_GROUP_PREFIX,
+      changesTopic: config.ACTIVATOR_CHANGES_TOPIC,
+      updatesTopic: config.ACTIVATOR_UPDATES_TOPIC,
+      purposes: config.KUMIKI_PURPOSES,
+      allowPrivateTargets: config.ACTIVATOR_ALLOW_PRIVATE_TARGETS,
+      exportRoot: config.ACTIVATOR_EXPORT_ROOT,
+      secretOverlapMs: config.ACTIVATOR_SECRET_OVERLAP_MS,
+    },
+  });
+  const deliver = createChangeDelivery({
+    codec,
+    profiles,
+    producer: () => producer.producer,
+    log: deliveryLog,
+    metrics: activatorMetrics,
+    logger,
+    // Privacy seam: erased or suppressed people are withheld here once privacy requests exist.
+    subjects: noSubjectFilter,
+    policy: {
+      initialDelayMs: config.ACTIVATOR_RETRY_INITIAL_MS,
+      maxDelayMs: config.ACTIVATOR_RETRY_MAX_MS,
+      maxAttempts: config.ACTIVATOR_MAX_ATTEMPTS,
+    },
+    timeoutMs: config.ACTIVATOR_TIMEOUT_MS,
+    topics: { changes: config.ACTIVATOR_CHANGES_TOPIC, dlq: config.ACTIVATOR_DLQ_TOPIC },
+  });
+  const pauseAutomatically = (id: string, reason: string): void => {
+    store
+      .pause(id, `paused automatically: ${reason}`)
+      .catch((error: unknown) =>
+        logger.error({ destination: id, error: errorMessage(error) }, 'automatic pause failed'),
+      );
+  };
+  const runtimeSettings = {
+    secrets,
+    concurrency: config.ACTIVATOR_CONCURRENCY,
+    allowPrivateTargets: config.ACTIVATOR_ALLOW_PRIVATE_TARGETS,
+    autoPauseAfterMs: config.ACTIVATOR_AUTO_PAUSE_AFTER_MS,
+  };
+  const workers = new DestinationWorkers({
+    catalog,
+    admin,
+    groupPrefix: config.ACTIVATOR_GROUP_PREFIX,
+    topicsOf: (destination) => store.topics(destination),
+    logger,
+    onPaused: (id, paused) => activatorMetrics.paused.set({ destination: id }, paused ? 1 : 0),
+    createWorker: (destination, groupId, workerTopics) =>
+      new DeliveryWorker(destination, {
+        kafka,
+        admin,
+        secrets,
+        deliver,
+        metrics: activatorMetrics,
+        logger,
+        groupId,
+        topics: workerTopics,
+        settings: {
+          concurrency: config.ACTIVATOR_CONCURRENCY,
+          maxPending: config.ACTIVATOR_MAX_PENDING,
+          commitIntervalMs: config.ACTIVATOR_COMMIT_INTERVAL_MS,
+          autoPauseAfterMs: config.ACTIVATOR_AUTO_PAUSE_AFTER_MS,
+          allowPrivateTargets: config.ACTIVATOR_ALLOW_PRIVATE_TARGETS,
+        },
+        pause: (reason) => pauseAutomatically(destination.id, reason),
+      }),
+  });
+  const deadLetters = new DeadLetterReplay({ kafka, admin, codec, topic: config.ACTIVATOR_DLQ_TOPIC, deliver });
+  const exports = new ExportRunner({
+    readApi,
+    store,
+    secrets,
+    metrics: activatorMetrics,
+    logger,
+    settings: { allowPrivateTargets: config.ACTIVATOR_ALLOW_PRIVATE_TARGETS, timeoutMs: config.ACTIVATOR_TIMEOUT_MS },
+  });
+  const exportSchedule = new ExportScheduler({
+    catalog,
+    run: (destination, slot) => exports.run(destination, slot),
+    enabled: config.ACTIVATOR_SCHEDULED_EXPORTS,
+    logger,
+  });
+
+  const withRuntime = async <T>(
+    destination: Destination,
+    work: (runtime: LiveDestination) => Promise<T>,
+  ): Promise<T> => {
+    const runtime = new LiveDestination(destination, { ...runtimeSettings, pause: () => undefined });
+    try {
+      return await work(runtime);
+    } finally {
+      runtime.close();
+    }
+  };
+  const routes = destinationRoutes({
+    store,
+    log: deliveryLog,
+    deadLetters,
+    // Access seam: `requireScope` from services/common/access/ replaces this line.
+    authorize: () => requireAdminToken(config.KUMIKI_ADMIN_TOKEN),
+    // Access seam: requires `pii:read` and writes the audit record once API keys exist.
+    authorizePersonalData: async () => undefined,
+    sendTest: (destination, webhookId) =>
+      withRuntime(destination, (runtime) =>
+        sendTestMessage(runtime, destination, webhookId, config.ACTIVATOR_TIMEOUT_MS),
+      ),
+    replayDeadLetters: (destination, limit) =>
+      withRuntime(destination, async (runtime) => {
+        const report = await deadLetters.replay(destination, runtime, limit, new AbortController().signal);
+        const latest = store.get(destination.id);
+        await store.write({ ...latest, deadLetterCursor: Number(report.cursor) });
+        return report;
+      }),
+    runExport: (destination) => exports.run(destination),
+    logger,
+  });
+
+  const service = new Service(
+    {
+      name: 'activator',
+      logger,
+      graceMs: config.SHUTDOWN_GRACE_MS,
+      edge: (probe) =>
+        createHttpServer({ host: config.HTTP_HOST, port: config.HTTP_PORT, logger, metrics, probe, routes }),
+    },
+    [kafkaConnection, registry, producer, catalog, profiles, deliveryLog, workers, exportSchedule],
+  );
+  return { service };
+}

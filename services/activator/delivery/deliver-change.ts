@@ -1,0 +1,298 @@
+import { performance } from 'node:perf_hooks';
+import type { Destination, DestinationDeadLetter, ProfileUpdate, SegmentChange } from '../../../schemas';
+import { schema } from '../../../schemas';
+import type { ErrorCode } from '../../common/error-codes';
+import { errorMessage, isRetriable } from '../../common/errors';
+import type { EventProducer, IncomingMessage } from '../../common/kafka/client';
+import type { Logger } from '../../common/logger';
+import type { AvroCodec } from '../../common/registry/avro-codec';
+import type { ActivatorMetrics } from '../activator.metrics';
+import type { ProfileTable } from '../profiles/profile-table';
+import { consentVerdict, type SubjectFilter } from './consent';
+import type { DeliveryJob } from './delivery-scheduler';
+import type { DeliveryLog } from './delivery-log';
+import { type RateLimiter, type Semaphore, sleepUnlessStopped, StoppedError } from './flow-control';
+import { profileUpdatedPayload, segmentChangePayload, type WebhookPayload } from './payloads';
+import { judgeAttempt, type RetryPolicy } from './retry-policy';
+import { signatureHeader, webhookId } from './webhook-signature';
+import type { WebhookResponse, WebhookSender } from './webhook-sender';
+
+/**
+ * Delivering one change to one destination, start to finish (STYLE.md: one place decides what
+ * a change's outcome is):
+ *
+ *   decode → subscribed? → profile table caught up → consent → payload → attempts
+ *
+ * Each attempt re-checks consent, passes the rate limiter and the in-flight bound, is signed
+ * with the time of the attempt and logged. The outcome is one of: delivered; skipped (not an
+ * event or segment the destination takes); withheld (no consent, unknown or withheld person);
+ * dead-lettered (refused for good, every attempt failed, or undecodable), written to the
+ * destinations' DLQ before the change counts as finished. Nothing else finishes a change: a
+ * stop or rebalance abandons it unfinished, to be delivered again from the committed offset.
+ */
+export interface DestinationRuntime {
+  /** The destination as currently configured (updates apply to the next attempt). */
+  destination(): Destination;
+  /** Signing keys, newest first, without expired ones. */
+  keys(now: number): readonly Buffer[];
+  readonly sender: WebhookSender;
+  readonly limiter: RateLimiter;
+  readonly inFlight: Semaphore;
+  readonly health: DestinationHealth;
+}
+
+export interface ChangeDeliveryDeps {
+  readonly codec: () => AvroCodec;
+  readonly profiles: Pick<ProfileTable, 'get' | 'caughtUpSince' | 'holds'>;
+  readonly producer: () => Pick<EventProducer, 'send'>;
+  readonly log: Pick<DeliveryLog, 'record'>;
+  readonly metrics: ActivatorMetrics;
+  readonly logger: Logger;
+  readonly subjects: SubjectFilter;
+  readonly policy: RetryPolicy;
+  readonly timeoutMs: number;
+  readonly topics: { readonly changes: string; readonly dlq: string };
+  readonly now?: () => number;
+}
+
+export type ChangeOutcome = 'delivered' | 'skipped' | 'withheld' | 'dead_lettered';
+
+/** Tracks whether a destination has been failing, for the automatic pause. */
+export class DestinationHealth {
+  private failingSince: number | undefined;
+  private pauseRequested = false;
+
+  constructor(
+    private readonly autoPauseAfterMs: number,
+    private readonly onFailingTooLong: (reason: string) => void,
+  ) {}
+
+  succeeded(): void {
+    this.failingSince = undefined;
+    this.pauseRequested = false;
+  }
+
+  failed(now: number, reason: string): void {
+    this.failingSince ??= now;
+    if (!this.pauseRequested && now - this.failingSince >= this.autoPauseAfterMs) {
+      this.pauseRequested = true;
+      this.onFailingTooLong(
+        `failing since ${new Date(this.failingSince).toISOString()} with no delivery in between; last error: ${reason}`,
+      );
+    }
+  }
+}
+
+interface Decoded {
+  readonly eventType: string;
+  readonly profileId: string;
+  readonly segmentId: string | null;
+  readonly changedAt: number;
+  readonly render: (profile: ProfileUpdate, scope: Destination) => WebhookPayload;
+}
+
+export function createChangeDelivery(
+  deps: ChangeDeliveryDeps,
+): (job: DeliveryJob, runtime: DestinationRuntime) => Promise<ChangeOutcome> {
+  const now = deps.now ?? Date.now;
+  const readers = { change: schema('SegmentChange').type, update: schema('ProfileUpdate').type };
+
+  const decode = async (message: IncomingMessage): Promise<Decoded | undefined> => {
+    if (message.value === null) return undefined; // a tombstone: the person is gone, nothing to announce
+    if (message.topic === deps.topics.changes) {
+      const { value } = await deps.codec().decodeNowOrLater<SegmentChange>(message.value, readers.change);
+      return {
+        eventType: value.change === 'entered' ? 'segment.entered' : 'segment.exited',
+        profileId: value.profileId,
+        segmentId: value.segmentId,
+        changedAt: value.at,
+        render: (profile, scope) => segmentChangePayload(value, profile, scope),
+      };
+    }
+    const { value } = await deps.codec().decodeNowOrLater<ProfileUpdate>(message.value, readers.update);
+    return {
+      eventType: 'profile.updated',
+      profileId: value.profileId,
+      segmentId: null,
+      changedAt: value.updatedAt,
+      render: (_latest, scope) => profileUpdatedPayload(value, scope),
+    };
+  };
+
+  const deadLetter = async (
+    runtime: DestinationRuntime,
+    message: IncomingMessage,
+    details: {
+      id: string;
+      eventType: string;
+      profileId: string | null;
+      code: ErrorCode;
+      reason: string;
+      attempts: number;
+      response?: WebhookResponse;
+    },
+  ): Promise<void> => {
+    const destination = runtime.destination();
+    const record: DestinationDeadLetter = {
+      destinationId: destination.id,
+      webhookId: details.id,
+      eventType: details.eventType,
+      profileId: details.profileId,
+      code: details.code,
+      reason: details.reason,
+      attempts: details.attempts,
+      responseStatus: details.response?.status ?? null,
+      responseHeaders: { ...(details.response?.headers ?? {}) },
+      responseBody: details.response ? details.response.body : null,
+      failedAt: now(),
+      originalTopic: message.topic,
+      originalPartition: message.partition,
+      originalOffset: Number(message.offset),
+      originalKey: message.key === null ? null : Buffer.from(message.key),
+      originalValue: message.value === null ? Buffer.alloc(0) : Buffer.from(message.value),
+    };
+    // Rethrown when the produce fails: the change stays unfinished and is delivered again.
+    await deps
+      .producer()
+      .send(deps.topics.dlq, [{ key: destination.id, value: deps.codec().encode(deps.topics.dlq, record) }]);
+    deps.metrics.changes.inc({ destination: destination.id, outcome: 'dead_lettered' });
+    deps.logger.warn(
+      {
+        destination: destination.id,
+        webhookId: details.id,
+        code: details.code,
+        reason: details.reason,
+        topic: message.topic,
+        partition: message.partition,
+        offset: message.offset,
+      },
+      'change dead-lettered',
+    );
+  };
+
+  return async (job, runtime) => {
+    const { message, signal } = job;
+    const destination = runtime.destination();
+    const id = webhookId(destination.id, message.topic, message.partition, message.offset);
+    let change: Decoded | undefined;
+    try {
+      change = await decode(message);
+    } catch (error) {
+      if (isRetriable(error)) throw error;
+      await deadLetter(runtime, message, {
+        id,
+        eventType: 'unknown',
+        profileId: message.key?.toString('utf8') ?? null,
+        code: 'KUMIKI_UNDECODABLE',
+        reason: errorMessage(error),
+        attempts: 0,
+      });
+      return 'dead_lettered';
+    }
+    const skip = (): ChangeOutcome => {
+      deps.metrics.changes.inc({ destination: destination.id, outcome: 'skipped' });
+      return 'skipped';
+    };
+    if (!change || !destination.events.includes(change.eventType)) return skip();
+    if (change.segmentId !== null && destination.segments !== null && !destination.segments.includes(change.segmentId))
+      return skip();
+
+    // The profile table must reflect at least what the change reflects (see ProfileTable).
+    if (message.topic === deps.topics.changes) await deps.profiles.caughtUpSince(job.receivedAt);
+    else await deps.profiles.holds(message.partition, message.offset);
+
+    let body: string | undefined;
+    for (let attempt = 1; ; attempt++) {
+      if (signal.aborted) throw new StoppedError();
+      const current = runtime.destination();
+      const profile = await deps.profiles.get(change.profileId);
+      const verdict = consentVerdict(change.profileId, profile, current.purposes, deps.subjects);
+      if (!verdict.deliver) {
+        deps.metrics.withheld.inc({ destination: current.id, reason: verdict.reason });
+        deps.metrics.changes.inc({ destination: current.id, outcome: 'withheld' });
+        return 'withheld';
+      }
+      body ??= JSON.stringify(change.render(profile!, current));
+      await runtime.limiter.acquire(signal);
+      const release = await runtime.inFlight.acquire(signal);
+      let response: WebhookResponse;
+      const sentAt = now();
+      try {
+        const timestamp = Math.floor(sentAt / 1000);
+        response = await runtime.sender.send({
+          url: new URL(current.url!),
+          headers: {
+            'content-type': 'application/json',
+            'user-agent': 'kumiki-activator',
+            'webhook-id': id,
+            'webhook-timestamp': String(timestamp),
+            'webhook-signature': signatureHeader(runtime.keys(sentAt), id, timestamp, body),
+          },
+          body,
+          timeoutMs: deps.timeoutMs,
+          signal,
+        });
+      } finally {
+        release();
+      }
+      if (signal.aborted) throw new StoppedError();
+      const verdictOfAttempt = judgeAttempt(response, attempt, deps.policy, now());
+      const outcome =
+        verdictOfAttempt.kind === 'delivered'
+          ? 'delivered'
+          : verdictOfAttempt.kind === 'retry'
+            ? 'failed'
+            : 'dead_lettered';
+      deps.metrics.attempts.inc({ destination: current.id, answer: answerClass(response.status) });
+      deps.metrics.attemptSeconds.observe({ destination: current.id }, response.latencyMs / 1000);
+      deps.log.record({
+        destinationId: current.id,
+        webhookId: id,
+        eventType: change.eventType,
+        profileId: change.profileId,
+        attempt,
+        status: response.status,
+        outcome,
+        latencyMs: Math.round(response.latencyMs),
+        error: verdictOfAttempt.kind === 'delivered' ? null : verdictOfAttempt.reason,
+        at: now(),
+        sourceTopic: message.topic,
+        sourcePartition: message.partition,
+        sourceOffset: Number(message.offset),
+      });
+      switch (verdictOfAttempt.kind) {
+        case 'delivered':
+          runtime.health.succeeded();
+          deps.metrics.changes.inc({ destination: current.id, outcome: 'delivered' });
+          deps.metrics.changeToDeliveredSeconds.observe(
+            { destination: current.id },
+            Math.max(0, now() - change.changedAt) / 1000,
+          );
+          return 'delivered';
+        case 'rejected':
+        case 'exhausted':
+          if (verdictOfAttempt.kind === 'exhausted') runtime.health.failed(now(), verdictOfAttempt.reason);
+          await deadLetter(runtime, message, {
+            id,
+            eventType: change.eventType,
+            profileId: change.profileId,
+            code: verdictOfAttempt.kind === 'rejected' ? 'KUMIKI_DESTINATION_REJECTED' : 'KUMIKI_DELIVERY_EXHAUSTED',
+            reason: verdictOfAttempt.reason,
+            attempts: attempt,
+            response,
+          });
+          return 'dead_lettered';
+        case 'retry':
+          runtime.health.failed(now(), verdictOfAttempt.reason);
+          await sleepUnlessStopped(verdictOfAttempt.delayMs, signal);
+      }
+    }
+  };
+}
+
+function answerClass(status: number | null): string {
+  return status === null ? 'none' : `${Math.floor(status / 100)}xx`;
+}
+
+/** performance.now(), for `DeliveryJob.receivedAt`. */
+export const receivedNow = (): number => performance.now();

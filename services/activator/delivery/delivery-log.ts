@@ -1,0 +1,117 @@
+import type { DeliveryAttempt } from '../../../schemas';
+import { schema } from '../../../schemas';
+import { errorMessage } from '../../common/errors';
+import type { EventProducer, KafkaAdmin, KafkaClient, OutgoingMessage } from '../../common/kafka/client';
+import type { TopicTail } from '../../common/kafka/topic-tail';
+import type { Component } from '../../common/lifecycle';
+import type { Logger } from '../../common/logger';
+import type { AvroCodec } from '../../common/registry/avro-codec';
+
+export interface DeliveryLogDeps {
+  readonly kafka: KafkaClient;
+  readonly admin: () => KafkaAdmin;
+  readonly producer: () => Pick<EventProducer, 'send'>;
+  readonly codec: () => AvroCodec;
+  readonly topic: string;
+  readonly logger: Logger;
+  /** Attempts kept in memory per destination for GET …/deliveries. */
+  readonly keep: number;
+  readonly flushIntervalMs?: number;
+}
+
+/**
+ * The delivery log: every attempt (status, latency, error, never a payload) goes to
+ * kumiki.destinations.deliveries, keyed by destination, and every instance follows the recent
+ * part of that topic to answer GET …/deliveries for attempts made anywhere.
+ *
+ * Writes are batched and not awaited by deliveries: the log is for people, not a guarantee —
+ * the guarantee is in the consumer offsets. Attempts still buffered when a process is killed
+ * are missing from the log (a stop flushes them).
+ */
+export class DeliveryLog implements Component {
+  readonly name = 'delivery-log';
+  private buffer: OutgoingMessage[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+  private readonly recent = new Map<string, DeliveryAttempt[]>();
+  private tail: TopicTail | undefined;
+
+  constructor(private readonly deps: DeliveryLogDeps) {}
+
+  async start(): Promise<void> {
+    const reader = schema('DeliveryAttempt').type;
+    // The recent part only: enough records per partition that each destination's last `keep`
+    // attempts are there unless many destinations share a partition.
+    const lookBack = BigInt(this.deps.keep * 20);
+    this.tail = this.deps.kafka.tail({
+      topic: this.deps.topic,
+      groupIdPrefix: 'kumiki-activator-deliveries',
+      logger: this.deps.logger,
+      startOffsets: async () => {
+        const ends = await this.deps.admin().endOffsets(this.deps.topic);
+        return new Map(
+          [...ends].map(([p, end]) => [p, (BigInt(end) > lookBack ? BigInt(end) - lookBack : 0n).toString()]),
+        );
+      },
+      onRecords: async (messages) => {
+        for (const message of messages) {
+          if (message.value === null) continue;
+          const { value } = await this.deps.codec().decodeNowOrLater<DeliveryAttempt>(message.value, reader);
+          let list = this.recent.get(value.destinationId);
+          if (!list) this.recent.set(value.destinationId, (list = []));
+          list.push(value);
+          if (list.length > this.deps.keep * 1.25) list.splice(0, list.length - this.deps.keep);
+        }
+      },
+    });
+    await this.tail.start();
+    this.timer = setInterval(() => void this.flush(), this.deps.flushIntervalMs ?? 200);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.flush();
+    await this.tail?.stop();
+  }
+
+  isHealthy(): boolean {
+    return true;
+  }
+
+  isReady(): boolean {
+    return this.tail !== undefined;
+  }
+
+  record(attempt: DeliveryAttempt): void {
+    try {
+      this.buffer.push({ key: attempt.destinationId, value: this.deps.codec().encode(this.deps.topic, attempt) });
+    } catch (error) {
+      this.deps.logger.warn({ error: errorMessage(error) }, 'a delivery attempt could not be logged');
+    }
+    if (this.buffer.length >= 1000) void this.flush();
+  }
+
+  /** The destination's latest attempts, newest first (those this instance has read so far). */
+  latest(destinationId: string, limit: number): DeliveryAttempt[] {
+    const list = this.recent.get(destinationId) ?? [];
+    return list.slice(-limit).reverse();
+  }
+
+  forget(destinationId: string): void {
+    this.recent.delete(destinationId);
+  }
+
+  private flush(): Promise<void> {
+    this.flushing = this.flushing.then(async () => {
+      if (this.buffer.length === 0) return;
+      const batch = this.buffer;
+      this.buffer = [];
+      try {
+        await this.deps.producer().send(this.deps.topic, batch);
+      } catch (error) {
+        this.deps.logger.warn({ error: errorMessage(error), attempts: batch.length }, 'delivery log records lost');
+      }
+    });
+    return this.flushing;
+  }
+}

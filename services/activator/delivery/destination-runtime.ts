@@ -1,0 +1,69 @@
+import type { Destination } from '../../../schemas';
+import type { SecretBox } from '../destinations/secret-box';
+import { DestinationHealth, type DestinationRuntime } from './deliver-change';
+import { RateLimiter, Semaphore } from './flow-control';
+import { secretKey } from './webhook-signature';
+import { WebhookSender } from './webhook-sender';
+
+export interface RuntimeSettings {
+  readonly secrets: SecretBox;
+  readonly concurrency: number;
+  readonly allowPrivateTargets: boolean;
+  readonly autoPauseAfterMs: number;
+  /** Asked once when the destination has failed for longer than `autoPauseAfterMs`. */
+  readonly pause: (reason: string) => void;
+}
+
+/**
+ * What delivering to one destination needs besides the change: its current settings, its
+ * unsealed signing keys, its HTTP connections, rate limiter, in-flight bound and health. A
+ * delivery worker holds one; a test message or a dead-letter replay gets a short-lived one.
+ */
+export class LiveDestination implements DestinationRuntime {
+  private current: Destination;
+  private unsealed: { key: Buffer; expiresAt: number | null }[] = [];
+  readonly sender: WebhookSender;
+  readonly limiter: RateLimiter;
+  readonly inFlight: Semaphore;
+  readonly health: DestinationHealth;
+
+  constructor(
+    destination: Destination,
+    private readonly settings: RuntimeSettings,
+  ) {
+    this.current = destination;
+    this.sender = new WebhookSender({
+      allowPrivate: settings.allowPrivateTargets,
+      maxSockets: settings.concurrency,
+    });
+    this.limiter = new RateLimiter(destination.rateLimit);
+    this.inFlight = new Semaphore(settings.concurrency);
+    this.health = new DestinationHealth(settings.autoPauseAfterMs, settings.pause);
+    this.unseal();
+  }
+
+  destination(): Destination {
+    return this.current;
+  }
+
+  keys(now: number): readonly Buffer[] {
+    return this.unsealed.filter((k) => k.expiresAt === null || k.expiresAt > now).map((k) => k.key);
+  }
+
+  /** A new version of the destination: applies from the next attempt (the rate is the caller's to set). */
+  update(destination: Destination): void {
+    this.current = destination;
+    this.unseal();
+  }
+
+  close(): void {
+    this.sender.close();
+  }
+
+  private unseal(): void {
+    this.unsealed = this.current.secrets.map((sealed) => ({
+      key: secretKey(this.settings.secrets.open(sealed.ciphertext, sealed.keyId)),
+      expiresAt: sealed.expiresAt,
+    }));
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * The two gates every attempt of a destination passes: a semaphore bounding the requests in
+ * flight (ACTIVATOR_CONCURRENCY) and a rate limiter (the destination's `rateLimit`). Both
+ * are per destination, so one slow or failing destination only ever waits on its own.
+ */
+export class StoppedError extends Error {
+  constructor() {
+    super('delivery stopped');
+    this.name = 'StoppedError';
+  }
+}
+
+export class Semaphore {
+  private active = 0;
+  private readonly waiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
+
+  constructor(private readonly limit: number) {}
+
+  get inFlight(): number {
+    return this.active;
+  }
+
+  async acquire(signal: AbortSignal): Promise<() => void> {
+    if (signal.aborted) throw new StoppedError();
+    if (this.active < this.limit) {
+      this.active += 1;
+      return this.releaser();
+    }
+    await new Promise<void>((resolve, reject) => {
+      const waiter = {
+        resolve: () => {
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        },
+        reject,
+      };
+      const onAbort = (): void => {
+        const at = this.waiters.indexOf(waiter);
+        if (at >= 0) this.waiters.splice(at, 1);
+        reject(new StoppedError());
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.waiters.push(waiter);
+    });
+    return this.releaser();
+  }
+
+  private releaser(): () => void {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.waiters.shift();
+      if (next) next.resolve();
+      else this.active -= 1;
+    };
+  }
+}
+
+/**
+ * A rate limit as a virtual schedule (GCRA): each request takes the next slot, `1/rate` after
+ * the previous one, and waits for it; up to one second's worth may go at once after a quiet
+ * spell. `rate` may change at any time (an update of the destination, a new share of its
+ * partitions); null means no limit.
+ */
+export class RateLimiter {
+  private nextSlot = 0;
+
+  constructor(
+    private rate: number | null,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  setRate(rate: number | null): void {
+    this.rate = rate;
+  }
+
+  async acquire(signal: AbortSignal): Promise<void> {
+    const rate = this.rate;
+    if (rate === null || rate <= 0) return;
+    const interval = 1000 / rate;
+    const now = this.now();
+    const burst = Math.max(interval, 1000);
+    const slot = Math.max(this.nextSlot, now - burst + interval);
+    this.nextSlot = slot + interval;
+    const wait = slot - now;
+    if (wait > 0) await sleepUnlessStopped(wait, signal);
+  }
+}
+
+/** Waits `ms`; rejects with StoppedError as soon as `signal` aborts. */
+export function sleepUnlessStopped(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.reject(new StoppedError());
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(new StoppedError());
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

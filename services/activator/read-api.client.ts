@@ -1,0 +1,38 @@
+import { DependencyUnavailableError, errorMessage } from '../common/errors';
+
+/**
+ * The activator's view of the profile-materializer's read API (chDB belongs to that process, so
+ * segments and their members are read through it): whether a segment exists, and (exports) a
+ * segment's members as a stream.
+ */
+export class ReadApiClient {
+  constructor(
+    private readonly baseUrl: string,
+    private readonly adminToken: string,
+  ) {}
+
+  /** True when a live segment has this id; DependencyUnavailableError when the read API cannot say. */
+  async segmentExists(id: string): Promise<boolean> {
+    const response = await this.fetch(`/v1/segments/${encodeURIComponent(id)}`);
+    await response.body?.cancel();
+    if (response.status === 404) return false;
+    if (response.ok) return true;
+    throw new DependencyUnavailableError(`the read API answered ${response.status} for segment ${id}`, {
+      url: this.baseUrl,
+    });
+  }
+
+  /** GET with the admin token; DependencyUnavailableError when the read API does not answer. */
+  async fetch(pathname: string, signal?: AbortSignal): Promise<Response> {
+    try {
+      return await fetch(`${this.baseUrl}${pathname}`, {
+        headers: { authorization: `Bearer ${this.adminToken}` },
+        ...(signal ? { signal } : {}),
+      });
+    } catch (error) {
+      throw new DependencyUnavailableError(`the read API at ${this.baseUrl} does not answer: ${errorMessage(error)}`, {
+        url: this.baseUrl,
+      });
+    }
+  }
+}

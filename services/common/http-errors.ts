@@ -1,0 +1,24 @@
+import type { FastifyReply } from 'fastify';
+import { ApiError } from './error-codes';
+import { DependencyUnavailableError } from './errors';
+
+/**
+ * What every kumiki HTTP API answers for an error that is not already an ApiError: an outage
+ * of a dependency is 503 with Retry-After, a body Fastify could not parse is 400 (413 when too
+ * large), anything else is a bug (500, logged by the caller).
+ */
+export function toApiError(error: unknown): ApiError {
+  if (error instanceof ApiError) return error;
+  if (error instanceof DependencyUnavailableError)
+    return new ApiError('KUMIKI_UNAVAILABLE', error.message, undefined, { retryAfterSeconds: 5 });
+  const status = (error as { statusCode?: number }).statusCode;
+  if (status === 400 || status === 415) return new ApiError('KUMIKI_MALFORMED_JSON', (error as Error).message);
+  if (status === 413) return new ApiError('KUMIKI_PAYLOAD_TOO_LARGE', (error as Error).message);
+  return new ApiError('KUMIKI_INTERNAL', 'internal error');
+}
+
+/** Answers `{ code, message, field? }` with the code's status (and Retry-After where it has one). */
+export function sendApiError(reply: FastifyReply, error: ApiError): FastifyReply {
+  if (error.retryAfterSeconds !== undefined) void reply.header('retry-after', String(error.retryAfterSeconds));
+  return reply.code(error.status).send(error.body());
+}
