@@ -116,6 +116,7 @@ export function createActivatorService(config: ActivatorConfig, base: ServiceBas
       initialDelayMs: config.ACTIVATOR_RETRY_INITIAL_MS,
       maxDelayMs: config.ACTIVATOR_RETRY_MAX_MS,
       maxAttempts: config.ACTIVATOR_MAX_ATTEMPTS,
+      maxRetryAfterMs: config.ACTIVATOR_RETRY_AFTER_MAX_MS,
     },
     timeoutMs: config.ACTIVATOR_TIMEOUT_MS,
     topics: { changes: config.ACTIVATOR_CHANGES_TOPIC, dlq: config.ACTIVATOR_DLQ_TOPIC },

@@ -47,6 +47,8 @@ export const activatorEnv = z.object({
   /** Backoff: first delay, doubling with full jitter up to the maximum. */
   ACTIVATOR_RETRY_INITIAL_MS: env.positiveInt(1_000),
   ACTIVATOR_RETRY_MAX_MS: env.positiveInt(600_000),
+  /** Longest `Retry-After` (429, 503) honoured as asked. */
+  ACTIVATOR_RETRY_AFTER_MAX_MS: env.positiveInt(3_600_000),
   /** After this many failed attempts a change is dead-lettered (KUMIKI_DELIVERY_EXHAUSTED). */
   ACTIVATOR_MAX_ATTEMPTS: env.positiveInt(25),
   /** A destination with no successful delivery for this long while attempts fail is paused. */

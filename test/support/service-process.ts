@@ -6,6 +6,8 @@ import { waitFor } from './wait-for';
 const root = path.resolve(__dirname, '..', '..');
 
 export type ServiceName = 'collector' | 'identity-stitcher' | 'profile-materializer';
+/** Every service a test may start (ServiceName: the pipeline's three). */
+export type SpawnableService = ServiceName | 'activator';
 
 /** A built service (dist/) running as a child process, the way `kumiki up` runs it. */
 export interface ServiceProcess {
@@ -18,7 +20,7 @@ export interface ServiceProcess {
 }
 
 /** Every service process this test file started, crashed ones included. */
-const spawned: { service: ServiceName; process: ServiceProcess }[] = [];
+const spawned: { service: SpawnableService; process: ServiceProcess }[] = [];
 
 /**
  * Runs a test's body; if it fails, prints the tail of what every service process of the file
@@ -38,7 +40,7 @@ export async function withServiceLogsOnFailure(body: () => Promise<void>, lines 
 }
 
 /** Starts a service against the test stack's Kafka and registry; `env` is laid over that. */
-export function spawnService(service: ServiceName, env: Record<string, string>): ServiceProcess {
+export function spawnService(service: SpawnableService, env: Record<string, string>): ServiceProcess {
   const child = spawn(process.execPath, [path.join(root, 'dist', 'services', service, 'main.js')], {
     env: {
       PATH: process.env.PATH ?? '',

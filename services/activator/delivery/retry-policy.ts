@@ -18,6 +18,8 @@ export interface RetryPolicy {
   readonly initialDelayMs: number;
   readonly maxDelayMs: number;
   readonly maxAttempts: number;
+  /** Longest `Retry-After` honoured as asked (longer ones are cut to it). */
+  readonly maxRetryAfterMs: number;
 }
 
 export type Verdict =
@@ -41,7 +43,7 @@ export function judgeAttempt(
   if (attempt >= policy.maxAttempts)
     return { kind: 'exhausted', reason: `${reason} (attempt ${attempt} of ${policy.maxAttempts})` };
   const asked = status === 429 || status === 503 ? retryAfterMs(outcome.headers['retry-after'], now) : undefined;
-  const delayMs = asked !== undefined ? Math.min(asked, policy.maxDelayMs) : backoffMs(attempt, policy, random);
+  const delayMs = asked !== undefined ? Math.min(asked, policy.maxRetryAfterMs) : backoffMs(attempt, policy, random);
   return { kind: 'retry', delayMs, reason };
 }
 

@@ -331,6 +331,15 @@ function wrapConsumer(kafka: Kafka, options: ConsumerOptions, logger: Logger): B
 }
 
 function wrapAdmin(admin: Admin): KafkaAdmin {
+  // kafkajs' admin keeps one set of target topics and refreshes their metadata lazily: two offset
+  // look-ups of different topics at once can find the other's metadata only, and fail on a
+  // partition list that is not there. Look-ups by topic go one at a time.
+  let queue: Promise<unknown> = Promise.resolve();
+  const serial = <T>(task: () => Promise<T>): Promise<T> => {
+    const run = queue.then(task, task);
+    queue = run.catch(() => undefined);
+    return run;
+  };
   return {
     connect: () => unavailableOnFailure('connect admin', () => admin.connect()),
     async ensureTopics(specs = allTopics) {
@@ -411,8 +420,8 @@ function wrapAdmin(admin: Admin): KafkaAdmin {
     },
     listTopics: () => unavailableOnFailure('list topics', () => admin.listTopics()),
     async partitionCount(topic) {
-      const { topics: described } = await unavailableOnFailure(`describe ${topic}`, () =>
-        admin.fetchTopicMetadata({ topics: [topic] }),
+      const { topics: described } = await serial(() =>
+        unavailableOnFailure(`describe ${topic}`, () => admin.fetchTopicMetadata({ topics: [topic] })),
       );
       return described[0]?.partitions.length ?? 0;
     },
@@ -440,12 +449,16 @@ function wrapAdmin(admin: Admin): KafkaAdmin {
       return lags;
     },
     async endOffsets(topic) {
-      const offsets = await unavailableOnFailure(`fetch end offsets of ${topic}`, () => admin.fetchTopicOffsets(topic));
+      const offsets = await serial(() =>
+        unavailableOnFailure(`fetch end offsets of ${topic}`, () => admin.fetchTopicOffsets(topic)),
+      );
       return new Map(offsets.map((o) => [o.partition, o.high]));
     },
     async offsetsAtTime(topic, timestampMs) {
-      const offsets = await unavailableOnFailure(`fetch offsets of ${topic} by time`, () =>
-        admin.fetchTopicOffsetsByTimestamp(topic, timestampMs),
+      const offsets = await serial(() =>
+        unavailableOnFailure(`fetch offsets of ${topic} by time`, () =>
+          admin.fetchTopicOffsetsByTimestamp(topic, timestampMs),
+        ),
       );
       return new Map(offsets.map((o) => [o.partition, o.offset]));
     },
@@ -457,12 +470,14 @@ function wrapAdmin(admin: Admin): KafkaAdmin {
     },
     async setGroupOffsets(groupId, topic, offsets) {
       if (offsets.size === 0) return;
-      await unavailableOnFailure(`set offsets of group ${groupId}`, () =>
-        admin.setOffsets({
-          groupId,
-          topic,
-          partitions: [...offsets].map(([partition, offset]) => ({ partition, offset })),
-        }),
+      await serial(() =>
+        unavailableOnFailure(`set offsets of group ${groupId}`, () =>
+          admin.setOffsets({
+            groupId,
+            topic,
+            partitions: [...offsets].map(([partition, offset]) => ({ partition, offset })),
+          }),
+        ),
       );
     },
     async deleteGroups(groupIds) {

@@ -1,0 +1,250 @@
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pino from 'pino';
+import type { ProfileUpdate, SegmentChange } from '../../schemas';
+import type { KafkaClient } from '../../services/common/kafka/client';
+import { topics } from '../../services/common/kafka/topics';
+import { AvroCodec, SchemaRegistryClient } from '../../services/common/registry';
+import { freePort } from './ports';
+import { spawnService, waitUntilAnswering, type ServiceProcess } from './service-process';
+import { testStack, uniqueName } from './stack-env';
+
+/**
+ * What activator tests share: real HTTP receivers on this machine, a fresh set of topics, the
+ * built activator as a child process, and a producer of the materializer's outputs (profile
+ * updates and segment changes, Avro on the test's topics) standing in for upstream.
+ */
+
+export interface ReceivedRequest {
+  readonly headers: http.IncomingHttpHeaders;
+  readonly body: string;
+  /** `Date.now()` when the body had arrived. */
+  readonly at: number;
+}
+
+export interface Answer {
+  readonly status: number;
+  readonly headers?: Record<string, string>;
+  readonly body?: string;
+  /** Never answer (the connection stays open until the client gives up). */
+  readonly hang?: boolean;
+}
+
+export interface Receiver {
+  readonly url: string;
+  readonly requests: ReceivedRequest[];
+  /** Requests answered 2xx, in arrival order. */
+  delivered(): ReceivedRequest[];
+  close(): Promise<void>;
+}
+
+/** An HTTP server that records every request and answers as `answer` says (200 by default). */
+export async function startReceiver(
+  answer: (request: ReceivedRequest, index: number) => Answer = () => ({ status: 200 }),
+): Promise<Receiver> {
+  const requests: ReceivedRequest[] = [];
+  const answers: number[] = [];
+  const hanging = new Set<http.ServerResponse>();
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const received: ReceivedRequest = {
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+        at: Date.now(),
+      };
+      const index = requests.push(received) - 1;
+      const plan = answer(received, index);
+      answers[index] = plan.hang ? 0 : plan.status;
+      if (plan.hang) {
+        hanging.add(res);
+        return;
+      }
+      res.writeHead(plan.status, plan.headers ?? {});
+      res.end(plan.body ?? '');
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/hooks`,
+    requests,
+    delivered: () => requests.filter((_, i) => (answers[i] ?? 0) >= 200 && (answers[i] ?? 0) < 300),
+    async close() {
+      for (const res of hanging) res.destroy();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+export interface ActivatorTopics {
+  readonly changes: string;
+  readonly updates: string;
+  readonly destinations: string;
+  readonly deliveries: string;
+  readonly dlq: string;
+}
+
+/** Fresh topics for one test: the activator's inputs (3 partitions each) and its own. */
+export async function createActivatorTopics(kafka: KafkaClient, partitions = 3): Promise<ActivatorTopics> {
+  const prefix = uniqueName('act');
+  const names: ActivatorTopics = {
+    changes: `${prefix}.changes`,
+    updates: `${prefix}.updates`,
+    destinations: `${prefix}.destinations`,
+    deliveries: `${prefix}.deliveries`,
+    dlq: `${prefix}.dlq`,
+  };
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.ensureTopics([
+    { ...topics.segmentChanges, name: names.changes, partitions },
+    { ...topics.profileUpdates, name: names.updates, partitions },
+    { ...topics.destinations, name: names.destinations },
+    { ...topics.deliveryAttempts, name: names.deliveries, partitions },
+    { ...topics.destinationDeadLetters, name: names.dlq, partitions },
+  ]);
+  await admin.disconnect();
+  return names;
+}
+
+export const testAdminToken = 'test-admin-token-0123456789';
+
+export interface RunningActivator {
+  readonly url: string;
+  readonly process: ServiceProcess;
+  /** A call to the destinations API with the admin token. */
+  api<T = Record<string, unknown>>(
+    method: string,
+    pathname: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: T }>;
+  stop(): Promise<void>;
+}
+
+/** The environment of an activator on `names`, with fast retries; `overrides` is laid over it. */
+export function activatorEnv(names: ActivatorTopics, overrides: Record<string, string> = {}): Record<string, string> {
+  return {
+    LOG_LEVEL: process.env.KUMIKI_TEST_LOG_LEVEL ?? 'warn',
+    KUMIKI_ADMIN_TOKEN: testAdminToken,
+    KUMIKI_SECRETS_KEY: randomBytes(32).toString('base64'),
+    ACTIVATOR_CHANGES_TOPIC: names.changes,
+    ACTIVATOR_UPDATES_TOPIC: names.updates,
+    ACTIVATOR_DESTINATIONS_TOPIC: names.destinations,
+    ACTIVATOR_DELIVERIES_TOPIC: names.deliveries,
+    ACTIVATOR_DLQ_TOPIC: names.dlq,
+    ACTIVATOR_GROUP_PREFIX: uniqueName('act-group'),
+    ACTIVATOR_ALLOW_PRIVATE_TARGETS: 'true',
+    ACTIVATOR_RETRY_INITIAL_MS: '200',
+    ACTIVATOR_RETRY_MAX_MS: '1000',
+    ACTIVATOR_TIMEOUT_MS: '2000',
+    ACTIVATOR_COMMIT_INTERVAL_MS: '200',
+    ...overrides,
+  };
+}
+
+export async function startActivator(env: Record<string, string>): Promise<RunningActivator> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const process = spawnService('activator', { ...env, HTTP_PORT: String(port) });
+  await waitUntilAnswering(process, url, '/ready', 90_000);
+  return {
+    url,
+    process,
+    async api<T>(method: string, pathname: string, body?: unknown) {
+      const response = await fetch(`${url}${pathname}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${env.KUMIKI_ADMIN_TOKEN ?? testAdminToken}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      const text = await response.text();
+      return { status: response.status, body: (text ? JSON.parse(text) : {}) as T };
+    },
+    stop: () => process.stop(),
+  };
+}
+
+/** Writes what the materializer would: profile updates and segment changes, Avro, keyed by profile id. */
+export class UpstreamProducer {
+  private constructor(
+    private readonly codec: AvroCodec,
+    private readonly names: ActivatorTopics,
+    private readonly producer: ReturnType<KafkaClient['producer']>,
+  ) {}
+
+  static async connect(kafka: KafkaClient, names: ActivatorTopics): Promise<UpstreamProducer> {
+    const registry = new SchemaRegistryClient({ url: testStack().registryUrl, logger: pino({ level: 'warn' }) });
+    const codec = new AvroCodec(
+      registry,
+      await registry.registerAll([
+        { ...topics.segmentChanges, name: names.changes },
+        { ...topics.profileUpdates, name: names.updates },
+        { ...topics.destinationDeadLetters, name: names.dlq },
+        { ...topics.deliveryAttempts, name: names.deliveries },
+      ]),
+    );
+    const producer = kafka.producer();
+    await producer.connect();
+    return new UpstreamProducer(codec, names, producer);
+  }
+
+  get avro(): AvroCodec {
+    return this.codec;
+  }
+
+  async profiles(updates: readonly ProfileUpdate[]): Promise<void> {
+    await this.producer.send(
+      this.names.updates,
+      updates.map((u) => ({ key: u.profileId, value: this.codec.encode(this.names.updates, u) })),
+    );
+  }
+
+  async changes(changes: readonly SegmentChange[]): Promise<void> {
+    await this.producer.send(
+      this.names.changes,
+      changes.map((c) => ({ key: c.profileId, value: this.codec.encode(this.names.changes, c) })),
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.producer.disconnect();
+  }
+}
+
+export function profileUpdate(profileId: string, fields: Partial<ProfileUpdate> = {}): ProfileUpdate {
+  return {
+    profileId,
+    mergedInto: null,
+    traits: JSON.stringify({ first_name: `Name of ${profileId}` }),
+    identifiers: [{ type: 'email', value: `${profileId}@example.com` }],
+    rfm: null,
+    consent: { marketing: true },
+    segments: [],
+    firstSeen: null,
+    lastSeen: null,
+    updatedAt: Date.now(),
+    ...fields,
+  };
+}
+
+let changeClock = Date.UTC(2026, 0, 1);
+
+export function segmentChange(profileId: string, fields: Partial<SegmentChange> = {}): SegmentChange {
+  changeClock += 1;
+  return {
+    segmentId: 'seg_test',
+    segmentName: 'Test segment',
+    profileId,
+    change: 'entered',
+    at: changeClock,
+    evaluation: 'incremental',
+    ...fields,
+  };
+}
