@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 #
-# One image for the three kumiki services; docker-compose.yml picks the service with
-#   node dist/services/<collector|identity-stitcher|profile-materializer>/main.js
+# One image for the four kumiki services; docker-compose.yml picks the service with
+#   node dist/services/<collector|identity-stitcher|profile-materializer|activator>/main.js
 #
 # Both stages are Debian bookworm (glibc): chDB's prebuilt native library
 # (@chdb/lib-linux-<arch>-gnu) does not load on musl, so no alpine.
@@ -52,6 +52,6 @@ COPY --from=build /app/bin ./bin
 RUN mkdir -p /var/lib/kumiki && chown node:node /var/lib/kumiki
 USER node
 
-# collector 8080, identity-stitcher 8082, profile-materializer 8083 (each reads HTTP_PORT).
-EXPOSE 8080 8082 8083
+# collector 8080, identity-stitcher 8082, profile-materializer 8083, activator 8084 (each reads HTTP_PORT).
+EXPOSE 8080 8082 8083 8084
 CMD ["node", "dist/services/collector/main.js"]

@@ -18,6 +18,7 @@ export const cliEnv = z.object({
   KUMIKI_COLLECTOR_PORT: env.port(8080),
   KUMIKI_STITCHER_PORT: env.port(8082),
   KUMIKI_MATERIALIZER_PORT: env.port(8083),
+  KUMIKI_ACTIVATOR_PORT: env.port(8084),
   /** Where the compiled services live (`<dir>/<service>/main.js`). */
   KUMIKI_SERVICES_DIR: z.string().min(1).optional(),
   /** How long each component may take to become ready. */
@@ -29,6 +30,8 @@ export const cliEnv = z.object({
   /** For `kumiki sql|profile|explain` against a stack that was not started by `kumiki up`. */
   KUMIKI_ADMIN_TOKEN: z.string().min(1).optional(),
   KUMIKI_READ_API_URL: env.url().optional(),
+  /** For `kumiki destination …` against an activator that was not started by `kumiki up`. */
+  KUMIKI_ACTIVATOR_URL: env.url().optional(),
   LOG_LEVEL: env.logLevel(),
 });
 
@@ -39,6 +42,7 @@ export interface Ports {
   readonly collector: number;
   readonly stitcher: number;
   readonly materializer: number;
+  readonly activator: number;
 }
 
 /** The variable that sets each port, for error messages that say what to change. */
@@ -49,6 +53,7 @@ export const portSettings: Readonly<Record<keyof Ports, string>> = {
   collector: 'KUMIKI_COLLECTOR_PORT',
   stitcher: 'KUMIKI_STITCHER_PORT',
   materializer: 'KUMIKI_MATERIALIZER_PORT',
+  activator: 'KUMIKI_ACTIVATOR_PORT',
 };
 
 export interface CliConfig {
@@ -63,6 +68,7 @@ export interface CliConfig {
   /** Overrides of the read API's token (else credentials.json) and address (else local port). */
   readonly adminToken?: string;
   readonly readApiUrl?: string;
+  readonly activatorUrl?: string;
   /**
    * The environment children inherit (PATH, CLICKHOUSE_*, NODE_OPTIONS …); kumiki's own
    * settings for each child are laid over it.
@@ -83,6 +89,7 @@ export function loadCliConfig(source: Env): CliConfig {
       collector: raw.KUMIKI_COLLECTOR_PORT,
       stitcher: raw.KUMIKI_STITCHER_PORT,
       materializer: raw.KUMIKI_MATERIALIZER_PORT,
+      activator: raw.KUMIKI_ACTIVATOR_PORT,
     }),
     external: Object.freeze({
       ...(raw.KAFKA_BROKERS
@@ -100,6 +107,7 @@ export function loadCliConfig(source: Env): CliConfig {
     logLevel: raw.LOG_LEVEL,
     ...(raw.KUMIKI_ADMIN_TOKEN ? { adminToken: raw.KUMIKI_ADMIN_TOKEN } : {}),
     ...(raw.KUMIKI_READ_API_URL ? { readApiUrl: raw.KUMIKI_READ_API_URL.replace(/\/+$/, '') } : {}),
+    ...(raw.KUMIKI_ACTIVATOR_URL ? { activatorUrl: raw.KUMIKI_ACTIVATOR_URL.replace(/\/+$/, '') } : {}),
     childEnv: Object.freeze(childEnv),
   });
 }

@@ -14,6 +14,7 @@ import { registerSegmentCommands } from './commands/segment.command';
 import { registerKeysCommands } from './commands/keys.command';
 import { registerAuditCommands } from './commands/audit.command';
 import { registerPredictCommands } from './commands/predict.command';
+import { registerDestinationCommands } from './commands/destination.command';
 
 /**
  * The `kumiki` command line. The environment is read once, here; each command gets the
@@ -31,7 +32,7 @@ export async function main(argv: readonly string[], environment: Env): Promise<n
 
   program
     .command('up')
-    .description('start Kafka, the schema registry and the three services on this machine')
+    .description('start Kafka, the schema registry and the four services on this machine')
     .option('-d, --detach', 'return once everything is ready and leave it running', false)
     .action(async (options: { detach: boolean }) => {
       exitCode = await upCommand(config(), { detach: options.detach });
@@ -59,6 +60,7 @@ export async function main(argv: readonly string[], environment: Env): Promise<n
   registerKeysCommands(program, config, (code) => (exitCode = code));
   registerAuditCommands(program, config, (code) => (exitCode = code));
   registerPredictCommands(program, config, (code) => (exitCode = code));
+  registerDestinationCommands(program, config, (code) => (exitCode = code));
 
   try {
     await program.parseAsync([...argv]);

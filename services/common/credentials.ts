@@ -44,22 +44,32 @@ export async function readCredentials(file: string): Promise<Credentials | undef
 }
 
 /**
- * A secret key file (64 hex digits, mode 0600), created with fresh random bytes on first use;
- * `kumiki up` keeps ClickHouse's encryption key beside the credentials this way.
+ * A secret key file (32 random bytes as 64 hex digits, or base64; mode 0600), created on first
+ * use; `kumiki up` keeps ClickHouse's encryption key beside the credentials this way.
  */
-export async function loadOrCreateKeyFile(file: string): Promise<string> {
+export async function loadOrCreateKeyFile(file: string, encoding: 'hex' | 'base64' = 'hex'): Promise<string> {
   try {
     return (await fs.readFile(file, 'utf8')).trim();
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
   await fs.mkdir(path.dirname(file), { recursive: true });
-  const key = randomBytes(32).toString('hex');
+  const key = randomBytes(32).toString(encoding);
   try {
     await fs.writeFile(file, `${key}\n`, { mode: 0o600, flag: 'wx' });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     return (await fs.readFile(file, 'utf8')).trim();
   }
+  return key;
+}
+
+/**
+ * `.kumiki/secrets.key`: 32 random bytes (base64) that encrypt the activator's destination
+ * secrets at rest. Made on first use with mode 0600, beside the credentials; never on Kafka.
+ */
+export async function loadOrCreateSecretsKey(file: string): Promise<string> {
+  const key = await loadOrCreateKeyFile(file, 'base64');
+  if (Buffer.from(key, 'base64').length !== 32) throw new InvalidInputError(`${file} must hold 32 bytes in base64`, { file });
   return key;
 }

@@ -9,6 +9,8 @@ export interface LocalPaths {
   readonly logs: string;
   readonly run: string;
   readonly credentials: string;
+  /** The key that encrypts the activator's destination secrets (mode 0600). */
+  readonly secretsKey: string;
   /** Downloaded runtimes (Kafka jars, registry) live outside the state so `rm -rf .kumiki` keeps them. */
   readonly cache: string;
 }
@@ -23,6 +25,7 @@ export function localPaths(home: string, cacheDir: string): LocalPaths {
     logs: path.join(root, 'logs'),
     run: path.join(root, 'run'),
     credentials: path.join(root, 'credentials.json'),
+    secretsKey: path.join(root, 'secrets.key'),
     cache: path.resolve(cacheDir),
   };
 }

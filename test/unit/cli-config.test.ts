@@ -15,6 +15,7 @@ describe('loadCliConfig', () => {
       collector: 8080,
       stitcher: 8082,
       materializer: 8083,
+      activator: 8084,
     });
     expect(config.paths.home).toBe(path.resolve('.kumiki'));
     expect(config.external).toEqual({});
@@ -71,20 +72,21 @@ describe('parseJavaMajor', () => {
 
 describe('serviceSpecs', () => {
   const specs = serviceSpecs({
-    ports: { collector: 8080, stitcher: 8082, materializer: 8083 },
+    ports: { collector: 8080, stitcher: 8082, materializer: 8083, activator: 8084 },
     brokers: ['127.0.0.1:9092'],
     registryUrl: 'http://127.0.0.1:8081/apis/ccompat/v7',
     home: '/state',
     credentials: { writeKey: 'wk_1', adminToken: 'adm_1' },
+    secretsKey: 'c2VjcmV0cy1rZXktb2YtMzItYnl0ZXMtZXhhY3RseSE=',
     logLevel: 'info',
   });
 
   it('starts downstream first so intake opens last', () => {
-    expect(specs.map((s) => s.name)).toEqual(['profile-materializer', 'identity-stitcher', 'collector']);
+    expect(specs.map((s) => s.name)).toEqual(['profile-materializer', 'activator', 'identity-stitcher', 'collector']);
   });
 
   it('gives each service only the secret it needs', () => {
-    const [materializer, stitcher, collector] = specs;
+    const [materializer, activator, stitcher, collector] = specs;
     expect(collector?.env).toMatchObject({
       HTTP_PORT: '8080',
       HTTP_HOST: '127.0.0.1',
@@ -96,5 +98,14 @@ describe('serviceSpecs', () => {
     expect(materializer?.env.KUMIKI_WRITE_KEY).toBeUndefined();
     expect(stitcher?.env.KUMIKI_WRITE_KEY).toBeUndefined();
     expect(stitcher?.env.KUMIKI_ADMIN_TOKEN).toBeUndefined();
+    // The activator: the admin token (its API, the read API it calls) and the secrets key, which no other gets.
+    expect(activator?.env).toMatchObject({
+      HTTP_PORT: '8084',
+      KUMIKI_ADMIN_TOKEN: 'adm_1',
+      KUMIKI_SECRETS_KEY: 'c2VjcmV0cy1rZXktb2YtMzItYnl0ZXMtZXhhY3RseSE=',
+      KUMIKI_READ_API_URL: 'http://127.0.0.1:8083',
+    });
+    expect(activator?.env.KUMIKI_WRITE_KEY).toBeUndefined();
+    for (const other of [materializer, stitcher, collector]) expect(other?.env.KUMIKI_SECRETS_KEY).toBeUndefined();
   });
 });

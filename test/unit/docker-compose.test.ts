@@ -8,6 +8,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { z } from 'zod';
+import { activatorEnv } from '../../services/activator/config';
 import { clickhouseEnvShape, commonEnvShape } from '../../services/common/config';
 
 const root = path.resolve(__dirname, '..', '..');
@@ -49,6 +50,7 @@ const kumikiPorts = {
   collector: 8080,
   'identity-stitcher': 8082,
   'profile-materializer': 8083,
+  activator: 8084,
 } as const;
 type KumikiService = keyof typeof kumikiPorts;
 const kumikiServices = Object.keys(kumikiPorts) as KumikiService[];
@@ -103,7 +105,12 @@ function env(name: string, vars: Record<string, string>): Record<string, string>
 }
 
 /** What a user puts in `.env`: only the secrets; everything else has a default. */
-const dotEnv = { KUMIKI_WRITE_KEY: 'wk_test', KUMIKI_ADMIN_TOKEN: 'adm_test', CLICKHOUSE_PASSWORD: 'pw_test' };
+const dotEnv = {
+  KUMIKI_WRITE_KEY: 'wk_test',
+  KUMIKI_ADMIN_TOKEN: 'adm_test_0123456789abcdef',
+  KUMIKI_SECRETS_KEY: 'c2VjcmV0cy1rZXktb2YtMzItYnl0ZXMtZXhhY3RseSE=',
+  CLICKHOUSE_PASSWORD: 'pw_test',
+};
 
 interface Published {
   hostIp?: string;
@@ -220,9 +227,10 @@ function ignored(relative: string): boolean {
 // ---- the tests ----
 
 describe('docker-compose.yml', () => {
-  it('is a Compose-spec file (no legacy `version:` key) naming exactly the six services', () => {
+  it('is a Compose-spec file (no legacy `version:` key) naming exactly the seven services', () => {
     expect(compose.version).toBeUndefined();
     expect(Object.keys(compose.services).sort()).toEqual([
+      'activator',
       'clickhouse',
       'collector',
       'identity-stitcher',
@@ -296,6 +304,8 @@ describe('docker-compose.yml', () => {
         'identity-stitcher': [],
         // Every ClickHouse setting: CLICKHOUSE_URL set is what selects the server over chDB.
         'profile-materializer': ['KUMIKI_ADMIN_TOKEN', ...Object.keys(clickhouseEnvShape)],
+        // The read API it calls is another container, not this machine.
+        activator: ['KUMIKI_ADMIN_TOKEN', 'KUMIKI_SECRETS_KEY', 'KUMIKI_READ_API_URL'],
       };
       // KUMIKI_HOME's default (.kumiki in the working directory /app) is not writable there.
       const required = [...hostLocal, 'LOG_LEVEL', 'HTTP_PORT', 'HTTP_HOST', 'KUMIKI_HOME', ...serviceSpecific[name]];
@@ -306,6 +316,8 @@ describe('docker-compose.yml', () => {
         'HTTP_HOST',
         'KUMIKI_WRITE_KEY',
         'KUMIKI_ADMIN_TOKEN',
+        'KUMIKI_SECRETS_KEY',
+        'KUMIKI_READ_API_URL',
       ]);
       const set = Object.keys(rawEnv(name));
       expect(set).toEqual(expect.arrayContaining(required));
@@ -313,7 +325,12 @@ describe('docker-compose.yml', () => {
     });
 
     it("passes the code's own config schemas", () => {
-      const shape = name === 'profile-materializer' ? { ...commonEnvShape, ...clickhouseEnvShape } : commonEnvShape;
+      const shape =
+        name === 'profile-materializer'
+          ? { ...commonEnvShape, ...clickhouseEnvShape }
+          : name === 'activator'
+            ? activatorEnv.shape
+            : commonEnvShape;
       const parsed = z.object(shape).safeParse(env(name, dotEnv));
       expect(
         parsed.success ? [] : parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`),
@@ -335,6 +352,7 @@ describe('docker-compose.yml', () => {
         collector: ['KUMIKI_WRITE_KEY'],
         'identity-stitcher': [],
         'profile-materializer': ['CLICKHOUSE_PASSWORD', 'KUMIKI_ADMIN_TOKEN'],
+        activator: ['KUMIKI_ADMIN_TOKEN', 'KUMIKI_SECRETS_KEY'],
       };
       const secrets = Object.entries(rawEnv(name)).filter(([key]) => /KEY|TOKEN|PASSWORD/.test(key));
       expect(secrets.map(([key]) => key).sort()).toEqual(expected[name]);

@@ -11,13 +11,48 @@ export type ReadApiResult<T> = { ok: true; body: T } | { ok: false; status: numb
  * else `.kumiki/credentials.json`). Failures come back as one printable line: the API's own
  * `{ code, message }`, or why the API could not be reached.
  */
-export async function callReadApi<T>(
+export function callReadApi<T>(
   config: CliConfig,
   method: 'GET' | 'POST' | 'DELETE',
   pathname: string,
   body?: unknown,
   /** 'text' hands the body over as it came (exports). */
   answer: 'json' | 'text' = 'json',
+): Promise<ReadApiResult<T>> {
+  return callAdminApi<T>(
+    config,
+    'read API',
+    config.readApiUrl ?? serviceUrl(config.ports.materializer),
+    method,
+    pathname,
+    body,
+  );
+}
+
+/** The same for the activator's destinations API (KUMIKI_ACTIVATOR_URL, else the local port). */
+export function callActivatorApi<T>(
+  config: CliConfig,
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
+  pathname: string,
+  body?: unknown,
+): Promise<ReadApiResult<T>> {
+  return callAdminApi<T>(
+    config,
+    'destinations API',
+    config.activatorUrl ?? serviceUrl(config.ports.activator),
+    method,
+    pathname,
+    body,
+  );
+}
+
+async function callAdminApi<T>(
+  config: CliConfig,
+  what: string,
+  baseUrl: string,
+  method: string,
+  pathname: string,
+  body?: unknown,
 ): Promise<ReadApiResult<T>> {
   const token = config.adminToken ?? (await readCredentials(config.paths.credentials))?.adminToken;
   if (!token)
@@ -26,7 +61,7 @@ export async function callReadApi<T>(
       status: 0,
       message: `no admin token: set KUMIKI_ADMIN_TOKEN or run \`kumiki up\` (which writes ${config.paths.credentials})`,
     };
-  const url = `${config.readApiUrl ?? serviceUrl(config.ports.materializer)}${pathname}`;
+  const url = `${baseUrl}${pathname}`;
   let response: Response;
   try {
     response = await fetch(url, {
@@ -41,14 +76,14 @@ export async function callReadApi<T>(
     return {
       ok: false,
       status: 0,
-      message: `the read API at ${url} does not answer (${errorMessage(error)}); is \`kumiki up\` running?`,
+      message: `the ${what} at ${url} does not answer (${errorMessage(error)}); is \`kumiki up\` running?`,
     };
   }
   const text = await response.text();
   if (response.ok && answer === 'text') return { ok: true, body: text as T };
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    parsed = text === '' ? {} : JSON.parse(text);
   } catch {
     parsed = undefined;
   }

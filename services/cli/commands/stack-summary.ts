@@ -19,6 +19,7 @@ const labels: Readonly<Record<ComponentName, string>> = {
   kafka: 'Kafka',
   registry: 'schema registry',
   'profile-materializer': 'materializer (read API)',
+  activator: 'activator (destinations API)',
   'identity-stitcher': 'identity-stitcher',
   collector: 'collector',
 };
@@ -41,7 +42,7 @@ export function formatSummary(input: SummaryInput): string {
     ...table([
       ...(input.consoleUrl ? [['console', input.consoleUrl, '(web console: sign in with the admin token)']] : []),
       ['write key', input.credentials.writeKey, '(collector: Basic-auth user)'],
-      ['admin token', input.credentials.adminToken, '(read API: Authorization: Bearer …)'],
+      ['admin token', input.credentials.adminToken, '(read and destinations APIs: Authorization: Bearer …)'],
       ['credentials', show(input.credentialsFile), ''],
       ['logs', `${show(input.logsDir)}${path.sep}<component>.log`, ''],
       ['stop', input.detached ? 'kumiki down' : 'Ctrl-C (or `kumiki down` from another terminal)', ''],

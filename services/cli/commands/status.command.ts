@@ -42,6 +42,8 @@ function configuredAddress(config: CliConfig, name: ComponentName): string {
       return config.external.registryUrl ?? registryUrl(config.ports.registry);
     case 'profile-materializer':
       return serviceUrl(config.ports.materializer);
+    case 'activator':
+      return serviceUrl(config.ports.activator);
     case 'identity-stitcher':
       return serviceUrl(config.ports.stitcher);
     case 'collector':

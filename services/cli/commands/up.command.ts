@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { loadOrCreateCredentials, loadOrCreateKeyFile } from '../../common/credentials';
+import { loadOrCreateCredentials, loadOrCreateKeyFile, loadOrCreateSecretsKey } from '../../common/credentials';
 import { portSettings, type CliConfig, type Ports } from '../config';
 import { PortInUseError, ComponentFailedError, StartAbortedError } from '../errors';
 import { consoleLog, type CliLog } from '../local/cli-log';
@@ -8,12 +8,12 @@ import { logTail } from '../local/child-process';
 import { startInfrastructure } from '../local/infrastructure';
 import { awaitReady, LocalStack } from '../local/local-stack';
 import { httpStatus, isPortOpen } from '../local/probes';
-import { clearStack, liveComponents, readStack } from '../local/run-state';
+import { clearStack, componentOrder, liveComponents, readStack } from '../local/run-state';
 import { consoleUrl, serviceSpecs, serviceUrl, startService } from '../local/services';
 import { formatSummary } from './stack-summary';
 
 /**
- * `kumiki up [--detach]`: credentials → Kafka → registry → materializer → stitcher →
+ * `kumiki up [--detach]`: credentials → Kafka → registry → materializer → activator → stitcher →
  * collector, each waited for before the next starts. In the foreground it then supervises:
  * Ctrl-C or SIGTERM stops everything in reverse order (a second one kills at once), and a
  * component that dies takes the stack down with it rather than leaving it half-working.
@@ -30,6 +30,7 @@ export async function upCommand(
   // Embedded ClickHouse stores its tables encrypted with this key, kept beside the credentials (0600).
   const clickhouseKeyFile = path.join(path.dirname(paths.credentials), 'clickhouse.key');
   if (!config.childEnv.CLICKHOUSE_URL) await loadOrCreateKeyFile(clickhouseKeyFile);
+  const secretsKey = await loadOrCreateSecretsKey(paths.secretsKey);
   await preflight(config);
 
   const stack = new LocalStack(paths.run, log, options.detach ? null : process.pid);
@@ -73,6 +74,7 @@ export async function upCommand(
       registryUrl: infrastructure.registryUrl,
       home: paths.home,
       credentials,
+      secretsKey,
       logLevel: config.logLevel,
       ...(config.childEnv.CLICKHOUSE_URL ? {} : { clickhouseKeyFile }),
     });
@@ -145,7 +147,7 @@ async function alreadyRunning(config: CliConfig, log: CliLog): Promise<boolean> 
   const owned = stack.components.filter((c) => c.pid !== null).length;
   const names = live.map((c) => `${c.name} (pid ${c.pid})`).join(', ');
   log.warn(
-    live.length === owned && stack.components.length === 5
+    live.length === owned && stack.components.length === componentOrder.length
       ? `kumiki is already running from ${config.paths.home}: ${names}. See \`kumiki status\`; stop it with \`kumiki down\`.`
       : `part of an earlier kumiki stack is still running from ${config.paths.home}: ${names}. Run \`kumiki down\` first.`,
   );
@@ -158,6 +160,7 @@ async function preflight(config: CliConfig): Promise<void> {
     ...(config.external.kafkaBrokers ? [] : (['kafka', 'kafkaController'] as const)),
     ...(config.external.registryUrl ? [] : (['registry'] as const)),
     'materializer',
+    'activator',
     'stitcher',
     'collector',
   ];
@@ -166,6 +169,7 @@ async function preflight(config: CliConfig): Promise<void> {
     kafkaController: 'Kafka controller',
     registry: 'schema registry',
     materializer: 'profile-materializer',
+    activator: 'activator',
     stitcher: 'identity-stitcher',
     collector: 'collector',
   };
@@ -175,7 +179,7 @@ async function preflight(config: CliConfig): Promise<void> {
       busy.push({ port: config.ports[key], setting: portSettings[key], purpose: purposes[key] });
   }
   if (busy.length > 0) throw new PortInUseError(busy);
-  for (const name of ['profile-materializer', 'identity-stitcher', 'collector']) {
+  for (const name of ['profile-materializer', 'activator', 'identity-stitcher', 'collector']) {
     const entry = path.join(config.servicesDir, name, 'main.js');
     if (!existsSync(entry))
       throw new ComponentFailedError(`${entry} does not exist; build kumiki first (\`npm run build\`)`, {

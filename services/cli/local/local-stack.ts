@@ -17,6 +17,7 @@ export const stopGraceMs: Readonly<Record<ComponentName, number>> = {
   collector: 20_000,
   'identity-stitcher': 20_000,
   'profile-materializer': 20_000,
+  activator: 20_000,
   registry: 15_000,
   // A controlled shutdown writes a clean-shutdown marker, which spares a log recovery next start.
   kafka: 30_000,

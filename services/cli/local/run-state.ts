@@ -27,7 +27,14 @@ export interface StackRecord {
 }
 
 /** Start order: infrastructure, then services downstream first so intake opens last. */
-export const componentOrder = ['kafka', 'registry', 'profile-materializer', 'identity-stitcher', 'collector'] as const;
+export const componentOrder = [
+  'kafka',
+  'registry',
+  'profile-materializer',
+  'activator',
+  'identity-stitcher',
+  'collector',
+] as const;
 export type ComponentName = (typeof componentOrder)[number];
 
 /** Stop order is the reverse: the collector closes intake before anything it feeds goes. */

@@ -6,9 +6,15 @@ import { ComponentFailedError } from '../errors';
 import { spawnManaged, type ManagedProcess } from './child-process';
 import type { ComponentName } from './run-state';
 
-export type ServiceName = Extract<ComponentName, 'profile-materializer' | 'identity-stitcher' | 'collector'>;
+export type ServiceName = Extract<
+  ComponentName,
+  'profile-materializer' | 'activator' | 'identity-stitcher' | 'collector'
+>;
 
-/** What each service is given; only the collector sees the write key, only the materializer the admin token. */
+/**
+ * What each service is given: only the collector sees the write key, only the materializer and
+ * the activator the admin token, only the activator the secrets key.
+ */
 export interface ServiceSpec {
   readonly name: ServiceName;
   readonly port: number;
@@ -16,11 +22,13 @@ export interface ServiceSpec {
 }
 
 export interface ServiceInputs {
-  readonly ports: Pick<Ports, 'collector' | 'stitcher' | 'materializer'>;
+  readonly ports: Pick<Ports, 'collector' | 'stitcher' | 'materializer' | 'activator'>;
   readonly brokers: readonly string[];
   readonly registryUrl: string;
   readonly home: string;
   readonly credentials: Credentials;
+  /** The key that encrypts destination secrets (`.kumiki/secrets.key`). */
+  readonly secretsKey: string;
   readonly logLevel: string;
   /** Embedded ClickHouse's encryption key file (local mode). */
   readonly clickhouseKeyFile?: string;
@@ -44,6 +52,18 @@ export function serviceSpecs(inputs: ServiceInputs): ServiceSpec[] {
         ...shared(inputs.ports.materializer),
         KUMIKI_ADMIN_TOKEN: inputs.credentials.adminToken,
         ...(inputs.clickhouseKeyFile ? { CLICKHOUSE_ENCRYPTION_KEY_FILE: inputs.clickhouseKeyFile } : {}),
+      },
+    },
+    {
+      name: 'activator',
+      port: inputs.ports.activator,
+      env: {
+        ...shared(inputs.ports.activator),
+        KUMIKI_ADMIN_TOKEN: inputs.credentials.adminToken,
+        KUMIKI_SECRETS_KEY: inputs.secretsKey,
+        KUMIKI_READ_API_URL: serviceUrl(inputs.ports.materializer),
+        // Local tools (a receiver on this machine, the journeys demo) are what a laptop delivers to.
+        ACTIVATOR_ALLOW_PRIVATE_TARGETS: 'true',
       },
     },
     { name: 'identity-stitcher', port: inputs.ports.stitcher, env: shared(inputs.ports.stitcher) },
