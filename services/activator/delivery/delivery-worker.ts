@@ -115,6 +115,8 @@ export class DeliveryWorker {
       fromBeginning: true,
       partitionsConsumedConcurrently: 6,
       maxWaitTimeInMs: 100,
+      // A member that died is replaced within this; its partitions wait for no longer.
+      sessionTimeoutMs: 10_000,
       includeEmptyBatches: true,
       onGroupJoin: (assignment) => {
         this.scheduler.reset();
