@@ -50,7 +50,9 @@ test('SIGKILL mid-stream: every change delivered, exactly once after webhook-id 
       const changes = [];
       for (let round = 0; round < rounds; round++)
         for (const p of people)
-          changes.push(segmentChange(p, { change: round % 2 === 0 ? 'entered' : 'exited', segmentName: `round ${round}` }));
+          changes.push(
+            segmentChange(p, { change: round % 2 === 0 ? 'entered' : 'exited', segmentName: `round ${round}` }),
+          );
       await upstream.changes(changes);
       const total = changes.length;
 

@@ -122,7 +122,13 @@ test('a replay from a time delivers again, with the same webhook-ids, every chan
     const replay = await activator.api<{ replayFrom: string }>('POST', `/v1/destinations/${id}/replay`, { from });
     expect(replay.status).toBe(202);
     await waitFor(() => expect(hook.delivered()).toHaveLength(4), { timeoutMs: 30_000 });
-    expect(hook.delivered().slice(2).map((r) => r.headers['webhook-id']).sort()).toEqual([...firstIds].sort());
+    expect(
+      hook
+        .delivered()
+        .slice(2)
+        .map((r) => r.headers['webhook-id'])
+        .sort(),
+    ).toEqual([...firstIds].sort());
   }));
 
 test('profile updates are delivered as profile.updated with what the destination may see', () =>
@@ -166,22 +172,32 @@ test('the test message is signed; a PATCH applies to the next delivery; destinat
     const { id, secret } = await create({ url: hook.url });
     const tested = await activator.api<{ delivered: boolean; status: number }>('POST', `/v1/destinations/${id}/test`);
     expect(tested.body).toMatchObject({ delivered: true, status: 200 });
-    expect(new Webhook(secret).verify(hook.requests[0]!.body, hook.requests[0]!.headers as Record<string, string>)).toMatchObject({
+    expect(
+      new Webhook(secret).verify(hook.requests[0]!.body, hook.requests[0]!.headers as Record<string, string>),
+    ).toMatchObject({
       type: 'kumiki.test',
     });
 
-    const patched = await activator.api<{ traits: string[] }>('PATCH', `/v1/destinations/${id}`, { traits: ['first_name'] });
+    const patched = await activator.api<{ traits: string[] }>('PATCH', `/v1/destinations/${id}`, {
+      traits: ['first_name'],
+    });
     expect(patched.body.traits).toEqual(['first_name']);
 
     await activator.stop();
     activator = await startActivator(env);
-    const { body } = await activator.api<{ id: string; traits: string[]; secrets: unknown[] }>('GET', `/v1/destinations/${id}`);
+    const { body } = await activator.api<{ id: string; traits: string[]; secrets: unknown[] }>(
+      'GET',
+      `/v1/destinations/${id}`,
+    );
     expect(body).toMatchObject({ id, traits: ['first_name'] });
     const p = `p-restart-${id}`;
     await upstream.profiles([profileUpdate(p, { traits: JSON.stringify({ first_name: 'Ann' }) })]);
     await upstream.changes([segmentChange(p)]);
     await waitFor(() => expect(hook.delivered()).toHaveLength(2), { timeoutMs: 30_000 });
     // Signed with the secret made before the restart (unsealed with the same secrets key).
-    const delivered = new Webhook(secret).verify(hook.requests[1]!.body, hook.requests[1]!.headers as Record<string, string>);
+    const delivered = new Webhook(secret).verify(
+      hook.requests[1]!.body,
+      hook.requests[1]!.headers as Record<string, string>,
+    );
     expect(delivered).toMatchObject({ data: { profileId: p, traits: { first_name: 'Ann' } } });
   }));
