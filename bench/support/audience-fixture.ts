@@ -13,30 +13,32 @@ import { defaultSegmentLimits } from '../../services/profile-materializer/segmen
  */
 export async function seedAudience(
   ch: ClickHouse,
-  options: { members: number; name?: string },
-): Promise<{ segmentId: string }> {
+  options: { members: number; name?: string; profiles?: boolean },
+): Promise<{ segmentId: string; members: number }> {
   const segment = await createSegment(
     ch,
     { name: options.name ?? 'Audience', sql: 'SELECT profile_id FROM profiles' },
     { limits: defaultSegmentLimits },
   );
   const at = "toDateTime64('2026-01-01 00:00:00', 3, 'UTC')";
-  await ch.command(
-    `INSERT INTO profiles_store (profile_id, traits, first_seen, last_seen, consent, channels, identifiers, version)
+  // A second segment of the same people leaves their profiles as they are.
+  if (options.profiles !== false)
+    await ch.command(
+      `INSERT INTO profiles_store (profile_id, traits, first_seen, last_seen, consent, channels, identifiers, version)
      SELECT concat('p', leftPad(toString(number), 8, '0')), '{}', ${at}, ${at},
             map('advertising', number % 10 != 0, 'marketing', true), ['web'],
             [concat('email:user', toString(number), '@example.com'), concat('phone:+49151', leftPad(toString(number), 8, '0'))],
             1
      FROM numbers({members:UInt64})`,
-    { members: options.members },
-  );
+      { members: options.members },
+    );
   await ch.command(
     `INSERT INTO segment_members_store (segment_id, profile_id, is_member, since, changed_at, version)
      SELECT {segment:String}, concat('p', leftPad(toString(number), 8, '0')), 1, ${at}, ${at}, 1
      FROM numbers({members:UInt64})`,
     { segment: segment.id, members: options.members },
   );
-  return { segmentId: segment.id };
+  return { segmentId: segment.id, members: options.members };
 }
 
 /** The read API of a materializer over `ch`, in this process, on `port`. */

@@ -75,3 +75,58 @@ export function createActivatorMetrics(registry: Registry): ActivatorMetrics {
     }),
   };
 }
+
+type Child = { inc(value?: number): void } | { observe(value: number): void };
+
+/**
+ * The metrics of one destination as bound children, so the hot path does not hash label sets
+ * on every message (prom-client's `labels()` is memoised here per destination and label value).
+ */
+export class DestinationMetrics {
+  private readonly children = new Map<string, Child>();
+
+  constructor(
+    private readonly metrics: ActivatorMetrics,
+    private readonly destination: string,
+  ) {}
+
+  changed(outcome: 'delivered' | 'dead_lettered' | 'withheld' | 'skipped'): void {
+    this.counter('changes', outcome, () => this.metrics.changes.labels(this.destination, outcome)).inc();
+  }
+
+  withheld(reason: string): void {
+    this.counter('withheld', reason, () => this.metrics.withheld.labels(this.destination, reason)).inc();
+  }
+
+  attempt(answer: string, seconds: number): void {
+    this.counter('attempts', answer, () => this.metrics.attempts.labels(this.destination, answer)).inc();
+    this.histogram('attempt', '', () => this.metrics.attemptSeconds.labels(this.destination)).observe(seconds);
+  }
+
+  delivered(ageSeconds: number): void {
+    this.changed('delivered');
+    this.histogram('age', '', () => this.metrics.changeToDeliveredSeconds.labels(this.destination)).observe(ageSeconds);
+  }
+
+  private counter(
+    name: string,
+    value: string,
+    make: () => { inc(value?: number): void },
+  ): { inc(value?: number): void } {
+    const key = `${name}|${value}`;
+    let child = this.children.get(key) as { inc(value?: number): void } | undefined;
+    if (!child) this.children.set(key, (child = make()));
+    return child;
+  }
+
+  private histogram(
+    name: string,
+    value: string,
+    make: () => { observe(value: number): void },
+  ): { observe(value: number): void } {
+    const key = `${name}|${value}`;
+    let child = this.children.get(key) as { observe(value: number): void } | undefined;
+    if (!child) this.children.set(key, (child = make()));
+    return child;
+  }
+}

@@ -108,7 +108,6 @@ export function createActivatorService(config: ActivatorConfig, base: ServiceBas
     profiles,
     producer: () => producer.producer,
     log: deliveryLog,
-    metrics: activatorMetrics,
     logger,
     // Privacy seam: erased or suppressed people are withheld here once privacy requests exist.
     subjects: noSubjectFilter,
@@ -133,6 +132,7 @@ export function createActivatorService(config: ActivatorConfig, base: ServiceBas
     concurrency: config.ACTIVATOR_CONCURRENCY,
     allowPrivateTargets: config.ACTIVATOR_ALLOW_PRIVATE_TARGETS,
     autoPauseAfterMs: config.ACTIVATOR_AUTO_PAUSE_AFTER_MS,
+    metrics: activatorMetrics,
   };
   const workers = new DestinationWorkers({
     catalog,

@@ -6,7 +6,7 @@ import { errorMessage, isRetriable } from '../../common/errors';
 import type { EventProducer, IncomingMessage } from '../../common/kafka/client';
 import type { Logger } from '../../common/logger';
 import type { AvroCodec } from '../../common/registry/avro-codec';
-import type { ActivatorMetrics } from '../activator.metrics';
+import type { DestinationMetrics } from '../activator.metrics';
 import type { ProfileTable } from '../profiles/profile-table';
 import { consentVerdict, type SubjectFilter } from './consent';
 import type { DeliveryJob } from './delivery-scheduler';
@@ -33,6 +33,7 @@ import type { WebhookResponse, WebhookSender } from './webhook-sender';
 export interface DestinationRuntime {
   /** The destination as currently configured (updates apply to the next attempt). */
   destination(): Destination;
+  readonly metrics: DestinationMetrics;
   /** Signing keys, newest first, without expired ones. */
   keys(now: number): readonly Buffer[];
   readonly sender: WebhookSender;
@@ -46,7 +47,6 @@ export interface ChangeDeliveryDeps {
   readonly profiles: Pick<ProfileTable, 'get' | 'caughtUpSince' | 'holds'>;
   readonly producer: () => Pick<EventProducer, 'send'>;
   readonly log: Pick<DeliveryLog, 'record'>;
-  readonly metrics: ActivatorMetrics;
   readonly logger: Logger;
   readonly subjects: SubjectFilter;
   readonly policy: RetryPolicy;
@@ -155,7 +155,7 @@ export function createChangeDelivery(
     await deps
       .producer()
       .send(deps.topics.dlq, [{ key: destination.id, value: deps.codec().encode(deps.topics.dlq, record) }]);
-    deps.metrics.changes.inc({ destination: destination.id, outcome: 'dead_lettered' });
+    runtime.metrics.changed('dead_lettered');
     deps.logger.warn(
       {
         destination: destination.id,
@@ -190,7 +190,7 @@ export function createChangeDelivery(
       return 'dead_lettered';
     }
     const skip = (): ChangeOutcome => {
-      deps.metrics.changes.inc({ destination: destination.id, outcome: 'skipped' });
+      runtime.metrics.changed('skipped');
       return 'skipped';
     };
     if (!change || !destination.events.includes(change.eventType)) return skip();
@@ -208,16 +208,18 @@ export function createChangeDelivery(
       const profile = await deps.profiles.get(change.profileId);
       const verdict = consentVerdict(change.profileId, profile, current.purposes, deps.subjects);
       if (!verdict.deliver) {
-        deps.metrics.withheld.inc({ destination: current.id, reason: verdict.reason });
-        deps.metrics.changes.inc({ destination: current.id, outcome: 'withheld' });
+        runtime.metrics.withheld(verdict.reason);
+        runtime.metrics.changed('withheld');
         return 'withheld';
       }
       body ??= JSON.stringify(change.render(profile!, current));
-      await runtime.limiter.acquire(signal);
+      // The slot first: only requests about to go wait on the rate limiter (few timers, whatever the backlog).
       const release = await runtime.inFlight.acquire(signal);
       let response: WebhookResponse;
-      const sentAt = now();
+      let sentAt: number;
       try {
+        await runtime.limiter.acquire(signal);
+        sentAt = now();
         const timestamp = Math.floor(sentAt / 1000);
         response = await runtime.sender.send({
           url: new URL(current.url!),
@@ -230,7 +232,6 @@ export function createChangeDelivery(
           },
           body,
           timeoutMs: deps.timeoutMs,
-          signal,
         });
       } finally {
         release();
@@ -243,8 +244,7 @@ export function createChangeDelivery(
           : verdictOfAttempt.kind === 'retry'
             ? 'failed'
             : 'dead_lettered';
-      deps.metrics.attempts.inc({ destination: current.id, answer: answerClass(response.status) });
-      deps.metrics.attemptSeconds.observe({ destination: current.id }, response.latencyMs / 1000);
+      runtime.metrics.attempt(answerClass(response.status), response.latencyMs / 1000);
       deps.log.record({
         destinationId: current.id,
         webhookId: id,
@@ -263,11 +263,7 @@ export function createChangeDelivery(
       switch (verdictOfAttempt.kind) {
         case 'delivered':
           runtime.health.succeeded();
-          deps.metrics.changes.inc({ destination: current.id, outcome: 'delivered' });
-          deps.metrics.changeToDeliveredSeconds.observe(
-            { destination: current.id },
-            Math.max(0, now() - change.changedAt) / 1000,
-          );
+          runtime.metrics.delivered(Math.max(0, now() - change.changedAt) / 1000);
           return 'delivered';
         case 'rejected':
         case 'exhausted':

@@ -30,6 +30,12 @@ export interface SchedulerOptions {
   readonly run: (job: DeliveryJob) => Promise<void>;
   /** Changes held at once; `offer` waits beyond. */
   readonly maxPending: number;
+  /**
+   * Changes being delivered at once (preparing, in flight, or waiting for a retry); the others
+   * wait their turn before any work is done on them, so a large batch never becomes one long
+   * burst of synchronous work that holds up the answers of requests in flight.
+   */
+  readonly maxActive: number;
   /** A job that threw (a bug or an outage it could not outlast): the caller restarts the worker. */
   readonly onFailure: (error: unknown) => void;
 }
@@ -75,6 +81,10 @@ export class DeliveryScheduler {
   /** Per profile (record key): its changes waiting behind the one being delivered. */
   private readonly queues = new Map<string, { job: DeliveryJob; entry: Entry; partition: string }[]>();
   private pending = 0;
+  private active = 0;
+  /** Heads of profile queues waiting for an active slot, oldest first. */
+  private ready: { profile: string; job: DeliveryJob; entry: Entry; partition: string }[] = [];
+  private readyHead = 0;
   private capacityWaiters: (() => void)[] = [];
 
   constructor(private readonly options: SchedulerOptions) {}
@@ -118,6 +128,9 @@ export class DeliveryScheduler {
     this.progress.clear();
     this.queues.clear();
     this.pending = 0;
+    this.active = 0;
+    this.ready = [];
+    this.readyHead = 0;
     this.releaseWaiters();
   }
 
@@ -137,6 +150,11 @@ export class DeliveryScheduler {
   }
 
   private start(profile: string, job: DeliveryJob, entry: Entry, partition: string): void {
+    if (this.active >= this.options.maxActive) {
+      this.ready.push({ profile, job, entry, partition });
+      return;
+    }
+    this.active += 1;
     const generation = this.generation;
     this.options.run(job).then(
       () => {
@@ -153,6 +171,16 @@ export class DeliveryScheduler {
   private finish(profile: string, entry: Entry, partition: string): void {
     entry.done = true;
     this.pending -= 1;
+    this.active -= 1;
+    if (this.readyHead < this.ready.length) {
+      const next = this.ready[this.readyHead]!;
+      this.readyHead += 1;
+      if (this.readyHead > 1024 && this.readyHead * 2 > this.ready.length) {
+        this.ready = this.ready.slice(this.readyHead);
+        this.readyHead = 0;
+      }
+      this.start(next.profile, next.job, next.entry, next.partition);
+    }
     this.progress.get(partition)?.finished();
     const queue = this.queues.get(profile);
     if (queue) {

@@ -62,6 +62,7 @@ export class DeliveryWorker {
       concurrency: deps.settings.concurrency,
       allowPrivateTargets: deps.settings.allowPrivateTargets,
       autoPauseAfterMs: deps.settings.autoPauseAfterMs,
+      metrics: deps.metrics,
       pause: (reason) => {
         this.logger.warn({ reason }, 'destination failing for too long: pausing it');
         deps.pause(reason);
@@ -69,6 +70,8 @@ export class DeliveryWorker {
     });
     this.scheduler = new DeliveryScheduler({
       maxPending: deps.settings.maxPending,
+      // Enough to keep every request slot busy while others are being prepared or wait for the profile table.
+      maxActive: deps.settings.concurrency * 4,
       run: async (job) => {
         await this.deps.deliver(job, this.runtime);
         this.deps.metrics.pending.set({ destination: this.destination.id }, this.scheduler.pendingCount - 1);
@@ -120,6 +123,8 @@ export class DeliveryWorker {
       includeEmptyBatches: true,
       onGroupJoin: (assignment) => {
         this.scheduler.reset();
+        this.runtime.inFlight.cancelWaiting();
+        this.runtime.sender.abortAll();
         this.committed = new Map();
         this.partitionsMine = Object.values(assignment).reduce((n, partitions) => n + partitions.length, 0);
         this.applyRate();
@@ -145,6 +150,8 @@ export class DeliveryWorker {
 
   private async stopConsumer(): Promise<void> {
     this.scheduler.reset();
+    this.runtime.inFlight.cancelWaiting();
+    this.runtime.sender.abortAll();
     await this.commit();
     await this.consumer?.disconnect().catch(() => undefined);
     this.consumer = undefined;

@@ -1,4 +1,5 @@
 import type { Destination } from '../../../schemas';
+import { DestinationMetrics, type ActivatorMetrics } from '../activator.metrics';
 import type { SecretBox } from '../destinations/secret-box';
 import { DestinationHealth, type DestinationRuntime } from './deliver-change';
 import { RateLimiter, Semaphore } from './flow-control';
@@ -10,6 +11,7 @@ export interface RuntimeSettings {
   readonly concurrency: number;
   readonly allowPrivateTargets: boolean;
   readonly autoPauseAfterMs: number;
+  readonly metrics: ActivatorMetrics;
   /** Asked once when the destination has failed for longer than `autoPauseAfterMs`. */
   readonly pause: (reason: string) => void;
 }
@@ -26,6 +28,7 @@ export class LiveDestination implements DestinationRuntime {
   readonly limiter: RateLimiter;
   readonly inFlight: Semaphore;
   readonly health: DestinationHealth;
+  readonly metrics: DestinationMetrics;
 
   constructor(
     destination: Destination,
@@ -39,6 +42,7 @@ export class LiveDestination implements DestinationRuntime {
     this.limiter = new RateLimiter(destination.rateLimit);
     this.inFlight = new Semaphore(settings.concurrency);
     this.health = new DestinationHealth(settings.autoPauseAfterMs, settings.pause);
+    this.metrics = new DestinationMetrics(settings.metrics, destination.id);
     this.unseal();
   }
 

@@ -10,9 +10,13 @@ export class StoppedError extends Error {
   }
 }
 
+/**
+ * Waiters are not tied to an AbortSignal each (thousands of changes may wait, and every listener
+ * on one signal makes the next removal slower): a stop or rebalance calls `cancelWaiting()`.
+ */
 export class Semaphore {
   private active = 0;
-  private readonly waiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
+  private waiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
 
   constructor(private readonly limit: number) {}
 
@@ -26,23 +30,19 @@ export class Semaphore {
       this.active += 1;
       return this.releaser();
     }
-    await new Promise<void>((resolve, reject) => {
-      const waiter = {
-        resolve: () => {
-          signal.removeEventListener('abort', onAbort);
-          resolve();
-        },
-        reject,
-      };
-      const onAbort = (): void => {
-        const at = this.waiters.indexOf(waiter);
-        if (at >= 0) this.waiters.splice(at, 1);
-        reject(new StoppedError());
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      this.waiters.push(waiter);
-    });
+    await new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
+    if (signal.aborted) {
+      this.releaser()();
+      throw new StoppedError();
+    }
     return this.releaser();
+  }
+
+  /** Every waiter gives up (StoppedError); slots held stay held until released. */
+  cancelWaiting(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const waiter of waiters) waiter.reject(new StoppedError());
   }
 
   private releaser(): () => void {

@@ -12,7 +12,6 @@ export interface WebhookRequest {
   /** The body, or a file to stream as the body (an export). */
   readonly body: string | Buffer | { readonly file: string; readonly bytes: number };
   readonly timeoutMs: number;
-  readonly signal?: AbortSignal;
 }
 
 /** What came back; `status` is null when nothing did (the reason is in `error`). */
@@ -36,6 +35,7 @@ const bodyExcerptBytes = 2048;
 export class WebhookSender {
   private readonly httpAgent: http.Agent;
   private readonly httpsAgent: https.Agent;
+  private readonly inFlight = new Set<http.ClientRequest>();
 
   constructor(private readonly options: { readonly allowPrivate: boolean; readonly maxSockets: number }) {
     const agentOptions = {
@@ -60,7 +60,7 @@ export class WebhookSender {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        request.signal?.removeEventListener('abort', onAbort);
+        this.inFlight.delete(req);
         resolve(response);
       };
       const req = (secure ? https : http).request(url, {
@@ -79,8 +79,7 @@ export class WebhookSender {
         () => req.destroy(new Error(`no complete answer within ${request.timeoutMs} ms`)),
         request.timeoutMs,
       );
-      const onAbort = (): void => void req.destroy(new Error('delivery stopped'));
-      request.signal?.addEventListener('abort', onAbort, { once: true });
+      this.inFlight.add(req);
       req.on('error', (error) => finish(failure(error, started)));
       req.on('response', (res) => {
         const chunks: Buffer[] = [];
@@ -111,7 +110,13 @@ export class WebhookSender {
     });
   }
 
+  /** Ends every request in flight (a stop or a rebalance: their outcome no longer counts). */
+  abortAll(): void {
+    for (const req of this.inFlight) req.destroy(new Error('delivery stopped'));
+  }
+
   close(): void {
+    this.abortAll();
     this.httpAgent.destroy();
     this.httpsAgent.destroy();
   }

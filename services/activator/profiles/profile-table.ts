@@ -8,6 +8,13 @@ import type { Logger } from '../../common/logger';
 import type { Gauge } from '../../common/metrics';
 import type { AvroCodec } from '../../common/registry/avro-codec';
 
+interface EndsRead {
+  readonly startedAt: number;
+  readonly ends: Promise<ReadonlyMap<number, string>>;
+  /** The table has passed `ends` (one wait shared by every caller of the read). */
+  readonly caughtUp: Promise<void>;
+}
+
 export interface ProfileTableDeps {
   readonly kafka: KafkaClient;
   readonly admin: () => KafkaAdmin;
@@ -36,7 +43,8 @@ export class ProfileTable implements Component {
   private readonly profiles = new Map<string, string>();
   private tail: TopicTail | undefined;
   private ready = false;
-  private endsRead: { startedAt: number; ends: Promise<ReadonlyMap<number, string>> } | undefined;
+  private current: EndsRead | undefined;
+  private queued: (EndsRead & { start(read: EndsRead): void }) | undefined;
 
   constructor(private readonly deps: ProfileTableDeps) {}
 
@@ -94,23 +102,49 @@ export class ProfileTable implements Component {
 
   /**
    * Resolves once the table holds everything the topic held at some moment after `receivedAt`
-   * (a `performance.now()` taken when the caller's record arrived). Callers arriving together
-   * share one read of the end offsets, as long as it began after their record arrived.
+   * (a `performance.now()` taken when the caller's record arrived). At most one read of the end
+   * offsets is in flight: a caller whose record arrived after it began waits for the next one,
+   * which begins when it ends and serves every caller that came meanwhile. So the reads keep
+   * pace with the broker's answers, not with the number of batches.
    */
   caughtUpSince(receivedAt: number): Promise<void> {
-    let read = this.endsRead;
-    if (!read || read.startedAt < receivedAt) {
-      const startedAt = performance.now();
-      const current = { startedAt, ends: this.deps.admin().endOffsets(this.deps.topic) };
-      this.endsRead = current;
-      void current.ends
-        .catch(() => undefined)
-        .finally(() => {
-          if (this.endsRead === current) this.endsRead = undefined;
-        });
-      read = current;
+    let read: EndsRead;
+    if (this.current && this.current.startedAt >= receivedAt) read = this.current;
+    else if (this.current) read = this.nextRead();
+    else read = this.startRead();
+    return read.caughtUp;
+  }
+
+  private startRead(): EndsRead {
+    const startedAt = performance.now();
+    const ends = this.deps.admin().endOffsets(this.deps.topic);
+    const read: EndsRead = { startedAt, ends, caughtUp: ends.then((at) => this.tail!.caughtUpTo(at)) };
+    read.caughtUp.catch(() => undefined);
+    this.current = read;
+    const settle = (): void => {
+      this.current = undefined;
+      const queued = this.queued;
+      this.queued = undefined;
+      if (queued) queued.start(this.startRead());
+    };
+    read.ends.then(settle, settle);
+    return read;
+  }
+
+  /** The read that begins once the current one ends (made by the first caller that needs it). */
+  private nextRead(): EndsRead {
+    if (!this.queued) {
+      let start: (read: EndsRead) => void = () => undefined;
+      const ends = new Promise<ReadonlyMap<number, string>>((resolve, reject) => {
+        start = (read) => read.ends.then(resolve, reject);
+      });
+      // Its start time is after every caller's arrival so far: callers arriving later than the
+      // current read's start join it too, and it begins only after they arrived.
+      const caughtUp = ends.then((at) => this.tail!.caughtUpTo(at));
+      caughtUp.catch(() => undefined);
+      this.queued = { startedAt: Number.POSITIVE_INFINITY, ends, caughtUp, start };
     }
-    return read.ends.then((ends) => this.tail!.caughtUpTo(ends));
+    return this.queued;
   }
 
   /** Resolves once the table has read the record at `offset` of `partition`. */
