@@ -15,6 +15,8 @@ export function normaliseIdentifier(type: string, value: string): string | undef
     return /^[^\s@]+@[^\s@]+$/.test(email) ? email : undefined;
   }
   if (type === 'phone') {
+    // Already E.164 (as the stitcher stores phones): no parse, which costs more than the hash.
+    if (/^\+[1-9]\d{6,14}$/.test(trimmed)) return trimmed;
     const parsed = parsePhoneNumberFromString(trimmed.startsWith('+') ? trimmed : `+${trimmed}`);
     return parsed?.isValid() ? parsed.number : undefined;
   }

@@ -64,6 +64,12 @@ export interface ClickHouse {
   readonly client: ClickHouseClient;
   /** Rows as objects (JSONEachRow). ClickHouse returns 64-bit integers as strings. */
   query<T = Record<string, unknown>>(sql: string, params?: QueryParams, options?: QueryOptions): Promise<T[]>;
+  /**
+   * A long result as JSONEachRow bytes, chunk by chunk (whole lines), without holding it or
+   * parsing it: for answers that grow with the data and go straight on (a segment's members).
+   * Same parameters and settings as `query`.
+   */
+  streamRows(sql: string, params?: QueryParams, options?: QueryOptions): AsyncIterable<Buffer>;
   /** A statement without a result (DDL, INSERT … SELECT). One statement per call. */
   command(sql: string, params?: QueryParams, options?: Omit<QueryOptions, 'readOnly'>): Promise<void>;
   /**
@@ -141,7 +147,10 @@ export async function createClickHouse(
     }
     const client = createClient({ connection, application: options.application ?? 'kumiki', log: clientLog(log) });
     log.info({ mode: 'embedded', dataPath }, 'ClickHouse opened (embedded chDB)');
-    return wrapClient(client, 'embedded', database, log);
+    const embedded = connection;
+    return wrapClient(client, 'embedded', database, log, (sql, params, settings) =>
+      embedded.streamRows(sql, params, settings),
+    );
   }
 
   const url = config.CLICKHOUSE_URL;
@@ -168,7 +177,16 @@ export async function createClickHouse(
   return wrapClient(client, 'server', database, log);
 }
 
-function wrapClient(client: ClickHouseClient, mode: ClickHouseMode, database: string, log: Logger): ClickHouse {
+/** How an embedded connection streams (chDB has its own streaming sessions); servers stream over HTTP. */
+type Streamer = (sql: string, params: QueryParams, settings: ClickHouseSettings) => AsyncIterable<Buffer>;
+
+function wrapClient(
+  client: ClickHouseClient,
+  mode: ClickHouseMode,
+  database: string,
+  log: Logger,
+  embeddedStream?: Streamer,
+): ClickHouse {
   let closed: Promise<void> | undefined;
   const fail = (error: unknown, context: ErrorContext): Error => toKumikiError(error, mode, context);
 
@@ -188,6 +206,31 @@ function wrapClient(client: ClickHouseClient, mode: ClickHouseMode, database: st
         return await result.json<T>();
       } catch (error) {
         throw fail(error, { operation: 'query' });
+      }
+    },
+    async *streamRows(sql: string, params: QueryParams = {}, options: QueryOptions = {}): AsyncGenerator<Buffer> {
+      try {
+        if (embeddedStream) {
+          yield* embeddedStream(sql, params, requestSettings(options));
+          return;
+        }
+        const result = await client.exec({
+          query: `${sql}\nFORMAT JSONEachRow`,
+          query_params: params,
+          clickhouse_settings: requestSettings(options),
+          ...(options.signal ? { abort_signal: options.signal } : {}),
+        });
+        // HTTP chunks may split a line; what is handed on ends at a line's end.
+        let rest: Buffer = Buffer.alloc(0);
+        for await (const chunk of result.stream as AsyncIterable<Buffer>) {
+          const data = rest.length > 0 ? Buffer.concat([rest, chunk]) : chunk;
+          const end = data.lastIndexOf(10) + 1;
+          if (end > 0) yield data.subarray(0, end);
+          rest = data.subarray(end);
+        }
+        if (rest.length > 0) yield rest;
+      } catch (error) {
+        throw fail(error, { operation: 'stream' });
       }
     },
     async command(sql, params, options = {}) {

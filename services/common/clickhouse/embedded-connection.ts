@@ -192,6 +192,33 @@ export class EmbeddedConnection implements Connection {
     return (await first.ready).ping(params);
   }
 
+  /**
+   * Streams a query's result as JSONEachRow bytes, chunk by chunk, on a chDB session of its own
+   * that lives as long as the stream: a session runs one stream at a time, and the pool's
+   * sessions answer everything else meanwhile. Values are bound as typed parameters.
+   */
+  async *streamRows(
+    sql: string,
+    params: Record<string, unknown>,
+    settings: ClickHouseSettings = {},
+  ): AsyncGenerator<Buffer> {
+    if (this.#closed) throw new InternalError('embedded ClickHouse connection is closed', { dataPath: this.dataPath });
+    refuseMultiStatement(sql);
+    const { Session } = require('chdb') as typeof import('chdb');
+    const session = new Session(this.dataPath);
+    try {
+      session.query(`USE ${this.database}`);
+      for (const [name, value] of [...this.defaults, ...splitSettings(settings).sessionSettings])
+        session.query(`SET ${name} = ${value}`);
+      for await (const chunk of session.queryStreamBind(sql, params, { format: 'JSONEachRow' })) {
+        const raw = chunk.raw();
+        yield Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+      }
+    } finally {
+      session.close();
+    }
+  }
+
   /** Safe to call twice; the process may open another data directory once all are closed. */
   async close(): Promise<void> {
     if (this.#closed) return;

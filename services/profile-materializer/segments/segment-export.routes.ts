@@ -12,32 +12,44 @@ import { getSegment } from './segment.repository';
  * line per member `{ "profileId", "member": true, "identifiers": ["type:value", …], "consent":
  * { purpose: bool } }`, for audience exports (the activator hashes and filters them). With
  * `changedSince`, the changes since then instead: members who entered (`member: true`) and
- * profiles that left (`member: false`), as of now.
+ * profiles that left (`member: false`), as of now. The last line is `{ "complete": true,
+ * "rows": n }`: an answer without it was cut short.
  *
- * Streamed a page at a time (keyset on profile id, `pageSize` rows a page: members by the
- * primary key of segment_members_store, their profiles by the primary key of profiles_store), so
- * neither this process nor the reader holds more than a page, whatever the segment's size; the
- * answer's `kumiki-as-of` header is the time the read began, where the next delta starts.
+ * One query, streamed (`ClickHouse.stream`): rows go out as ClickHouse produces them, so this
+ * process holds a chunk at a time whatever the segment's size. A full export reads the profiles
+ * whose id is in the segment's member set (ClickHouse holds that set while the query runs); a
+ * member without a profiles row yet has no identifiers and is left out. The answer's
+ * `kumiki-as-of` header is the time the read began, where the next delta starts.
  *
- * The last line is `{ "complete": true, "rows": n }`: an answer without it was cut short.
- *
- * Exact by FINAL on both stores; merged-away profiles are left out as the views do. A profile
- * without a profiles row (none yet) comes with no identifiers and no consent.
+ * Exact by FINAL on both stores; merged-away profiles and erased ones are left out as the views
+ * leave them out.
  */
 export interface SegmentExportDeps {
   readonly clickhouse: () => ClickHouse;
-  readonly pageSize?: number;
 }
 
-interface MemberRow {
-  readonly profile_id: string;
-  readonly is_member: number;
-  readonly identifiers: string[];
-  readonly consent: Record<string, boolean>;
-}
+// The columns are named as the lines are: ClickHouse writes each line as it goes out.
+const fullSql = `
+  SELECT profile_id AS profileId, toBool(1) AS member, identifiers, consent
+  FROM profiles_store FINAL
+  WHERE deleted = 0
+    AND profile_id IN (SELECT profile_id FROM segment_members WHERE segment_id = {id:String})`;
+
+const deltaSql = `
+  SELECT s.profile_id AS profileId, toBool(s.is_member) AS member, p.identifiers AS identifiers, p.consent AS consent
+  FROM (
+    SELECT profile_id, is_member FROM segment_members_store FINAL
+    WHERE segment_id = {id:String} AND changed_at >= {since:DateTime64(3, 'UTC')}
+      AND profile_id NOT IN (SELECT absorbed_profile_id FROM profile_aliases)
+  ) AS s
+  INNER JOIN (
+    SELECT profile_id, identifiers, consent FROM profiles_store FINAL
+    WHERE deleted = 0 AND profile_id IN (
+      SELECT profile_id FROM segment_members_store
+      WHERE segment_id = {id:String} AND changed_at >= {since:DateTime64(3, 'UTC')})
+  ) AS p ON p.profile_id = s.profile_id`;
 
 export function segmentExportRoutes(deps: SegmentExportDeps): (v1: FastifyInstance) => Promise<void> {
-  const pageSize = deps.pageSize ?? 20_000;
   return async (v1) => {
     v1.get('/segments/:id/members/export', requireScope('segment:read'), async (request, reply) => {
       const { id } = request.params as { id: string };
@@ -53,53 +65,17 @@ export function segmentExportRoutes(deps: SegmentExportDeps): (v1: FastifyInstan
       }
       const [clock] = await ch.query<{ t: string }>('SELECT toString(toUnixTimestamp64Milli(now64(3))) AS t');
       const asOf = Number(clock!.t);
-      const membersPage =
+      const chunks =
         since === undefined
-          ? `SELECT profile_id, toUInt8(1) AS is_member FROM segment_members
-             WHERE segment_id = {id:String} AND profile_id > {after:String}
-             ORDER BY profile_id LIMIT {limit:UInt32}`
-          : `SELECT profile_id, is_member FROM segment_members_store FINAL
-             WHERE segment_id = {id:String} AND profile_id > {after:String}
-               AND changed_at >= {since:DateTime64(3, 'UTC')}
-               AND profile_id NOT IN (SELECT absorbed_profile_id FROM profile_aliases)
-             ORDER BY profile_id LIMIT {limit:UInt32}`;
-      const sql = `
-        WITH page AS (${membersPage})
-        SELECT page.profile_id AS profile_id, page.is_member AS is_member,
-               p.identifiers AS identifiers, p.consent AS consent
-        FROM page
-        LEFT JOIN (
-          SELECT profile_id, identifiers, consent FROM profiles_store FINAL
-          WHERE profile_id IN (SELECT profile_id FROM page) AND deleted = 0
-        ) AS p ON p.profile_id = page.profile_id
-        ORDER BY profile_id
-        SETTINGS join_use_nulls = 0`;
-      async function* lines(): AsyncGenerator<string> {
-        let after = '';
+          ? ch.streamRows(fullSql, { id })
+          : ch.streamRows(deltaSql, { id, since: dateTime64Text(since) });
+      async function* lines(): AsyncGenerator<Buffer> {
         let total = 0;
-        for (;;) {
-          const rows = await ch.query<MemberRow>(sql, {
-            id,
-            after,
-            limit: pageSize,
-            ...(since === undefined ? {} : { since: dateTime64Text(since) }),
-          });
-          let chunk = '';
-          for (const row of rows)
-            chunk += `${JSON.stringify({
-              profileId: row.profile_id,
-              member: Number(row.is_member) === 1,
-              identifiers: row.identifiers,
-              consent: row.consent,
-            })}\n`;
-          total += rows.length;
-          if (rows.length < pageSize) {
-            yield `${chunk}${JSON.stringify({ complete: true, rows: total })}\n`;
-            return;
-          }
+        for await (const chunk of chunks) {
+          for (let at = chunk.indexOf(10); at >= 0; at = chunk.indexOf(10, at + 1)) total += 1;
           yield chunk;
-          after = rows[rows.length - 1]!.profile_id;
         }
+        yield Buffer.from(`${JSON.stringify({ complete: true, rows: total })}\n`);
       }
       return reply
         .header('content-type', 'application/x-ndjson')
