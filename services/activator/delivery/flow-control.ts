@@ -76,15 +76,19 @@ export class RateLimiter {
   }
 
   async acquire(signal: AbortSignal): Promise<void> {
+    const wait = this.reserve(this.now());
+    if (wait > 0) await sleepUnlessStopped(wait, signal);
+  }
+
+  /** Takes the next slot and says how long to wait for it (0: go now). */
+  reserve(now: number): number {
     const rate = this.rate;
-    if (rate === null || rate <= 0) return;
+    if (rate === null || rate <= 0) return 0;
     const interval = 1000 / rate;
-    const now = this.now();
     const burst = Math.max(interval, 1000);
     const slot = Math.max(this.nextSlot, now - burst + interval);
     this.nextSlot = slot + interval;
-    const wait = slot - now;
-    if (wait > 0) await sleepUnlessStopped(wait, signal);
+    return Math.max(0, slot - now);
   }
 }
 
