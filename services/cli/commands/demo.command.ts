@@ -7,6 +7,7 @@ import { formatDemoReport, PredictionsUnavailable, runDemo, type DemoProgress } 
 import type { BacktestReport } from '../../profile-materializer/predictions/backtest';
 import { registryUrl } from '../local/schema-registry';
 import { serviceUrl } from '../local/services';
+import { journeysCommand } from './journeys.command';
 import { callReadApi } from './read-api.client';
 
 /**
@@ -24,6 +25,8 @@ export interface DemoCommandOptions {
   readonly timeout: string;
   readonly progress: boolean;
   readonly json: boolean;
+  readonly journeys?: boolean;
+  readonly receiverPort: string;
 }
 
 export async function demoCommand(config: CliConfig, options: DemoCommandOptions): Promise<number> {
@@ -143,7 +146,21 @@ export function registerDemoCommand(
     .option('--timeout <seconds>', 'how long to wait for the pipeline to catch up', '300')
     .option('--no-progress', 'no progress bars')
     .option('--json', 'print the report as JSON', false)
+    .option(
+      '--journeys',
+      'instead: the three journeys (segments, a webhook destination, a mail tool that prints its mails)',
+    )
+    .option('--receiver-port <port>', 'with --journeys: port of the mail tool (0 = any free one)', '8090')
     .action(async (options: DemoCommandOptions) => {
+      if (options.journeys) {
+        const receiverPort = Number(options.receiverPort);
+        const waitSeconds = Number(options.timeout);
+        if (!Number.isInteger(receiverPort) || receiverPort < 0 || receiverPort > 65_535) {
+          process.stderr.write('kumiki demo: --receiver-port must be a port number (0 = any free one)\n');
+          return setExitCode(2);
+        }
+        return setExitCode(await journeysCommand(config(), { receiverPort, waitSeconds }));
+      }
       setExitCode(await demoCommand(config(), options));
     });
 }
