@@ -31,7 +31,7 @@ const receivers: Receiver[] = [];
 beforeAll(async () => {
   names = await createActivatorTopics(kafka);
   upstream = await UpstreamProducer.connect(kafka, names);
-  env = activatorEnv(names, { ACTIVATOR_AUTO_PAUSE_AFTER_MS: '3000', ACTIVATOR_MAX_ATTEMPTS: '1000' });
+  env = activatorEnv(names, { ACTIVATOR_AUTO_PAUSE_AFTER_MS: '3000', ACTIVATOR_MAX_ATTEMPTS: '1000', LOG_LEVEL: 'info' });
   activator = await startActivator(env);
 });
 
@@ -184,6 +184,9 @@ test('the test message is signed; a PATCH applies to the next delivery; destinat
     expect(patched.body.traits).toEqual(['first_name']);
 
     await activator.stop();
+    // A requested stop (SIGTERM) ends cleanly: workers commit what they delivered, exit code 0.
+    expect(await activator.process.exit).toEqual({ code: 0, signal: null });
+    expect(activator.process.output()).toMatch(/"msg":"service stopped"/);
     activator = await startActivator(env);
     const { body } = await activator.api<{ id: string; traits: string[]; secrets: unknown[] }>(
       'GET',
