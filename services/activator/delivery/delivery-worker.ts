@@ -49,6 +49,8 @@ export class DeliveryWorker {
   private partitionsTotal = 0;
   private partitionsMine = 0;
   private stopped = false;
+  /** Between a decision to stop or restart and the consumer's disconnect, kafkajs may still hand over batches: they are left alone. */
+  private suspended = false;
   private restarting: Promise<void> | undefined;
   private readonly logger: Logger;
 
@@ -134,6 +136,7 @@ export class DeliveryWorker {
     await consumer.connect();
     void consumer
       .run(async (batch, context) => {
+        if (this.stopped || this.suspended) return;
         const receivedAt = receivedNow();
         const room = this.scheduler.offer(batch.topic, batch.partition, batch.messages, batch.lastOffset, receivedAt);
         // Waiting for room (changes pile up behind a slow destination) keeps the group alive.
@@ -149,6 +152,7 @@ export class DeliveryWorker {
   }
 
   private async stopConsumer(): Promise<void> {
+    this.suspended = true;
     this.scheduler.reset();
     this.runtime.inFlight.cancelWaiting();
     this.runtime.sender.abortAll();
@@ -167,6 +171,7 @@ export class DeliveryWorker {
       );
       await this.stopConsumer();
       await sleep(1_000);
+      this.suspended = false;
       if (!this.stopped) await this.startConsumer();
     })()
       .catch((failure: unknown) => this.logger.error({ error: errorMessage(failure) }, 'restart failed'))

@@ -31,7 +31,11 @@ const receivers: Receiver[] = [];
 beforeAll(async () => {
   names = await createActivatorTopics(kafka);
   upstream = await UpstreamProducer.connect(kafka, names);
-  env = activatorEnv(names, { ACTIVATOR_AUTO_PAUSE_AFTER_MS: '3000', ACTIVATOR_MAX_ATTEMPTS: '1000', LOG_LEVEL: 'info' });
+  env = activatorEnv(names, {
+    ACTIVATOR_AUTO_PAUSE_AFTER_MS: '3000',
+    ACTIVATOR_MAX_ATTEMPTS: '1000',
+    LOG_LEVEL: 'info',
+  });
   activator = await startActivator(env);
 });
 
