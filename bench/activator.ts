@@ -60,6 +60,9 @@ async function main(): Promise<void> {
     destinations: `${run}.destinations`,
     deliveries: `${run}.deliveries`,
     dlq: `${run}.dlq`,
+    keys: `${run}.keys`,
+    audit: `${run}.audit`,
+    alerts: `${run}.alerts`,
   };
   const kafka = createKafkaClient({ brokers, clientId: run, logger });
   const admin = kafka.admin();
@@ -131,6 +134,10 @@ async function main(): Promise<void> {
       ACTIVATOR_DESTINATIONS_TOPIC: names.destinations,
       ACTIVATOR_DELIVERIES_TOPIC: names.deliveries,
       ACTIVATOR_DLQ_TOPIC: names.dlq,
+      // Every delivery of personal data is audited before it leaves, as in production.
+      ACCESS_KEYS_TOPIC: names.keys,
+      AUDIT_TOPIC: names.audit,
+      SECURITY_ALERTS_TOPIC: names.alerts,
       ACTIVATOR_GROUP_PREFIX: run,
       ACTIVATOR_ALLOW_PRIVATE_TARGETS: 'true',
       ACTIVATOR_CONCURRENCY: String(concurrency),

@@ -152,6 +152,8 @@ export interface Destination {
   lastExport: ExportState | null;
   /** Next offset of the destination's partition of kumiki.destinations.dlq that a dead-letter replay reads. */
   deadLetterCursor: number;
+  /** The key (holding pii:read) that created the destination or last changed it while it carries identifiers or personal traits; its deliveries and exports of personal data are attributed to this key in the audit trail. null when it carries none. */
+  grantedBy: DestinationGrant | null;
   /** Creation time, epoch milliseconds. */
   createdAt: number;
   /** Time of this version, epoch milliseconds. */
@@ -200,6 +202,18 @@ export interface ExportState {
   withheld: number;
   /** File written, or the URL it was handed to. */
   location: string;
+}
+
+/** The API key that let personal data flow to a destination. (Avro kumiki.v1.DestinationGrant) */
+export interface DestinationGrant {
+  /** Key id (admin-token for the credentials' admin token). */
+  keyId: string;
+  /** Name of the key. */
+  keyName: string;
+  /** Role of the key. */
+  role: string;
+  /** When it set up or last widened the destination, epoch milliseconds. */
+  at: number;
 }
 
 /** A change a destination refused for good (a 4xx other than 408 and 429) or that failed every attempt, with the answer and the original record, so it can be replayed. Value of kumiki.destinations.dlq, keyed by destination id. (Avro kumiki.v1.DestinationDeadLetter) */

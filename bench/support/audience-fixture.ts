@@ -1,5 +1,6 @@
 import Fastify from 'fastify';
 import type { Logger } from 'pino';
+import { type AccessDecision, FailedAuthThrottle, KeyCache } from '../../services/common/access';
 import type { ClickHouse } from '../../services/common/clickhouse/client-factory';
 import { readApiRoutes } from '../../services/profile-materializer/read-api.routes';
 import { createSegment } from '../../services/profile-materializer/segments/segment.repository';
@@ -41,16 +42,27 @@ export async function seedAudience(
   return { segmentId: segment.id, members: options.members };
 }
 
-/** The read API of a materializer over `ch`, in this process, on `port`. */
+/** The read API of a materializer over `ch`, in this process, on `port` (keys: `keys`, else the admin token only). */
 export async function serveReadApi(
   ch: ClickHouse,
-  options: { port: number; adminToken: string; logger: Logger },
+  options: {
+    port: number;
+    adminToken: string;
+    logger: Logger;
+    keys?: KeyCache;
+    onDecision?: (decision: AccessDecision) => Promise<void>;
+  },
 ): Promise<{ url: string; close(): Promise<void> }> {
   const app = Fastify();
   await app.register(
     readApiRoutes({
       clickhouse: () => ch,
-      adminToken: options.adminToken,
+      access: {
+        keys: options.keys ?? new KeyCache(),
+        adminToken: options.adminToken,
+        throttle: new FailedAuthThrottle({ maxFailures: 1_000, windowMs: 60_000, blockMs: 60_000 }),
+        ...(options.onDecision ? { onDecision: options.onDecision } : {}),
+      },
       logger: options.logger,
       limits: { maxExecutionSeconds: 30, maxResultRows: 10_000, maxMemoryBytes: 2_000_000_000 },
     }),

@@ -1,7 +1,8 @@
 import type { Destination } from '../../schemas';
-import { requireAdminToken } from '../common/admin-auth';
+import { piiKeyOf } from '../common/access';
+import { createApiAccess } from '../common/audit/api-access';
 import { errorMessage } from '../common/errors';
-import { createHttpServer } from '../common/http-server';
+import { createHttpServer, httpTls } from '../common/http-server';
 import { createKafkaConnection } from '../common/kafka/kafka-connection';
 import { createProducerConnection } from '../common/kafka/producer-connection';
 import { topics, type TopicSpec } from '../common/kafka/topics';
@@ -13,6 +14,7 @@ import { createActivatorMetrics } from './activator.metrics';
 import type { ActivatorConfig } from './config';
 import { noSubjectFilter } from './delivery/consent';
 import { DeadLetterReplay } from './delivery/dead-letter-replay';
+import { createDeliveryAudit, noDeliveryAudit } from './delivery/delivery-audit';
 import { createChangeDelivery } from './delivery/deliver-change';
 import { DeliveryLog } from './delivery/delivery-log';
 import { DeliveryWorker } from './delivery/delivery-worker';
@@ -36,6 +38,9 @@ export function activatorTopics(config: ActivatorConfig): TopicSpec[] {
     { ...topics.destinations, name: config.ACTIVATOR_DESTINATIONS_TOPIC },
     { ...topics.deliveryAttempts, name: config.ACTIVATOR_DELIVERIES_TOPIC },
     { ...topics.destinationDeadLetters, name: config.ACTIVATOR_DLQ_TOPIC },
+    { ...topics.accessKeys, name: config.ACCESS_KEYS_TOPIC },
+    { ...topics.audit, name: config.AUDIT_TOPIC },
+    { ...topics.securityAlerts, name: config.SECURITY_ALERTS_TOPIC },
   ];
 }
 
@@ -62,6 +67,18 @@ export function createActivatorService(config: ActivatorConfig, base: ServiceBas
   const admin = () => kafkaConnection.admin;
   const secrets = new SecretBox(config.KUMIKI_SECRETS_KEY);
   const readApi = new ReadApiClient(config.KUMIKI_READ_API_URL, config.KUMIKI_ADMIN_TOKEN);
+  const access = createApiAccess({
+    config,
+    service: 'activator',
+    groupIdPrefix: config.ACTIVATOR_GROUP_PREFIX,
+    kafka,
+    producer: () => producer.producer,
+    encode: (topic, value) => registry.codec.encode(topic, value),
+    logger,
+    metrics,
+    piiKey: piiKeyOf(config, config.KUMIKI_ADMIN_TOKEN),
+  });
+  const audit = access.auditing ? createDeliveryAudit(access.auditWriter) : noDeliveryAudit;
 
   const catalog = new DestinationCatalog({
     kafka,
@@ -111,6 +128,7 @@ export function createActivatorService(config: ActivatorConfig, base: ServiceBas
     logger,
     // Privacy seam: erased or suppressed people are withheld here once privacy requests exist.
     subjects: noSubjectFilter,
+    audit,
     policy: {
       initialDelayMs: config.ACTIVATOR_RETRY_INITIAL_MS,
       maxDelayMs: config.ACTIVATOR_RETRY_MAX_MS,
@@ -168,6 +186,7 @@ export function createActivatorService(config: ActivatorConfig, base: ServiceBas
     secrets,
     metrics: activatorMetrics,
     logger,
+    audit,
     settings: { allowPrivateTargets: config.ACTIVATOR_ALLOW_PRIVATE_TARGETS, timeoutMs: config.ACTIVATOR_TIMEOUT_MS },
   });
   const exportSchedule = new ExportScheduler({
@@ -192,10 +211,7 @@ export function createActivatorService(config: ActivatorConfig, base: ServiceBas
     store,
     log: deliveryLog,
     deadLetters,
-    // Access seam: `requireScope` from services/common/access/ replaces this line.
-    authorize: () => requireAdminToken(config.KUMIKI_ADMIN_TOKEN),
-    // Access seam: requires `pii:read` and writes the audit record once API keys exist.
-    authorizePersonalData: async () => undefined,
+    access: access.control,
     sendTest: (destination, webhookId) =>
       withRuntime(destination, (runtime) =>
         sendTestMessage(runtime, destination, webhookId, config.ACTIVATOR_TIMEOUT_MS),
@@ -217,9 +233,17 @@ export function createActivatorService(config: ActivatorConfig, base: ServiceBas
       logger,
       graceMs: config.SHUTDOWN_GRACE_MS,
       edge: (probe) =>
-        createHttpServer({ host: config.HTTP_HOST, port: config.HTTP_PORT, logger, metrics, probe, routes }),
+        createHttpServer({
+          host: config.HTTP_HOST,
+          port: config.HTTP_PORT,
+          logger,
+          metrics,
+          probe,
+          routes,
+          ...httpTls(config),
+        }),
     },
-    [kafkaConnection, registry, producer, catalog, profiles, deliveryLog, workers, exportSchedule],
+    [kafkaConnection, registry, producer, access.keyFollower, catalog, profiles, deliveryLog, workers, exportSchedule],
   );
   return { service };
 }

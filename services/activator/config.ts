@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { accessEnvShape } from '../common/access/access-config';
 import { commonEnvShape, env, parseConfig, type Env } from '../common/config';
 import { topics } from '../common/kafka/topics';
 
@@ -7,13 +8,17 @@ const purposeName = /^[a-z][a-z0-9_-]{0,63}$/;
 
 export const activatorEnv = z.object({
   ...commonEnvShape,
+  ...accessEnvShape,
   HTTP_HOST: env.host(),
   HTTP_PORT: env.port(8084),
   /** Local state; scheduled exports may only write under `<KUMIKI_HOME>/exports` unless ACTIVATOR_EXPORT_ROOT says otherwise. */
   KUMIKI_HOME: z.string().min(1).default('.kumiki'),
-  /** Bearer token of the destinations API (the same admin token as the read API); made by `kumiki up`. */
+  /**
+   * The credentials' admin token: valid as an `admin` key on the destinations API (like the read
+   * API's), and how the activator reads segments from the read API. Made by `kumiki up`.
+   */
   KUMIKI_ADMIN_TOKEN: z
-    .string({ message: 'is required (the destinations API Bearer token)' })
+    .string({ message: 'is required (the admin token of the read API and the destinations API)' })
     .min(16, 'must be at least 16 characters'),
   /**
    * Key that encrypts destinations' signing secrets at rest (AES-256-GCM): 32 bytes, base64.

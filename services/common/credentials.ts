@@ -70,6 +70,7 @@ export async function loadOrCreateKeyFile(file: string, encoding: 'hex' | 'base6
  */
 export async function loadOrCreateSecretsKey(file: string): Promise<string> {
   const key = await loadOrCreateKeyFile(file, 'base64');
-  if (Buffer.from(key, 'base64').length !== 32) throw new InvalidInputError(`${file} must hold 32 bytes in base64`, { file });
+  if (Buffer.from(key, 'base64').length !== 32)
+    throw new InvalidInputError(`${file} must hold 32 bytes in base64`, { file });
   return key;
 }

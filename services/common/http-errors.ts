@@ -1,4 +1,3 @@
-import type { FastifyReply } from 'fastify';
 import { ApiError } from './error-codes';
 import { DependencyUnavailableError } from './errors';
 
@@ -15,10 +14,4 @@ export function toApiError(error: unknown): ApiError {
   if (status === 400 || status === 415) return new ApiError('KUMIKI_MALFORMED_JSON', (error as Error).message);
   if (status === 413) return new ApiError('KUMIKI_PAYLOAD_TOO_LARGE', (error as Error).message);
   return new ApiError('KUMIKI_INTERNAL', 'internal error');
-}
-
-/** Answers `{ code, message, field? }` with the code's status (and Retry-After where it has one). */
-export function sendApiError(reply: FastifyReply, error: ApiError): FastifyReply {
-  if (error.retryAfterSeconds !== undefined) void reply.header('retry-after', String(error.retryAfterSeconds));
-  return reply.code(error.status).send(error.body());
 }

@@ -2,20 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import { Service, type Component } from '../common/lifecycle';
 import type { ServiceBase } from '../common/service-base';
 import { createHttpServer, httpTls } from '../common/http-server';
-import {
-  createKeyFollower,
-  FailedAuthThrottle,
-  KeyCache,
-  keysRoutes,
-  detectionSettings,
-  piiKeyOf,
-  throttleSettings,
-  type AccessDecision,
-} from '../common/access';
-import { auditFieldsOf } from '../common/audit/audit-record';
-import { AuditWriter } from '../common/audit/audit-writer';
-import { createSecurityAlerts } from '../common/audit/security-alerts';
-import type { AuditRecord } from '../../schemas';
+import { keysRoutes, piiKeyOf } from '../common/access';
+import { createApiAccess } from '../common/audit/api-access';
 import { createAuditSink } from './audit/audit-log.sink';
 import { auditRoutes } from './audit/audit.routes';
 import { createKafkaConnection } from '../common/kafka/kafka-connection';
@@ -240,36 +228,17 @@ export function createMaterializerService(
     clickhouse: () => clickhouse.clickhouse,
     codec: () => registry.codec,
   });
-  const keys = new KeyCache();
-  const keyFollower = createKeyFollower({
-    kafka,
-    topic: config.ACCESS_KEYS_TOPIC,
-    cache: keys,
-    logger,
-    groupIdPrefix: config.MATERIALIZER_GROUP_ID,
-  });
-  const auditWriter = new AuditWriter({
-    producer: () => producer.producer,
-    topic: config.AUDIT_TOPIC,
-    encode: (topic: string, value: AuditRecord) => registry.codec.encode(topic, value),
+  const access = createApiAccess({
+    config,
     service: 'profile-materializer',
-    logger,
-    lingerMs: config.AUDIT_LINGER_MS,
-  });
-  const alerts = createSecurityAlerts({
+    groupIdPrefix: config.MATERIALIZER_GROUP_ID,
+    kafka,
     producer: () => producer.producer,
-    topic: config.SECURITY_ALERTS_TOPIC,
     encode: (topic, value) => registry.codec.encode(topic, value),
     logger,
     metrics,
-    service: 'profile-materializer',
-    settings: detectionSettings(config),
+    piiKey,
   });
-  const audit = async (decision: AccessDecision): Promise<void> => {
-    alerts.observe(decision);
-    if (config.AUDIT_ENABLED)
-      await auditWriter.append(auditFieldsOf(decision, { service: 'profile-materializer', piiKey }));
-  };
   const auditSink = createAuditSink({
     kafka,
     clickhouse: () => clickhouse.clickhouse,
@@ -285,15 +254,10 @@ export function createMaterializerService(
     keys: keysRoutes({
       producer: () => producer.producer,
       topic: config.ACCESS_KEYS_TOPIC,
-      cache: keys,
+      cache: access.keys,
       rotationGraceMs: config.KEY_ROTATION_GRACE_MS,
     }),
-    access: {
-      keys,
-      adminToken: config.KUMIKI_ADMIN_TOKEN,
-      throttle: new FailedAuthThrottle(throttleSettings(config)),
-      onDecision: audit,
-    },
+    access: access.control,
     logger,
     limits: {
       maxExecutionSeconds: config.SQL_MAX_EXECUTION_SECONDS,
@@ -330,7 +294,7 @@ export function createMaterializerService(
       rfmSettingsWriter,
       masking,
       producer,
-      keyFollower,
+      access.keyFollower,
       auditSink,
       rfmSnapshots,
       segments,

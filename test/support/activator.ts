@@ -1,11 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { AuditRecord } from '../../schemas';
+import { type ApiKeyRecord, newKeyId, newSecret, publishKey, type Role, sha256Hex } from '../../services/common/access';
 import type { KafkaClient } from '../../services/common/kafka/client';
+import { AvroCodec, SchemaRegistryClient } from '../../services/common/registry';
 import { topics } from '../../services/common/kafka/topics';
 import { freePort } from './ports';
 import { spawnService, waitUntilAnswering, type ServiceProcess } from './service-process';
-import { uniqueName } from './stack-env';
+import { testStack, uniqueName } from './stack-env';
 
 /**
  * What activator tests share: real HTTP receivers on this machine, a fresh set of topics, the
@@ -84,6 +87,10 @@ export interface ActivatorTopics {
   readonly destinations: string;
   readonly deliveries: string;
   readonly dlq: string;
+  /** Access: the key topic the activator follows, where it audits, where alerts go. */
+  readonly keys: string;
+  readonly audit: string;
+  readonly alerts: string;
 }
 
 /** Fresh topics for one test: the activator's inputs (3 partitions each) and its own. */
@@ -95,6 +102,9 @@ export async function createActivatorTopics(kafka: KafkaClient, partitions = 3):
     destinations: `${prefix}.destinations`,
     deliveries: `${prefix}.deliveries`,
     dlq: `${prefix}.dlq`,
+    keys: `${prefix}.keys`,
+    audit: `${prefix}.audit`,
+    alerts: `${prefix}.alerts`,
   };
   const admin = kafka.admin();
   await admin.connect();
@@ -104,6 +114,9 @@ export async function createActivatorTopics(kafka: KafkaClient, partitions = 3):
     { ...topics.destinations, name: names.destinations },
     { ...topics.deliveryAttempts, name: names.deliveries, partitions },
     { ...topics.destinationDeadLetters, name: names.dlq, partitions },
+    { ...topics.accessKeys, name: names.keys },
+    { ...topics.audit, name: names.audit, partitions: 1 },
+    { ...topics.securityAlerts, name: names.alerts },
   ]);
   await admin.disconnect();
   return names;
@@ -114,11 +127,12 @@ export const testAdminToken = 'test-admin-token-0123456789';
 export interface RunningActivator {
   readonly url: string;
   readonly process: ServiceProcess;
-  /** A call to the destinations API with the admin token. */
+  /** A call to the destinations API with the admin token, or `token` (null: no Authorization). */
   api<T = Record<string, unknown>>(
     method: string,
     pathname: string,
     body?: unknown,
+    token?: string | null,
   ): Promise<{ status: number; body: T }>;
   stop(): Promise<void>;
 }
@@ -134,6 +148,9 @@ export function activatorEnv(names: ActivatorTopics, overrides: Record<string, s
     ACTIVATOR_DESTINATIONS_TOPIC: names.destinations,
     ACTIVATOR_DELIVERIES_TOPIC: names.deliveries,
     ACTIVATOR_DLQ_TOPIC: names.dlq,
+    ACCESS_KEYS_TOPIC: names.keys,
+    AUDIT_TOPIC: names.audit,
+    SECURITY_ALERTS_TOPIC: names.alerts,
     ACTIVATOR_GROUP_PREFIX: uniqueName('act-group'),
     ACTIVATOR_ALLOW_PRIVATE_TARGETS: 'true',
     ACTIVATOR_RETRY_INITIAL_MS: '200',
@@ -152,11 +169,12 @@ export async function startActivator(env: Record<string, string>): Promise<Runni
   return {
     url,
     process,
-    async api<T>(method: string, pathname: string, body?: unknown) {
+    async api<T>(method: string, pathname: string, body?: unknown, token?: string | null) {
+      const bearer = token === undefined ? (env.KUMIKI_ADMIN_TOKEN ?? testAdminToken) : token;
       const response = await fetch(`${url}${pathname}`, {
         method,
         headers: {
-          authorization: `Bearer ${env.KUMIKI_ADMIN_TOKEN ?? testAdminToken}`,
+          ...(bearer === null ? {} : { authorization: `Bearer ${bearer}` }),
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
@@ -169,3 +187,56 @@ export async function startActivator(env: Record<string, string>): Promise<Runni
 }
 
 export { profileUpdate, segmentChange, UpstreamProducer } from '../../bench/support/upstream';
+
+/** A key of `role` as `kumiki keys create` makes one: its record (hashes only) and its secret. */
+export function testKey(role: Role): { record: ApiKeyRecord; secret: string } {
+  const id = newKeyId();
+  const secret = newSecret(id);
+  return {
+    secret,
+    record: {
+      id,
+      name: `${role} test key`,
+      role,
+      secretHashes: [{ sha256: sha256Hex(secret), validUntil: null }],
+      createdAt: Date.now(),
+      expiresAt: null,
+      revokedAt: null,
+    },
+  };
+}
+
+/** A key of `role` on a key topic (the activator's); its id and secret come back. */
+export async function publishTestKey(
+  kafka: KafkaClient,
+  topic: string,
+  role: Role,
+): Promise<{ id: string; secret: string }> {
+  const { record, secret } = testKey(role);
+  const producer = kafka.producer();
+  await producer.connect();
+  try {
+    await publishKey(producer, topic, record);
+  } finally {
+    await producer.disconnect();
+  }
+  return { id: record.id, secret };
+}
+
+/** Every AuditRecord on `topic`, decoded, as they arrive (the array fills while the test runs). */
+export async function followAudit(
+  kafka: KafkaClient,
+  topic: string,
+): Promise<{ records: AuditRecord[]; stop(): Promise<void> }> {
+  const codec = new AvroCodec(new SchemaRegistryClient({ url: testStack().registryUrl }));
+  const consumer = kafka.consumer({ groupId: uniqueName('audit-reader'), topics: [topic], fromBeginning: true });
+  const records: AuditRecord[] = [];
+  await consumer.connect();
+  void consumer.run(async (batch, context) => {
+    for (const m of batch.messages) {
+      records.push((await codec.decode<AuditRecord>(m.value!)).value);
+      context.resolveOffset(m.offset);
+    }
+  });
+  return { records, stop: () => consumer.disconnect() };
+}

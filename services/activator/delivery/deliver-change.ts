@@ -9,6 +9,7 @@ import type { AvroCodec } from '../../common/registry/avro-codec';
 import type { DestinationMetrics } from '../activator.metrics';
 import type { ProfileTable } from '../profiles/profile-table';
 import { consentVerdict, type SubjectFilter } from './consent';
+import type { DeliveryAudit } from './delivery-audit';
 import type { DeliveryJob } from './delivery-scheduler';
 import type { DeliveryLog } from './delivery-log';
 import { type RateLimiter, type Semaphore, sleepUnlessStopped, StoppedError } from './flow-control';
@@ -23,8 +24,8 @@ import type { WebhookResponse, WebhookSender } from './webhook-sender';
  *
  *   decode → subscribed? → profile table caught up → consent → payload → attempts
  *
- * Each attempt re-checks consent, passes the rate limiter and the in-flight bound, is signed
- * with the time of the attempt and logged. The outcome is one of: delivered; skipped (not an
+ * Each attempt re-checks consent, is audited when it carries personal data, passes the rate
+ * limiter and the in-flight bound, is signed with the time of the attempt and logged. The outcome is one of: delivered; skipped (not an
  * event or segment the destination takes); withheld (no consent, unknown or withheld person);
  * dead-lettered (refused for good, every attempt failed, or undecodable), written to the
  * destinations' DLQ before the change counts as finished. Nothing else finishes a change: a
@@ -49,6 +50,8 @@ export interface ChangeDeliveryDeps {
   readonly log: Pick<DeliveryLog, 'record'>;
   readonly logger: Logger;
   readonly subjects: SubjectFilter;
+  /** Records each attempt that carries personal data before it leaves (delivery-audit.ts). */
+  readonly audit: DeliveryAudit;
   readonly policy: RetryPolicy;
   readonly timeoutMs: number;
   readonly topics: { readonly changes: string; readonly dlq: string };
@@ -213,6 +216,13 @@ export function createChangeDelivery(
         return 'withheld';
       }
       body ??= JSON.stringify(change.render(profile!, current));
+      const url = new URL(current.url!);
+      await deps.audit(current, {
+        action: `DELIVER ${change.eventType}`,
+        target: url.host,
+        profileIds: [change.profileId],
+        rows: 1,
+      });
       // The slot first: only requests about to go wait on the rate limiter (few timers, whatever the backlog).
       const release = await runtime.inFlight.acquire(signal);
       let response: WebhookResponse;
@@ -222,7 +232,7 @@ export function createChangeDelivery(
         sentAt = now();
         const timestamp = Math.floor(sentAt / 1000);
         response = await runtime.sender.send({
-          url: new URL(current.url!),
+          url,
           headers: {
             'content-type': 'application/json',
             'user-agent': 'kumiki-activator',

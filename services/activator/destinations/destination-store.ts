@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import path from 'node:path';
-import type { Destination, DestinationSecret, ExportSettings } from '../../../schemas';
+import type { Destination, DestinationGrant, DestinationSecret, ExportSettings } from '../../../schemas';
 import { ApiError } from '../../common/error-codes';
 import type { KafkaAdmin } from '../../common/kafka/client';
 import { checkTarget } from '../delivery/target-guard';
@@ -8,6 +8,9 @@ import { newWebhookSecret } from '../delivery/webhook-signature';
 import { topicsOf, type CreateDestinationBody, type PatchDestinationBody } from './destination';
 import type { DestinationCatalog } from './destination-catalog';
 import type { SecretBox } from './secret-box';
+
+/** Checks a destination about to be written; answers the key that lets personal data flow to it. */
+export type Authorize = (destination: Destination) => Promise<DestinationGrant | null>;
 
 export interface DestinationStoreDeps {
   readonly catalog: Pick<DestinationCatalog, 'get' | 'all' | 'write'>;
@@ -57,10 +60,13 @@ export class DestinationStore {
     return found;
   }
 
-  /** `authorize` sees the destination once validated, before anything is written. */
+  /**
+   * `authorize` sees the destination first, before it is validated or anything is written: it
+   * refuses, or names the key that lets personal data flow to it (`grantedBy`; null when none).
+   */
   async create(
     body: CreateDestinationBody,
-    authorize: (destination: Destination) => Promise<void> = async () => undefined,
+    authorize: Authorize = async () => null,
   ): Promise<{ destination: Destination; secret: string }> {
     const id = `dst_${randomBytes(9).toString('base64url').replace(/[-_]/g, 'x')}`;
     const at = this.now();
@@ -84,23 +90,20 @@ export class DestinationStore {
       export: body.type === 'export' ? this.exportSettings(body.export) : null,
       lastExport: null,
       deadLetterCursor: 0,
+      grantedBy: null,
       createdAt: at,
       updatedAt: at,
       revision: randomUUID(),
     };
+    destination.grantedBy = await authorize(destination);
     await this.validate(destination);
-    await authorize(destination);
     // Every change after this moment is delivered: the group starts at the topics' ends.
     await this.positionGroup(destination, async (topic) => this.deps.admin().endOffsets(topic));
     await this.deps.catalog.write(id, destination);
     return { destination, secret };
   }
 
-  async patch(
-    id: string,
-    body: PatchDestinationBody,
-    authorize: (destination: Destination) => Promise<void> = async () => undefined,
-  ): Promise<Destination> {
+  async patch(id: string, body: PatchDestinationBody, authorize: Authorize = async () => null): Promise<Destination> {
     const current = this.get(id);
     const next: Destination = {
       ...current,
@@ -114,8 +117,8 @@ export class DestinationStore {
       ...(body.rateLimit !== undefined ? { rateLimit: body.rateLimit } : {}),
       ...(body.export !== undefined && current.type === 'export' ? { export: this.exportSettings(body.export) } : {}),
     };
+    next.grantedBy = await authorize(next);
     await this.validate(next);
-    await authorize(next);
     const before = this.topics(current);
     const after = this.topics(next);
     if (before.join() !== after.join()) {

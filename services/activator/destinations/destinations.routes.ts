@@ -1,14 +1,22 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest, HTTPMethods, RouteHandlerMethod } from 'fastify';
-import type { Destination } from '../../../schemas';
+import type { Destination, DestinationGrant } from '../../../schemas';
+import {
+  type AccessControlOptions,
+  auditDetails,
+  installAccessControl,
+  principalOf,
+  requireScope,
+  sendApiError,
+} from '../../common/access';
 import { ApiError } from '../../common/error-codes';
-import { sendApiError, toApiError } from '../../common/http-errors';
+import { toApiError } from '../../common/http-errors';
 import type { Logger } from '../../common/logger';
 import type { DeliveryLog } from '../delivery/delivery-log';
 import type { DeadLetterReplay, ReplayReport } from '../delivery/dead-letter-replay';
 import { carriesPersonalData, createDestinationBody, parseBody, patchDestinationBody, toView } from './destination';
 import type { DestinationStore } from './destination-store';
-import { destinationRouteScopes, type DestinationRoute, type DestinationScope } from './route-scopes';
+import { destinationRouteScopes, type DestinationRoute } from './route-scopes';
 
 export interface TestResult {
   readonly delivered: boolean;
@@ -22,14 +30,8 @@ export interface DestinationRoutesDeps {
   readonly store: DestinationStore;
   readonly log: Pick<DeliveryLog, 'latest'>;
   readonly deadLetters: Pick<DeadLetterReplay, 'list'>;
-  /** The Fastify hook that lets a request through only with `scope`. */
-  readonly authorize: (scope: DestinationScope) => (request: FastifyRequest) => Promise<void>;
-  /**
-   * Access seam: called when a destination that carries personal data (identifiers, traits, an
-   * export) is created or widened. With API keys it requires `pii:read` of the caller and writes
-   * the audit record (services/common/access/); until then the admin token holds every scope.
-   */
-  readonly authorizePersonalData: (request: FastifyRequest, destination: Destination) => Promise<void>;
+  /** Keys, the admin token, throttling and the audit of every call (common/access). */
+  readonly access: AccessControlOptions;
   readonly sendTest: (destination: Destination, webhookId: string) => Promise<TestResult>;
   readonly replayDeadLetters: (destination: Destination, limit: number) => Promise<ReplayReport>;
   readonly runExport: (destination: Destination) => Promise<object>;
@@ -37,21 +39,62 @@ export interface DestinationRoutesDeps {
 }
 
 /**
+ * Who may let personal data flow to a destination: creating one that carries identifiers or
+ * personal traits (or an export, whose files hold hashed identifiers), or changing one that
+ * does, needs `pii:read` besides `destination:write`. The call's audit record names the
+ * destination and the fields; the key becomes the destination's `grantedBy`, to which its
+ * deliveries of personal data are attributed.
+ */
+function grantPersonalData(request: FastifyRequest, destination: Destination): DestinationGrant | null {
+  const fields = [
+    ...destination.identifiers.map((type) => `identifier:${type}`),
+    ...destination.traits.map((key) => `trait:${key}`),
+  ];
+  const audit = auditDetails(request);
+  audit.resource = `destination:${destination.id}${fields.length > 0 ? ` ${fields.join(',')}` : ''}`;
+  if (!carriesPersonalData(destination)) return null;
+  const principal = principalOf(request);
+  if (!principal.scopes.has('pii:read'))
+    throw new ApiError(
+      'KUMIKI_FORBIDDEN',
+      `API key ${principal.keyId} (role ${principal.role}) lacks scope pii:read, which a destination carrying personal data needs (${
+        destination.type === 'export' ? 'an export of hashed identifiers' : fields.join(', ')
+      })`,
+    );
+  return { keyId: principal.keyId, keyName: principal.keyName, role: principal.role, at: Date.now() };
+}
+
+/**
  * The destinations API (DESIGN.md, "Destinations"): `/v1/destinations` and the actions on one.
  * Errors are `{ code, message, field? }`. Secrets are shown once, when made (creation, rotation).
+ * Every route needs its scope (route-scopes.ts) and every call is audited.
  */
 export function destinationRoutes(deps: DestinationRoutesDeps): (app: FastifyInstance) => Promise<void> {
   const logger = deps.logger.child({ component: 'destinations-api' });
   return async (app) => {
+    await app.register(async (v1) => routesIn(v1));
+  };
+
+  async function routesIn(app: FastifyInstance): Promise<void> {
+    installAccessControl(app, deps.access);
     app.setErrorHandler(async (error, request, reply) => {
       const apiError = toApiError(error);
       if (apiError.code === 'KUMIKI_INTERNAL') logger.error({ err: error, url: request.url }, 'request failed');
-      return sendApiError(reply, apiError);
+      return sendApiError(request, reply, apiError);
     });
 
     const route = (name: DestinationRoute, handler: RouteHandlerMethod): void => {
       const [method, url] = name.split(' ') as [HTTPMethods, string];
-      app.route({ method, url, onRequest: deps.authorize(destinationRouteScopes[name]), handler });
+      app.route({
+        method,
+        url,
+        ...requireScope(destinationRouteScopes[name]),
+        preHandler: async (request) => {
+          const { id } = (request.params ?? {}) as { id?: string };
+          auditDetails(request).resource = id === undefined ? 'destinations' : `destination:${id}`;
+        },
+        handler,
+      });
     };
     const idOf = (request: FastifyRequest): string => (request.params as { id: string }).id;
     const limitOf = (request: FastifyRequest, fallback: number, max: number): number => {
@@ -65,9 +108,7 @@ export function destinationRoutes(deps: DestinationRoutesDeps): (app: FastifyIns
 
     route('POST /v1/destinations', async (request, reply) => {
       const body = parseBody(createDestinationBody, request.body);
-      const { destination, secret } = await deps.store.create(body, (made) =>
-        carriesPersonalData(made) ? deps.authorizePersonalData(request, made) : Promise.resolve(),
-      );
+      const { destination, secret } = await deps.store.create(body, async (made) => grantPersonalData(request, made));
       logger.info({ destination: destination.id, type: destination.type }, 'destination created');
       return reply.code(201).send({ ...toView(destination), secret });
     });
@@ -78,11 +119,7 @@ export function destinationRoutes(deps: DestinationRoutesDeps): (app: FastifyIns
 
     route('PATCH /v1/destinations/:id', async (request) => {
       const body = parseBody(patchDestinationBody, request.body);
-      return toView(
-        await deps.store.patch(idOf(request), body, (made) =>
-          carriesPersonalData(made) ? deps.authorizePersonalData(request, made) : Promise.resolve(),
-        ),
-      );
+      return toView(await deps.store.patch(idOf(request), body, async (made) => grantPersonalData(request, made)));
     });
 
     route('DELETE /v1/destinations/:id', async (request, reply) => {
@@ -181,5 +218,5 @@ export function destinationRoutes(deps: DestinationRoutesDeps): (app: FastifyIns
         throw new ApiError('KUMIKI_DESTINATION_CONFLICT', 'only export destinations export; webhooks deliver changes');
       return deps.runExport(destination);
     });
-  };
+  }
 }

@@ -1,7 +1,7 @@
 /**
- * The scope each route of the destinations API needs, in one table (DESIGN.md, "Access"). Today
- * every route takes the admin Bearer token, which holds every scope; with API keys the same
- * table feeds `requireScope` (services/common/access/), and nothing else changes.
+ * The scope each route of the destinations API needs, in one table (DESIGN.md, "Access"), fed to
+ * `requireScope` (services/common/access/). Setting up a destination that carries personal data
+ * needs `pii:read` as well (destinations.routes.ts).
  */
 export type DestinationScope = 'destination:read' | 'destination:write';
 

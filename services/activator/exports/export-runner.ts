@@ -12,6 +12,7 @@ import { errorMessage } from '../../common/errors';
 import type { Logger } from '../../common/logger';
 import type { ActivatorMetrics } from '../activator.metrics';
 import { consentVerdict } from '../delivery/consent';
+import type { DeliveryAudit } from '../delivery/delivery-audit';
 import { secretKey } from '../delivery/webhook-signature';
 import { WebhookSender } from '../delivery/webhook-sender';
 import type { DestinationStore } from '../destinations/destination-store';
@@ -25,6 +26,8 @@ export interface ExportRunnerDeps {
   readonly secrets: SecretBox;
   readonly metrics: ActivatorMetrics;
   readonly logger: Logger;
+  /** Records each export before its file is handed over (delivery-audit.ts). */
+  readonly audit: DeliveryAudit;
   readonly settings: { readonly allowPrivateTargets: boolean; readonly timeoutMs: number };
   readonly now?: () => number;
 }
@@ -129,6 +132,17 @@ export class ExportRunner {
       );
     }
 
+    try {
+      await this.deps.audit(destination, {
+        action: `EXPORT segment:${segment}`,
+        target: settings.directory ?? new URL(destination.url!).host,
+        profileIds: [],
+        rows: counts.rows,
+      });
+    } catch (error) {
+      await fs.promises.rm(partial, { force: true });
+      throw error;
+    }
     let location: string;
     let status: number | undefined;
     if (settings.directory !== null) {

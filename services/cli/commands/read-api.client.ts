@@ -26,6 +26,7 @@ export function callReadApi<T>(
     method,
     pathname,
     body,
+    answer,
   );
 }
 
@@ -53,6 +54,7 @@ async function callAdminApi<T>(
   method: string,
   pathname: string,
   body?: unknown,
+  answer: 'json' | 'text' = 'json',
 ): Promise<ReadApiResult<T>> {
   const token = config.adminToken ?? (await readCredentials(config.paths.credentials))?.adminToken;
   if (!token)

@@ -4,18 +4,22 @@ import os from 'node:os';
 import path from 'node:path';
 import { Webhook } from 'standardwebhooks';
 import { seedAudience, serveReadApi } from '../../../bench/support/audience-fixture';
+import { type AccessDecision, KeyCache } from '../../../services/common/access';
 import type { ClickHouse } from '../../../services/common/clickhouse/client-factory';
 import {
   activatorEnv,
   createActivatorTopics,
+  followAudit,
   startActivator,
   startReceiver,
   testAdminToken,
+  testKey,
   type RunningActivator,
 } from '../../support/activator';
 import { testKafka } from '../../support/kafka';
 import { freePort } from '../../support/ports';
 import { withServiceLogsOnFailure } from '../../support/service-process';
+import { waitFor } from '../../support/wait-for';
 import { embeddedHome, freshDatabase, quietLogger } from '../profile-materializer/materializer-test-env';
 
 /**
@@ -29,6 +33,10 @@ let readApi: { url: string; close(): Promise<void> };
 let activator: RunningActivator;
 let exportRoot: string;
 let segmentId: string;
+let audit: Awaited<ReturnType<typeof followAudit>>;
+const readApiKeys = new KeyCache();
+const decisions: AccessDecision[] = [];
+const keys = { analyst: testKey('analyst'), privacy: testKey('privacy-officer'), admin: testKey('admin') };
 
 beforeAll(async () => {
   ch = await freshDatabase(embeddedHome('exports'));
@@ -45,9 +53,19 @@ beforeAll(async () => {
      ({s:String}, 'p-none', 1, now64(3), toDateTime64('2026-01-01 00:00:00', 3, 'UTC'), 1)`,
     { s: segmentId },
   );
-  readApi = await serveReadApi(ch, { port: await freePort(), adminToken: testAdminToken, logger: quietLogger });
+  for (const key of Object.values(keys)) readApiKeys.put(key.record);
+  readApi = await serveReadApi(ch, {
+    port: await freePort(),
+    adminToken: testAdminToken,
+    logger: quietLogger,
+    keys: readApiKeys,
+    onDecision: async (decision) => {
+      decisions.push(decision);
+    },
+  });
   exportRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'kumiki-exports-'));
   const names = await createActivatorTopics(kafka);
+  audit = await followAudit(kafka, names.audit);
   activator = await startActivator(
     activatorEnv(names, { KUMIKI_READ_API_URL: readApi.url, ACTIVATOR_EXPORT_ROOT: exportRoot }),
   );
@@ -55,6 +73,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await activator?.stop();
+  await audit?.stop();
   await readApi?.close();
   await ch?.close();
 });
@@ -97,6 +116,19 @@ test('a full CSV export holds the hashed identifiers of every consenting member,
     const expectedRows = emails.map((_, i) => `${expected[i]},${expected[emails.length + i]}`);
     expect(rows.sort()).toEqual(expectedRows.sort());
     expect((fs.statSync(file).mode & 0o777).toString(8)).toBe('600');
+    // Written to kumiki.audit before the file was moved into place, attributed to the key that set it up.
+    await waitFor(() =>
+      expect(audit.records.filter((r) => r.resource === `destination:${id}`)).toContainEqual(
+        expect.objectContaining({
+          service: 'activator',
+          keyId: 'admin-token',
+          action: `EXPORT segment:${segmentId}`,
+          source: path.join(exportRoot, 'ads'),
+          rows: 28,
+          piiReturned: true,
+        }),
+      ),
+    );
   }));
 
 test('a delta export after a full one holds only what changed since, as add and remove', () =>
@@ -181,4 +213,59 @@ test('an export of an unknown segment is refused at creation', () =>
       export: { directory: '../../etc' },
     });
     expect([outside.status, outside.body.field]).toEqual([400, 'export.directory']);
+  }));
+
+test('the members export needs segment:read, and pii:read unless identifiers=false; each read is audited', () =>
+  withServiceLogsOnFailure(async () => {
+    const exportOf = async (key: { secret: string }, query = '') => {
+      const response = await fetch(`${readApi.url}/v1/segments/${segmentId}/members/export${query}`, {
+        headers: { authorization: `Bearer ${key.secret}` },
+      });
+      return { status: response.status, text: await response.text() };
+    };
+    decisions.length = 0;
+    const [count] = await ch.query<{ n: string }>(
+      'SELECT count() AS n FROM segment_members WHERE segment_id = {s:String}',
+      { s: segmentId },
+    );
+    const members = Number(count!.n);
+    expect(members).toBeGreaterThan(25);
+    // An analyst reads segments but not personal data; a privacy officer the reverse.
+    const refused = await exportOf(keys.analyst);
+    expect(refused.status).toBe(403);
+    expect(JSON.parse(refused.text)).toMatchObject({
+      code: 'KUMIKI_FORBIDDEN',
+      message: expect.stringContaining('pii:read'),
+    });
+    const noSegmentRead = await exportOf(keys.privacy);
+    expect(noSegmentRead.status).toBe(403);
+    expect(JSON.parse(noSegmentRead.text).message).toContain('segment:read');
+
+    const pseudonymous = await exportOf(keys.analyst, '?identifiers=false');
+    expect(pseudonymous.status).toBe(200);
+    const lines = pseudonymous.text
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.at(-1)).toEqual({ complete: true, rows: lines.length - 1 });
+    expect(lines.slice(0, -1).every((l) => Array.isArray(l.identifiers) && l.identifiers.length === 0)).toBe(true);
+    expect(lines.slice(0, -1).map((l) => l.profileId)).toContain('p-odd');
+
+    const full = await exportOf(keys.admin);
+    expect(full.status).toBe(200);
+    expect(full.text).toContain('"email:user2@example.com"');
+
+    const audited = decisions.map((d) => ({
+      key: d.principal?.keyId ?? d.claimed?.id,
+      status: d.status,
+      resource: d.details.resource,
+      pii: d.details.piiReturned ?? false,
+      rows: d.details.rows,
+    }));
+    expect(audited).toEqual([
+      { key: keys.analyst.record.id, status: 403, resource: `segment:${segmentId}`, pii: false, rows: undefined },
+      { key: keys.privacy.record.id, status: 403, resource: undefined, pii: false, rows: undefined },
+      { key: keys.analyst.record.id, status: 200, resource: `segment:${segmentId}`, pii: false, rows: members },
+      { key: keys.admin.record.id, status: 200, resource: `segment:${segmentId}`, pii: true, rows: members },
+    ]);
   }));

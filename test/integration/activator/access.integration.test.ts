@@ -1,0 +1,210 @@
+import { destinationRouteScopes } from '../../../services/activator/destinations/route-scopes';
+import {
+  activatorEnv,
+  createActivatorTopics,
+  followAudit,
+  profileUpdate,
+  publishTestKey,
+  segmentChange,
+  startActivator,
+  startReceiver,
+  UpstreamProducer,
+  type ActivatorTopics,
+  type Receiver,
+  type RunningActivator,
+} from '../../support/activator';
+import { testKafka } from '../../support/kafka';
+import { withServiceLogsOnFailure } from '../../support/service-process';
+import { waitFor } from '../../support/wait-for';
+
+/**
+ * The destinations API under access control, against the built activator, real Kafka (its own
+ * key topic and audit topic) and real receivers: every route needs its scope; personal data
+ * reaches a destination only when a key holding pii:read set it up; that setup, and every
+ * delivery of personal data afterwards, is on kumiki.audit, the deliveries attributed to the
+ * key that set the destination up.
+ */
+const kafka = testKafka();
+let names: ActivatorTopics;
+let upstream: UpstreamProducer;
+let activator: RunningActivator;
+let audit: Awaited<ReturnType<typeof followAudit>>;
+let hook: Receiver;
+const keys = {} as Record<'admin' | 'marketer' | 'analyst', { id: string; secret: string }>;
+
+beforeAll(async () => {
+  names = await createActivatorTopics(kafka);
+  keys.admin = await publishTestKey(kafka, names.keys, 'admin');
+  keys.marketer = await publishTestKey(kafka, names.keys, 'marketer');
+  keys.analyst = await publishTestKey(kafka, names.keys, 'analyst');
+  upstream = await UpstreamProducer.connect(kafka, names);
+  // Anonymous calls below are failed authentications; the throttle is tested with the read API.
+  activator = await startActivator(activatorEnv(names, { AUTH_MAX_FAILURES: '1000' }));
+  audit = await followAudit(kafka, names.audit);
+  hook = await startReceiver();
+});
+
+afterAll(async () => {
+  await activator?.stop();
+  await upstream?.close();
+  await audit?.stop();
+  await hook?.close();
+});
+
+const webhook = (fields: Record<string, unknown> = {}) => ({
+  name: 'crm',
+  type: 'webhook',
+  url: hook.url,
+  events: ['segment.entered'],
+  purposes: ['marketing'],
+  ...fields,
+});
+
+test('every route of the destinations API needs its scope, and a call without a key none', () =>
+  withServiceLogsOnFailure(async () => {
+    const routes = Object.entries(destinationRouteScopes);
+    expect(routes.length).toBe(14);
+    for (const [route, scope] of routes) {
+      const [method, pattern] = route.split(' ') as [string, string];
+      const pathname = pattern.replace(':id', 'dst_unknown');
+      const body = method === 'GET' || method === 'DELETE' ? undefined : {};
+      // The analyst role has neither destination scope.
+      const refused = await activator.api<{ code: string; message: string }>(
+        method,
+        pathname,
+        body,
+        keys.analyst.secret,
+      );
+      expect({ route, status: refused.status, code: refused.body.code }).toEqual({
+        route,
+        status: 403,
+        code: 'KUMIKI_FORBIDDEN',
+      });
+      expect(refused.body.message).toContain(scope);
+      const anonymous = await activator.api<{ code: string }>(method, pathname, body, null);
+      expect({ route, status: anonymous.status, code: anonymous.body.code }).toEqual({
+        route,
+        status: 401,
+        code: 'KUMIKI_ADMIN_UNAUTHORIZED',
+      });
+    }
+    // A marketer holds both destination scopes: a read passes, an unknown id is then a 404.
+    expect((await activator.api('GET', '/v1/destinations', undefined, keys.marketer.secret)).status).toBe(200);
+    expect((await activator.api('GET', '/v1/destinations/dst_unknown', undefined, keys.marketer.secret)).status).toBe(
+      404,
+    );
+  }));
+
+test('identifiers or personal traits need pii:read from whoever sets the destination up; the setup is audited', () =>
+  withServiceLogsOnFailure(async () => {
+    const attempts = [
+      webhook({ identifiers: ['email'] }),
+      webhook({ traits: ['first_name'] }),
+      { name: 'ads', type: 'export', segments: ['seg_x'], purposes: ['advertising'], identifiers: ['email'] },
+    ];
+    for (const body of attempts) {
+      const refused = await activator.api<{ code: string; message: string }>(
+        'POST',
+        '/v1/destinations',
+        body,
+        keys.marketer.secret,
+      );
+      expect(refused.status).toBe(403);
+      expect(refused.body.code).toBe('KUMIKI_FORBIDDEN');
+      expect(refused.body.message).toContain('pii:read');
+    }
+    // Without personal data a marketer may, but may not widen it afterwards.
+    const plain = await activator.api<{ id: string }>('POST', '/v1/destinations', webhook(), keys.marketer.secret);
+    expect(plain.status).toBe(201);
+    const widened = await activator.api<{ code: string; message: string }>(
+      'PATCH',
+      `/v1/destinations/${plain.body.id}`,
+      { identifiers: ['phone'] },
+      keys.marketer.secret,
+    );
+    expect(widened.status).toBe(403);
+    expect(widened.body.message).toContain('pii:read');
+    expect(
+      (await activator.api<{ identifiers: string[] }>('GET', `/v1/destinations/${plain.body.id}`)).body.identifiers,
+    ).toEqual([]);
+
+    const granted = await activator.api<{ id: string }>(
+      'POST',
+      '/v1/destinations',
+      webhook({ identifiers: ['email'], traits: ['first_name'] }),
+      keys.admin.secret,
+    );
+    expect(granted.status).toBe(201);
+
+    await waitFor(
+      () => {
+        const setUp = audit.records.filter((r) => r.action === 'POST /v1/destinations');
+        expect(setUp).toContainEqual(
+          expect.objectContaining({
+            service: 'activator',
+            keyId: keys.admin.id,
+            role: 'admin',
+            scope: 'destination:write',
+            outcome: 'allowed',
+            status: 201,
+            resource: `destination:${granted.body.id} identifier:email,trait:first_name`,
+          }),
+        );
+        expect(setUp.filter((r) => r.keyId === keys.marketer.id && r.code === 'KUMIKI_FORBIDDEN')).toHaveLength(3);
+        expect(
+          audit.records.filter(
+            (r) => r.action === 'PATCH /v1/destinations/:id' && r.keyId === keys.marketer.id && r.status === 403,
+          ),
+        ).toEqual([expect.objectContaining({ resource: `destination:${plain.body.id} identifier:phone` })]);
+      },
+      { timeoutMs: 30_000 },
+    );
+    for (const id of [plain.body.id, granted.body.id])
+      expect((await activator.api('DELETE', `/v1/destinations/${id}`)).status).toBe(204);
+  }));
+
+test('deliveries of personal data are audited before they leave, attributed to the key that set the destination up', () =>
+  withServiceLogsOnFailure(async () => {
+    const personal = await activator.api<{ id: string }>(
+      'POST',
+      '/v1/destinations',
+      webhook({ identifiers: ['email'] }),
+      keys.admin.secret,
+    );
+    const plain = await activator.api<{ id: string }>('POST', '/v1/destinations', webhook(), keys.marketer.secret);
+    expect([personal.status, plain.status]).toEqual([201, 201]);
+    const people = ['p-acc-1', 'p-acc-2', 'p-acc-3'].map((p) => `${p}-${Date.now().toString(36)}`);
+    await upstream.profiles(people.map((p) => profileUpdate(p)));
+    await upstream.changes(people.map((p) => segmentChange(p)));
+    // Each person reaches both destinations.
+    await waitFor(
+      () => expect(hook.delivered().filter((r) => people.some((p) => r.body.includes(p)))).toHaveLength(6),
+      {
+        timeoutMs: 30_000,
+      },
+    );
+
+    // Each delivery's record was acknowledged before its request left, so all are there now.
+    const deliveries = (id: string) =>
+      audit.records.filter(
+        (r) => r.service === 'activator' && r.resource === `destination:${id}` && r.action.startsWith('DELIVER'),
+      );
+    await waitFor(() => expect(deliveries(personal.body.id)).toHaveLength(3), { timeoutMs: 30_000 });
+    expect(
+      deliveries(personal.body.id)
+        .map((r) => r.profileIds[0])
+        .sort(),
+    ).toEqual([...people].sort());
+    for (const record of deliveries(personal.body.id))
+      expect(record).toMatchObject({
+        keyId: keys.admin.id,
+        role: 'admin',
+        action: 'DELIVER segment.entered',
+        scope: 'pii:read',
+        piiReturned: true,
+        source: new URL(hook.url).host,
+      });
+    // Profile ids only, no personal data: nothing to attribute.
+    expect(deliveries(plain.body.id)).toEqual([]);
+    for (const id of [personal.body.id, plain.body.id]) await activator.api('DELETE', `/v1/destinations/${id}`);
+  }));
