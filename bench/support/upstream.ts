@@ -72,6 +72,7 @@ export function profileUpdate(profileId: string, fields: Partial<ProfileUpdate> 
     traits: JSON.stringify({ first_name: `Name of ${profileId}` }),
     identifiers: [{ type: 'email', value: `${profileId}@example.com` }],
     rfm: null,
+    predictions: null,
     consent: { marketing: true },
     segments: [],
     firstSeen: null,

@@ -65,9 +65,9 @@ export function segmentExportRoutes(deps: SegmentExportDeps): (v1: FastifyInstan
       const query = request.query as { changedSince?: string; identifiers?: string };
       const since = query.changedSince === undefined ? undefined : Date.parse(query.changedSince);
       if (since !== undefined && Number.isNaN(since))
-        throw new ApiError('KUMIKI_INVALID_SEGMENT', 'changedSince must be an ISO-8601 time', 'changedSince');
+        throw new ApiError('KUMIKI_INVALID_PARAMETER', 'changedSince must be an ISO-8601 time', 'changedSince');
       if (query.identifiers !== undefined && query.identifiers !== 'true' && query.identifiers !== 'false')
-        throw new ApiError('KUMIKI_INVALID_SEGMENT', 'identifiers must be true or false', 'identifiers');
+        throw new ApiError('KUMIKI_INVALID_PARAMETER', 'identifiers must be true or false', 'identifiers');
       const withIdentifiers = query.identifiers !== 'false';
       const audit = auditDetails(request);
       audit.resource = `segment:${id}`;

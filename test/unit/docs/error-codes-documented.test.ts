@@ -8,7 +8,7 @@ const errorsPage = readFileSync(join(__dirname, '../../../docs/errors.md'), 'utf
 function documentedStatuses(): Map<string, string> {
   const rows = new Map<string, string>();
   for (const match of errorsPage.matchAll(/^\| `(KUMIKI_[A-Z_]+)` \| ([^|]+) \|/gm)) {
-    rows.set(match[1], match[2].trim());
+    rows.set(match[1]!, match[2]!.trim());
   }
   return rows;
 }
