@@ -1,11 +1,10 @@
 import { segmentExportRoutes } from './segments/segment-export.routes';
 import { segmentRoutes } from './segments/segments.routes';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import {
   type AccessControlOptions,
   auditDetails,
   installAccessControl,
-  mayReadPii,
   requireScope,
   sendApiError,
 } from '../common/access';
@@ -15,6 +14,9 @@ import { ApiError } from '../common/error-codes';
 import { toApiError } from '../common/http-errors';
 import { foldIdentifierText } from '../common/identifier-text';
 import type { Logger } from '../common/logger';
+import { isoTime } from './console/read-model';
+import { readIdentityLinks } from './identity-links.repository';
+import { personalDataSource } from './personal-data';
 import { readSnapshotRfm } from './rfm/rfm.repository';
 import { predictionRoutes, type PredictionRoutesDeps } from './predictions/predictions.routes';
 import { predictionsJson, readPredictions } from './predictions/predictions.repository';
@@ -84,20 +86,7 @@ export function normaliseLookup(type: string, value: string): string[] {
 
 export function readApiRoutes(deps: ReadApiDeps): (app: FastifyInstance) => Promise<void> {
   const now = deps.now ?? Date.now;
-  /** Where a request's personal data is read: raw with pii:read, else the masked views. */
-  const personalData = (request: FastifyRequest): ClickHouse => {
-    if (mayReadPii(request)) return deps.clickhouse();
-    const masked = deps.maskedClickhouse?.();
-    if (!masked)
-      throw new ApiError(
-        'KUMIKI_UNAVAILABLE',
-        'masked ClickHouse access is not set up (CLICKHOUSE_MASKED_PASSWORD); keys without pii:read cannot read personal data',
-        undefined,
-        { retryAfterSeconds: 60 },
-      );
-    auditDetails(request).piiReturned = false;
-    return masked;
-  };
+  const personalData = personalDataSource(deps);
   const logger = deps.logger.child({ component: 'read-api' });
   return async (app) => {
     await app.register(
@@ -124,7 +113,6 @@ export function readApiRoutes(deps: ReadApiDeps): (app: FastifyInstance) => Prom
           const audit = auditDetails(request);
           audit.resource = 'sql';
           audit.sql = body.query;
-          audit.piiReturned = mayReadPii(request);
           const rows = await personalData(request).query(body.query, params as Record<string, unknown>, {
             readOnly: true,
             settings: {
@@ -150,7 +138,6 @@ export function readApiRoutes(deps: ReadApiDeps): (app: FastifyInstance) => Prom
           audit.identifiers.push({ type, value });
           const profileId = await findProfile(ch, type, normaliseLookup(type, value));
           audit.profileIds.push(profileId);
-          audit.piiReturned = mayReadPii(request);
           const personal = personalData(request);
           const [profile] = await personal.query<{
             traits: string;
@@ -217,34 +204,15 @@ export function readApiRoutes(deps: ReadApiDeps): (app: FastifyInstance) => Prom
           audit.identifiers.push({ type, value });
           const profileId = await findProfile(ch, type, normaliseLookup(type, value));
           audit.profileIds.push(profileId);
-          // The profile and every profile merged into it; links are read from the store by
-          // those ids (primary data, FINAL) rather than through the alias-resolving view.
+          // The profile and every profile merged into it: links are recorded under the profile of their time.
           const absorbed = await ch.query<{ absorbed_profile_id: string; merged_at: string; message_id: string }>(
             'SELECT absorbed_profile_id, toString(merged_at) AS merged_at, message_id FROM profile_aliases WHERE surviving_profile_id = {id:String} ORDER BY absorbed_profile_id',
             { id: profileId },
           );
-          audit.piiReturned = mayReadPii(request);
-          const links = await (mayReadPii(request) ? ch : personalData(request)).query<{
-            identifier_type: string;
-            identifier_value: string;
-            profile_id: string;
-            message_id: string;
-            rule: string;
-            reason: string;
-            linked_at: string;
-          }>(
-            mayReadPii(request)
-              ? `SELECT identifier_type, identifier_value, profile_id, message_id, rule, reason, toString(linked_at) AS linked_at
-                 FROM identity_links_store FINAL
-                 WHERE profile_id IN {ids:Array(String)}
-                 ORDER BY linked_at, identifier_type, identifier_value, rule`
-              : // The masked view of the same rows (linked_profile_id is the store's profile_id).
-                `SELECT identifier_type, identifier_value, linked_profile_id AS profile_id, message_id, rule, reason,
-                   toString(linked_at) AS linked_at
-                 FROM identity_links WHERE linked_profile_id IN {ids:Array(String)}
-                 ORDER BY linked_at, identifier_type, identifier_value, rule`,
-            { ids: [profileId, ...absorbed.map((a) => a.absorbed_profile_id)] },
-          );
+          const links = await readIdentityLinks(personalData(request), [
+            profileId,
+            ...absorbed.map((a) => a.absorbed_profile_id),
+          ]);
           return {
             profileId,
             mergedProfiles: absorbed.map((a) => ({
@@ -252,15 +220,7 @@ export function readApiRoutes(deps: ReadApiDeps): (app: FastifyInstance) => Prom
               mergedAt: isoTime(a.merged_at),
               messageId: a.message_id,
             })),
-            links: links.map((l) => ({
-              type: l.identifier_type,
-              value: l.identifier_value,
-              profileId: l.profile_id,
-              rule: l.rule,
-              reason: l.reason,
-              messageId: l.message_id,
-              linkedAt: isoTime(l.linked_at),
-            })),
+            links,
           };
         });
       },
@@ -292,9 +252,4 @@ async function identifiersOf(ch: ClickHouse, profileId: string): Promise<{ type:
 function splitIdentifier(text: string): { type: string; value: string } {
   const colon = text.indexOf(':');
   return { type: text.slice(0, colon), value: text.slice(colon + 1) };
-}
-
-/** ClickHouse DateTime64(3, 'UTC') text → ISO-8601. */
-function isoTime(text: string): string {
-  return `${text.replace(' ', 'T')}Z`;
 }

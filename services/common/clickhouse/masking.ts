@@ -6,7 +6,7 @@ import { quoteIdentifier } from './sql-text';
  * The masked database (`masked_<database>`): the public tables as SQL SECURITY DEFINER views in
  * which every identifier value and every personal trait is a pseudonym, `pii_` and 24 hex digits
  * of sipHash128Keyed with the PII key. The same value always gives the same pseudonym, in every
- * view, so analysts can still count and join; without the key it cannot be reversed or tested.
+ * view and whether it is an identifier or a trait's string, so analysts can still count and join; without the key it cannot be reversed or tested.
  * The key sits in `<database>.masking_key`, which the views read as their definer and masked
  * sessions cannot read at all.
  *
@@ -51,7 +51,13 @@ function sqlString(text: string): string {
 /** A masked JSON value (raw JSON text in, raw JSON text out). */
 function maskValue(raw: string, key: string | undefined, depth: number, personal: string): string {
   const branches: string[] = [];
-  if (key !== undefined) branches.push(`lower(${key}) IN ${personal}`, `toJSONString(${pseudonym(raw)})`);
+  // A string is hashed as its text, as identifier values are, so a personal trait and the same
+  // identifier get the same pseudonym; other JSON (numbers, objects) as its JSON text.
+  if (key !== undefined)
+    branches.push(
+      `lower(${key}) IN ${personal}`,
+      `toJSONString(${pseudonym(`if(startsWith(${raw}, '"'), JSONExtractString(${raw}), ${raw})`)})`,
+    );
   branches.push(
     `startsWith(${raw}, '{')`,
     maskObject(raw, depth - 1, personal),
