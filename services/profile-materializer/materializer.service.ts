@@ -226,6 +226,7 @@ export function createMaterializerService(
     logger,
     metrics,
     clickhouse: () => clickhouse.clickhouse,
+    maskedClickhouse: () => masked,
     codec: () => registry.codec,
   });
   const access = createApiAccess({

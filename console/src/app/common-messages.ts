@@ -17,7 +17,8 @@ export const common = defineMessages({
     signingIn: 'Signing in…',
     keyRequired: 'Enter an API key.',
     sessionEnded: 'You were signed out: the API no longer accepts this key.',
-    maskedNotice: 'This key may not read personal data: identifiers and personal traits are masked.',
+    maskedNotice:
+      'This key may not read personal data: identifiers and personal traits show as pseudonyms (pii_…), the same value always as the same pseudonym.',
     loading: 'Loading…',
     updated: 'Updated {time}',
     retry: 'Try again',
@@ -58,7 +59,8 @@ export const common = defineMessages({
     signingIn: 'サインインしています…',
     keyRequired: 'API キーを入力してください。',
     sessionEnded: 'サインアウトされました。API がこのキーを受け付けなくなりました。',
-    maskedNotice: 'このキーでは個人データを閲覧できません。識別子と個人属性はマスクされています。',
+    maskedNotice:
+      'このキーでは個人データを閲覧できません。識別子と個人属性は仮名（pii_…）で表示されます。同じ値は常に同じ仮名になります。',
     loading: '読み込み中…',
     updated: '{time} に更新',
     retry: '再試行',

@@ -4,7 +4,7 @@ import { Link, useLocation, useSearch } from 'wouter';
 import { defineMessages, useFormat, useLocale, useMessages } from '../app/i18n';
 import { rfmLabelName } from '../ui/rfm-label-names';
 import { definePage } from '../app/page';
-import { useApi } from '../app/session';
+import { useApi, useSession } from '../app/session';
 import { QueryState } from '../ui/feedback';
 
 interface ProfileHit {
@@ -23,6 +23,8 @@ const messages = defineMessages({
     search: 'Identifier',
     searchHint:
       'An email, phone (E.164), user id, customer id, device or anonymous id — or its start, or a profile id.',
+    searchHintMasked:
+      'A profile id, or a pseudonym (pii_…) or its start: this key sees identifiers only as pseudonyms, so raw values find nothing.',
     find: 'Search',
     results: '{count} profiles found',
     resultsOne: '1 profile found',
@@ -40,6 +42,8 @@ const messages = defineMessages({
     search: '識別子',
     searchHint:
       'メールアドレス、電話番号（E.164）、ユーザー ID、顧客 ID、デバイス ID、匿名 ID、またはその先頭部分、プロフィール ID。',
+    searchHintMasked:
+      'プロフィール ID、または仮名（pii_…）やその先頭部分。このキーでは識別子は仮名でのみ表示されるため、元の値では見つかりません。',
     find: '検索',
     results: '{count} 件のプロフィールが見つかりました',
     resultsOne: '1 件のプロフィールが見つかりました',
@@ -55,6 +59,7 @@ const messages = defineMessages({
 
 function ProfilesPage() {
   const t = useMessages(messages);
+  const { can } = useSession();
   const search = new URLSearchParams(useSearch());
   const q = search.get('q') ?? '';
   const [, navigate] = useLocation();
@@ -80,7 +85,7 @@ function ProfilesPage() {
           <button type="submit">{t('find')}</button>
         </div>
         <p id="profile-search-hint" className="muted">
-          {t('searchHint')}
+          {can('pii:read') ? t('searchHint') : t('searchHintMasked')}
         </p>
       </form>
       {q ? <Results q={q} /> : null}

@@ -23,6 +23,8 @@ export function createConsoleBackend(deps: {
   readonly logger: Logger;
   readonly metrics: Registry;
   readonly clickhouse: () => ClickHouse;
+  /** ClickHouse as keys without pii:read see it (ReadApiDeps.maskedClickhouse). */
+  readonly maskedClickhouse: () => ClickHouse | undefined;
   readonly codec: () => AvroCodec;
 }): {
   readonly v1Routes: (v1: FastifyInstance) => Promise<void>;
@@ -71,6 +73,7 @@ export function createConsoleBackend(deps: {
   return {
     v1Routes: consoleDataRoutes({
       clickhouse: deps.clickhouse,
+      maskedClickhouse: deps.maskedClickhouse,
       metrics: deps.metrics,
       lag: () => lag.read(),
       decodeAvro: async (bytes) => (await deps.codec().decode(bytes)).value,

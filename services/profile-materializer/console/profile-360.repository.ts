@@ -1,5 +1,6 @@
 import type { ClickHouse } from '../../common/clickhouse/client-factory';
 import { ApiError } from '../../common/error-codes';
+import { readIdentityLinks } from '../identity-links.repository';
 import { normaliseLookup } from '../read-api.routes';
 import { readSnapshotRfm } from '../rfm/rfm.repository';
 import { buildIdentityGraph, type IdentityGraph } from './identity-graph';
@@ -21,12 +22,21 @@ export interface ProfileHit {
  * folded, trimmed, lower-cased when it looks like an email; the spelling as given is tried too).
  * Identifiers read through the identities view, so merged-away ids resolve to the survivor and
  * erased identifiers are not found.
+ *
+ * `personal` is the session identifiers and traits are read in (personal-data.ts). In the masked
+ * database identifier values are pseudonyms, so there a query matches profile ids and pseudonyms
+ * only: a raw email never matches and the answer cannot tell whether it exists.
  */
-export async function searchProfiles(ch: ClickHouse, raw: string, limit: number): Promise<ProfileHit[]> {
+export async function searchProfiles(
+  ch: ClickHouse,
+  personal: ClickHouse,
+  raw: string,
+  limit: number,
+): Promise<ProfileHit[]> {
   const spellings = normaliseLookup(raw.includes('@') ? 'email' : '', raw);
   const query = spellings[0] ?? '';
   if (query === '') return [];
-  const matches = await ch.query<{ identifier_type: string; identifier_value: string; profile_id: string }>(
+  const matches = await personal.query<{ identifier_type: string; identifier_value: string; profile_id: string }>(
     `SELECT identifier_type, identifier_value, profile_id FROM identities
      WHERE startsWith(identifier_value, {q:String}) OR identifier_value IN {spellings:Array(String)} OR profile_id = {q:String}
      ORDER BY NOT has({spellings:Array(String)}, identifier_value), profile_id != {q:String}, identifier_value, identifier_type
@@ -45,7 +55,7 @@ export async function searchProfiles(ch: ClickHouse, raw: string, limit: number)
       matched.get(m.profile_id)!.push({ type: m.identifier_type, value: m.identifier_value });
   }
   if (order.length === 0) return [];
-  const summaries = await ch.query<{ profile_id: string; name: string; email: string; last_seen: string }>(
+  const summaries = await personal.query<{ profile_id: string; name: string; email: string; last_seen: string }>(
     `SELECT profile_id,
             coalesce(nullIf(JSONExtractString(traits, 'name'), ''),
                      nullIf(trim(concat(JSONExtractString(traits, 'firstName'), ' ', JSONExtractString(traits, 'lastName'))), ''),
@@ -133,10 +143,14 @@ async function idsOf(
   return { ids: [profileId, ...merged.map((m) => m.absorbed_profile_id)], merged };
 }
 
-/** Everything the Profile 360 page shows but the timeline (paged separately). */
-export async function readProfile360(ch: ClickHouse, profileId: string): Promise<Profile360> {
+/**
+ * Everything the Profile 360 page shows but the timeline (paged separately). Identifiers, traits
+ * and links are read in `personal` (personal-data.ts), through views both databases have; the
+ * rest (merges, RFM, segments, consent) is not personal and is read in `ch`.
+ */
+export async function readProfile360(ch: ClickHouse, personal: ClickHouse, profileId: string): Promise<Profile360> {
   const { ids, merged } = await idsOf(ch, profileId);
-  const [profile] = await ch.query<{
+  const [profile] = await personal.query<{
     traits: string;
     first_seen: string;
     last_seen: string;
@@ -148,21 +162,7 @@ export async function readProfile360(ch: ClickHouse, profileId: string): Promise
      FROM profiles WHERE profile_id = {id:String}`,
     { id: profileId },
   );
-  // Provenance rows are facts keyed by identifier and message; FINAL collapses replays.
-  const links = await ch.query<{
-    identifier_type: string;
-    identifier_value: string;
-    profile_id: string;
-    message_id: string;
-    rule: string;
-    reason: string;
-    linked_at: string;
-  }>(
-    `SELECT identifier_type, identifier_value, profile_id, message_id, rule, reason, toString(linked_at) AS linked_at
-     FROM identity_links_store FINAL WHERE profile_id IN {ids:Array(String)}
-     ORDER BY linked_at, identifier_type, identifier_value, rule`,
-    { ids },
-  );
+  const links = await readIdentityLinks(personal, ids);
   const rfm = (await readSnapshotRfm(ch, [profileId])).get(profileId);
   const [settings] = await ch.query<{ currency: string }>(
     'SELECT argMax(reporting_currency, version) AS currency FROM rfm_settings_store',
@@ -207,15 +207,7 @@ export async function readProfile360(ch: ClickHouse, profileId: string): Promise
     graph: buildIdentityGraph({
       profileId,
       identifiers,
-      links: links.map((l) => ({
-        type: l.identifier_type,
-        value: l.identifier_value,
-        profileId: l.profile_id,
-        rule: l.rule,
-        reason: l.reason,
-        messageId: l.message_id,
-        linkedAt: isoTime(l.linked_at),
-      })),
+      links,
       merges: merged.map((m) => ({
         absorbedProfileId: m.absorbed_profile_id,
         mergedAt: isoTime(m.merged_at),
@@ -280,11 +272,15 @@ export interface TimelineEvent {
 
 /**
  * A profile's events across channels, newest first, a page at a time (`before`: the cursor of
- * the previous page). Read from events_store by the profile's ids (its bloom filter index on
- * profile_id), each messageId once at its latest version, as the events view keeps it.
+ * the previous page). The page is chosen from events_store by the profile's ids (its bloom filter
+ * index on profile_id), each messageId once at its latest version, as the events view keeps it,
+ * reading only columns that are not personal. The payloads (properties) of the page's events are
+ * then read in `personal` (personal-data.ts) from the events view by message_id, its primary key:
+ * raw, or with personal keys and email-like values pseudonymised.
  */
 export async function readTimeline(
   ch: ClickHouse,
+  personal: ClickHouse,
   profileId: string,
   options: { readonly before?: string; readonly limit: number; readonly channel?: string },
 ): Promise<{ events: TimelineEvent[]; next: string | null }> {
@@ -302,10 +298,9 @@ export async function readTimeline(
     revenue: string | null;
     currency: string;
     order_id: string;
-    properties: string;
   }>(
     `SELECT message_id, type, event, name, toString(timestamp) AS event_time, toString(toUnixTimestamp64Milli(timestamp)) AS ts,
-            channel, source, toString(revenue) AS revenue, currency, order_id, properties
+            channel, source, toString(revenue) AS revenue, currency, order_id
      FROM (
        SELECT * FROM events_store WHERE profile_id IN {ids:Array(String)}
        ORDER BY message_id, version DESC LIMIT 1 BY message_id)
@@ -321,6 +316,14 @@ export async function readTimeline(
       limit: options.limit,
     },
   );
+  const payloads =
+    rows.length === 0
+      ? []
+      : await personal.query<{ message_id: string; properties: string }>(
+          'SELECT message_id, properties FROM events WHERE message_id IN {ids:Array(String)}',
+          { ids: rows.map((r) => r.message_id) },
+        );
+  const properties = new Map(payloads.map((p) => [p.message_id, p.properties]));
   const events = rows.map((r) => ({
     messageId: r.message_id,
     type: r.type,
@@ -332,7 +335,7 @@ export async function readTimeline(
     revenue: r.revenue,
     currency: r.currency,
     orderId: r.order_id,
-    properties: r.properties,
+    properties: properties.get(r.message_id) ?? '{}',
   }));
   const last = rows.at(-1);
   return {

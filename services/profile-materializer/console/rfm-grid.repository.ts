@@ -71,9 +71,13 @@ export interface RfmMember {
   readonly label: string;
 }
 
-/** The profiles of one cell, in profile id order, a page at a time (`after`: the last id shown). */
+/**
+ * The profiles of one cell, in profile id order, a page at a time (`after`: the last id shown),
+ * each with an email read in `personal` (personal-data.ts): raw, or its pseudonym.
+ */
 export async function readRfmCell(
   ch: ClickHouse,
+  personal: ClickHouse,
   cell: { readonly r: number; readonly f: number },
   page: { readonly after: string; readonly limit: number },
 ): Promise<{ members: RfmMember[]; next: string | null }> {
@@ -90,7 +94,7 @@ export async function readRfmCell(
     { r: cell.r, f: cell.f, after: page.after, limit: page.limit },
   );
   const emails = await emailsOf(
-    ch,
+    personal,
     rows.map((r) => r.profile_id),
   );
   return {
@@ -106,7 +110,10 @@ export async function readRfmCell(
   };
 }
 
-/** An email of each profile (the first in order), for lists where ids alone say nothing. */
+/**
+ * An email of each profile (the first in order), for lists where ids alone say nothing; from the
+ * profiles view, so in the masked database it is the email's pseudonym.
+ */
 export async function emailsOf(ch: ClickHouse, profileIds: readonly string[]): Promise<Map<string, string>> {
   if (profileIds.length === 0) return new Map();
   const rows = await ch.query<{ profile_id: string; email: string }>(

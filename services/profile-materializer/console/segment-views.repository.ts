@@ -77,11 +77,15 @@ export interface SegmentMember {
   readonly email: string | null;
 }
 
-/** Members in profile id order, a page at a time (`after`: the last id shown). */
+/**
+ * Members in profile id order, a page at a time (`after`: the last id shown), each with an email
+ * read in `personal` (personal-data.ts): raw, or its pseudonym.
+ */
 export async function readSegmentMembers(
   ch: ClickHouse,
+  personal: ClickHouse,
   segmentId: string,
-  page: { readonly after: string; readonly limit: number; readonly withEmails: boolean },
+  page: { readonly after: string; readonly limit: number },
 ): Promise<{ members: SegmentMember[]; next: string | null }> {
   // segment_members reads FINAL and hides exits, merged-away profiles and deleted segments.
   const rows = await ch.query<{ profile_id: string; since: string }>(
@@ -90,12 +94,10 @@ export async function readSegmentMembers(
      ORDER BY profile_id LIMIT {limit:UInt32}`,
     { id: segmentId, after: page.after, limit: page.limit },
   );
-  const emails = page.withEmails
-    ? await emailsOf(
-        ch,
-        rows.map((r) => r.profile_id),
-      )
-    : new Map<string, string>();
+  const emails = await emailsOf(
+    personal,
+    rows.map((r) => r.profile_id),
+  );
   return {
     members: rows.map((r) => ({
       profileId: r.profile_id,

@@ -12,7 +12,14 @@ import type { EventProducer, KafkaClient } from '../../../services/common/kafka/
 import { readApiRoutes } from '../../../services/profile-materializer/read-api.routes';
 import { auditRoutes } from '../../../services/profile-materializer/audit/audit.routes';
 import { quietLogger } from '../profile-materializer/materializer-test-env';
-import { uniqueName } from '../../support/stack-env';
+import { AvroCodec } from '../../../services/common/registry/avro-codec';
+import { SchemaRegistryClient } from '../../../services/common/registry/schema-registry.client';
+import { loadMaterializerConfig } from '../../../services/profile-materializer/config';
+import { materializerTopics } from '../../../services/profile-materializer/materializer.service';
+import { createTestTopic } from '../../support/kafka';
+import { freePort } from '../../support/ports';
+import { spawnService, waitUntilAnswering, type ServiceProcess } from '../../support/service-process';
+import { testStack, uniqueName } from '../../support/stack-env';
 
 export const adminToken = 'adm_access_test_token_0123456789';
 
@@ -114,4 +121,65 @@ export async function followKeys(
   });
   await follower.start();
   return { keys, stop: () => follower.stop() };
+}
+
+/**
+ * The profile-materializer as `kumiki up` runs it (dist/), on input, output, key, audit and alert
+ * topics of its own and a database of its own, with `adminToken`; and a codec for its input topics.
+ */
+export async function startAccessService(options: {
+  readonly kafka: KafkaClient;
+  readonly prefix: string;
+  readonly home: string;
+  readonly database: string;
+  readonly adminToken: string;
+}): Promise<{
+  readonly env: Record<string, string>;
+  readonly url: string;
+  readonly codec: AvroCodec;
+  readonly service: () => ServiceProcess;
+  /** (Re)starts the service and waits until it is ready. */
+  start(): Promise<void>;
+}> {
+  const names = ['stitched', 'changes', 'updates', 'dlq', 'keys', 'audit', 'alerts', 'segments'];
+  const [stitched, changes, updates, dlq, keys, audit, alerts, segmentChanges] = await Promise.all(
+    names.map((name) => createTestTopic(options.kafka, `${options.prefix}-${name}`, 1)),
+  );
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const env: Record<string, string> = {
+    LOG_LEVEL: 'warn',
+    KUMIKI_HOME: options.home,
+    CLICKHOUSE_DATABASE: options.database,
+    KUMIKI_ADMIN_TOKEN: options.adminToken,
+    HTTP_PORT: String(port),
+    MATERIALIZER_STITCHED_TOPIC: stitched!,
+    MATERIALIZER_CHANGES_TOPIC: changes!,
+    MATERIALIZER_UPDATES_TOPIC: updates!,
+    MATERIALIZER_DLQ_TOPIC: dlq!,
+    MATERIALIZER_GROUP_ID: uniqueName(`${options.prefix}-group`),
+    MATERIALIZER_LINGER_MS: '20',
+    MATERIALIZER_FETCH_MIN_BYTES: '1',
+    ACCESS_KEYS_TOPIC: keys!,
+    AUDIT_TOPIC: audit!,
+    SECURITY_ALERTS_TOPIC: alerts!,
+    SEGMENT_CHANGES_TOPIC: segmentChanges!,
+    SEGMENT_SWEEP_INTERVAL_MS: '1000',
+  };
+  const registry = new SchemaRegistryClient({ url: testStack().registryUrl });
+  const codec = new AvroCodec(registry, await registry.registerAll(materializerTopics(loadMaterializerConfig(env))));
+  let service: ServiceProcess | undefined;
+  return {
+    env,
+    url,
+    codec,
+    service: () => {
+      if (!service) throw new Error('the service was not started');
+      return service;
+    },
+    async start() {
+      service = spawnService('profile-materializer', env);
+      await waitUntilAnswering(service, url, '/ready');
+    },
+  };
 }

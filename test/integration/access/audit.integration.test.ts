@@ -4,20 +4,13 @@ import path from 'node:path';
 import { createClickHouse } from '../../../services/common/clickhouse/client-factory';
 import { AvroCodec } from '../../../services/common/registry/avro-codec';
 import { SchemaRegistryClient } from '../../../services/common/registry/schema-registry.client';
-import { loadMaterializerConfig } from '../../../services/profile-materializer/config';
-import { materializerTopics } from '../../../services/profile-materializer/materializer.service';
 import type { AuditRecord, StitchedEvent } from '../../../schemas';
-import { createTestTopic, testKafka } from '../../support/kafka';
-import { freePort } from '../../support/ports';
-import {
-  spawnService,
-  waitUntilAnswering,
-  withServiceLogsOnFailure,
-  type ServiceProcess,
-} from '../../support/service-process';
+import { testKafka } from '../../support/kafka';
+import { withServiceLogsOnFailure, type ServiceProcess } from '../../support/service-process';
 import { testStack, uniqueName } from '../../support/stack-env';
 import { waitFor } from '../../support/wait-for';
 import { embeddedHome, quietLogger } from '../profile-materializer/materializer-test-env';
+import { startAccessService } from './access-test-env';
 
 jest.setTimeout(240_000);
 const root = path.resolve(__dirname, '../../..');
@@ -56,12 +49,13 @@ describe('audit trail', () => {
   const home = embeddedHome('audit');
   const database = uniqueName('t').replace(/-/g, '_');
   let env: Record<string, string>;
-  let service: ServiceProcess;
   let url: string;
-
+  let codec: AvroCodec;
+  let service: ServiceProcess;
+  let stack: Awaited<ReturnType<typeof startAccessService>>;
   const start = async () => {
-    service = spawnService('profile-materializer', env);
-    await waitUntilAnswering(service, url, '/ready');
+    await stack.start();
+    service = stack.service();
   };
   const call = async (method: string, pathname: string, token: string, body?: unknown) => {
     const response = await fetch(`${url}${pathname}`, {
@@ -90,34 +84,9 @@ describe('audit trail', () => {
     });
 
   beforeAll(async () => {
-    const [stitched, changes, updates, dlq, keys, audit, alerts, segmentChanges] = await Promise.all(
-      ['stitched', 'changes', 'updates', 'dlq', 'keys', 'audit', 'alerts', 'segments'].map((p) =>
-        createTestTopic(kafka, `audit-${p}`, 1),
-      ),
-    );
-    const port = await freePort();
-    url = `http://127.0.0.1:${port}`;
-    env = {
-      LOG_LEVEL: 'warn',
-      KUMIKI_HOME: home,
-      CLICKHOUSE_DATABASE: database,
-      KUMIKI_ADMIN_TOKEN: adminToken,
-      HTTP_PORT: String(port),
-      MATERIALIZER_STITCHED_TOPIC: stitched!,
-      MATERIALIZER_CHANGES_TOPIC: changes!,
-      MATERIALIZER_UPDATES_TOPIC: updates!,
-      MATERIALIZER_DLQ_TOPIC: dlq!,
-      MATERIALIZER_GROUP_ID: uniqueName('audit-group'),
-      MATERIALIZER_LINGER_MS: '20',
-      MATERIALIZER_FETCH_MIN_BYTES: '1',
-      ACCESS_KEYS_TOPIC: keys!,
-      AUDIT_TOPIC: audit!,
-      SECURITY_ALERTS_TOPIC: alerts!,
-      SEGMENT_CHANGES_TOPIC: segmentChanges!,
-      SEGMENT_SWEEP_INTERVAL_MS: '1000',
-    };
-    const registry = new SchemaRegistryClient({ url: testStack().registryUrl });
-    const codec = new AvroCodec(registry, await registry.registerAll(materializerTopics(loadMaterializerConfig(env))));
+    stack = await startAccessService({ kafka, prefix: 'audit', home, database, adminToken });
+    ({ env, url, codec } = stack);
+    const stitched = env.MATERIALIZER_STITCHED_TOPIC;
     const producer = kafka.producer();
     await producer.connect();
     await producer.send(
