@@ -32,6 +32,8 @@ export const defaultPersonalKeys: readonly string[] = [
   'deviceId',
   'customer_id',
   'ip',
+  // Segment's context.device: its id and advertisingId identify a person's phone.
+  'device',
 ];
 
 export function maskedDatabaseOf(database: string): string {
@@ -113,7 +115,7 @@ export async function applyMasking(
   await ch.command(`CREATE DATABASE IF NOT EXISTS ${masked}`);
   const json = (c: string) => maskedJson(c, options.personalKeys);
   const views: Record<string, string> = {
-    events: `* REPLACE (${pseudonym('user_id')} AS user_id, ${pseudonym('anonymous_id')} AS anonymous_id, ${json('properties')} AS properties, ${json('traits')} AS traits, ${json('context')} AS context)`,
+    events: `* REPLACE (${pseudonym('user_id')} AS user_id, ${pseudonym('anonymous_id')} AS anonymous_id, ${pseudonym('device_id')} AS device_id, ${json('properties')} AS properties, ${json('traits')} AS traits, ${json('context')} AS context)`,
     identities: `* REPLACE (${pseudonym('identifier_value')} AS identifier_value)`,
     identity_links: `* REPLACE (${pseudonym('identifier_value')} AS identifier_value)`,
     // search_text folds every trait value for search: not pseudonymisable piecewise, so left out.

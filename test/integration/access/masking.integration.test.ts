@@ -15,8 +15,9 @@ const phone = '+14155550123';
 const fullName = 'Annabel Quux';
 const address = '7 Quux Lane';
 const ip = '203.0.113.9';
+const deviceId = 'dev-annabel-7f3a';
 /** Any of these in an analyst's answer is a leak. */
-const secrets = [email, phone, fullName, address, ip, 'u-annabel'];
+const secrets = [email, phone, fullName, address, ip, deviceId, 'u-annabel'];
 
 function stitched(): StitchedEvent {
   const at = Date.now() - 3_600_000;
@@ -42,7 +43,12 @@ function stitched(): StitchedEvent {
       receivedAt: at,
       channel: 'web',
       source: 'test',
-      context: JSON.stringify({ ip, traits: { email, name: fullName }, page: { path: '/checkout' } }),
+      context: JSON.stringify({
+        ip,
+        device: { id: deviceId, type: 'ios' },
+        traits: { email, name: fullName },
+        page: { path: '/checkout' },
+      }),
       traits: JSON.stringify({ email, phone, name: fullName, address, plan: 'gold' }),
       consent: {},
       properties: JSON.stringify({
@@ -159,6 +165,8 @@ describe('PII masking enforced by ClickHouse', () => {
       'SELECT JSONExtractKeysAndValuesRaw(traits) AS v FROM profiles',
       'SELECT identifiers FROM profiles',
       'SELECT user_id, anonymous_id FROM events',
+      'SELECT device_id FROM events',
+      "SELECT JSONExtractString(context, 'device', 'id') AS v FROM events",
       `SELECT * FROM identities WHERE identifier_value = '${email}'`,
       'SELECT query FROM system.processes',
       'SELECT * FROM system.query_log',
