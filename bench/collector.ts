@@ -24,8 +24,8 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { schema } from '../schemas';
-import { normaliseEvent } from '../services/collector/steps/normalise-event.step';
-import { validateMessage } from '../services/collector/steps/validate-message.step';
+import { normaliseEvent } from '../services/common/events/normalise-event.step';
+import { validateMessage } from '../services/common/events/validate-message.step';
 import { createKafkaClient } from '../services/common/kafka/client';
 import { freePort, kafkaPerfTest, line, percentile, rssOf } from './support/measure';
 

@@ -1,8 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as avro from 'avsc';
-import { projectRoot } from '../services/common/paths';
-import { allTopics, type TopicSpec } from '../services/common/kafka/topics';
 import type { SchemaTypeMap } from './types.generated';
 
 export type * from './types.generated';
@@ -54,38 +52,30 @@ export interface SchemaSet {
   /** Schemas in dependency order (a schema comes after every schema it uses). */
   readonly all: readonly LoadedSchema[];
   get<N extends SchemaName>(name: N): LoadedSchema<N>;
-  /** The value schema of a topic (TopicSpec.valueSchema); throws for JSON topics. */
-  forTopic(topicName: string): LoadedSchema;
-  /** Topic name → its value schema, for every topic that has one. */
-  readonly byTopic: ReadonlyMap<string, LoadedSchema>;
 }
 
 /** avsc options every kumiki reader and writer uses; `long` stays a JS number. */
 export const avroOptions: Readonly<Partial<avro.ForSchemaOptions>> = Object.freeze({ wrapUnions: 'auto' as const });
 
-/** `schemas/` under the project root: the same folder from ts sources and from dist/. */
+/**
+ * `schemas/` under the project root: this folder when run from the sources, and the sources'
+ * folder when run compiled (`dist/schemas/`, which holds no .avsc files).
+ */
 export function schemasDir(): string {
-  return path.join(projectRoot(), 'schemas');
+  const compiled = `${path.sep}dist${path.sep}schemas`;
+  return __dirname.endsWith(compiled) ? path.resolve(__dirname, '..', '..', 'schemas') : __dirname;
 }
 
 let cached: SchemaSet | undefined;
 
 /** Loads `schemas/*.avsc` (from `dir`, default the project's) once; later calls reuse it. */
 export function loadSchemas(dir?: string): SchemaSet {
-  if (dir === undefined) return (cached ??= readSchemaSet(schemasDir(), allTopics));
-  return readSchemaSet(dir, allTopics);
+  if (dir === undefined) return (cached ??= readSchemaSet(schemasDir()));
+  return readSchemaSet(dir);
 }
 
 export function schema<N extends SchemaName>(name: N): LoadedSchema<N> {
   return loadSchemas().get(name);
-}
-
-export function topicSchema(topicName: string): LoadedSchema {
-  return loadSchemas().forTopic(topicName);
-}
-
-export function topicSchemas(): ReadonlyMap<string, LoadedSchema> {
-  return loadSchemas().byTopic;
 }
 
 const PRIMITIVES = new Set(['null', 'boolean', 'int', 'long', 'float', 'double', 'bytes', 'string']);
@@ -227,7 +217,7 @@ function selfContained(root: SchemaFile, owner: ReadonlyMap<string, SchemaFile>)
   return copy(root.raw, undefined) as JsonObject;
 }
 
-function readSchemaSet(dir: string, topicSpecs: readonly TopicSpec[]): SchemaSet {
+function readSchemaSet(dir: string): SchemaSet {
   const names = fs
     .readdirSync(dir)
     .filter((file) => file.endsWith('.avsc'))
@@ -250,28 +240,12 @@ function readSchemaSet(dir: string, topicSpecs: readonly TopicSpec[]): SchemaSet
     });
   });
   const byName = new Map(all.map((loaded) => [loaded.name as string, loaded]));
-  const byTopic = new Map<string, LoadedSchema>();
-  for (const spec of topicSpecs) {
-    if (spec.valueSchema === undefined) continue;
-    const loaded = byName.get(spec.valueSchema);
-    if (!loaded)
-      throw new Error(
-        `topic ${spec.name} names value schema ${spec.valueSchema}, but schemas/${spec.valueSchema}.avsc does not exist`,
-      );
-    byTopic.set(spec.name, loaded);
-  }
   return Object.freeze({
     all,
-    byTopic,
     get<N extends SchemaName>(name: N): LoadedSchema<N> {
       const loaded = byName.get(name);
       if (!loaded) throw new Error(`no schema named ${name} in ${dir}`);
       return loaded as LoadedSchema<N>;
-    },
-    forTopic(topicName: string): LoadedSchema {
-      const loaded = byTopic.get(topicName);
-      if (!loaded) throw new Error(`topic ${topicName} has no Avro value schema`);
-      return loaded;
     },
   });
 }

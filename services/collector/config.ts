@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { commonEnvShape, env, parseConfig, type Env } from '../common/config';
 import { topics } from '../common/kafka/topics';
-import { buildSourceMap, channels, sourcesSchema, type SourceMap } from './sources';
+import { buildSourceMap, channels, sourcesSchema, type SourceMap } from '../common/events/sources';
 
 export const collectorEnv = z.object({
   ...commonEnvShape,

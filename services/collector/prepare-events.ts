@@ -1,8 +1,8 @@
 import type { Event, EventType } from '../../schemas';
 import { ApiError, type ErrorCode } from '../common/error-codes';
-import type { SourceInfo } from './sources';
-import { normaliseEvent } from './steps/normalise-event.step';
-import { isObject, parseTimestamp, validateMessage, type JsonObject } from './steps/validate-message.step';
+import type { SourceInfo } from '../common/events/sources';
+import { normaliseEvent } from '../common/events/normalise-event.step';
+import { isObject, parseTimestamp, validateMessage, type JsonObject } from '../common/events/validate-message.step';
 
 /**
  * From a decoded request body to the events to produce and the rejected ones, with no I/O.

@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { ApiError } from '../common/error-codes';
-import { isObject, type JsonObject } from './steps/validate-message.step';
+import { isObject, type JsonObject } from '../common/events/validate-message.step';
 
 /**
  * Turns a request body into a JSON object, checking in order: Content-Encoding (gzip,

@@ -9,8 +9,8 @@ import type { BatchingProducer } from './batching-producer';
 import type { CollectorMetrics } from './collector.metrics';
 import { limits, prepareEvents, type RejectedEvent } from './prepare-events';
 import { decodeBody, tooLarge, writeKeyFromAuthorization } from './request-body';
-import type { SourceMap } from './sources';
-import { eventKey } from './steps/normalise-event.step';
+import type { SourceMap } from '../common/events/sources';
+import { eventKey } from '../common/kafka/topics';
 
 /**
  * The Segment tracking API: `POST /v1/{track,identify,page,screen,group,alias,batch}`, the

@@ -1,11 +1,12 @@
-import { ConfigError } from './errors';
+import { KumikiError } from './errors';
 import { runUntilSignalled, type Service } from './lifecycle';
 import type { Logger } from './logger';
 import type { Env } from './config';
 
 /**
- * The few lines every `services/<name>/main.ts` shares: validate config (a ConfigError is
- * printed as a readable list and exits 2, never a stack trace), compose, run until signalled.
+ * The few lines every `services/<name>/main.ts` shares: validate config, compose, run until
+ * signalled. A problem of the setup (invalid config, an unpatched kafkajs: a KumikiError that
+ * retrying cannot mend) is printed as a readable message and exits 2, never a stack trace.
  */
 export function runMain<C>(
   serviceName: string,
@@ -13,16 +14,15 @@ export function runMain<C>(
   loadConfig: (env: Env) => C,
   compose: (config: C) => { service: Service; logger: Logger },
 ): void {
-  let config: C;
+  let composed: { service: Service; logger: Logger };
   try {
-    config = loadConfig(environment);
+    composed = compose(loadConfig(environment));
   } catch (error) {
-    if (error instanceof ConfigError) {
+    if (error instanceof KumikiError && !error.isRetriable) {
       process.stderr.write(`${serviceName}: ${error.message}\n`);
       process.exit(2);
     }
     throw error;
   }
-  const { service, logger } = compose(config);
-  runUntilSignalled(service, logger);
+  runUntilSignalled(composed.service, composed.logger);
 }

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import type { Command } from 'commander';
 import pino from 'pino';
 import { SingleBar, Presets } from 'cli-progress';
-import { DirectProducer } from '../../collector/direct-producer';
+import { DirectProducer } from '../../common/events/direct-producer';
 import { errorMessage } from '../../common/errors';
 import { topics } from '../../common/kafka/topics';
 import type { CliConfig } from '../config';

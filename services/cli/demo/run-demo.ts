@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
-import { DirectProducer } from '../../collector/direct-producer';
+import { DirectProducer } from '../../common/events/direct-producer';
 import { errorMessage, KumikiError } from '../../common/errors';
 import { createKafkaClient } from '../../common/kafka/client';
 import { AvroCodec, SchemaRegistryClient } from '../../common/registry';

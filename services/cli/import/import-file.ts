@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { Event } from '../../../schemas';
-import { normaliseEvent } from '../../collector/steps/normalise-event.step';
-import { validateMessage } from '../../collector/steps/validate-message.step';
+import { normaliseEvent } from '../../common/events/normalise-event.step';
+import { validateMessage } from '../../common/events/validate-message.step';
 import { checkFileText, fileText, type FileText } from './file-text';
 import { mapRecord, type MapOptions, type Mapping } from './map-record';
 import { csvRecords, ndjsonRecords, type FileRecord } from './read-records';

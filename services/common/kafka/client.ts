@@ -18,6 +18,8 @@ import { chunked, toKafkaMessage } from './outgoing-messages';
 import { restartsWhenKafkajsGivesUp } from './consumer-restarts';
 import { defaultPartitioner } from './partitioner';
 import { unavailableOnFailure } from './kafka-errors';
+import { assertKafkajsPatched } from './kafkajs-patch';
+import type { MessageBatch, OutgoingMessage } from './messages';
 import { readTopicToEnd, type ReadToEndOptions } from './read-to-end';
 import { TopicTail, type TopicTailOptions } from './topic-tail';
 import { readPartitionRange, type ReadRangeOptions } from './read-range';
@@ -28,35 +30,7 @@ import { createTransactionalProducer, type TransactionalProducer } from './trans
  * kafkajs types, so that the client library can be replaced (kafkajs is unmaintained) by
  * rewriting this folder alone.
  */
-export interface OutgoingMessage {
-  readonly key: string | Buffer | null;
-  readonly value: Buffer | string | null;
-  readonly headers?: Readonly<Record<string, string | Buffer>>;
-  readonly partition?: number;
-}
-
-export interface IncomingMessage {
-  readonly topic: string;
-  readonly partition: number;
-  readonly offset: string;
-  readonly key: Buffer | null;
-  readonly value: Buffer | null;
-  readonly headers: Readonly<Record<string, Buffer | undefined>>;
-  readonly timestamp: string;
-}
-
-export interface MessageBatch {
-  readonly topic: string;
-  readonly partition: number;
-  readonly messages: readonly IncomingMessage[];
-  readonly highWatermark: string;
-  /**
-   * Offset of the last record fetched for this batch, transaction markers and aborted records
-   * included (≥ the last message's). Committing past it skips nothing a read_committed consumer
-   * would see, and leaves no lag of one marker behind on transactional topics.
-   */
-  readonly lastOffset: string;
-}
+export type { IncomingMessage, MessageBatch, OutgoingMessage } from './messages';
 
 export interface KafkaSettings {
   readonly brokers: readonly string[];
@@ -187,6 +161,7 @@ export interface KafkaAdmin {
 const clientRetry: KafkaRetryOptions = { initialRetryTime: 200, maxRetryTime: 5_000, retries: 5 };
 
 export function createKafkaClient(settings: KafkaSettings): KafkaClient {
+  assertKafkajsPatched();
   const kafka = new Kafka({
     clientId: settings.clientId,
     brokers: [...settings.brokers],

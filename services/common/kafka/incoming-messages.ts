@@ -1,5 +1,5 @@
 import type { Batch, IHeaders } from 'kafkajs';
-import type { IncomingMessage } from './client';
+import type { IncomingMessage } from './messages';
 
 /** A fetched kafkajs batch as our IncomingMessages. */
 export function toIncomingMessages(batch: Batch): IncomingMessage[] {

@@ -1,5 +1,5 @@
 import type { IHeaders } from 'kafkajs';
-import type { OutgoingMessage } from './client';
+import type { OutgoingMessage } from './messages';
 
 export interface TopicMessages {
   readonly topic: string;

@@ -1,3 +1,5 @@
+import type { Event, SchemaName } from '../../../schemas';
+
 /**
  * The one declaration of kumiki's topics (DESIGN.md, "Topics"). Everything that names a
  * topic imports it from here; `ensureTopics` creates them from this list.
@@ -22,7 +24,7 @@ export interface TopicSpec {
   /** For `delete` topics; compacted topics keep the latest value per key forever. */
   readonly retentionMs?: number;
   /** Name of the Avro schema in `schemas/` (subject `<topic>-value`); JSON topics have none. */
-  readonly valueSchema?: string;
+  readonly valueSchema?: SchemaName;
   /** What the record key is, for the README and producers. */
   readonly key: string;
   /** `max.message.bytes`, where it must be above the broker's default (see OUTPUT_MESSAGE_BYTES). */
@@ -158,6 +160,11 @@ export const topics = {
 } as const satisfies Record<string, TopicSpec>;
 
 export type TopicKey = keyof typeof topics;
+
+/** Record key of an event on kumiki.events.raw and kumiki.events.json (their `key` above). */
+export function eventKey(event: Pick<Event, 'userId' | 'anonymousId' | 'messageId'>): string {
+  return event.userId ?? event.anonymousId ?? event.messageId;
+}
 export const allTopics: readonly TopicSpec[] = Object.values(topics);
 
 /** Broker-side settings of a topic, as Kafka names them. */

@@ -135,7 +135,7 @@ export class SchemaRegistryClient {
     const registered: RegisteredTopicSchema[] = [];
     for (const spec of specs) {
       if (spec.valueSchema === undefined) continue;
-      const loaded = schemas.get(spec.valueSchema as SchemaName);
+      const loaded = schemas.get(spec.valueSchema);
       const subject = valueSubject(spec.name);
       const id = await this.register(subject, loaded.text);
       registered.push({ topic: spec.name, subject, schema: loaded.name, id, type: loaded.type });

@@ -8,7 +8,7 @@ import pino from 'pino';
 import type { Event } from '../../../schemas';
 import { importFile } from '../../../services/cli/import/import-file';
 import { parseMapPairs } from '../../../services/cli/import/map-record';
-import { DirectProducer } from '../../../services/collector/direct-producer';
+import { DirectProducer } from '../../../services/common/events/direct-producer';
 import { AvroCodec, SchemaRegistryClient } from '../../../services/common/registry';
 import { createTestTopic, readMessages, testKafka } from '../../support/kafka';
 import { testStack, uniqueName } from '../../support/stack-env';

@@ -6,7 +6,7 @@ import pino from 'pino';
 import { eventWith, type IdentityGraphRecord, type StitchedEvent } from '../../../schemas';
 import { importFile } from '../../../services/cli/import/import-file';
 import { importSettings, parseMapPairs } from '../../../services/cli/import/map-record';
-import { DirectProducer } from '../../../services/collector/direct-producer';
+import { DirectProducer } from '../../../services/common/events/direct-producer';
 import { testKafka } from '../../support/kafka';
 import { testStack, uniqueName } from '../../support/stack-env';
 import {

@@ -1,6 +1,6 @@
 import pino from 'pino';
 import type { Event } from '../../../../schemas';
-import { DirectProducer } from '../../../../services/collector/direct-producer';
+import { DirectProducer } from '../../../../services/common/events/direct-producer';
 import { AvroCodec, SchemaRegistryClient } from '../../../../services/common/registry';
 import { createTestTopic, readMessages, testKafka } from '../../../support/kafka';
 import { testStack } from '../../../support/stack-env';

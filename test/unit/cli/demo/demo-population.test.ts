@@ -12,7 +12,7 @@ import {
 } from '../../../../services/cli/demo/demo-population';
 import { importFile } from '../../../../services/cli/import/import-file';
 import { importSettings, parseMapPairs } from '../../../../services/cli/import/map-record';
-import { validateMessage } from '../../../../services/collector/steps/validate-message.step';
+import { validateMessage } from '../../../../services/common/events/validate-message.step';
 import { resolveIdentityRules } from '../../../../services/identity-stitcher/identity/identity-rules';
 import { IdentifierNormaliser } from '../../../../services/identity-stitcher/identity/normalise';
 import { linkRequestOf } from '../../../../services/identity-stitcher/steps/link-request.step';

@@ -10,6 +10,8 @@
  * kafka-record-sets.test.ts.
  */
 /* eslint-disable @typescript-eslint/no-require-imports */
+import { readFileSync } from 'node:fs';
+import { KafkajsNotPatchedError, patchProblem } from '../../../../services/common/kafka/kafkajs-patch';
 const Encoder = require('kafkajs/src/protocol/encoder') as new () => {
   writeVarInt(v: number): unknown;
   writeVarLong(v: number | bigint): unknown;
@@ -414,5 +416,16 @@ describe('patched kafkajs protocol encoding', () => {
     });
     expect(Object.keys(grouped).sort()).toEqual(['0', '1', '2']);
     expect(grouped['1']!.map((m) => m.key)).toEqual(messages.filter((m) => m.partition === 1).map((m) => m.key));
+  });
+});
+
+describe('the start-up check', () => {
+  it('finds the patch in the installed kafkajs, and refuses a produce request without it, saying how to apply it', () => {
+    const installed = readFileSync(require.resolve('kafkajs/src/protocol/requests/produce/v3/request.js'), 'utf8');
+    expect(patchProblem(installed)).toBeUndefined();
+    const unpatched = patchProblem(installed.replace(/^.*kumiki\.kafka\.records.*$/gm, ''));
+    expect(unpatched).toBeInstanceOf(KafkajsNotPatchedError);
+    expect(unpatched?.isRetriable).toBe(false);
+    expect(unpatched?.message).toMatch(/without its patch \(patches\/kafkajs\+2\.2\.4\.patch\).*npx patch-package/);
   });
 });

@@ -1,12 +1,11 @@
 import pino from 'pino';
-import { schema, type Event, type EventType } from '../../schemas';
-import { InvalidInputError } from '../common/errors';
-import { createKafkaClient, type EventProducer, type OutgoingMessage } from '../common/kafka/client';
-import { topics, valueSubject } from '../common/kafka/topics';
-import type { Logger } from '../common/logger';
-import { AvroCodec, SchemaRegistryClient, invalidFields } from '../common/registry';
-import { eventKey } from './steps/normalise-event.step';
-import { eventTypes } from './steps/validate-message.step';
+import { schema, type Event, type EventType } from '../../../schemas';
+import { InvalidInputError } from '../errors';
+import { createKafkaClient, type EventProducer, type OutgoingMessage } from '../kafka/client';
+import { eventKey, topics, valueSubject } from '../kafka/topics';
+import type { Logger } from '../logger';
+import { AvroCodec, SchemaRegistryClient, invalidFields } from '../registry';
+import { eventTypes } from './validate-message.step';
 
 /**
  * For systems that produce straight to Kafka instead of calling the collector

@@ -1,5 +1,5 @@
 import type { EventType } from '../../../schemas';
-import { dlq, ok, type StepResult } from '../../common/step-result';
+import { dlq, ok, type StepResult } from '../step-result';
 
 /**
  * Checks one Segment tracking-API message (a single call's body, or one element of a batch)

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Event } from '../../../schemas';
-import { ok, type StepResult } from '../../common/step-result';
-import { inferChannel, type SourceInfo } from '../sources';
+import { ok, type StepResult } from '../step-result';
+import { inferChannel, type SourceInfo } from './sources';
 import { isObject, type SegmentMessage } from './validate-message.step';
 
 export interface NormaliseMeta {
@@ -53,9 +53,4 @@ export function normaliseEvent(message: SegmentMessage, meta: NormaliseMeta): St
     traits: JSON.stringify(message.traits),
     consent: message.consent,
   });
-}
-
-/** Record key of an event on kumiki.events.raw / .json (DESIGN.md, "Topics"). */
-export function eventKey(event: Pick<Event, 'userId' | 'anonymousId' | 'messageId'>): string {
-  return event.userId ?? event.anonymousId ?? event.messageId;
 }

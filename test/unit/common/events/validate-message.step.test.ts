@@ -1,5 +1,5 @@
-import { parseTimestamp, validateMessage } from '../../../services/collector/steps/validate-message.step';
-import { dlq } from '../../../services/common/step-result';
+import { parseTimestamp, validateMessage } from '../../../../services/common/events/validate-message.step';
+import { dlq } from '../../../../services/common/step-result';
 
 describe('validate-message', () => {
   it('accepts a track call and types its fields', () => {

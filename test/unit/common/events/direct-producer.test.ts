@@ -1,4 +1,4 @@
-import { toEvent } from '../../../services/collector/direct-producer';
+import { toEvent } from '../../../../services/common/events/direct-producer';
 
 const base = {
   messageId: 'pos-1',

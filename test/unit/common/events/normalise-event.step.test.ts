@@ -1,6 +1,7 @@
-import { eventKey, normaliseEvent } from '../../../services/collector/steps/normalise-event.step';
-import { validateMessage, type SegmentMessage } from '../../../services/collector/steps/validate-message.step';
-import { inferChannel } from '../../../services/collector/sources';
+import { normaliseEvent } from '../../../../services/common/events/normalise-event.step';
+import { eventKey } from '../../../../services/common/kafka/topics';
+import { validateMessage, type SegmentMessage } from '../../../../services/common/events/validate-message.step';
+import { inferChannel } from '../../../../services/common/events/sources';
 
 function message(
   raw: Record<string, unknown>,

@@ -1,0 +1,37 @@
+import { readFileSync } from 'node:fs';
+import { KumikiError } from '../errors';
+
+/**
+ * kafkajs runs patched (patches/kafkajs+2.2.4.patch, applied by `npm ci` through patch-package).
+ * Without the patch its produce request ignores the records the stitcher writes ahead
+ * (RecordSets) and sends empty batches without an error, so an install made with
+ * `--ignore-scripts` must stop at start-up instead.
+ */
+export class KafkajsNotPatchedError extends KumikiError {
+  readonly isRetriable = false;
+}
+
+/** What the patched produce request reads records written ahead from (record-sets.ts, WRITTEN_RECORDS). */
+const PATCH_MARK = "Symbol.for('kumiki.kafka.records')";
+const PATCHED_FILE = 'kafkajs/src/protocol/requests/produce/v3/request.js';
+
+let checked = false;
+
+/** Throws KafkajsNotPatchedError unless the installed kafkajs carries the patch; reads it once. */
+export function assertKafkajsPatched(): void {
+  if (checked) return;
+  const problem = patchProblem(readFileSync(require.resolve(PATCHED_FILE), 'utf8'));
+  if (problem) throw problem;
+  checked = true;
+}
+
+/** The error to stop with when `source`, kafkajs' produce request as installed, is not the patched one. */
+export function patchProblem(source: string): KafkajsNotPatchedError | undefined {
+  if (source.includes(PATCH_MARK)) return undefined;
+  return new KafkajsNotPatchedError(
+    'kafkajs is installed without its patch (patches/kafkajs+2.2.4.patch), so some records would be ' +
+      'sent empty: run `npx patch-package` in the kumiki folder (npm ci and npm install apply it ' +
+      'unless run with --ignore-scripts)',
+    { file: PATCHED_FILE },
+  );
+}
