@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import type { ClickHouse } from '../../../services/common/clickhouse/client-factory';
-import { createMaskedClickHouse } from '../../../services/common/clickhouse/client-factory';
+import { createMaskedClickHouse } from '../../../services/common/clickhouse/masked-client';
 import { applyMasking, defaultPersonalKeys } from '../../../services/common/clickhouse/masking';
 import type { KafkaClient } from '../../../services/common/kafka/client';
 import { encodeEventRows, ProfileRepository } from '../../../services/profile-materializer/profile.repository';
