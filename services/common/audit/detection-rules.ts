@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { SecurityAlert } from '../../../schemas';
-import type { AccessDecision } from '../access';
+import type { AccessDecision } from '../access/access-control';
 
 /**
  * Detection of unauthorised access, over the stream of calls a service answers (the same
