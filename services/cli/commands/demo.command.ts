@@ -4,7 +4,7 @@ import { readCredentials } from '../../common/credentials';
 import { topics } from '../../common/kafka/topics';
 import type { CliConfig } from '../config';
 import { formatDemoReport, PredictionsUnavailable, runDemo, type DemoProgress } from '../demo/run-demo';
-import type { BacktestReport } from '../../profile-materializer/predictions/backtest';
+import type { BacktestReport } from '../../common/predictions/model-reports';
 import { registryUrl } from '../local/schema-registry';
 import { serviceUrl } from '../local/services';
 import { journeysCommand } from './journeys.command';

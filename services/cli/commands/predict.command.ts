@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
-import type { BacktestReport } from '../../profile-materializer/predictions/backtest';
-import type { ModelVersion } from '../../profile-materializer/predictions/prediction-run';
-import type { FitSummary } from '../../profile-materializer/predictions/predictions.component';
+import type { BacktestReport, FitSummary, ModelVersion } from '../../common/predictions/model-reports';
 import type { CliConfig } from '../config';
 import { callReadApi, reportFailure } from './read-api.client';
 import { formatTable } from './table-format';

@@ -9,7 +9,7 @@ import { AvroCodec, SchemaRegistryClient } from '../../common/registry';
 import { schema, type DeadLetter } from '../../../schemas';
 import { importFile, type ImportOptions } from '../import/import-file';
 import { importSettings, parseMapPairs } from '../import/map-record';
-import type { BacktestReport } from '../../profile-materializer/predictions/backtest';
+import type { BacktestReport } from '../../common/predictions/model-reports';
 import {
   batchesOf,
   demoCurrencyRates,

@@ -1,17 +1,12 @@
 import type { ClickHouse } from '../../common/clickhouse/client-factory';
 import { integerLiteral } from '../../common/clickhouse/sql-text';
+import type { BacktestReport, RecommendationQuality } from '../../common/predictions/model-reports';
 import { expectedPurchases } from './bgnbd';
-import type { ScoreQuality } from './model-quality';
 import { dropRun, fitModels, nextVersion } from './prediction-run';
 import type { PredictionSettings } from './predictions.config';
 import { DAY_MS, stageOrders } from './prediction-inputs';
 import { SPLIT_EARLIER, SPLIT_RECENT, trainPropensity, writeFeatures, type PropensityOutcome } from './propensity';
-import {
-  evaluateRecommendations,
-  writeInteractions,
-  writeNeighbours,
-  type RecommendationQuality,
-} from './recommendations';
+import { evaluateRecommendations, writeInteractions, writeNeighbours } from './recommendations';
 import { streamRows } from './stream-rows';
 
 /**
@@ -23,28 +18,6 @@ import { streamRows } from './stream-rows';
  * (features one holdout length before it, labelled up to T1), evaluated on (T1, T2]. Nothing is
  * stored: the run's partitions are dropped at the end.
  */
-export interface BacktestReport {
-  readonly model: 'bgnbd-gg';
-  readonly timeUnit: 'day';
-  readonly calibrationEnd: string;
-  readonly holdoutEnd: string;
-  readonly holdoutDays: number;
-  readonly customers: number;
-  readonly params: Record<'r' | 'alpha' | 'a' | 'b' | 'p' | 'q' | 'gamma', number>;
-  readonly logLikelihood: number;
-  readonly repeatPurchases: { readonly predicted: number; readonly actual: number };
-  /** By repeat purchases in the calibration period (0 … 6, then "7+"). */
-  readonly byCalibrationRepeatPurchases: readonly {
-    readonly repeatPurchases: string;
-    readonly customers: number;
-    readonly predictedMean: number;
-    readonly actualMean: number;
-  }[];
-  readonly perCustomer: { readonly meanAbsoluteError: number; readonly rootMeanSquaredError: number };
-  readonly propensity: { readonly quality: ScoreQuality | null; readonly notEnoughData: string | null };
-  readonly recommendations: RecommendationQuality | null;
-}
-
 export async function runBacktest(
   ch: ClickHouse,
   settings: PredictionSettings,

@@ -1,19 +1,9 @@
-/**
- * How good a score is at ranking who will buy, on held-out data: AUC, lift in the top decile,
- * calibration by decile. Pure functions of (score, label) pairs.
- */
-export interface ScoreQuality {
-  /** Profiles scored and how many of them bought. */
-  readonly profiles: number;
-  readonly positives: number;
-  /** Area under the ROC curve: the chance that a random buyer scores above a random non-buyer (ties count half); null without both buyers and non-buyers. */
-  readonly auc: number | null;
-  /** Buy rate among the top 10 % by score over the overall buy rate. */
-  readonly topDecileLift: number | null;
-  /** Per decile of score (1 = highest): the mean predicted probability and the observed buy rate. */
-  readonly calibration: readonly { decile: number; profiles: number; predicted: number; observed: number }[];
-}
+import type { ScoreQuality } from '../../common/predictions/model-reports';
 
+/**
+ * How good a score is at ranking who will buy, on held-out data (ScoreQuality): pure functions
+ * of (score, label) pairs.
+ */
 /**
  * Exact AUC by ranks (Mann–Whitney U, ties given their mean rank) and decile figures over the
  * pairs sorted by score, highest first; deciles split the sorted pairs into ten parts of equal

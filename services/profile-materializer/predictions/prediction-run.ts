@@ -1,6 +1,7 @@
 import type { ClickHouse } from '../../common/clickhouse/client-factory';
 import { dateTime64Text } from '../../common/clickhouse/datetime64';
 import { floatLiteral, integerLiteral } from '../../common/clickhouse/sql-text';
+import type { ModelFigures, ModelVersion } from '../../common/predictions/model-reports';
 import {
   expectedPurchases,
   fitBgnbd,
@@ -14,14 +15,8 @@ import { fitGammaGamma, type GammaGammaFit } from './gamma-gamma';
 import type { PredictionSettings } from './predictions.config';
 import { NotEnoughDataError } from './prediction-errors';
 import { DAY_MS, readHistogram, readRepeatBuyers, writeInputs, type InputTotals } from './prediction-inputs';
-import { runSplits, scorePropensity, trainPropensity, writeFeatures, type PropensityOutcome } from './propensity';
-import {
-  evaluateRecommendations,
-  popularItems,
-  writeInteractions,
-  writeNeighbours,
-  type RecommendationQuality,
-} from './recommendations';
+import { runSplits, scorePropensity, trainPropensity, writeFeatures } from './propensity';
+import { evaluateRecommendations, popularItems, writeInteractions, writeNeighbours } from './recommendations';
 
 /** Days ahead of the propensity model (purchase_propensity_30d) and of the recommendation check. */
 export const HORIZON_DAYS = 30;
@@ -93,40 +88,6 @@ export async function fitModels(
   const gammaGamma = fitGammaGamma(values);
   const seconds = { inputs: (read - started) / 1000, fit: (Date.now() - read) / 1000 };
   return { version, asOf, totals, bgnbd, gammaGamma, histogram, seconds };
-}
-
-/** A model version as GET /v1/models and `kumiki predict fit --json` show it. */
-export interface ModelVersion {
-  readonly version: number;
-  readonly model: 'bgnbd-gg';
-  readonly timeUnit: 'day';
-  readonly asOf: string;
-  readonly computedAt: string;
-  readonly customers: number;
-  readonly repeatCustomers: number;
-  readonly window: { readonly start: string | null; readonly end: string };
-  readonly params: BgnbdParams & { readonly p: number; readonly q: number; readonly gamma: number };
-  readonly logLikelihood: number;
-  readonly figures: ModelFigures;
-}
-
-export interface ModelFigures {
-  readonly gammaGammaLogLikelihood: number;
-  /** Repeat buyers the Gamma-Gamma model was fitted on (a hash sample above MAX_GAMMA_GAMMA_ROWS). */
-  readonly gammaGammaCustomers: number;
-  readonly standardErrors: Record<string, number> | null;
-  readonly discountRate: number;
-  readonly propensity: {
-    readonly horizonDays: number;
-    readonly features: readonly string[] | null;
-    readonly quality: PropensityOutcome['quality'];
-    readonly notEnoughData: string | null;
-  };
-  readonly recommendations: RecommendationQuality | null;
-  readonly profilesScored: number;
-  readonly changed: number;
-  /** Seconds each phase of the run took: inputs and fits, BG/NBD figures, propensity, recommendations, rows and changes. */
-  readonly seconds: Record<'inputs' | 'fit' | 'triples' | 'propensity' | 'recommendations' | 'rows', number>;
 }
 
 /** What a run leaves for the caller: the model and how many profiles' predictions changed (staged). */

@@ -2,23 +2,11 @@ import type { ClickHouse } from '../../common/clickhouse/client-factory';
 import { errorMessage } from '../../common/errors';
 import type { Component } from '../../common/lifecycle';
 import type { Logger } from '../../common/logger';
-import { runBacktest, type BacktestReport } from './backtest';
+import type { BacktestReport, FitSummary } from '../../common/predictions/model-reports';
+import { runBacktest } from './backtest';
 import { changesPage, dropRun, fitModels, nextVersion, runPredictions, type RunOutcome } from './prediction-run';
 import { NotEnoughDataError } from './prediction-errors';
 import type { PredictionSettings } from './predictions.config';
-
-/** What `kumiki predict fit --as-of` prints: the fit alone, of the history before `asOf`. */
-export interface FitSummary {
-  readonly model: 'bgnbd-gg';
-  readonly timeUnit: 'day';
-  readonly asOf: string;
-  readonly customers: number;
-  readonly repeatCustomers: number;
-  readonly params: Record<'r' | 'alpha' | 'a' | 'b' | 'p' | 'q' | 'gamma', number>;
-  readonly logLikelihood: number;
-  readonly gammaGammaLogLikelihood: number;
-  readonly standardErrors: Record<string, number> | null;
-}
 
 export interface PredictionsDeps {
   readonly clickhouse: () => ClickHouse;

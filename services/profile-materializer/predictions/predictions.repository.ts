@@ -1,7 +1,7 @@
 import type { Predictions } from '../../../schemas';
 import type { ClickHouse } from '../../common/clickhouse/client-factory';
 import { stringList, stringListParam } from '../../common/clickhouse/string-list';
-import type { ModelFigures, ModelVersion } from './prediction-run';
+import type { ModelFigures, ModelVersion } from '../../common/predictions/model-reports';
 import type { Neighbour, ProfileItems } from './recommendations';
 import { interactionsSql } from './recommendations';
 

@@ -1,7 +1,8 @@
 import type { ClickHouse } from '../../common/clickhouse/client-factory';
 import { floatLiteral, integerLiteral } from '../../common/clickhouse/sql-text';
 import { fitLogistic, predictLogistic, type LogisticModel } from './logistic-regression';
-import { scoreQuality, type ScoreQuality } from './model-quality';
+import type { ScoreQuality } from '../../common/predictions/model-reports';
+import { scoreQuality } from './model-quality';
 import { DAY_MS } from './prediction-inputs';
 import { GrowingArray, streamRows } from './stream-rows';
 

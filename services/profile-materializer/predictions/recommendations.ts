@@ -1,3 +1,4 @@
+import type { RecommendationQuality } from '../../common/predictions/model-reports';
 import type { ClickHouse } from '../../common/clickhouse/client-factory';
 import { integerLiteral } from '../../common/clickhouse/sql-text';
 import { streamRows } from './stream-rows';
@@ -143,16 +144,6 @@ export function recommendPopular(
   count = 5,
 ): string[] {
   return recommend(items, [], popular, excluded, count);
-}
-
-export interface RecommendationQuality {
-  /** Profiles evaluated: interactions before the split and a product bought after it that they had not bought before. */
-  readonly profiles: number;
-  /** Share of them with a product bought after the split among the 5 recommended before it. */
-  readonly hitRateAt5: number;
-  readonly popularityHitRateAt5: number;
-  /** Standard error of the difference of the two (paired over profiles). */
-  readonly differenceStandardError: number;
 }
 
 /** At most this many profiles are evaluated (a hash sample beyond). */
