@@ -1,9 +1,6 @@
 import {
   Kafka,
   CompressionTypes,
-  ConfigResourceTypes,
-  ConfigSource,
-  type Admin,
   type Consumer,
   type EachBatchPayload,
   type Producer,
@@ -11,8 +8,6 @@ import {
   type SASLOptions,
 } from 'kafkajs';
 import { kafkaLogCreator, type Logger } from '../logger';
-import { withRetry } from '../retry';
-import { allTopics, topicConfigEntries, type TopicSpec } from './topics';
 import { toIncomingMessages } from './incoming-messages';
 import { chunked, toKafkaMessage } from './outgoing-messages';
 import { restartsWhenKafkajsGivesUp } from './consumer-restarts';
@@ -20,6 +15,7 @@ import { defaultPartitioner } from './partitioner';
 import { unavailableOnFailure } from './kafka-errors';
 import { assertKafkajsPatched } from './kafkajs-patch';
 import type { MessageBatch, OutgoingMessage } from './messages';
+import { type KafkaAdmin, wrapAdmin } from './admin';
 import { readTopicToEnd, type ReadToEndOptions } from './read-to-end';
 import { TopicTail, type TopicTailOptions } from './topic-tail';
 import { readPartitionRange, type ReadRangeOptions } from './read-range';
@@ -30,6 +26,7 @@ import { createTransactionalProducer, type TransactionalProducer } from './trans
  * kafkajs types, so that the client library can be replaced (kafkajs is unmaintained) by
  * rewriting this folder alone.
  */
+export type { KafkaAdmin, TopicLag } from './admin';
 export type { IncomingMessage, MessageBatch, OutgoingMessage } from './messages';
 
 export interface KafkaSettings {
@@ -118,42 +115,6 @@ export interface BatchConsumer {
   commitOffsets?(offsets: readonly { topic: string; partition: number; offset: string }[]): Promise<void>;
   /** In its group and fetching (false from a crash until it has joined again); optional for test doubles. */
   isConsuming?(): boolean;
-  disconnect(): Promise<void>;
-}
-
-export interface TopicLag {
-  readonly topic: string;
-  readonly partition: number;
-  readonly committed: string;
-  readonly end: string;
-  readonly lag: number;
-}
-
-export interface KafkaAdmin {
-  connect(): Promise<void>;
-  /** Creates the topics that are missing; existing topics are left as they are. */
-  ensureTopics(specs?: readonly TopicSpec[]): Promise<string[]>;
-  /**
-   * Raises `max.message.bytes` of existing topics to their spec where it is lower (topics made
-   * before the spec asked for more), keeping every other topic-level setting; returns their names.
-   */
-  raiseMessageLimits(specs?: readonly TopicSpec[]): Promise<string[]>;
-  listTopics(): Promise<string[]>;
-  /** Number of partitions of an existing topic. */
-  partitionCount(topic: string): Promise<number>;
-  describeCluster(): Promise<{ brokers: number; controller: number | null }>;
-  groupLag(groupId: string, topics: readonly string[]): Promise<TopicLag[]>;
-  /** Partition → the offset after its last record (the high watermark). */
-  endOffsets(topic: string): Promise<Map<number, string>>;
-  /** Partition → the offset of its first record written at or after `timestampMs` (the end where none is). */
-  offsetsAtTime(topic: string, timestampMs: number): Promise<Map<number, string>>;
-  /** Partition → the group's committed offset (-1 where none). */
-  groupOffsets(groupId: string, topic: string): Promise<Map<number, string>>;
-  /** Sets a group's committed offsets; the group must have no running member. */
-  setGroupOffsets(groupId: string, topic: string, offsets: ReadonlyMap<number, string>): Promise<void>;
-  /** Deletes groups that have no running member; returns the ids that could not be deleted. */
-  deleteGroups(groupIds: readonly string[]): Promise<string[]>;
-  deleteTopics(names: readonly string[]): Promise<void>;
   disconnect(): Promise<void>;
 }
 
@@ -302,172 +263,5 @@ function wrapConsumer(kafka: Kafka, options: ConsumerOptions, logger: Logger): B
       restarts.stop();
       await consumer.disconnect();
     },
-  };
-}
-
-function wrapAdmin(admin: Admin): KafkaAdmin {
-  // kafkajs' admin keeps one set of target topics and refreshes their metadata lazily: two offset
-  // look-ups of different topics at once can find the other's metadata only, and fail on a
-  // partition list that is not there. Look-ups by topic go one at a time.
-  let queue: Promise<unknown> = Promise.resolve();
-  const serial = <T>(task: () => Promise<T>): Promise<T> => {
-    const run = queue.then(task, task);
-    queue = run.catch(() => undefined);
-    return run;
-  };
-  return {
-    connect: () => unavailableOnFailure('connect admin', () => admin.connect()),
-    async ensureTopics(specs = allTopics) {
-      const existing = new Set(await admin.listTopics());
-      const missing = specs.filter((spec) => !existing.has(spec.name));
-      if (missing.length === 0) return [];
-      await admin.createTopics({
-        // Leaders are awaited below with our own bounded retry: kafkajs' wait gives up on a
-        // freshly started broker's transient "does not host this topic-partition".
-        waitForLeaders: false,
-        topics: missing.map((spec) => ({
-          topic: spec.name,
-          numPartitions: spec.partitions,
-          replicationFactor: -1,
-          configEntries: topicConfigEntries(spec),
-        })),
-      });
-      const names = missing.map((spec) => spec.name);
-      // A broker that has just started can answer "does not host this topic-partition" for a
-      // moment after creation; wait until every new topic's metadata is served.
-      await withRetry(
-        async () => {
-          const { topics: described } = await admin.fetchTopicMetadata({ topics: names });
-          const leaderless = described.filter((topic) => topic.partitions.some((partition) => partition.leader < 0));
-          if (leaderless.length > 0)
-            throw Object.assign(new Error(`no leader yet for ${leaderless.map((t) => t.name).join(', ')}`), {
-              retriable: true,
-            });
-        },
-        {
-          initialDelayMs: 100,
-          maxDelayMs: 1_000,
-          deadlineMs: 30_000,
-          shouldRetry: (error) =>
-            (error as { retriable?: boolean }).retriable === true ||
-            /does not host|UNKNOWN_TOPIC|LEADER_NOT_AVAILABLE/i.test(String(error)),
-        },
-      );
-      return names;
-    },
-    async raiseMessageLimits(specs = allTopics) {
-      const wanted = specs.filter((spec) => spec.maxMessageBytes !== undefined);
-      if (wanted.length === 0) return [];
-      const existing = new Set(await unavailableOnFailure('list topics', () => admin.listTopics()));
-      const resources = wanted
-        .filter((spec) => existing.has(spec.name))
-        .map((spec) => ({ type: ConfigResourceTypes.TOPIC, name: spec.name }));
-      if (resources.length === 0) return [];
-      const described = await unavailableOnFailure('describe topic configs', () =>
-        admin.describeConfigs({ resources, includeSynonyms: false }),
-      );
-      const raised: string[] = [];
-      for (const { resourceName, configEntries } of described.resources) {
-        const limit = wanted.find((spec) => spec.name === resourceName)!.maxMessageBytes!;
-        const current = configEntries.find((entry) => entry.configName === 'max.message.bytes');
-        if (current && Number(current.configValue) >= limit) continue;
-        // AlterConfigs replaces a topic's whole set of overrides: carry the others over.
-        const overrides = configEntries
-          .filter(
-            (entry) => entry.configSource === ConfigSource.TOPIC_CONFIG && entry.configName !== 'max.message.bytes',
-          )
-          .map((entry) => ({ name: entry.configName, value: entry.configValue }));
-        await unavailableOnFailure(`raise max.message.bytes of ${resourceName}`, () =>
-          admin.alterConfigs({
-            validateOnly: false,
-            resources: [
-              {
-                type: ConfigResourceTypes.TOPIC,
-                name: resourceName,
-                configEntries: [...overrides, { name: 'max.message.bytes', value: String(limit) }],
-              },
-            ],
-          }),
-        );
-        raised.push(resourceName);
-      }
-      return raised;
-    },
-    listTopics: () => unavailableOnFailure('list topics', () => admin.listTopics()),
-    async partitionCount(topic) {
-      const { topics: described } = await serial(() =>
-        unavailableOnFailure(`describe ${topic}`, () => admin.fetchTopicMetadata({ topics: [topic] })),
-      );
-      return described[0]?.partitions.length ?? 0;
-    },
-    async describeCluster() {
-      const cluster = await unavailableOnFailure('describe cluster', () => admin.describeCluster());
-      return { brokers: cluster.brokers.length, controller: cluster.controller };
-    },
-    async groupLag(groupId, topicNames) {
-      const lags: TopicLag[] = [];
-      const committed = await admin.fetchOffsets({ groupId, topics: [...topicNames] });
-      for (const { topic, partitions } of committed) {
-        const ends = await admin.fetchTopicOffsets(topic);
-        for (const end of ends) {
-          const done = partitions.find((p) => p.partition === end.partition)?.offset ?? '-1';
-          const start = Number(done) < 0 ? Number(end.low) : Number(done);
-          lags.push({
-            topic,
-            partition: end.partition,
-            committed: done,
-            end: end.high,
-            lag: Math.max(0, Number(end.high) - start),
-          });
-        }
-      }
-      return lags;
-    },
-    async endOffsets(topic) {
-      const offsets = await serial(() =>
-        unavailableOnFailure(`fetch end offsets of ${topic}`, () => admin.fetchTopicOffsets(topic)),
-      );
-      return new Map(offsets.map((o) => [o.partition, o.high]));
-    },
-    async offsetsAtTime(topic, timestampMs) {
-      const offsets = await serial(() =>
-        unavailableOnFailure(`fetch offsets of ${topic} by time`, () =>
-          admin.fetchTopicOffsetsByTimestamp(topic, timestampMs),
-        ),
-      );
-      return new Map(offsets.map((o) => [o.partition, o.offset]));
-    },
-    async groupOffsets(groupId, topic) {
-      const [committed] = await unavailableOnFailure(`fetch offsets of group ${groupId}`, () =>
-        admin.fetchOffsets({ groupId, topics: [topic] }),
-      );
-      return new Map((committed?.partitions ?? []).map((p) => [p.partition, p.offset]));
-    },
-    async setGroupOffsets(groupId, topic, offsets) {
-      if (offsets.size === 0) return;
-      await serial(() =>
-        unavailableOnFailure(`set offsets of group ${groupId}`, () =>
-          admin.setOffsets({
-            groupId,
-            topic,
-            partitions: [...offsets].map(([partition, offset]) => ({ partition, offset })),
-          }),
-        ),
-      );
-    },
-    async deleteGroups(groupIds) {
-      if (groupIds.length === 0) return [];
-      try {
-        await admin.deleteGroups([...groupIds]);
-        return [];
-      } catch (error) {
-        // kafkajs reports the groups it could not delete (still running, unknown) in `groups`.
-        const failed = (error as { groups?: { groupId: string; errorCode: number }[] }).groups;
-        if (!failed) throw error;
-        return failed.filter((g) => g.errorCode !== 0).map((g) => g.groupId);
-      }
-    },
-    deleteTopics: (names) => admin.deleteTopics({ topics: [...names] }),
-    disconnect: () => admin.disconnect(),
   };
 }

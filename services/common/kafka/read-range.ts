@@ -1,5 +1,5 @@
 import type { Kafka } from 'kafkajs';
-import type { IncomingMessage } from './client';
+import type { IncomingMessage } from './messages';
 import { toIncomingMessages } from './incoming-messages';
 import { unavailableOnFailure } from './kafka-errors';
 

@@ -1,7 +1,7 @@
 import type { Consumer, Kafka } from 'kafkajs';
 import { errorMessage } from '../errors';
 import type { Logger } from '../logger';
-import type { IncomingMessage } from './client';
+import type { IncomingMessage } from './messages';
 import { restartsWhenKafkajsGivesUp } from './consumer-restarts';
 import { toIncomingMessages } from './incoming-messages';
 import { unavailableOnFailure } from './kafka-errors';
