@@ -15,7 +15,7 @@ import type { DeliveryLog } from './delivery-log';
 import { type RateLimiter, type Semaphore, sleepUnlessStopped, StoppedError } from './flow-control';
 import { profileUpdatedPayload, segmentChangePayload, type WebhookPayload } from './payloads';
 import { judgeAttempt, type RetryPolicy } from './retry-policy';
-import { signatureHeader, webhookId } from './webhook-signature';
+import { signatureHeader, webhookId } from '../../common/webhook-signature';
 import type { WebhookResponse, WebhookSender } from './webhook-sender';
 
 /**

@@ -3,7 +3,7 @@ import { DestinationMetrics, type ActivatorMetrics } from '../activator.metrics'
 import type { SecretBox } from '../destinations/secret-box';
 import { DestinationHealth, type DestinationRuntime } from './deliver-change';
 import { RateLimiter, Semaphore } from './flow-control';
-import { secretKey } from './webhook-signature';
+import { secretKey } from '../../common/webhook-signature';
 import { WebhookSender } from './webhook-sender';
 
 export interface RuntimeSettings {

@@ -1,7 +1,7 @@
 import type { Destination } from '../../../schemas';
 import type { TestResult } from '../destinations/destinations.routes';
 import type { LiveDestination } from './destination-runtime';
-import { signatureHeader } from './webhook-signature';
+import { signatureHeader } from '../../common/webhook-signature';
 
 /**
  * `POST /v1/destinations/{id}/test`: one signed `kumiki.test` message, sent now, once (no retry,

@@ -4,7 +4,7 @@ import type { Destination, DestinationGrant, DestinationSecret, ExportSettings }
 import { ApiError } from '../../common/error-codes';
 import type { KafkaAdmin } from '../../common/kafka/client';
 import { checkTarget } from '../delivery/target-guard';
-import { newWebhookSecret } from '../delivery/webhook-signature';
+import { newWebhookSecret } from '../../common/webhook-signature';
 import { topicsOf, type CreateDestinationBody, type PatchDestinationBody } from './destination';
 import type { DestinationCatalog } from './destination-catalog';
 import type { SecretBox } from './secret-box';

@@ -13,7 +13,7 @@ import type { Logger } from '../../common/logger';
 import type { ActivatorMetrics } from '../activator.metrics';
 import { consentVerdict } from '../delivery/consent';
 import type { DeliveryAudit } from '../delivery/delivery-audit';
-import { secretKey } from '../delivery/webhook-signature';
+import { secretKey } from '../../common/webhook-signature';
 import { WebhookSender } from '../delivery/webhook-sender';
 import type { DestinationStore } from '../destinations/destination-store';
 import type { SecretBox } from '../destinations/secret-box';

@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readCredentials } from '../../common/credentials';
 import { errorMessage } from '../../common/errors';
-import { secretKey, signature } from '../../activator/delivery/webhook-signature';
+import { secretKey, signature } from '../../common/webhook-signature';
 import type { CliConfig } from '../config';
 import { journeys, journeyTraffic, mailFor } from '../demo/journeys';
 import { serviceUrl } from '../local/services';

@@ -6,7 +6,7 @@ import {
   signature,
   signatureHeader,
   webhookId,
-} from '../../../services/activator/delivery/webhook-signature';
+} from '../../../services/common/webhook-signature';
 
 describe('Standard Webhooks signing', () => {
   const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
