@@ -264,7 +264,7 @@ async function main(): Promise<void> {
     readers: { stitched: stitchedType, change: schema('IdentityChange').type },
     readRfm: timedRfm,
     producer: { send: async (_topic, batch) => void (produced += batch.length) },
-    deadLetters: { send: async () => undefined },
+    results: { rejected: async () => undefined, dropped: () => undefined },
     topics: { stitched: 'bench.stitched', changes: 'bench.changes', updates: 'bench.updates' },
     logger,
     metrics: createMaterializerMetrics(new Registry()),

@@ -5,7 +5,8 @@ import { createHttpServer, httpTls } from '../common/http-server';
 import { createKafkaConnection } from '../common/kafka/kafka-connection';
 import { createProducerConnection } from '../common/kafka/producer-connection';
 import { topics } from '../common/kafka/topics';
-import { createDeadLetterHandler } from '../common/dead-letters';
+import { deadLetterTopic } from '../common/dead-letters';
+import { createResultHandler } from '../common/result-handler';
 import { createRegistryConnection, registrySettingsFromConfig } from '../common/registry';
 import { BatchingProducer } from './batching-producer';
 import { createCollectorMetrics } from './collector.metrics';
@@ -16,10 +17,10 @@ runMain('collector', process.env, loadCollectorConfig, (config) => {
   const { logger, metrics, kafka } = createServiceBase('collector', config);
   const collectorMetrics = createCollectorMetrics(metrics);
   const eventsTopic = config.COLLECTOR_EVENTS_TOPIC;
-  const deadLetterTopic = config.COLLECTOR_DLQ_TOPIC;
+  const deadLettersTopic = config.COLLECTOR_DLQ_TOPIC;
   const extraTopics = [
     ...(eventsTopic !== topics.eventsRaw.name ? [{ ...topics.eventsRaw, name: eventsTopic }] : []),
-    ...(deadLetterTopic !== topics.deadLetters.name ? [{ ...topics.deadLetters, name: deadLetterTopic }] : []),
+    ...(deadLettersTopic !== topics.deadLetters.name ? [{ ...topics.deadLetters, name: deadLettersTopic }] : []),
   ];
   const kafkaConnection = createKafkaConnection({
     client: kafka,
@@ -32,7 +33,7 @@ runMain('collector', process.env, loadCollectorConfig, (config) => {
     logger,
     topics: [
       { ...topics.eventsRaw, name: eventsTopic },
-      { ...topics.deadLetters, name: deadLetterTopic },
+      { ...topics.deadLetters, name: deadLettersTopic },
     ],
   });
   const producer = createProducerConnection({ client: kafka, logger });
@@ -49,18 +50,21 @@ runMain('collector', process.env, loadCollectorConfig, (config) => {
       collectorMetrics.pendingBytes.set(batcher.pending.bytes);
     },
   });
-  const deadLetters = createDeadLetterHandler({
-    service: 'collector',
-    producer: batcher,
-    encode: (topic, value) => schemas.codec.encode(topic, value),
+  const results = createResultHandler({
     logger,
-    counter: collectorMetrics.deadLetters,
-    topic: deadLetterTopic,
+    sink: deadLetterTopic({
+      service: 'collector',
+      producer: batcher,
+      encode: (topic, value) => schemas.codec.encode(topic, value),
+      topic: deadLettersTopic,
+    }),
+    registry: metrics,
+    deadLetters: collectorMetrics.deadLetters,
   });
   const routes = trackingRoutes({
     sources: config.sources,
     batcher,
-    deadLetters,
+    results,
     encodeEvent: (event) => schemas.codec.encode(eventsTopic, event),
     eventsTopic,
     isAvailable: () => kafkaConnection.isReady() && producer.isReady() && schemas.isReady(),

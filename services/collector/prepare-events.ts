@@ -1,8 +1,11 @@
 import type { Event, EventType } from '../../schemas';
-import { ApiError, type ErrorCode } from '../common/error-codes';
+import { ApiError } from '../common/error-codes';
+import { normaliseEventStep } from '../common/events/normalise-event.step';
 import type { SourceInfo } from '../common/events/sources';
-import { normaliseEvent } from '../common/events/normalise-event.step';
-import { isObject, parseTimestamp, validateMessage, type JsonObject } from '../common/events/validate-message.step';
+import { isObject, parseTimestamp, validateMessageStep, type JsonObject } from '../common/events/validate-message.step';
+import { pipeline } from '../common/pipeline';
+import { rejection, type Rejection } from '../common/result-handler';
+import { checkEventSizeStep, type RequestElement } from './steps/check-event-size.step';
 
 /**
  * From a decoded request body to the events to produce and the rejected ones, with no I/O.
@@ -10,7 +13,7 @@ import { isObject, parseTimestamp, validateMessage, type JsonObject } from '../c
  * A single call (`/v1/track`) is one message whose type is the route's. A batch carries
  * `batch: [...]`, each element with its own `type`; the batch's `context` is the default
  * for each element's context (element keys win) and its `sentAt` the default sentAt. Each
- * element is checked on its own (32 KB limit, then validate-message, then normalise-event),
+ * element takes its path on its own (check-event-size → validate-message → normalise-event),
  * so one bad element never costs the others.
  */
 export const limits = { eventBytes: 32 * 1024, batchBytes: 500 * 1024 } as const;
@@ -27,22 +30,10 @@ export interface AcceptedEvent {
   readonly event: Event;
 }
 
-export interface RejectedEvent {
-  readonly index: number;
-  readonly code: ErrorCode;
-  readonly reason: string;
-  /** JSON path in the request (`batch[2].timestamp`, or `timestamp` for a single call). */
-  readonly field: string | undefined;
-  readonly stage: string;
-  readonly messageId: string | undefined;
-  /** The element's JSON, as bytes, for the dead letter. */
-  readonly original: Buffer;
-  readonly originalKey: string | null;
-}
-
 export interface PreparedRequest {
   readonly accepted: AcceptedEvent[];
-  readonly rejected: RejectedEvent[];
+  /** Each with its place in the request (`origin.path`, `origin.index`) and its JSON as bytes. */
+  readonly rejected: Rejection[];
 }
 
 export function prepareEvents(
@@ -51,13 +42,40 @@ export function prepareEvents(
   meta: PrepareMeta,
   original?: Buffer,
 ): PreparedRequest {
-  const eventLimit = meta.limits?.eventBytes ?? limits.eventBytes;
   const accepted: AcceptedEvent[] = [];
-  const rejected: RejectedEvent[] = [];
+  const rejected: Rejection[] = [];
+  const path = (type: EventType | undefined, batchSentAt: number | undefined) =>
+    pipeline<RequestElement>()
+      .pipe(checkEventSizeStep(meta.limits?.eventBytes ?? limits.eventBytes))
+      .pipe(validateMessageStep(type ? { type } : {}))
+      .pipe(
+        normaliseEventStep({
+          receivedAt: meta.receivedAt,
+          batchSentAt,
+          source: meta.source,
+          ...(meta.newMessageId ? { newMessageId: meta.newMessageId } : {}),
+        }),
+      );
+  const handle = (steps: ReturnType<typeof path>, message: unknown, index: number, where: string, bytes?: Buffer) => {
+    const json = bytes ?? Buffer.from(JSON.stringify(message) ?? 'null');
+    const outcome = steps.runNow({ message, json });
+    if (outcome.kind === 'ok') accepted.push({ index, event: outcome.value });
+    else if (outcome.kind === 'dlq')
+      rejected.push(
+        rejection(outcome, {
+          value: json,
+          key: keyOf(message),
+          messageId: isObject(message) && typeof message.messageId === 'string' ? message.messageId : null,
+          path: where,
+          index,
+        }),
+      );
+  };
+
   if (call !== 'batch') {
     // The write key is a credential: it never reaches a dead letter.
     const { writeKey, ...message } = body;
-    handle(message, 0, '', call, undefined, writeKey === undefined ? original : undefined);
+    handle(path(call, undefined), message, 0, '', writeKey === undefined ? original : undefined);
     return { accepted, rejected };
   }
 
@@ -72,60 +90,15 @@ export function prepareEvents(
       throw new ApiError('KUMIKI_INVALID_TIMESTAMP', 'sentAt must be an ISO-8601 date-time', 'sentAt');
   }
   const batchContext = isObject(body.context) ? body.context : undefined;
+  const steps = path(undefined, batchSentAt);
   elements.forEach((element, index) => {
     const merged =
       batchContext && isObject(element)
         ? { ...element, context: { ...batchContext, ...(isObject(element.context) ? element.context : {}) } }
         : element;
-    handle(merged, index, `batch[${index}]`, undefined, batchSentAt, undefined);
+    handle(steps, merged, index, `batch[${index}]`);
   });
   return { accepted, rejected };
-
-  function handle(
-    message: unknown,
-    index: number,
-    path: string,
-    type: EventType | undefined,
-    sentAt: number | undefined,
-    bytes: Buffer | undefined,
-  ): void {
-    const json = bytes ?? Buffer.from(JSON.stringify(message) ?? 'null');
-    const reject = (code: ErrorCode, reason: string, field: string | undefined, stage: string): void => {
-      const fieldPath = [path, field].filter(Boolean).join('.') || undefined;
-      rejected.push({
-        index,
-        code,
-        reason,
-        field: fieldPath,
-        stage,
-        messageId: isObject(message) && typeof message.messageId === 'string' ? message.messageId : undefined,
-        original: json,
-        originalKey: keyOf(message),
-      });
-    };
-    if (json.length > eventLimit) {
-      reject(
-        'KUMIKI_PAYLOAD_TOO_LARGE',
-        `the event is ${json.length} bytes, over the limit of ${eventLimit / 1024} KB`,
-        undefined,
-        'check-event-size',
-      );
-      return;
-    }
-    const validated = validateMessage(message, type ? { type } : {});
-    if (validated.kind !== 'ok') {
-      if (validated.kind === 'dlq') reject(validated.code, validated.reason, validated.field, 'validate-message');
-      return;
-    }
-    const normalised = normaliseEvent(validated.value, {
-      receivedAt: meta.receivedAt,
-      batchSentAt: sentAt,
-      source: meta.source,
-      ...(meta.newMessageId ? { newMessageId: meta.newMessageId } : {}),
-    });
-    if (normalised.kind === 'ok') accepted.push({ index, event: normalised.value });
-    else if (normalised.kind === 'dlq') reject(normalised.code, normalised.reason, normalised.field, 'normalise-event');
-  }
 }
 
 function keyOf(message: unknown): string | null {

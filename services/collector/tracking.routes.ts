@@ -2,15 +2,17 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Event, EventType } from '../../schemas';
 import { ApiError, errorBody } from '../common/error-codes';
 import { errorMessage } from '../common/errors';
-import type { DeadLetterHandler } from '../common/dead-letters';
+import type { SourceMap } from '../common/events/sources';
 import type { OutgoingMessage } from '../common/kafka/client';
+import { eventKey } from '../common/kafka/topics';
 import type { Logger } from '../common/logger';
+import { pipeline } from '../common/pipeline';
+import { fieldOf, rejection, type Rejection, type ResultHandler } from '../common/result-handler';
 import type { BatchingProducer } from './batching-producer';
 import type { CollectorMetrics } from './collector.metrics';
-import { limits, prepareEvents, type RejectedEvent } from './prepare-events';
+import { limits, prepareEvents } from './prepare-events';
 import { decodeBody, tooLarge, writeKeyFromAuthorization } from './request-body';
-import type { SourceMap } from '../common/events/sources';
-import { eventKey } from '../common/kafka/topics';
+import { encodeEventStep } from './steps/encode-event.step';
 
 /**
  * The Segment tracking API: `POST /v1/{track,identify,page,screen,group,alias,batch}`, the
@@ -25,7 +27,8 @@ import { eventKey } from '../common/kafka/topics';
 export interface TrackingDeps {
   readonly sources: SourceMap;
   readonly batcher: BatchingProducer;
-  readonly deadLetters: DeadLetterHandler;
+  /** The one result handler: rejected events become dead letters (produced through the batcher). */
+  readonly results: Pick<ResultHandler, 'rejected'>;
   /** Writes an Event in the wire format for the events topic (throws InvalidInputError for a value the schema refuses). */
   readonly encodeEvent: (event: Event) => Buffer;
   readonly eventsTopic: string;
@@ -63,6 +66,8 @@ declare module 'fastify' {
 export function trackingRoutes(deps: TrackingDeps) {
   const now = deps.now ?? Date.now;
   const logger = deps.logger.child({ component: 'tracking-api' });
+  // After prepareEvents: an accepted event's path to the record produced.
+  const toRecord = pipeline<Event>().pipe(encodeEventStep(deps.encodeEvent));
   let inFlight = 0;
 
   return async (app: FastifyInstance): Promise<void> => {
@@ -170,63 +175,46 @@ export function trackingRoutes(deps: TrackingDeps) {
 
     const prepared = prepareEvents(json, call, { receivedAt, source }, call === 'batch' ? undefined : bytes);
     const messages: OutgoingMessage[] = [];
-    const rejected: RejectedEvent[] = [...prepared.rejected];
+    const rejected: Rejection[] = [...prepared.rejected];
     const types: EventType[] = [];
     for (const { index, event } of prepared.accepted) {
-      try {
-        messages.push({ key: eventKey(event), value: deps.encodeEvent(event) });
+      const encoded = toRecord.runNow(event);
+      if (encoded.kind === 'ok') {
+        messages.push(encoded.value);
         types.push(event.type);
-      } catch (error) {
-        rejected.push({
-          index,
-          code: 'KUMIKI_INVALID_EVENT',
-          reason: errorMessage(error),
-          field: call === 'batch' ? `batch[${index}]` : undefined,
-          stage: 'encode-event',
-          messageId: event.messageId,
-          original: Buffer.from(JSON.stringify(event)),
-          originalKey: eventKey(event),
-        });
+      } else if (encoded.kind === 'dlq') {
+        const path = call === 'batch' ? `batch[${index}]` : '';
+        rejected.push(
+          rejection(encoded, { value: Buffer.from(JSON.stringify(event)), key: eventKey(event), path, index }),
+        );
       }
     }
     const room =
       messages.reduce((sum, m) => sum + (m.value as Buffer).length, 0) +
-      rejected.reduce((sum, r) => sum + r.original.length, 0);
+      rejected.reduce((sum, r) => sum + r.origin.value.length, 0);
     if (!deps.batcher.hasRoomFor(room))
       throw new ApiError('KUMIKI_OVERLOADED', 'the collector is at its memory bound', undefined, {
         retryAfterSeconds: 1,
       });
 
-    await Promise.all([
-      deps.batcher.send(deps.eventsTopic, messages),
-      deps.deadLetters.send(
-        rejected.map((r) => ({
-          reason: r.field ? `${r.reason} (${r.field})` : r.reason,
-          code: r.code,
-          stage: r.stage,
-          originalKey: r.originalKey,
-          originalValue: r.original,
-          messageId: r.messageId ?? null,
-        })),
-      ),
-    ]);
+    await Promise.all([deps.batcher.send(deps.eventsTopic, messages), deps.results.rejected(rejected)]);
     for (const type of types) deps.metrics.events.inc({ type });
     for (const r of rejected) deps.metrics.rejects.inc({ code: r.code, level: 'event' });
 
     if (call !== 'batch') {
       const [first] = rejected;
-      if (first) return sendError(reply, new ApiError(first.code, first.reason, first.field));
+      if (first) return sendError(reply, new ApiError(first.code, first.reason, fieldOf(first)));
       return reply.code(200).send({ success: true });
     }
     return reply.code(200).send({
       success: true,
       accepted: messages.length,
       rejected: rejected
-        .sort((a, b) => a.index - b.index)
+        .sort((a, b) => a.origin.index! - b.origin.index!)
         .map((r) => ({
-          index: r.index,
-          ...(r.messageId ? { messageId: r.messageId } : {}),
-          ...errorBody(r.code, r.reason, r.field),
+          index: r.origin.index,
+          ...(r.origin.messageId ? { messageId: r.origin.messageId } : {}),
+          ...errorBody(r.code, r.reason, fieldOf(r)),
         })),
     });
   }

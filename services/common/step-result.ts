@@ -5,8 +5,11 @@ import type { ErrorCode } from './error-codes';
  *
  * - `ok(value)`: hand `value` to the next step.
  * - `drop(reason)`: the input is deliberately ignored (not an error; counted, not dead-lettered).
- * - `dlq(reason, …)`: the input can never be processed; the one failure handler reports it
- *   and writes it to `kumiki.events.dlq` with the code, the step and the original bytes.
+ * - `dlq(reason, …)`: the input can never be processed; the one result handler
+ *   (result-handler.ts) reports it and writes it to `kumiki.events.dlq` with the code, the step
+ *   and the original bytes.
+ *
+ * A step is a named function returning one of these (pipeline.ts).
  *
  * Steps never log, produce or throw for bad input themselves; thrown errors are bugs or
  * outages and are handled (retried or answered 5xx) by the caller.
@@ -30,6 +33,8 @@ export interface DeadLetterVerdict {
   /** JSON path of the offending value, relative to the event (`properties`, `timestamp`). */
   readonly field?: string;
   readonly error?: unknown;
+  /** The input's messageId, once a step has read it (a dead letter carries it). */
+  readonly messageId?: string;
 }
 
 export function ok<T>(value: T): Ok<T> {
@@ -43,7 +48,7 @@ export function drop(reason: string): Drop {
 export function dlq(
   reason: string,
   code: ErrorCode,
-  details: { field?: string; error?: unknown } = {},
+  details: { field?: string; error?: unknown; messageId?: string } = {},
 ): DeadLetterVerdict {
   return {
     kind: 'dlq',
@@ -51,5 +56,6 @@ export function dlq(
     code,
     ...(details.field !== undefined ? { field: details.field } : {}),
     ...(details.error !== undefined ? { error: details.error } : {}),
+    ...(details.messageId !== undefined ? { messageId: details.messageId } : {}),
   };
 }

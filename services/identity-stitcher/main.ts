@@ -22,6 +22,7 @@ runMain('identity-stitcher', process.env, loadStitcherConfig, (config) => {
     codec: () => registry.codec,
     logger,
     metrics: createStitcherMetrics(metrics),
+    registry: metrics,
     topics: stitcherTopics,
     groupId: config.STITCHER_GROUP_ID,
     transactionalId: config.STITCHER_TRANSACTIONAL_ID,

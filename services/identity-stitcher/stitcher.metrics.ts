@@ -1,4 +1,7 @@
 import { Counter, Gauge, Histogram, type Registry } from '../common/metrics';
+import type { ResultHandler } from '../common/result-handler';
+import type { Resolution } from './identity/identity-graph';
+import type { StitchedBatch } from './stitched-batch';
 
 /** The identity stitcher's Prometheus metrics (events/s is `rate(kumiki_stitcher_events_total[1m])`). */
 export interface StitcherMetrics {
@@ -94,4 +97,38 @@ export function createStitcherMetrics(registry: Registry): StitcherMetrics {
       registers,
     }),
   };
+}
+
+/** What one record's resolution did to the graph. */
+export function countResolution(
+  metrics: Pick<StitcherMetrics, 'profilesCreated' | 'merges' | 'links' | 'refusals'>,
+  resolution: Resolution,
+): void {
+  if (resolution.createdProfile) metrics.profilesCreated.inc();
+  if (resolution.mergedProfileIds.length > 0) metrics.merges.inc(resolution.mergedProfileIds.length);
+  const linked = resolution.changes.find((c) => c.kind === 'link');
+  if (linked) metrics.links.inc(linked.identifiers.length);
+  for (const refusal of resolution.refusals) metrics.refusals.inc({ reason: `limit:${refusal.limitType}` });
+}
+
+/** A batch's outcomes, once its transaction committed, and how far behind its partition's end it was. */
+export function countCommitted(
+  metrics: Pick<StitcherMetrics, 'events' | 'consumerLag'>,
+  results: Pick<ResultHandler, 'dropped'>,
+  batch: StitchedBatch,
+  highWatermark: string,
+): void {
+  const { topic } = batch;
+  metrics.events.inc({ topic, outcome: 'stitched' }, batch.stitchedCount);
+  if (batch.rejections.length > 0) metrics.events.inc({ topic, outcome: 'dlq' }, batch.rejections.length);
+  let dropped = 0;
+  for (const [step, count] of batch.drops) {
+    results.dropped(step, count);
+    dropped += count;
+  }
+  if (dropped > 0) metrics.events.inc({ topic, outcome: 'drop' }, dropped);
+  metrics.consumerLag.set(
+    { topic, partition: String(batch.partition) },
+    Math.max(0, Number(BigInt(highWatermark) - BigInt(batch.nextOffset))),
+  );
 }

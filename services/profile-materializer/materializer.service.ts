@@ -9,7 +9,8 @@ import { auditRoutes } from './audit/audit.routes';
 import { createKafkaConnection } from '../common/kafka/kafka-connection';
 import { createProducerConnection } from '../common/kafka/producer-connection';
 import { topics, type TopicSpec } from '../common/kafka/topics';
-import { createDeadLetterHandler } from '../common/dead-letters';
+import { deadLetterTopic } from '../common/dead-letters';
+import { createResultHandler } from '../common/result-handler';
 import { createRegistryConnection } from '../common/registry/registry-connection';
 import { registrySettingsFromConfig } from '../common/registry/schema-registry.client';
 import { createClickHouseConnection } from '../common/clickhouse/clickhouse-connection';
@@ -162,12 +163,15 @@ export function createMaterializerService(
       await room;
     },
   });
-  const deadLetters = createDeadLetterHandler({
-    service: 'profile-materializer',
-    producer: producer.producer,
-    encode: (topic, value) => registry.codec.encode(topic, value),
+  const results = createResultHandler({
     logger,
-    topic: config.MATERIALIZER_DLQ_TOPIC,
+    sink: deadLetterTopic({
+      service: 'profile-materializer',
+      producer: producer.producer,
+      encode: (topic, value) => registry.codec.encode(topic, value),
+      topic: config.MATERIALIZER_DLQ_TOPIC,
+    }),
+    registry: metrics,
   });
   let deps: MaterializeDeps | undefined;
   // Built on first use: the codec and ClickHouse exist only once their components started.
@@ -182,7 +186,7 @@ export function createMaterializerService(
       readRfm: (ids) => readSnapshotRfm(clickhouse.clickhouse, ids),
       readPredictions: (ids) => readPredictions(clickhouse.clickhouse, ids),
       producer: producer.producer,
-      deadLetters,
+      results,
       topics: {
         stitched: config.MATERIALIZER_STITCHED_TOPIC,
         changes: config.MATERIALIZER_CHANGES_TOPIC,

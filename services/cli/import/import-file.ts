@@ -1,17 +1,19 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
+import pino from 'pino';
 import type { Event } from '../../../schemas';
-import { normaliseEvent } from '../../common/events/normalise-event.step';
-import { validateMessage } from '../../common/events/validate-message.step';
+import { createResultHandler, rejection } from '../../common/result-handler';
 import { checkFileText, fileText, type FileText } from './file-text';
-import { mapRecord, type MapOptions, type Mapping } from './map-record';
+import { importPath } from './import-path';
+import type { MapOptions, Mapping } from './map-record';
 import { csvRecords, ndjsonRecords, type FileRecord } from './read-records';
 import { encodingLabel, type TextEncoding } from './text-encodings';
 
 /**
- * `kumiki import` without the terminal: streams a file, maps each record to a Segment
- * message, checks and normalises it with the collector's own steps (so an imported event is
- * exactly what the collector would have accepted), and hands events to `send` in batches.
+ * `kumiki import` without the terminal: streams a file, takes each record through its path
+ * (import-path.ts: mapped to a Segment message, then checked and normalised by the collector's
+ * own steps), and hands events to `send` in batches. Rejected records go through the one result
+ * handler into the summary.
  * At most one batch is held at a time, so memory stays constant.
  *
  * The first streaming read chooses and checks the file's encoding (file-text.ts) and computes
@@ -99,10 +101,17 @@ export async function importFile(
   const rejects: ImportSummary['rejects'] = [];
   const byType: Record<string, number> = {};
   let batch: Event[] = [];
-  const reject = (line: number, reason: string, field?: string): void => {
-    rejected += 1;
-    if (rejects.length < maxListed) rejects.push(field ? { line, field, reason } : { line, reason });
-  };
+  // The summary is where this command's dead letters go.
+  const results = createResultHandler({
+    logger: pino({ level: 'silent' }),
+    sink: async (rejections) => {
+      for (const { origin, reason, field } of rejections) {
+        rejected += 1;
+        const line = origin.index!;
+        if (rejects.length < maxListed) rejects.push(field ? { line, field, reason } : { line, reason });
+      }
+    },
+  });
   const flush = async (): Promise<void> => {
     if (batch.length === 0) return;
     const sending = batch;
@@ -117,32 +126,22 @@ export async function importFile(
     formatOf(options.file, options.format) === 'csv'
       ? csvRecords(decoded, { delimiter: delimiterOf(options.file, options.delimiter) })
       : ndjsonRecords(decoded);
+  const toEvent = importPath({
+    ...options,
+    messageIdOf: (line) => importMessageId(digest, line),
+    source,
+    now,
+  });
   for await (const record of records) {
     read += 1;
-    if ('error' in record) {
-      reject(record.line, `line ${record.error}`);
-      continue;
-    }
-    const mapped = mapRecord(record.values, options.mapping, options);
-    if (!mapped.ok) {
-      reject(record.line, mapped.reason, mapped.field);
-      continue;
-    }
-    const validated = validateMessage(
-      { ...mapped.message, messageId: mapped.message.messageId ?? importMessageId(digest, record.line) },
-      { type: mapped.type },
-    );
-    if (validated.kind !== 'ok') {
-      if (validated.kind === 'dlq') reject(record.line, validated.reason, validated.field);
-      continue;
-    }
-    const normalised = normaliseEvent(validated.value, { receivedAt: now(), batchSentAt: undefined, source });
-    if (normalised.kind !== 'ok') {
-      if (normalised.kind === 'dlq') reject(record.line, normalised.reason, normalised.field);
-      continue;
-    }
-    batch.push(normalised.value);
-    if (batch.length >= batchSize) await flush();
+    const outcome = toEvent.runNow(record);
+    if (outcome.kind === 'ok') {
+      batch.push(outcome.value);
+      if (batch.length >= batchSize) await flush();
+    } else if (outcome.kind === 'dlq') {
+      const value = Buffer.from(JSON.stringify('values' in record ? record.values : null));
+      await results.rejected([rejection(outcome, { value, index: record.line })]);
+    } else results.dropped(outcome.step);
   }
   await flush();
   return {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Event } from '../../../schemas';
+import { step, type Step } from '../pipeline';
 import { ok, type StepResult } from '../step-result';
 import { inferChannel, type SourceInfo } from './sources';
 import { isObject, type SegmentMessage } from './validate-message.step';
@@ -53,4 +54,9 @@ export function normaliseEvent(message: SegmentMessage, meta: NormaliseMeta): St
     traits: JSON.stringify(message.traits),
     consent: message.consent,
   });
+}
+
+/** The step: a validated Segment message as kumiki's Event. */
+export function normaliseEventStep(meta: NormaliseMeta): Step<SegmentMessage, Event> {
+  return step('normalise-event', (message) => normaliseEvent(message, meta));
 }

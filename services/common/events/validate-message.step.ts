@@ -1,4 +1,5 @@
 import type { EventType } from '../../../schemas';
+import { step, type Step } from '../pipeline';
 import { dlq, ok, type StepResult } from '../step-result';
 
 /**
@@ -137,6 +138,11 @@ const isoDateTime =
   /^\d{4}-\d{2}-\d{2}(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?([Zz]|[+-]\d{2}(?::?\d{2})?)?)?$/;
 
 /** ISO-8601 date or date-time to epoch ms; a date-time without an offset is UTC. */
+/** The step: a Segment message, checked and typed. */
+export function validateMessageStep(options: ValidateOptions = {}): Step<unknown, SegmentMessage> {
+  return step('validate-message', (raw) => validateMessage(raw, options));
+}
+
 export function parseTimestamp(value: string): number | undefined {
   const match = isoDateTime.exec(value);
   if (!match) return undefined;

@@ -2,8 +2,9 @@ import { z } from 'zod';
 import type { Event } from '../../../schemas';
 import { schema } from '../../../schemas';
 import { isRetriable, errorMessage } from '../../common/errors';
-import type { IncomingMessage } from '../../common/kafka/client';
-import { invalidFields } from '../../common/registry';
+import type { IncomingMessage } from '../../common/kafka/messages';
+import { step, type Step } from '../../common/pipeline';
+import { invalidFields, type AvroCodec, type Decoded } from '../../common/registry';
 import { dlq, drop, ok, type StepResult } from '../../common/step-result';
 
 /** An input event, and the record itself when it was written with our own Event schema (its body is reusable as is). */
@@ -39,6 +40,35 @@ export function decodeAvroEvent(
   }
   return decoded instanceof Promise ? decoded.then(ok, undecodable) : ok(decoded);
 }
+
+/**
+ * The step for `kumiki.events.raw`. `codec` is the registry component's current codec; a record
+ * written with our own Event schema is kept, so its body can be reused as it is.
+ */
+export function decodeAvroEventStep(
+  codec: () => Pick<AvroCodec, 'schemaIdOf' | 'decodeNowOrLater'>,
+  rawTopic: string,
+): Step<IncomingMessage, DecodedEvent> {
+  const eventType = schema('Event').type;
+  return step('decode-avro-event', (message) => {
+    const current = codec();
+    const ownSchemaId = current.schemaIdOf(rawTopic);
+    return decodeAvroEvent(message, (bytes) => {
+      const withBody = ({ schemaId, value }: Decoded<Event>): DecodedEvent => ({
+        event: value,
+        ownSchemaRecord: schemaId === ownSchemaId ? bytes : undefined,
+      });
+      const decoding = current.decodeNowOrLater<Event>(bytes, eventType);
+      return decoding instanceof Promise ? decoding.then(withBody) : withBody(decoding);
+    });
+  });
+}
+
+/** The step for `kumiki.events.json`. */
+export const parseJsonEventStep: Step<IncomingMessage, DecodedEvent> = step('parse-json-event', (message) => {
+  const parsed = parseJsonEvent(message);
+  return parsed.kind === 'ok' ? ok({ event: parsed.value, ownSchemaRecord: undefined }) : parsed;
+});
 
 function undecodable(error: unknown): StepResult<DecodedEvent> {
   if (isRetriable(error)) throw error;

@@ -1,9 +1,32 @@
 import type { Event } from '../../../schemas';
+import { step, type Step } from '../../common/pipeline';
 import { dlq, ok, type StepResult } from '../../common/step-result';
 import { extractIdentifiers } from '../identity/extract-identifiers';
 import type { LinkRequest } from '../identity/identity-graph';
 import { linkRules, type IdentityRules } from '../identity/identity-rules';
 import type { IdentifierNormaliser } from '../identity/normalise';
+import type { DecodedEvent } from './decode-event.step';
+
+/** A record ready for the graph: its link request, and its own-schema record to reuse the body of, or the event to encode whole. */
+export interface ReadyRecord {
+  readonly request: LinkRequest;
+  readonly written: Buffer | Event;
+}
+
+/**
+ * Reading the identifiers is the first half of the documented `resolve-profile` stage (its dead
+ * letters say so): it needs no graph, so it runs on a link-request thread when it can
+ * (link-requests/), and here otherwise.
+ */
+export function linkRequestStep(
+  rules: IdentityRules,
+  normaliser: IdentifierNormaliser,
+): Step<DecodedEvent, ReadyRecord> {
+  return step('resolve-profile', ({ event, ownSchemaRecord }) => {
+    const request = linkRequestOf(event, rules, normaliser);
+    return request.kind === 'ok' ? ok({ request: request.value, written: ownSchemaRecord ?? event }) : request;
+  });
+}
 
 /**
  * What an event asks of the identity graph: its normalised identifiers, with the rule and
@@ -17,8 +40,9 @@ export function linkRequestOf(
 ): StepResult<LinkRequest> {
   const context = jsonObject(event.context);
   const traits = jsonObject(event.traits);
-  if (!context) return dlq('context is not a JSON object', 'KUMIKI_INVALID_EVENT', { field: 'context' });
-  if (!traits) return dlq('traits is not a JSON object', 'KUMIKI_INVALID_EVENT', { field: 'traits' });
+  const { messageId } = event;
+  if (!context) return dlq('context is not a JSON object', 'KUMIKI_INVALID_EVENT', { field: 'context', messageId });
+  if (!traits) return dlq('traits is not a JSON object', 'KUMIKI_INVALID_EVENT', { field: 'traits', messageId });
   const found = extractIdentifiers(
     {
       type: event.type,

@@ -1,5 +1,6 @@
 import { prepareEvents } from '../../../services/collector/prepare-events';
 import { ApiError } from '../../../services/common/error-codes';
+import { fieldOf } from '../../../services/common/result-handler';
 
 const meta = {
   receivedAt: Date.UTC(2024, 0, 1),
@@ -24,13 +25,13 @@ describe('prepareEvents', () => {
       [4, 'm5', 'alias'],
     ]);
     expect(
-      prepared.rejected.map(({ index, code, field, stage, messageId, originalKey }) => ({
-        index,
-        code,
-        field,
-        stage,
-        messageId,
-        originalKey,
+      prepared.rejected.map((rejected) => ({
+        index: rejected.origin.index,
+        code: rejected.code,
+        field: fieldOf(rejected),
+        stage: rejected.step,
+        messageId: rejected.origin.messageId,
+        originalKey: rejected.origin.key,
       })),
     ).toEqual([
       {
@@ -54,11 +55,11 @@ describe('prepareEvents', () => {
         code: 'KUMIKI_INVALID_EVENT',
         field: 'batch[3]',
         stage: 'validate-message',
-        messageId: undefined,
+        messageId: null,
         originalKey: null,
       },
     ]);
-    expect(JSON.parse(prepared.rejected[0]!.original.toString())).toEqual(body.batch[1]);
+    expect(JSON.parse(prepared.rejected[0]!.origin.value.toString())).toEqual(body.batch[1]);
   });
 
   it("applies the batch's context and sentAt as defaults", () => {
@@ -83,8 +84,9 @@ describe('prepareEvents', () => {
     const prepared = prepareEvents({ batch: [big, { type: 'track', userId: 'u', event: 'Small' }] }, 'batch', meta);
     expect(prepared.accepted.map((a) => a.event.event)).toEqual(['Small']);
     expect(prepared.rejected).toMatchObject([
-      { index: 0, code: 'KUMIKI_PAYLOAD_TOO_LARGE', field: 'batch[0]', stage: 'check-event-size' },
+      { origin: { index: 0, path: 'batch[0]' }, code: 'KUMIKI_PAYLOAD_TOO_LARGE', step: 'check-event-size' },
     ]);
+    expect(fieldOf(prepared.rejected[0]!)).toBe('batch[0]');
   });
 
   it('takes the type of a single call from the route and ignores writeKey in the body', () => {
@@ -112,13 +114,13 @@ describe('prepareEvents', () => {
 describe('prepareEvents dead-letter bytes', () => {
   it('keeps the original bytes of a single call, without a writeKey from the body', () => {
     const original = Buffer.from('{"userId":"u"}');
-    expect(prepareEvents({ userId: 'u' }, 'track', meta, original).rejected[0]!.original).toBe(original);
+    expect(prepareEvents({ userId: 'u' }, 'track', meta, original).rejected[0]!.origin.value).toBe(original);
     const withKey = prepareEvents(
       { userId: 'u', writeKey: 'wk_secret_1' },
       'track',
       meta,
       Buffer.from('{"userId":"u","writeKey":"wk_secret_1"}'),
     );
-    expect(withKey.rejected[0]!.original.toString()).toBe('{"userId":"u"}');
+    expect(withKey.rejected[0]!.origin.value.toString()).toBe('{"userId":"u"}');
   });
 });

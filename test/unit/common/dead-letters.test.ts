@@ -1,5 +1,4 @@
-import pino from 'pino';
-import { createDeadLetterHandler, toDeadLetter } from '../../../services/common/dead-letters';
+import { deadLetterTopic, toDeadLetter } from '../../../services/common/dead-letters';
 import { DependencyUnavailableError } from '../../../services/common/errors';
 import type { OutgoingMessage } from '../../../services/common/kafka/client';
 
@@ -8,17 +7,19 @@ describe('dead letters', () => {
     expect(
       toDeadLetter(
         {
+          step: 'decode-event',
           reason: 'bad',
           code: 'KUMIKI_INVALID_EVENT',
-          stage: 'decode-event',
           error: new TypeError('boom'),
-          originalTopic: 'kumiki.events.json',
-          originalPartition: 3,
-          originalOffset: '42',
-          originalKey: 'k',
-          originalValue: Buffer.from('{}'),
-          attempt: 2,
-          messageId: 'm',
+          origin: {
+            topic: 'kumiki.events.json',
+            partition: 3,
+            offset: '42',
+            key: 'k',
+            value: Buffer.from('{}'),
+            attempt: 2,
+            messageId: 'm',
+          },
         },
         'identity-stitcher',
         1_000,
@@ -40,10 +41,31 @@ describe('dead letters', () => {
     });
   });
 
+  it('of a record name no field in the reason; of an HTTP request, the field within the request', () => {
+    const verdict = { step: 'validate-message', reason: 'must be a date', code: 'KUMIKI_INVALID_TIMESTAMP' as const };
+    const fromKafka = toDeadLetter(
+      { ...verdict, field: 'timestamp', origin: { value: Buffer.from('{}'), topic: 't' } },
+      's',
+      1,
+    );
+    expect([fromKafka.reason, fromKafka.error]).toEqual(['must be a date', 'must be a date']);
+    const inBatch = toDeadLetter(
+      { ...verdict, field: 'timestamp', origin: { value: Buffer.from('{}'), path: 'batch[2]' } },
+      's',
+      1,
+    );
+    expect([inBatch.reason, inBatch.error]).toEqual([
+      'must be a date (batch[2].timestamp)',
+      'must be a date (batch[2].timestamp)',
+    ]);
+    const single = toDeadLetter({ ...verdict, origin: { value: Buffer.from('{}'), path: '' } }, 's', 1);
+    expect(single.reason).toBe('must be a date');
+  });
+
   it('are produced keyed by the original key with code and stage headers; a failed produce is rethrown', async () => {
     const sent: { topic: string; messages: readonly OutgoingMessage[] }[] = [];
     let fail = false;
-    const handler = createDeadLetterHandler({
+    const sink = deadLetterTopic({
       service: 'collector',
       producer: {
         send: async (topic, messages) => {
@@ -52,17 +74,15 @@ describe('dead letters', () => {
         },
       },
       encode: (_topic, value) => Buffer.from(value.reason),
-      logger: pino({ level: 'silent' }),
       topic: 'dlq-test',
       now: () => 5,
     });
-    await handler.send([
+    await sink([
       {
+        step: 'validate-message',
         reason: 'r1',
         code: 'KUMIKI_MISSING_FIELD',
-        stage: 'validate-message',
-        originalKey: 'u1',
-        originalValue: Buffer.from('x'),
+        origin: { key: 'u1', value: Buffer.from('x') },
       },
     ]);
     expect(sent).toEqual([
@@ -79,7 +99,7 @@ describe('dead letters', () => {
     ]);
     fail = true;
     await expect(
-      handler.send([{ reason: 'r2', code: 'KUMIKI_MISSING_FIELD', stage: 's', originalValue: Buffer.from('x') }]),
+      sink([{ step: 's', reason: 'r2', code: 'KUMIKI_MISSING_FIELD', origin: { value: Buffer.from('x') } }]),
     ).rejects.toThrow('down');
   });
 });

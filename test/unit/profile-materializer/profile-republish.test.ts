@@ -86,7 +86,7 @@ function fake(
           f.sent.push(...updates);
         },
       },
-      deadLetters: { send: async () => undefined },
+      results: { rejected: async () => undefined, dropped: () => undefined },
       topics: { stitched: 's', changes: 'c', updates: 'u' },
       logger: pino({ level: 'silent' }),
       now: () => 1_000,

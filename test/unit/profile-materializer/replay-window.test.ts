@@ -29,7 +29,7 @@ function harness(stored: Set<string>) {
   } as unknown as ProfileRepository;
   const deps = {
     repository,
-    deadLetters: { send: async () => undefined },
+    results: { rejected: async () => undefined, dropped: () => undefined },
     metrics,
     replays: new ReplayWindow(),
     logger: pino({ level: 'silent' }),
@@ -51,7 +51,8 @@ function chunk(partition: number, ids: string[]): PreparedChunk {
     linkRows: [],
     merges: [],
     touched: new Set(['p']),
-    deadLetters: [],
+    rejections: [],
+    drops: new Map(),
     changes: 0,
     partitions: new Set([partitionKey('stitched', partition)]),
   };
