@@ -1,4 +1,4 @@
-import { normaliseEvent } from '../../../../services/common/events/normalise-event.step';
+import { normaliseEvent, normaliseEventStep } from '../../../../services/common/events/normalise-event.step';
 import { eventKey } from '../../../../services/common/kafka/topics';
 import { validateMessage, type SegmentMessage } from '../../../../services/common/events/validate-message.step';
 import { inferChannel } from '../../../../services/common/events/sources';
@@ -158,5 +158,23 @@ describe('inferChannel', () => {
     [undefined, undefined, 'server'],
   ])('%s / %s → %s', (library, hint, channel) => {
     expect(inferChannel(library, hint)).toBe(channel);
+  });
+});
+
+describe('the normalise-event step', () => {
+  it('normalises with the request it was made for', () => {
+    const step = normaliseEventStep({
+      receivedAt: 5_000,
+      batchSentAt: undefined,
+      source: { source: 'shop', channel: 'web' },
+      newMessageId: () => 'generated',
+    });
+    const validated = validateMessage({ type: 'track', userId: 'u', event: 'E' });
+    if (validated.kind !== 'ok') throw new Error('invalid');
+    expect(step.name).toBe('normalise-event');
+    expect(step.run(validated.value)).toMatchObject({
+      kind: 'ok',
+      value: { messageId: 'generated', timestamp: 5_000, receivedAt: 5_000, channel: 'web', source: 'shop' },
+    });
   });
 });

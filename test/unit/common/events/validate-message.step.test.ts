@@ -1,4 +1,8 @@
-import { parseTimestamp, validateMessage } from '../../../../services/common/events/validate-message.step';
+import {
+  parseTimestamp,
+  validateMessage,
+  validateMessageStep,
+} from '../../../../services/common/events/validate-message.step';
 import { dlq } from '../../../../services/common/step-result';
 
 describe('validate-message', () => {
@@ -187,4 +191,16 @@ describe('parseTimestamp', () => {
       expect(parseTimestamp(text)).toBeUndefined();
     },
   );
+});
+
+describe('the validate-message step', () => {
+  it('checks with the call type it was made for', () => {
+    const step = validateMessageStep({ type: 'track' });
+    expect(step.name).toBe('validate-message');
+    expect(step.run({ userId: 'u', event: 'E', type: 'identify' })).toMatchObject({
+      kind: 'ok',
+      value: { type: 'track' },
+    });
+    expect(step.run({ userId: 'u' })).toMatchObject({ kind: 'dlq', code: 'KUMIKI_MISSING_FIELD', field: 'event' });
+  });
 });

@@ -1,12 +1,13 @@
-import type { Event } from '../../../../schemas';
-import type { IncomingMessage } from '../../../../services/common/kafka/client';
+import { schema } from '../../../../schemas';
 import { DependencyUnavailableError, InvalidInputError } from '../../../../services/common/errors';
-import { IdentityGraph } from '../../../../services/identity-stitcher/identity/identity-graph';
-import { resolveIdentityRules } from '../../../../services/identity-stitcher/identity/identity-rules';
-import { IdentifierNormaliser } from '../../../../services/identity-stitcher/identity/normalise';
-import { decodeAvroEvent, parseJsonEvent } from '../../../../services/identity-stitcher/steps/decode-event.step';
-import { linkRequestOf } from '../../../../services/identity-stitcher/steps/link-request.step';
-import { resolveProfile } from '../../../../services/identity-stitcher/steps/resolve-profile.step';
+import type { IncomingMessage } from '../../../../services/common/kafka/client';
+import { encodeFramed } from '../../../../services/common/registry';
+import {
+  decodeAvroEvent,
+  decodeAvroEventStep,
+  parseJsonEvent,
+  parseJsonEventStep,
+} from '../../../../services/identity-stitcher/steps/decode-event.step';
 import { identifyEvent } from '../../../support/events';
 
 function message(value: string | Buffer | null, timestamp = '1700000000000'): IncomingMessage {
@@ -117,92 +118,32 @@ describe('decode-avro-event step', () => {
   });
 });
 
-describe('link-request and resolve-profile steps', () => {
-  const rules = resolveIdentityRules();
-  const normaliser = new IdentifierNormaliser(rules);
-  const requestOf = (e: Event) => {
-    const request = linkRequestOf(e, rules, normaliser);
-    if (request.kind !== 'ok') throw new Error(`no request: ${JSON.stringify(request)}`);
-    return request.value;
-  };
-  const deps = () => ({ graph: new IdentityGraph(rules) });
+describe('the decode steps', () => {
+  const eventType = schema('Event').type;
+  const codec = (ownId: number) => ({
+    schemaIdOf: (topic: string) => (topic === 'raw' ? ownId : undefined),
+    decodeNowOrLater: <T>(bytes: Buffer) => ({
+      schemaId: bytes.readInt32BE(1),
+      value: eventType.fromBuffer(bytes.subarray(5)) as T,
+    }),
+  });
 
-  it("reads the event's normalised identifiers, rule and provenance into its link request", () => {
-    expect(linkRequestOf(event, rules, normaliser)).toEqual({
+  it('decode-avro-event keeps the record itself when it was written with our own Event schema', () => {
+    const own = encodeFramed(7, eventType, event);
+    const step = decodeAvroEventStep(() => codec(7), 'raw');
+    expect(step.name).toBe('decode-avro-event');
+    expect(step.run(message(own))).toEqual({ kind: 'ok', value: { event, ownSchemaRecord: own } });
+    const other = encodeFramed(8, eventType, event);
+    expect(step.run(message(other))).toEqual({ kind: 'ok', value: { event, ownSchemaRecord: undefined } });
+  });
+
+  it('parse-json-event gives the event, with no record to reuse', () => {
+    expect(parseJsonEventStep.name).toBe('parse-json-event');
+    const json = JSON.stringify({ messageId: 'j-1', type: 'track', event: 'X', userId: 'u', timestamp: 5 });
+    expect(parseJsonEventStep.run(message(json))).toMatchObject({
       kind: 'ok',
-      value: {
-        messageId: 'm-1',
-        eventTime: 1_700_000_000_000,
-        rule: 'same-event',
-        identifiers: [
-          { type: 'user_id', value: 'u-1' },
-          { type: 'anonymous_id', value: 'a-1' },
-          { type: 'device_id', value: 'd-1' },
-          { type: 'email', value: 'a@b.io' },
-        ],
-        previousId: undefined,
-      },
+      value: { event: { messageId: 'j-1', timestamp: 5 }, ownSchemaRecord: undefined },
     });
-  });
-
-  it('links every identifier of the event to one profile', () => {
-    const result = resolveProfile(requestOf(event), deps().graph);
-    expect(result.kind).toBe('ok');
-    if (result.kind !== 'ok') return;
-    expect(result.value.linked).toEqual([
-      { type: 'user_id', value: 'u-1' },
-      { type: 'email', value: 'a@b.io' },
-      { type: 'device_id', value: 'd-1' },
-      { type: 'anonymous_id', value: 'a-1' },
-    ]);
-  });
-
-  it('dead-letters an event without a usable identifier, or with broken JSON', () => {
-    const blank = {
-      ...event,
-      userId: 'null',
-      anonymousId: '00000000-0000-0000-0000-000000000000',
-      context: '{}',
-      traits: '{}',
-    };
-    expect(resolveProfile(requestOf(blank), deps().graph)).toMatchObject({ kind: 'dlq', code: 'KUMIKI_NO_IDENTIFIER' });
-    expect(linkRequestOf({ ...event, context: 'not json' }, rules, normaliser)).toMatchObject({
-      kind: 'dlq',
-      field: 'context',
-    });
-    expect(linkRequestOf({ ...event, traits: '[1]' }, rules, normaliser)).toMatchObject({
-      kind: 'dlq',
-      field: 'traits',
-    });
-  });
-
-  it('uses the alias rule for alias calls', () => {
-    const d = deps();
-    resolveProfile(
-      requestOf({
-        ...event,
-        messageId: 'm0',
-        type: 'track',
-        userId: null,
-        anonymousId: 'visitor',
-        context: '{}',
-        traits: '{}',
-      }),
-      d.graph,
-    );
-    const result = resolveProfile(
-      requestOf({
-        ...event,
-        messageId: 'm2',
-        type: 'alias',
-        previousId: 'visitor',
-        anonymousId: null,
-        context: '{}',
-        traits: '{}',
-      }),
-      d.graph,
-    );
-    expect(result.kind === 'ok' && result.value.changes.map((c) => [c.kind, c.rule])).toEqual([['link', 'alias']]);
-    expect(d.graph.profileIdOf('user_id', 'u-1')).toBe(d.graph.profileIdOf('anonymous_id', 'visitor'));
+    expect(parseJsonEventStep.run(message('[1]'))).toMatchObject({ kind: 'dlq', code: 'KUMIKI_UNDECODABLE' });
   });
 });
