@@ -1,9 +1,11 @@
 import type { IdentityGraphRecord } from '../../schemas';
 import { schema } from '../../schemas';
 import type { KafkaClient } from '../common/kafka/client';
+import type { Logger } from '../common/logger';
 import type { AvroCodec } from '../common/registry';
 import { IdentityGraph } from './identity/identity-graph';
 import type { IdentityRules } from './identity/identity-rules';
+import type { StitcherMetrics } from './stitcher.metrics';
 
 export interface RestoredGraph {
   readonly graph: IdentityGraph;
@@ -49,4 +51,33 @@ export async function restoreIdentityGraph(options: {
   });
   graph.finishRestore();
   return { graph, records, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
+}
+
+/** restoreIdentityGraph, with what it found logged and in the metrics. */
+export async function restoreAndReport(
+  options: Parameters<typeof restoreIdentityGraph>[0] & {
+    readonly metrics: Pick<
+      StitcherMetrics,
+      'restoreSeconds' | 'restoredRecords' | 'graphIdentifiers' | 'graphProfiles'
+    >;
+    readonly logger: Logger;
+  },
+): Promise<IdentityGraph> {
+  const { graph, records, seconds } = await restoreIdentityGraph(options);
+  const { metrics } = options;
+  metrics.restoreSeconds.set(seconds);
+  metrics.restoredRecords.set(records);
+  metrics.graphIdentifiers.set(graph.identifierCount);
+  metrics.graphProfiles.set(graph.profileCount);
+  options.logger.info(
+    {
+      records,
+      identifiers: graph.identifierCount,
+      profiles: graph.profileCount,
+      respelled: graph.respelledCount,
+      seconds,
+    },
+    'identity graph restored',
+  );
+  return graph;
 }

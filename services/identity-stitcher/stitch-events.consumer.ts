@@ -11,7 +11,7 @@ import { createResultHandler } from '../common/result-handler';
 import type { IdentityGraph } from './identity/identity-graph';
 import type { IdentityRules } from './identity/identity-rules';
 import { IdentifierNormaliser } from './identity/normalise';
-import { restoreIdentityGraph } from './identity-graph.store';
+import { restoreAndReport } from './identity-graph.store';
 import { LinkRequestThreads } from './link-requests/link-request-threads';
 import { decodeAvroEventStep, parseJsonEventStep } from './steps/decode-event.step';
 import { linkRequestStep, type ReadyRecord } from './steps/link-request.step';
@@ -105,7 +105,16 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
   });
   const session: StitcherSession = new StitcherSession({
     kafka: options.kafka,
-    restore: () => restore(),
+    restore: () =>
+      restoreAndReport({
+        kafka: options.kafka,
+        codec: options.codec(),
+        topic: topics.graph,
+        rules,
+        groupIdPrefix: `${options.groupId}-restore`,
+        metrics,
+        logger: options.logger.child({ component: 'stitcher' }),
+      }),
     onBatch: (batch, context) => handleBatch(batch, context),
     writeRejections: (rejections) => results.rejected(rejections),
     consumer: {
@@ -150,32 +159,6 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
     metrics,
     now: options.now ?? Date.now,
   });
-
-  async function restore(): Promise<IdentityGraph> {
-    const restored = await restoreIdentityGraph({
-      kafka: options.kafka,
-      codec: options.codec(),
-      topic: topics.graph,
-      rules,
-      groupIdPrefix: `${options.groupId}-restore`,
-    });
-    const { graph, records, seconds } = restored;
-    metrics.restoreSeconds.set(seconds);
-    metrics.restoredRecords.set(records);
-    metrics.graphIdentifiers.set(graph.identifierCount);
-    metrics.graphProfiles.set(graph.profileCount);
-    options.logger.child({ component: 'stitcher' }).info(
-      {
-        records,
-        identifiers: graph.identifierCount,
-        profiles: graph.profileCount,
-        respelled: graph.respelledCount,
-        seconds,
-      },
-      'identity graph restored',
-    );
-    return graph;
-  }
 
   async function handleBatch(fetched: MessageBatch, context: BatchContext): Promise<void> {
     if (!session.canStitch() || fetched.messages.length === 0 || !context.isRunning()) return;

@@ -3,7 +3,8 @@ import type { ClickHouse } from '../../common/clickhouse/client-factory';
 import { ClickHouseQueryError } from '../../common/clickhouse/errors';
 import { InvalidSegmentError } from './segment-errors';
 import { evaluationParams, segmentQuery, type SegmentSource } from './segment-query';
-import { formatPath, parseRule, referencedSegments } from './segment-rule';
+import { formatPath, parseRule } from './parse-rule';
+import { referencedSegments } from './segment-rule';
 import { getSegment, purposeSchema } from './segment.repository';
 import { validateSegmentSql, type SegmentLimits } from './validate-segment-sql';
 

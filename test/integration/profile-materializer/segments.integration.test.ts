@@ -15,7 +15,7 @@ import {
   type SegmentSource,
 } from '../../../services/profile-materializer/segments/segment-query';
 import { dateTime64Text } from '../../../services/common/clickhouse/datetime64';
-import { parseRule } from '../../../services/profile-materializer/segments/segment-rule';
+import { parseRule } from '../../../services/profile-materializer/segments/parse-rule';
 import {
   createSegment,
   deleteSegment,

@@ -11,7 +11,7 @@ import {
   type Json,
   type RuleNode,
 } from '../../../console/src/rule-builder/rule-model';
-import { parseRule } from '../../../services/profile-materializer/segments/segment-rule';
+import { parseRule } from '../../../services/profile-materializer/segments/parse-rule';
 
 /** Every example of docs/segments.md, one per construct of the rule language. */
 const documented: Json[] = [

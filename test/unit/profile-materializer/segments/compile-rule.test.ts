@@ -1,7 +1,8 @@
 import { compileRule } from '../../../../services/profile-materializer/segments/compile-rule';
 import { evaluationParams, segmentQuery } from '../../../../services/profile-materializer/segments/segment-query';
 import { dateTime64Text } from '../../../../services/common/clickhouse/datetime64';
-import { parseRule, type Rule } from '../../../../services/profile-materializer/segments/segment-rule';
+import { parseRule } from '../../../../services/profile-materializer/segments/parse-rule';
+import type { Rule } from '../../../../services/profile-materializer/segments/segment-rule';
 
 /** Placeholders in the SQL, by name → type. */
 function placeholders(sql: string): Map<string, string> {

@@ -1,8 +1,8 @@
 import { InvalidSegmentError } from '../../../../services/profile-materializer/segments/segment-errors';
+import { parseRule } from '../../../../services/profile-materializer/segments/parse-rule';
 import {
   durationMs,
   durationUnit,
-  parseRule,
   referencedSegments,
 } from '../../../../services/profile-materializer/segments/segment-rule';
 import { parseSegmentInput } from '../../../../services/profile-materializer/segments/segment.repository';
