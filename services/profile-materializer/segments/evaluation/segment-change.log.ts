@@ -5,7 +5,7 @@ import type { TopicSpec } from '../../../common/kafka/topics';
 import type { TransactionalProducer } from '../../../common/kafka/transactions';
 import { InternalError } from '../../../common/errors';
 import type { Logger } from '../../../common/logger';
-import type { MemberRow } from './membership.repository';
+import type { EvaluatedSegment, MemberRow, MembershipDiff } from './membership.repository';
 import { dateTime64Text } from '../../../common/clickhouse/datetime64';
 
 /**
@@ -163,5 +163,25 @@ export function memberRow(published: PublishedChange): MemberRow {
     version: String(offset + 1n),
     source_partition: partition,
     source_offset: String(offset),
+  };
+}
+
+/** How a change came about: an incremental run (profiles a batch touched) or the scheduled sweep. */
+export type Evaluation = 'incremental' | 'scheduled';
+
+/** The SegmentChange record of one profile's entry into or exit from a segment. */
+export function toChange(
+  segment: Pick<EvaluatedSegment, 'id' | 'name'>,
+  diff: MembershipDiff,
+  at: number,
+  evaluation: Evaluation,
+): SegmentChange {
+  return {
+    segmentId: segment.id,
+    segmentName: segment.name,
+    profileId: diff.profileId,
+    change: diff.entered ? 'entered' : 'exited',
+    at,
+    evaluation,
   };
 }

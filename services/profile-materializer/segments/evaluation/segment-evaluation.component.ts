@@ -15,7 +15,8 @@ import { MembershipRepository } from './membership.repository';
 import type { SegmentEvaluationSettings } from './segment-evaluation.config';
 import { createSegmentEvaluationMetrics } from './segment-evaluation.metrics';
 import { SegmentChangeLog } from './segment-change.log';
-import { SegmentEvaluator, type SegmentEvaluatorDeps, type SweepOutcome } from './segment-evaluator';
+import { SegmentEvaluator } from './segment-evaluator';
+import type { SegmentEvaluatorDeps, SweepOutcome } from './segment-evaluator.deps';
 
 /**
  * Segment evaluation as a component of the profile-materializer.

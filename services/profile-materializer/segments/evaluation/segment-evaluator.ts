@@ -1,12 +1,13 @@
 import crypto from 'node:crypto';
 import type { SegmentChange } from '../../../../schemas';
-import type { Logger } from '../../../common/logger';
 import { errorMessage, isRetriable } from '../../../common/errors';
 import { ProducerFencedError } from '../../../common/kafka/transactions';
 import { sleep, withRetry } from '../../../common/retry';
-import { memberRow, type PublishedChange, type PublishHooks, type SegmentChangeLog } from './segment-change.log';
-import type { EvaluatedSegment, MembershipDiff, MembershipRepository } from './membership.repository';
-import type { SegmentEvaluationMetrics } from './segment-evaluation.metrics';
+import { candidatesOf, PendingProfiles, type Scope } from './pending-profiles';
+import type { SegmentEvaluatorDeps, SweepOutcome } from './segment-evaluator.deps';
+import { memberRow, toChange } from './segment-change.log';
+import type { Evaluation, PublishedChange } from './segment-change.log';
+import type { EvaluatedSegment } from './membership.repository';
 
 /**
  * Segment evaluation: which profiles enter and exit which segments, each change published
@@ -55,66 +56,15 @@ import type { SegmentEvaluationMetrics } from './segment-evaluation.metrics';
  * Consent works the same way: a segment's member query requires its purpose, so a profile that
  * revokes it is no longer returned and exits at the evaluation its revoking event triggers.
  */
-export type Evaluation = 'incremental' | 'scheduled';
-
-export interface SegmentEvaluatorDeps {
-  readonly repository: () => MembershipRepository;
-  readonly log: SegmentChangeLog;
-  readonly logger: Logger;
-  /** Evaluation clock (rules' `now`, the `at` of changes); tests control it. */
-  readonly now: () => number;
-  readonly metrics?: SegmentEvaluationMetrics;
-  /**
-   * Called with the profiles whose membership changed once the changes are applied, by both
-   * kinds of evaluation: their next ProfileUpdate must list their current segments, and the one
-   * the materializer published for an incremental run's batch was built before the run. Once per
-   * incremental run (after its ids left the pending set, so the freshness and lag metrics do not
-   * count it) and per sweep page. Awaited, so the next step waits for it (backpressure); a
-   * rejection is logged, never retried here.
-   */
-  readonly onMembershipChanged?: (profileIds: readonly string[]) => Promise<void>;
-  readonly maxProfilesPerRun: number;
-  readonly sweepPageSize: number;
-  /** Fault injection for tests: awaited inside a publish after the records are sent, before the commit; and after the commit, before the apply. */
-  readonly faults?: PublishHooks & { readonly afterCommit?: () => Promise<void> };
-}
-
-export interface SweepOutcome {
-  readonly segments: number;
-  readonly changes: number;
-}
-
 type Task = () => Promise<void>;
 
-/**
- * A pending profile: when first handed over (wall clock, for the lag), how many times, and for
- * which segments — every one (touched by a batch), or those reading one of these tables.
- */
-interface Pending {
-  readonly since: number;
-  touches: number;
-  /** Shared between the ids of one hand-over and never changed in place (widen() copies). */
-  scope: Scope;
-}
-
-type Scope = 'all' | ReadonlySet<string>;
-
-/** Where membership is kept: what `segment_members` and inSegment rules read. */
-const MEMBERSHIP_STORE = 'segment_members_store';
-
 export class SegmentEvaluator {
-  /**
-   * Pending profile ids, oldest first: an id handed over again while a run evaluates it stays
-   * pending for the next run, since that run may have read the profile before the new data was
-   * written.
-   */
-  private readonly pending = new Map<string, Pending>();
+  private readonly pending = new PendingProfiles();
   private readonly sweepTasks: Task[] = [];
   private sweepUnderWay: Promise<SweepOutcome> | undefined;
   private abandonSweep: ((error: Error) => void) | undefined;
   private worker: Promise<void> | undefined;
   private idleWaiters: Array<() => void> = [];
-  private backlogWaiters: Array<{ limit: number; resolve: () => void }> = [];
   private stopped = false;
   private broken: Error | undefined;
   private failures = 0;
@@ -141,31 +91,13 @@ export class SegmentEvaluator {
    * ids stay bounded instead of growing with the size of the change.
    */
   backlogBelow(limit: number): Promise<void> {
-    if (this.pending.size < limit || this.stopped || this.broken) return Promise.resolve();
-    return new Promise((resolve) => this.backlogWaiters.push({ limit, resolve }));
+    return this.pending.below(limit, this.stopped || this.broken !== undefined);
   }
 
   private hold(profileIds: Iterable<string>, scope: Scope): void {
     if (this.stopped) return;
-    const at = Date.now();
-    for (const id of profileIds) {
-      const entry = this.pending.get(id);
-      if (!entry) this.pending.set(id, { since: at, touches: 1, scope });
-      else {
-        entry.touches += 1;
-        entry.scope = widen(entry.scope, scope);
-      }
-    }
+    this.pending.hold(profileIds, scope, Date.now());
     this.kick();
-  }
-
-  private releaseBacklogWaiters(): void {
-    const done = this.stopped || this.broken !== undefined;
-    this.backlogWaiters = this.backlogWaiters.filter(({ limit, resolve }) => {
-      if (!done && this.pending.size >= limit) return true;
-      resolve();
-      return false;
-    });
   }
 
   /**
@@ -212,8 +144,7 @@ export class SegmentEvaluator {
 
   /** When the oldest pending profile was handed over (wall clock), if any. */
   oldestPending(): number | undefined {
-    for (const entry of this.pending.values()) return entry.since; // Map keeps insertion order
-    return undefined;
+    return this.pending.oldestSince();
   }
 
   isHealthy(): boolean {
@@ -265,7 +196,7 @@ export class SegmentEvaluator {
   }
 
   private flushIdle(): void {
-    this.releaseBacklogWaiters();
+    this.pending.release(this.stopped || this.broken !== undefined);
     if (this.pending.size > 0 && !this.stopped && !this.broken) return;
     if (this.sweepTasks.length > 0 && !this.stopped && !this.broken) return;
     const waiters = this.idleWaiters;
@@ -338,11 +269,7 @@ export class SegmentEvaluator {
    * adds the profiles whose changes were applied to `changed`.
    */
   private async evaluatePending(changed: Set<string>): Promise<void> {
-    const taken: Array<[string, Pending]> = [];
-    for (const [id, entry] of this.pending) {
-      taken.push([id, { ...entry }]);
-      if (taken.length >= this.deps.maxProfilesPerRun) break;
-    }
+    const taken = this.pending.take(this.deps.maxProfilesPerRun);
     const started = Date.now();
     {
       const repository = this.deps.repository();
@@ -372,8 +299,7 @@ export class SegmentEvaluator {
       // If anything above throws, the ids stay pending and the next run takes them again.
       await this.publishAndApply(unpublished, 'incremental', changed);
     }
-    for (const [id, { touches }] of taken) if (this.pending.get(id)?.touches === touches) this.pending.delete(id);
-    this.releaseBacklogWaiters();
+    this.pending.settle(taken, this.stopped || this.broken !== undefined);
     const finished = Date.now();
     this.deps.metrics?.evaluationSeconds.observe({ evaluation: 'incremental' }, (finished - started) / 1000);
     if (taken.length > 0) this.deps.metrics?.incrementalLagSeconds.observe((finished - taken[0]![1].since) / 1000);
@@ -464,47 +390,4 @@ export class SegmentEvaluator {
     this.deps.metrics.members.reset();
     for (const segmentId of live) this.deps.metrics.members.set({ segment_id: segmentId }, sizes.get(segmentId) ?? 0);
   }
-}
-
-/**
- * The profiles a run evaluates `segment` for: the touched ones (expanded) and those whose derived
- * data changed in a table the segment reads; sorted, without duplicates. A segment that reads
- * segment membership (an `inSegment` rule, SQL over segment_members) takes every derived id of
- * the run: the segments evaluated before it may have moved those profiles. So does one not yet
- * analysed (reads = null).
- */
-export function candidatesOf(
-  segment: Pick<EvaluatedSegment, 'reads'>,
-  expanded: readonly string[],
-  taken: ReadonlyArray<readonly [string, { readonly scope: Scope }]>,
-): string[] {
-  const reads = segment.reads;
-  const every = reads === null || reads.includes(MEMBERSHIP_STORE);
-  const derived = taken
-    .filter(([, { scope }]) => scope !== 'all' && (every || reads.some((table) => scope.has(table))))
-    .map(([id]) => id);
-  return derived.length === 0 ? [...expanded] : [...new Set([...expanded, ...derived])].sort();
-}
-
-/** The scope of an id handed over twice: every segment if either was, else the tables of both. */
-function widen(held: Scope, added: Scope): Scope {
-  if (held === 'all' || added === 'all') return 'all';
-  if (held === added || [...added].every((table) => held.has(table))) return held;
-  return new Set([...held, ...added]);
-}
-
-export function toChange(
-  segment: Pick<EvaluatedSegment, 'id' | 'name'>,
-  diff: MembershipDiff,
-  at: number,
-  evaluation: Evaluation,
-): SegmentChange {
-  return {
-    segmentId: segment.id,
-    segmentName: segment.name,
-    profileId: diff.profileId,
-    change: diff.entered ? 'entered' : 'exited',
-    at,
-    evaluation,
-  };
 }

@@ -1,6 +1,6 @@
 import { dependencyOrder } from '../../../../../services/profile-materializer/segments/evaluation/membership.repository';
 import { memberRow } from '../../../../../services/profile-materializer/segments/evaluation/segment-change.log';
-import { toChange } from '../../../../../services/profile-materializer/segments/evaluation/segment-evaluator';
+import { toChange } from '../../../../../services/profile-materializer/segments/evaluation/segment-change.log';
 import { createBody } from '../../../../../services/cli/commands/segment.command';
 
 describe('segment evaluation, pure parts', () => {
