@@ -27,306 +27,31 @@
  *    insert) into a fresh embedded database.
  */
 import { randomUUID } from 'node:crypto';
-import { once } from 'node:events';
-import { setTimeout as delay } from 'node:timers/promises';
-import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
-import http from 'node:http';
+import { rmSync } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import pino from 'pino';
-import { spawn, type ChildProcess } from 'node:child_process';
 import type { StitchedEvent } from '../schemas';
 import { createClickHouse } from '../services/common/clickhouse/client-factory';
 import { runMigrations } from '../services/common/clickhouse/migrations';
 import { createKafkaClient } from '../services/common/kafka/client';
 import { toEventRow } from '../services/profile-materializer/store-rows';
-import { cpuSecondsOf, freePort, kafkaPerfTest, line, percentile, rssOf } from './support/measure';
+import { cpuSecondsOf, kafkaPerfTest, line, percentile, rssOf } from './support/measure';
+import {
+  aServiceFailed,
+  brokers,
+  removeScratch,
+  scratchDir,
+  sql,
+  startStack,
+  stopServices,
+  type Stack,
+} from './support/pipeline-stack';
+import { sampleEvent, sendAndDrain, sendBatch } from './support/pipeline-traffic';
 
-const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
-const registryUrl = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
 const totalEvents = Number(process.env.BENCH_EVENTS ?? 100_000);
 const warmupEvents = Number(process.env.BENCH_WARMUP_EVENTS ?? 30_000);
-const latencySeconds = Number(process.env.BENCH_LATENCY_SECONDS ?? 20);
-const clients = 16;
-const perRequest = 100;
-const root = path.resolve(__dirname, '..', '..');
 const logger = pino({ level: 'warn' });
-const adminToken = 'adm_bench_pipeline_token_000';
-const writeKey = 'wk_bench_pipeline';
-const agent = new http.Agent({ keepAlive: true, maxSockets: clients * 2 });
-
-/** ~500 bytes of Segment JSON: browsing, carts and some orders of 20,000 people. */
-function sampleEvent(id: string, i: number): Record<string, unknown> {
-  const person = (i * 7919) % 20_000;
-  const order = i % 20 === 0;
-  return {
-    type: 'track',
-    event: order ? 'Order Completed' : i % 3 === 0 ? 'Product Added' : 'Product Viewed',
-    userId: `user-${person}`,
-    anonymousId: `anon-${person}`,
-    messageId: id,
-    timestamp: new Date().toISOString(),
-    properties: order
-      ? {
-          order_id: `o-${id}`,
-          revenue: 20 + (i % 180),
-          currency: 'EUR',
-          products: [{ sku: `SKU-${i % 500}`, quantity: 1 }],
-        }
-      : {
-          product_id: `p-${i % 5000}`,
-          sku: `SKU-${i % 5000}-XL`,
-          category: 'Outdoor / Jackets',
-          price: 189.95,
-          currency: 'EUR',
-        },
-    context: {
-      ip: '203.0.113.42',
-      userAgent: 'Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0',
-      library: { name: 'analytics.js', version: '5.2.0' },
-      page: { path: '/p/jacket' },
-    },
-  };
-}
-
-function post(
-  port: number,
-  pathname: string,
-  body: string,
-  headers: Record<string, string>,
-): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const request = http.request(
-      {
-        host: '127.0.0.1',
-        port,
-        path: pathname,
-        method: 'POST',
-        agent,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers },
-      },
-      (response) => {
-        let text = '';
-        response.setEncoding('utf8');
-        response.on('data', (chunk: string) => (text += chunk));
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, text }));
-      },
-    );
-    request.on('error', reject);
-    request.end(body);
-  });
-}
-
-interface Stack {
-  readonly collectorPort: number;
-  readonly materializerPort: number;
-  readonly materializerGroup: string;
-  readonly inputTopics: string[];
-  readonly processes: Record<string, ChildProcess>;
-  /** Where the services log. */
-  readonly logs: string;
-}
-
-async function startStack(run: string): Promise<Stack> {
-  const topic = (name: string) => `bench-${run}.${name}`;
-  const [collectorPort, stitcherPort, materializerPort] = [await freePort(), await freePort(), await freePort()];
-  // Service tuning can be tried from the environment (COLLECTOR_*, STITCHER_*, MATERIALIZER_*, SEGMENT_*, NODE_OPTIONS, MALLOC_ARENA_MAX).
-  const tuning = Object.fromEntries(
-    Object.entries(process.env).filter(
-      ([name]) =>
-        /^(COLLECTOR|STITCHER|MATERIALIZER|SEGMENT)_/.test(name) ||
-        name === 'NODE_OPTIONS' ||
-        name === 'MALLOC_ARENA_MAX',
-    ),
-  ) as Record<string, string>;
-  const base = {
-    PATH: process.env.PATH ?? '',
-    KAFKA_BROKERS: brokers.join(','),
-    SCHEMA_REGISTRY_URL: registryUrl,
-    LOG_LEVEL: 'warn',
-    ...tuning,
-  };
-  // Each service logs (pino, stdout) to its own file, named when it exits before the run is over.
-  const logs = mkdtempSync(path.join(os.tmpdir(), `kumiki-bench-pipeline-logs-${run}-`));
-  const start = (service: string, env: Record<string, string>): ChildProcess => {
-    const log = openSync(path.join(logs, `${service}.log`), 'a');
-    const child = spawn(process.execPath, [path.join(root, 'dist', 'services', service, 'main.js')], {
-      env: { ...base, ...env },
-      stdio: ['ignore', log, log],
-    });
-    closeSync(log); // the child has its own copy
-    child.on('exit', (code, signal) => {
-      if (!stopping)
-        serviceExit ??= new Error(
-          `${service} exited (${signal ?? `code ${code}`}) during the run; its log: ${path.join(logs, `${service}.log`)}`,
-        );
-    });
-    return child;
-  };
-  const materializerGroup = `bench-${run}-materializer`;
-  const processes = {
-    'profile-materializer': start('profile-materializer', {
-      HTTP_PORT: String(materializerPort),
-      KUMIKI_ADMIN_TOKEN: adminToken,
-      KUMIKI_HOME: scratchDir('kumiki-bench-pipeline-'),
-      MATERIALIZER_STITCHED_TOPIC: topic('stitched'),
-      MATERIALIZER_CHANGES_TOPIC: topic('changes'),
-      MATERIALIZER_UPDATES_TOPIC: topic('updates'),
-      MATERIALIZER_DLQ_TOPIC: topic('dlq'),
-      MATERIALIZER_GROUP_ID: materializerGroup,
-    }),
-    'identity-stitcher': start('identity-stitcher', {
-      HTTP_PORT: String(stitcherPort),
-      STITCHER_RAW_TOPIC: topic('raw'),
-      STITCHER_JSON_TOPIC: topic('json'),
-      STITCHER_STITCHED_TOPIC: topic('stitched'),
-      STITCHER_CHANGES_TOPIC: topic('changes'),
-      STITCHER_GRAPH_TOPIC: topic('graph'),
-      STITCHER_DLQ_TOPIC: topic('dlq'),
-      STITCHER_GROUP_ID: `bench-${run}-stitcher`,
-      STITCHER_TRANSACTIONAL_ID: `bench-${run}-stitcher`,
-    }),
-    collector: start('collector', {
-      HTTP_PORT: String(collectorPort),
-      KUMIKI_WRITE_KEY: writeKey,
-      COLLECTOR_EVENTS_TOPIC: topic('raw'),
-      COLLECTOR_DLQ_TOPIC: topic('dlq'),
-    }),
-  };
-  try {
-    for (const [service, port] of [
-      ['profile-materializer', materializerPort],
-      ['identity-stitcher', stitcherPort],
-      ['collector', collectorPort],
-    ] as const) {
-      await until(
-        async () => (await fetch(`http://127.0.0.1:${port}/ready`)).status === 200,
-        120_000,
-        `${service} ready (its log: ${path.join(logs, `${service}.log`)})`,
-      );
-    }
-  } catch (error) {
-    await stopServices(processes);
-    removeScratch();
-    throw error;
-  }
-  return {
-    collectorPort,
-    materializerPort,
-    materializerGroup,
-    inputTopics: [topic('stitched'), topic('changes')],
-    processes,
-    logs,
-  };
-}
-
-/** Set once the services are being stopped on purpose. */
-let stopping = false;
-/** Set when a service exits before that: every wait fails with it instead of timing out. */
-let serviceExit: Error | null = null;
-
-/** Temporary directories of this run (embedded ClickHouse stores), removed when it ends. */
-const scratch: string[] = [];
-function scratchDir(prefix: string): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
-  scratch.push(dir);
-  return dir;
-}
-function removeScratch(): void {
-  for (const dir of scratch.splice(0)) rmSync(dir, { recursive: true, force: true });
-}
-
-/** SIGTERM to the services still running, then waits (30 s at most) until they have exited. */
-async function stopServices(processes: Record<string, ChildProcess>): Promise<void> {
-  stopping = true;
-  const running = Object.values(processes).filter((child) => child.exitCode === null && child.signalCode === null);
-  const exited = Promise.all(running.map((child) => once(child, 'exit')));
-  for (const child of running) child.kill('SIGTERM');
-  await Promise.race([exited, delay(30_000)]);
-}
-
-async function until(check: () => Promise<boolean>, timeoutMs: number, what: string, intervalMs = 100): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (serviceExit) throw serviceExit;
-    if (await check().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-}
-
-async function sql<T>(stack: Stack, query: string, params: Record<string, unknown> = {}): Promise<T[]> {
-  const response = await fetch(`http://127.0.0.1:${stack.materializerPort}/v1/sql`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ query, params }),
-  });
-  const body = (await response.json()) as { rows?: T[]; message?: string };
-  if (!response.ok) throw new Error(`read API: ${body.message ?? response.status}`);
-  return body.rows ?? [];
-}
-
-async function sendBatch(stack: Stack, events: Record<string, unknown>[]): Promise<void> {
-  const auth = `Basic ${Buffer.from(`${writeKey}:`).toString('base64')}`;
-  for (;;) {
-    const answer = await post(
-      stack.collectorPort,
-      '/v1/batch',
-      JSON.stringify({ batch: events, sentAt: new Date().toISOString() }),
-      { authorization: auth },
-    );
-    if (answer.status === 200) return;
-    if (answer.status !== 429 && answer.status !== 503)
-      throw new Error(`collector answered ${answer.status}: ${answer.text}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-/**
- * Posts `count` events (ids `<prefix>-<n>`) by `clients` concurrent clients as fast as the
- * collector acknowledges them, then waits until `queryable` events are in events_store and the
- * materializer's group has no lag (its profile updates are out: it commits only after them).
- */
-async function sendAndDrain(
-  stack: Stack,
-  prefix: string,
-  count: number,
-  queryable: number,
-  onAccepted: (seconds: number) => void = () => undefined,
-): Promise<void> {
-  const admin = createKafkaClient({ brokers, clientId: 'bench', logger }).admin();
-  await admin.connect();
-  try {
-    let next = 0;
-    const requests = Math.ceil(count / perRequest);
-    const started = Date.now();
-    await Promise.all(
-      Array.from({ length: clients }, async () => {
-        for (let r = next++; r < requests; r = next++) {
-          const events = Array.from({ length: Math.min(perRequest, count - r * perRequest) }, (_, k) =>
-            sampleEvent(`${prefix}-${String(r * perRequest + k).padStart(9, '0')}`, r * perRequest + k),
-          );
-          await sendBatch(stack, events);
-        }
-      }),
-    );
-    onAccepted((Date.now() - started) / 1000);
-    await until(
-      async () => Number((await sql<{ n: string }>(stack, 'SELECT count() AS n FROM events_store'))[0]?.n) >= queryable,
-      600_000,
-      'every event queryable',
-      250,
-    );
-    await until(
-      async () => (await admin.groupLag(stack.materializerGroup, stack.inputTopics)).every((p) => p.lag === 0),
-      600_000,
-      'materializer lag 0',
-      250,
-    );
-  } finally {
-    await admin.disconnect();
-  }
-}
+const latencySeconds = Number(process.env.BENCH_LATENCY_SECONDS ?? 20);
 
 /**
  * Warm-up, not measured: the same traffic through the whole pipeline first, so the figures are
@@ -548,7 +273,7 @@ async function main(): Promise<void> {
     await deleteRunTopics(run);
     removeScratch();
     // The services' logs are kept only when one of them exited early (the error names its file).
-    if (!serviceExit) rmSync(stack.logs, { recursive: true, force: true });
+    if (!aServiceFailed()) rmSync(stack.logs, { recursive: true, force: true });
   }
 }
 

@@ -1,230 +1,35 @@
 /**
- * docker-compose.yml and the Dockerfile cannot be run here (no Docker engine), so they are
- * checked by construction: the compose file is parsed and held against what the code reads
+ * docker-compose.yml cannot be run here (no Docker engine), so it is checked by construction:
+ * the compose file is parsed (compose-file.ts) and held against what the code reads
  * (services/common/config.ts), the ports DESIGN.md documents, the `services/` folders and
- * the TypeScript build layout; the Dockerfile is parsed into stages and instructions.
+ * the TypeScript build layout. The Dockerfile has its own test (dockerfile.test.ts).
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { parse } from 'yaml';
 import { z } from 'zod';
 import { activatorEnv } from '../../../services/activator/config';
 import { clickhouseEnvShape, commonEnvShape } from '../../../services/common/config';
-
-const root = path.resolve(__dirname, '..', '..', '..');
-const read = (file: string): string => readFileSync(path.join(root, file), 'utf8');
-
-// ---- the compose file, as Compose sees it (YAML merge keys resolved) ----
-
-interface HealthCheck {
-  test?: string | string[];
-  disable?: boolean;
-}
-interface PortObject {
-  target: number | string;
-  published?: number | string;
-  host_ip?: string;
-}
-interface ComposeService {
-  image?: string;
-  build?: string | { context?: string; dockerfile?: string };
-  command?: string | string[];
-  environment?: Record<string, string | number | boolean | null> | string[];
-  ports?: (string | number | PortObject)[];
-  depends_on?: string[] | Record<string, { condition?: string }>;
-  healthcheck?: HealthCheck;
-  restart?: string;
-  volumes?: (string | { type?: string; source?: string; target?: string })[];
-}
-interface ComposeFile {
-  version?: unknown;
-  services: Record<string, ComposeService>;
-  volumes?: Record<string, unknown>;
-}
-
-const composeText = read('docker-compose.yml');
-const compose = parse(composeText, { merge: true }) as ComposeFile;
-
-/** The kumiki services and their ports (DESIGN.md, "Interfaces users and scripts rely on"). */
-const kumikiPorts = {
-  collector: 8080,
-  'identity-stitcher': 8082,
-  'profile-materializer': 8083,
-  activator: 8084,
-} as const;
-type KumikiService = keyof typeof kumikiPorts;
-const kumikiServices = Object.keys(kumikiPorts) as KumikiService[];
-
-/** Third-party containers and the one port each publishes on the host. */
-const infraPorts = { kafka: 9092, 'schema-registry': 8081, clickhouse: 8123 } as const;
-
-/** Folders under services/ that hold shared code, not a process of their own. */
-const sharedFolders = new Set(['common', 'cli']);
-
-function service(name: string): ComposeService {
-  const found = compose.services[name];
-  if (!found) throw new Error(`docker-compose.yml has no service "${name}"`);
-  return found;
-}
-
-/** A service's environment as written (before `${…}` substitution). */
-function rawEnv(name: string): Record<string, string> {
-  const env = service(name).environment ?? {};
-  if (Array.isArray(env)) {
-    return Object.fromEntries(
-      env.map((entry) => {
-        const at = entry.indexOf('=');
-        return at < 0 ? [entry, ''] : [entry.slice(0, at), entry.slice(at + 1)];
-      }),
-    );
-  }
-  return Object.fromEntries(Object.entries(env).map(([key, value]) => [key, value === null ? '' : String(value)]));
-}
-
-/**
- * Compose's variable substitution: `$$`, `$NAME`, `${NAME}`, `${NAME:-default}`,
- * `${NAME-default}`, `${NAME:?message}`, `${NAME?message}`.
- */
-function interpolate(value: string, vars: Record<string, string>): string {
-  return value.replace(
-    /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?)([-?])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g,
-    (match, braced?: string, colon?: string, op?: string, arg?: string, bare?: string) => {
-      if (match === '$$') return '$';
-      const name = (braced ?? bare)!;
-      const current = vars[name];
-      const missing = current === undefined || (colon === ':' && current === '');
-      if (op === '-') return missing ? (arg ?? '') : current!;
-      if (op === '?' && missing) throw new Error(`required variable ${name} is missing a value: ${arg ?? ''}`);
-      return current ?? '';
-    },
-  );
-}
-
-function env(name: string, vars: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(rawEnv(name)).map(([key, value]) => [key, interpolate(value, vars)]));
-}
-
-/** What a user puts in `.env`: only the secrets; everything else has a default. */
-const dotEnv = {
-  KUMIKI_WRITE_KEY: 'wk_test',
-  KUMIKI_ADMIN_TOKEN: 'adm_test_0123456789abcdef',
-  KUMIKI_SECRETS_KEY: 'c2VjcmV0cy1rZXktb2YtMzItYnl0ZXMtZXhhY3RseSE=',
-  CLICKHOUSE_PASSWORD: 'pw_test',
-};
-
-interface Published {
-  hostIp?: string;
-  host: number;
-  container: number;
-}
-
-function publishedPorts(name: string): Published[] {
-  return (service(name).ports ?? []).map((port) => {
-    if (typeof port === 'object') {
-      return { hostIp: port.host_ip, host: Number(port.published), container: Number(port.target) };
-    }
-    const parts = String(port)
-      .replace(/\/(tcp|udp)$/, '')
-      .split(':');
-    const container = Number(parts.pop());
-    const host = parts.length > 0 ? Number(parts.pop()) : container;
-    return { hostIp: parts.pop(), host, container };
-  });
-}
-
-function healthTest(name: string): string {
-  const check = service(name).healthcheck;
-  if (!check || check.disable) return '';
-  return Array.isArray(check.test) ? check.test.join(' ') : (check.test ?? '');
-}
-
-/** Kafka's `NAME://host:port,…` lists as a map from listener name to host and port. */
-function listeners(value: string | undefined): Map<string, { host: string; port: number }> {
-  const result = new Map<string, { host: string; port: number }>();
-  for (const entry of (value ?? '').split(',').filter(Boolean)) {
-    const match = /^([A-Z_][A-Z0-9_]*):\/\/(.*):(\d+)$/.exec(entry.trim());
-    if (!match) throw new Error(`not a Kafka listener: ${entry}`);
-    result.set(match[1]!, { host: match[2]!, port: Number(match[3]) });
-  }
-  return result;
-}
-
-const kafkaEnv = rawEnv('kafka');
-const interBrokerName = kafkaEnv.KAFKA_INTER_BROKER_LISTENER_NAME ?? '';
-/** `host:port` the other containers reach Kafka on. */
-const kafkaInternal = (() => {
-  const advertised = listeners(kafkaEnv.KAFKA_ADVERTISED_LISTENERS).get(interBrokerName);
-  return advertised ? `${advertised.host}:${advertised.port}` : '(no advertised inter-broker listener)';
-})();
-
-// ---- the Dockerfile, as instructions grouped by stage ----
-
-interface Instruction {
-  keyword: string;
-  args: string;
-}
-interface Stage {
-  base: string;
-  name?: string;
-  instructions: Instruction[];
-}
-
-function dockerfileStages(text: string): Stage[] {
-  const logical = text
-    .split('\n')
-    .filter((line) => !/^\s*#/.test(line))
-    .join('\n')
-    .replace(/\\\n/g, ' ')
-    .split('\n')
-    .map((line) => line.trim())
-    .filter(Boolean);
-  const stages: Stage[] = [];
-  for (const line of logical) {
-    const [keyword = '', ...rest] = line.split(/\s+/);
-    const args = rest.join(' ');
-    if (keyword.toUpperCase() === 'FROM') {
-      const match = /^(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?$/i.exec(args);
-      stages.push({ base: match?.[1] ?? args, name: match?.[2], instructions: [] });
-    } else if (stages.length > 0) {
-      stages[stages.length - 1]!.instructions.push({ keyword: keyword.toUpperCase(), args });
-    }
-  }
-  return stages;
-}
-
-const dockerfile = dockerfileStages(read('Dockerfile'));
-const runtimeStage = dockerfile[dockerfile.length - 1]!;
-const of = (stage: Stage, keyword: string): string[] =>
-  stage.instructions.filter((instruction) => instruction.keyword === keyword).map((instruction) => instruction.args);
-
-/** `COPY [--flags] src… dest` as its flags, sources and destination. */
-function copyArgs(args: string): { from?: string; sources: string[]; dest: string } {
-  const words = args.startsWith('[') ? (JSON.parse(args) as string[]) : args.split(/\s+/);
-  const from = words.find((word) => word.startsWith('--from='))?.slice('--from='.length);
-  const paths = words.filter((word) => !word.startsWith('--'));
-  return { from, sources: paths.slice(0, -1), dest: paths[paths.length - 1] ?? '' };
-}
-
-const dockerignore = read('.dockerignore')
-  .split('\n')
-  .map((line) => line.trim())
-  .filter((line) => line && !line.startsWith('#'));
-
-/** Whether .dockerignore keeps a top-level path out of the build context (simple globs only). */
-function ignored(relative: string): boolean {
-  const top = relative.replace(/^\.\//, '').split('/')[0]!;
-  return dockerignore.some((pattern) => {
-    const regex = new RegExp(
-      `^${pattern
-        .replace(/\/$/, '')
-        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-        .replace(/\*/g, '[^/]*')}$`,
-    );
-    return regex.test(top) || regex.test(relative);
-  });
-}
-
-// ---- the tests ----
+import {
+  compose,
+  composeText,
+  dotEnv,
+  env,
+  healthTest,
+  infraPorts,
+  interBrokerName,
+  interpolate,
+  kafkaEnv,
+  kafkaInternal,
+  kumikiPorts,
+  type KumikiService,
+  kumikiServices,
+  listeners,
+  publishedPorts,
+  rawEnv,
+  root,
+  service,
+  sharedFolders,
+} from './compose-file';
 
 describe('docker-compose.yml', () => {
   it('is a Compose-spec file (no legacy `version:` key) naming exactly the seven services', () => {
@@ -466,105 +271,5 @@ describe('docker-compose.yml', () => {
       .filter((source) => !/^[./~]/.test(source));
     expect(named.sort()).toEqual(Object.keys(compose.volumes ?? {}).sort());
     expect(named.length).toBeGreaterThanOrEqual(2);
-  });
-});
-
-describe('Dockerfile', () => {
-  const build = dockerfile.find((stage) => stage.name === 'build');
-  const packageJson = JSON.parse(read('package.json')) as { scripts: Record<string, string> };
-
-  it('builds on node 20 and runs a slim node 20 runtime as a non-root user', () => {
-    expect(build?.base).toMatch(/^node:20(-|$)/);
-    expect(runtimeStage.base).toMatch(/^node:20-.*slim$/);
-    expect(of(runtimeStage, 'USER')).toEqual(['node']);
-  });
-
-  it('installs with npm ci, compiles with npm run build and keeps only production dependencies', () => {
-    const runs = of(build!, 'RUN').join(' && ');
-    expect(runs).toMatch(/npm ci\b/);
-    expect(runs).toMatch(/npm run build\b/);
-    expect(runs).toMatch(/npm (prune|ci) [^&]*--omit=dev/);
-    expect(packageJson.scripts.build).toBeDefined();
-  });
-
-  it('does not let npm ci run the root `prepare` script before the sources are copied', () => {
-    const order = build!.instructions;
-    const sourcesAt = order.findIndex(
-      (instruction) => instruction.keyword === 'COPY' && copyArgs(instruction.args).sources.includes('.'),
-    );
-    expect(sourcesAt).toBeGreaterThan(-1);
-    const earlyInstalls = order
-      .slice(0, sourcesAt)
-      .filter((instruction) => instruction.keyword === 'RUN' && /npm ci\b/.test(instruction.args));
-    expect(earlyInstalls.length).toBeGreaterThan(0);
-    if (packageJson.scripts.prepare) {
-      for (const install of earlyInstalls) expect(install.args).toContain('--ignore-scripts');
-    }
-  });
-
-  it('copies into the build only files that exist and that .dockerignore lets through', () => {
-    for (const args of of(build!, 'COPY')) {
-      for (const source of copyArgs(args).sources) {
-        expect([source, existsSync(path.join(root, source))]).toEqual([source, true]);
-        if (source !== '.') expect([source, ignored(source)]).toEqual([source, false]);
-      }
-    }
-    for (const mustStayOut of ['node_modules', 'dist', '.kumiki', '.env', '.git']) {
-      expect([mustStayOut, ignored(mustStayOut)]).toEqual([mustStayOut, true]);
-    }
-  });
-
-  it('puts dist/services/<service>/main.js, built from services/<service>/main.ts, where the compose commands look', () => {
-    const tsconfig = JSON.parse(read('tsconfig.json')) as { compilerOptions: { outDir: string; rootDir: string } };
-    const tsconfigBuild = JSON.parse(read('tsconfig.build.json')) as {
-      extends?: string;
-      include: string[];
-      compilerOptions?: { outDir?: string; rootDir?: string };
-    };
-    const outDir = tsconfigBuild.compilerOptions?.outDir ?? tsconfig.compilerOptions.outDir;
-    const rootDir = tsconfigBuild.compilerOptions?.rootDir ?? tsconfig.compilerOptions.rootDir;
-    expect(packageJson.scripts.build).toContain('tsconfig.build.json');
-    expect(tsconfigBuild.extends).toBe('./tsconfig.json');
-    expect(path.normalize(rootDir)).toBe('.');
-    expect(tsconfigBuild.include).toContain('services');
-
-    const workdir = of(runtimeStage, 'WORKDIR').pop() ?? '/';
-    const copied = of(runtimeStage, 'COPY').map(copyArgs);
-    const distCopy = copied.find(
-      (copy) => copy.from === 'build' && copy.sources.some((source) => path.posix.basename(source) === outDir),
-    );
-    expect(distCopy).toBeDefined();
-    expect(path.posix.resolve(workdir, distCopy!.dest)).toBe(path.posix.join(workdir, outDir));
-
-    for (const name of kumikiServices) {
-      const command = service(name).command as string[];
-      const compiled = path.posix
-        .join(outDir, path.posix.relative(rootDir, `services/${name}/main.ts`))
-        .replace(/\.ts$/, '.js');
-      expect(command[1]).toBe(compiled);
-      expect(statSync(path.join(root, 'services', name)).isDirectory()).toBe(true);
-    }
-  });
-
-  it('copies into the runtime only build outputs or files the repository has', () => {
-    const buildWorkdir = of(build!, 'WORKDIR').pop() ?? '/';
-    const produced = new Set(['dist', 'node_modules', 'package.json']);
-    for (const copy of of(runtimeStage, 'COPY').map(copyArgs)) {
-      expect(copy.from).toBe('build');
-      for (const source of copy.sources) {
-        const relative = path.posix.relative(buildWorkdir, source);
-        const exists = produced.has(relative) || (existsSync(path.join(root, relative)) && !ignored(relative));
-        expect([relative, exists]).toEqual([relative, true]);
-      }
-    }
-  });
-
-  it('gives the services a writable KUMIKI_HOME, the one compose sets', () => {
-    const home = env('collector', dotEnv).KUMIKI_HOME ?? '';
-    expect(path.posix.isAbsolute(home)).toBe(true);
-    for (const name of kumikiServices) expect(env(name, dotEnv).KUMIKI_HOME).toBe(home);
-    const runs = of(runtimeStage, 'RUN').join(' && ');
-    expect(runs).toContain(`mkdir -p ${home}`);
-    expect(runs).toMatch(new RegExp(`chown node:node ${home.replace(/[/.]/g, '\\$&')}`));
   });
 });

@@ -2,20 +2,12 @@ import Fastify from 'fastify';
 import type { ClickHouse } from '../../../services/common/clickhouse/client-factory';
 import { toReadApiError } from '../../../services/profile-materializer/read-api.routes';
 import { segmentRoutes } from '../../../services/profile-materializer/segments/segments.routes';
-import { parseRates } from '../../../services/profile-materializer/rfm/money';
-import { readRfm, writeRfmSettings } from '../../../services/profile-materializer/rfm/rfm.repository';
 import {
   InvalidSegmentError,
   SegmentInUseError,
   SegmentNotFoundError,
 } from '../../../services/profile-materializer/segments/segment-errors';
-import {
-  evaluationParams,
-  segmentQuery,
-  type SegmentSource,
-} from '../../../services/profile-materializer/segments/segment-query';
-import { dateTime64Text } from '../../../services/common/clickhouse/datetime64';
-import { parseRule } from '../../../services/profile-materializer/segments/parse-rule';
+import { evaluationParams, type SegmentSource } from '../../../services/profile-materializer/segments/segment-query';
 import {
   createSegment,
   deleteSegment,
@@ -24,321 +16,23 @@ import {
   segmentSource,
 } from '../../../services/profile-materializer/segments/segment.repository';
 import { defaultSegmentLimits } from '../../../services/profile-materializer/segments/validate-segment-sql';
-import { embeddedHome, freshDatabase } from './materializer-test-env';
+import { embeddedHome } from './materializer-test-env';
+
+import { HOUR, ago, membersOf, now, segmentsDatabase } from './segments-dataset';
 
 /**
- * Segment definitions against real chDB: a small known dataset written straight into the store
- * tables, every rule kind evaluated at a controlled `now`, exact member lists asserted.
- *
- * The people (now = 2026-11-23 12:00 UTC):
- *   alice  pro, 34, Paris, tags vip, birthday 1990-11-03, marketing consent. Orders o1 (web, shoes,
- *          50, 4 days ago) and o2 (store, 30, 10 days ago); a web page view 20 days ago; her absorbed
- *          profile alice-anon viewed a page on mobile 1 day ago.
- *   bob    free, 19, birthday 1985-04-12, marketing refused. Added to cart 2 days ago, no order
- *          (his order "in 1 hour" is after now and must be ignored).
- *   carol  pro, birthday 2000-11-30, marketing consent. Added to cart 3 days ago and bought 12 h
- *          later (order o3 reported twice: web and store import).
- *   dave   45, no consent recorded. Added to cart 4 d 8 h ago, bought 2 h later (o4, 4 d 6 h ago).
- *   erin   added to cart 30 days ago (never bought) and 3 hours ago.
- *   frank  bought o5 (200) 3 days ago, then added to cart 2 days ago without buying.
+ * SQL segments and the definitions store (create, list, get, delete, the HTTP routes) against
+ * real chDB (the people are described in segments-dataset.ts).
  */
-const now = Date.UTC(2026, 10, 23, 12, 0, 0);
-const HOUR = 3_600_000;
-const DAY = 24 * HOUR;
-const ago = (ms: number): string => dateTime64Text(now - ms);
-
-let messages = 0;
-function event(profile: string, at: string, fields: Record<string, unknown>): Record<string, unknown> {
-  messages += 1;
-  return {
-    message_id: `m${messages}`,
-    profile_id: profile,
-    type: 'track',
-    event: '',
-    timestamp: at,
-    received_at: at,
-    channel: 'web',
-    version: messages,
-    ...fields,
-  };
-}
-const order = (
-  profile: string,
-  at: string,
-  id: string,
-  revenue: number,
-  fields: Record<string, unknown> = {},
-): Record<string, unknown> =>
-  event(profile, at, { event: 'Order Completed', order_id: id, revenue, currency: 'USD', ...fields });
-const added = (profile: string, at: string): Record<string, unknown> => event(profile, at, { event: 'Product Added' });
-const page = (profile: string, at: string, channel: string): Record<string, unknown> =>
-  event(profile, at, { type: 'page', name: 'Home', channel });
-
-const events = [
-  order('alice', ago(4 * DAY), 'o1', 50, { properties: JSON.stringify({ category: 'shoes' }) }),
-  order('alice', ago(10 * DAY), 'o2', 30, { channel: 'store' }),
-  page('alice', ago(20 * DAY), 'web'),
-  page('alice-anon', ago(1 * DAY), 'mobile'),
-  added('bob', ago(2 * DAY)),
-  order('bob', dateTime64Text(now + HOUR), 'o-future', 999),
-  added('carol', ago(3 * DAY)),
-  order('carol', ago(2.5 * DAY), 'o3', 20),
-  order('carol', ago(2.5 * DAY - 60_000), 'o3', 20, { channel: 'store' }),
-  added('dave', ago(4 * DAY + 8 * HOUR)),
-  order('dave', ago(4 * DAY + 6 * HOUR), 'o4', 10),
-  added('erin', ago(30 * DAY)),
-  added('erin', ago(3 * HOUR)),
-  order('frank', ago(3 * DAY), 'o5', 200),
-  added('frank', ago(2 * DAY)),
-];
-
-function profile(
-  id: string,
-  traits: Record<string, unknown>,
-  consent: Record<string, boolean> = {},
-): Record<string, unknown> {
-  return {
-    profile_id: id,
-    traits: JSON.stringify(traits),
-    first_seen: ago(40 * DAY),
-    last_seen: ago(0),
-    consent,
-    channels: [],
-    identifiers: [],
-    version: 1,
-  };
-}
-
-const profiles = [
-  profile(
-    'alice',
-    {
-      plan: 'pro',
-      age: 34,
-      email: 'alice@example.com',
-      birthday: '1990-11-03',
-      tags: ['vip', 'newsletter'],
-      address: { city: 'Paris' },
-    },
-    { marketing: true },
-  ),
-  profile('alice-anon', { plan: 'pro' }, { marketing: true }),
-  profile('bob', { plan: 'free', age: 19, birthday: '1985-04-12' }, { marketing: false }),
-  profile('carol', { plan: 'pro', birthday: '2000-11-30T08:00:00Z' }, { marketing: true }),
-  profile('dave', { age: 45 }),
-  profile('erin', {}),
-  profile('frank', { age: 'unknown' }),
-];
-const everyone = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank'];
-
-describe('segments on chDB', () => {
-  const home = embeddedHome('segments');
+describe('segment definitions on chDB', () => {
+  const home = embeddedHome('segment-definitions');
   let ch: ClickHouse;
-
   beforeAll(async () => {
-    ch = await freshDatabase(home);
-    await ch.insert('events_store', events);
-    await ch.insert('profiles_store', profiles);
-    await ch.insert('profile_aliases_store', [
-      { absorbed_profile_id: 'alice-anon', surviving_profile_id: 'alice', merged_at: ago(DAY), version: 1 },
-    ]);
-    await writeRfmSettings(ch, {
-      purchaseEvents: ['Order Completed'],
-      refundEvents: ['Order Refunded'],
-      windowDays: 365,
-      rates: parseRates('', 'USD'),
-      reportingCurrency: 'USD',
-    });
+    ch = await segmentsDatabase(home);
   });
   afterAll(async () => ch.close());
-
-  async function members(source: SegmentSource, candidates?: readonly string[]): Promise<string[]> {
-    const query = segmentQuery(source, candidates ? { candidates } : {});
-    const rows = await ch.query<{ profile_id: string }>(
-      query.sql,
-      { ...query.params, ...evaluationParams(now, candidates) },
-      { readOnly: true },
-    );
-    return rows.map((r) => r.profile_id).sort();
-  }
-  const rule = (json: unknown, purpose: string | null = null, candidates?: readonly string[]): Promise<string[]> =>
-    members({ kind: 'rule', sql: '', rule: parseRule(json), purpose }, candidates);
-
-  describe('traits', () => {
-    it.each([
-      ['eq', { trait: 'plan', op: 'eq', value: 'pro' }, ['alice', 'carol']],
-      ['neq needs the trait', { trait: 'plan', op: 'neq', value: 'free' }, ['alice', 'carol']],
-      [
-        'not eq includes profiles without it',
-        { not: { trait: 'plan', op: 'eq', value: 'free' } },
-        ['alice', 'carol', 'dave', 'erin', 'frank'],
-      ],
-      ['in', { trait: 'plan', op: 'in', values: ['pro', 'free'] }, ['alice', 'bob', 'carol']],
-      ['range (a string age does not match)', { trait: 'age', op: 'range', min: 18, max: 40 }, ['alice', 'bob']],
-      ['gt', { trait: 'age', op: 'gt', value: 40 }, ['dave']],
-      ['contains in an array', { trait: 'tags', op: 'contains', value: 'vip' }, ['alice']],
-      ['contains in a string', { trait: 'email', op: 'contains', value: '@example.com' }, ['alice']],
-      ['nested path', { trait: 'address.city', op: 'eq', value: 'Paris' }, ['alice']],
-      ['exists', { trait: 'age', op: 'exists' }, ['alice', 'bob', 'dave', 'frank']],
-      [
-        'or',
-        {
-          or: [
-            { trait: 'plan', op: 'eq', value: 'free' },
-            { trait: 'age', op: 'gt', value: 40 },
-          ],
-        },
-        ['bob', 'dave'],
-      ],
-    ])('%s', async (_name, json, expected) => {
-      expect(await rule(json)).toEqual(expected);
-    });
-
-    it('birthday month = this month, and this day', async () => {
-      expect(await rule({ trait: 'birthday', part: 'month', op: 'eq', value: 'now' })).toEqual(['alice', 'carol']);
-      expect(
-        await rule({
-          and: [
-            { trait: 'birthday', part: 'month', op: 'eq', value: 'now' },
-            { trait: 'birthday', part: 'day', op: 'eq', value: 3 },
-          ],
-        }),
-      ).toEqual(['alice']);
-      expect(await rule({ trait: 'birthday', part: 'year', op: 'lt', value: 1990 })).toEqual(['bob']);
-    });
-  });
-
-  describe('events', () => {
-    it('bought twice in 14 days (an order reported twice counts once)', async () => {
-      expect(
-        await rule({ performed: { event: 'Order Completed' }, within: { days: 14 }, count: { op: 'gte', value: 2 } }),
-      ).toEqual(['alice']);
-      expect(await rule({ performed: { event: 'Order Completed' }, count: { op: 'gte', value: 2 } })).toEqual([
-        'alice',
-      ]);
-    });
-
-    it('no purchase in the last 3 days includes profiles that never bought; future events are ignored', async () => {
-      expect(
-        await rule({ performed: { event: 'Order Completed' }, within: { days: 3 }, count: { op: 'eq', value: 0 } }),
-      ).toEqual(['alice', 'bob', 'dave', 'erin', 'frank']);
-      expect(await rule({ not: { performed: { event: 'Order Completed' }, within: { days: 3 } } })).toEqual([
-        'alice',
-        'bob',
-        'dave',
-        'erin',
-        'frank',
-      ]);
-    });
-
-    it('sums revenue and filters on properties', async () => {
-      expect(
-        await rule({ performed: { event: 'Order Completed' }, sum: { field: 'revenue', op: 'gte', value: 80 } }),
-      ).toEqual(['alice', 'frank']);
-      expect(
-        await rule({
-          performed: { event: 'Order Completed' },
-          sum: { field: 'revenue', op: 'range', min: 20, max: 20 },
-        }),
-      ).toEqual(['carol']);
-      expect(
-        await rule({
-          performed: { event: 'Order Completed', where: [{ property: 'category', op: 'eq', value: 'shoes' }] },
-        }),
-      ).toEqual(['alice']);
-    });
-
-    it('cart abandonment: added to cart, no Order Completed within 1 day after it (window passed)', async () => {
-      const abandoned = {
-        performed: { event: 'Product Added' },
-        notFollowedBy: { event: 'Order Completed' },
-        within: { days: 1 },
-      };
-      // bob: no order; frank: his order came before the cart; erin: 30 days ago (her 3-hour-old cart is still open).
-      expect(await rule(abandoned)).toEqual(['bob', 'erin', 'frank']);
-      expect(await rule({ ...abandoned, lookback: { days: 7 } })).toEqual(['bob', 'frank']);
-      // At now + 22 h, erin's cart of 3 hours ago has waited a day too.
-      const later = segmentQuery({
-        kind: 'rule',
-        sql: '',
-        rule: parseRule({ ...abandoned, lookback: { days: 7 } }),
-        purpose: null,
-      });
-      const rows = await ch.query<{ profile_id: string }>(later.sql, {
-        ...later.params,
-        ...evaluationParams(now + 22 * HOUR),
-      });
-      expect(rows.map((r) => r.profile_id).sort()).toEqual(['bob', 'erin', 'frank']);
-    });
-
-    it('repurchase day 4: bought within 14 days and exactly 4 days since the last purchase', async () => {
-      const repurchase = {
-        and: [
-          { performed: { event: 'Order Completed' }, within: { days: 14 } },
-          { lastPerformed: { event: 'Order Completed' }, op: 'eq', value: { days: 4 } },
-        ],
-      };
-      expect(await rule(repurchase)).toEqual(['alice', 'dave']);
-      expect(await rule(repurchase, 'marketing')).toEqual(['alice']);
-      expect(await rule(repurchase, null, ['dave', 'bob', 'carol'])).toEqual(['dave']);
-    });
-
-    it('time since the last event of any kind (events of absorbed profiles count for the survivor)', async () => {
-      expect(await rule({ lastPerformed: {}, op: 'gte', value: { days: 2 } })).toEqual([
-        'bob',
-        'carol',
-        'dave',
-        'frank',
-      ]);
-      expect(await rule({ lastPerformed: {}, op: 'lt', value: { hours: 25 } })).toEqual(['alice', 'erin']);
-    });
-
-    it('channels: browsed online and bought in store; seen on every channel', async () => {
-      expect(
-        await rule({
-          and: [
-            { performed: { type: 'page', channel: ['web', 'mobile'] } },
-            { performed: { event: 'Order Completed', channel: 'store' } },
-          ],
-        }),
-      ).toEqual(['alice']);
-      expect(await rule({ channels: ['web', 'mobile'], match: 'all' })).toEqual(['alice']);
-      expect(await rule({ channels: ['store'] })).toEqual(['alice', 'carol']);
-      expect(await rule({ channels: ['mobile'], within: { hours: 12 } })).toEqual([]);
-    });
-  });
-
-  it('consent as a condition and as the segment purpose; not', async () => {
-    expect(await rule({ consent: 'marketing' })).toEqual(['alice', 'carol']);
-    expect(await rule({ not: { consent: 'marketing' } })).toEqual(['bob', 'dave', 'erin', 'frank']);
-    expect(await rule({ trait: 'plan', op: 'exists' }, 'marketing')).toEqual(['alice', 'carol']);
-  });
-
-  it('RFM figures and labels (rfm_as_of at now)', async () => {
-    expect(await rule({ rfm: 'frequency', op: 'gte', value: 2 })).toEqual(['alice']);
-    expect(await rule({ rfm: 'monetary', op: 'gt', value: 100 })).toEqual(['frank']);
-    const rfm = await readRfm(ch, now);
-    expect([...rfm.keys()].sort()).toEqual(['alice', 'carol', 'dave', 'frank']);
-    const frankLabel = rfm.get('frank')!.label;
-    const sameLabel = [...rfm]
-      .filter(([, row]) => row.label === frankLabel)
-      .map(([id]) => id)
-      .sort();
-    expect(await rule({ rfm: 'label', op: 'eq', value: frankLabel })).toEqual(sameLabel);
-    expect(await rule({ not: { rfm: 'r_score', op: 'gte', value: 1 } })).toEqual(['bob', 'erin']);
-  });
-
-  it('never returns a merged-away profile id', async () => {
-    expect(await rule({ trait: 'plan', op: 'eq', value: 'pro' }, 'marketing')).not.toContain('alice-anon');
-    expect(
-      await members({
-        kind: 'sql',
-        sql: 'SELECT stitched_profile_id AS profile_id FROM events',
-        rule: null,
-        purpose: null,
-      }),
-    ).toEqual(everyone);
-  });
+  const members = (source: SegmentSource, candidates?: readonly string[]): Promise<string[]> =>
+    membersOf(ch, source, candidates);
 
   describe('SQL segments', () => {
     const options = { limits: defaultSegmentLimits, now: () => now };
