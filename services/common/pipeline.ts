@@ -58,19 +58,23 @@ export class Pipeline<I, O> {
   }
 
   private runFrom(first: number, input: unknown): Outcome<O> | Promise<Outcome<O>> {
+    let last: Ok<unknown> | undefined;
     let value = input;
     for (let i = first; i < this.steps.length; i++) {
       const current = this.steps[i]!;
       const result = current.run(value);
       if (result instanceof Promise) return result.then((settled) => this.after(i, settled));
       if (result.kind !== 'ok') return { ...result, step: current.name };
+      last = result;
       value = result.value;
     }
-    return ok(value as O);
+    // The last step's own result: no second wrapper per message.
+    return (last ?? ok(value)) as Ok<O>;
   }
 
   private after(index: number, result: StepResult<unknown>): Outcome<O> | Promise<Outcome<O>> {
     if (result.kind !== 'ok') return { ...result, step: this.steps[index]!.name };
+    if (index + 1 === this.steps.length) return result as Ok<O>;
     return this.runFrom(index + 1, result.value);
   }
 }
