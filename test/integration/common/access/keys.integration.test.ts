@@ -1,14 +1,14 @@
 import { execFile } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import type { ClickHouse } from '../../../services/common/clickhouse/client-factory';
-import type { KafkaClient } from '../../../services/common/kafka/client';
-import { testKafka } from '../../support/kafka';
-import { waitFor } from '../../support/wait-for';
-import { embeddedHome, freshDatabase } from '../profile-materializer/materializer-test-env';
+import type { ClickHouse } from '../../../../services/common/clickhouse/client-factory';
+import type { KafkaClient } from '../../../../services/common/kafka/client';
+import { testKafka } from '../../../support/kafka';
+import { waitFor } from '../../../support/wait-for';
+import { embeddedHome, freshDatabase } from '../../profile-materializer/materializer-test-env';
 import { type AccessTestApi, adminToken, followKeys, startAccessTestApi } from './access-test-env';
 
-const root = path.resolve(__dirname, '..', '..', '..');
+const root = path.resolve(__dirname, '..', '..', '..', '..');
 
 describe('API keys', () => {
   let kafka: KafkaClient;

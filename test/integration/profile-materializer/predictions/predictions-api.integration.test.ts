@@ -1,14 +1,14 @@
-import { FailedAuthThrottle, KeyCache } from '../../../services/common/access';
+import { FailedAuthThrottle, KeyCache } from '../../../../services/common/access';
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { ClickHouse } from '../../../services/common/clickhouse/client-factory';
-import { dateTime64Text } from '../../../services/common/clickhouse/datetime64';
-import { createPredictions } from '../../../services/profile-materializer/predictions/predictions.component';
-import { DAY_MS } from '../../../services/profile-materializer/predictions/prediction-inputs';
-import { readApiRoutes } from '../../../services/profile-materializer/read-api.routes';
-import { parseRates } from '../../../services/profile-materializer/rfm/money';
-import { writeRfmSettings } from '../../../services/profile-materializer/rfm/rfm.repository';
-import { generateShop } from '../../support/shop-population';
-import { embeddedHome, freshDatabase, quietLogger } from '../profile-materializer/materializer-test-env';
+import type { ClickHouse } from '../../../../services/common/clickhouse/client-factory';
+import { dateTime64Text } from '../../../../services/common/clickhouse/datetime64';
+import { createPredictions } from '../../../../services/profile-materializer/predictions/predictions.component';
+import { DAY_MS } from '../../../../services/profile-materializer/predictions/prediction-inputs';
+import { readApiRoutes } from '../../../../services/profile-materializer/read-api.routes';
+import { parseRates } from '../../../../services/profile-materializer/rfm/money';
+import { writeRfmSettings } from '../../../../services/profile-materializer/rfm/rfm.repository';
+import { generateShop } from '../../../support/shop-population';
+import { embeddedHome, freshDatabase, quietLogger } from '../materializer-test-env';
 
 /**
  * The predictions API (predictions.routes.ts) on a real ClickHouse: no model yet, not enough

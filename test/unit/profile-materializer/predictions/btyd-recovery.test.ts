@@ -4,9 +4,9 @@ import {
   medianDaysToNextPurchase,
   probabilityAlive,
   type BgnbdData,
-} from '../../../services/profile-materializer/predictions/bgnbd';
-import { expectedOrderValue, fitGammaGamma } from '../../../services/profile-materializer/predictions/gamma-gamma';
-import { simulateCustomers, type SimulatedCustomer, type Truth } from '../../support/btyd-population';
+} from '../../../../services/profile-materializer/predictions/bgnbd';
+import { expectedOrderValue, fitGammaGamma } from '../../../../services/profile-materializer/predictions/gamma-gamma';
+import { simulateCustomers, type SimulatedCustomer, type Truth } from '../../../support/btyd-population';
 
 /**
  * The fits against populations simulated from known parameters (test/support/btyd-population.ts

@@ -5,21 +5,21 @@ import {
   FailedAuthThrottle,
   KeyCache,
   keysRoutes,
-} from '../../../services/common/access';
-import type { ClickHouse } from '../../../services/common/clickhouse/client-factory';
-import { topics } from '../../../services/common/kafka/topics';
-import type { EventProducer, KafkaClient } from '../../../services/common/kafka/client';
-import { readApiRoutes } from '../../../services/profile-materializer/read-api.routes';
-import { auditRoutes } from '../../../services/profile-materializer/audit/audit.routes';
-import { quietLogger } from '../profile-materializer/materializer-test-env';
-import { AvroCodec } from '../../../services/common/registry/avro-codec';
-import { SchemaRegistryClient } from '../../../services/common/registry/schema-registry.client';
-import { loadMaterializerConfig } from '../../../services/profile-materializer/config';
-import { materializerTopics } from '../../../services/profile-materializer/materializer.service';
-import { createTestTopic } from '../../support/kafka';
-import { freePort } from '../../support/ports';
-import { spawnService, waitUntilAnswering, type ServiceProcess } from '../../support/service-process';
-import { testStack, uniqueName } from '../../support/stack-env';
+} from '../../../../services/common/access';
+import type { ClickHouse } from '../../../../services/common/clickhouse/client-factory';
+import { topics } from '../../../../services/common/kafka/topics';
+import type { EventProducer, KafkaClient } from '../../../../services/common/kafka/client';
+import { readApiRoutes } from '../../../../services/profile-materializer/read-api.routes';
+import { auditRoutes } from '../../../../services/profile-materializer/audit/audit.routes';
+import { quietLogger } from '../../profile-materializer/materializer-test-env';
+import { AvroCodec } from '../../../../services/common/registry/avro-codec';
+import { SchemaRegistryClient } from '../../../../services/common/registry/schema-registry.client';
+import { loadMaterializerConfig } from '../../../../services/profile-materializer/config';
+import { materializerTopics } from '../../../../services/profile-materializer/materializer.service';
+import { createTestTopic } from '../../../support/kafka';
+import { freePort } from '../../../support/ports';
+import { spawnService, waitUntilAnswering, type ServiceProcess } from '../../../support/service-process';
+import { testStack, uniqueName } from '../../../support/stack-env';
 
 export const adminToken = 'adm_access_test_token_0123456789';
 

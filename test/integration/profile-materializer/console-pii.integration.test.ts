@@ -9,8 +9,8 @@ import { testKafka } from '../../support/kafka';
 import { withServiceLogsOnFailure, type ServiceProcess } from '../../support/service-process';
 import { uniqueName } from '../../support/stack-env';
 import { waitFor } from '../../support/wait-for';
-import { startAccessService } from '../access/access-test-env';
-import { embeddedHome } from '../profile-materializer/materializer-test-env';
+import { startAccessService } from '../common/access/access-test-env';
+import { embeddedHome } from './materializer-test-env';
 
 /**
  * The console's reads follow the key's role: the profile-materializer as `kumiki up` runs it, fed

@@ -1,7 +1,10 @@
-import { recommend, recommendPopular } from '../../../services/profile-materializer/predictions/recommendations';
-import { scoreQuality } from '../../../services/profile-materializer/predictions/model-quality';
-import { fitLogistic, predictLogistic } from '../../../services/profile-materializer/predictions/logistic-regression';
-import { Random } from '../../support/btyd-population';
+import { recommend, recommendPopular } from '../../../../services/profile-materializer/predictions/recommendations';
+import { scoreQuality } from '../../../../services/profile-materializer/predictions/model-quality';
+import {
+  fitLogistic,
+  predictLogistic,
+} from '../../../../services/profile-materializer/predictions/logistic-regression';
+import { Random } from '../../../support/btyd-population';
 
 describe('recommend', () => {
   const neighbours = [

@@ -7,13 +7,13 @@ import {
   probabilityAlive,
   type BgnbdData,
   type BgnbdParams,
-} from '../../../services/profile-materializer/predictions/bgnbd';
+} from '../../../../services/profile-materializer/predictions/bgnbd';
 import {
   fitGammaGamma,
   gammaGammaLogLikelihood,
   type GammaGammaParams,
-} from '../../../services/profile-materializer/predictions/gamma-gamma';
-import { simulateCustomers } from '../../support/btyd-population';
+} from '../../../../services/profile-materializer/predictions/gamma-gamma';
+import { simulateCustomers } from '../../../support/btyd-population';
 
 /**
  * The TypeScript likelihoods, closed forms and fits against an independent reference:
@@ -28,7 +28,7 @@ import { simulateCustomers } from '../../support/btyd-population';
  * parameters to 1e-3 relative (the likelihood is flat near its maximum, so parameters move more
  * than the likelihood does).
  */
-const script = path.join(__dirname, '..', '..', 'reference', 'btyd_reference.py');
+const script = path.join(__dirname, '..', '..', '..', 'reference', 'btyd_reference.py');
 
 interface Reference {
   bgnbd: { logLikelihood: number; pAlive: number[]; expected: Record<string, number[]> }[];

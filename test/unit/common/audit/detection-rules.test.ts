@@ -1,6 +1,6 @@
-import type { AccessDecision, Principal } from '../../../services/common/access';
-import { scopesOf } from '../../../services/common/access';
-import { DetectionRules, parseRoleHours } from '../../../services/common/audit/detection-rules';
+import type { AccessDecision, Principal } from '../../../../services/common/access';
+import { scopesOf } from '../../../../services/common/access';
+import { DetectionRules, parseRoleHours } from '../../../../services/common/audit/detection-rules';
 
 const HOUR = 3_600_000;
 const analyst: Principal = { keyId: 'k1', keyName: 'bi', role: 'analyst', scopes: scopesOf('analyst') };

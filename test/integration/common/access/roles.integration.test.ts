@@ -1,15 +1,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { ClickHouse } from '../../../services/common/clickhouse/client-factory';
-import type { KafkaClient } from '../../../services/common/kafka/client';
-import { roleNames } from '../../../services/common/access';
-import { testKafka } from '../../support/kafka';
-import { embeddedHome, freshDatabase } from '../profile-materializer/materializer-test-env';
+import type { ClickHouse } from '../../../../services/common/clickhouse/client-factory';
+import type { KafkaClient } from '../../../../services/common/kafka/client';
+import { roleNames } from '../../../../services/common/access';
+import { testKafka } from '../../../support/kafka';
+import { embeddedHome, freshDatabase } from '../../profile-materializer/materializer-test-env';
 import { type AccessTestApi, adminToken, startAccessTestApi } from './access-test-env';
 
 /** The route × role table of docs/access.md, as the test reads it. */
 function documentedTable(): { method: string; route: string; expected: Record<string, 'allowed' | 403> }[] {
-  const doc = fs.readFileSync(path.resolve(__dirname, '../../../docs/access.md'), 'utf8');
+  const doc = fs.readFileSync(path.resolve(__dirname, '../../../../docs/access.md'), 'utf8');
   const section = doc.split('## Which role may call which route')[1]!.split('\n## ')[0]!;
   const lines = section.split('\n').filter((line) => line.startsWith('| `'));
   const header = section

@@ -1,18 +1,18 @@
-import type { ClickHouse } from '../../../services/common/clickhouse/client-factory';
-import { dateTime64Text } from '../../../services/common/clickhouse/datetime64';
+import type { ClickHouse } from '../../../../services/common/clickhouse/client-factory';
+import { dateTime64Text } from '../../../../services/common/clickhouse/datetime64';
 import {
   expectedPurchases,
   medianDaysToNextPurchase,
   probabilityAlive,
-} from '../../../services/profile-materializer/predictions/bgnbd';
-import { expectedOrderValue } from '../../../services/profile-materializer/predictions/gamma-gamma';
-import { DAY_MS } from '../../../services/profile-materializer/predictions/prediction-inputs';
-import { runPredictions } from '../../../services/profile-materializer/predictions/prediction-run';
-import type { PredictionSettings } from '../../../services/profile-materializer/predictions/predictions.config';
-import { parseRates } from '../../../services/profile-materializer/rfm/money';
-import { writeRfmSettings } from '../../../services/profile-materializer/rfm/rfm.repository';
-import { generateShop, type ShopOrder } from '../../support/shop-population';
-import { embeddedHome, freshDatabase } from '../profile-materializer/materializer-test-env';
+} from '../../../../services/profile-materializer/predictions/bgnbd';
+import { expectedOrderValue } from '../../../../services/profile-materializer/predictions/gamma-gamma';
+import { DAY_MS } from '../../../../services/profile-materializer/predictions/prediction-inputs';
+import { runPredictions } from '../../../../services/profile-materializer/predictions/prediction-run';
+import type { PredictionSettings } from '../../../../services/profile-materializer/predictions/predictions.config';
+import { parseRates } from '../../../../services/profile-materializer/rfm/money';
+import { writeRfmSettings } from '../../../../services/profile-materializer/rfm/rfm.repository';
+import { generateShop, type ShopOrder } from '../../../support/shop-population';
+import { embeddedHome, freshDatabase } from '../materializer-test-env';
 
 /**
  * A fit-and-score run on a shop written straight into events_store: the per-purchaser summary

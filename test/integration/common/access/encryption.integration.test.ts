@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { createClickHouse } from '../../../services/common/clickhouse/client-factory';
-import { loadOrCreateKeyFile } from '../../../services/common/credentials';
-import { embeddedHome, quietLogger } from '../profile-materializer/materializer-test-env';
+import { createClickHouse } from '../../../../services/common/clickhouse/client-factory';
+import { loadOrCreateKeyFile } from '../../../../services/common/credentials';
+import { embeddedHome, quietLogger } from '../../profile-materializer/materializer-test-env';
 
 function filesContaining(dir: string, marker: string): string[] {
   const found: string[] = [];

@@ -12,8 +12,8 @@ import {
   requireScope,
   sendApiError,
   sha256Hex,
-} from '../../../services/common/access';
-import { ApiError } from '../../../services/common/error-codes';
+} from '../../../../services/common/access';
+import { ApiError } from '../../../../services/common/error-codes';
 
 function key(
   role: ApiKeyRecord['role'],

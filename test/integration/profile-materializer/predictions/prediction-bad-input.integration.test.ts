@@ -1,13 +1,13 @@
-import type { ClickHouse } from '../../../services/common/clickhouse/client-factory';
-import { dateTime64Text } from '../../../services/common/clickhouse/datetime64';
-import { NotEnoughDataError } from '../../../services/profile-materializer/predictions/prediction-errors';
-import { DAY_MS } from '../../../services/profile-materializer/predictions/prediction-inputs';
-import { runPredictions } from '../../../services/profile-materializer/predictions/prediction-run';
-import type { PredictionSettings } from '../../../services/profile-materializer/predictions/predictions.config';
-import { parseRates } from '../../../services/profile-materializer/rfm/money';
-import { writeRfmSettings } from '../../../services/profile-materializer/rfm/rfm.repository';
-import { generateShop, type StoreEvent } from '../../support/shop-population';
-import { embeddedHome, freshDatabase } from '../profile-materializer/materializer-test-env';
+import type { ClickHouse } from '../../../../services/common/clickhouse/client-factory';
+import { dateTime64Text } from '../../../../services/common/clickhouse/datetime64';
+import { NotEnoughDataError } from '../../../../services/profile-materializer/predictions/prediction-errors';
+import { DAY_MS } from '../../../../services/profile-materializer/predictions/prediction-inputs';
+import { runPredictions } from '../../../../services/profile-materializer/predictions/prediction-run';
+import type { PredictionSettings } from '../../../../services/profile-materializer/predictions/predictions.config';
+import { parseRates } from '../../../../services/profile-materializer/rfm/money';
+import { writeRfmSettings } from '../../../../services/profile-materializer/rfm/rfm.repository';
+import { generateShop, type StoreEvent } from '../../../support/shop-population';
+import { embeddedHome, freshDatabase } from '../materializer-test-env';
 
 /**
  * Defined behaviour on data the models cannot use as it is (docs/predictions.md, "Limits"):

@@ -1,5 +1,5 @@
-import { loadMaterializerConfig } from '../../../services/profile-materializer/config';
-import { predictionSettings } from '../../../services/profile-materializer/predictions/predictions.config';
+import { loadMaterializerConfig } from '../../../../services/profile-materializer/config';
+import { predictionSettings } from '../../../../services/profile-materializer/predictions/predictions.config';
 
 describe('prediction settings', () => {
   const base = { KUMIKI_ADMIN_TOKEN: 'test-admin-token-0123456789' };

@@ -1,13 +1,13 @@
 import fs from 'node:fs';
-import type { ClickHouse } from '../../../services/common/clickhouse/client-factory';
-import { createMaskedClickHouse } from '../../../services/common/clickhouse/masked-client';
-import { applyMasking, defaultPersonalKeys } from '../../../services/common/clickhouse/masking';
-import type { KafkaClient } from '../../../services/common/kafka/client';
-import { encodeEventRows, ProfileRepository } from '../../../services/profile-materializer/profile.repository';
-import { identityRowsOfEvent, toEventRow } from '../../../services/profile-materializer/store-rows';
-import type { StitchedEvent } from '../../../schemas';
-import { testKafka } from '../../support/kafka';
-import { embeddedHome, freshDatabase, quietLogger } from '../profile-materializer/materializer-test-env';
+import type { ClickHouse } from '../../../../services/common/clickhouse/client-factory';
+import { createMaskedClickHouse } from '../../../../services/common/clickhouse/masked-client';
+import { applyMasking, defaultPersonalKeys } from '../../../../services/common/clickhouse/masking';
+import type { KafkaClient } from '../../../../services/common/kafka/client';
+import { encodeEventRows, ProfileRepository } from '../../../../services/profile-materializer/profile.repository';
+import { identityRowsOfEvent, toEventRow } from '../../../../services/profile-materializer/store-rows';
+import type { StitchedEvent } from '../../../../schemas';
+import { testKafka } from '../../../support/kafka';
+import { embeddedHome, freshDatabase, quietLogger } from '../../profile-materializer/materializer-test-env';
 import { type AccessTestApi, adminToken, startAccessTestApi } from './access-test-env';
 
 const email = 'ann.quux@example.com';

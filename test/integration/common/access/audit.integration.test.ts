@@ -1,19 +1,19 @@
 import { execFile } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import { createClickHouse } from '../../../services/common/clickhouse/client-factory';
-import { AvroCodec } from '../../../services/common/registry/avro-codec';
-import { SchemaRegistryClient } from '../../../services/common/registry/schema-registry.client';
-import type { AuditRecord, StitchedEvent } from '../../../schemas';
-import { testKafka } from '../../support/kafka';
-import { withServiceLogsOnFailure, type ServiceProcess } from '../../support/service-process';
-import { testStack, uniqueName } from '../../support/stack-env';
-import { waitFor } from '../../support/wait-for';
-import { embeddedHome, quietLogger } from '../profile-materializer/materializer-test-env';
+import { createClickHouse } from '../../../../services/common/clickhouse/client-factory';
+import { AvroCodec } from '../../../../services/common/registry/avro-codec';
+import { SchemaRegistryClient } from '../../../../services/common/registry/schema-registry.client';
+import type { AuditRecord, StitchedEvent } from '../../../../schemas';
+import { testKafka } from '../../../support/kafka';
+import { withServiceLogsOnFailure, type ServiceProcess } from '../../../support/service-process';
+import { testStack, uniqueName } from '../../../support/stack-env';
+import { waitFor } from '../../../support/wait-for';
+import { embeddedHome, quietLogger } from '../../profile-materializer/materializer-test-env';
 import { startAccessService } from './access-test-env';
 
 jest.setTimeout(240_000);
-const root = path.resolve(__dirname, '../../..');
+const root = path.resolve(__dirname, '../../../..');
 const adminToken = 'adm_audit_test_token_0123456789';
 
 function person(profileId: string, email: string, traits: Record<string, unknown>, n: number): StitchedEvent {
