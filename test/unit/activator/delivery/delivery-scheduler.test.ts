@@ -1,5 +1,5 @@
-import { DeliveryScheduler, type DeliveryJob } from '../../../services/activator/delivery/delivery-scheduler';
-import type { IncomingMessage } from '../../../services/common/kafka/client';
+import { DeliveryScheduler, type DeliveryJob } from '../../../../services/activator/delivery/delivery-scheduler';
+import type { IncomingMessage } from '../../../../services/common/kafka/client';
 
 /** Jobs that finish only when the test says so, so order and commits can be watched step by step. */
 function harness(options: { maxPending?: number; maxActive?: number } = {}) {

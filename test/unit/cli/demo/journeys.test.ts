@@ -1,4 +1,4 @@
-import { journeys, journeyTraffic, mailFor } from '../../../services/cli/demo/journeys';
+import { journeys, journeyTraffic, mailFor } from '../../../../services/cli/demo/journeys';
 
 describe('the journeys demo', () => {
   const now = Date.UTC(2026, 4, 20, 12);

@@ -1,7 +1,7 @@
-import { consentVerdict } from '../../../services/activator/delivery/consent';
-import { RateLimiter } from '../../../services/activator/delivery/flow-control';
-import { isPrivateAddress } from '../../../services/activator/delivery/target-guard';
-import { identifiersOf, traitsOf } from '../../../services/activator/delivery/payloads';
+import { consentVerdict } from '../../../../services/activator/delivery/consent';
+import { RateLimiter } from '../../../../services/activator/delivery/flow-control';
+import { isPrivateAddress } from '../../../../services/activator/delivery/target-guard';
+import { identifiersOf, traitsOf } from '../../../../services/activator/delivery/payloads';
 
 describe('consentVerdict (fail-closed)', () => {
   it('delivers only when every purpose was granted', () => {

@@ -4,7 +4,7 @@ import {
   hashedIdentifiers,
   memberLines,
   normaliseIdentifier,
-} from '../../../services/activator/exports/customer-match';
+} from '../../../../services/activator/exports/customer-match';
 
 const sha = (text: string): string => createHash('sha256').update(text).digest('hex');
 

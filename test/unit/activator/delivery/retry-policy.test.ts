@@ -3,7 +3,7 @@ import {
   judgeAttempt,
   retryAfterMs,
   type RetryPolicy,
-} from '../../../services/activator/delivery/retry-policy';
+} from '../../../../services/activator/delivery/retry-policy';
 
 const policy: RetryPolicy = { initialDelayMs: 1_000, maxDelayMs: 60_000, maxAttempts: 5, maxRetryAfterMs: 3_600_000 };
 const answer = (status: number | null, headers: Record<string, string> = {}, error: string | null = null) => ({
