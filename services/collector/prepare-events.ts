@@ -1,5 +1,6 @@
 import type { Event, EventType } from '../../schemas';
 import { ApiError, type ErrorCode } from '../common/error-codes';
+import { cutBelow, MAX_JSON_NESTING, nestsDeeperThan } from '../common/json-nesting';
 import type { SourceInfo } from './sources';
 import { normaliseEvent } from './steps/normalise-event.step';
 import { isObject, parseTimestamp, validateMessage, type JsonObject } from './steps/validate-message.step';
@@ -89,7 +90,10 @@ export function prepareEvents(
     sentAt: number | undefined,
     bytes: Buffer | undefined,
   ): void {
-    const json = bytes ?? Buffer.from(JSON.stringify(message) ?? 'null');
+    // Before anything writes it out: JSON.stringify of a value nested thousands deep overflows the stack.
+    const tooDeep = nestsDeeperThan(message, MAX_JSON_NESTING);
+    const json =
+      bytes ?? Buffer.from(JSON.stringify(tooDeep ? cutBelow(message, MAX_JSON_NESTING) : message) ?? 'null');
     const reject = (code: ErrorCode, reason: string, field: string | undefined, stage: string): void => {
       const fieldPath = [path, field].filter(Boolean).join('.') || undefined;
       rejected.push({
@@ -103,6 +107,15 @@ export function prepareEvents(
         originalKey: keyOf(message),
       });
     };
+    if (tooDeep) {
+      reject(
+        'KUMIKI_INVALID_EVENT',
+        `the event nests deeper than ${MAX_JSON_NESTING} levels`,
+        undefined,
+        'check-event-size',
+      );
+      return;
+    }
     if (json.length > eventLimit) {
       reject(
         'KUMIKI_PAYLOAD_TOO_LARGE',
