@@ -85,6 +85,11 @@ export function toKumikiError(error: unknown, mode: ClickHouseMode, context: Err
     return new ClickHouseQueryError(reported.code, reported.type, message, context, { cause: error });
   }
   const message = error instanceof Error ? error.message : String(error);
+  // chDB refuses to bind a parameter value it cannot write exactly (an integer beyond 2^53, a
+  // number that is not finite, a name that is not an identifier): a verdict on the query's
+  // parameters, as ClickHouse's own BAD_QUERY_PARAMETER is, not a bug of kumiki's.
+  const bind = causeNamed(error, 'ChdbBindError');
+  if (bind) return new ClickHouseQueryError('457', 'BAD_QUERY_PARAMETER', bind.message, context, { cause: error });
   if (isNetworkError(error) || mode === 'server') {
     return new DependencyUnavailableError(
       `ClickHouse is unreachable: ${message}`,
@@ -93,6 +98,15 @@ export function toKumikiError(error: unknown, mode: ClickHouseMode, context: Err
     );
   }
   return new InternalError(`embedded ClickHouse failed: ${message}`, { ...context, mode }, { cause: error });
+}
+
+/** The error or the first of its causes with this name (the client wraps chDB's errors). */
+function causeNamed(error: unknown, name: string): Error | undefined {
+  for (let current = error, depth = 0; current instanceof Error && depth < 8; depth++) {
+    if (current.name === name) return current;
+    current = current.cause;
+  }
+  return undefined;
 }
 
 /**
