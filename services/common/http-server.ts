@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
+import { errorBody } from './error-codes';
 import type { Component } from './lifecycle';
 import type { Logger } from './logger';
 import { ConfigError } from './errors';
@@ -67,6 +68,10 @@ export function createHttpServer(
   app.get('/metrics', async (_request, reply) => {
     return reply.header('content-type', options.metrics.contentType).send(await options.metrics.metrics());
   });
+  // Every error answer is `{ code, message }`, an unknown path's too (a scope may answer its own).
+  app.setNotFoundHandler(async (request, reply) =>
+    reply.code(404).send(errorBody('KUMIKI_NOT_FOUND', `no endpoint ${request.method} ${request.url}`)),
+  );
 
   return {
     name: 'http-server',
