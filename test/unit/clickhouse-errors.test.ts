@@ -97,6 +97,21 @@ describe('toKumikiError', () => {
     },
   );
 
+  it('recognises an exception chDB cut short at a NUL byte in the SQL', () => {
+    // A segment with the SQL "\u0000" was answered 500: the message ends where the NUL was (found by fuzzing).
+    const error = toKumikiError(
+      new Error('Code: 62. DB::Exception: Unrecognized token: Syntax error: failed at position 13 ('),
+      'embedded',
+    );
+    expect(error).toBeInstanceOf(ClickHouseQueryError);
+    expect(error).toMatchObject({
+      code: '62',
+      type: '',
+      message: 'Unrecognized token: Syntax error: failed at position 13 (',
+      isRetriable: false,
+    });
+  });
+
   it('looks inside AggregateError (happy eyeballs) and causes', () => {
     const aggregate = new AggregateError([systemError('ECONNREFUSED'), systemError('ECONNREFUSED')], 'connect failed');
     expect(toKumikiError(aggregate, 'embedded')).toBeInstanceOf(DependencyUnavailableError);

@@ -117,8 +117,19 @@ function causeNamed(error: unknown, name: string): Error | undefined {
 function clickHouseException(error: unknown): { code: string; type: string; message: string } | undefined {
   if (!(error instanceof Error)) return undefined;
   const { code, type } = error as Error & { code?: unknown; type?: unknown };
-  if (typeof code !== 'string' || !/^\d+$/.test(code)) return undefined;
+  if (typeof code !== 'string' || !/^\d+$/.test(code)) return cutShortException(error);
   return { code, type: typeof type === 'string' ? type : '', message: fullMessage(error) ?? error.message };
+}
+
+/**
+ * chDB hands its exception text over as a C string: a NUL byte in the SQL it quotes ends the
+ * message before its `(TYPE)`, so clickhouse-js does not recognise it and passes a plain Error
+ * on. Its `Code: N. DB::Exception:` start still says what it is.
+ */
+function cutShortException(error: Error): { code: string; type: string; message: string } | undefined {
+  const match = /^Code: (?<code>\d+)\. DB::Exception: (?<message>.*)$/s.exec(error.message);
+  if (!match?.groups) return undefined;
+  return { code: match.groups.code!, type: '', message: match.groups.message! };
 }
 
 /**
