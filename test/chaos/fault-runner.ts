@@ -71,6 +71,7 @@ export class FaultRunner {
   private async apply(fault: Fault): Promise<void> {
     switch (fault.kind) {
       case 'kill':
+        await this.oldEnough(fault.service as ServiceName, fault.minAgeMs);
         if (fault.aimed) await this.aimedKill(fault.service as ServiceName);
         else {
           await this.kill(fault.service as ServiceName, 'at a random moment');
@@ -92,6 +93,22 @@ export class FaultRunner {
         return;
       }
     }
+  }
+
+  /** Waits for `instance` to print `pattern` (its hook holds a transaction open then), or to exit, within the bound. */
+  private async moment(instance: Instance, pattern: RegExp): Promise<'moment' | 'exited by itself' | 'timed out'> {
+    const exited = instance.process.exit.then(() => 'exited by itself' as const);
+    const printed = instance.printed(pattern, 0, this.options.waitMs).then(
+      () => 'moment' as const,
+      () => 'timed out' as const,
+    );
+    return Promise.race([printed, exited]);
+  }
+
+  /** Waits until the running process of `service` has lived `ms`. */
+  private async oldEnough(service: ServiceName, ms: number): Promise<void> {
+    const instance = this.options.pipeline.instance(service);
+    if (instance) await sleep(instance.startedAt + ms - Date.now());
   }
 
   private async start(service: ServiceName, env: Record<string, string> = {}, newPort = false): Promise<Instance> {
@@ -148,19 +165,15 @@ export class FaultRunner {
         );
         if (!exit) await this.kill(service, 'after its aimed kill did not happen');
       }
-    } else if (
-      await armed.printed(aimed.moment, 0, this.options.waitMs).then(
-        () => true,
-        () => false,
-      )
-    ) {
-      await this.kill(service, 'inside an open transaction');
-      this.counts.aimedKills[service] = (this.counts.aimedKills[service] ?? 0) + 1;
     } else {
-      this.counts.problems.push(
-        `${service} #${armed.number}: no transaction to aim at within ${this.options.waitMs / 1000} s`,
-      );
-      await this.kill(service, 'after no transaction came to aim at');
+      const reached = await this.moment(armed, aimed.moment);
+      if (reached === 'moment') {
+        await this.kill(service, 'inside an open transaction');
+        this.counts.aimedKills[service] = (this.counts.aimedKills[service] ?? 0) + 1;
+      } else {
+        this.counts.problems.push(`${service} #${armed.number}: ${reached} before a transaction came to aim at`);
+        if (reached === 'timed out') await this.kill(service, 'after no transaction came to aim at');
+      }
     }
     await this.start(service);
   }
@@ -177,10 +190,13 @@ export class FaultRunner {
     await this.kill(service, 'to start one that will become a zombie');
     const zombie = await this.start(service, spec.aimed.env);
     this.expectedExits.add(zombie);
-    const moment = await zombie
-      .printed(spec.aimed.moment, 0, waitMs)
-      .then(() => true)
-      .catch(() => false);
+    const reached = await this.moment(zombie, spec.aimed.moment);
+    if (reached === 'exited by itself') {
+      this.counts.problems.push(`${service} #${zombie.number}: exited by itself before it could become a zombie`);
+      await this.start(service);
+      return;
+    }
+    const moment = reached === 'moment';
     zombie.process.child.kill('SIGSTOP');
     const stoppedAt = Date.now();
     log(

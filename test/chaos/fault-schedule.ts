@@ -13,7 +13,17 @@ import { mulberry32 } from '../../services/cli/demo/demo-population';
  * it must be fenced, never commit.
  */
 export type Fault =
-  | { readonly atMs: number; readonly kind: 'kill'; readonly service: string; readonly aimed: boolean }
+  | {
+      readonly atMs: number;
+      readonly kind: 'kill';
+      readonly service: string;
+      readonly aimed: boolean;
+      /**
+       * The process killed has lived at least this long: when its lane runs late (an aimed kill
+       * waited for its transaction), the next kill would otherwise find one a few milliseconds old.
+       */
+      readonly minAgeMs: number;
+    }
   | { readonly atMs: number; readonly kind: 'zombie'; readonly service: string; readonly stoppedMs: number }
   | {
       readonly atMs: number;
@@ -46,7 +56,14 @@ export function faultSchedule(request: ScheduleRequest): Fault[] {
   const faults: Fault[] = [];
   for (const [service, count] of Object.entries(request.kills)) {
     const share = request.aimedShare[service] ?? 0;
-    for (const atMs of moments(count)) faults.push({ atMs, kind: 'kill', service, aimed: random() < share });
+    for (const atMs of moments(count))
+      faults.push({
+        atMs,
+        kind: 'kill',
+        service,
+        aimed: random() < share,
+        minAgeMs: 500 + Math.round(random() * 5_000),
+      });
   }
   for (const atMs of moments(request.brokerBounces)) {
     faults.push({

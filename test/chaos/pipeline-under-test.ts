@@ -139,6 +139,8 @@ export function specOf(name: ServiceName): ServiceSpec {
 export interface Instance {
   readonly service: ServiceName;
   readonly number: number;
+  /** When it was spawned (epoch ms). */
+  readonly startedAt: number;
   readonly process: ServiceProcess;
   /** Output printed after `from` characters matches `pattern` (bounded wait). */
   printed(pattern: RegExp, from: number, timeoutMs: number): Promise<void>;
@@ -199,6 +201,7 @@ export class PipelineUnderTest {
     const instance: Instance = {
       service,
       number,
+      startedAt: Date.now(),
       process,
       printed: (pattern, from, timeoutMs) =>
         waitFor(

@@ -32,6 +32,10 @@ describe('the fault schedule', () => {
     });
   });
 
+  it('lets every killed process live half a second at least, however late its lane runs', () => {
+    for (const fault of faults) if (fault.kind === 'kill') expect(fault.minAgeMs).toBeGreaterThanOrEqual(500);
+  });
+
   it('aims only where asked, and keeps zombies stopped longer than the session timeout', () => {
     const aimed = (service: string) =>
       faults.filter(
