@@ -57,6 +57,9 @@ export const topicNames = {
   updates: kumikiTopics.profileUpdates,
   segments: kumikiTopics.segmentChanges,
   dlq: kumikiTopics.deadLetters,
+  keys: kumikiTopics.accessKeys,
+  audit: kumikiTopics.audit,
+  alerts: kumikiTopics.securityAlerts,
 } as const;
 
 /** Session timeouts of the consumers under chaos: a killed instance's partitions move on after this. */
@@ -75,6 +78,11 @@ export const services: readonly ServiceSpec[] = [
       MATERIALIZER_GROUP_ID: `${run.prefix}-materializer`,
       MATERIALIZER_SESSION_TIMEOUT_MS: String(sessionTimeoutMs),
       SEGMENT_CHANGES_TOPIC: run.topic('segments'),
+      ACCESS_KEYS_TOPIC: run.topic('keys'),
+      AUDIT_TOPIC: run.topic('audit'),
+      SECURITY_ALERTS_TOPIC: run.topic('alerts'),
+      PIPELINE_STITCHER_GROUP_ID: `${run.prefix}-stitcher`,
+      PIPELINE_STITCHER_TOPICS: `${run.topic('raw')},${run.topic('json')}`,
       // Faster than the defaults so that a short run still sees many snapshots and sweeps.
       RFM_SNAPSHOT_MIN_INTERVAL_MS: '2000',
       SEGMENT_SWEEP_INTERVAL_MS: '20000',

@@ -39,6 +39,12 @@ beforeAll(async () => {
     MATERIALIZER_DLQ_TOPIC: `${topic}.dlq`,
     MATERIALIZER_GROUP_ID: `${topic}-materializer`,
     SEGMENT_CHANGES_TOPIC: `${topic}.segments`,
+    ACCESS_KEYS_TOPIC: `${topic}.keys`,
+    AUDIT_TOPIC: `${topic}.audit`,
+    SECURITY_ALERTS_TOPIC: `${topic}.alerts`,
+    // Every wrong credential is a failed authentication from this one address: past the throttle's
+    // limit the valid token would be answered 429 too, and the properties could not check answers.
+    AUTH_MAX_FAILURES: '1000000',
     // Fuzzed SQL may ask for a lot: the limits answer it quickly.
     SQL_MAX_EXECUTION_SECONDS: '2',
     SQL_MAX_RESULT_ROWS: '1000',
