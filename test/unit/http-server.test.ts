@@ -35,6 +35,20 @@ describe('the HTTP server every service has', () => {
       });
       expect(await get('/v1/known')).toEqual({ status: 200, body: { ok: true } });
       expect(await get('/own/nope')).toEqual({ status: 404, body: { own: true } });
+      // fastify parses a body before it knows the path is unknown (found by fuzzing /v1/keys/./rotate).
+      const post = async (path: string, body: string) => {
+        const response = await fetch(`http://127.0.0.1:${port}${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body,
+        });
+        return { status: response.status, body: await response.json() };
+      };
+      expect(await post('/v1/keys/rotate', '')).toEqual({
+        status: 404,
+        body: { code: 'KUMIKI_NOT_FOUND', message: 'no endpoint POST /v1/keys/rotate' },
+      });
+      expect(await post('/v1/nothing', '{"a":')).toMatchObject({ status: 404, body: { code: 'KUMIKI_NOT_FOUND' } });
     } finally {
       await server.stop();
     }
