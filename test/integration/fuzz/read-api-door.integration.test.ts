@@ -86,7 +86,9 @@ async function call(
     ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
   });
   const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : {} };
+  // Exports answer CSV or NDJSON; every other answer, errors included, is one JSON document.
+  const json = (response.headers.get('content-type') ?? '').startsWith('application/json');
+  return { status: response.status, body: json && text ? JSON.parse(text) : {} };
 }
 
 /** 2xx, or a documented error: its code's status and `{ code, message, field? }`; never a 5xx. */
@@ -418,6 +420,80 @@ describe('the read and segment APIs under fuzzed input', () => {
           },
         ),
         200,
+      );
+      expect(materializer.child.exitCode).toBeNull();
+      expect((await fetch(`${url}/health`)).status).toBe(200);
+    },
+    fuzzTimeout(240_000),
+  );
+  it(
+    'answers the console, key and audit routes with any identifier and any query with a stable answer',
+    async () => {
+      const value = fc.oneof(
+        fc.string({ maxLength: 40 }),
+        fc.integer().map(String),
+        fc.constantFrom('', '0', '-1', '1e400', 'NaN', '2026-01-01T00:00:00Z', '9999-99-99', "'", '\\', '%00'),
+      );
+      const query = fc.dictionary(
+        fc.constantFrom(
+          'q',
+          'limit',
+          'before',
+          'after',
+          'channel',
+          'window',
+          'code',
+          'days',
+          'since',
+          'until',
+          'format',
+        ),
+        value,
+        { maxKeys: 4 },
+      );
+      const route = fc.oneof(
+        fc.constantFrom(
+          '/v1/whoami',
+          '/v1/console/overview',
+          '/v1/console/profiles',
+          '/v1/console/rfm',
+          '/v1/console/dead-letters',
+          '/v1/console/dead-letters/samples',
+          '/v1/console/segments',
+          '/v1/keys',
+          '/v1/audit',
+          '/v1/audit/verify',
+          '/v1/audit/export',
+          '/v1/security/alerts',
+        ),
+        value.map((id) => `/v1/console/profiles/${encodeURIComponent(id)}`),
+        value.map((id) => `/v1/console/profiles/${encodeURIComponent(id)}/events`),
+        fc
+          .tuple(value, value)
+          .map(([r, f]) => `/v1/console/rfm/cells/${encodeURIComponent(r)}/${encodeURIComponent(f)}`),
+        fc
+          .tuple(fc.constantFrom('sizes', 'members', 'export'), value)
+          .map(([what, id]) => `/v1/console/segments/${encodeURIComponent(id)}/${what}`),
+      );
+      await checkProperty(
+        'console, keys, audit: identifiers and queries',
+        fc.asyncProperty(
+          route,
+          query,
+          fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.string({ maxLength: 60 })),
+          fc.string({ maxLength: 30 }),
+          async (pathname, parameters, body, keyId) => {
+            const search = new URLSearchParams(parameters as Record<string, string>).toString();
+            expectWellFormed(await call('GET', search ? `${pathname}?${search}` : pathname));
+            const key = `/v1/keys/${encodeURIComponent(keyId)}`;
+            expectWellFormed(await call('POST', '/v1/keys', typeof body === 'string' ? body : JSON.stringify(body)));
+            expectWellFormed(
+              await call('POST', `${key}/rotate`, typeof body === 'string' ? body : JSON.stringify(body)),
+            );
+            expectWellFormed(await call('DELETE', key));
+          },
+        ),
+        150,
       );
       expect(materializer.child.exitCode).toBeNull();
       expect((await fetch(`${url}/health`)).status).toBe(200);
