@@ -427,7 +427,7 @@ describe('the read and segment APIs under fuzzed input', () => {
     fuzzTimeout(240_000),
   );
   it(
-    'answers the console, key and audit routes with any identifier and any query with a stable answer',
+    'answers the console, key, audit and model routes with any identifier and any query with a stable answer',
     async () => {
       const value = fc.oneof(
         fc.string({ maxLength: 40 }),
@@ -465,9 +465,13 @@ describe('the read and segment APIs under fuzzed input', () => {
           '/v1/audit/verify',
           '/v1/audit/export',
           '/v1/security/alerts',
+          '/v1/models',
         ),
         value.map((id) => `/v1/console/profiles/${encodeURIComponent(id)}`),
         value.map((id) => `/v1/console/profiles/${encodeURIComponent(id)}/events`),
+        fc
+          .tuple(value, value)
+          .map(([type, id]) => `/v1/profiles/${encodeURIComponent(type)}/${encodeURIComponent(id)}/recommendations`),
         fc
           .tuple(value, value)
           .map(([r, f]) => `/v1/console/rfm/cells/${encodeURIComponent(r)}/${encodeURIComponent(f)}`),
@@ -476,20 +480,28 @@ describe('the read and segment APIs under fuzzed input', () => {
           .map(([what, id]) => `/v1/console/segments/${encodeURIComponent(id)}/${what}`),
       );
       await checkProperty(
-        'console, keys, audit: identifiers and queries',
+        'console, keys, audit, models: identifiers and queries',
         fc.asyncProperty(
           route,
           query,
-          fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.string({ maxLength: 60 })),
+          fc.constantFrom('/v1/keys', '/v1/models/backtest', '/v1/models/fit'),
+          fc.oneof(
+            fc.jsonValue({ maxDepth: 2 }),
+            fc.string({ maxLength: 60 }),
+            fc.dictionary(
+              fc.constantFrom('name', 'role', 'expires', 'grace', 'asOf', 'calibrationEnd', 'holdoutEnd'),
+              fc.oneof(value, fc.jsonValue({ maxDepth: 1 })),
+              { maxKeys: 3 },
+            ),
+          ),
           fc.string({ maxLength: 30 }),
-          async (pathname, parameters, body, keyId) => {
+          async (pathname, parameters, posted, body, keyId) => {
             const search = new URLSearchParams(parameters as Record<string, string>).toString();
             expectWellFormed(await call('GET', search ? `${pathname}?${search}` : pathname));
+            const sent = typeof body === 'string' ? body : JSON.stringify(body);
+            expectWellFormed(await call('POST', posted, sent));
             const key = `/v1/keys/${encodeURIComponent(keyId)}`;
-            expectWellFormed(await call('POST', '/v1/keys', typeof body === 'string' ? body : JSON.stringify(body)));
-            expectWellFormed(
-              await call('POST', `${key}/rotate`, typeof body === 'string' ? body : JSON.stringify(body)),
-            );
+            expectWellFormed(await call('POST', `${key}/rotate`, sent));
             expectWellFormed(await call('DELETE', key));
           },
         ),
