@@ -1,5 +1,6 @@
 import type { Event, EventType } from '../../schemas';
 import { ApiError } from '../common/error-codes';
+import { cutBelow, MAX_JSON_NESTING, nestsDeeperThan } from '../common/json-nesting';
 import { normaliseEventStep } from '../common/events/normalise-event.step';
 import type { SourceInfo } from '../common/events/sources';
 import { isObject, parseTimestamp, validateMessageStep, type JsonObject } from '../common/events/validate-message.step';
@@ -57,8 +58,11 @@ export function prepareEvents(
         }),
       );
   const handle = (steps: ReturnType<typeof path>, message: unknown, index: number, where: string, bytes?: Buffer) => {
-    const json = bytes ?? Buffer.from(JSON.stringify(message) ?? 'null');
-    const outcome = steps.runNow({ message, json });
+    // Before anything writes it out: JSON.stringify of a value nested thousands deep overflows the stack.
+    const tooDeep = nestsDeeperThan(message, MAX_JSON_NESTING);
+    const json =
+      bytes ?? Buffer.from(JSON.stringify(tooDeep ? cutBelow(message, MAX_JSON_NESTING) : message) ?? 'null');
+    const outcome = steps.runNow({ message, json, tooDeep });
     if (outcome.kind === 'ok') accepted.push({ index, event: outcome.value });
     else if (outcome.kind === 'dlq')
       rejected.push(

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
+import { ApiError } from './error-codes';
 import type { Component } from './lifecycle';
 import type { Logger } from './logger';
 import { ConfigError } from './errors';
@@ -67,6 +68,17 @@ export function createHttpServer(
   app.get('/metrics', async (_request, reply) => {
     return reply.header('content-type', options.metrics.contentType).send(await options.metrics.metrics());
   });
+  // Every error answer is `{ code, message }`, an unknown path's too (a scope may answer its own).
+  const notFound = (request: FastifyRequest) =>
+    new ApiError('KUMIKI_NOT_FOUND', `no endpoint ${request.method} ${request.url}`);
+  app.setNotFoundHandler(async (request, reply) => reply.code(404).send(notFound(request).body()));
+  // Outside a scope with its own handler: a body fastify cannot parse, which it parses before it
+  // knows the path is unknown (found by fuzzing: an empty JSON body to an unknown path).
+  app.setErrorHandler(async (error, request, reply) => {
+    const apiError = rootError(error, request, notFound);
+    if (apiError.code === 'KUMIKI_INTERNAL') request.log.error({ err: error, url: request.url }, 'request failed');
+    return reply.code(apiError.status).send(apiError.body());
+  });
 
   return {
     name: 'http-server',
@@ -85,4 +97,13 @@ export function createHttpServer(
     isHealthy: () => listening,
     isReady: () => listening,
   };
+}
+
+function rootError(error: unknown, request: FastifyRequest, notFound: (request: FastifyRequest) => ApiError): ApiError {
+  if (error instanceof ApiError) return error;
+  const status = (error as { statusCode?: number }).statusCode;
+  if (status === undefined || status < 400 || status >= 500) return new ApiError('KUMIKI_INTERNAL', 'internal error');
+  if (request.is404) return notFound(request);
+  if (status === 413) return new ApiError('KUMIKI_PAYLOAD_TOO_LARGE', (error as Error).message);
+  return new ApiError('KUMIKI_MALFORMED_JSON', (error as Error).message);
 }

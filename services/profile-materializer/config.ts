@@ -39,6 +39,12 @@ export const materializerEnv = z.object({
   MATERIALIZER_DLQ_TOPIC: z.string().min(1).default(topics.deadLetters.name),
   MATERIALIZER_GROUP_ID: z.string().min(1).default('kumiki-profile-materializer'),
   /**
+   * How soon a crashed instance's partitions are reassigned (≥ the broker's
+   * group.min.session.timeout.ms): a restarted instance waits this long for its predecessor's
+   * membership to lapse before it consumes.
+   */
+  MATERIALIZER_SESSION_TIMEOUT_MS: env.positiveInt(30_000),
+  /**
    * Messages per ClickHouse write (a larger Kafka batch is written in chunks of this size).
    * 10,000: each write also fills three views and parts of their tables, so fewer, larger writes
    * cost less per event (README, materializer benchmark: +10–15 % over 5,000); above it the

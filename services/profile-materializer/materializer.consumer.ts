@@ -20,6 +20,8 @@ export interface MaterializerConsumerOptions<P = unknown, W = unknown> {
   readonly lingerMs: number;
   readonly fetchMinBytes: number;
   readonly fetchMaxBytesPerPartition: number;
+  /** How soon a crashed instance's partitions go to another (kafkajs' default, 30 s, when absent). */
+  readonly sessionTimeoutMs?: number;
   /** Decodes one chunk into rows (nothing written). */
   readonly prepare: (messages: readonly IncomingMessage[]) => Promise<P>;
   /** Writes one prepared chunk and resolves once its rows are durable. */
@@ -128,6 +130,7 @@ export function createMaterializerConsumer<P, W>(
         maxWaitTimeInMs: options.lingerMs,
         maxBytesPerPartition: options.fetchMaxBytesPerPartition,
         includeEmptyBatches: true,
+        ...(options.sessionTimeoutMs !== undefined ? { sessionTimeoutMs: options.sessionTimeoutMs } : {}),
       });
       consumer = joined;
       await connectWithBackoff('Kafka consumer', () => joined.connect(), logger, abort.signal);

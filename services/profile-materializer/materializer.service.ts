@@ -64,6 +64,7 @@ export function consumerSettings(config: MaterializerConfig) {
     lingerMs: config.MATERIALIZER_LINGER_MS,
     fetchMinBytes: config.MATERIALIZER_FETCH_MIN_BYTES,
     fetchMaxBytesPerPartition: config.MATERIALIZER_FETCH_MAX_BYTES_PER_PARTITION,
+    sessionTimeoutMs: config.MATERIALIZER_SESSION_TIMEOUT_MS,
     refreshIntervalMs: config.MATERIALIZER_REFRESH_INTERVAL_MS,
     refreshMaxProfiles: config.MATERIALIZER_REFRESH_MAX_PROFILES,
     touchedOf: (written: WrittenChunk) => written.touched,

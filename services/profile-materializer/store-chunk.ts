@@ -42,6 +42,11 @@ export async function storeChunk(chunk: PreparedChunk, deps: MaterializeDeps): P
     await deps.repository.writeAliases(aliasChanges);
     for (const merge of merges) for (const id of merge.absorbed) absorbed.set(id, resolveProfile(aliases, id));
     for (const change of aliasChanges) absorbed.set(change.absorbed, change.survivor);
+    // Every member of a merged group gets its mergedInto again, not only those the rows written
+    // now moved: a batch written before a crash and read again finds its aliases already
+    // flattened, and a profile absorbed into the absorbed one would keep naming it for good.
+    const targets = new Set(merges.map((merge) => resolveProfile(aliases, merge.survivor)));
+    for (const [id, survivor] of aliases) if (targets.has(survivor)) absorbed.set(id, survivor);
     deps.metrics?.rowsWritten.inc({ table: 'profile_aliases_store' }, aliasChanges.length);
   }
   await deps.results.rejected(rejections);

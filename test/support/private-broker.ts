@@ -17,6 +17,8 @@ import { waitFor } from './wait-for';
 export interface PrivateBroker {
   readonly address: string;
   stop(): Promise<void>;
+  /** SIGKILL: a crash, with whatever it had not written yet lost as a real one would lose it. */
+  kill(): Promise<void>;
   /** Stops it for good and removes its data directory. */
   close(): Promise<void>;
   start(): Promise<void>;
@@ -58,6 +60,10 @@ export async function startPrivateBroker(options: { secureListener?: SecureListe
     },
     async stop() {
       if (running && !running.hasExited()) await stopProcessGroup(running.pid, running.match, 15_000);
+      running = undefined;
+    },
+    async kill() {
+      if (running && !running.hasExited()) await stopProcessGroup(running.pid, running.match, 0);
       running = undefined;
     },
     async restart() {

@@ -85,6 +85,11 @@ export function toKumikiError(error: unknown, mode: ClickHouseMode, context: Err
     return new ClickHouseQueryError(reported.code, reported.type, message, context, { cause: error });
   }
   const message = error instanceof Error ? error.message : String(error);
+  // chDB refuses to bind a parameter value it cannot write exactly (an integer beyond 2^53, a
+  // number that is not finite, a name that is not an identifier): a verdict on the query's
+  // parameters, as ClickHouse's own BAD_QUERY_PARAMETER is, not a bug of kumiki's.
+  const bind = causeNamed(error, 'ChdbBindError');
+  if (bind) return new ClickHouseQueryError('457', 'BAD_QUERY_PARAMETER', bind.message, context, { cause: error });
   if (isNetworkError(error) || mode === 'server') {
     return new DependencyUnavailableError(
       `ClickHouse is unreachable: ${message}`,
@@ -95,6 +100,15 @@ export function toKumikiError(error: unknown, mode: ClickHouseMode, context: Err
   return new InternalError(`embedded ClickHouse failed: ${message}`, { ...context, mode }, { cause: error });
 }
 
+/** The error or the first of its causes with this name (the client wraps chDB's errors). */
+function causeNamed(error: unknown, name: string): Error | undefined {
+  for (let current = error, depth = 0; current instanceof Error && depth < 8; depth++) {
+    if (current.name === name) return current;
+    current = current.cause;
+  }
+  return undefined;
+}
+
 /**
  * ClickHouse exceptions are recognised by shape, not class: chDB throws the ClickHouseError of
  * `@clickhouse/client-common` while `@clickhouse/client` bundles its own copy, so `instanceof`
@@ -103,8 +117,19 @@ export function toKumikiError(error: unknown, mode: ClickHouseMode, context: Err
 function clickHouseException(error: unknown): { code: string; type: string; message: string } | undefined {
   if (!(error instanceof Error)) return undefined;
   const { code, type } = error as Error & { code?: unknown; type?: unknown };
-  if (typeof code !== 'string' || !/^\d+$/.test(code)) return undefined;
+  if (typeof code !== 'string' || !/^\d+$/.test(code)) return cutShortException(error);
   return { code, type: typeof type === 'string' ? type : '', message: fullMessage(error) ?? error.message };
+}
+
+/**
+ * chDB hands its exception text over as a C string: a NUL byte in the SQL it quotes ends the
+ * message before its `(TYPE)`, so clickhouse-js does not recognise it and passes a plain Error
+ * on. Its `Code: N. DB::Exception:` start still says what it is.
+ */
+function cutShortException(error: Error): { code: string; type: string; message: string } | undefined {
+  const match = /^Code: (?<code>\d+)\. DB::Exception: (?<message>.*)$/s.exec(error.message);
+  if (!match?.groups) return undefined;
+  return { code: match.groups.code!, type: '', message: match.groups.message! };
 }
 
 /**

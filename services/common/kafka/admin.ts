@@ -53,20 +53,22 @@ export function wrapAdmin(admin: Admin): KafkaAdmin {
   return {
     connect: () => unavailableOnFailure('connect admin', () => admin.connect()),
     async ensureTopics(specs = allTopics) {
-      const existing = new Set(await admin.listTopics());
+      const existing = new Set(await unavailableOnFailure('list topics', () => admin.listTopics()));
       const missing = specs.filter((spec) => !existing.has(spec.name));
       if (missing.length === 0) return [];
-      await admin.createTopics({
-        // Leaders are awaited below with our own bounded retry: kafkajs' wait gives up on a
-        // freshly started broker's transient "does not host this topic-partition".
-        waitForLeaders: false,
-        topics: missing.map((spec) => ({
-          topic: spec.name,
-          numPartitions: spec.partitions,
-          replicationFactor: -1,
-          configEntries: topicConfigEntries(spec),
-        })),
-      });
+      await unavailableOnFailure('create topics', () =>
+        admin.createTopics({
+          // Leaders are awaited below with our own bounded retry: kafkajs' wait gives up on a
+          // freshly started broker's transient "does not host this topic-partition".
+          waitForLeaders: false,
+          topics: missing.map((spec) => ({
+            topic: spec.name,
+            numPartitions: spec.partitions,
+            replicationFactor: -1,
+            configEntries: topicConfigEntries(spec),
+          })),
+        }),
+      );
       const names = missing.map((spec) => spec.name);
       // A broker that has just started can answer "does not host this topic-partition" for a
       // moment after creation; wait until every new topic's metadata is served.

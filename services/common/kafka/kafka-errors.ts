@@ -28,7 +28,18 @@ export async function unavailableOnFailure<T>(
   }
 }
 
+/**
+ * A broker that could not be reached, however kafkajs wrapped it: when its retries run out
+ * inside an outer retrier, the connection error arrives as the `cause` of a
+ * KafkaJSNonRetriableError, which alone would say "do not retry".
+ */
 function isConnectionError(error: unknown): boolean {
-  const name = (error as { name?: string }).name ?? '';
-  return /Connection|NumberOfRetriesExceeded|RequestTimeout|BrokerNotFound/.test(name);
+  for (let current = error, depth = 0; current && depth < 8; depth++) {
+    const name = (current as { name?: string }).name ?? '';
+    if (/Connection|NumberOfRetriesExceeded|RequestTimeout|BrokerNotFound/.test(name)) return true;
+    const cause = (current as { cause?: unknown }).cause;
+    if (cause === current) break;
+    current = cause;
+  }
+  return false;
 }

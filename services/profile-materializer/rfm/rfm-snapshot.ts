@@ -103,6 +103,26 @@ export async function rfmChangesPage(ch: ClickHouse, version: number, after: str
 }
 
 /**
+ * Complete snapshots with staged changes that were never all handed over (the process that wrote
+ * them stopped first, killed say), oldest first: a starting snapshotter hands them over before its
+ * own snapshot's, or their profiles would keep their old RFM on ProfileUpdates (0020).
+ */
+export async function snapshotsNotHandedOver(ch: ClickHouse): Promise<number[]> {
+  const rows = await ch.query<{ version: string }>(
+    `SELECT toString(version) AS version FROM rfm_snapshots_store
+     WHERE version IN (SELECT DISTINCT version FROM rfm_snapshot_changes)
+       AND version NOT IN (SELECT version FROM rfm_snapshot_handovers)
+     GROUP BY version ORDER BY version`,
+  );
+  return rows.map((row) => Number(row.version));
+}
+
+/** Every staged change of snapshot `version` got its ProfileUpdate. */
+export async function markHandedOver(ch: ClickHouse, version: number): Promise<void> {
+  await ch.insert('rfm_snapshot_handovers', [{ version }]);
+}
+
+/**
  * How long after the last snapshot started a requested one may start: `minIntervalMs`, or ten
  * times the last one's duration if longer, so snapshots keep ClickHouse busy a tenth of the time
  * at most however large the events table grows (a snapshot ranks every purchaser: ~0.2 s at 100k
@@ -144,7 +164,9 @@ export interface RfmSnapshotterOptions {
  * Snapshots and hand-overs run one at a time in the background (so a later snapshot's pages never
  * overtake an earlier one's); a failure is logged and retried at the next occasion (the view keeps
  * showing the last complete snapshot; unpublished pages wait, staged in ClickHouse, for the next
- * snapshot, and are lost only if the process stops first or they outlive the table's TTL).
+ * snapshot). A snapshot whose changes were all handed over is marked so in ClickHouse; the first
+ * snapshot of a process hands over first the changes of complete snapshots that are not, which a
+ * process killed in between left behind (unless they outlived the staged table's TTL).
  */
 export function createRfmSnapshotter(
   options: RfmSnapshotterOptions,
@@ -162,6 +184,24 @@ export function createRfmSnapshotter(
   let delayed: NodeJS.Timeout | undefined;
   /** Snapshots whose changes are not all handed over yet, oldest first, with the last profile id handed over. */
   const unpublished: Array<{ version: number; after: string }> = [];
+  /** Whether the snapshots an earlier process left unpublished are queued (done before the first snapshot). */
+  let recovered = !options.onProfilesChanged;
+
+  const recoverUnpublished = async (): Promise<void> => {
+    if (recovered) return;
+    try {
+      const versions = await snapshotsNotHandedOver(options.clickhouse());
+      for (const version of versions) unpublished.push({ version, after: '' });
+      recovered = true;
+      if (versions.length > 0)
+        logger.info({ versions }, 'rfm snapshots whose changes were not all handed over: handed over again first');
+    } catch (error) {
+      logger.warn(
+        { error: errorMessage(error) },
+        'finding rfm snapshots left unpublished failed; retried next snapshot',
+      );
+    }
+  };
 
   const handOverChanges = async (): Promise<void> => {
     const onProfilesChanged = options.onProfilesChanged;
@@ -174,7 +214,10 @@ export function createRfmSnapshotter(
         if (page.length > 0) await onProfilesChanged(page);
         profiles += page.length;
         cursor.after = page.at(-1) ?? cursor.after;
-        if (page.length < pageSize) unpublished.shift();
+        if (page.length < pageSize) {
+          await markHandedOver(options.clickhouse(), cursor.version);
+          unpublished.shift();
+        }
       }
       if (profiles === 0 && !stopped) await onProfilesChanged([]);
     } catch (error) {
@@ -194,7 +237,9 @@ export function createRfmSnapshotter(
     }
     pending = false;
     lastStarted = now();
-    running = writeRfmSnapshot(options.clickhouse(), lastStarted)
+    // Queued first so that an earlier process's unpublished snapshots go before this one's.
+    running = recoverUnpublished()
+      .then(() => writeRfmSnapshot(options.clickhouse(), lastStarted))
       .finally(() => (lastDurationMs = now() - lastStarted))
       .then((snapshot) => {
         snapshots += 1;

@@ -193,6 +193,14 @@ describe('read API', () => {
     expect(missingParam.statusCode).toBe(400);
   });
 
+  it('answers parameter values ClickHouse cannot take with 400, not 500', async () => {
+    for (const params of [{ a: -9007199254740992 }, { a: [2 ** 60] }]) {
+      const res = await sql('SELECT {a:String} AS a', params);
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toMatchObject({ code: 'KUMIKI_SQL_ERROR', message: expect.stringMatching(/unsafe integer/) });
+    }
+  });
+
   it('stops long queries (408) and large results (422)', async () => {
     const slow = await sql('SELECT count() FROM numbers(100000000000)');
     expect(slow.statusCode).toBe(408);

@@ -151,6 +151,38 @@ describe('RFM snapshot changes (staged in ClickHouse)', () => {
       await snapshotter.stop();
     }
   });
+
+  it("a snapshot whose process was killed before handing its changes over is handed over by the next process's first", async () => {
+    const now = Date.now();
+    await orders(['p1', now - DAY, 'o1', 10], ['p2', now - 2 * DAY, 'o2', 20], ['p3', now - 3 * DAY, 'o3', 30]);
+    // The killed process: its snapshot is complete (and the rfm view reads it), its changes staged, none published.
+    const orphan = await writeRfmSnapshot(ch, now - 60_000);
+    expect(orphan).toMatchObject({ purchasers: 3, changed: 3 });
+    // Found by the chaos soak: the next snapshot staged nothing (nothing changed since), so
+    // p1–p3 kept their RFM-less ProfileUpdates for good.
+    const handedOver = async (): Promise<string[][]> => {
+      const calls: string[][] = [];
+      const snapshotter = createRfmSnapshotter({
+        clickhouse: () => ch,
+        logger: quietLogger,
+        intervalMs: 3_600_000,
+        minIntervalMs: 1,
+        onProfilesChanged: async (ids) => void calls.push([...ids]),
+      });
+      try {
+        await snapshotter.start();
+        await waitFor(() => expect(snapshotter.snapshots()).toBe(1));
+        await waitFor(() => expect(calls.length).toBeGreaterThan(0));
+        await snapshotter.stop();
+        return calls;
+      } finally {
+        await snapshotter.stop();
+      }
+    };
+    expect(await handedOver()).toEqual([['p1', 'p2', 'p3']]);
+    // Handed over and marked: the process after that has nothing left over.
+    expect(await handedOver()).toEqual([[]]);
+  });
 });
 
 function chunk<T>(items: readonly T[], size: number): T[][] {

@@ -83,6 +83,12 @@ describe('segment definitions on chDB', () => {
       ['a non-String profile_id', 'SELECT 1 AS profile_id', /profile_id must be a String column; it is UInt8/],
       ['an unknown table', 'SELECT profile_id FROM no_such_table', /ClickHouse refused the SQL: .*no_such_table/],
       ['a syntax error', 'SELEC profile_id FROM profiles', /ClickHouse cannot parse the SQL: Syntax error/],
+      // chDB's message ends at the NUL byte; it was taken for a failure of the store, 500.
+      [
+        'a NUL byte',
+        'SELECT profile_id FROM profiles WHERE 1 \u0000',
+        /ClickHouse cannot parse the SQL: .*Syntax error/,
+      ],
       [
         'a file read',
         "SELECT line AS profile_id FROM file('/etc/hostname', 'LineAsString')",

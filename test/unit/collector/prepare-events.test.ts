@@ -89,6 +89,38 @@ describe('prepareEvents', () => {
     expect(fieldOf(prepared.rejected[0]!)).toBe('batch[0]');
   });
 
+  it('rejects an element nested deeper than 64 levels on its own, before anything writes it out', () => {
+    // 10,000 levels: JSON.stringify overflowed the stack on it, and the whole request was answered 500.
+    const deep = JSON.parse(`${'['.repeat(10_000)}${']'.repeat(10_000)}`) as unknown;
+    const nested = { type: 'track', userId: 'u', event: 'Deep', messageId: 'm-deep', properties: { a: deep } };
+    const prepared = prepareEvents({ batch: [nested, { type: 'track', userId: 'u', event: 'Flat' }] }, 'batch', meta);
+    expect(prepared.accepted.map((a) => a.event.event)).toEqual(['Flat']);
+    expect(prepared.rejected).toMatchObject([
+      {
+        origin: { index: 0, path: 'batch[0]', messageId: 'm-deep' },
+        code: 'KUMIKI_INVALID_EVENT',
+        step: 'check-event-size',
+      },
+    ]);
+    expect(fieldOf(prepared.rejected[0]!)).toBe('batch[0]');
+    expect(prepared.rejected[0]!.reason).toBe('the event nests deeper than 64 levels');
+    // The dead letter keeps what can be written: the event, its depths below the limit cut.
+    const original = JSON.parse(prepared.rejected[0]!.origin.value.toString()) as {
+      messageId: string;
+      properties: unknown;
+    };
+    expect(original.messageId).toBe('m-deep');
+    expect(JSON.stringify(original.properties)).toMatch(/^\{"a":\[\[+"\[nested deeper than 64 levels\]"\]+\}$/);
+
+    const single = prepareEvents(
+      { userId: 'u', event: 'Deep', properties: { a: deep } },
+      'track',
+      meta,
+      Buffer.from('raw'),
+    );
+    expect(single.rejected).toMatchObject([{ code: 'KUMIKI_INVALID_EVENT', origin: { value: Buffer.from('raw') } }]);
+  });
+
   it('takes the type of a single call from the route and ignores writeKey in the body', () => {
     const prepared = prepareEvents(
       { writeKey: 'wk_secret_1', userId: 'u', event: 'E', type: 'identify' },

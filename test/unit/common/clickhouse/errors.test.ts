@@ -34,6 +34,27 @@ describe('toKumikiError', () => {
     });
   });
 
+  it("takes chDB's refusal to bind a parameter value as a refused query, not a bug", () => {
+    // A read API call with params { "a": [-9007199254740992] } was answered 500 (found by fuzzing).
+    const refused = Object.assign(
+      new Error(
+        'Refusing to serialize unsafe integer -9007199254740992 (beyond ±2^53): pass a bigint or string to preserve precision',
+      ),
+      { name: 'ChdbBindError' },
+    );
+    // As the client hands it over: wrapped, the refusal its cause's cause.
+    const error = toKumikiError(
+      new Error('query failed', { cause: new Error('bind', { cause: refused }) }),
+      'embedded',
+      {
+        operation: 'query',
+      },
+    );
+    expect(error).toBeInstanceOf(ClickHouseQueryError);
+    expect(error).toMatchObject({ code: '457', type: 'BAD_QUERY_PARAMETER', isRetriable: false });
+    expect(error.message).toBe(refused.message);
+  });
+
   it('recognises ClickHouse errors by shape, whichever copy of the client created them', () => {
     const fromChdb = Object.assign(new Error('Cannot execute query in readonly mode.'), {
       name: 'ClickHouseError',
@@ -75,6 +96,21 @@ describe('toKumikiError', () => {
       expect(error.message).toBe(`ClickHouse is unreachable: connect ${code} 127.0.0.1:8123`);
     },
   );
+
+  it('recognises an exception chDB cut short at a NUL byte in the SQL', () => {
+    // A segment with the SQL "\u0000" was answered 500: the message ends where the NUL was (found by fuzzing).
+    const error = toKumikiError(
+      new Error('Code: 62. DB::Exception: Unrecognized token: Syntax error: failed at position 13 ('),
+      'embedded',
+    );
+    expect(error).toBeInstanceOf(ClickHouseQueryError);
+    expect(error).toMatchObject({
+      code: '62',
+      type: '',
+      message: 'Unrecognized token: Syntax error: failed at position 13 (',
+      isRetriable: false,
+    });
+  });
 
   it('looks inside AggregateError (happy eyeballs) and causes', () => {
     const aggregate = new AggregateError([systemError('ECONNREFUSED'), systemError('ECONNREFUSED')], 'connect failed');

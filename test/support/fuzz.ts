@@ -1,0 +1,52 @@
+import fc from 'fast-check';
+
+/**
+ * Property-based fuzzing at kumiki's doors (test/integration/fuzz/): bounded in `npm test`;
+ * FUZZ_RUNS=N runs N times the cases of every property (slow bodies and compression bombs
+ * included, so the counts stay in proportion), FUZZ_SEED=S replays a run.
+ *
+ * A failure names the seed and the shrunk case, and how to replay it:
+ * `FUZZ_SEED=<seed> npx jest <file>`.
+ */
+export function fuzzSettings(source: NodeJS.ProcessEnv = process.env): {
+  readonly factor: number;
+  readonly seed: number;
+} {
+  const factor = source.FUZZ_RUNS === undefined ? 1 : Number(source.FUZZ_RUNS);
+  if (!(Number.isInteger(factor) && factor > 0))
+    throw new Error(`FUZZ_RUNS=${source.FUZZ_RUNS}: a positive whole number`);
+  const seed = source.FUZZ_SEED === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(source.FUZZ_SEED);
+  if (!Number.isInteger(seed)) throw new Error(`FUZZ_SEED=${source.FUZZ_SEED}: a whole number`);
+  return { factor, seed };
+}
+
+/** A test's time bound: `ms` for the bounded cases of `npm test`, as many times more as FUZZ_RUNS asks. */
+export function fuzzTimeout(ms: number): number {
+  return ms * fuzzSettings().factor;
+}
+
+/**
+ * Checks an async property with `cases` runs (times FUZZ_RUNS), the seed of the settings; on
+ * failure the error says the seed, the counterexample and how to replay it.
+ */
+export async function checkProperty<T>(
+  door: string,
+  property: fc.IAsyncPropertyWithHooks<T> | fc.IAsyncProperty<T>,
+  cases: number,
+): Promise<void> {
+  const { factor, seed } = fuzzSettings();
+  const numRuns = cases * factor;
+  const details = await fc.check(property, { numRuns, seed, endOnFailure: false });
+  if (details.failed) {
+    const failure =
+      details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
+    const counterexample = fc.stringify(details.counterexample);
+    throw new Error(
+      [
+        `${door}: fuzzing found a failing case (seed ${seed}, path ${details.counterexamplePath}; replay with FUZZ_SEED=${seed})`,
+        `failure: ${failure.slice(0, 2_000)}`,
+        `case (${counterexample.length} characters): ${counterexample.slice(0, 2_000)}`,
+      ].join('\n'),
+    );
+  }
+}
