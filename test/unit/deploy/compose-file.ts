@@ -102,6 +102,7 @@ export const dotEnv = {
   KUMIKI_ADMIN_TOKEN: 'adm_test_0123456789abcdef',
   KUMIKI_SECRETS_KEY: 'c2VjcmV0cy1rZXktb2YtMzItYnl0ZXMtZXhhY3RseSE=',
   CLICKHOUSE_PASSWORD: 'pw_test',
+  CLICKHOUSE_MASKED_PASSWORD: 'masked_pw_0123456789',
 };
 
 export interface Published {

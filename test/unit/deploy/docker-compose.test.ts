@@ -8,7 +8,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { activatorEnv } from '../../../services/activator/config';
-import { clickhouseEnvShape, commonEnvShape } from '../../../services/common/config';
+import { clickhouseEnvShape, clickhouseMaskedEnvShape, commonEnvShape } from '../../../services/common/config';
 import {
   compose,
   composeText,
@@ -108,7 +108,11 @@ describe('docker-compose.yml', () => {
         collector: ['KUMIKI_WRITE_KEY'],
         'identity-stitcher': [],
         // Every ClickHouse setting: CLICKHOUSE_URL set is what selects the server over chDB.
-        'profile-materializer': ['KUMIKI_ADMIN_TOKEN', ...Object.keys(clickhouseEnvShape)],
+        'profile-materializer': [
+          'KUMIKI_ADMIN_TOKEN',
+          ...Object.keys(clickhouseEnvShape),
+          'CLICKHOUSE_MASKED_PASSWORD',
+        ],
         // The read API it calls is another container, not this machine.
         activator: ['KUMIKI_ADMIN_TOKEN', 'KUMIKI_SECRETS_KEY', 'KUMIKI_READ_API_URL'],
       };
@@ -117,6 +121,7 @@ describe('docker-compose.yml', () => {
       const known = new Set([
         ...Object.keys(commonEnvShape),
         ...Object.keys(clickhouseEnvShape),
+        ...Object.keys(clickhouseMaskedEnvShape),
         'HTTP_PORT',
         'HTTP_HOST',
         'KUMIKI_WRITE_KEY',
@@ -132,7 +137,7 @@ describe('docker-compose.yml', () => {
     it("passes the code's own config schemas", () => {
       const shape =
         name === 'profile-materializer'
-          ? { ...commonEnvShape, ...clickhouseEnvShape }
+          ? { ...commonEnvShape, ...clickhouseEnvShape, ...clickhouseMaskedEnvShape }
           : name === 'activator'
             ? activatorEnv.shape
             : commonEnvShape;
@@ -156,7 +161,7 @@ describe('docker-compose.yml', () => {
       const expected: Record<KumikiService, string[]> = {
         collector: ['KUMIKI_WRITE_KEY'],
         'identity-stitcher': [],
-        'profile-materializer': ['CLICKHOUSE_PASSWORD', 'KUMIKI_ADMIN_TOKEN'],
+        'profile-materializer': ['CLICKHOUSE_MASKED_PASSWORD', 'CLICKHOUSE_PASSWORD', 'KUMIKI_ADMIN_TOKEN'],
         activator: ['KUMIKI_ADMIN_TOKEN', 'KUMIKI_SECRETS_KEY'],
       };
       const secrets = Object.entries(rawEnv(name)).filter(([key]) => /KEY|TOKEN|PASSWORD/.test(key));
