@@ -2,7 +2,7 @@ import type { Destination } from '../../schemas';
 import { piiKeyOf } from '../common/access';
 import { createApiAccess } from '../common/audit/api-access';
 import { errorMessage } from '../common/errors';
-import { createHttpServer, httpTls } from '../common/http-server';
+import { httpEdge } from '../common/http-server';
 import { createKafkaConnection } from '../common/kafka/kafka-connection';
 import { createProducerConnection } from '../common/kafka/producer-connection';
 import { topics, type TopicSpec } from '../common/kafka/topics';
@@ -232,16 +232,7 @@ export function createActivatorService(config: ActivatorConfig, base: ServiceBas
       name: 'activator',
       logger,
       graceMs: config.SHUTDOWN_GRACE_MS,
-      edge: (probe) =>
-        createHttpServer({
-          host: config.HTTP_HOST,
-          port: config.HTTP_PORT,
-          logger,
-          metrics,
-          probe,
-          routes,
-          ...httpTls(config),
-        }),
+      edge: httpEdge(config, { logger, metrics, routes }),
     },
     [kafkaConnection, registry, producer, access.keyFollower, catalog, profiles, deliveryLog, workers, exportSchedule],
   );

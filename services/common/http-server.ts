@@ -37,6 +37,18 @@ export function httpTls(config: {
 }
 
 /**
+ * A service's `edge` from its parsed config: HTTP_HOST, HTTP_PORT and the TLS files, with its
+ * logger, metrics and routes.
+ */
+export function httpEdge(
+  config: { readonly HTTP_HOST: string; readonly HTTP_PORT: number } & Parameters<typeof httpTls>[0],
+  parts: Pick<HttpServerOptions, 'logger' | 'metrics' | 'routes'>,
+): (probe: HttpServerOptions['probe']) => ReturnType<typeof createHttpServer> {
+  return (probe) =>
+    createHttpServer({ host: config.HTTP_HOST, port: config.HTTP_PORT, probe, ...parts, ...httpTls(config) });
+}
+
+/**
  * Every service's HTTP face: `/health` (alive), `/ready` (able to work now), Prometheus
  * `/metrics`, plus whatever routes the service adds. Closing stops accepting connections
  * first and waits for in-flight requests, which is how intake stops on shutdown.

@@ -1,7 +1,7 @@
 import { runMain } from '../common/main';
 import { Service } from '../common/lifecycle';
 import { createServiceBase } from '../common/service-base';
-import { createHttpServer, httpTls } from '../common/http-server';
+import { httpEdge } from '../common/http-server';
 import { createKafkaConnection } from '../common/kafka/kafka-connection';
 import { topics, type TopicSpec } from '../common/kafka/topics';
 import { createRegistryConnection, registrySettingsFromConfig } from '../common/registry';
@@ -42,16 +42,7 @@ runMain('identity-stitcher', process.env, loadStitcherConfig, (config) => {
       name: 'identity-stitcher',
       logger,
       graceMs: config.SHUTDOWN_GRACE_MS,
-      edge: (probe) =>
-        createHttpServer({
-          host: config.HTTP_HOST,
-          port: config.HTTP_PORT,
-          logger,
-          metrics,
-          probe,
-          routes: identityRoutes(() => stitcher.graph()),
-          ...httpTls(config),
-        }),
+      edge: httpEdge(config, { logger, metrics, routes: identityRoutes(() => stitcher.graph()) }),
     },
     [kafkaConnection, registry, stitcher],
   );

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Service, type Component } from '../common/lifecycle';
 import type { ServiceBase } from '../common/service-base';
-import { createHttpServer, httpTls } from '../common/http-server';
+import { httpEdge } from '../common/http-server';
 import { keysRoutes, piiKeyOf } from '../common/access';
 import { createApiAccess } from '../common/audit/api-access';
 import { createAuditSink } from './audit/audit-log.sink';
@@ -283,16 +283,7 @@ export function createMaterializerService(
       name: 'profile-materializer',
       logger,
       graceMs: config.SHUTDOWN_GRACE_MS,
-      edge: (probe) =>
-        createHttpServer({
-          host: config.HTTP_HOST,
-          port: config.HTTP_PORT,
-          logger,
-          metrics,
-          probe,
-          routes,
-          ...httpTls(config),
-        }),
+      edge: httpEdge(config, { logger, metrics, routes }),
     },
     [
       kafkaConnection,
