@@ -181,7 +181,7 @@ function wrapConsumer(kafka: Kafka, options: ConsumerOptions, logger: Logger): B
     groupId: options.groupId,
     readUncommitted: options.readUncommitted ?? false,
     allowAutoTopicCreation: false,
-    retry: { ...clientRetry, retries: 10 },
+    retry: { ...clientRetry, retries: 10, restartOnFailure: () => restarts.restartOnFailure() },
     ...(options.minBytes !== undefined ? { minBytes: options.minBytes } : {}),
     ...(options.maxWaitTimeInMs !== undefined ? { maxWaitTimeInMs: options.maxWaitTimeInMs } : {}),
     ...(options.maxBytesPerPartition !== undefined ? { maxBytesPerPartition: options.maxBytesPerPartition } : {}),

@@ -12,6 +12,12 @@ export interface ConsumerRestarts {
   consuming(): boolean;
   /** No restart from now on (the consumer is being disconnected). */
   stop(): void;
+  /**
+   * kafkajs' `retry.restartOnFailure`: false once stopped. A disconnect that races a crash (a
+   * socket closed mid-join) would otherwise be followed by kafkajs' own restart, leaving a member
+   * nobody owns in the group, holding partitions and delivering nothing.
+   */
+  restartOnFailure(): Promise<boolean>;
 }
 
 /**
@@ -64,5 +70,6 @@ export function restartsWhenKafkajsGivesUp(
       stopped = true;
       if (timer) clearTimeout(timer);
     },
+    restartOnFailure: async () => !stopped,
   };
 }

@@ -5,7 +5,9 @@ import { KumikiError } from '../errors';
  * kafkajs runs patched (patches/kafkajs+2.2.4.patch, applied by `npm ci` through patch-package).
  * Without the patch its produce request ignores the records the stitcher writes ahead
  * (RecordSets) and sends empty batches without an error, so an install made with
- * `--ignore-scripts` must stop at start-up instead.
+ * `--ignore-scripts` must stop at start-up instead. The patch also makes a consumer stopped
+ * while it is joining its group leave it, where kafkajs would finish the join and go on
+ * fetching and heartbeating as a member nobody can stop.
  */
 export class KafkajsNotPatchedError extends KumikiError {
   readonly isRetriable = false;

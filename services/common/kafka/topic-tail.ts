@@ -64,6 +64,7 @@ export class TopicTail {
       allowAutoTopicCreation: false,
       maxBytesPerPartition: this.options.maxBytesPerPartition ?? 4 * 1024 * 1024,
       maxWaitTimeInMs: this.options.maxWaitTimeInMs ?? 100,
+      retry: { restartOnFailure: () => restarts.restartOnFailure() },
     });
     this.consumer = consumer;
     const logger = this.options.logger.child({ component: 'topic-tail', topic });

@@ -107,3 +107,10 @@ it('says the consumer is consuming from a join until a crash, whoever restarts i
   restarts.stop();
   expect(restarts.consuming()).toBe(false);
 });
+
+it('tells kafkajs not to restart a consumer once it is being disconnected, so no unowned member stays in the group', async () => {
+  const { restarts } = watched({ initialDelayMs: 100 });
+  await expect(restarts.restartOnFailure()).resolves.toBe(true);
+  restarts.stop();
+  await expect(restarts.restartOnFailure()).resolves.toBe(false);
+});
