@@ -137,6 +137,7 @@ export function createActivatorService(config: ActivatorConfig, base: ServiceBas
     },
     timeoutMs: config.ACTIVATOR_TIMEOUT_MS,
     topics: { changes: config.ACTIVATOR_CHANGES_TOPIC, dlq: config.ACTIVATOR_DLQ_TOPIC },
+    registry: metrics,
   });
   const pauseAutomatically = (id: string, reason: string): void => {
     store

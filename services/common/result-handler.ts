@@ -7,10 +7,12 @@ import type { DeadLetterVerdict } from './step-result';
 
 /**
  * The one place where what a step would not pass becomes something (STYLE.md, "Steps return
- * results; one place handles failure"). The collector, the stitcher, the materializer and
- * `kumiki import` hand their drops and dead-letter verdicts here, in one shape (`Rejection`):
+ * results; one place handles failure"). The collector, the stitcher, the materializer, the
+ * activator and `kumiki import` hand their drops and dead-letter verdicts here, in one shape
+ * (`Rejection`, which a service may extend with what its dead letters record):
  * drops are counted by step; rejections go to the sink — kumiki.events.dlq (dead-letters.ts:
- * a producer, or the stitcher's open transaction), or the import's summary — and once the sink
+ * a producer, or the stitcher's open transaction), the import's summary, or, for the activator's
+ * deliveries a destination refused for good, kumiki.destinations.dlq — and once the sink
  * has them each is logged (without the payload, which may be personal data) and counted by
  * step and by code. Steps never log, produce or count a rejection themselves.
  *
@@ -81,27 +83,31 @@ export function fieldOf(rejected: Rejection): string | undefined {
 }
 
 /** Where rejections go; resolves once they are safe there (for Kafka: acknowledged, or in the open transaction). */
-export type RejectionSink = (rejections: readonly Rejection[]) => Promise<void>;
+export type RejectionSink<R extends Rejection = Rejection> = (rejections: readonly R[]) => Promise<void>;
 
-export interface ResultHandlerOptions {
+export interface ResultHandlerOptions<R extends Rejection = Rejection> {
   readonly logger: Logger;
-  readonly sink: RejectionSink;
+  readonly sink: RejectionSink<R>;
+  /** What else the log line of a rejection names (e.g. the destination a delivery was for). */
+  readonly logFields?: (rejected: R) => Readonly<Record<string, unknown>>;
   /** Registers `kumiki_inputs_stopped_total{step,outcome}` (shared by every handler of the registry). */
   readonly registry?: Registry;
   /** The service's own count of dead letters by code and stage (the step's name), when it has one. */
   readonly deadLetters?: Counter<'code' | 'stage'>;
 }
 
-export interface ResultHandler {
+export interface ResultHandler<R extends Rejection = Rejection> {
   /** Counts inputs a step deliberately ignored; nothing is written. */
   dropped(step: string, count?: number): void;
   /** Hands `rejections` to the sink, then logs and counts each; rethrows when the sink fails. */
-  rejected(rejections: readonly Rejection[]): Promise<void>;
+  rejected(rejections: readonly R[]): Promise<void>;
 }
 
 const STOPPED = 'kumiki_inputs_stopped_total';
 
-export function createResultHandler(options: ResultHandlerOptions): ResultHandler {
+export function createResultHandler<R extends Rejection = Rejection>(
+  options: ResultHandlerOptions<R>,
+): ResultHandler<R> {
   const logger = options.logger.child({ component: 'results' });
   const stopped = options.registry && stoppedCounter(options.registry);
   return {
@@ -129,6 +135,7 @@ export function createResultHandler(options: ResultHandlerOptions): ResultHandle
             originalTopic: origin.topic,
             originalPartition: origin.partition,
             originalOffset: origin.offset,
+            ...options.logFields?.(rejected),
           },
           'input dead-lettered',
         );

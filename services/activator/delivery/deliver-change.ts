@@ -1,15 +1,18 @@
 import { performance } from 'node:perf_hooks';
-import type { Destination, DestinationDeadLetter, ProfileUpdate, SegmentChange } from '../../../schemas';
+import type { Destination, ProfileUpdate, SegmentChange } from '../../../schemas';
 import { schema } from '../../../schemas';
 import type { ErrorCode } from '../../common/error-codes';
 import { errorMessage, isRetriable } from '../../common/errors';
 import type { EventProducer, IncomingMessage } from '../../common/kafka/client';
 import type { Logger } from '../../common/logger';
+import type { Registry } from '../../common/metrics';
+import { createResultHandler, recordOrigin } from '../../common/result-handler';
 import type { AvroCodec } from '../../common/registry/avro-codec';
 import type { DestinationMetrics } from '../activator.metrics';
 import type { ProfileTable } from '../profiles/profile-table';
 import { consentVerdict, type SubjectFilter } from './consent';
 import type { DeliveryAudit } from './delivery-audit';
+import { destinationDeadLetters, type RefusedDelivery } from './destination-dead-letters';
 import type { DeliveryJob } from './delivery-scheduler';
 import type { DeliveryLog } from './delivery-log';
 import { type RateLimiter, type Semaphore, sleepUnlessStopped, StoppedError } from './flow-control';
@@ -55,6 +58,8 @@ export interface ChangeDeliveryDeps {
   readonly policy: RetryPolicy;
   readonly timeoutMs: number;
   readonly topics: { readonly changes: string; readonly dlq: string };
+  /** Where the one result handler counts dead letters by step (kumiki_inputs_stopped_total). */
+  readonly registry?: Registry;
   readonly now?: () => number;
 }
 
@@ -122,55 +127,29 @@ export function createChangeDelivery(
     };
   };
 
+  const results = createResultHandler<RefusedDelivery>({
+    logger: deps.logger,
+    sink: destinationDeadLetters({ producer: deps.producer, codec: deps.codec, topic: deps.topics.dlq, now }),
+    ...(deps.registry ? { registry: deps.registry } : {}),
+    logFields: ({ delivery }) => ({ destination: delivery.destinationId, webhookId: delivery.webhookId }),
+  });
+  /** Rethrows when the dead letter cannot be written: the change stays unfinished and is delivered again. */
   const deadLetter = async (
     runtime: DestinationRuntime,
     message: IncomingMessage,
-    details: {
-      id: string;
-      eventType: string;
-      profileId: string | null;
-      code: ErrorCode;
-      reason: string;
-      attempts: number;
-      response?: WebhookResponse;
-    },
+    step: string,
+    verdict: { code: ErrorCode; reason: string },
+    delivery: Omit<RefusedDelivery['delivery'], 'destinationId'>,
   ): Promise<void> => {
-    const destination = runtime.destination();
-    const record: DestinationDeadLetter = {
-      destinationId: destination.id,
-      webhookId: details.id,
-      eventType: details.eventType,
-      profileId: details.profileId,
-      code: details.code,
-      reason: details.reason,
-      attempts: details.attempts,
-      responseStatus: details.response?.status ?? null,
-      responseHeaders: { ...(details.response?.headers ?? {}) },
-      responseBody: details.response ? details.response.body : null,
-      failedAt: now(),
-      originalTopic: message.topic,
-      originalPartition: message.partition,
-      originalOffset: Number(message.offset),
-      originalKey: message.key === null ? null : Buffer.from(message.key),
-      originalValue: message.value === null ? Buffer.alloc(0) : Buffer.from(message.value),
-    };
-    // Rethrown when the produce fails: the change stays unfinished and is delivered again.
-    await deps
-      .producer()
-      .send(deps.topics.dlq, [{ key: destination.id, value: deps.codec().encode(deps.topics.dlq, record) }]);
-    runtime.metrics.changed('dead_lettered');
-    deps.logger.warn(
+    await results.rejected([
       {
-        destination: destination.id,
-        webhookId: details.id,
-        code: details.code,
-        reason: details.reason,
-        topic: message.topic,
-        partition: message.partition,
-        offset: message.offset,
+        step,
+        ...verdict,
+        origin: recordOrigin(message),
+        delivery: { ...delivery, destinationId: runtime.destination().id },
       },
-      'change dead-lettered',
-    );
+    ]);
+    runtime.metrics.changed('dead_lettered');
   };
 
   return async (job, runtime) => {
@@ -182,14 +161,13 @@ export function createChangeDelivery(
       change = await decode(message);
     } catch (error) {
       if (isRetriable(error)) throw error;
-      await deadLetter(runtime, message, {
-        id,
-        eventType: 'unknown',
-        profileId: message.key?.toString('utf8') ?? null,
-        code: 'KUMIKI_UNDECODABLE',
-        reason: errorMessage(error),
-        attempts: 0,
-      });
+      await deadLetter(
+        runtime,
+        message,
+        'decode-change',
+        { code: 'KUMIKI_UNDECODABLE', reason: errorMessage(error) },
+        { webhookId: id, eventType: 'unknown', profileId: message.key?.toString('utf8') ?? null, attempts: 0 },
+      );
       return 'dead_lettered';
     }
     const skip = (): ChangeOutcome => {
@@ -278,15 +256,16 @@ export function createChangeDelivery(
         case 'rejected':
         case 'exhausted':
           if (verdictOfAttempt.kind === 'exhausted') runtime.health.failed(now(), verdictOfAttempt.reason);
-          await deadLetter(runtime, message, {
-            id,
-            eventType: change.eventType,
-            profileId: change.profileId,
-            code: verdictOfAttempt.kind === 'rejected' ? 'KUMIKI_DESTINATION_REJECTED' : 'KUMIKI_DELIVERY_EXHAUSTED',
-            reason: verdictOfAttempt.reason,
-            attempts: attempt,
-            response,
-          });
+          await deadLetter(
+            runtime,
+            message,
+            'deliver-change',
+            {
+              code: verdictOfAttempt.kind === 'rejected' ? 'KUMIKI_DESTINATION_REJECTED' : 'KUMIKI_DELIVERY_EXHAUSTED',
+              reason: verdictOfAttempt.reason,
+            },
+            { webhookId: id, eventType: change.eventType, profileId: change.profileId, attempts: attempt, response },
+          );
           return 'dead_lettered';
         case 'retry':
           runtime.health.failed(now(), verdictOfAttempt.reason);
