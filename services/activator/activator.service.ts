@@ -14,7 +14,7 @@ import { createActivatorMetrics } from './activator.metrics';
 import type { ActivatorConfig } from './config';
 import { noSubjectFilter } from './delivery/consent';
 import { DeadLetterReplay } from './delivery/dead-letter-replay';
-import { createDeliveryAudit, noDeliveryAudit } from './delivery/delivery-audit';
+import { createDeliveryAudit } from './delivery/delivery-audit';
 import { createChangeDelivery } from './delivery/deliver-change';
 import { DeliveryLog } from './delivery/delivery-log';
 import { DeliveryWorker } from './delivery/delivery-worker';
@@ -24,6 +24,7 @@ import { sendTestMessage } from './delivery/test-message';
 import { DestinationCatalog } from './destinations/destination-catalog';
 import { DestinationStore } from './destinations/destination-store';
 import { destinationRoutes } from './destinations/destinations.routes';
+import { createGrantCheck } from './destinations/grant-check';
 import { SecretBox } from './destinations/secret-box';
 import { ExportRunner } from './exports/export-runner';
 import { ExportScheduler } from './exports/export-scheduler';
@@ -78,7 +79,8 @@ export function createActivatorService(config: ActivatorConfig, base: ServiceBas
     metrics,
     piiKey: piiKeyOf(config, config.KUMIKI_ADMIN_TOKEN),
   });
-  const audit = access.auditing ? createDeliveryAudit(access.auditWriter) : noDeliveryAudit;
+  const grants = createGrantCheck(access.keys);
+  const audit = createDeliveryAudit({ writer: access.auditing ? access.auditWriter : undefined, grants });
 
   const catalog = new DestinationCatalog({
     kafka,
@@ -129,6 +131,7 @@ export function createActivatorService(config: ActivatorConfig, base: ServiceBas
     // Privacy seam: erased or suppressed people are withheld here once privacy requests exist.
     subjects: noSubjectFilter,
     audit,
+    grants,
     policy: {
       initialDelayMs: config.ACTIVATOR_RETRY_INITIAL_MS,
       maxDelayMs: config.ACTIVATOR_RETRY_MAX_MS,

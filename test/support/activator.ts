@@ -206,13 +206,19 @@ export function testKey(role: Role): { record: ApiKeyRecord; secret: string } {
   };
 }
 
-/** A key of `role` on a key topic (the activator's); its id and secret come back. */
+/** A key of `role` on a key topic (the activator's); its id, secret and record come back. */
 export async function publishTestKey(
   kafka: KafkaClient,
   topic: string,
   role: Role,
-): Promise<{ id: string; secret: string }> {
+): Promise<{ id: string; secret: string; record: ApiKeyRecord }> {
   const { record, secret } = testKey(role);
+  await publishKeyRecord(kafka, topic, record);
+  return { id: record.id, secret, record };
+}
+
+/** Publishes a key's record as `kumiki keys` would (e.g. the same key, revoked). */
+export async function publishKeyRecord(kafka: KafkaClient, topic: string, record: ApiKeyRecord): Promise<void> {
   const producer = kafka.producer();
   await producer.connect();
   try {
@@ -220,7 +226,6 @@ export async function publishTestKey(
   } finally {
     await producer.disconnect();
   }
-  return { id: record.id, secret };
 }
 
 /** Every AuditRecord on `topic`, decoded, as they arrive (the array fills while the test runs). */

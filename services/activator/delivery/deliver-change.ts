@@ -11,6 +11,7 @@ import type { AvroCodec } from '../../common/registry/avro-codec';
 import type { DestinationMetrics } from '../activator.metrics';
 import type { ProfileTable } from '../profiles/profile-table';
 import { consentVerdict, type SubjectFilter } from './consent';
+import { type GrantCheck } from '../destinations/grant-check';
 import type { DeliveryAudit } from './delivery-audit';
 import { destinationDeadLetters, type RefusedDelivery } from './destination-dead-letters';
 import type { DeliveryJob } from './delivery-scheduler';
@@ -44,6 +45,8 @@ export interface DestinationRuntime {
   readonly limiter: RateLimiter;
   readonly inFlight: Semaphore;
   readonly health: DestinationHealth;
+  /** Asks for the destination to be paused, with the reason it shows (once per runtime). */
+  pause(reason: string): void;
 }
 
 export interface ChangeDeliveryDeps {
@@ -55,6 +58,8 @@ export interface ChangeDeliveryDeps {
   readonly subjects: SubjectFilter;
   /** Records each attempt that carries personal data before it leaves (delivery-audit.ts). */
   readonly audit: DeliveryAudit;
+  /** Whether the key that let personal data flow to a destination still may (grant-check.ts). */
+  readonly grants: GrantCheck;
   readonly policy: RetryPolicy;
   readonly timeoutMs: number;
   readonly topics: { readonly changes: string; readonly dlq: string };
@@ -152,6 +157,18 @@ export function createChangeDelivery(
     runtime.metrics.changed('dead_lettered');
   };
 
+  /**
+   * Nothing personal leaves on a grant that was withdrawn: the destination is paused (which stops
+   * its worker and abandons this change unfinished), unless a key holding pii:read sets it up
+   * again first.
+   */
+  const holdWhileGrantWithdrawn = async (runtime: DestinationRuntime, signal: AbortSignal): Promise<void> => {
+    for (let problem = deps.grants(runtime.destination()); problem; problem = deps.grants(runtime.destination())) {
+      runtime.pause(`${problem}; a key holding pii:read must set the destination up again (PATCH), then resume it`);
+      await sleepUnlessStopped(deps.policy.maxDelayMs, signal);
+    }
+  };
+
   return async (job, runtime) => {
     const { message, signal } = job;
     const destination = runtime.destination();
@@ -185,6 +202,7 @@ export function createChangeDelivery(
     let body: string | undefined;
     for (let attempt = 1; ; attempt++) {
       if (signal.aborted) throw new StoppedError();
+      await holdWhileGrantWithdrawn(runtime, signal);
       const current = runtime.destination();
       const profile = await deps.profiles.get(change.profileId);
       const verdict = consentVerdict(change.profileId, profile, current.purposes, deps.subjects);

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Destination } from '../../../schemas';
 import type { AuditWriter } from '../../common/audit/audit-writer';
 import { carriesPersonalData } from '../destinations/destination';
+import { type GrantCheck, GrantWithdrawnError } from '../destinations/grant-check';
 
 /** Personal data about to leave for a destination: one webhook attempt, or one export's file. */
 export interface PersonalDataSent {
@@ -16,22 +17,29 @@ export interface PersonalDataSent {
 
 export type DeliveryAudit = (destination: Destination, sent: PersonalDataSent) => Promise<void>;
 
-/** For measurements without an audit trail (AUDIT_ENABLED=false). */
-export const noDeliveryAudit: DeliveryAudit = async () => undefined;
-
 /**
  * The audit trail of personal data the activator sends (docs/activation.md, "Access"). No API
  * call carries it: a delivery happens long after its destination was set up. So each webhook
  * attempt and each export of a destination carrying identifiers or personal traits is one
  * AuditRecord attributed to the key that let that data flow (`grantedBy`, a key holding
  * pii:read), written and acknowledged before the data leaves: when the record cannot be
- * written, nothing is sent and the change is retried like any failure.
+ * written, nothing is sent and the change is retried like any failure. That key is looked up
+ * first: once it is revoked, expired or without pii:read, GrantWithdrawnError is thrown and
+ * nothing is sent.
  */
-export function createDeliveryAudit(writer: Pick<AuditWriter, 'append'>, now: () => number = Date.now): DeliveryAudit {
+export function createDeliveryAudit(deps: {
+  /** Undefined for measurements without an audit trail (AUDIT_ENABLED=false); the grant is checked all the same. */
+  readonly writer: Pick<AuditWriter, 'append'> | undefined;
+  readonly grants: GrantCheck;
+  readonly now?: () => number;
+}): DeliveryAudit {
+  const now = deps.now ?? Date.now;
   return async (destination, sent) => {
     if (!carriesPersonalData(destination)) return;
     const grant = destination.grantedBy;
-    await writer.append({
+    const problem = deps.grants(destination);
+    if (problem) throw new GrantWithdrawnError(problem, { destination: destination.id, keyId: grant?.keyId });
+    await deps.writer?.append({
       recordId: randomUUID(),
       at: now(),
       service: 'activator',

@@ -26,7 +26,7 @@ export interface DeliveryWorkerDeps {
     readonly autoPauseAfterMs: number;
     readonly allowPrivateTargets: boolean;
   };
-  /** Asks for the destination to be paused (it failed for too long); the worker is stopped by the pause. */
+  /** Asks for the destination to be paused (it failed for too long, or its grant was withdrawn); the worker is stopped by the pause. */
   readonly pause: (reason: string) => void;
 }
 
@@ -66,7 +66,7 @@ export class DeliveryWorker {
       autoPauseAfterMs: deps.settings.autoPauseAfterMs,
       metrics: deps.metrics,
       pause: (reason) => {
-        this.logger.warn({ reason }, 'destination failing for too long: pausing it');
+        this.logger.warn({ reason }, 'pausing the destination');
         deps.pause(reason);
       },
     });

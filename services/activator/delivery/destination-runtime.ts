@@ -12,7 +12,7 @@ export interface RuntimeSettings {
   readonly allowPrivateTargets: boolean;
   readonly autoPauseAfterMs: number;
   readonly metrics: ActivatorMetrics;
-  /** Asked once when the destination has failed for longer than `autoPauseAfterMs`. */
+  /** Asked once when the destination has failed for longer than `autoPauseAfterMs`, or its grant was withdrawn. */
   readonly pause: (reason: string) => void;
 }
 
@@ -29,6 +29,7 @@ export class LiveDestination implements DestinationRuntime {
   readonly inFlight: Semaphore;
   readonly health: DestinationHealth;
   readonly metrics: DestinationMetrics;
+  private pauseAsked = false;
 
   constructor(
     destination: Destination,
@@ -58,6 +59,12 @@ export class LiveDestination implements DestinationRuntime {
   update(destination: Destination): void {
     this.current = destination;
     this.unseal();
+  }
+
+  pause(reason: string): void {
+    if (this.pauseAsked) return;
+    this.pauseAsked = true;
+    this.settings.pause(reason);
   }
 
   close(): void {

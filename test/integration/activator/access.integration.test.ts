@@ -4,6 +4,7 @@ import {
   createActivatorTopics,
   followAudit,
   profileUpdate,
+  publishKeyRecord,
   publishTestKey,
   segmentChange,
   startActivator,
@@ -22,7 +23,7 @@ import { waitFor } from '../../support/wait-for';
  * key topic and audit topic) and real receivers: every route needs its scope; personal data
  * reaches a destination only when a key holding pii:read set it up; that setup, and every
  * delivery of personal data afterwards, is on kumiki.audit, the deliveries attributed to the
- * key that set the destination up.
+ * key that set the destination up; once that key is revoked, its destinations stop and pause.
  */
 const kafka = testKafka();
 let names: ActivatorTopics;
@@ -207,4 +208,49 @@ test('deliveries of personal data are audited before they leave, attributed to t
     // Profile ids only, no personal data: nothing to attribute.
     expect(deliveries(plain.body.id)).toEqual([]);
     for (const id of [personal.body.id, plain.body.id]) await activator.api('DELETE', `/v1/destinations/${id}`);
+  }));
+
+test('once the key that granted pii:read is revoked, nothing personal is sent and the destination is paused', () =>
+  withServiceLogsOnFailure(async () => {
+    const granting = await publishTestKey(kafka, names.keys, 'admin');
+    const own = await startReceiver();
+    try {
+      const made = await activator.api<{ id: string }>(
+        'POST',
+        '/v1/destinations',
+        webhook({ url: own.url, identifiers: ['email'] }),
+        granting.secret,
+      );
+      expect(made.status).toBe(201);
+      const tag = Date.now().toString(36);
+      const [before, after] = [`p-grant-1-${tag}`, `p-grant-2-${tag}`];
+      await upstream.profiles([profileUpdate(before), profileUpdate(after)]);
+      await upstream.changes([segmentChange(before)]);
+      await waitFor(() => expect(own.delivered()).toHaveLength(1), { timeoutMs: 30_000 });
+
+      await publishKeyRecord(kafka, names.keys, { ...granting.record, revokedAt: Date.now() });
+      // The activator follows the key topic: once it refuses the key, it knows of the revocation.
+      await waitFor(
+        async () =>
+          expect((await activator.api('GET', '/v1/destinations', undefined, granting.secret)).status).toBe(401),
+        { timeoutMs: 30_000 },
+      );
+      await upstream.changes([segmentChange(after)]);
+      await waitFor(
+        async () => {
+          const { body } = await activator.api<{ status: string; pausedReason: string }>(
+            'GET',
+            `/v1/destinations/${made.body.id}`,
+          );
+          expect(body.status).toBe('paused');
+          expect(body.pausedReason).toContain(`(${granting.id}) that granted pii:read was revoked at`);
+        },
+        { timeoutMs: 30_000 },
+      );
+      expect(own.requests.map((r) => r.body).filter((b) => b.includes(after))).toEqual([]);
+      expect(own.delivered()).toHaveLength(1);
+      await activator.api('DELETE', `/v1/destinations/${made.body.id}`);
+    } finally {
+      await own.close();
+    }
   }));
