@@ -136,7 +136,12 @@ export function consoleDataRoutes(deps: ConsoleDataDeps): (v1: FastifyInstance) 
           `window must be one of ${Object.keys(deadLetterWindows).join(', ')}`,
           'window',
         );
-      return readDeadLetterSummary(deps.clickhouse(), window as DeadLetterWindow, now());
+      return readDeadLetterSummary(
+        deps.clickhouse(),
+        window as DeadLetterWindow,
+        now(),
+        mayRead(grantsOf(request), 'pii:read'),
+      );
     });
 
     v1.get('/console/dead-letters/samples', requireScope('profile:read'), async (request) => {

@@ -1,3 +1,4 @@
+import { withoutPersonalText } from '../../common/access/personal-text';
 import type { ClickHouse } from '../../common/clickhouse/client-factory';
 import { dateTime64Text } from '../../common/clickhouse/datetime64';
 import { decodeDeadLetterBytes, type DecodedBytes } from './dead-letter-bytes';
@@ -21,11 +22,15 @@ export interface DeadLetterSummary {
   readonly overTime: readonly { at: string; code: string; count: number }[];
 }
 
-/** Counts in the window by code (with one reason as an example) and per bucket of time. */
+/**
+ * Counts in the window by code (with one reason as an example) and per bucket of time. Reasons
+ * may quote the input: without `personalData` (pii:read) they come through withoutPersonalText.
+ */
 export async function readDeadLetterSummary(
   ch: ClickHouse,
   window: DeadLetterWindow,
   now: number,
+  personalData: boolean,
 ): Promise<DeadLetterSummary> {
   const { ms, bucketSeconds } = deadLetterWindows[window];
   const since = dateTime64Text(now - ms);
@@ -43,7 +48,11 @@ export async function readDeadLetterSummary(
       { since, bucket: bucketSeconds },
     ),
   ]);
-  const codes = byCode.map((c) => ({ ...c, count: Number(c.count) }));
+  const codes = byCode.map((c) => ({
+    ...c,
+    reason: personalData ? c.reason : withoutPersonalText(c.reason),
+    count: Number(c.count),
+  }));
   return {
     at: new Date(now).toISOString(),
     window,
@@ -78,6 +87,7 @@ export async function readDeadLetterSamples(
     readonly code: string;
     readonly before?: string;
     readonly limit: number;
+    /** The original bytes and the texts as they are (pii:read); without, no bytes and texts through withoutPersonalText. */
     readonly withBytes: boolean;
     readonly decodeAvro: (bytes: Buffer) => Promise<unknown>;
   },
@@ -125,8 +135,8 @@ export async function readDeadLetterSamples(
       service: r.service,
       stage: r.stage,
       code: r.code,
-      reason: r.reason,
-      error: r.error,
+      reason: options.withBytes ? r.reason : withoutPersonalText(r.reason),
+      error: options.withBytes ? r.error : withoutPersonalText(r.error),
       messageId: r.message_id,
       original: {
         topic: r.original_topic || null,
