@@ -11,7 +11,7 @@ import type { AvroCodec } from '../../common/registry/avro-codec';
 import type { DestinationMetrics } from '../activator.metrics';
 import type { ProfileTable } from '../profiles/profile-table';
 import { consentVerdict, type SubjectFilter } from './consent';
-import { type GrantCheck } from '../destinations/grant-check';
+import type { GrantCheck } from '../destinations/grant-check';
 import type { DeliveryAudit } from './delivery-audit';
 import { destinationDeadLetters, type RefusedDelivery } from './destination-dead-letters';
 import type { DeliveryJob } from './delivery-scheduler';

@@ -152,8 +152,11 @@ export function destinationRoutes(deps: DestinationRoutesDeps): (app: FastifyIns
           'from must be an ISO-8601 time (e.g. 2024-05-01T00:00:00Z)',
           'from',
         );
-      const { destination, positions } = await deps.store.replay(idOf(request), from);
-      return reply.code(202).send({ ...toView(destination), replayFrom: new Date(from).toISOString(), positions });
+      // Kafka reads negative times as "latest" (-1) and "earliest" (-2): a time before 1970 is the beginning.
+      const { destination, positions } = await deps.store.replay(idOf(request), Math.max(from, 0));
+      return reply
+        .code(202)
+        .send({ ...toView(destination), replayFrom: new Date(Math.max(from, 0)).toISOString(), positions });
     });
 
     route('POST /v1/destinations/:id/rotate-secret', async (request) => {
