@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { type ErrorCode, errorCodes } from '../../services/common/error-codes';
 
 /**
  * Property-based fuzzing at kumiki's doors (test/integration/fuzz/): bounded in `npm test`;
@@ -49,4 +50,15 @@ export async function checkProperty<T>(
       ].join('\n'),
     );
   }
+}
+
+/**
+ * An error answer as documented: a known code, its code's status, `{ code, message }`. Returns
+ * the code; a 5xx is left to the caller to judge (none is expected at a door, bar documented ones).
+ */
+export function expectDocumentedError(status: number, body: { code?: string; message?: unknown }): ErrorCode {
+  const code = body.code as ErrorCode;
+  expect(Object.keys(errorCodes)).toContain(code);
+  expect({ status, message: typeof body.message }).toEqual({ status: errorCodes[code].status, message: 'string' });
+  return code;
 }
