@@ -11,6 +11,7 @@ import { createStitcherMetrics } from '../../../services/identity-stitcher/stitc
 import { generatePopulation } from '../../support/identity-population';
 import { testKafka } from '../../support/kafka';
 import {
+  committedLag,
   createStitcherTopics,
   decodeAll,
   readAll,
@@ -125,22 +126,10 @@ async function produce(setup: StitcherSetup, codec: AvroCodec, events: typeof po
   await producer.disconnect();
 }
 
-async function committedLag(setup: StitcherSetup): Promise<number> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const lags = await admin.groupLag(setup.groupId, [setup.raw]);
-    if (lags.some((lag) => Number(lag.committed) < 0)) return Number.POSITIVE_INFINITY;
-    return lags.reduce((sum, lag) => sum + lag.lag, 0);
-  } finally {
-    await admin.disconnect();
-  }
-}
-
 async function drained(setup: StitcherSetup, timeoutMs: number): Promise<void> {
   await waitFor(
     async () => {
-      const lag = await committedLag(setup);
+      const lag = await committedLag(kafka, setup);
       if (lag > 0) throw new Error(`lag ${lag}`);
     },
     { timeoutMs, intervalMs: 250 },
