@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { probeKafka } from '../../services/cli/local/probes';
-import { reaper } from './reaper';
+import { reaper } from '../support/reaper';
 import { startPrivateBroker, type PrivateBroker } from '../support/private-broker';
 import { waitFor } from '../support/wait-for';
 

@@ -4,7 +4,7 @@ import { topics as kumikiTopics } from '../../services/common/kafka/topics';
 import { freePort } from '../support/ports';
 import { spawnService, type ServiceName, type ServiceProcess } from '../support/service-process';
 import { waitFor } from '../support/wait-for';
-import { reaped } from './reaper';
+import { reaped } from '../support/reaper';
 
 /**
  * One run's pipeline (the fault-free one or the chaos one): every service as its own process,

@@ -4,7 +4,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { DirectProducer, type DirectEventInput } from '../../services/common/events/direct-producer';
 import type { Action, ChaosWorkload, Delivery, Door } from './workload';
-import { reaped } from './reaper';
+import { reaped } from '../support/reaper';
 
 /**
  * The workload's deliveries, sent the way each door's clients send: an SDK posting batches to
