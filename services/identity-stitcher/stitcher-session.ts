@@ -194,25 +194,51 @@ export class StitcherSession {
     return this.current === 'failed' || this.current === 'fenced';
   }
 
-  /** Drops consumer, producer and graph and starts over from Kafka, as a process restart would. */
+  /**
+   * Drops consumer, producer and graph and starts over from Kafka, as a process restart would —
+   * once the coordinator has said the transactional id is still ours. A failure that is not a
+   * fencing may hide one: an instance paused past its session timeout (a zombie) wakes to a
+   * broker that restarted meanwhile, and its commit fails on the coordinator's absence before
+   * the coordinator can refuse it. Initialising transactions again would then fence the live
+   * instance that replaced it.
+   */
   private async rebuild(): Promise<void> {
     if (this.current !== 'failed' || this.abort.signal.aborted) return;
     this.current = 'rebuilding';
-    this.options.metrics.recoveries.inc();
     this.liveGraph = undefined;
     this.generation += 1;
     this.commits = this.groupCommit();
     try {
       await this.disconnectConsumer();
+      await this.confirmStillHolder();
+      this.options.metrics.recoveries.inc();
       await this.disconnectProducer();
       this.stitchedUpTo.clear();
       await this.fenceRebuildResume();
       this.logger.info('recovered: graph rebuilt from Kafka, consuming again');
     } catch (error) {
       if (this.abort.signal.aborted) return;
-      this.current = 'broken';
+      const fenced = error instanceof ProducerFencedError;
+      this.current = fenced ? 'fenced' : 'broken';
+      if (fenced)
+        this.logger.error(
+          { error: errorMessage(error) },
+          'stopping: fenced by another stitcher instance (found before rebuilding)',
+        );
       this.options.onFatal(error);
     }
+  }
+
+  /** Throws ProducerFencedError when another instance initialised the transactional id since this one did. */
+  private async confirmStillHolder(): Promise<void> {
+    const producer = this.producer;
+    if (!producer) return;
+    await connectWithBackoff(
+      'Kafka transaction coordinator',
+      () => producer.confirmHolder(),
+      this.logger,
+      this.abort.signal,
+    );
   }
 
   /** Fence, rebuild, resume — in this order (see the class comment). */

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { probeKafka } from '../../services/cli/local/probes';
+import { reaper } from '../support/reaper';
 import { startPrivateBroker, type PrivateBroker } from '../support/private-broker';
 import { waitFor } from '../support/wait-for';
 
@@ -22,12 +23,21 @@ export interface BrokerControl {
 
 export async function privateBrokerControl(): Promise<BrokerControl> {
   const broker: PrivateBroker = await startPrivateBroker();
+  reaper.watch(broker.pid());
+  // Forgotten before it goes: a pid of the past may be someone else's by the end of the run.
+  const away = <T>(task: () => Promise<T>): Promise<T> => {
+    reaper.forget(broker.pid());
+    return task();
+  };
   return {
     brokers: broker.address,
     canBounce: true,
-    stop: (how) => (how === 'crash' ? broker.kill() : broker.stop()),
-    start: () => broker.start(),
-    close: () => broker.close(),
+    stop: (how) => away(() => (how === 'crash' ? broker.kill() : broker.stop())),
+    start: async () => {
+      await broker.start();
+      reaper.watch(broker.pid());
+    },
+    close: () => away(() => broker.close()),
   };
 }
 

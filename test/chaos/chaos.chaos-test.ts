@@ -24,7 +24,8 @@ let broker: BrokerControl | undefined;
 const directory = settings.directory ?? mkdtempSync(path.join(os.tmpdir(), 'kumiki-chaos-'));
 let passed = false;
 
-// Stopped from outside (Ctrl-C, a CI timeout): leave no process and no broker behind.
+// Stopped from outside (Ctrl-C, a CI timeout): leave no process and no broker behind. The reaper
+// (reaper.ts) does it however this process ends; this only ends the run sooner.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     for (const pipeline of started) pipeline.killAll();

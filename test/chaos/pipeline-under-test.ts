@@ -4,6 +4,7 @@ import { topics as kumikiTopics } from '../../services/common/kafka/topics';
 import { freePort } from '../support/ports';
 import { spawnService, type ServiceName, type ServiceProcess } from '../support/service-process';
 import { waitFor } from '../support/wait-for';
+import { reaped } from '../support/reaper';
 
 /**
  * One run's pipeline (the fault-free one or the chaos one): every service as its own process,
@@ -205,6 +206,7 @@ export class PipelineUnderTest {
       ...specOf(service).env(this.run, this.cluster),
       ...extraEnv,
     });
+    reaped(process.child);
     const number = this.all.filter((i) => i.service === service).length + 1;
     const instance: Instance = {
       service,

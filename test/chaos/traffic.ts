@@ -4,6 +4,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { DirectProducer, type DirectEventInput } from '../../services/common/events/direct-producer';
 import type { Action, ChaosWorkload, Delivery, Door } from './workload';
+import { reaped } from '../support/reaper';
 
 /**
  * The workload's deliveries, sent the way each door's clients send: an SDK posting batches to
@@ -271,10 +272,12 @@ function importSender(options: TrafficOptions, anomaly: (text: string) => void):
 
 function runCommand(args: string[], env: Record<string, string>): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, {
-      env: { PATH: process.env.PATH ?? '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = reaped(
+      spawn(process.execPath, args, {
+        env: { PATH: process.env.PATH ?? '', ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    );
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));

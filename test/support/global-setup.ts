@@ -2,6 +2,7 @@ import path from 'node:path';
 import { loadCliConfig } from '../../services/cli/config';
 import { startConfiguredInfrastructure, type Infrastructure } from '../../services/cli/local/infrastructure';
 import type { CliLog } from '../../services/cli/local/cli-log';
+import { reaper } from './reaper';
 
 /**
  * Integration tests get the real Kafka and schema registry. Whatever already answers on
@@ -27,6 +28,8 @@ export default async function globalSetup(): Promise<void> {
   const config = loadCliConfig({ ...process.env, KUMIKI_HOME: path.join(repositoryRoot, '.kumiki-test') });
   const infrastructure = await startConfiguredInfrastructure(config, log);
   globalThis.kumikiTestInfrastructure = infrastructure;
+  // A run stopped from outside skips global-teardown: what this started goes with the run anyway.
+  for (const component of infrastructure.stack.components) reaper.watch(component.process?.pid);
   process.env.KUMIKI_TEST_KAFKA_BROKERS = infrastructure.brokers.join(',');
   process.env.KUMIKI_TEST_SCHEMA_REGISTRY_URL = infrastructure.registryUrl;
 }

@@ -23,6 +23,8 @@ export interface PrivateBroker {
   close(): Promise<void>;
   start(): Promise<void>;
   restart(): Promise<void>;
+  /** The running broker's process (the leader of its process group), if it runs. */
+  pid(): number | undefined;
 }
 
 export async function startPrivateBroker(options: { secureListener?: SecureListener } = {}): Promise<PrivateBroker> {
@@ -39,6 +41,7 @@ export async function startPrivateBroker(options: { secureListener?: SecureListe
 
   const broker: PrivateBroker = {
     address,
+    pid: () => (running && !running.hasExited() ? running.pid : undefined),
     async start() {
       const started = await startKafka({
         paths,

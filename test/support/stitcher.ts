@@ -101,6 +101,19 @@ export async function stitcherCodec(setup: StitcherSetup): Promise<AvroCodec> {
   return codec;
 }
 
+/** The group's committed lag on the raw topic; infinite while a partition has no committed offset yet. */
+export async function committedLag(client: KafkaClient, setup: StitcherSetup): Promise<number> {
+  const admin = client.admin();
+  await admin.connect();
+  try {
+    const lags = await admin.groupLag(setup.groupId, [setup.raw]);
+    if (lags.some((lag) => Number(lag.committed) < 0)) return Number.POSITIVE_INFINITY;
+    return lags.reduce((sum, lag) => sum + lag.lag, 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /** Reads every record of a topic up to its end (read committed). */
 export async function readAll(client: KafkaClient, topic: string): Promise<IncomingMessage[]> {
   const out: IncomingMessage[] = [];

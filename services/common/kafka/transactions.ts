@@ -1,5 +1,5 @@
 import { CompressionTypes, type Kafka, type Producer, type Transaction as KafkaTransaction } from 'kafkajs';
-import { KumikiError } from '../errors';
+import { DependencyUnavailableError, errorMessage, KumikiError } from '../errors';
 import { kafkaFailure } from './kafka-errors';
 import { toKafkaMessage, type TopicMessages } from './outgoing-messages';
 import { defaultPartitioner } from './partitioner';
@@ -17,6 +17,13 @@ export interface TransactionalProducer {
   connect(): Promise<void>;
   /** Begins a transaction. Only one may be open at a time. */
   begin(): Promise<Transaction>;
+  /**
+   * Asks the transaction coordinator whether this producer still holds its transactional id,
+   * without taking it over: whatever transaction this producer's epoch has open is aborted. Throws
+   * `ProducerFencedError` when a newer producer initialised the id since, and a retriable error
+   * while the coordinator cannot answer (a failed call may have hidden a fencing: ask again).
+   */
+  confirmHolder(): Promise<void>;
   disconnect(): Promise<void>;
 }
 
@@ -53,6 +60,9 @@ export interface Transaction {
 export class ProducerFencedError extends KumikiError {
   readonly isRetriable = false;
 }
+
+/** Our kafkajs patch's EndTxn(abort) at the producer's current epoch (patches/kafkajs+2.2.4.patch). */
+const ABORT_AT_CURRENT_EPOCH = Symbol.for('kumiki.kafka.abortAtCurrentEpoch');
 
 const FENCED = new Set([
   'INVALID_PRODUCER_EPOCH',
@@ -126,6 +136,20 @@ export function createTransactionalProducer(
         abort: () => translate('abort transaction', context, () => transaction.abort()),
       };
     },
+    async confirmHolder() {
+      const abortAtCurrentEpoch = (producer as unknown as Record<symbol, () => Promise<void>>)[ABORT_AT_CURRENT_EPOCH]!;
+      try {
+        await abortAtCurrentEpoch();
+      } catch (error) {
+        if (isFenced(error)) throw fencedError('keep the transactional id', context, error);
+        // Until the coordinator answers, which may take a broker restart: not knowing is not a reason to go on.
+        throw new DependencyUnavailableError(
+          `Kafka: cannot ask the transaction coordinator whether this producer still holds its id: ${errorMessage(error)}`,
+          { dependency: 'kafka', ...context },
+          { cause: error },
+        );
+      }
+    },
     disconnect: () => producer.disconnect(),
   };
 }
@@ -147,14 +171,17 @@ async function translate<T>(action: string, context: Record<string, string>, tas
   try {
     return await task();
   } catch (error) {
-    if (isFenced(error))
-      throw new ProducerFencedError(
-        `Kafka: cannot ${action}: fenced by a newer producer with the same transactional id`,
-        context,
-        { cause: error },
-      );
+    if (isFenced(error)) throw fencedError(action, context, error);
     throw kafkaFailure(action, error, context);
   }
+}
+
+function fencedError(action: string, context: Record<string, string>, cause: unknown): ProducerFencedError {
+  return new ProducerFencedError(
+    `Kafka: cannot ${action}: fenced by a newer producer with the same transactional id`,
+    context,
+    { cause },
+  );
 }
 
 function isFenced(error: unknown): boolean {

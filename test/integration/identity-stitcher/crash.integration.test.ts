@@ -3,6 +3,7 @@ import type { AvroCodec } from '../../../services/common/registry';
 import { generatePopulation } from '../../support/identity-population';
 import { testKafka } from '../../support/kafka';
 import {
+  committedLag,
   createStitcherTopics,
   decodeAll,
   readAll,
@@ -30,18 +31,6 @@ async function prepare(prefix: string): Promise<{ setup: StitcherSetup; codec: A
   for (let i = 0; i < messages.length; i += 1000) await producer.send(setup.raw, messages.slice(i, i + 1000));
   await producer.disconnect();
   return { setup, codec };
-}
-
-async function committedLag(setup: StitcherSetup): Promise<number> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const lags = await admin.groupLag(setup.groupId, [setup.raw]);
-    if (lags.some((lag) => Number(lag.committed) < 0)) return Number.POSITIVE_INFINITY;
-    return lags.reduce((sum, lag) => sum + lag.lag, 0);
-  } finally {
-    await admin.disconnect();
-  }
 }
 
 async function stitchedSoFar(url: string): Promise<number> {
@@ -90,7 +79,7 @@ describe('identity stitcher crash safety', () => {
     try {
       await waitFor(
         async () => {
-          if ((await committedLag(reference.setup)) > 0) throw new Error('reference run not done');
+          if ((await committedLag(kafka, reference.setup)) > 0) throw new Error('reference run not done');
         },
         { timeoutMs: 180_000, intervalMs: 500 },
       );
@@ -122,14 +111,14 @@ describe('identity stitcher crash safety', () => {
     );
     first.child.kill('SIGKILL');
     expect(await first.exit).toEqual({ code: null, signal: 'SIGKILL' });
-    const lagAtKill = await committedLag(crashed.setup);
+    const lagAtKill = await committedLag(kafka, crashed.setup);
     expect(lagAtKill).toBeGreaterThan(0); // really killed mid-stream
 
     const second = await startStitcher(crashed.setup);
     try {
       await waitFor(
         async () => {
-          if ((await committedLag(crashed.setup)) > 0) throw new Error('restarted run not done');
+          if ((await committedLag(kafka, crashed.setup)) > 0) throw new Error('restarted run not done');
         },
         { timeoutMs: 180_000, intervalMs: 500 },
       );
@@ -178,7 +167,7 @@ describe('identity stitcher crash safety', () => {
     try {
       await waitFor(
         async () => {
-          if ((await committedLag(zombieRun.setup)) > 0) throw new Error('replacement not done');
+          if ((await committedLag(kafka, zombieRun.setup)) > 0) throw new Error('replacement not done');
         },
         { timeoutMs: 180_000, intervalMs: 500 },
       );

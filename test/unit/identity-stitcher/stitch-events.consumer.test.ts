@@ -63,6 +63,7 @@ class FakeKafka {
       transactionalProducer: () => ({
         connect: async () => undefined,
         disconnect: async () => undefined,
+        confirmHolder: async () => undefined,
         begin: async () => {
           const pending: TopicMessages[] = [];
           let next: number | undefined;

@@ -24,6 +24,8 @@ class FakeKafka {
   gate: Promise<void> = Promise.resolve();
   failCommit: Error | undefined;
   failRestore: Error | undefined;
+  /** What the transaction coordinator answers when asked whether the id is still ours (undefined: it is). */
+  holderAnswer: Error | undefined;
   consuming = true;
   handler: ((batch: MessageBatch, context: BatchContext) => Promise<void>) | undefined;
 
@@ -33,6 +35,10 @@ class FakeKafka {
       transactionalProducer: () => ({
         connect: async () => void log.push('fence'),
         disconnect: async () => void log.push('producer disconnect'),
+        confirmHolder: async () => {
+          log.push('ask coordinator');
+          if (this.holderAnswer) throw this.holderAnswer;
+        },
         begin: async () => {
           log.push('begin');
           return {
@@ -212,6 +218,7 @@ describe('the stitcher session', () => {
       'offsets g raw/0@2',
       'abort',
       'consumer disconnect',
+      'ask coordinator',
       'producer disconnect',
       'fence',
       'partitions stitched',
@@ -240,6 +247,25 @@ describe('the stitcher session', () => {
     expect(kafka.log.filter((line) => line === 'rebuild graph')).toHaveLength(1);
     await subject.stop();
     expect(subject.state).toBe('fenced');
+  });
+
+  it('a failure that hid a fencing (a woken zombie): asks the coordinator, stops, never fences again', async () => {
+    const { kafka, subject, clock, metrics, fatal } = session();
+    await subject.start();
+    kafka.log.length = 0;
+    kafka.failCommit = new DependencyUnavailableError('Failed to find group coordinator');
+    const fenced = new ProducerFencedError('fenced');
+    kafka.holderAnswer = fenced;
+    await expect(add(subject, batch(0, 0, 1)).committed).rejects.toThrow('group coordinator');
+    await clock.turn();
+    expect(subject.state).toBe('fenced');
+    expect(fatal).toEqual([fenced]);
+    expect(subject.isHealthy()).toBe(false);
+    expect(kafka.log).toEqual(['begin', 'offsets g raw/0@1', 'abort', 'consumer disconnect', 'ask coordinator']);
+    expect((await metrics.recoveries.get()).values[0]?.value ?? 0).toBe(0);
+    await subject.stop();
+    expect(kafka.log.at(-1)).toBe('producer disconnect');
+    expect(kafka.log.filter((line) => line === 'fence')).toHaveLength(0);
   });
 
   it('is broken, and says so to the service, when the rebuild itself fails', async () => {
