@@ -61,6 +61,8 @@ export const commonEnvShape = {
   SCHEMA_REGISTRY_URL: env.url().default('http://127.0.0.1:8081/apis/ccompat/v7'),
   SCHEMA_REGISTRY_USERNAME: z.string().optional(),
   SCHEMA_REGISTRY_PASSWORD: z.string().optional(),
+  /** For an https registry whose certificate a private CA signed: that CA's certificate (PEM). */
+  SCHEMA_REGISTRY_CA_FILE: z.string().min(1).optional(),
   LOG_LEVEL: env.logLevel(),
   LOG_PRETTY: env.bool(false),
   SHUTDOWN_GRACE_MS: env.positiveInt(15_000),
@@ -81,6 +83,8 @@ export const clickhouseEnvShape = {
   CLICKHOUSE_URL: env.url().optional(),
   CLICKHOUSE_USER: z.string().default('default'),
   CLICKHOUSE_PASSWORD: z.string().default(''),
+  /** For an https CLICKHOUSE_URL whose certificate a private CA signed: that CA's certificate (PEM). */
+  CLICKHOUSE_CA_FILE: z.string().min(1).optional(),
   CLICKHOUSE_DATABASE: z
     .string()
     .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain identifier')

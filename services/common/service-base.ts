@@ -1,8 +1,8 @@
 import { createLogger, type Logger } from './logger';
 import { createMetricsRegistry, type Registry } from './metrics';
-import fs from 'node:fs';
 import { ConfigError } from './errors';
 import { createKafkaClient, type KafkaClient, type KafkaSettings } from './kafka/client';
+import { readCaFile } from './tls-files';
 
 /** What every service's composition root builds first, from its already-validated config. */
 export interface ServiceBase {
@@ -29,7 +29,7 @@ export function kafkaSecurity(config: BaseConfig): Pick<KafkaSettings, 'ssl' | '
     throw new ConfigError(['KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are required with KAFKA_SASL_MECHANISM']);
   return {
     ...(config.KAFKA_SSL
-      ? { ssl: config.KAFKA_SSL_CA_FILE ? { ca: fs.readFileSync(config.KAFKA_SSL_CA_FILE, 'utf8') } : {} }
+      ? { ssl: config.KAFKA_SSL_CA_FILE ? { ca: readCaFile('KAFKA_SSL_CA_FILE', config.KAFKA_SSL_CA_FILE) } : {} }
       : {}),
     ...(config.KAFKA_SASL_MECHANISM
       ? {

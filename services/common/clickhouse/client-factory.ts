@@ -11,7 +11,8 @@ import {
 import type { z } from 'zod';
 import type { clickhouseEnvShape } from '../config';
 import type { Logger } from '../logger';
-import { errorMessage, type ErrorContext } from '../errors';
+import { ConfigError, errorMessage, type ErrorContext } from '../errors';
+import { isUntrustedCertificate, readCaFile, untrustedPeerError } from '../tls-files';
 import { encodeRows, type EncodedRows } from './encoded-rows';
 import { toKumikiError, type ClickHouseMode } from './errors';
 import { quoteIdentifier } from './sql-text';
@@ -112,9 +113,11 @@ export function embeddedDataPath(home: string): string {
  * Opens ClickHouse as configured and makes sure the database exists:
  * - CLICKHOUSE_URL unset → embedded chDB under `<KUMIKI_HOME>/clickhouse`. One data directory
  *   per process (see embedded-connection.ts); only the profile-materializer should do this.
- * - CLICKHOUSE_URL set → that server over HTTP with CLICKHOUSE_USER / CLICKHOUSE_PASSWORD.
+ * - CLICKHOUSE_URL set → that server over HTTP(S) with CLICKHOUSE_USER / CLICKHOUSE_PASSWORD,
+ *   an https certificate verified against CLICKHOUSE_CA_FILE when set (the system's CAs when not).
  * Fails with DependencyUnavailableError when the server cannot be reached: callers that
- * want to wait for it wrap this in `withRetry`.
+ * want to wait for it wrap this in `withRetry`. Refused credentials or an untrusted certificate
+ * fail with a ConfigError naming the settings to fix (retrying cannot help).
  */
 export async function createClickHouse(
   config: ClickHouseConfig & { readonly CLICKHOUSE_ENCRYPTION_KEY_FILE?: string | undefined },
@@ -159,19 +162,56 @@ export async function createClickHouse(
     application: options.application ?? 'kumiki',
     clickhouse_settings: { ...defaultSettings },
     log: clientLog(log),
+    ...serverTls(config),
   };
   // A request naming a database that does not exist fails, so create it through `default` first.
   const bootstrap = createClient(common);
   try {
     await bootstrap.command({ query: `CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(database)}` });
   } catch (error) {
-    throw toKumikiError(error, 'server', { operation: 'create database', url: redactUrl(url) });
+    throw (
+      serverRefusal(error, config) ??
+      toKumikiError(error, 'server', { operation: 'create database', url: redactUrl(url) })
+    );
   } finally {
     await bootstrap.close();
   }
   const client = createClient({ ...common, database });
   log.info({ mode: 'server', url: redactUrl(url) }, 'ClickHouse connected (server)');
   return wrapClient(client, 'server', database, log);
+}
+
+/** The client's TLS settings for a server: the CA of CLICKHOUSE_CA_FILE, read once here. */
+export function serverTls(config: Pick<ClickHouseConfig, 'CLICKHOUSE_CA_FILE'>): { tls?: { ca_cert: Buffer } } {
+  if (!config.CLICKHOUSE_CA_FILE) return {};
+  return { tls: { ca_cert: Buffer.from(readCaFile('CLICKHOUSE_CA_FILE', config.CLICKHOUSE_CA_FILE)) } };
+}
+
+/**
+ * ClickHouse's codes for refused credentials: UNKNOWN_USER, WRONG_PASSWORD, REQUIRED_PASSWORD
+ * and (since 21.x) AUTHENTICATION_FAILED. Older servers answer in a format the client does not
+ * parse into a code, so the text is read too.
+ */
+const refusedCredentials = /^(192|193|194|516)$/;
+const refusedCredentialsText = /^Code: (192|193|194|516)\b/;
+
+/** A ConfigError naming the settings to fix when the server refused the connection for them. */
+function serverRefusal(error: unknown, config: ClickHouseConfig): ConfigError | undefined {
+  const url = redactUrl(config.CLICKHOUSE_URL ?? '');
+  if (isUntrustedCertificate(error))
+    return untrustedPeerError(
+      `the ClickHouse server at ${url}`,
+      'CLICKHOUSE_CA_FILE',
+      config.CLICKHOUSE_CA_FILE,
+      error,
+    );
+  const code = (error as { code?: unknown } | null)?.code;
+  const message = errorMessage(error).trim();
+  if ((typeof code === 'string' && refusedCredentials.test(code)) || refusedCredentialsText.test(message))
+    return new ConfigError([
+      `CLICKHOUSE_USER / CLICKHOUSE_PASSWORD: the ClickHouse server at ${url} refused user ${JSON.stringify(config.CLICKHOUSE_USER)}: ${message}`,
+    ]);
+  return undefined;
 }
 
 /** How an embedded connection streams (chDB has its own streaming sessions); servers stream over HTTP. */

@@ -9,6 +9,7 @@ import {
   clientLog,
   defaultSettings,
   embeddedDataPath,
+  serverTls,
   wrapClient,
 } from './client-factory';
 import { MaskedEmbeddedConnection } from './masked-connection';
@@ -62,6 +63,7 @@ export async function createMaskedClickHouse(
     application: 'kumiki-masked',
     clickhouse_settings: { ...defaultSettings },
     log: clientLog(log),
+    ...serverTls(config),
   });
   return wrapClient(client, 'server', database, log);
 }

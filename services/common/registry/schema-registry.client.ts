@@ -1,3 +1,5 @@
+import http from 'node:http';
+import https from 'node:https';
 import { type COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type * as avro from 'avsc';
 import { avroOptions, loadSchemas, type SchemaName } from '../../../schemas';
@@ -12,6 +14,8 @@ import {
 } from '../errors';
 import { allTopics, valueSubject, type TopicSpec } from '../kafka/topics';
 import type { Logger } from '../logger';
+import { isUntrustedCertificate, readCaFile, untrustedPeerError } from '../tls-files';
+import { exchange, isNetworkFailure, registryMessage, statusOf, stripClientId } from './registry-http';
 
 /**
  * kumiki's face over a Confluent-compatible schema registry (Apicurio's `/apis/ccompat/v7`
@@ -30,13 +34,19 @@ import type { Logger } from '../logger';
  *
  * Errors: an unreachable, timing-out or 5xx registry is DependencyUnavailableError
  * (retriable); a 409 is SchemaIncompatibleError with the registry's own words; a 422 is
- * InvalidInputError; 401/403 is ConfigError naming the credential variables.
+ * InvalidInputError; 401/403 is ConfigError naming the credential variables; a certificate
+ * that fails verification is ConfigError naming SCHEMA_REGISTRY_CA_FILE.
+ *
+ * TLS: an https URL is verified against the system's CAs, or only against `ca` when given
+ * (a private CA); both the library's calls and the direct ones go through one https agent.
  */
 export interface SchemaRegistrySettings {
   /** Base URL of the Confluent-compatible API, e.g. http://127.0.0.1:8081/apis/ccompat/v7. */
   readonly url: string;
   readonly username?: string | undefined;
   readonly password?: string | undefined;
+  /** The certificates (PEM) an https registry's certificate must chain to, and the file they came from. */
+  readonly ca?: { readonly pem: string; readonly file: string } | undefined;
   readonly clientId?: string;
   /** Upper bound for one registry call, retries inside the library included. */
   readonly requestTimeoutMs?: number;
@@ -49,13 +59,16 @@ export function registrySettingsFromConfig(
     readonly SCHEMA_REGISTRY_URL: string;
     readonly SCHEMA_REGISTRY_USERNAME?: string | undefined;
     readonly SCHEMA_REGISTRY_PASSWORD?: string | undefined;
+    readonly SCHEMA_REGISTRY_CA_FILE?: string | undefined;
   },
   logger?: Logger,
 ): SchemaRegistrySettings {
+  const caFile = config.SCHEMA_REGISTRY_CA_FILE;
   return {
     url: config.SCHEMA_REGISTRY_URL,
     username: config.SCHEMA_REGISTRY_USERNAME,
     password: config.SCHEMA_REGISTRY_PASSWORD,
+    ...(caFile ? { ca: { pem: readCaFile('SCHEMA_REGISTRY_CA_FILE', caFile), file: caFile } } : {}),
     ...(logger ? { logger } : {}),
   };
 }
@@ -83,6 +96,8 @@ export class SchemaRegistryClient {
   private readonly clientId: string;
   private readonly timeoutMs: number;
   private readonly authorization: string | undefined;
+  private readonly agent: http.Agent;
+  private readonly caFile: string | undefined;
   private readonly logger: Logger | undefined;
   private readonly writerTypes = new Map<number, avro.Type>();
   private readonly pendingWriterTypes = new Map<number, Promise<avro.Type>>();
@@ -97,10 +112,15 @@ export class SchemaRegistryClient {
     this.authorization = auth
       ? `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`
       : undefined;
+    this.caFile = settings.ca?.file;
+    this.agent = this.url.startsWith('https:')
+      ? new https.Agent({ keepAlive: true, ...(settings.ca ? { ca: settings.ca.pem } : {}) })
+      : new http.Agent({ keepAlive: true });
     this.library = new SchemaRegistry(
       {
         host: this.url,
         clientId: this.clientId,
+        agent: this.agent,
         ...(auth ? { auth } : {}),
         // GETs are retried on 5xx inside the library, briefly; callers decide how long to keep trying.
         retry: { retries: 2, initialRetryTimeInSecs: 0.1, maxRetryTimeInSecs: 1 },
@@ -262,31 +282,32 @@ export class SchemaRegistryClient {
     action: string,
     context: Record<string, string>,
   ): Promise<unknown> {
-    let response: Response;
+    let response: { status: number; text: string };
     try {
-      response = await fetch(`${this.url}${path}`, {
+      response = await exchange(`${this.url}${path}`, {
         method,
+        agent: this.agent,
+        timeoutMs: this.timeoutMs,
         headers: {
           Accept: 'application/vnd.schemaregistry.v1+json, application/json',
           ...(body !== undefined ? { 'Content-Type': 'application/vnd.schemaregistry.v1+json' } : {}),
           ...(this.authorization ? { Authorization: this.authorization } : {}),
         },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (error) {
-      const cause = (error as { cause?: unknown }).cause;
+      if (isUntrustedCertificate(error)) throw this.untrusted(error);
       throw new DependencyUnavailableError(
-        `schema registry at ${this.url} is unreachable: cannot ${action}: ${errorMessage(cause ?? error)}`,
+        `schema registry at ${this.url} is unreachable: cannot ${action}: ${errorMessage(error)}`,
         { dependency: 'schema-registry', ...context },
         { cause: error },
       );
     }
-    const text = await response.text();
-    if (response.status === 404 && method === 'GET') return null;
-    if (!response.ok) {
-      const said = registryMessage(text) ?? `HTTP ${response.status}`;
-      throw this.translate({ status: response.status, message: said }, action, context);
+    const { status, text } = response;
+    if (status === 404 && method === 'GET') return null;
+    if (status < 200 || status >= 300) {
+      const said = registryMessage(text) ?? `HTTP ${status}`;
+      throw this.translate({ status, message: said }, action, context);
     }
     return text ? (JSON.parse(text) as unknown) : {};
   }
@@ -313,9 +334,14 @@ export class SchemaRegistryClient {
     }
   }
 
+  private untrusted(error: unknown): Error {
+    return untrustedPeerError(`the schema registry at ${this.url}`, 'SCHEMA_REGISTRY_CA_FILE', this.caFile, error);
+  }
+
   /** Turns a library or HTTP failure into a kumiki error that says whether to retry. */
   private translate(error: unknown, action: string, context: Record<string, string | number>): Error {
     if (error instanceof KumikiError) return error;
+    if (isUntrustedCertificate(error)) return this.untrusted(error);
     const status = statusOf(error);
     const said = stripClientId(errorMessage(error), this.clientId);
     const where = `schema registry at ${this.url}`;
@@ -359,30 +385,5 @@ export class SchemaRegistryClient {
       context,
       options,
     );
-  }
-}
-
-function statusOf(error: unknown): number | undefined {
-  const status = (error as { status?: unknown } | null)?.status;
-  return typeof status === 'number' ? status : undefined;
-}
-
-function stripClientId(message: string, clientId: string): string {
-  return message.startsWith(`${clientId} - `) ? message.slice(clientId.length + 3) : message;
-}
-
-/** mappersmith reports connection failures as status 400 carrying the system error text. */
-function isNetworkFailure(message: string): boolean {
-  return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE|socket hang up|Timeout \(/i.test(
-    message,
-  );
-}
-
-function registryMessage(text: string): string | undefined {
-  try {
-    const parsed = JSON.parse(text) as { message?: unknown };
-    return typeof parsed.message === 'string' ? parsed.message : undefined;
-  } catch {
-    return text.trim() || undefined;
   }
 }

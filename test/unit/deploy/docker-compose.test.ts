@@ -107,10 +107,11 @@ describe('docker-compose.yml', () => {
       const serviceSpecific: Record<KumikiService, string[]> = {
         collector: ['KUMIKI_WRITE_KEY'],
         'identity-stitcher': [],
-        // Every ClickHouse setting: CLICKHOUSE_URL set is what selects the server over chDB.
+        // Every ClickHouse setting: CLICKHOUSE_URL set is what selects the server over chDB. Not
+        // CLICKHOUSE_CA_FILE: the compose file's ClickHouse is plain HTTP inside its own network.
         'profile-materializer': [
           'KUMIKI_ADMIN_TOKEN',
-          ...Object.keys(clickhouseEnvShape),
+          ...Object.keys(clickhouseEnvShape).filter((key) => key !== 'CLICKHOUSE_CA_FILE'),
           'CLICKHOUSE_MASKED_PASSWORD',
         ],
         // The read API it calls is another container, not this machine.

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
@@ -8,6 +7,7 @@ import { Registry } from 'prom-client';
 import { createHttpServer, httpTls } from '../../../../services/common/http-server';
 import { createKafkaClient, type KafkaClient } from '../../../../services/common/kafka/client';
 import { kafkaSecurity } from '../../../../services/common/service-base';
+import { makeKeystore, makeSelfSignedCertificate } from '../../../support/certificates';
 import { freePort } from '../../../support/ports';
 import { startPrivateBroker, type PrivateBroker } from '../../../support/private-broker';
 import { uniqueName } from '../../../support/stack-env';
@@ -16,48 +16,6 @@ import { waitFor } from '../../../support/wait-for';
 jest.setTimeout(300_000);
 const logger = pino({ level: 'silent' });
 
-/** A self-signed certificate for 127.0.0.1, made by keytool: a PKCS12 keystore and its certificate in PEM. */
-function makeKeystore(dir: string): { keystore: string; ca: string } {
-  const keystore = path.join(dir, 'broker.p12');
-  const ca = path.join(dir, 'ca.pem');
-  execFileSync('keytool', [
-    '-genkeypair',
-    '-alias',
-    'broker',
-    '-keyalg',
-    'RSA',
-    '-keysize',
-    '2048',
-    '-validity',
-    '2',
-    '-dname',
-    'CN=127.0.0.1',
-    '-ext',
-    'SAN=IP:127.0.0.1',
-    '-storetype',
-    'PKCS12',
-    '-keystore',
-    keystore,
-    '-storepass',
-    'store-secret',
-    '-keypass',
-    'store-secret',
-  ]);
-  execFileSync('keytool', [
-    '-exportcert',
-    '-rfc',
-    '-alias',
-    'broker',
-    '-keystore',
-    keystore,
-    '-storepass',
-    'store-secret',
-    '-file',
-    ca,
-  ]);
-  return { keystore, ca };
-}
-
 describe('Kafka over SASL_SSL (SCRAM-SHA-512 and PLAIN)', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kumiki-tls-'));
   let broker: PrivateBroker;
@@ -65,7 +23,7 @@ describe('Kafka over SASL_SSL (SCRAM-SHA-512 and PLAIN)', () => {
   let ca = '';
 
   beforeAll(async () => {
-    const made = makeKeystore(dir);
+    const made = makeKeystore(dir, 'store-secret');
     ca = made.ca;
     const port = await freePort();
     secureAddress = `127.0.0.1:${port}`;
@@ -158,25 +116,7 @@ describe('Kafka over SASL_SSL (SCRAM-SHA-512 and PLAIN)', () => {
 describe('HTTPS listener', () => {
   it('serves /health over TLS with the configured certificate, and not over plain HTTP', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kumiki-https-'));
-    const cert = path.join(dir, 'cert.pem');
-    const key = path.join(dir, 'key.pem');
-    execFileSync('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-    ]);
+    const { certFile: cert, keyFile: key } = makeSelfSignedCertificate(dir, 'listener');
     const port = await freePort();
     const server = createHttpServer({
       host: '127.0.0.1',
