@@ -1,8 +1,10 @@
 import crypto from 'node:crypto';
 import type { SegmentChange } from '../../../../schemas';
-import { errorMessage, isRetriable } from '../../../common/errors';
+import { errorMessage } from '../../../common/errors';
 import { ProducerFencedError } from '../../../common/kafka/transactions';
 import { sleep, withRetry } from '../../../common/retry';
+import { erasureExitsStep } from './erasure-exits';
+import { orSkip } from './skip-refused-segment';
 import { candidatesOf, PendingProfiles, type Scope } from './pending-profiles';
 import type { SegmentEvaluatorDeps, SweepOutcome } from './segment-evaluator.deps';
 import { memberRow, toChange } from './segment-change.log';
@@ -136,6 +138,21 @@ export class SegmentEvaluator {
     return this.sweepUnderWay;
   }
 
+  /**
+   * Exits `profileIds` from every segment, each exit with reason `erased` (erasure-exits.ts), as
+   * the worker's next step after any incremental run; resolves with the number of exits once
+   * they are committed and applied.
+   */
+  exitErased(profileIds: readonly string[], hide: () => Promise<void>): Promise<number> {
+    if (this.stopped || this.broken) return Promise.reject(this.broken ?? new Error('segment evaluation is stopped'));
+    return new Promise<number>((done, failed) => {
+      const { repository, now } = this.deps;
+      const publishAndApply = (exits: readonly SegmentChange[]) => this.publishAndApply(exits, 'erasure', new Set());
+      this.sweepTasks.unshift(erasureExitsStep({ profileIds, hide, repository, now, publishAndApply, done, failed }));
+      this.kick();
+    });
+  }
+
   /** Resolves once nothing is pending or under way (tests; shutdown). */
   idle(): Promise<void> {
     if (!this.worker && this.pending.size === 0 && this.sweepTasks.length === 0) return Promise.resolve();
@@ -158,7 +175,9 @@ export class SegmentEvaluator {
   async recover(): Promise<number> {
     const repository = this.deps.repository();
     const applied = await repository.appliedOffsets();
-    const count = await this.deps.log.replay(applied, async (changes) => {
+    const count = await this.deps.log.replay(applied, async (all) => {
+      const changes = this.deps.isErased ? all.filter((c) => !this.deps.isErased!(c.change.profileId)) : all;
+      if (changes.length === 0) return;
       await repository.apply(changes.map(memberRow));
       // Their hand-over died with the process that committed them.
       for (const evaluation of ['incremental', 'scheduled'] as const) {
@@ -237,23 +256,6 @@ export class SegmentEvaluator {
     this.flushIdle();
   }
 
-  /**
-   * The diff of one segment, or none when its query is refused (a SQL segment whose tables
-   * changed, say): one broken segment must not hold up the others. Outages are rethrown.
-   */
-  private async orSkip<T>(segment: EvaluatedSegment, query: () => Promise<T>, skipped: T): Promise<T> {
-    try {
-      return await query();
-    } catch (error) {
-      if (isRetriable(error)) throw error;
-      this.deps.logger.error(
-        { segmentId: segment.id, error: errorMessage(error) },
-        'segment query failed; segment skipped',
-      );
-      return skipped;
-    }
-  }
-
   /** One incremental run, then the hand-over of what it applied (also when a later step of it failed). */
   private async runIncremental(): Promise<void> {
     const changed = new Set<string>();
@@ -292,7 +294,12 @@ export class SegmentEvaluator {
         }
         const candidates = candidatesOf(segment, expanded, taken);
         if (candidates.length === 0) continue;
-        const diff = await this.orSkip(segment, () => repository.diffCandidates(segment, candidates, at), []);
+        const diff = await orSkip(
+          this.deps.logger,
+          segment,
+          () => repository.diffCandidates(segment, candidates, at),
+          [],
+        );
         if (diff.length > 0) changedSegments.add(segment.id);
         unpublished.push(...diff.map((d) => toChange(segment, d, at, 'incremental')));
       }
@@ -310,7 +317,7 @@ export class SegmentEvaluator {
     const started = Date.now();
     const repository = this.deps.repository();
     const runId = `${segment.id}:${at}:${crypto.randomBytes(4).toString('hex')}`;
-    const staged = await this.orSkip(segment, () => repository.stageSweep(runId, segment, at), 0);
+    const staged = await orSkip(this.deps.logger, segment, () => repository.stageSweep(runId, segment, at), 0);
     let changes = 0;
     let after = '';
     while (staged > 0) {
