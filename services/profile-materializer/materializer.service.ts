@@ -51,6 +51,7 @@ import { PrivacyRequestExecutor } from './privacy/privacy-request.executor';
 import { PrivacyRequestRepository } from './privacy/privacy-request.repository';
 import { createPrivacyRequestsConsumer } from '../common/privacy/privacy-requests.consumer';
 import { carryOutPrivacyRecord } from './privacy/carry-out-privacy-record';
+import { recipientsReader } from './privacy/destination-recipients';
 import { createPrivacyMetrics } from './privacy/privacy.metrics';
 import { createRetentionApplier } from './retention/retention-ttl';
 
@@ -65,6 +66,7 @@ export function materializerTopics(config: MaterializerConfig): TopicSpec[] {
     { ...topics.audit, name: config.AUDIT_TOPIC },
     { ...topics.securityAlerts, name: config.SECURITY_ALERTS_TOPIC },
     { ...topics.privacyRequests, name: config.PRIVACY_REQUESTS_TOPIC },
+    { ...topics.destinationRecipients, name: config.PRIVACY_RECIPIENTS_TOPIC },
   ];
 }
 
@@ -342,6 +344,13 @@ export function createMaterializerService(
         ]),
       recordPending: (record) => privacyExecutor().recordPending(record),
       auditHash: (type, value) => identifierHash(piiKey, type, value),
+      recipients: recipientsReader({
+        kafka,
+        codec: () => registry.codec,
+        topic: config.PRIVACY_RECIPIENTS_TOPIC,
+        key: privacyKey,
+        groupIdPrefix: `${config.MATERIALIZER_GROUP_ID}-recipients`,
+      }),
       logger,
     },
     limits: {

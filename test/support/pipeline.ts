@@ -24,7 +24,7 @@ import { uniqueName } from './stack-env';
  * One dead-letter topic is shared by the three services, as kumiki.events.dlq is.
  */
 export interface RunningPipeline {
-  readonly topics: StitcherSetup & { readonly updates: string; readonly segments: string };
+  readonly topics: StitcherSetup & { readonly updates: string; readonly segments: string; readonly recipients: string };
   readonly materializerGroupId: string;
   readonly collector: RunningCollector;
   readonly stitcher: RunningStitcher;
@@ -56,6 +56,7 @@ export async function startPipeline(options: { env?: Record<string, string> } = 
   const setup = stitcherSetup('e2e');
   const updates = setup.raw.replace(/\.raw$/, '.updates');
   const segments = setup.raw.replace(/\.raw$/, '.segments');
+  const recipients = setup.raw.replace(/\.raw$/, '.recipients');
   const kafka = testKafka();
   await createStitcherTopics(kafka, setup, 3);
   const admin = kafka.admin();
@@ -63,6 +64,7 @@ export async function startPipeline(options: { env?: Record<string, string> } = 
   await admin.ensureTopics([
     { ...topics.profileUpdates, name: updates, partitions: 3 },
     { ...topics.segmentChanges, name: segments, partitions: 3 },
+    { ...topics.destinationRecipients, name: recipients },
   ]);
   await admin.disconnect();
 
@@ -85,6 +87,7 @@ export async function startPipeline(options: { env?: Record<string, string> } = 
     PRIVACY_RAW_TOPIC: setup.raw,
     PRIVACY_JSON_TOPIC: setup.json,
     PRIVACY_GRAPH_TOPIC: setup.graph,
+    PRIVACY_RECIPIENTS_TOPIC: recipients,
     // The stitcher's group and inputs, for its lag on the console's Overview.
     PIPELINE_STITCHER_GROUP_ID: setup.groupId,
     PIPELINE_STITCHER_TOPICS: `${setup.raw},${setup.json}`,
@@ -132,7 +135,7 @@ export async function startPipeline(options: { env?: Record<string, string> } = 
     } else await process.stop();
   };
   const running = {
-    topics: { ...setup, updates, segments },
+    topics: { ...setup, updates, segments, recipients },
     materializerGroupId,
     get collector() {
       return collector!;

@@ -2,6 +2,7 @@ import type { AuditRecord } from '../../../schemas';
 import type { ClickHouse } from '../../common/clickhouse/client-factory';
 import { findAuditRecords } from '../audit/audit-log.repository';
 import { backquote, catalogue, SUBJECT_TABLE } from './clickhouse-erasure';
+import type { DestinationReceived } from './destination-recipients';
 import type { SubjectView } from './privacy-request.repository';
 
 /**
@@ -23,6 +24,11 @@ export interface ExportDocument {
     readonly mergedProfileIds: readonly string[];
     readonly identifiers: SubjectView['identifiers'];
   };
+  /**
+   * The destinations that were sent the person (the activator's recipient ledger): destination
+   * id, the profile, and when its first delivery began.
+   */
+  readonly destinations: readonly DestinationReceived[];
   /** Names of the segments the person's memberships refer to. */
   readonly segments: Readonly<Record<string, string>>;
   /** Rows per table (ClickHouse's JSON: 64-bit integers as strings, times as text). */
@@ -46,6 +52,7 @@ export async function exportDocument(
   subject: SubjectView,
   now: number,
   auditHash: (type: string, value: string) => string,
+  destinations: readonly DestinationReceived[],
 ): Promise<ExportDocument> {
   const tables: Record<string, Record<string, unknown>[]> = {};
   for (const store of await catalogue(ch)) {
@@ -78,6 +85,7 @@ export async function exportDocument(
       mergedProfileIds: subject.mergedProfileIds,
       identifiers: subject.identifiers,
     },
+    destinations,
     segments: Object.fromEntries(names.map((row) => [row.segment_id, row.name])),
     tables,
     accessedBy: accessed.map((r) => ({

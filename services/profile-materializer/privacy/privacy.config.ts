@@ -16,6 +16,8 @@ export const privacyEnvShape = {
   PRIVACY_RAW_TOPIC: z.string().min(1).default(topics.eventsRaw.name),
   PRIVACY_JSON_TOPIC: z.string().min(1).default(topics.eventsJson.name),
   PRIVACY_GRAPH_TOPIC: z.string().min(1).default(topics.identityGraph.name),
+  /** The activator's recipient ledger, read for the destinations an export lists. */
+  PRIVACY_RECIPIENTS_TOPIC: z.string().min(1).default(topics.destinationRecipients.name),
   /**
    * Consent purposes a person must have granted for their events to join their profile
    * (comma-separated, e.g. `analytics`); empty: none required. See privacy/profiling-consent.ts.

@@ -14,6 +14,7 @@ import {
   PRIVACY_DEADLINE_MS,
   requestRecord,
 } from '../../common/privacy/privacy-request';
+import type { DestinationReceived } from './destination-recipients';
 import { exportDocument } from './export-subject';
 import { stepsOf } from './privacy-steps';
 import type { PrivacyRequestRepository, RequestState, SubjectView } from './privacy-request.repository';
@@ -37,6 +38,8 @@ export interface PrivacyRoutesDeps {
   readonly now?: () => number;
   /** The audit trail's keyed hash of a profile id or identifier (the export's `accessedBy`). */
   readonly auditHash: (type: string, value: string) => string;
+  /** The destinations that received these profiles (destination-recipients.ts); none when unset. */
+  readonly recipients?: (profileIds: readonly string[]) => Promise<DestinationReceived[]>;
 }
 
 /**
@@ -164,7 +167,8 @@ export function privacyRoutes(deps: PrivacyRoutesDeps): (v1: FastifyInstance) =>
       audit.profileIds.push(...subject.profileIds, ...subject.mergedProfileIds);
       audit.identifiers.push(...subject.identifiers.map(({ type, value }) => ({ type, value })));
       audit.piiReturned = true;
-      const document = await exportDocument(deps.clickhouse(), id, subject, now(), deps.auditHash);
+      const destinations = (await deps.recipients?.([...subject.profileIds, ...subject.mergedProfileIds])) ?? [];
+      const document = await exportDocument(deps.clickhouse(), id, subject, now(), deps.auditHash, destinations);
       audit.rows = Object.values(document.tables).reduce((sum, rows) => sum + rows.length, 0);
       return document;
     });

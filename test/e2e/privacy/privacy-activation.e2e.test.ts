@@ -47,6 +47,7 @@ beforeAll(async () => {
     ACTIVATOR_UPDATES_TOPIC: pipeline.topics.updates,
     ACTIVATOR_SUBJECTS_TOPIC: pipeline.topics.subjects,
     ACTIVATOR_PRIVACY_TOPIC: pipeline.topics.privacy,
+    ACTIVATOR_RECIPIENTS_TOPIC: pipeline.topics.recipients,
     KUMIKI_ADMIN_TOKEN: pipeline.adminToken,
     KUMIKI_READ_API_URL: pipeline.materializer.url,
     ACTIVATOR_EXPORT_ROOT: exportRoot,
@@ -207,4 +208,18 @@ it('an erased or suppressed person reaches no destination again; the one that ha
     const [header, ...rows] = fs.readFileSync(String(result.body.location), 'utf8').trimEnd().split('\n');
     expect(header).toBe('email');
     expect(rows).toEqual([createHash('sha256').update(people[2]!.email).digest('hex')]);
+
+    // Cat's right of access lists the destination that received her (the recipient ledger);
+    // the export destination is not in the ledger.
+    const access = await requestDone(
+      pipeline,
+      await fileRequest(pipeline, 'export', { type: 'user_id', value: people[2]!.user }),
+    );
+    const document = await pipeline.api<{ destinations: unknown[] }>(
+      'GET',
+      `/v1/privacy/requests/${access.requestId}/export`,
+    );
+    expect(document.destinations).toEqual([
+      { destinationId: webhook.id, profileId: cat, firstAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) },
+    ]);
   }));
