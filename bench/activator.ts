@@ -63,6 +63,9 @@ async function main(): Promise<void> {
     keys: `${run}.keys`,
     audit: `${run}.audit`,
     alerts: `${run}.alerts`,
+    subjects: `${run}.subjects`,
+    privacy: `${run}.privacy`,
+    recipients: `${run}.recipients`,
   };
   const kafka = createKafkaClient({ brokers, clientId: run, logger });
   const admin = kafka.admin();
@@ -128,12 +131,16 @@ async function main(): Promise<void> {
       KUMIKI_HOME: home,
       KUMIKI_ADMIN_TOKEN: adminToken,
       KUMIKI_SECRETS_KEY: Buffer.alloc(32, 7).toString('base64'),
+      KUMIKI_PRIVACY_KEY: 'ab'.repeat(32),
       KUMIKI_READ_API_URL: readApi.url,
       ACTIVATOR_CHANGES_TOPIC: names.changes,
       ACTIVATOR_UPDATES_TOPIC: names.updates,
       ACTIVATOR_DESTINATIONS_TOPIC: names.destinations,
       ACTIVATOR_DELIVERIES_TOPIC: names.deliveries,
       ACTIVATOR_DLQ_TOPIC: names.dlq,
+      ACTIVATOR_SUBJECTS_TOPIC: names.subjects,
+      ACTIVATOR_PRIVACY_TOPIC: names.privacy,
+      ACTIVATOR_RECIPIENTS_TOPIC: names.recipients,
       // Every delivery of personal data is audited before it leaves, as in production.
       ACCESS_KEYS_TOPIC: names.keys,
       AUDIT_TOPIC: names.audit,

@@ -57,7 +57,7 @@ function* population(people: number): Generator<LinkRequest> {
       else if (email) identifiers.push({ type: 'email', value: email });
       if (email && i === 0) identifiers.push({ type: 'email', value: email });
       if (phone && i === 0) identifiers.push({ type: 'phone', value: phone });
-      yield { messageId: uuid(), eventTime: time, rule: linkRules.sameEvent, identifiers };
+      yield { messageId: uuid(), eventTime: time, receivedAt: time, rule: linkRules.sameEvent, identifiers };
     }
   }
 }

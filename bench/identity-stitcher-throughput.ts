@@ -38,6 +38,7 @@ import { chunked } from '../services/common/kafka/outgoing-messages';
 import { createEventStitcher, type StitcherTopics } from '../services/identity-stitcher/stitch-events.consumer';
 import { createStitcherMetrics } from '../services/identity-stitcher/stitcher.metrics';
 import { loadStitcherConfig, stitcherSettings } from '../services/identity-stitcher/config';
+import { PrivacyKey } from '../services/common/privacy/privacy-key';
 import { countArgument, cpuNow, localBrokerPid, percentile } from './support/measure';
 
 const events = countArgument(2, 'events', 200_000);
@@ -116,6 +117,8 @@ async function main(): Promise<void> {
       changes: `${run}.r${r}.changes`,
       graph: `${run}.r${r}.graph`,
       deadLetters: `${run}.r${r}.dlq`,
+      privacy: `${run}.r${r}.privacy`,
+      subjects: `${run}.r${r}.subjects`,
     }),
   );
   const specs: TopicSpec[] = [
@@ -126,6 +129,8 @@ async function main(): Promise<void> {
       { ...topics.identityChanges, name: names.changes },
       { ...topics.identityGraph, name: names.graph },
       { ...topics.deadLetters, name: names.deadLetters },
+      { ...topics.privacyRequests, name: names.privacy },
+      { ...topics.privacySubjects, name: names.subjects },
     ]),
   ];
   const admin = kafka.admin();
@@ -157,7 +162,8 @@ async function main(): Promise<void> {
   // environment variables). The copies always fetch 1 MB per partition: they commit one
   // transaction per batch, so smaller fetches only slow them down (at 256 KB to about half),
   // and a reference slowed by the stitcher's memory-bound settings would flatter the ratio.
-  const config = loadStitcherConfig(process.env);
+  // A throwaway privacy key: the bench erases and suppresses nobody.
+  const config = loadStitcherConfig({ KUMIKI_PRIVACY_KEY: randomBytes(32).toString('hex'), ...process.env });
   const settings = stitcherSettings(config);
   const referenceFetchBytes = 1_048_576;
   // References, same client as the stitcher: each batch's bytes copied to an output topic.
@@ -245,6 +251,7 @@ async function main(): Promise<void> {
       groupId: `${run}-r${round}-stitcher`,
       transactionalId: `${run}-r${round}-txn`,
       rules: config.identityRules,
+      privacyKey: PrivacyKey.fromHex(config.KUMIKI_PRIVACY_KEY),
       ...settings,
       onFatal: (error) => {
         console.error('stitcher failed', error);

@@ -18,6 +18,7 @@
  * work, as `@clickhouse/client`'s JSONEachRow (its default object path), and again as
  * JSONCompactEachRow (the format the materializer writes) for a like-for-like figure.
  */
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,7 +29,6 @@ import { quoteIdentifier } from '../services/common/clickhouse/sql-text';
 import { AvroCodec } from '../services/common/registry/avro-codec';
 import type { IncomingMessage } from '../services/common/kafka/client';
 import { Registry } from '../services/common/metrics';
-import type { BatchConsumer } from '../services/common/kafka/client';
 import { loadMaterializerConfig } from '../services/profile-materializer/config';
 import { consumerSettings } from '../services/profile-materializer/materializer.service';
 import {
@@ -49,113 +49,21 @@ import { ProfileRepository } from '../services/profile-materializer/profile.repo
 import { parseRates } from '../services/profile-materializer/rfm/money';
 import { readSnapshotRfm, writeRfmSettings } from '../services/profile-materializer/rfm/rfm.repository';
 import { toEventRow } from '../services/profile-materializer/store-rows';
-import { schema, type StitchedEvent } from '../schemas';
+import { schema } from '../schemas';
+import { inMemoryPartition } from './support/in-memory-partition';
+import { stitchedEvents } from './support/stitched-events';
 
 // The service's settings and defaults; the admin token only satisfies the schema (no read API here).
-const config = loadMaterializerConfig({ ...process.env, KUMIKI_ADMIN_TOKEN: 'bench-token-not-used' });
+const config = loadMaterializerConfig({
+  ...process.env,
+  KUMIKI_ADMIN_TOKEN: 'bench-token-not-used',
+  KUMIKI_PRIVACY_KEY: randomBytes(32).toString('hex'),
+});
 // Both the materializer and the raw inserts write batches of the service's size unless told otherwise.
 const [events = 200_000, batchSize = config.MATERIALIZER_BATCH_SIZE, profiles = 20_000] = process.argv
   .slice(2)
   .map(Number);
 const logger = pino({ level: 'warn' });
-const DAY = 86_400_000;
-
-/**
- * One partition held in memory, handed over as a broker would while the consumer is behind:
- * batches of up to `maxBytes` of record values, in order. `committed(n)` resolves once offsets
- * up to n were committed; `started` is when the first batch was handed over.
- */
-function inMemoryPartition(
-  topic: string,
-  messages: readonly IncomingMessage[],
-  maxBytes: number,
-): BatchConsumer & {
-  committed(offset: number): Promise<void>;
-  started(): { at: bigint; cpu: NodeJS.CpuUsage } | undefined;
-} {
-  let committedOffset = 0;
-  let started: { at: bigint; cpu: NodeJS.CpuUsage } | undefined;
-  let running = true;
-  const waiters: { offset: number; resolve: () => void }[] = [];
-  return {
-    connect: async () => undefined,
-    async run(handler) {
-      started = { at: process.hrtime.bigint(), cpu: process.cpuUsage() };
-      for (let first = 0; first < messages.length && running; ) {
-        let end = first;
-        for (
-          let bytes = 0;
-          end < messages.length && (end === first || bytes + messages[end]!.value!.length <= maxBytes);
-          end++
-        )
-          bytes += messages[end]!.value!.length;
-        const context = {
-          resolveOffset: () => undefined,
-          commit: async () => undefined,
-          heartbeat: async () => undefined,
-          isRunning: () => running,
-        };
-        await handler(
-          {
-            topic,
-            partition: 0,
-            messages: messages.slice(first, end),
-            highWatermark: String(messages.length),
-            lastOffset: String(end - 1),
-          },
-          context,
-        );
-        first = end;
-      }
-    },
-    async commitOffsets(offsets) {
-      committedOffset = Math.max(committedOffset, ...offsets.map((o) => Number(o.offset)));
-      for (const waiter of waiters.filter((w) => w.offset <= committedOffset)) waiter.resolve();
-    },
-    committed: (offset) =>
-      offset <= committedOffset ? Promise.resolve() : new Promise((resolve) => void waiters.push({ offset, resolve })),
-    disconnect: async () => void (running = false),
-    started: () => started,
-  };
-}
-
-function generate(n: number, now: number): StitchedEvent[] {
-  const out: StitchedEvent[] = [];
-  const names = ['Page Viewed', 'Product Viewed', 'Product Added', 'Order Completed'];
-  for (let i = 0; i < n; i++) {
-    const p = `profile-${(i * 7919) % profiles}`;
-    const name = names[i % 10 === 0 ? 3 : i % 3]!;
-    const at = now - ((i * 104729) % (300 * DAY));
-    out.push({
-      profileId: p,
-      identifiers: [{ type: 'user_id', value: `u-${p}` }],
-      stitchedAt: now,
-      event: {
-        messageId: `m-${i}-${p}`,
-        type: 'track',
-        event: name,
-        name: null,
-        userId: `u-${p}`,
-        anonymousId: `a-${p}`,
-        previousId: null,
-        groupId: null,
-        timestamp: at,
-        sentAt: null,
-        receivedAt: at,
-        channel: i % 4 === 0 ? 'store' : 'web',
-        source: 'bench',
-        context: '{"page":{"path":"/p"},"userAgent":"bench"}',
-        properties:
-          name === 'Order Completed'
-            ? `{"order_id":"o-${i}","revenue":${(i % 500) + 0.99},"currency":"USD"}`
-            : '{"sku":"sku-1","price":12.5}',
-        traits: '{}',
-        consent: {},
-      },
-    });
-  }
-  return out;
-}
 
 /** Process CPU (user + system, every thread: Node's and chDB's) since `start`, in seconds. */
 function cpuSecondsSince(start: NodeJS.CpuUsage): number {
@@ -181,7 +89,7 @@ async function open(home: string, database: string): Promise<ClickHouse> {
 async function main(): Promise<void> {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'kumiki-bench-'));
   const now = Date.now();
-  const records = generate(events, now);
+  const records = stitchedEvents(events, now, (i) => `profile-${(i * 7919) % profiles}`);
   const stitchedType = schema('StitchedEvent').type;
   const updateType = schema('ProfileUpdate').type;
   const types = new Map([

@@ -18,6 +18,7 @@
  * the load average of the machine, which other work may share.
  * MATERIALIZER_*, RFM_SNAPSHOT_* and SEGMENT_* settings from the environment are passed on.
  */
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -97,6 +98,8 @@ async function main(): Promise<void> {
     KUMIKI_HOME: home,
     CLICKHOUSE_DATABASE: 'bench',
     KUMIKI_ADMIN_TOKEN: 'bench-admin-token-0123456789',
+    KUMIKI_PRIVACY_KEY: randomBytes(32).toString('hex'),
+    PRIVACY_REQUESTS_TOPIC: `${run}.privacy`,
     HTTP_PORT: '0',
     MATERIALIZER_STITCHED_TOPIC: `${run}.stitched`,
     MATERIALIZER_CHANGES_TOPIC: `${run}.identity`,

@@ -2,7 +2,7 @@
 // change the .avsc file and run `npm run gen:schemas`.
 /* eslint-disable */
 
-/** One credentialed call to a kumiki API, allowed or denied. Value of kumiki.audit, keyed by key id. Records of one writer form a hash chain (sequence, previousHash, hash). Identifiers appear only as keyed hashes (HMAC-SHA256 of type:value), profile ids beside them. (Avro kumiki.v1.AuditRecord) */
+/** One credentialed call to a kumiki API, allowed or denied. Value of kumiki.audit, keyed by key id. Records of one writer form a hash chain (sequence, previousHash, hash). Identifiers and profile ids appear only as keyed hashes (HMAC-SHA256 of type:value). (Avro kumiki.v1.AuditRecord) */
 export interface AuditRecord {
   /** Unique id of the record. */
   recordId: string;
@@ -34,7 +34,7 @@ export interface AuditRecord {
   status: number;
   /** Error code of the answer; empty on success. */
   code: string;
-  /** Profiles whose data the answer carried (for SQL: the profile_id values of its rows). */
+  /** Keyed hashes (HMAC-SHA256 of profile_id:<id>) of the profiles whose data the answer carried (for SQL: the profile_id values of its rows). */
   profileIds: string[];
   /** Keyed hashes of the identifiers the call named (type:value, normalised). */
   identifierHashes: string[];
@@ -252,6 +252,16 @@ export interface DestinationDeadLetter {
   originalValue: Buffer;
 }
 
+/** A destination was sent (or was about to be sent) something about a profile: who must get a deletion notice when the person is erased. Value of kumiki.destinations.recipients (compacted), keyed '<destinationId>:<profileIdHash>'; a tombstone once the notice went out. Names the profile only by its keyed hash (HMAC-SHA256 with the privacy key). (Avro kumiki.v1.DestinationRecipient) */
+export interface DestinationRecipient {
+  /** Destination id. */
+  destinationId: string;
+  /** Keyed hash of the profile id (PrivacyKey.hashProfileId). */
+  profileIdHash: string;
+  /** When the first delivery of the profile to the destination began, epoch milliseconds. */
+  firstAt: number;
+}
+
 /** One customer event in the Segment tracking spec: a typed core plus JSON payloads. Value of kumiki.events.raw (subject kumiki.events.raw-value). (Avro kumiki.v1.Event) */
 export interface Event {
   /** Unique id of the event, chosen by the producer; used for deduplication end to end. */
@@ -344,22 +354,65 @@ export interface IdentityGraphRecord {
   rule: string;
 }
 
-/** A data-subject request (GDPR/CCPA) about the person behind an identifier. Value of kumiki.privacy.requests, keyed by 'type:value'. (Avro kumiki.v1.PrivacyRequest) */
+/** A data-subject request (GDPR, APPI) about the person behind an identifier, and its progress. Value of kumiki.privacy.requests, keyed by 'type:value' of the identifier. A request is produced with phase requested (by the read API or by another system); the identity stitcher answers with phase resolved (the person as the identity graph knew them); the profile-materializer ends it with completed or failed. A completed erase is the deletion notice downstream tools act on (docs/privacy.md). (Avro kumiki.v1.PrivacyRequest) */
 export interface PrivacyRequest {
-  /** Unique id of the request. */
+  /** Unique id of the request; every phase of one request carries the same id. */
   requestId: string;
-  /** delete: erase the person's profile and events; access: export them. */
+  /** erase: remove the person everywhere; suppress: stop collecting about them; suppress_and_erase: both; unsuppress: lift a suppression; export: everything held about them (right of access). */
   kind: PrivacyRequestKind;
-  /** Identifier of the person the request is about. */
+  /** Identifier of the person the request is about, as given (the stitcher normalises it). */
   identifier: Identifier;
-  /** When the request was made, epoch milliseconds. */
+  /** When the request was made, epoch milliseconds; the 30-day deadline runs from here. */
   requestedAt: number;
-  /** Who made the request (operator or system), for the audit trail. */
+  /** Who made the request (operator, API key or system), for the audit trail. */
   requestedBy: string;
+  /** Why the request was made (e.g. a ticket number); free text, it should name no identifier. */
+  reason: string | null;
+  /** requested: a request to carry out; resolved: the identity stitcher resolved the person (subject set) and, for erase and suppress, changed the graph; completed: carried out (subject set; for an erase this is the deletion notice); failed: it cannot be carried out (outcome says why). */
+  phase: PrivacyRequestPhase;
+  /** Set on resolved and completed. */
+  subject: PrivacySubject | null;
+  /** completed and failed: what happened, in one line; resolved: a note of the stitcher (already suppressed, not suppressed), else null. */
+  outcome: string | null;
+  /** completed and failed: when, epoch milliseconds. */
+  completedAt: number | null;
 }
 
-/** What the data subject asked for. (Avro kumiki.v1.PrivacyRequestKind) */
-export type PrivacyRequestKind = 'delete' | 'access';
+/** What the data subject asked for. delete and access are older names of erase and export. (Avro kumiki.v1.PrivacyRequestKind) */
+export type PrivacyRequestKind = 'delete' | 'access' | 'erase' | 'suppress' | 'suppress_and_erase' | 'unsuppress' | 'export';
+
+/** Where a request stands. (Avro kumiki.v1.PrivacyRequestPhase) */
+export type PrivacyRequestPhase = 'requested' | 'resolved' | 'completed' | 'failed';
+
+/** The person behind the identifier as the identity graph knew them when the request was resolved. (Avro kumiki.v1.PrivacySubject) */
+export interface PrivacySubject {
+  /** found, not_found (no profile holds the identifier) or already_erased (an earlier erase removed it; see erasedBy). */
+  outcome: string;
+  /** The person's current profile id (none when not found). */
+  profileIds: string[];
+  /** Profile ids merged into it over time (set on completed). */
+  mergedProfileIds: string[];
+  /** Every identifier of the person. */
+  identifiers: SubjectIdentifier[];
+  /** already_erased: the request that erased the identifier. */
+  erasedBy: string | null;
+  /** When the stitcher resolved it, epoch milliseconds (for an erase: the moment the graph forgot the person). */
+  resolvedAt: number;
+}
+
+/** An identifier of the person with the provenance of its link. (Avro kumiki.v1.SubjectIdentifier) */
+export interface SubjectIdentifier {
+  /** Identifier type. */
+  type: string;
+  /** Normalised value. */
+  value: string;
+  /** messageId of the event that linked it. */
+  linkedBy: string;
+  /** Event time of that link, epoch milliseconds. */
+  linkedAt: number;
+  /** Identity rule that made the link. */
+  rule: string;
+}
 
 /** The current state of a profile, for downstream tools. Value of kumiki.profiles.updates (compacted), keyed by profile id. (Avro kumiki.v1.ProfileUpdate) */
 export interface ProfileUpdate {
@@ -459,8 +512,10 @@ export interface SegmentChange {
   change: SegmentChangeKind;
   /** When the change was evaluated, epoch milliseconds. */
   at: number;
-  /** What evaluated it: incremental (after a materialized batch), scheduled (full re-evaluation) or created (segment creation). A string so new kinds never break readers. */
+  /** What evaluated it: incremental (after a materialized batch), scheduled (full re-evaluation), created (segment creation) or erasure (a privacy request erased the person). A string so new kinds never break readers. */
   evaluation: string;
+  /** Why the change happened when it is not the segment's rule: erased (the person was erased by a privacy request); null otherwise. */
+  reason: string | null;
 }
 
 /** Direction of a membership change. (Avro kumiki.v1.SegmentChangeKind) */
@@ -478,6 +533,23 @@ export interface StitchedEvent {
   event: Event;
 }
 
+/** What the identity stitcher remembers of an erased or suppressed person, as keyed hashes only (HMAC-SHA256 with the server's privacy key), so that replays never bring an erased person back and suppressed people stay out; and which requests it carried out, so that a replay of kumiki.privacy.requests never carries one out twice. Value of kumiki.privacy.subjects (compacted), keyed by 'erased:<requestId>', 'suppressed:<requestId>' or 'executed:<requestId>'; a tombstone lifts a suppression. (Avro kumiki.v1.SubjectMemory) */
+export interface SubjectMemory {
+  /** erased: events received before `at` that carry one of the identifiers are dropped (a replay); suppressed: every event carrying one of them is dropped, and identifiers that arrive with them join the list; executed: the request was carried out at `at` (no hashes). */
+  kind: SubjectMemoryKind;
+  /** The privacy request that started it. */
+  requestId: string;
+  /** Keyed hashes of 'type:value' of the person's identifiers. */
+  identifierHashes: string[];
+  /** Keyed hashes of the person's profile ids. */
+  profileIdHashes: string[];
+  /** When the stitcher erased or suppressed the person, epoch milliseconds. */
+  at: number;
+}
+
+/** Why the record is kept. (Avro kumiki.v1.SubjectMemoryKind) */
+export type SubjectMemoryKind = 'erased' | 'suppressed' | 'executed';
+
 /** The value type of each top-level schema (one per schemas/*.avsc file). */
 export interface SchemaTypeMap {
   AuditRecord: AuditRecord;
@@ -485,6 +557,7 @@ export interface SchemaTypeMap {
   DeliveryAttempt: DeliveryAttempt;
   Destination: Destination;
   DestinationDeadLetter: DestinationDeadLetter;
+  DestinationRecipient: DestinationRecipient;
   Event: Event;
   Identifier: Identifier;
   IdentityChange: IdentityChange;
@@ -494,4 +567,5 @@ export interface SchemaTypeMap {
   SecurityAlert: SecurityAlert;
   SegmentChange: SegmentChange;
   StitchedEvent: StitchedEvent;
+  SubjectMemory: SubjectMemory;
 }

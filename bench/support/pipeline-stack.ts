@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -41,6 +42,7 @@ export async function startStack(run: string): Promise<Stack> {
     KAFKA_BROKERS: brokers.join(','),
     SCHEMA_REGISTRY_URL: registryUrl,
     LOG_LEVEL: 'warn',
+    KUMIKI_PRIVACY_KEY: randomBytes(32).toString('hex'),
     ...tuning,
   };
   // Each service logs (pino, stdout) to its own file, named when it exits before the run is over.
@@ -70,6 +72,7 @@ export async function startStack(run: string): Promise<Stack> {
       MATERIALIZER_CHANGES_TOPIC: topic('changes'),
       MATERIALIZER_UPDATES_TOPIC: topic('updates'),
       MATERIALIZER_DLQ_TOPIC: topic('dlq'),
+      PRIVACY_REQUESTS_TOPIC: topic('privacy'),
       MATERIALIZER_GROUP_ID: materializerGroup,
     }),
     'identity-stitcher': start('identity-stitcher', {
@@ -80,6 +83,8 @@ export async function startStack(run: string): Promise<Stack> {
       STITCHER_CHANGES_TOPIC: topic('changes'),
       STITCHER_GRAPH_TOPIC: topic('graph'),
       STITCHER_DLQ_TOPIC: topic('dlq'),
+      STITCHER_PRIVACY_TOPIC: topic('privacy'),
+      STITCHER_SUBJECTS_TOPIC: topic('subjects'),
       STITCHER_GROUP_ID: `bench-${run}-stitcher`,
       STITCHER_TRANSACTIONAL_ID: `bench-${run}-stitcher`,
     }),

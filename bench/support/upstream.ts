@@ -93,6 +93,7 @@ export function segmentChange(profileId: string, fields: Partial<SegmentChange> 
     change: 'entered',
     at: changeClock,
     evaluation: 'incremental',
+    reason: null,
     ...fields,
   };
 }

@@ -5,6 +5,8 @@ import { errorMessage } from '../common/errors';
 import { httpEdge } from '../common/http-server';
 import { createKafkaConnection } from '../common/kafka/kafka-connection';
 import { createProducerConnection } from '../common/kafka/producer-connection';
+import { PrivacyKey } from '../common/privacy/privacy-key';
+import { createPrivacyRequestsConsumer } from '../common/privacy/privacy-requests.consumer';
 import { topics, type TopicSpec } from '../common/kafka/topics';
 import { Service } from '../common/lifecycle';
 import { createRegistryConnection } from '../common/registry/registry-connection';
@@ -12,7 +14,6 @@ import { registrySettingsFromConfig } from '../common/registry/schema-registry.c
 import type { ServiceBase } from '../common/service-base';
 import { createActivatorMetrics } from './activator.metrics';
 import type { ActivatorConfig } from './config';
-import { noSubjectFilter } from './delivery/consent';
 import { DeadLetterReplay } from './delivery/dead-letter-replay';
 import { createDeliveryAudit } from './delivery/delivery-audit';
 import { createChangeDelivery } from './delivery/deliver-change';
@@ -28,6 +29,9 @@ import { createGrantCheck } from './destinations/grant-check';
 import { SecretBox } from './destinations/secret-box';
 import { ExportRunner } from './exports/export-runner';
 import { ExportScheduler } from './exports/export-scheduler';
+import { createDeletionNotices } from './privacy/deletion-notices';
+import { RecipientLedger } from './privacy/recipient-ledger';
+import { WithheldPeople } from './privacy/withheld-people';
 import { ProfileTable } from './profiles/profile-table';
 import { ReadApiClient } from './read-api.client';
 
@@ -39,6 +43,9 @@ export function activatorTopics(config: ActivatorConfig): TopicSpec[] {
     { ...topics.destinations, name: config.ACTIVATOR_DESTINATIONS_TOPIC },
     { ...topics.deliveryAttempts, name: config.ACTIVATOR_DELIVERIES_TOPIC },
     { ...topics.destinationDeadLetters, name: config.ACTIVATOR_DLQ_TOPIC },
+    { ...topics.privacySubjects, name: config.ACTIVATOR_SUBJECTS_TOPIC },
+    { ...topics.privacyRequests, name: config.ACTIVATOR_PRIVACY_TOPIC },
+    { ...topics.destinationRecipients, name: config.ACTIVATOR_RECIPIENTS_TOPIC },
     { ...topics.accessKeys, name: config.ACCESS_KEYS_TOPIC },
     { ...topics.audit, name: config.AUDIT_TOPIC },
     { ...topics.securityAlerts, name: config.SECURITY_ALERTS_TOPIC },
@@ -122,22 +129,41 @@ export function createActivatorService(config: ActivatorConfig, base: ServiceBas
       secretOverlapMs: config.ACTIVATOR_SECRET_OVERLAP_MS,
     },
   });
+  const privacyKey = PrivacyKey.fromHex(config.KUMIKI_PRIVACY_KEY);
+  const withheld = new WithheldPeople({
+    kafka,
+    admin,
+    codec,
+    topic: config.ACTIVATOR_SUBJECTS_TOPIC,
+    key: privacyKey,
+    logger,
+  });
+  const recipients = new RecipientLedger({
+    kafka,
+    admin,
+    producer: () => producer.producer,
+    codec,
+    topic: config.ACTIVATOR_RECIPIENTS_TOPIC,
+    key: privacyKey,
+    logger,
+  });
+  const retryPolicy = {
+    initialDelayMs: config.ACTIVATOR_RETRY_INITIAL_MS,
+    maxDelayMs: config.ACTIVATOR_RETRY_MAX_MS,
+    maxAttempts: config.ACTIVATOR_MAX_ATTEMPTS,
+    maxRetryAfterMs: config.ACTIVATOR_RETRY_AFTER_MAX_MS,
+  };
   const deliver = createChangeDelivery({
     codec,
     profiles,
     producer: () => producer.producer,
     log: deliveryLog,
     logger,
-    // Privacy seam: erased or suppressed people are withheld here once privacy requests exist.
-    subjects: noSubjectFilter,
+    subjects: withheld,
+    recipients,
     audit,
     grants,
-    policy: {
-      initialDelayMs: config.ACTIVATOR_RETRY_INITIAL_MS,
-      maxDelayMs: config.ACTIVATOR_RETRY_MAX_MS,
-      maxAttempts: config.ACTIVATOR_MAX_ATTEMPTS,
-      maxRetryAfterMs: config.ACTIVATOR_RETRY_AFTER_MAX_MS,
-    },
+    policy: retryPolicy,
     timeoutMs: config.ACTIVATOR_TIMEOUT_MS,
     topics: { changes: config.ACTIVATOR_CHANGES_TOPIC, dlq: config.ACTIVATOR_DLQ_TOPIC },
     registry: metrics,
@@ -191,6 +217,7 @@ export function createActivatorService(config: ActivatorConfig, base: ServiceBas
     metrics: activatorMetrics,
     logger,
     audit,
+    subjects: withheld,
     settings: { allowPrivateTargets: config.ACTIVATOR_ALLOW_PRIVATE_TARGETS, timeoutMs: config.ACTIVATOR_TIMEOUT_MS },
   });
   const exportSchedule = new ExportScheduler({
@@ -211,6 +238,24 @@ export function createActivatorService(config: ActivatorConfig, base: ServiceBas
       runtime.close();
     }
   };
+  const deletionNotices = createPrivacyRequestsConsumer({
+    kafka,
+    codec,
+    topic: config.ACTIVATOR_PRIVACY_TOPIC,
+    groupId: `${config.ACTIVATOR_GROUP_PREFIX}.privacy`,
+    handle: createDeletionNotices({
+      withheld,
+      recipients,
+      catalog,
+      withRuntime,
+      audit,
+      log: deliveryLog,
+      policy: retryPolicy,
+      timeoutMs: config.ACTIVATOR_TIMEOUT_MS,
+      logger,
+    }),
+    logger,
+  });
   const routes = destinationRoutes({
     store,
     log: deliveryLog,
@@ -238,7 +283,20 @@ export function createActivatorService(config: ActivatorConfig, base: ServiceBas
       graceMs: config.SHUTDOWN_GRACE_MS,
       edge: httpEdge(config, { logger, metrics, routes }),
     },
-    [kafkaConnection, registry, producer, access.keyFollower, catalog, profiles, deliveryLog, workers, exportSchedule],
+    [
+      kafkaConnection,
+      registry,
+      producer,
+      access.keyFollower,
+      catalog,
+      profiles,
+      withheld,
+      recipients,
+      deliveryLog,
+      deletionNotices,
+      workers,
+      exportSchedule,
+    ],
   );
   return { service };
 }

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { accessEnvShape } from '../common/access/access-config';
 import { commonEnvShape, env, parseConfig, type Env } from '../common/config';
 import { topics } from '../common/kafka/topics';
+import { privacyKeyEnvShape } from '../common/privacy/privacy-key';
 
 const purposeName = /^[a-z][a-z0-9_-]{0,63}$/;
 
@@ -27,6 +28,11 @@ export const activatorEnv = z.object({
   KUMIKI_SECRETS_KEY: z
     .string({ message: 'is required (32 random bytes, base64: the key that encrypts destination secrets)' })
     .refine((raw) => Buffer.from(raw, 'base64').length === 32, 'must be 32 bytes, base64-encoded'),
+  /**
+   * The privacy key (the same as the stitcher's and the materializer's): erased and suppressed
+   * people are known by keyed hashes of their profile ids, and so is the recipient ledger.
+   */
+  ...privacyKeyEnvShape,
   /** The profile-materializer's read API: segment ids are checked there, exports read members from it. */
   KUMIKI_READ_API_URL: env.url().default('http://127.0.0.1:8083'),
   /** Consent purposes a destination may declare (the vocabulary of `consent` in events). */
@@ -39,6 +45,10 @@ export const activatorEnv = z.object({
   ACTIVATOR_DESTINATIONS_TOPIC: z.string().min(1).default(topics.destinations.name),
   ACTIVATOR_DELIVERIES_TOPIC: z.string().min(1).default(topics.deliveryAttempts.name),
   ACTIVATOR_DLQ_TOPIC: z.string().min(1).default(topics.destinationDeadLetters.name),
+  /** Privacy: the stitcher's memory of erased and suppressed people, the requests (deletion notices), the recipient ledger. */
+  ACTIVATOR_SUBJECTS_TOPIC: z.string().min(1).default(topics.privacySubjects.name),
+  ACTIVATOR_PRIVACY_TOPIC: z.string().min(1).default(topics.privacyRequests.name),
+  ACTIVATOR_RECIPIENTS_TOPIC: z.string().min(1).default(topics.destinationRecipients.name),
   /** Each destination reads through its own group, `<prefix>.<destination id>.<epoch>`. */
   ACTIVATOR_GROUP_PREFIX: z.string().min(1).default('kumiki-activator'),
   /** Allow webhook targets on loopback and private networks (local tools, tests, on-premise systems). */

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { env, parseConfig, type Env } from '../common/config';
 import { localPaths, projectRoot, type LocalPaths } from '../common/paths';
+import { privacyKeyEnvShape } from '../common/privacy/privacy-key';
 
 /**
  * The CLI's settings, read from the environment once in `main.ts`. Every local port is
@@ -32,6 +33,8 @@ export const cliEnv = z.object({
   KUMIKI_READ_API_URL: env.url().optional(),
   /** For `kumiki destination …` against an activator that was not started by `kumiki up`. */
   KUMIKI_ACTIVATOR_URL: env.url().optional(),
+  /** The privacy key, when the services' is not `.kumiki/privacy.key` (external mode); `kumiki privacy verify` checks reports with it. */
+  KUMIKI_PRIVACY_KEY: privacyKeyEnvShape.KUMIKI_PRIVACY_KEY.optional(),
   LOG_LEVEL: env.logLevel(),
 });
 
@@ -69,6 +72,8 @@ export interface CliConfig {
   readonly adminToken?: string;
   readonly readApiUrl?: string;
   readonly activatorUrl?: string;
+  /** KUMIKI_PRIVACY_KEY, else the services' key is `.kumiki/privacy.key`. */
+  readonly privacyKey?: string;
   /**
    * The environment children inherit (PATH, CLICKHOUSE_*, NODE_OPTIONS …); kumiki's own
    * settings for each child are laid over it.
@@ -108,6 +113,7 @@ export function loadCliConfig(source: Env): CliConfig {
     ...(raw.KUMIKI_ADMIN_TOKEN ? { adminToken: raw.KUMIKI_ADMIN_TOKEN } : {}),
     ...(raw.KUMIKI_READ_API_URL ? { readApiUrl: raw.KUMIKI_READ_API_URL.replace(/\/+$/, '') } : {}),
     ...(raw.KUMIKI_ACTIVATOR_URL ? { activatorUrl: raw.KUMIKI_ACTIVATOR_URL.replace(/\/+$/, '') } : {}),
+    ...(raw.KUMIKI_PRIVACY_KEY ? { privacyKey: raw.KUMIKI_PRIVACY_KEY } : {}),
     childEnv: Object.freeze(childEnv),
   });
 }

@@ -15,6 +15,7 @@ import { registerKeysCommands } from './commands/keys.command';
 import { registerAuditCommands } from './commands/audit.command';
 import { registerPredictCommands } from './commands/predict.command';
 import { registerDestinationCommands } from './commands/destination.command';
+import { registerPrivacyCommands } from './commands/privacy.command';
 
 /**
  * The `kumiki` command line. The environment is read once, here; each command gets the
@@ -61,6 +62,7 @@ export async function main(argv: readonly string[], environment: Env): Promise<n
   registerAuditCommands(program, config, (code) => (exitCode = code));
   registerPredictCommands(program, config, (code) => (exitCode = code));
   registerDestinationCommands(program, config, (code) => (exitCode = code));
+  registerPrivacyCommands(program, config, (code) => (exitCode = code));
 
   try {
     await program.parseAsync([...argv]);

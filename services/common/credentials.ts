@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
 import { InvalidInputError } from './errors';
+import { createSecretFile, readSecretFile } from './secret-file';
 
 /** `.kumiki/credentials.json`: the collector's write key and the read API's admin token. */
 export interface Credentials {
@@ -17,25 +16,13 @@ export async function loadOrCreateCredentials(file: string): Promise<Credentials
     writeKey: `wk_${randomBytes(18).toString('base64url')}`,
     adminToken: `adm_${randomBytes(24).toString('base64url')}`,
   };
-  await fs.mkdir(path.dirname(file), { recursive: true });
-  // 'wx' fails if another process created it meanwhile; then theirs wins.
-  try {
-    await fs.writeFile(file, `${JSON.stringify(created, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    return (await readCredentials(file))!;
-  }
-  return created;
+  if (await createSecretFile(file, `${JSON.stringify(created, null, 2)}\n`)) return created;
+  return (await readCredentials(file))!;
 }
 
 export async function readCredentials(file: string): Promise<Credentials | undefined> {
-  let raw: string;
-  try {
-    raw = await fs.readFile(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
+  const raw = await readSecretFile(file);
+  if (raw === undefined) return undefined;
   const parsed = JSON.parse(raw) as Partial<Credentials>;
   if (typeof parsed.writeKey !== 'string' || typeof parsed.adminToken !== 'string') {
     throw new InvalidInputError(`${file} must hold {"writeKey": "...", "adminToken": "..."}`, { file });
@@ -48,20 +35,11 @@ export async function readCredentials(file: string): Promise<Credentials | undef
  * use; `kumiki up` keeps ClickHouse's encryption key beside the credentials this way.
  */
 export async function loadOrCreateKeyFile(file: string, encoding: 'hex' | 'base64' = 'hex'): Promise<string> {
-  try {
-    return (await fs.readFile(file, 'utf8')).trim();
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
-  await fs.mkdir(path.dirname(file), { recursive: true });
+  const existing = await readSecretFile(file);
+  if (existing !== undefined) return existing.trim();
   const key = randomBytes(32).toString(encoding);
-  try {
-    await fs.writeFile(file, `${key}\n`, { mode: 0o600, flag: 'wx' });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    return (await fs.readFile(file, 'utf8')).trim();
-  }
-  return key;
+  if (await createSecretFile(file, `${key}\n`)) return key;
+  return (await readSecretFile(file))!.trim();
 }
 
 /**

@@ -95,6 +95,16 @@ export const errorCodes = {
   KUMIKI_DELIVERY_EXHAUSTED: { status: 502, retriable: true, summary: 'Every delivery attempt failed.' },
   /** Exports: reading the membership or writing the file failed; nothing was marked exported. */
   KUMIKI_EXPORT_FAILED: { status: 502, retriable: true, summary: 'The export failed; try again.' },
+  /** Privacy: unknown request type, unknown identifier type, an empty or unusable value; `field` names it. Also the dead-letter code of such a PrivacyRequest on Kafka. */
+  KUMIKI_INVALID_PRIVACY_REQUEST: { status: 400, retriable: false, summary: 'The privacy request is not valid.' },
+  /** Privacy: no request has this id. */
+  KUMIKI_PRIVACY_REQUEST_NOT_FOUND: { status: 404, retriable: false, summary: 'No privacy request has this id.' },
+  /** Privacy: the export of a request that is not an export, or not completed yet. */
+  KUMIKI_PRIVACY_EXPORT_NOT_READY: {
+    status: 409,
+    retriable: true,
+    summary: 'The request is not a completed export (yet).',
+  },
 } as const satisfies Record<string, { status: number; retriable: boolean; summary: string }>;
 
 export type ErrorCode = keyof typeof errorCodes;

@@ -11,6 +11,8 @@ export interface LocalPaths {
   readonly credentials: string;
   /** The key that encrypts the activator's destination secrets (mode 0600). */
   readonly secretsKey: string;
+  /** The privacy key (keyed hashes of erased and suppressed people, report signatures), mode 0600. */
+  readonly privacyKey: string;
   /** Downloaded runtimes (Kafka jars, registry) live outside the state so `rm -rf .kumiki` keeps them. */
   readonly cache: string;
 }
@@ -26,6 +28,7 @@ export function localPaths(home: string, cacheDir: string): LocalPaths {
     run: path.join(root, 'run'),
     credentials: path.join(root, 'credentials.json'),
     secretsKey: path.join(root, 'secrets.key'),
+    privacyKey: path.join(root, 'privacy.key'),
     cache: path.resolve(cacheDir),
   };
 }

@@ -50,3 +50,20 @@ export function webhookId(destinationId: string, topic: string, partition: numbe
   const digest = createHash('sha256').update(`${destinationId}\n${topic}\n${partition}\n${offset}`).digest('base64url');
   return `msg_${digest.slice(0, 27)}`;
 }
+
+/** The headers of a signed message, signed with the time of the attempt (`sentAt`, epoch ms). */
+export function signedHeaders(
+  keys: readonly Buffer[],
+  webhookId: string,
+  sentAt: number,
+  body: string,
+): Record<string, string> {
+  const timestamp = Math.floor(sentAt / 1000);
+  return {
+    'content-type': 'application/json',
+    'user-agent': 'kumiki-activator',
+    'webhook-id': webhookId,
+    'webhook-timestamp': String(timestamp),
+    'webhook-signature': signatureHeader(keys, webhookId, timestamp, body),
+  };
+}

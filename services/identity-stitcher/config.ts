@@ -3,10 +3,12 @@ import { z } from 'zod';
 import { commonEnvShape, env, parseConfig, type Env } from '../common/config';
 import { ConfigError, errorMessage } from '../common/errors';
 import { topics } from '../common/kafka/topics';
+import { privacyKeyEnvShape } from '../common/privacy/privacy-key';
 import { identityRulesSchema, resolveIdentityRules, type IdentityRules } from './identity/identity-rules';
 
 export const stitcherEnv = z.object({
   ...commonEnvShape,
+  ...privacyKeyEnvShape,
   HTTP_HOST: env.host(),
   HTTP_PORT: env.port(8082),
   /** Topics and group: defaults are kumiki's; tests run an isolated stitcher on their own. */
@@ -16,6 +18,9 @@ export const stitcherEnv = z.object({
   STITCHER_CHANGES_TOPIC: z.string().min(1).default(topics.identityChanges.name),
   STITCHER_GRAPH_TOPIC: z.string().min(1).default(topics.identityGraph.name),
   STITCHER_DLQ_TOPIC: z.string().min(1).default(topics.deadLetters.name),
+  /** Privacy requests in (and their answers out), and the compacted memory of erased and suppressed people. */
+  STITCHER_PRIVACY_TOPIC: z.string().min(1).default(topics.privacyRequests.name),
+  STITCHER_SUBJECTS_TOPIC: z.string().min(1).default(topics.privacySubjects.name),
   STITCHER_GROUP_ID: z.string().min(1).default('kumiki-identity-stitcher'),
   /**
    * One transactional id for the one graph (docs/identity-stitcher.md, "Exactly once"):

@@ -9,6 +9,7 @@ import { loadStitcherConfig, stitcherSettings, type StitcherConfig } from './con
 import { createEventStitcher, type StitcherTopics } from './stitch-events.consumer';
 import { createStitcherMetrics } from './stitcher.metrics';
 import { identityRoutes } from './identity.routes';
+import { PrivacyKey } from '../common/privacy/privacy-key';
 
 runMain('identity-stitcher', process.env, loadStitcherConfig, (config) => {
   const { logger, metrics, kafka } = createServiceBase('identity-stitcher', config);
@@ -27,6 +28,7 @@ runMain('identity-stitcher', process.env, loadStitcherConfig, (config) => {
     groupId: config.STITCHER_GROUP_ID,
     transactionalId: config.STITCHER_TRANSACTIONAL_ID,
     rules: config.identityRules,
+    privacyKey: PrivacyKey.fromHex(config.KUMIKI_PRIVACY_KEY),
     ...stitcherSettings(config),
     pauseBeforeCommitMs: config.STITCHER_TEST_PAUSE_BEFORE_COMMIT_MS,
     onFatal: (error) =>
@@ -57,6 +59,8 @@ function topicsOf(config: StitcherConfig): StitcherTopics {
     changes: config.STITCHER_CHANGES_TOPIC,
     graph: config.STITCHER_GRAPH_TOPIC,
     deadLetters: config.STITCHER_DLQ_TOPIC,
+    privacy: config.STITCHER_PRIVACY_TOPIC,
+    subjects: config.STITCHER_SUBJECTS_TOPIC,
   };
 }
 
@@ -69,5 +73,7 @@ function topicSpecs(names: StitcherTopics): TopicSpec[] {
     { ...topics.identityChanges, name: names.changes },
     { ...topics.identityGraph, name: names.graph },
     { ...topics.deadLetters, name: names.deadLetters },
+    { ...topics.privacyRequests, name: names.privacy },
+    { ...topics.privacySubjects, name: names.subjects },
   ];
 }

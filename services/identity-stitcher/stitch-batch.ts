@@ -1,3 +1,4 @@
+import type { PrivacyRequest } from '../../schemas';
 import type { IncomingMessage, MessageBatch } from '../common/kafka/messages';
 import type { Outcome, Pipeline, Stopped } from '../common/pipeline';
 import type { AvroCodec } from '../common/registry';
@@ -16,12 +17,29 @@ export interface StitcherPaths {
   readonly json: Pipeline<IncomingMessage, ReadyRecord>;
   /** Run in offset order on the graph's thread; synchronous. */
   readonly onGraph: Pipeline<ReadyRecord, Resolution>;
+  /** A record of kumiki.privacy.requests, before the graph. */
+  readonly privacy: Pipeline<IncomingMessage, PrivacyRequest>;
+}
+
+/**
+ * What the graph's thread does besides the steps: privacy requests carried out in turn with the
+ * event batches (privacy/privacy-batch.ts), and the outputs of state the steps changed beside
+ * the graph (suppressions grown), added at the end of each batch.
+ */
+export interface GraphSideWork {
+  carryOut(
+    messages: readonly IncomingMessage[],
+    decoded: readonly Outcome<PrivacyRequest>[],
+    outputs: StitchedBatchOutputs,
+  ): void;
+  afterBatch(outputs: StitchedBatchOutputs): void;
 }
 
 export interface BatchStitcherDeps {
   readonly session: Pick<StitcherSession, 'graphToStitch' | 'outputPartitions' | 'fail'>;
   readonly paths: StitcherPaths;
-  readonly topics: Pick<StitcherTopics, 'raw' | 'json'>;
+  readonly topics: Pick<StitcherTopics, 'raw' | 'json' | 'privacy'>;
+  readonly graphSide: GraphSideWork;
   readonly threads: LinkRequestThreads | undefined;
   readonly codec: () => Pick<AvroCodec, 'schemaIdOf'>;
   readonly writers: () => OutputWriters;
@@ -49,6 +67,15 @@ export class BatchStitcher {
   constructor(private readonly deps: BatchStitcherDeps) {}
 
   async stitch(batch: MessageBatch): Promise<StitchedBatch> {
+    if (batch.topic === this.deps.topics.privacy) {
+      // Decoded before the graph is touched, like events: a registry outage only retries the batch.
+      const decoded = await this.runEach(batch.messages, this.deps.paths.privacy);
+      return this.inTurnOfItsOwn(async () =>
+        this.changingGraph(batch, 'a privacy request failed after the graph changed', (outputs) =>
+          this.deps.graphSide.carryOut(batch.messages, decoded, outputs),
+        ),
+      );
+    }
     const offThread = this.readOffThread(batch);
     return this.inTurnOfItsOwn(async () => this.onGraph(batch, await this.beforeGraph(batch, await offThread)));
   }
@@ -111,17 +138,26 @@ export class BatchStitcher {
     return prepared;
   }
 
+  private async runEach<T>(
+    messages: readonly IncomingMessage[],
+    path: Pipeline<IncomingMessage, T>,
+  ): Promise<Outcome<T>[]> {
+    const outcomes: Outcome<T>[] = [];
+    for (const message of messages) {
+      const outcome = path.run(message);
+      outcomes.push(outcome instanceof Promise ? await outcome : outcome);
+    }
+    return outcomes;
+  }
+
   /** The graph's steps for each prepared record, in offset order, and the batch's outputs. */
   private onGraph(batch: MessageBatch, prepared: readonly Outcome<ReadyRecord>[]): StitchedBatch {
-    const { session, paths, metrics } = this.deps;
-    // A transaction failed while this batch waited its turn: the graph is being rebuilt.
-    const graph = session.graphToStitch();
-    const outputs = new StitchedBatchOutputs(this.deps.writers(), session.outputPartitions(), this.deps.now());
-    const ended = (outcome: Stopped, message: IncomingMessage): void => {
-      if (outcome.kind === 'drop') outputs.dropped(outcome.step);
-      else outputs.rejected(rejection(outcome, recordOrigin(message)));
-    };
-    try {
+    const { paths, metrics } = this.deps;
+    return this.changingGraph(batch, 'stitching failed after the graph changed', (outputs) => {
+      const ended = (outcome: Stopped, message: IncomingMessage): void => {
+        if (outcome.kind === 'drop') outputs.dropped(outcome.step);
+        else outputs.rejected(rejection(outcome, recordOrigin(message)));
+      };
       const { messages } = batch;
       for (let i = 0; i < messages.length; i++) {
         const record = prepared[i]!;
@@ -137,13 +173,28 @@ export class BatchStitcher {
         countResolution(metrics, outcome.value);
         outputs.stitched(outcome.value, record.value.written);
       }
+    });
+  }
+
+  /**
+   * Runs `work` on the graph for one batch and returns the batch's outputs. From here on the graph
+   * may change: any failure means memory is ahead of Kafka, and the session rebuilds.
+   */
+  private changingGraph(
+    batch: MessageBatch,
+    failure: string,
+    work: (outputs: StitchedBatchOutputs) => void,
+  ): StitchedBatch {
+    const { session, metrics } = this.deps;
+    // A transaction failed while this batch waited its turn: the graph is being rebuilt.
+    const graph = session.graphToStitch();
+    const outputs = new StitchedBatchOutputs(this.deps.writers(), session.outputPartitions(), this.deps.now());
+    try {
+      work(outputs);
+      this.deps.graphSide.afterBatch(outputs);
     } catch (error) {
       const nextOffset = (BigInt(batch.messages[batch.messages.length - 1]!.offset) + 1n).toString();
-      session.fail(error, 'stitching failed after the graph changed', {
-        topic: batch.topic,
-        partition: batch.partition,
-        nextOffset,
-      });
+      session.fail(error, failure, { topic: batch.topic, partition: batch.partition, nextOffset });
       throw error;
     }
     metrics.graphIdentifiers.set(graph.identifierCount);

@@ -1,3 +1,5 @@
+import type { PrivacyRequest } from '../../schemas';
+import { schema } from '../../schemas';
 import type { Clock } from '../common/clock';
 import { deadLetterTopic } from '../common/dead-letters';
 import type { BatchContext, KafkaClient } from '../common/kafka/client';
@@ -7,16 +9,23 @@ import type { Logger } from '../common/logger';
 import type { Registry } from '../common/metrics';
 import { pipeline } from '../common/pipeline';
 import type { AvroCodec } from '../common/registry';
+import type { PrivacyKey } from '../common/privacy/privacy-key';
 import { createResultHandler } from '../common/result-handler';
 import type { IdentityGraph } from './identity/identity-graph';
 import type { IdentityRules } from './identity/identity-rules';
 import { IdentifierNormaliser } from './identity/normalise';
 import { restoreAndReport } from './identity-graph.store';
 import { LinkRequestThreads } from './link-requests/link-request-threads';
+import { carryOutPrivacyRequests } from './privacy/privacy-batch';
+import type { SubjectMemory } from './privacy/subject-memory';
+import { restoreSubjectMemory } from './privacy/subject-memory.store';
 import { decodeAvroEventStep, parseJsonEventStep } from './steps/decode-event.step';
+import { decodePrivacyRequestStep } from './steps/decode-privacy-request.step';
+import { dropErasedSubjectStep } from './steps/drop-erased-subject.step';
+import { dropSuppressedSubjectStep } from './steps/drop-suppressed-subject.step';
 import { linkRequestStep, type ReadyRecord } from './steps/link-request.step';
 import { resolveProfileStep } from './steps/resolve-profile.step';
-import { BatchStitcher, type StitcherPaths } from './stitch-batch';
+import { BatchStitcher, type GraphSideWork, type StitcherPaths } from './stitch-batch';
 import { outputWriters, type OutputWriters, type StitchedBatch, type StitcherTopics } from './stitched-batch';
 import { StitcherSession } from './stitcher-session';
 import { countCommitted, type StitcherMetrics } from './stitcher.metrics';
@@ -35,6 +44,8 @@ export interface EventStitcherOptions {
   readonly groupId: string;
   readonly transactionalId: string;
   readonly rules: IdentityRules;
+  /** Keyed hashes of erased and suppressed people (SubjectMemory). */
+  readonly privacyKey: PrivacyKey;
   readonly fetchMaxWaitMs: number;
   readonly fetchMinBytes: number;
   /** Bound of one partition's fetch, hence of one batch and one transaction. */
@@ -103,23 +114,49 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
     deadLetters: metrics.deadLetters,
     ...(options.registry ? { registry: options.registry } : {}),
   });
+  const logger = options.logger.child({ component: 'stitcher' });
+  /** Erased and suppressed people, rebuilt with the graph under the same fencing (privacy/subject-memory.ts). */
+  let memory: SubjectMemory | undefined;
+  const rememberedNow = (): SubjectMemory => {
+    if (!memory) throw new Error('an earlier transaction failed');
+    return memory;
+  };
+  const countRemembered = (from: SubjectMemory): void => {
+    const sizes = from.sizes();
+    metrics.rememberedIdentifiers.set({ kind: 'erased' }, sizes.erasedIdentifiers);
+    metrics.rememberedIdentifiers.set({ kind: 'suppressed' }, sizes.suppressedIdentifiers);
+  };
   const session: StitcherSession = new StitcherSession({
     kafka: options.kafka,
-    restore: () =>
-      restoreAndReport({
+    restore: async () => {
+      memory = undefined;
+      const graph = await restoreAndReport({
         kafka: options.kafka,
         codec: options.codec(),
         topic: topics.graph,
         rules,
         groupIdPrefix: `${options.groupId}-restore`,
         metrics,
-        logger: options.logger.child({ component: 'stitcher' }),
-      }),
+        logger,
+      });
+      const restored = await restoreSubjectMemory({
+        kafka: options.kafka,
+        codec: options.codec(),
+        topic: topics.subjects,
+        key: options.privacyKey,
+        groupIdPrefix: `${options.groupId}-restore-subjects`,
+      });
+      restored.memory.flagProfiles((visit) => graph.forEachProfile(visit));
+      countRemembered(restored.memory);
+      logger.info({ records: restored.records, ...restored.memory.sizes() }, 'erased and suppressed people restored');
+      memory = restored.memory;
+      return graph;
+    },
     onBatch: (batch, context) => handleBatch(batch, context),
     writeRejections: (rejections) => results.rejected(rejections),
     consumer: {
       groupId: options.groupId,
-      topics: [topics.raw, topics.json],
+      topics: [topics.raw, topics.json, topics.privacy],
       fromBeginning: true,
       partitionsConsumedConcurrently: options.concurrency,
       maxWaitTimeInMs: options.fetchMaxWaitMs,
@@ -138,21 +175,52 @@ export function createEventStitcher(options: EventStitcherOptions): EventStitche
   });
 
   // Each record's path. Before the graph (possibly on a link-request thread): decode, then read
-  // the link request. Then the steps on the graph's thread, in offset order: a step that must
-  // keep a record out of the graph (a suppressed or erased subject, say) goes before
-  // resolve-profile, the step that changes the graph.
+  // the link request. Then the steps on the graph's thread, in offset order: the person's
+  // erasure and suppression keep the record out of the graph, before resolve-profile changes it.
+  const graphNow = () => session.graphToStitch();
+  const privacyRequestType = schema('PrivacyRequest').type;
+  const decodeRequest = (bytes: Buffer): PrivacyRequest | Promise<PrivacyRequest> => {
+    const decoding = options.codec().decodeNowOrLater<PrivacyRequest>(bytes, privacyRequestType);
+    return decoding instanceof Promise ? decoding.then((d) => d.value) : decoding.value;
+  };
   const paths: StitcherPaths = {
     raw: pipeline<IncomingMessage>()
       .pipe(decodeAvroEventStep(options.codec, topics.raw))
       .pipe(linkRequestStep(rules, normaliser)),
     json: pipeline<IncomingMessage>().pipe(parseJsonEventStep).pipe(linkRequestStep(rules, normaliser)),
-    onGraph: pipeline<ReadyRecord>().pipe(resolveProfileStep(() => session.graphToStitch())),
+    onGraph: pipeline<ReadyRecord>()
+      .pipe(dropErasedSubjectStep(graphNow, rememberedNow))
+      .pipe(dropSuppressedSubjectStep(graphNow, rememberedNow))
+      .pipe(resolveProfileStep(graphNow)),
+    privacy: pipeline<IncomingMessage>().pipe(decodePrivacyRequestStep(decodeRequest)),
+  };
+  const encode = (topic: string, value: unknown) => options.codec().encode(topic, value);
+  const graphSide: GraphSideWork = {
+    carryOut(messages, decoded, outputs) {
+      const remembered = rememberedNow();
+      carryOutPrivacyRequests(messages, decoded, outputs, {
+        graph: graphNow(),
+        memory: remembered,
+        rules,
+        normaliser,
+        now: (options.now ?? Date.now)(),
+        topics: { privacy: topics.privacy, subjects: topics.subjects, graph: topics.graph },
+        encode,
+      });
+      countRemembered(remembered);
+    },
+    afterBatch(outputs) {
+      const grown = rememberedNow().takeGrown();
+      for (const [key, record] of grown) outputs.message(topics.subjects, key, encode(topics.subjects, record));
+      if (grown.length > 0) countRemembered(rememberedNow());
+    },
   };
   let writers: OutputWriters | undefined;
   const stitcher = new BatchStitcher({
     session,
     paths,
     topics,
+    graphSide,
     threads,
     codec: options.codec,
     writers: () => (writers ??= outputWriters(options.codec(), topics)),

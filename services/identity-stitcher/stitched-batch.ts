@@ -1,6 +1,7 @@
 import type { Event, IdentityChange, IdentityGraphRecord } from '../../schemas';
 import { schema } from '../../schemas';
-import type { MessageBatch } from '../common/kafka/messages';
+import type { MessageBatch, OutgoingMessage } from '../common/kafka/messages';
+import type { TopicMessages } from '../common/kafka/outgoing-messages';
 import { RecordSets } from '../common/kafka/record-sets';
 import { encodeFramedInScratch, framedScratch, type AvroCodec } from '../common/registry';
 import type { Rejection } from '../common/result-handler';
@@ -14,6 +15,16 @@ export interface StitcherTopics {
   readonly changes: string;
   readonly graph: string;
   readonly deadLetters: string;
+  /** Privacy requests in, their answers out (kumiki.privacy.requests). */
+  readonly privacy: string;
+  /** The compacted memory of erased and suppressed people (kumiki.privacy.subjects). */
+  readonly subjects: string;
+}
+
+/** A privacy request carried out, for the metrics: its type and the subject's outcome. */
+export interface CarriedOut {
+  readonly type: string;
+  readonly outcome: string;
 }
 
 /** One input batch's outputs, waiting for its transaction (see StitcherSession). */
@@ -24,10 +35,13 @@ export interface StitchedBatch {
   readonly size: number;
   /** Stitched events, identity changes and graph records, written in Kafka's record format. */
   readonly records: RecordSets;
+  /** Records written as plain messages: graph tombstones, privacy answers and SubjectMemory records (few). */
+  readonly messages: readonly TopicMessages[];
   readonly rejections: readonly Rejection[];
   readonly stitchedCount: number;
   /** Records dropped, by the step that dropped them. */
   readonly drops: ReadonlyMap<string, number>;
+  readonly privacyRequests: readonly CarriedOut[];
   /** Offset to commit for the batch's partition: its last record + 1. */
   readonly nextOffset: string;
 }
@@ -41,6 +55,8 @@ export class StitchedBatchOutputs {
   private readonly records: RecordSets;
   private readonly rejections: Rejection[] = [];
   private readonly drops = new Map<string, number>();
+  private readonly messages = new Map<string, OutgoingMessage[]>();
+  private readonly privacyRequests: CarriedOut[] = [];
   private stitchedCount = 0;
 
   constructor(
@@ -71,6 +87,17 @@ export class StitchedBatchOutputs {
     this.rejections.push(rejection);
   }
 
+  /** A record written as a plain message (null: a tombstone), in the order added per topic. */
+  message(topic: string, key: string, value: Buffer | null): void {
+    const list = this.messages.get(topic) ?? [];
+    if (list.length === 0) this.messages.set(topic, list);
+    list.push({ key, value });
+  }
+
+  privacyRequest(carriedOut: CarriedOut): void {
+    this.privacyRequests.push(carriedOut);
+  }
+
   /** The batch's outputs; the batch itself is not kept (kafkajs' records die once the handler returns). */
   finish(batch: MessageBatch): StitchedBatch {
     return {
@@ -78,9 +105,11 @@ export class StitchedBatchOutputs {
       partition: batch.partition,
       size: batch.messages.length,
       records: this.records,
+      messages: [...this.messages].map(([topic, messages]) => ({ topic, messages })),
       rejections: this.rejections,
       stitchedCount: this.stitchedCount,
       drops: this.drops,
+      privacyRequests: this.privacyRequests,
       nextOffset: (BigInt(batch.messages[batch.messages.length - 1]!.offset) + 1n).toString(),
     };
   }

@@ -287,6 +287,7 @@ export class StitcherSession {
       },
       write: async (output) => {
         for (const request of output.records.requests()) await this.transaction!.sendWritten(request);
+        if (output.messages.length > 0) await this.transaction!.send(output.messages);
         await this.options.writeRejections(output.rejections);
       },
       commit: (outputs, written) => this.commit(outputs, written, generation),

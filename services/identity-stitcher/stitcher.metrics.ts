@@ -19,6 +19,8 @@ export interface StitcherMetrics {
   readonly restoreSeconds: Gauge;
   readonly restoredRecords: Gauge;
   readonly recoveries: Counter;
+  readonly privacyRequests: Counter<'type' | 'outcome'>;
+  readonly rememberedIdentifiers: Gauge<'kind'>;
 }
 
 export function createStitcherMetrics(registry: Registry): StitcherMetrics {
@@ -96,6 +98,18 @@ export function createStitcherMetrics(registry: Registry): StitcherMetrics {
       help: 'Rebuilds from Kafka after a failed transaction.',
       registers,
     }),
+    privacyRequests: new Counter({
+      name: 'kumiki_privacy_requests_resolved_total',
+      help: 'Privacy requests the stitcher carried out in the graph, by type and outcome (found, not_found, already_erased, invalid).',
+      labelNames: ['type', 'outcome'],
+      registers,
+    }),
+    rememberedIdentifiers: new Gauge({
+      name: 'kumiki_privacy_remembered_identifiers',
+      help: 'Keyed hashes of identifiers remembered, by kind (erased, suppressed).',
+      labelNames: ['kind'],
+      registers,
+    }),
   };
 }
 
@@ -113,7 +127,7 @@ export function countResolution(
 
 /** A batch's outcomes, once its transaction committed, and how far behind its partition's end it was. */
 export function countCommitted(
-  metrics: Pick<StitcherMetrics, 'events' | 'consumerLag'>,
+  metrics: Pick<StitcherMetrics, 'events' | 'consumerLag' | 'privacyRequests'>,
   results: Pick<ResultHandler, 'dropped'>,
   batch: StitchedBatch,
   highWatermark: string,
@@ -127,6 +141,7 @@ export function countCommitted(
     dropped += count;
   }
   if (dropped > 0) metrics.events.inc({ topic, outcome: 'drop' }, dropped);
+  for (const carriedOut of batch.privacyRequests) metrics.privacyRequests.inc({ ...carriedOut });
   metrics.consumerLag.set(
     { topic, partition: String(batch.partition) },
     Math.max(0, Number(BigInt(highWatermark) - BigInt(batch.nextOffset))),

@@ -15,6 +15,7 @@ import type { RfmSettings } from './rfm/rfm';
 import { segmentEvaluationEnvShape } from './segments/evaluation/segment-evaluation.config';
 import { consoleEnvShape } from './console/console.config';
 import { predictionsEnvShape } from './predictions/predictions.config';
+import { privacyEnvShape } from './privacy/privacy.config';
 
 export const materializerEnv = z.object({
   ...commonEnvShape,
@@ -26,6 +27,7 @@ export const materializerEnv = z.object({
   ...consoleEnvShape,
   ...accessEnvShape,
   ...predictionsEnvShape,
+  ...privacyEnvShape,
   HTTP_HOST: env.host(),
   HTTP_PORT: env.port(8083),
   /** Bearer token of the read API; made by `kumiki up` in local mode. */

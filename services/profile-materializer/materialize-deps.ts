@@ -6,6 +6,7 @@ import type { Logger } from '../common/logger';
 import type { ResultHandler } from '../common/result-handler';
 import type { MaterializerMetrics } from './materializer.metrics';
 import type { ProfileRepository } from './profile.repository';
+import type { ErasedPeople } from './privacy/erased-people';
 import type { ReplayWindow } from './replay-window';
 import type { RfmRow } from './rfm/rfm';
 
@@ -36,4 +37,8 @@ export interface MaterializeDeps {
   readonly rfmInputsChanged?: () => void;
   /** Runs publishes one at a time (see publishProfileUpdates); shared by every path that publishes ProfileUpdates. */
   readonly exclusive?: Exclusive;
+  /** People privacy requests erased: their replayed records are dropped, and profiles being erased are not published. */
+  readonly erased?: ErasedPeople;
+  /** Consent purposes an event's person must have granted for it to join their profile (privacy/profiling-consent.ts). */
+  readonly profilingPurposes?: readonly string[];
 }

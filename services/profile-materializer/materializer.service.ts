@@ -43,6 +43,17 @@ import { createConsoleBackend } from './console/console-backend';
 import { createPredictions } from './predictions/predictions.component';
 import { predictionSettings } from './predictions/predictions.config';
 import { readPredictions } from './predictions/predictions.repository';
+import { identifierHash } from '../common/audit/keyed-hash';
+import { PrivacyKey } from '../common/privacy/privacy-key';
+import { requestKey } from '../common/privacy/privacy-request';
+import { ErasedPeople } from './privacy/erased-people';
+import { PrivacyRequestExecutor } from './privacy/privacy-request.executor';
+import { PrivacyRequestRepository } from './privacy/privacy-request.repository';
+import { createPrivacyRequestsConsumer } from '../common/privacy/privacy-requests.consumer';
+import { carryOutPrivacyRecord } from './privacy/carry-out-privacy-record';
+import { recipientsReader } from './privacy/destination-recipients';
+import { createPrivacyMetrics } from './privacy/privacy.metrics';
+import { createRetentionApplier } from './retention/retention-ttl';
 
 /** The configured topics (renamed copies of the standard specs when a test renames them). */
 export function materializerTopics(config: MaterializerConfig): TopicSpec[] {
@@ -54,6 +65,8 @@ export function materializerTopics(config: MaterializerConfig): TopicSpec[] {
     { ...topics.accessKeys, name: config.ACCESS_KEYS_TOPIC },
     { ...topics.audit, name: config.AUDIT_TOPIC },
     { ...topics.securityAlerts, name: config.SECURITY_ALERTS_TOPIC },
+    { ...topics.privacyRequests, name: config.PRIVACY_REQUESTS_TOPIC },
+    { ...topics.destinationRecipients, name: config.PRIVACY_RECIPIENTS_TOPIC },
   ];
 }
 
@@ -128,6 +141,17 @@ export function createMaterializerService(
   const republisher = createProfileRepublisher();
   const republish = (ids: readonly string[], reason: RepublishReason): Promise<number> =>
     republisher(ids, materializeDeps(), reason);
+  const privacyKey = PrivacyKey.fromHex(config.KUMIKI_PRIVACY_KEY);
+  const erased = new ErasedPeople(privacyKey);
+  const privacyRequests = new PrivacyRequestRepository(() => clickhouse.clickhouse);
+  // Before segment evaluation and the consumer: both drop what erased people's replays bring back.
+  const erasedPeopleLoader: Component = {
+    name: 'erased-people',
+    start: async () => erased.load(await privacyRequests.erased()),
+    stop: async () => undefined,
+    isHealthy: () => true,
+    isReady: () => true,
+  };
   const segments = createSegmentEvaluation({
     kafka,
     clickhouse: () => clickhouse.clickhouse,
@@ -136,6 +160,7 @@ export function createMaterializerService(
     logger,
     metrics,
     onMembershipChanged: async (ids) => void (await republish(ids, 'segments')),
+    isErased: (profileId) => erased.isErased(profileId),
   });
   // Derived data segments read (docs/segments.md): `rfm` is the snapshot, and rules on RFM read
   // rfm_as_of, whose scores move with other people's purchases, which the snapshot finds.
@@ -198,6 +223,8 @@ export function createMaterializerService(
       replays: new ReplayWindow(),
       rfmInputsChanged: () => rfmSnapshots.request(),
       exclusive,
+      erased,
+      profilingPurposes: config.PROFILING_PURPOSES,
     });
   const consumer = createMaterializerConsumer<PreparedChunk, WrittenChunk>({
     kafka,
@@ -226,6 +253,47 @@ export function createMaterializerService(
         return updates;
       }),
   });
+  const privacyMetrics = createPrivacyMetrics(metrics);
+  let executor: PrivacyRequestExecutor | undefined;
+  // Built on first use, like materializeDeps: ClickHouse and the codec exist once started.
+  const privacyExecutor = (): PrivacyRequestExecutor =>
+    (executor ??= new PrivacyRequestExecutor({
+      clickhouse: () => clickhouse.clickhouse,
+      repository: privacyRequests,
+      key: privacyKey,
+      erased,
+      kafka,
+      producer: producer.producer,
+      encode: (topic, value) => registry.codec.encode(topic, value),
+      topics: {
+        privacy: config.PRIVACY_REQUESTS_TOPIC,
+        updates: config.MATERIALIZER_UPDATES_TOPIC,
+        stitched: config.MATERIALIZER_STITCHED_TOPIC,
+        changes: config.MATERIALIZER_CHANGES_TOPIC,
+        segments: segmentEvaluationSettings(config).topic,
+        deadLetters: config.MATERIALIZER_DLQ_TOPIC,
+        raw: config.PRIVACY_RAW_TOPIC,
+        json: config.PRIVACY_JSON_TOPIC,
+        graph: config.PRIVACY_GRAPH_TOPIC,
+      },
+      materializerGroupId: config.MATERIALIZER_GROUP_ID,
+      exitSegments: (ids, hide) => segments.exitErased(ids, hide),
+      hideProfiles: (ids) => materializeDeps().repository.hideProfiles(ids),
+      forgetIdentities: (identifiers) => materializeDeps().repository.forgetIdentities(identifiers),
+      exclusive,
+      settleWriters: () => rfmSnapshots.settled(),
+      logger,
+      metrics: privacyMetrics,
+      ...(config.PRIVACY_FAULT_KILL_AFTER_STEP ? { killAfterStep: config.PRIVACY_FAULT_KILL_AFTER_STEP } : {}),
+    }));
+  const privacyConsumer = createPrivacyRequestsConsumer({
+    kafka,
+    codec: () => registry.codec,
+    topic: config.PRIVACY_REQUESTS_TOPIC,
+    groupId: config.PRIVACY_GROUP_ID ?? `${config.MATERIALIZER_GROUP_ID}.privacy`,
+    handle: (record, context) => carryOutPrivacyRecord(privacyExecutor(), record, context, logger),
+    logger,
+  });
   const consoleBackend = createConsoleBackend({
     config,
     kafka,
@@ -234,6 +302,7 @@ export function createMaterializerService(
     clickhouse: () => clickhouse.clickhouse,
     maskedClickhouse: () => masked,
     codec: () => registry.codec,
+    isErasedProfile: (profileId) => erased.isErased(profileId),
   });
   const access = createApiAccess({
     config,
@@ -266,6 +335,24 @@ export function createMaterializerService(
     }),
     access: access.control,
     logger,
+    privacy: {
+      clickhouse: () => clickhouse.clickhouse,
+      repository: () => privacyRequests,
+      produce: (record) =>
+        producer.producer.send(config.PRIVACY_REQUESTS_TOPIC, [
+          { key: requestKey(record), value: registry.codec.encode(config.PRIVACY_REQUESTS_TOPIC, record) },
+        ]),
+      recordPending: (record) => privacyExecutor().recordPending(record),
+      auditHash: (type, value) => identifierHash(piiKey, type, value),
+      recipients: recipientsReader({
+        kafka,
+        codec: () => registry.codec,
+        topic: config.PRIVACY_RECIPIENTS_TOPIC,
+        key: privacyKey,
+        groupIdPrefix: `${config.MATERIALIZER_GROUP_ID}-recipients`,
+      }),
+      logger,
+    },
     limits: {
       maxExecutionSeconds: config.SQL_MAX_EXECUTION_SECONDS,
       maxResultRows: config.SQL_MAX_RESULT_ROWS,
@@ -291,6 +378,12 @@ export function createMaterializerService(
       clickhouse,
       rfmSettingsWriter,
       masking,
+      createRetentionApplier({
+        clickhouse: () => clickhouse.clickhouse,
+        settings: { eventsDays: config.EVENTS_RETENTION_DAYS, profilesDays: config.PROFILE_RETENTION_DAYS },
+        logger,
+      }),
+      erasedPeopleLoader,
       producer,
       access.keyFollower,
       auditSink,
@@ -298,6 +391,7 @@ export function createMaterializerService(
       segments,
       predictions,
       consumer,
+      privacyConsumer,
       ...consoleBackend.components,
     ],
   );

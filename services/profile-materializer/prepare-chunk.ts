@@ -5,7 +5,9 @@ import { pipeline, type Pipeline } from '../common/pipeline';
 import { recordOrigin, rejection, type Rejection } from '../common/result-handler';
 import type { Merge } from './alias-map';
 import { encodeEventRows } from './profile.repository';
+import type { ErasedPeople } from './privacy/erased-people';
 import { partitionKey } from './replay-window';
+import { dropErasedRecordStep } from './steps/drop-erased-record.step';
 import {
   decodeRecordStep,
   undecodableRecord,
@@ -40,14 +42,23 @@ export interface PreparedChunk {
   readonly changes: number;
   /** The partitions its records came from (partitionKey). */
   readonly partitions: ReadonlySet<string>;
+  /** The event rows themselves, kept only when profiling needs consent (they are sorted out when written). */
+  readonly eventRows?: readonly EventRow[];
+}
+
+export interface PrepareChunkDeps extends DecodeRecordDeps {
+  /** People privacy requests erased: their replayed records are dropped (drop-erased-record). */
+  readonly erased?: ErasedPeople;
+  /** Consent purposes profiling needs: the chunk keeps its event rows for storeChunk to sort out. */
+  readonly profilingPurposes?: readonly string[];
 }
 
 /**
- * Each record's path to the chunk's rows. A step that must keep a record out of ClickHouse (a
- * suppressed or erased subject, say) goes after decode-record.
+ * Each record's path to the chunk's rows: decoded, then kept out of ClickHouse when it is an
+ * erased person's coming back (a replay, a rebuild).
  */
-export function materializerPath(deps: DecodeRecordDeps): Pipeline<IncomingMessage, MaterializerRecord> {
-  return pipeline<IncomingMessage>().pipe(decodeRecordStep(deps));
+export function materializerPath(deps: PrepareChunkDeps): Pipeline<IncomingMessage, MaterializerRecord> {
+  return pipeline<IncomingMessage>().pipe(decodeRecordStep(deps)).pipe(dropErasedRecordStep(deps.erased));
 }
 
 /** Records prepareChunk decodes before it lets the event loop run the other tasks waiting. */
@@ -59,7 +70,7 @@ const yieldEvery = 1_000;
  */
 export async function prepareChunk(
   messages: readonly IncomingMessage[],
-  deps: DecodeRecordDeps,
+  deps: PrepareChunkDeps,
   path: Pipeline<IncomingMessage, MaterializerRecord> = materializerPath(deps),
 ): Promise<PreparedChunk> {
   const rows = new ChunkRows();
@@ -90,7 +101,7 @@ export async function prepareChunk(
       }
     }
   }
-  return rows.finish(messages.length);
+  return rows.finish(messages.length, (deps.profilingPurposes?.length ?? 0) > 0);
 }
 
 /** Where a chunk's rows are assembled from its records, before they are written. */
@@ -118,7 +129,8 @@ class ChunkRows {
     this.rejections.push(rejected);
   }
 
-  finish(size: number): PreparedChunk {
+  /** `keepEventRows`: profiling needs consent, and storeChunk sorts the rows out. */
+  finish(size: number, keepEventRows: boolean): PreparedChunk {
     const { eventRows } = this;
     return {
       size,
@@ -133,6 +145,7 @@ class ChunkRows {
       drops: this.drops,
       changes: this.changes,
       partitions: this.partitions,
+      ...(keepEventRows ? { eventRows } : {}),
     };
   }
 

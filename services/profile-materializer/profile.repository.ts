@@ -152,6 +152,11 @@ export class ProfileRepository {
 
   constructor(private readonly ch: ClickHouse) {}
 
+  /** The ClickHouse handle, for the write path's steps that read or write beside the profile stores. */
+  get clickhouse(): ClickHouse {
+    return this.ch;
+  }
+
   /** Strictly increasing per process and across restarts (wall clock, microsecond steps). */
   nextVersion(): number {
     this.lastVersion = Math.max(this.lastVersion + 1, Date.now() * 1000);
@@ -307,6 +312,35 @@ export class ProfileRepository {
       })),
       { columns: profileColumns },
     );
+  }
+
+  /**
+   * Hides profiles (a privacy erase): a snapshot row with deleted = 1 under a new version, so the
+   * profiles view, segments and the read API stop seeing them before their rows are deleted.
+   */
+  async hideProfiles(profileIds: readonly string[]): Promise<void> {
+    // last_seen now: a retention TTL (by last_seen) must not remove the hiding row before the erase is done.
+    const now = dateTime64Text(Date.now());
+    await this.ch.insert(
+      'profiles_store',
+      profileIds.map((profileId) => ({
+        profile_id: profileId,
+        traits: '{}',
+        first_seen: now,
+        last_seen: now,
+        consent: {},
+        channels: [],
+        identifiers: [],
+        deleted: 1,
+        version: this.nextVersion(),
+      })),
+      { columns: profileColumns },
+    );
+  }
+
+  /** Forgets what this process remembers having written for these identifiers (`type:value`), after an erase deleted them. */
+  forgetIdentities(keys: readonly { type: string; value: string }[]): void {
+    for (const { type, value } of keys) this.writtenIdentities.delete(`${type}\u0000${value}`);
   }
 
   /** Identifiers of each surviving profile, sorted by type then value. */

@@ -45,8 +45,9 @@ export function publishProfileUpdates(
     const now = deps.now ?? Date.now;
     const aliases = await deps.repository.loadAliasGroups([...profileIds, ...absorbed.values()]);
     const mergedInto = new Map([...absorbed].map(([id, survivor]) => [id, resolveProfile(aliases, survivor)]));
+    // A profile being erased is not written again (its rows are hidden and about to be deleted).
     const survivors = [...new Set(profileIds.map((id) => resolveProfile(aliases, id)))]
-      .filter((id) => !mergedInto.has(id))
+      .filter((id) => !mergedInto.has(id) && !deps.erased?.isErasing(id))
       .sort();
     const snapshots = await deps.repository.readSnapshots(survivors, aliases);
     for (const { profileId, updateTraits } of snapshots) {

@@ -20,6 +20,7 @@ import { personalDataSource } from './personal-data';
 import { readSnapshotRfm } from './rfm/rfm.repository';
 import { predictionRoutes, type PredictionRoutesDeps } from './predictions/predictions.routes';
 import { predictionsJson, readPredictions } from './predictions/predictions.repository';
+import { privacyRoutes, type PrivacyRoutesDeps } from './privacy/privacy.routes';
 
 /**
  * The read API (DESIGN.md): POST /v1/sql, GET /v1/profiles/{type}/{value}[/explain].
@@ -52,6 +53,8 @@ export interface ReadApiDeps {
   readonly plugins?: readonly ((v1: FastifyInstance) => Promise<void>)[];
   /** The predictions component and settings behind /v1/models and recommendations (predictions.routes.ts). */
   readonly predictions?: Pick<PredictionRoutesDeps, 'predictions' | 'excludedItems'>;
+  /** The privacy request routes' dependencies (privacy/privacy.routes.ts); without them the routes are not served. */
+  readonly privacy?: PrivacyRoutesDeps;
 }
 
 /** ClickHouse error codes the read API answers with a specific code (ClickHouse ErrorCodes.cpp). */
@@ -196,6 +199,7 @@ export function readApiRoutes(deps: ReadApiDeps): (app: FastifyInstance) => Prom
               ...deps.predictions,
             }),
           );
+        if (deps.privacy) await v1.register(privacyRoutes({ ...deps.privacy, now }));
 
         v1.get('/profiles/:type/:value/explain', requireScope('profile:read'), async (request) => {
           const { type, value } = request.params as { type: string; value: string };

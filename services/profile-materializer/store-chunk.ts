@@ -1,6 +1,8 @@
 import { applyMerges, idsOfMerges, resolveProfile } from './alias-map';
 import type { MaterializeDeps } from './materialize-deps';
 import type { PreparedChunk } from './prepare-chunk';
+import { encodeEventRows } from './profile.repository';
+import { withholdUnconsented, writeWithheld } from './privacy/profiling-consent';
 
 /** What a written chunk leaves for the profile refresh: who was touched, who was merged away. */
 export interface WrittenChunk {
@@ -18,8 +20,20 @@ export interface WrittenChunk {
 /** Phase 1b: write a prepared chunk; resolves once ClickHouse confirmed and Kafka acknowledged the dead letters. */
 export async function storeChunk(chunk: PreparedChunk, deps: MaterializeDeps): Promise<WrittenChunk> {
   const now = deps.now ?? Date.now;
-  const { events, identityRows, linkRows, merges, rejections } = chunk;
+  const { identityRows, linkRows, merges, rejections } = chunk;
+  let { events } = chunk;
   const started = now();
+  // Decided here, not when decoding: the statements of the chunks before this one are stored by now.
+  if (deps.profilingPurposes?.length && chunk.eventRows) {
+    const { kept, withheld } = await withholdUnconsented(
+      deps.repository.clickhouse,
+      chunk.eventRows,
+      deps.profilingPurposes,
+    );
+    events = encodeEventRows(kept);
+    await writeWithheld(deps.repository.clickhouse, withheld);
+    deps.metrics?.rowsWritten.inc({ table: 'unprofiled_events_store' }, withheld.length);
+  }
   if (events.count > 0 && deps.metrics && deps.replays?.isOpen(chunk.partitions)) {
     const hits = await deps.repository.countExistingEvents(chunk.messageIds);
     deps.metrics.dedupHits.inc(hits);

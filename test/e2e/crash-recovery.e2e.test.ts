@@ -74,6 +74,7 @@ async function crashEveryComponentOnce(): Promise<void> {
       MATERIALIZER_DLQ_TOPIC: topic('dlq'),
       MATERIALIZER_GROUP_ID: `${run}-materializer`,
       SEGMENT_CHANGES_TOPIC: topic('segments'),
+      PRIVACY_REQUESTS_TOPIC: topic('privacy'),
     },
     'identity-stitcher': {
       STITCHER_RAW_TOPIC: topic('raw'),
@@ -82,6 +83,8 @@ async function crashEveryComponentOnce(): Promise<void> {
       STITCHER_CHANGES_TOPIC: topic('changes'),
       STITCHER_GRAPH_TOPIC: topic('graph'),
       STITCHER_DLQ_TOPIC: topic('dlq'),
+      STITCHER_PRIVACY_TOPIC: topic('privacy'),
+      STITCHER_SUBJECTS_TOPIC: topic('subjects'),
       STITCHER_GROUP_ID: `${run}-stitcher`,
       STITCHER_TRANSACTIONAL_ID: `${run}-stitcher`,
       STITCHER_SESSION_TIMEOUT_MS: '10000',

@@ -91,6 +91,10 @@ export interface ActivatorTopics {
   readonly keys: string;
   readonly audit: string;
   readonly alerts: string;
+  /** Privacy: the stitcher's memory of erased and suppressed people, the requests, the recipient ledger. */
+  readonly subjects: string;
+  readonly privacy: string;
+  readonly recipients: string;
 }
 
 /** Fresh topics for one test: the activator's inputs (3 partitions each) and its own. */
@@ -105,6 +109,9 @@ export async function createActivatorTopics(kafka: KafkaClient, partitions = 3):
     keys: `${prefix}.keys`,
     audit: `${prefix}.audit`,
     alerts: `${prefix}.alerts`,
+    subjects: `${prefix}.subjects`,
+    privacy: `${prefix}.privacy`,
+    recipients: `${prefix}.recipients`,
   };
   const admin = kafka.admin();
   await admin.connect();
@@ -117,6 +124,9 @@ export async function createActivatorTopics(kafka: KafkaClient, partitions = 3):
     { ...topics.accessKeys, name: names.keys },
     { ...topics.audit, name: names.audit, partitions: 1 },
     { ...topics.securityAlerts, name: names.alerts },
+    { ...topics.privacySubjects, name: names.subjects },
+    { ...topics.privacyRequests, name: names.privacy },
+    { ...topics.destinationRecipients, name: names.recipients },
   ]);
   await admin.disconnect();
   return names;
@@ -151,6 +161,9 @@ export function activatorEnv(names: ActivatorTopics, overrides: Record<string, s
     ACCESS_KEYS_TOPIC: names.keys,
     AUDIT_TOPIC: names.audit,
     SECURITY_ALERTS_TOPIC: names.alerts,
+    ACTIVATOR_SUBJECTS_TOPIC: names.subjects,
+    ACTIVATOR_PRIVACY_TOPIC: names.privacy,
+    ACTIVATOR_RECIPIENTS_TOPIC: names.recipients,
     ACTIVATOR_GROUP_PREFIX: uniqueName('act-group'),
     ACTIVATOR_ALLOW_PRIVATE_TARGETS: 'true',
     ACTIVATOR_RETRY_INITIAL_MS: '200',

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { testPrivacyKey } from './privacy-key';
 import { testStack } from './stack-env';
 import { waitFor } from './wait-for';
 
@@ -46,6 +47,7 @@ export function spawnService(service: SpawnableService, env: Record<string, stri
       PATH: process.env.PATH ?? '',
       KAFKA_BROKERS: testStack().brokers.join(','),
       SCHEMA_REGISTRY_URL: testStack().registryUrl,
+      KUMIKI_PRIVACY_KEY: testPrivacyKey,
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -17,6 +17,8 @@ export interface StitcherSetup {
   readonly changes: string;
   readonly graph: string;
   readonly dlq: string;
+  readonly privacy: string;
+  readonly subjects: string;
   readonly groupId: string;
   readonly transactionalId: string;
 }
@@ -30,6 +32,8 @@ export function stitcherSetup(prefix = 'st'): StitcherSetup {
     changes: `${id}.changes`,
     graph: `${id}.graph`,
     dlq: `${id}.dlq`,
+    privacy: `${id}.privacy`,
+    subjects: `${id}.subjects`,
     groupId: `${id}-group`,
     transactionalId: `${id}-txn`,
   };
@@ -50,6 +54,8 @@ export async function createStitcherTopics(
     { ...topics.identityChanges, name: setup.changes, partitions: 3 },
     { ...topics.identityGraph, name: setup.graph, partitions: 3 },
     { ...topics.deadLetters, name: setup.dlq, partitions: 1 },
+    { ...topics.privacyRequests, name: setup.privacy, partitions: 3 },
+    { ...topics.privacySubjects, name: setup.subjects },
   ]);
   await admin.disconnect();
 }
@@ -75,6 +81,8 @@ export async function startStitcher(
     STITCHER_CHANGES_TOPIC: setup.changes,
     STITCHER_GRAPH_TOPIC: setup.graph,
     STITCHER_DLQ_TOPIC: setup.dlq,
+    STITCHER_PRIVACY_TOPIC: setup.privacy,
+    STITCHER_SUBJECTS_TOPIC: setup.subjects,
     STITCHER_GROUP_ID: setup.groupId,
     STITCHER_TRANSACTIONAL_ID: setup.transactionalId,
     STITCHER_SESSION_TIMEOUT_MS: '10000',

@@ -7,15 +7,17 @@ import type { ProfileUpdate } from '../../../schemas';
  * withdrawn while a change waits for a retry stops it.
  *
  * `SubjectFilter` is where privacy requests plug in: a person erased or suppressed is withheld
- * from every destination, whatever their consent says. Until those requests exist the filter
- * withholds no one (an erased profile's tombstone already removes it from the profile table).
+ * from every destination, whatever their consent says (privacy/withheld-people.ts).
  */
 export interface SubjectFilter {
   /** Why this profile must not be delivered anywhere, or undefined. */
   withheld(profileId: string): string | undefined;
+  /** Resolves once the filter knows every request resolved before the call. */
+  current(): Promise<void>;
 }
 
-export const noSubjectFilter: SubjectFilter = { withheld: () => undefined };
+/** Withholds no one (unit tests and benchmarks of delivery alone). */
+export const noSubjectFilter: SubjectFilter = { withheld: () => undefined, current: async () => undefined };
 
 export type ConsentVerdict =
   | { readonly deliver: true }

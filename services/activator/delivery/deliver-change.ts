@@ -12,6 +12,7 @@ import type { DestinationMetrics } from '../activator.metrics';
 import type { ProfileTable } from '../profiles/profile-table';
 import { consentVerdict, type SubjectFilter } from './consent';
 import type { GrantCheck } from '../destinations/grant-check';
+import type { RecipientRecorder } from '../privacy/recipient-ledger';
 import type { DeliveryAudit } from './delivery-audit';
 import { destinationDeadLetters, type RefusedDelivery } from './destination-dead-letters';
 import type { DeliveryJob } from './delivery-scheduler';
@@ -19,7 +20,7 @@ import type { DeliveryLog } from './delivery-log';
 import { type RateLimiter, type Semaphore, sleepUnlessStopped, StoppedError } from './flow-control';
 import { profileUpdatedPayload, segmentChangePayload, type WebhookPayload } from './payloads';
 import { judgeAttempt, type RetryPolicy } from './retry-policy';
-import { signatureHeader, webhookId } from '../../common/webhook-signature';
+import { signedHeaders, webhookId } from '../../common/webhook-signature';
 import type { WebhookResponse, WebhookSender } from './webhook-sender';
 
 /**
@@ -56,6 +57,8 @@ export interface ChangeDeliveryDeps {
   readonly log: Pick<DeliveryLog, 'record'>;
   readonly logger: Logger;
   readonly subjects: SubjectFilter;
+  /** Who was sent whom, for deletion notices (privacy/recipient-ledger.ts). */
+  readonly recipients: RecipientRecorder;
   /** Records each attempt that carries personal data before it leaves (delivery-audit.ts). */
   readonly audit: DeliveryAudit;
   /** Whether the key that let personal data flow to a destination still may (grant-check.ts). */
@@ -204,6 +207,8 @@ export function createChangeDelivery(
       if (signal.aborted) throw new StoppedError();
       await holdWhileGrantWithdrawn(runtime, signal);
       const current = runtime.destination();
+      // An erasure or suppression resolved before this attempt withholds it (queued, retried or replayed).
+      await deps.subjects.current();
       const profile = await deps.profiles.get(change.profileId);
       const verdict = consentVerdict(change.profileId, profile, current.purposes, deps.subjects);
       if (!verdict.deliver) {
@@ -219,6 +224,7 @@ export function createChangeDelivery(
         profileIds: [change.profileId],
         rows: 1,
       });
+      await deps.recipients.remember(current.id, change.profileId);
       // The slot first: only requests about to go wait on the rate limiter (few timers, whatever the backlog).
       const release = await runtime.inFlight.acquire(signal);
       let response: WebhookResponse;
@@ -226,16 +232,9 @@ export function createChangeDelivery(
       try {
         await runtime.limiter.acquire(signal);
         sentAt = now();
-        const timestamp = Math.floor(sentAt / 1000);
         response = await runtime.sender.send({
           url,
-          headers: {
-            'content-type': 'application/json',
-            'user-agent': 'kumiki-activator',
-            'webhook-id': id,
-            'webhook-timestamp': String(timestamp),
-            'webhook-signature': signatureHeader(runtime.keys(sentAt), id, timestamp, body),
-          },
+          headers: signedHeaders(runtime.keys(sentAt), id, sentAt, body),
           body,
           timeoutMs: deps.timeoutMs,
         });

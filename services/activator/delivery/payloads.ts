@@ -60,9 +60,8 @@ export function profileUpdatedPayload(update: ProfileUpdate, scope: PayloadScope
 
 /**
  * The notice a destination gets when a person it received is erased (privacy requests): the
- * profile id and the identifiers it was sent, so the tool can delete its own copy. Sent by the
- * privacy-request flow, which is not part of the activator yet; the type is fixed here so that
- * receivers can be written against it.
+ * profile id and the identifiers of the types the destination takes, so the tool can delete its
+ * own copy. Sent by privacy/deletion-notices.ts.
  */
 export function deletionNoticePayload(
   profileId: string,

@@ -1,7 +1,7 @@
 import type { Destination } from '../../../schemas';
 import type { TestResult } from '../destinations/destinations.routes';
 import type { LiveDestination } from './destination-runtime';
-import { signatureHeader } from '../../common/webhook-signature';
+import { signedHeaders } from '../../common/webhook-signature';
 
 /**
  * `POST /v1/destinations/{id}/test`: one signed `kumiki.test` message, sent now, once (no retry,
@@ -19,16 +19,9 @@ export async function sendTestMessage(
     timestamp: new Date(now).toISOString(),
     data: { destinationId: destination.id, name: destination.name },
   });
-  const timestamp = Math.floor(now / 1000);
   const response = await runtime.sender.send({
     url: new URL(destination.url!),
-    headers: {
-      'content-type': 'application/json',
-      'user-agent': 'kumiki-activator',
-      'webhook-id': webhookId,
-      'webhook-timestamp': String(timestamp),
-      'webhook-signature': signatureHeader(runtime.keys(now), webhookId, timestamp, body),
-    },
+    headers: signedHeaders(runtime.keys(now), webhookId, now, body),
     body,
     timeoutMs,
   });

@@ -11,7 +11,7 @@ import { ApiError } from '../../common/error-codes';
 import { errorMessage } from '../../common/errors';
 import type { Logger } from '../../common/logger';
 import type { ActivatorMetrics } from '../activator.metrics';
-import { consentVerdict } from '../delivery/consent';
+import { consentVerdict, type SubjectFilter } from '../delivery/consent';
 import type { DeliveryAudit } from '../delivery/delivery-audit';
 import { secretKey } from '../../common/webhook-signature';
 import { WebhookSender } from '../delivery/webhook-sender';
@@ -28,6 +28,8 @@ export interface ExportRunnerDeps {
   readonly logger: Logger;
   /** Records each export before its file is handed over (delivery-audit.ts). */
   readonly audit: DeliveryAudit;
+  /** Erased and suppressed people: never in a file. */
+  readonly subjects: SubjectFilter;
   readonly settings: { readonly allowPrivateTargets: boolean; readonly timeoutMs: number };
   readonly now?: () => number;
 }
@@ -100,6 +102,7 @@ export class ExportRunner {
     let counts = { members: 0, withheld: 0, withoutIdentifiers: 0, rows: 0 };
     let asOf: number;
     try {
+      await this.deps.subjects.current();
       const response = await this.deps.readApi.fetch(
         `/v1/segments/${encodeURIComponent(segment)}/members/export${query}`,
       );
@@ -205,7 +208,10 @@ export class ExportRunner {
         continue;
       }
       members += 1;
-      if (!consentVerdict(record.profileId ?? '', { consent: record.consent ?? {} }, options.purposes).deliver) {
+      if (
+        !consentVerdict(record.profileId ?? '', { consent: record.consent ?? {} }, options.purposes, this.deps.subjects)
+          .deliver
+      ) {
         withheld += 1;
         continue;
       }

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { loadOrCreateCredentials, loadOrCreateKeyFile, loadOrCreateSecretsKey } from '../../common/credentials';
+import { loadOrCreatePrivacyKeyFile } from '../../common/privacy/privacy-key';
 import { portSettings, type CliConfig, type Ports } from '../config';
 import { PortInUseError, ComponentFailedError, StartAbortedError } from '../errors';
 import { consoleLog, type CliLog } from '../local/cli-log';
@@ -31,6 +32,8 @@ export async function upCommand(
   const clickhouseKeyFile = path.join(path.dirname(paths.credentials), 'clickhouse.key');
   if (!config.childEnv.CLICKHOUSE_URL) await loadOrCreateKeyFile(clickhouseKeyFile);
   const secretsKey = await loadOrCreateSecretsKey(paths.secretsKey);
+  // Services on other hosts must share one key: KUMIKI_PRIVACY_KEY from the environment wins.
+  const privacyKey = config.privacyKey ?? (await loadOrCreatePrivacyKeyFile(paths.privacyKey));
   await preflight(config);
 
   const stack = new LocalStack(paths.run, log, options.detach ? null : process.pid);
@@ -75,6 +78,7 @@ export async function upCommand(
       home: paths.home,
       credentials,
       secretsKey,
+      privacyKey,
       logLevel: config.logLevel,
       ...(config.childEnv.CLICKHOUSE_URL ? {} : { clickhouseKeyFile }),
     });

@@ -13,7 +13,8 @@ export type ServiceName = Extract<
 
 /**
  * What each service is given: only the collector sees the write key, only the materializer and
- * the activator the admin token, only the activator the secrets key.
+ * the activator the admin token, only the activator the secrets key; the stitcher, the
+ * materializer and the activator share the privacy key.
  */
 export interface ServiceSpec {
   readonly name: ServiceName;
@@ -29,6 +30,7 @@ export interface ServiceInputs {
   readonly credentials: Credentials;
   /** The key that encrypts destination secrets (`.kumiki/secrets.key`). */
   readonly secretsKey: string;
+  readonly privacyKey: string;
   readonly logLevel: string;
   /** Embedded ClickHouse's encryption key file (local mode). */
   readonly clickhouseKeyFile?: string;
@@ -52,6 +54,7 @@ export function serviceSpecs(inputs: ServiceInputs): ServiceSpec[] {
         ...shared(inputs.ports.materializer),
         KUMIKI_ADMIN_TOKEN: inputs.credentials.adminToken,
         ...(inputs.clickhouseKeyFile ? { CLICKHOUSE_ENCRYPTION_KEY_FILE: inputs.clickhouseKeyFile } : {}),
+        KUMIKI_PRIVACY_KEY: inputs.privacyKey,
       },
     },
     {
@@ -61,12 +64,17 @@ export function serviceSpecs(inputs: ServiceInputs): ServiceSpec[] {
         ...shared(inputs.ports.activator),
         KUMIKI_ADMIN_TOKEN: inputs.credentials.adminToken,
         KUMIKI_SECRETS_KEY: inputs.secretsKey,
+        KUMIKI_PRIVACY_KEY: inputs.privacyKey,
         KUMIKI_READ_API_URL: serviceUrl(inputs.ports.materializer),
         // Local tools (a receiver on this machine, the journeys demo) are what a laptop delivers to.
         ACTIVATOR_ALLOW_PRIVATE_TARGETS: 'true',
       },
     },
-    { name: 'identity-stitcher', port: inputs.ports.stitcher, env: shared(inputs.ports.stitcher) },
+    {
+      name: 'identity-stitcher',
+      port: inputs.ports.stitcher,
+      env: { ...shared(inputs.ports.stitcher), KUMIKI_PRIVACY_KEY: inputs.privacyKey },
+    },
     {
       name: 'collector',
       port: inputs.ports.collector,

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { AccessDecision } from '../access';
 import type { AuditRecord } from '../../../schemas';
-import { identifierHash, keyedHash, pseudonymiseSqlLiterals } from './keyed-hash';
+import { identifierHash, keyedHash, profileIdHash, pseudonymiseSqlLiterals } from './keyed-hash';
 
 /** An AuditRecord before its writer gives it a place in its chain. */
 export type AuditFields = Omit<AuditRecord, 'writerId' | 'sequence' | 'previousHash' | 'hash'>;
@@ -28,7 +28,8 @@ export function auditFieldsOf(decision: AccessDecision, options: { service: stri
     outcome: decision.outcome,
     status: decision.status,
     code: decision.code ?? '',
-    profileIds: [...new Set(details.profileIds)],
+    // Keyed hashes, like identifiers: an erased person's profile ids must not outlive them here.
+    profileIds: [...new Set(details.profileIds)].map((id) => profileIdHash(options.piiKey, id)),
     identifierHashes: details.identifiers.map((i) => identifierHash(options.piiKey, i.type, i.value)),
     sqlText: details.sql === undefined ? '' : pseudonymiseSqlLiterals(options.piiKey, details.sql),
     sqlHash: details.sql === undefined ? '' : keyedHash(options.piiKey, details.sql),

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 
 /**
- * Identifiers in the audit trail are kept only as keyed hashes (HMAC-SHA256 with the PII key),
+ * Identifiers and profile ids in the audit trail are kept only as keyed hashes (HMAC-SHA256 with the PII key),
  * so erasing a person never needs to edit the trail, and nobody without the key can test a
  * guessed email against it. The same identifier always hashes the same: the audit report finds
  * a person's records by hashing the identifier it is asked about.
@@ -14,6 +14,11 @@ export function keyedHash(key: Buffer, text: string): string {
 export function identifierHash(key: Buffer, type: string, value: string): string {
   const trimmed = value.trim();
   return keyedHash(key, `${type}:${type === 'email' ? trimmed.toLowerCase() : trimmed}`);
+}
+
+/** A profile id as the audit trail keeps it (its records are found by hashing the person's ids). */
+export function profileIdHash(key: Buffer, profileId: string): string {
+  return keyedHash(key, `profile_id:${profileId}`);
 }
 
 /**

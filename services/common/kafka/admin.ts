@@ -35,6 +35,8 @@ export interface KafkaAdmin {
   setGroupOffsets(groupId: string, topic: string, offsets: ReadonlyMap<number, string>): Promise<void>;
   /** Deletes groups that have no running member; returns the ids that could not be deleted. */
   deleteGroups(groupIds: readonly string[]): Promise<string[]>;
+  /** Every setting of these topics as the broker applies it (overrides and defaults); topics that do not exist are left out. */
+  topicConfigs(names: readonly string[]): Promise<Map<string, Record<string, string>>>;
   deleteTopics(names: readonly string[]): Promise<void>;
   disconnect(): Promise<void>;
 }
@@ -203,6 +205,22 @@ export function wrapAdmin(admin: Admin): KafkaAdmin {
         if (!failed) throw error;
         return failed.filter((g) => g.errorCode !== 0).map((g) => g.groupId);
       }
+    },
+    async topicConfigs(names) {
+      const existing = new Set(await unavailableOnFailure('list topics', () => admin.listTopics()));
+      const resources = names
+        .filter((name) => existing.has(name))
+        .map((name) => ({ type: ConfigResourceTypes.TOPIC, name }));
+      if (resources.length === 0) return new Map();
+      const described = await unavailableOnFailure('describe topic configs', () =>
+        admin.describeConfigs({ resources, includeSynonyms: false }),
+      );
+      return new Map(
+        described.resources.map(({ resourceName, configEntries }) => [
+          resourceName,
+          Object.fromEntries(configEntries.map((entry) => [entry.configName, entry.configValue])),
+        ]),
+      );
     },
     deleteTopics: (names) => admin.deleteTopics({ topics: [...names] }),
     disconnect: () => admin.disconnect(),

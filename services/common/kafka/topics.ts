@@ -29,6 +29,12 @@ export interface TopicSpec {
   readonly key: string;
   /** `max.message.bytes`, where it must be above the broker's default (see OUTPUT_MESSAGE_BYTES). */
   readonly maxMessageBytes?: number;
+  /**
+   * For compacted topics that hold personal data: `max.compaction.lag.ms`, the longest a record
+   * superseded by a newer value or a tombstone stays readable before the log cleaner must
+   * compact it. Without it Kafka sets no bound, and an erasure report could name no date.
+   */
+  readonly maxCompactionLagMs?: number;
 }
 
 export const topics = {
@@ -70,6 +76,7 @@ export const topics = {
     cleanup: 'compact',
     valueSchema: 'IdentityGraphRecord',
     key: 'identifier (type:value)',
+    maxCompactionLagMs: 7 * DAY_MS,
   },
   profileUpdates: {
     name: 'kumiki.profiles.updates',
@@ -78,6 +85,7 @@ export const topics = {
     valueSchema: 'ProfileUpdate',
     key: 'profile id',
     maxMessageBytes: OUTPUT_MESSAGE_BYTES,
+    maxCompactionLagMs: 7 * DAY_MS,
   },
   segmentChanges: {
     name: 'kumiki.segments.changes',
@@ -157,6 +165,24 @@ export const topics = {
     key: 'destination id',
     maxMessageBytes: OUTPUT_MESSAGE_BYTES,
   },
+  /**
+   * Which destinations were sent something about which profile (by keyed hash): who gets a
+   * deletion notice when the person is erased. A tombstone once the notice went out.
+   */
+  destinationRecipients: {
+    name: 'kumiki.destinations.recipients',
+    partitions: 1,
+    cleanup: 'compact',
+    valueSchema: 'DestinationRecipient',
+    key: '<destination id>:<profile id hash>',
+  },
+  privacySubjects: {
+    name: 'kumiki.privacy.subjects',
+    partitions: 1,
+    cleanup: 'compact',
+    valueSchema: 'SubjectMemory',
+    key: 'erased:, suppressed: or executed:<requestId>',
+  },
 } as const satisfies Record<string, TopicSpec>;
 
 export type TopicKey = keyof typeof topics;
@@ -175,6 +201,8 @@ export function topicConfigEntries(spec: TopicSpec): { name: string; value: stri
   }
   if (spec.maxMessageBytes !== undefined)
     entries.push({ name: 'max.message.bytes', value: String(spec.maxMessageBytes) });
+  if (spec.maxCompactionLagMs !== undefined)
+    entries.push({ name: 'max.compaction.lag.ms', value: String(spec.maxCompactionLagMs) });
   return entries;
 }
 

@@ -11,6 +11,8 @@ export interface LinkRequest {
   readonly messageId: string;
   /** Event time, epoch ms: provenance of links, and the creation time of a new profile. */
   readonly eventTime: number;
+  /** When the collector or importer received the event, epoch ms (an erased person's replayed events are told by it). */
+  readonly receivedAt: number;
   /** `same-event` or `alias` (see `linkRules`). */
   readonly rule: string;
   readonly identifiers: readonly FoundIdentifier[];
@@ -185,6 +187,53 @@ export class IdentityGraph {
     // Member order depends on merge history; explain in link order, which does not.
     identifiers.sort((a, b) => a.linkedAt - b.linkedAt || compare(a.type, b.type) || compare(a.value, b.value));
     return { profileId: this.profId[profile]!, createdAt: this.profCreatedAt[profile]!, identifiers };
+  }
+
+  /**
+   * Forgets the profile holding an identifier, with every identifier in it (a privacy erase):
+   * their values leave the index and the slots' strings are dropped, so the graph keeps nothing
+   * of the person, and a later event with one of those identifiers starts a new profile. Returns
+   * what was forgotten (the caller writes a tombstone per identifier), or undefined when no
+   * profile holds the identifier.
+   */
+  forgetProfileOf(type: string, value: string): ProfileView | undefined {
+    const view = this.profileOf(type, value);
+    if (view === undefined) return undefined;
+    const profile = this.idProfile[this.lookup(type, value)!]!;
+    for (let s = this.profHead[profile]!, next = NONE; s !== NONE; s = next) {
+      next = this.idNext[s]!;
+      this.forgetCurrentSpelling(s);
+      this.shardFor(this.idType[s]!, this.idValue[s]!).delete(this.idValue[s]!);
+      this.idProfile[s] = NONE;
+      this.idNext[s] = NONE;
+      this.idValue[s] = '';
+      this.idLinkedBy[s] = '';
+    }
+    this.profCounts.fill(0, profile * STRIDE, (profile + 1) * STRIDE);
+    this.profHead[profile] = NONE;
+    this.profTail[profile] = NONE;
+    this.profSize[profile] = 0;
+    this.profId[profile] = '';
+    this.liveProfiles -= 1;
+    return view;
+  }
+
+  /** A forgotten identifier stored under an older spelling is no longer found under its current one. */
+  private forgetCurrentSpelling(slot: number): void {
+    const type = this.idType[slot]!;
+    const respelled = this.respelled[type];
+    if (!respelled) return;
+    const current = this.normaliser.spell(this.types.names[type]!, this.idValue[slot]!);
+    if (current !== undefined && respelled.get(current) === slot) {
+      respelled.delete(current);
+      this.respelledIdentifiers -= 1;
+    }
+  }
+
+  /** Calls `visit` with the id of every live profile (profiles holding at least one identifier). */
+  forEachProfile(visit: (profileId: string) => void): void {
+    for (let profile = 0; profile < this.profCount; profile++)
+      if (this.profSize[profile]! > 0) visit(this.profId[profile]!);
   }
 
   /** Every identifier → profile id, sorted; for tests and consistency checks. */
@@ -401,6 +450,8 @@ export class IdentityGraph {
     if (slot === undefined) return;
     this.shardFor(type, identifier.value).delete(identifier.value);
     restoring.profileOf[slot] = undefined;
+    this.idValue[slot] = '';
+    this.idLinkedBy[slot] = '';
   }
 
   /** Builds profiles (members, counts) from the restored identifier → profile id records. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { CountryCode } from 'libphonenumber-js';
 import { getCountries } from 'libphonenumber-js';
+import { builtInIdentifierTypes, identifierTypeName, type BuiltInIdentifierType } from '../../common/identifier-types';
 
 /**
  * The identity rules, in one place: which identifier types exist, how strong each is
@@ -52,15 +53,18 @@ export const builtInBlockedValues: readonly string[] = [
   '[object object]',
 ];
 
+/** Priority and limit of each built-in type (DESIGN.md, "Identity resolution"). */
+const builtInTypeRules: Readonly<Record<BuiltInIdentifierType, Omit<IdentifierTypeRule, 'name'>>> = {
+  user_id: { priority: 1, limit: 1 },
+  customer_id: { priority: 2, limit: 1 },
+  email: { priority: 3, limit: 5 },
+  phone: { priority: 4, limit: 5 },
+  device_id: { priority: 5, limit: 20 },
+  anonymous_id: { priority: 6, limit: 1000 },
+};
+
 export const defaultIdentityRules: IdentityRules = {
-  types: [
-    { name: 'user_id', priority: 1, limit: 1 },
-    { name: 'customer_id', priority: 2, limit: 1 },
-    { name: 'email', priority: 3, limit: 5 },
-    { name: 'phone', priority: 4, limit: 5 },
-    { name: 'device_id', priority: 5, limit: 20 },
-    { name: 'anonymous_id', priority: 6, limit: 1000 },
-  ],
+  types: builtInIdentifierTypes.map((name) => ({ name, ...builtInTypeRules[name] })),
   unknownType: { priority: 7, limit: 20, accept: true },
   blockedValues: [],
   phoneDefaultRegion: 'US',
@@ -79,7 +83,7 @@ export const defaultIdentityRules: IdentityRules = {
   },
 };
 
-const typeName = z.string().regex(/^[a-z][a-z0-9_]{0,39}$/, 'must be lower-case letters, digits and _ (max 40)');
+const typeName = z.string().regex(identifierTypeName, 'must be lower-case letters, digits and _ (max 40)');
 const countries = new Set<string>(getCountries());
 
 export const identityRulesSchema = z

@@ -45,6 +45,7 @@ export interface PackedRequests {
   /** Per record: 0 none, else RULE_* | HAS_PREVIOUS_ID. */
   readonly flags: Uint8Array;
   readonly eventTimes: Float64Array;
+  readonly receivedAts: Float64Array;
   readonly identifierCounts: Uint32Array;
   /** Per request in order: messageId, previousId (when flagged), then type and value of each identifier. */
   readonly strings: string[];
@@ -58,12 +59,14 @@ const HAS_PREVIOUS_ID = 4;
 export class RequestPacker {
   private readonly flags: Uint8Array;
   private readonly eventTimes: Float64Array;
+  private readonly receivedAts: Float64Array;
   private readonly identifierCounts: Uint32Array;
   private readonly strings: string[] = [];
 
   constructor(records: number) {
     this.flags = new Uint8Array(records);
     this.eventTimes = new Float64Array(records);
+    this.receivedAts = new Float64Array(records);
     this.identifierCounts = new Uint32Array(records);
   }
 
@@ -75,6 +78,7 @@ export class RequestPacker {
     if (rule === 0) return;
     this.flags[i] = rule | (request.previousId === undefined ? 0 : HAS_PREVIOUS_ID);
     this.eventTimes[i] = request.eventTime;
+    this.receivedAts[i] = request.receivedAt;
     this.identifierCounts[i] = request.identifiers.length;
     this.strings.push(request.messageId);
     if (request.previousId !== undefined) this.strings.push(request.previousId);
@@ -85,6 +89,7 @@ export class RequestPacker {
     return {
       flags: this.flags,
       eventTimes: this.eventTimes,
+      receivedAts: this.receivedAts,
       identifierCounts: this.identifierCounts,
       strings: this.strings,
     };
@@ -94,12 +99,14 @@ export class RequestPacker {
 /** The typed arrays' buffers, to hand over with postMessage. */
 export function transferablesOf(packed: PackedRequests | PackedValues): ArrayBuffer[] {
   const views =
-    'flags' in packed ? [packed.flags, packed.eventTimes, packed.identifierCounts] : [packed.bytes, packed.ends];
+    'flags' in packed
+      ? [packed.flags, packed.eventTimes, packed.receivedAts, packed.identifierCounts]
+      : [packed.bytes, packed.ends];
   return views.map((view) => view.buffer as ArrayBuffer);
 }
 
 export function unpackRequests(packed: PackedRequests): (LinkRequest | undefined)[] {
-  const { flags, eventTimes, identifierCounts, strings } = packed;
+  const { flags, eventTimes, receivedAts, identifierCounts, strings } = packed;
   const requests = new Array<LinkRequest | undefined>(flags.length);
   let at = 0;
   for (let i = 0; i < flags.length; i++) {
@@ -112,6 +119,7 @@ export function unpackRequests(packed: PackedRequests): (LinkRequest | undefined
     requests[i] = {
       messageId,
       eventTime: eventTimes[i]!,
+      receivedAt: receivedAts[i]!,
       rule: (flag & RULE_MASK) === RULE_ALIAS ? linkRules.alias : linkRules.sameEvent,
       identifiers,
       previousId,

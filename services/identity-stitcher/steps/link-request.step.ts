@@ -58,6 +58,7 @@ export function linkRequestOf(
   return ok({
     messageId: event.messageId,
     eventTime: event.timestamp,
+    receivedAt: event.receivedAt,
     rule: event.type === 'alias' ? linkRules.alias : linkRules.sameEvent,
     identifiers: found.identifiers,
     previousId: found.previousId,

@@ -97,6 +97,8 @@ export async function writeAuditRows(ch: ClickHouse, records: readonly AuditReco
 export interface AuditQuery {
   readonly profileIds?: readonly string[];
   readonly identifierHash?: string;
+  /** Records naming any of these identifier hashes (with identifierHash, either). */
+  readonly identifierHashes?: readonly string[];
   readonly keyId?: string;
   readonly since?: number;
   readonly until?: number;
@@ -106,8 +108,8 @@ export interface AuditQuery {
 /** Records matching every given filter, oldest first (FINAL: replays of the topic count once). */
 export async function findAuditRecords(ch: ClickHouse, query: AuditQuery): Promise<AuditRecord[]> {
   const where: string[] = [];
-  if (query.profileIds !== undefined || query.identifierHash !== undefined)
-    where.push('(hasAny(profile_ids, {pids:Array(String)}) OR has(identifier_hashes, {ih:String}))');
+  if (query.profileIds !== undefined || query.identifierHash !== undefined || query.identifierHashes !== undefined)
+    where.push('(hasAny(profile_ids, {pids:Array(String)}) OR hasAny(identifier_hashes, {ihs:Array(String)}))');
   if (query.keyId !== undefined) where.push('key_id = {key:String}');
   if (query.since !== undefined) where.push('at >= fromUnixTimestamp64Milli({since:Int64})');
   if (query.until !== undefined) where.push('at < fromUnixTimestamp64Milli({until:Int64})');
@@ -116,7 +118,7 @@ export async function findAuditRecords(ch: ClickHouse, query: AuditQuery): Promi
      ORDER BY at, writer_id, sequence LIMIT {limit:UInt32}`,
     {
       pids: query.profileIds ?? [],
-      ih: query.identifierHash ?? '',
+      ihs: [...(query.identifierHashes ?? []), ...(query.identifierHash !== undefined ? [query.identifierHash] : [])],
       key: query.keyId ?? '',
       since: query.since ?? 0,
       until: query.until ?? 0,

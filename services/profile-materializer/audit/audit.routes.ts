@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AuditRecord } from '../../../schemas';
 import { auditDetails, requireScope } from '../../common/access';
-import { identifierHash } from '../../common/audit/keyed-hash';
+import { identifierHash, profileIdHash } from '../../common/audit/keyed-hash';
 import { firstBrokenLink } from '../../common/audit/audit-record';
 import type { ClickHouse } from '../../common/clickhouse/client-factory';
 import { ApiError } from '../../common/error-codes';
@@ -101,7 +101,7 @@ export function auditRoutes(deps: AuditRoutesDeps): (v1: FastifyInstance) => Pro
              (SELECT profile_id FROM identities WHERE identifier_type = {t:String} AND identifier_value = {v:String})`,
           { t: type, v: type === 'email' ? value.trim().toLowerCase() : value.trim() },
         );
-        profileIds = rows.map((r) => r.profile_id);
+        profileIds = rows.map((r) => profileIdHash(deps.piiKey, r.profile_id));
       }
       const records = await findAuditRecords(ch, {
         ...(profileIds !== undefined ? { profileIds } : {}),

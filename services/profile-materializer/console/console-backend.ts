@@ -26,6 +26,8 @@ export function createConsoleBackend(deps: {
   /** ClickHouse as keys without pii:read see it (ReadApiDeps.maskedClickhouse). */
   readonly maskedClickhouse: () => ClickHouse | undefined;
   readonly codec: () => AvroCodec;
+  /** Profiles erased by privacy requests: their segment changes stay out of the history. */
+  readonly isErasedProfile?: (profileId: string) => boolean;
 }): {
   readonly v1Routes: (v1: FastifyInstance) => Promise<void>;
   readonly staticRoutes: (app: FastifyInstance) => Promise<void>;
@@ -41,6 +43,7 @@ export function createConsoleBackend(deps: {
     logger,
     groupId: historyGroupId,
     topics: { deadLetters: config.MATERIALIZER_DLQ_TOPIC, segmentChanges: config.SEGMENT_CHANGES_TOPIC },
+    ...(deps.isErasedProfile ? { isErasedProfile: deps.isErasedProfile } : {}),
   });
   const lag = createPipelineLag({
     kafka: deps.kafka,

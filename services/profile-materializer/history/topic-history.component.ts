@@ -27,16 +27,23 @@ export interface TopicHistoryDeps {
   readonly logger: Logger;
   readonly groupId: string;
   readonly topics: { readonly deadLetters: string; readonly segmentChanges: string };
+  /**
+   * Whether a profile was erased (or is being erased) by a privacy request: its segment changes
+   * are not kept, so neither the erasure's own exits nor a re-read of the topic bring it back.
+   */
+  readonly isErasedProfile?: (profileId: string) => boolean;
 }
 
-type RowOf = (source: RecordSource, bytes: Buffer) => Promise<Record<string, unknown>>;
+/** The record's row, or undefined when it is not kept. */
+type RowOf = (source: RecordSource, bytes: Buffer) => Promise<Record<string, unknown> | undefined>;
 
 export function createTopicHistory(deps: TopicHistoryDeps): Component {
   const logger = deps.logger.child({ component: 'topic-history', groupId: deps.groupId });
   const keep =
-    <T>(reader: Type, row: (source: RecordSource, value: T) => Record<string, unknown>): RowOf =>
+    <T>(reader: Type, row: (source: RecordSource, value: T) => Record<string, unknown> | undefined): RowOf =>
     async (source, bytes) =>
       row(source, (await deps.codec().decode<T>(bytes, reader)).value);
+  const erased = deps.isErasedProfile ?? (() => false);
   const kept = new Map<string, { readonly table: string; readonly rowOf: RowOf }>([
     [
       deps.topics.deadLetters,
@@ -44,7 +51,12 @@ export function createTopicHistory(deps: TopicHistoryDeps): Component {
     ],
     [
       deps.topics.segmentChanges,
-      { table: 'segment_changes_store', rowOf: keep<SegmentChange>(schema('SegmentChange').type, segmentChangeRow) },
+      {
+        table: 'segment_changes_store',
+        rowOf: keep<SegmentChange>(schema('SegmentChange').type, (source, change) =>
+          erased(change.profileId) ? undefined : segmentChangeRow(source, change),
+        ),
+      },
     ],
   ]);
   const abort = new AbortController();
@@ -72,7 +84,8 @@ export function createTopicHistory(deps: TopicHistoryDeps): Component {
           if (!message.value) continue;
           const source = { topic: batch.topic, partition: batch.partition, offset: message.offset };
           try {
-            rows.push(await spec.rowOf(source, message.value));
+            const row = await spec.rowOf(source, message.value);
+            if (row) rows.push(row);
           } catch (error) {
             if (isRetriable(error)) throw error;
             logger.warn({ ...source, error: errorMessage(error) }, 'record not kept in history: it cannot be decoded');

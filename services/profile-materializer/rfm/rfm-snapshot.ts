@@ -170,7 +170,7 @@ export interface RfmSnapshotterOptions {
  */
 export function createRfmSnapshotter(
   options: RfmSnapshotterOptions,
-): Component & { request(): void; readonly snapshots: () => number } {
+): Component & { request(): void; readonly snapshots: () => number; settled(): Promise<void> } {
   const logger = options.logger.child({ component: 'rfm-snapshot' });
   const now = options.now ?? Date.now;
   const pageSize = options.changesPageSize ?? 5_000;
@@ -270,6 +270,8 @@ export function createRfmSnapshotter(
   return {
     name: 'rfm-snapshot',
     snapshots: () => snapshots,
+    /** Resolves once the snapshot under way, if any, is written (never rejects). */
+    settled: () => running ?? Promise.resolve(),
     request() {
       if (running) pending = true;
       else schedule();

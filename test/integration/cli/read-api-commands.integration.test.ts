@@ -1,3 +1,4 @@
+import { testPrivacyKey } from '../../support/privacy-key';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
@@ -26,6 +27,8 @@ describe('read API commands', () => {
         KUMIKI_HOME: mkdtempSync(path.join(os.tmpdir(), 'kumiki-cli-')),
         HTTP_PORT: String(port),
         KUMIKI_ADMIN_TOKEN: token,
+        KUMIKI_PRIVACY_KEY: testPrivacyKey,
+        PRIVACY_REQUESTS_TOPIC: `${run}.privacy`,
         MATERIALIZER_STITCHED_TOPIC: `${run}.stitched`,
         MATERIALIZER_CHANGES_TOPIC: `${run}.changes`,
         MATERIALIZER_UPDATES_TOPIC: `${run}.updates`,

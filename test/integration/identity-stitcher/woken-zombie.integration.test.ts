@@ -1,3 +1,5 @@
+import { PrivacyKey } from '../../../services/common/privacy/privacy-key';
+import { testPrivacyKey } from '../../support/privacy-key';
 import pino from 'pino';
 import { schema } from '../../../schemas';
 import { DependencyUnavailableError } from '../../../services/common/errors';
@@ -97,10 +99,13 @@ function startStitcherHere(setup: StitcherSetup, codec: AvroCodec, client: Kafka
       changes: setup.changes,
       graph: setup.graph,
       deadLetters: setup.dlq,
+      privacy: setup.privacy,
+      subjects: setup.subjects,
     },
     groupId: setup.groupId,
     transactionalId: setup.transactionalId,
     rules: resolveIdentityRules(),
+    privacyKey: PrivacyKey.fromHex(testPrivacyKey),
     fetchMaxWaitMs: 100,
     fetchMinBytes: 1,
     fetchMaxBytesPerPartition: 1_048_576,

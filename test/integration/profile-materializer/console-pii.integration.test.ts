@@ -5,6 +5,8 @@ import type {
 } from '../../../services/profile-materializer/console/profile-360.repository';
 import type { SegmentMember } from '../../../services/profile-materializer/console/segment-views.repository';
 import type { IdentityChange, StitchedEvent } from '../../../schemas';
+import { piiKeyOf } from '../../../services/common/access/access-config';
+import { profileIdHash } from '../../../services/common/audit/keyed-hash';
 import { testKafka } from '../../support/kafka';
 import { withServiceLogsOnFailure, type ServiceProcess } from '../../support/service-process';
 import { uniqueName } from '../../support/stack-env';
@@ -311,6 +313,8 @@ describe('console reads and personal data', () => {
       expect(adminMembers.body.members[0]!.email).toBe(email.toLowerCase());
 
       // The audit trail names the profile of each console read, and whether raw data was answered.
+      // Profile ids are kept there as keyed hashes (the PII key, here derived from the admin token).
+      const annInTheTrail = profileIdHash(piiKeyOf({}, adminToken), 'p-ann');
       const expected = [
         [analyst.id, 'GET /v1/console/profiles', 0],
         [analyst.id, 'GET /v1/console/profiles/:id', 0],
@@ -325,7 +329,7 @@ describe('console reads and personal data', () => {
           const rows = await sql<{ key_id: string; action: string; pii_returned: number }>(
             adminToken,
             `SELECT DISTINCT key_id, action, pii_returned FROM audit_log
-             WHERE has(profile_ids, 'p-ann') AND key_id IN ('${analyst.id}', '${officer.id}') AND action LIKE '%/console/%'
+             WHERE has(profile_ids, '${annInTheTrail}') AND key_id IN ('${analyst.id}', '${officer.id}') AND action LIKE '%/console/%'
              ORDER BY key_id = '${officer.id}', action`,
           );
           expect(rows.map((r) => [r.key_id, r.action, Number(r.pii_returned)])).toEqual(expected);

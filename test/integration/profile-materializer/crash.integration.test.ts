@@ -1,3 +1,4 @@
+import { testPrivacyKey } from '../../support/privacy-key';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { createClickHouse } from '../../../services/common/clickhouse/client-factory';
@@ -57,6 +58,8 @@ it('counts every event, order and cent exactly once after a SIGKILL between inse
     KUMIKI_HOME: home,
     CLICKHOUSE_DATABASE: database,
     KUMIKI_ADMIN_TOKEN: 'test-admin-token-0123456789',
+    KUMIKI_PRIVACY_KEY: testPrivacyKey,
+    PRIVACY_REQUESTS_TOPIC: `${groupId}.privacy`,
     MATERIALIZER_STITCHED_TOPIC: stitched!,
     MATERIALIZER_CHANGES_TOPIC: changes!,
     MATERIALIZER_UPDATES_TOPIC: updates!,

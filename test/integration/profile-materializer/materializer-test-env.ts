@@ -1,3 +1,4 @@
+import { testPrivacyKey } from '../../support/privacy-key';
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
@@ -56,6 +57,8 @@ export async function materializerEnv(
     KUMIKI_HOME: home,
     CLICKHOUSE_DATABASE: ch.database,
     KUMIKI_ADMIN_TOKEN: 'test-admin-token-0123456789',
+    KUMIKI_PRIVACY_KEY: testPrivacyKey,
+    PRIVACY_REQUESTS_TOPIC: uniqueName(`${topicPrefix}-privacy`),
     HTTP_PORT: String(await freePort()),
     MATERIALIZER_STITCHED_TOPIC: stitched!,
     MATERIALIZER_CHANGES_TOPIC: changes!,

@@ -78,6 +78,7 @@ describe('serviceSpecs', () => {
     home: '/state',
     credentials: { writeKey: 'wk_1', adminToken: 'adm_1' },
     secretsKey: 'c2VjcmV0cy1rZXktb2YtMzItYnl0ZXMtZXhhY3RseSE=',
+    privacyKey: 'a'.repeat(64),
     logLevel: 'info',
   });
 
@@ -107,5 +108,9 @@ describe('serviceSpecs', () => {
     });
     expect(activator?.env.KUMIKI_WRITE_KEY).toBeUndefined();
     for (const other of [materializer, stitcher, collector]) expect(other?.env.KUMIKI_SECRETS_KEY).toBeUndefined();
+    expect(stitcher?.env.KUMIKI_PRIVACY_KEY).toBe('a'.repeat(64));
+    expect(materializer?.env.KUMIKI_PRIVACY_KEY).toBe('a'.repeat(64));
+    expect(activator?.env.KUMIKI_PRIVACY_KEY).toBe('a'.repeat(64));
+    expect(collector?.env.KUMIKI_PRIVACY_KEY).toBeUndefined();
   });
 });

@@ -3,9 +3,12 @@ import { loadCollectorConfig } from '../../../services/collector/config';
 import { loadMaterializerConfig } from '../../../services/profile-materializer/config';
 import { loadStitcherConfig } from '../../../services/identity-stitcher/config';
 
+/** The one setting the stitcher and the materializer cannot default: the privacy key they share. */
+const key = { KUMIKI_PRIVACY_KEY: 'ab'.repeat(32) };
+
 describe('service configuration', () => {
   it('fills every default and freezes the result', () => {
-    const config = loadStitcherConfig({});
+    const config = loadStitcherConfig(key);
     expect(config).toMatchObject({
       KAFKA_BROKERS: ['127.0.0.1:9092'],
       SCHEMA_REGISTRY_URL: 'http://127.0.0.1:8081/apis/ccompat/v7',
@@ -19,7 +22,7 @@ describe('service configuration', () => {
   });
 
   it('splits and trims broker lists', () => {
-    expect(loadStitcherConfig({ KAFKA_BROKERS: ' a:1, b:2 ,' }).KAFKA_BROKERS).toEqual(['a:1', 'b:2']);
+    expect(loadStitcherConfig({ ...key, KAFKA_BROKERS: ' a:1, b:2 ,' }).KAFKA_BROKERS).toEqual(['a:1', 'b:2']);
   });
 
   it('reports every bad variable at once, each by name', () => {
@@ -40,24 +43,31 @@ describe('service configuration', () => {
     expect((caught as ConfigError).message).toContain('\n  - HTTP_PORT');
   });
 
+  it('refuses to start the stitcher or the materializer without a privacy key, naming the variable', () => {
+    expect(() => loadStitcherConfig({})).toThrow(/KUMIKI_PRIVACY_KEY: is required/);
+    expect(() =>
+      loadMaterializerConfig({ KUMIKI_ADMIN_TOKEN: 'adm_0123456789abcdef', KUMIKI_PRIVACY_KEY: 'xyz' }),
+    ).toThrow(/KUMIKI_PRIVACY_KEY="xyz": must be 64 hex characters/);
+  });
+
   it('uses embedded ClickHouse unless CLICKHOUSE_URL is set', () => {
     const token = 'adm_0123456789abcdef';
-    expect(loadMaterializerConfig({ KUMIKI_ADMIN_TOKEN: token }).CLICKHOUSE_URL).toBeUndefined();
-    expect(loadMaterializerConfig({ KUMIKI_ADMIN_TOKEN: token, CLICKHOUSE_URL: 'http://ch:8123' }).CLICKHOUSE_URL).toBe(
-      'http://ch:8123',
-    );
-    expect(() => loadMaterializerConfig({ KUMIKI_ADMIN_TOKEN: token, CLICKHOUSE_DATABASE: 'drop table' })).toThrow(
-      /CLICKHOUSE_DATABASE="drop table": must be a plain identifier/,
-    );
+    expect(loadMaterializerConfig({ ...key, KUMIKI_ADMIN_TOKEN: token }).CLICKHOUSE_URL).toBeUndefined();
+    expect(
+      loadMaterializerConfig({ ...key, KUMIKI_ADMIN_TOKEN: token, CLICKHOUSE_URL: 'http://ch:8123' }).CLICKHOUSE_URL,
+    ).toBe('http://ch:8123');
+    expect(() =>
+      loadMaterializerConfig({ ...key, KUMIKI_ADMIN_TOKEN: token, CLICKHOUSE_DATABASE: 'drop table' }),
+    ).toThrow(/CLICKHOUSE_DATABASE="drop table": must be a plain identifier/);
   });
 });
 
 describe('URL settings', () => {
   it('accept only http(s) URLs', () => {
-    expect(() => loadStitcherConfig({ SCHEMA_REGISTRY_URL: 'ftp://registry:8081' })).toThrow(
+    expect(() => loadStitcherConfig({ ...key, SCHEMA_REGISTRY_URL: 'ftp://registry:8081' })).toThrow(
       /SCHEMA_REGISTRY_URL="ftp:\/\/registry:8081": must be an http\(s\) URL/,
     );
-    expect(loadStitcherConfig({ SCHEMA_REGISTRY_URL: 'https://registry:8081' }).SCHEMA_REGISTRY_URL).toBe(
+    expect(loadStitcherConfig({ ...key, SCHEMA_REGISTRY_URL: 'https://registry:8081' }).SCHEMA_REGISTRY_URL).toBe(
       'https://registry:8081',
     );
   });

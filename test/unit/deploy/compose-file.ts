@@ -101,6 +101,7 @@ export const dotEnv = {
   KUMIKI_WRITE_KEY: 'wk_test',
   KUMIKI_ADMIN_TOKEN: 'adm_test_0123456789abcdef',
   KUMIKI_SECRETS_KEY: 'c2VjcmV0cy1rZXktb2YtMzItYnl0ZXMtZXhhY3RseSE=',
+  KUMIKI_PRIVACY_KEY: 'ab'.repeat(32),
   CLICKHOUSE_PASSWORD: 'pw_test',
   CLICKHOUSE_MASKED_PASSWORD: 'masked_pw_0123456789',
 };

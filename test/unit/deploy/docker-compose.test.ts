@@ -106,16 +106,17 @@ describe('docker-compose.yml', () => {
 
       const serviceSpecific: Record<KumikiService, string[]> = {
         collector: ['KUMIKI_WRITE_KEY'],
-        'identity-stitcher': [],
+        'identity-stitcher': ['KUMIKI_PRIVACY_KEY'],
         // Every ClickHouse setting: CLICKHOUSE_URL set is what selects the server over chDB. Not
         // CLICKHOUSE_CA_FILE: the compose file's ClickHouse is plain HTTP inside its own network.
         'profile-materializer': [
           'KUMIKI_ADMIN_TOKEN',
+          'KUMIKI_PRIVACY_KEY',
           ...Object.keys(clickhouseEnvShape).filter((key) => key !== 'CLICKHOUSE_CA_FILE'),
           'CLICKHOUSE_MASKED_PASSWORD',
         ],
         // The read API it calls is another container, not this machine.
-        activator: ['KUMIKI_ADMIN_TOKEN', 'KUMIKI_SECRETS_KEY', 'KUMIKI_READ_API_URL'],
+        activator: ['KUMIKI_ADMIN_TOKEN', 'KUMIKI_SECRETS_KEY', 'KUMIKI_PRIVACY_KEY', 'KUMIKI_READ_API_URL'],
       };
       // KUMIKI_HOME's default (.kumiki in the working directory /app) is not writable there.
       const required = [...hostLocal, 'LOG_LEVEL', 'HTTP_PORT', 'HTTP_HOST', 'KUMIKI_HOME', ...serviceSpecific[name]];
@@ -129,6 +130,7 @@ describe('docker-compose.yml', () => {
         'KUMIKI_ADMIN_TOKEN',
         'KUMIKI_SECRETS_KEY',
         'KUMIKI_READ_API_URL',
+        'KUMIKI_PRIVACY_KEY',
       ]);
       const set = Object.keys(rawEnv(name));
       expect(set).toEqual(expect.arrayContaining(required));
@@ -161,9 +163,14 @@ describe('docker-compose.yml', () => {
     it('reads secrets from .env with a clear message, never a value written in the file', () => {
       const expected: Record<KumikiService, string[]> = {
         collector: ['KUMIKI_WRITE_KEY'],
-        'identity-stitcher': [],
-        'profile-materializer': ['CLICKHOUSE_MASKED_PASSWORD', 'CLICKHOUSE_PASSWORD', 'KUMIKI_ADMIN_TOKEN'],
-        activator: ['KUMIKI_ADMIN_TOKEN', 'KUMIKI_SECRETS_KEY'],
+        'identity-stitcher': ['KUMIKI_PRIVACY_KEY'],
+        'profile-materializer': [
+          'CLICKHOUSE_MASKED_PASSWORD',
+          'CLICKHOUSE_PASSWORD',
+          'KUMIKI_ADMIN_TOKEN',
+          'KUMIKI_PRIVACY_KEY',
+        ],
+        activator: ['KUMIKI_ADMIN_TOKEN', 'KUMIKI_PRIVACY_KEY', 'KUMIKI_SECRETS_KEY'],
       };
       const secrets = Object.entries(rawEnv(name)).filter(([key]) => /KEY|TOKEN|PASSWORD/.test(key));
       expect(secrets.map(([key]) => key).sort()).toEqual(expected[name]);

@@ -9,12 +9,14 @@ describe('GET /v1/identities/{type}/{value}', () => {
     graph.resolve({
       messageId: 'm1',
       eventTime: 1000,
+      receivedAt: 1000,
       rule: 'same-event',
       identifiers: [{ type: 'anonymous_id', value: 'a1' }],
     });
     graph.resolve({
       messageId: 'm2',
       eventTime: 2000,
+      receivedAt: 2000,
       rule: 'same-event',
       identifiers: [
         { type: 'anonymous_id', value: 'a1' },

@@ -17,6 +17,8 @@ import { createEventStitcher } from '../../../services/identity-stitcher/stitch-
 import { createStitcherMetrics } from '../../../services/identity-stitcher/stitcher.metrics';
 import { readRequest } from '../../support/record-sets';
 import { waitFor } from '../../support/wait-for';
+import { PrivacyKey } from '../../../services/common/privacy/privacy-key';
+import { testPrivacyKey } from '../../support/privacy-key';
 
 const topics = {
   raw: 'raw',
@@ -25,6 +27,8 @@ const topics = {
   changes: 'changes',
   graph: 'graph',
   deadLetters: 'dlq',
+  privacy: 'privacy',
+  subjects: 'subjects',
 };
 
 /**
@@ -173,6 +177,7 @@ function stitcher(kafka: FakeKafka, onFatal: (error: unknown) => void) {
     groupId: 'g',
     transactionalId: 't',
     rules: resolveIdentityRules(),
+    privacyKey: PrivacyKey.fromHex(testPrivacyKey),
     fetchMaxWaitMs: 10,
     fetchMinBytes: 1,
     fetchMaxBytesPerPartition: 1_000_000,

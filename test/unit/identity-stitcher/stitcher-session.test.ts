@@ -133,6 +133,8 @@ function outputs(input: MessageBatch, rejections: Rejection[] = []): StitchedBat
     partition: input.partition,
     size: input.messages.length,
     records: new RecordSets(new Map([['stitched', 3]]), 0),
+    messages: [],
+    privacyRequests: [],
     rejections,
     stitchedCount: input.messages.length,
     drops: new Map(),

@@ -179,6 +179,25 @@ export class MembershipRepository {
     return new Set(rows.map((r) => r.profile_id));
   }
 
+  /**
+   * The segments (live or deleted) each of `profileIds` is a member of in the store, with the
+   * segment's name: what an erasure exits them from. Exact via FINAL.
+   */
+  async membershipsOf(
+    profileIds: readonly string[],
+  ): Promise<{ segmentId: string; name: string; profileId: string }[]> {
+    if (profileIds.length === 0) return [];
+    const rows = await this.ch.query<{ segment_id: string; name: string; profile_id: string }>(
+      `SELECT m.segment_id AS segment_id, s.name AS name, m.profile_id AS profile_id
+       FROM (SELECT segment_id, profile_id FROM segment_members_store FINAL
+             WHERE profile_id IN {ids:Array(String)} AND is_member = 1) AS m
+       LEFT JOIN (SELECT segment_id, name FROM segments_store FINAL) AS s ON s.segment_id = m.segment_id
+       ORDER BY segment_id, profile_id`,
+      { ids: [...profileIds] },
+    );
+    return rows.map((r) => ({ segmentId: r.segment_id, name: r.name, profileId: r.profile_id }));
+  }
+
   /** Applies published changes. Idempotent: the same change always writes the same row. */
   async apply(rows: readonly MemberRow[]): Promise<void> {
     await this.ch.insert('segment_members_store', rows);

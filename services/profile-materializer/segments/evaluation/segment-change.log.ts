@@ -166,8 +166,11 @@ export function memberRow(published: PublishedChange): MemberRow {
   };
 }
 
-/** How a change came about: an incremental run (profiles a batch touched) or the scheduled sweep. */
-export type Evaluation = 'incremental' | 'scheduled';
+/**
+ * How a change came about: an incremental run (profiles a batch touched), the scheduled sweep,
+ * or an erasure (its exits, reason `erased`).
+ */
+export type Evaluation = 'incremental' | 'scheduled' | 'erasure';
 
 /** The SegmentChange record of one profile's entry into or exit from a segment. */
 export function toChange(
@@ -183,5 +186,6 @@ export function toChange(
     change: diff.entered ? 'entered' : 'exited',
     at,
     evaluation,
+    reason: null,
   };
 }

@@ -1,7 +1,7 @@
 import { schema, type SegmentChange } from '../../../../schemas';
 import type { ClickHouse } from '../../../common/clickhouse/client-factory';
 import { connectWithBackoff } from '../../../common/dependency';
-import { errorMessage } from '../../../common/errors';
+import { DependencyUnavailableError, errorMessage } from '../../../common/errors';
 import type { KafkaClient } from '../../../common/kafka/client';
 import { topics } from '../../../common/kafka/topics';
 import type { Component } from '../../../common/lifecycle';
@@ -44,6 +44,8 @@ export interface SegmentEvaluationDeps {
   /** Publishes a fresh ProfileUpdate of these profiles (their `segments` changed); see SegmentEvaluatorDeps. */
   readonly onMembershipChanged?: SegmentEvaluatorDeps['onMembershipChanged'];
   readonly faults?: SegmentEvaluatorDeps['faults'];
+  /** Profiles privacy requests erased (recovery does not write their changes back). */
+  readonly isErased?: SegmentEvaluatorDeps['isErased'];
 }
 
 export interface SegmentEvaluation extends Component {
@@ -60,6 +62,8 @@ export interface SegmentEvaluation extends Component {
   idle(): Promise<void>;
   /** Current segments per profile, for ProfileUpdate.segments. */
   currentSegments(profileIds: readonly string[]): Promise<Map<string, string[]>>;
+  /** Exits erased profiles from every segment, reason `erased`, after `hide` (SegmentEvaluator.exitErased). */
+  exitErased(profileIds: readonly string[], hide: () => Promise<void>): Promise<number>;
 }
 
 export function createSegmentEvaluation(deps: SegmentEvaluationDeps): SegmentEvaluation {
@@ -122,6 +126,10 @@ export function createSegmentEvaluation(deps: SegmentEvaluationDeps): SegmentEva
       evaluator && ready ? evaluator.sweep() : Promise.reject(new Error('segment evaluation has not started')),
     idle: () => evaluator?.idle() ?? Promise.resolve(),
     currentSegments: (profileIds) => repositoryOf().currentSegments(profileIds),
+    exitErased: (profileIds, hide) =>
+      evaluator && ready
+        ? evaluator.exitErased(profileIds, hide)
+        : Promise.reject(new DependencyUnavailableError('segment evaluation has not started yet')),
     async start() {
       await registry.start();
       await connectWithBackoff('segment change producer', () => log.connect(), logger, abort.signal);
@@ -135,6 +143,7 @@ export function createSegmentEvaluation(deps: SegmentEvaluationDeps): SegmentEva
         sweepPageSize: deps.settings.sweepPageSize,
         ...(deps.onMembershipChanged ? { onMembershipChanged: deps.onMembershipChanged } : {}),
         ...(deps.faults ? { faults: deps.faults } : {}),
+        ...(deps.isErased ? { isErased: deps.isErased } : {}),
       });
       const recovering = evaluator;
       const recovered = await connectWithBackoff(

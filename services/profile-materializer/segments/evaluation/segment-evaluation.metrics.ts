@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from '../../../common/metrics';
+import type { MembershipRepository } from './membership.repository';
 
 /**
  * What /metrics shows of segment evaluation: per-segment size, evaluation time, changes, and
@@ -74,4 +75,16 @@ export function createSegmentEvaluationMetrics(
       registers: [registry],
     }),
   };
+}
+
+/** Exact sizes after a sweep (between sweeps the gauge follows the changes); 0 for empty live segments, none for deleted ones. */
+export async function refreshMemberSizes(
+  metrics: SegmentEvaluationMetrics | undefined,
+  repository: Pick<MembershipRepository, 'sizes'>,
+  live: readonly string[],
+): Promise<void> {
+  if (!metrics) return;
+  const sizes = await repository.sizes();
+  metrics.members.reset();
+  for (const segmentId of live) metrics.members.set({ segment_id: segmentId }, sizes.get(segmentId) ?? 0);
 }

@@ -24,6 +24,12 @@ export interface SegmentEvaluatorDeps {
   readonly sweepPageSize: number;
   /** Fault injection for tests: awaited inside a publish after the records are sent, before the commit; and after the commit, before the apply. */
   readonly faults?: PublishHooks & { readonly afterCommit?: () => Promise<void> };
+  /**
+   * Profiles a privacy request erased: their committed changes are not applied again by
+   * recovery (segment_members must keep no row of them). Recovery reads the topic from the
+   * highest applied offset, which an erasure can lower by deleting the rows that held it.
+   */
+  readonly isErased?: (profileId: string) => boolean;
 }
 
 export interface SweepOutcome {

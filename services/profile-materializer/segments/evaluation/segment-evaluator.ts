@@ -1,9 +1,12 @@
 import crypto from 'node:crypto';
 import type { SegmentChange } from '../../../../schemas';
-import { errorMessage, isRetriable } from '../../../common/errors';
+import { errorMessage } from '../../../common/errors';
 import { ProducerFencedError } from '../../../common/kafka/transactions';
 import { sleep, withRetry } from '../../../common/retry';
+import { erasureExitsStep } from './erasure-exits';
+import { orSkip } from './skip-refused-segment';
 import { candidatesOf, PendingProfiles, type Scope } from './pending-profiles';
+import { refreshMemberSizes } from './segment-evaluation.metrics';
 import type { SegmentEvaluatorDeps, SweepOutcome } from './segment-evaluator.deps';
 import { memberRow, toChange } from './segment-change.log';
 import type { Evaluation, PublishedChange } from './segment-change.log';
@@ -61,6 +64,8 @@ type Task = () => Promise<void>;
 export class SegmentEvaluator {
   private readonly pending = new PendingProfiles();
   private readonly sweepTasks: Task[] = [];
+  /** Erasure exits (exitErased): taken before anything else, so a busy materializer never holds them up. */
+  private readonly erasureTasks: Task[] = [];
   private sweepUnderWay: Promise<SweepOutcome> | undefined;
   private abandonSweep: ((error: Error) => void) | undefined;
   private worker: Promise<void> | undefined;
@@ -123,7 +128,11 @@ export class SegmentEvaluator {
         steps.push(async () => {
           this.deps.metrics?.lastSweepSeconds.set((Date.now() - started) / 1000);
           this.deps.metrics?.lastSweepTimestamp.set(Date.now() / 1000);
-          await this.refreshSizes(segments.filter((segment) => !segment.deleted).map((segment) => segment.id));
+          await refreshMemberSizes(
+            this.deps.metrics,
+            this.deps.repository(),
+            segments.filter((segment) => !segment.deleted).map((segment) => segment.id),
+          );
           resolve(outcome);
         });
         this.sweepTasks.unshift(...steps);
@@ -136,9 +145,22 @@ export class SegmentEvaluator {
     return this.sweepUnderWay;
   }
 
+  /**
+   * Exits `profileIds` from every segment, each exit with reason `erased` (erasure-exits.ts), as
+   * the worker's next step; resolves with the number of exits once they are committed and applied.
+   */
+  exitErased(profileIds: readonly string[], hide: () => Promise<void>): Promise<number> {
+    if (this.stopped || this.broken) return Promise.reject(this.broken ?? new Error('segment evaluation is stopped'));
+    return new Promise<number>((done, failed) => {
+      const publishAndApply = (exits: readonly SegmentChange[]) => this.publishAndApply(exits, 'erasure', new Set());
+      this.erasureTasks.push(erasureExitsStep({ ...this.deps, profileIds, hide, publishAndApply, done, failed }));
+      this.kick();
+    });
+  }
+
   /** Resolves once nothing is pending or under way (tests; shutdown). */
   idle(): Promise<void> {
-    if (!this.worker && this.pending.size === 0 && this.sweepTasks.length === 0) return Promise.resolve();
+    if (!this.worker && !this.hasWork()) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -158,7 +180,8 @@ export class SegmentEvaluator {
   async recover(): Promise<number> {
     const repository = this.deps.repository();
     const applied = await repository.appliedOffsets();
-    const count = await this.deps.log.replay(applied, async (changes) => {
+    const count = await this.deps.log.replay(applied, async (all) => {
+      const changes = all.filter((c) => !this.deps.isErased?.(c.change.profileId));
       await repository.apply(changes.map(memberRow));
       // Their hand-over died with the process that committed them.
       for (const evaluation of ['incremental', 'scheduled'] as const) {
@@ -190,31 +213,35 @@ export class SegmentEvaluator {
     if (this.worker || this.stopped || this.broken) return;
     this.worker = this.work().finally(() => {
       this.worker = undefined;
-      if (!this.stopped && !this.broken && (this.pending.size > 0 || this.sweepTasks.length > 0)) this.kick();
+      if (!this.stopped && !this.broken && this.hasWork()) this.kick();
       else this.flushIdle();
     });
   }
 
+  private hasWork(): boolean {
+    return this.pending.size > 0 || this.sweepTasks.length > 0 || this.erasureTasks.length > 0;
+  }
+
   private flushIdle(): void {
     this.pending.release(this.stopped || this.broken !== undefined);
-    if (this.pending.size > 0 && !this.stopped && !this.broken) return;
-    if (this.sweepTasks.length > 0 && !this.stopped && !this.broken) return;
+    if (this.hasWork() && !this.stopped && !this.broken) return;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const resolve of waiters) resolve();
   }
 
-  /** The worker: incremental runs first, then the next sweep step; one step at a time. */
+  /** The worker: erasure exits first, then incremental runs, then the next sweep step; one step at a time. */
   private async work(): Promise<void> {
     while (!this.stopped && !this.broken) {
       let task: Task | undefined;
       try {
-        if (this.pending.size > 0) await this.runIncremental();
+        if ((task = this.erasureTasks[0])) await task().then(() => this.erasureTasks.shift());
+        else if (this.pending.size > 0) await this.runIncremental();
         else if ((task = this.sweepTasks.shift())) await task();
         else return;
         this.failures = 0;
       } catch (error) {
-        if (task) this.sweepTasks.unshift(task); // the step is taken again
+        if (task && task !== this.erasureTasks[0]) this.sweepTasks.unshift(task); // taken again (an erasure's stays first)
         if (this.stopped) return;
         // Fenced: another evaluator took over this transactional id; it must not write again.
         if (error instanceof ProducerFencedError) return this.fail(error);
@@ -235,23 +262,6 @@ export class SegmentEvaluator {
     this.deps.logger.error({ error: errorMessage(error) }, 'segment evaluation stopped');
     this.abandonSweep?.(error);
     this.flushIdle();
-  }
-
-  /**
-   * The diff of one segment, or none when its query is refused (a SQL segment whose tables
-   * changed, say): one broken segment must not hold up the others. Outages are rethrown.
-   */
-  private async orSkip<T>(segment: EvaluatedSegment, query: () => Promise<T>, skipped: T): Promise<T> {
-    try {
-      return await query();
-    } catch (error) {
-      if (isRetriable(error)) throw error;
-      this.deps.logger.error(
-        { segmentId: segment.id, error: errorMessage(error) },
-        'segment query failed; segment skipped',
-      );
-      return skipped;
-    }
   }
 
   /** One incremental run, then the hand-over of what it applied (also when a later step of it failed). */
@@ -292,7 +302,12 @@ export class SegmentEvaluator {
         }
         const candidates = candidatesOf(segment, expanded, taken);
         if (candidates.length === 0) continue;
-        const diff = await this.orSkip(segment, () => repository.diffCandidates(segment, candidates, at), []);
+        const diff = await orSkip(
+          this.deps.logger,
+          segment,
+          () => repository.diffCandidates(segment, candidates, at),
+          [],
+        );
         if (diff.length > 0) changedSegments.add(segment.id);
         unpublished.push(...diff.map((d) => toChange(segment, d, at, 'incremental')));
       }
@@ -310,7 +325,7 @@ export class SegmentEvaluator {
     const started = Date.now();
     const repository = this.deps.repository();
     const runId = `${segment.id}:${at}:${crypto.randomBytes(4).toString('hex')}`;
-    const staged = await this.orSkip(segment, () => repository.stageSweep(runId, segment, at), 0);
+    const staged = await orSkip(this.deps.logger, segment, () => repository.stageSweep(runId, segment, at), 0);
     let changes = 0;
     let after = '';
     while (staged > 0) {
@@ -381,13 +396,5 @@ export class SegmentEvaluator {
           'republishing profiles after segment changes failed',
         ),
       );
-  }
-
-  /** Exact sizes after a sweep (between sweeps the gauge follows the changes); 0 for empty live segments, none for deleted ones. */
-  private async refreshSizes(live: readonly string[]): Promise<void> {
-    if (!this.deps.metrics) return;
-    const sizes = await this.deps.repository().sizes();
-    this.deps.metrics.members.reset();
-    for (const segmentId of live) this.deps.metrics.members.set({ segment_id: segmentId }, sizes.get(segmentId) ?? 0);
   }
 }

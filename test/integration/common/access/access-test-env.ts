@@ -11,6 +11,7 @@ import { topics } from '../../../../services/common/kafka/topics';
 import type { EventProducer, KafkaClient } from '../../../../services/common/kafka/client';
 import { readApiRoutes } from '../../../../services/profile-materializer/read-api.routes';
 import { auditRoutes } from '../../../../services/profile-materializer/audit/audit.routes';
+import { PrivacyRequestRepository } from '../../../../services/profile-materializer/privacy/privacy-request.repository';
 import { quietLogger } from '../../profile-materializer/materializer-test-env';
 import { AvroCodec } from '../../../../services/common/registry/avro-codec';
 import { SchemaRegistryClient } from '../../../../services/common/registry/schema-registry.client';
@@ -18,6 +19,7 @@ import { loadMaterializerConfig } from '../../../../services/profile-materialize
 import { materializerTopics } from '../../../../services/profile-materializer/materializer.service';
 import { createTestTopic } from '../../../support/kafka';
 import { freePort } from '../../../support/ports';
+import { testPrivacyKey } from '../../../support/privacy-key';
 import { spawnService, waitUntilAnswering, type ServiceProcess } from '../../../support/service-process';
 import { testStack, uniqueName } from '../../../support/stack-env';
 
@@ -71,6 +73,17 @@ export async function startAccessTestApi(options: {
           decisions.push(decision);
           await options.onDecision?.(decision);
         },
+      },
+      // Privacy routes answer before producing anything here: the tests send no valid request.
+      privacy: {
+        clickhouse: () => options.clickhouse,
+        repository: () => new PrivacyRequestRepository(() => options.clickhouse),
+        produce: async () => {
+          throw new Error('no privacy request is produced in access tests');
+        },
+        recordPending: async () => undefined,
+        auditHash: (type, value) => `${type}:${value}`,
+        logger: quietLogger,
       },
       plugins: [
         options.extraRoutes ?? auditRoutes({ clickhouse: () => options.clickhouse, piiKey: Buffer.alloc(32, 7) }),
@@ -152,6 +165,7 @@ export async function startAccessService(options: {
     KUMIKI_HOME: options.home,
     CLICKHOUSE_DATABASE: options.database,
     KUMIKI_ADMIN_TOKEN: options.adminToken,
+    KUMIKI_PRIVACY_KEY: testPrivacyKey,
     HTTP_PORT: String(port),
     MATERIALIZER_STITCHED_TOPIC: stitched!,
     MATERIALIZER_CHANGES_TOPIC: changes!,

@@ -18,7 +18,10 @@ describe('consentVerdict (fail-closed)', () => {
   });
 
   it('withholds a person the subject filter names, whatever their consent', () => {
-    const erased = { withheld: (id: string) => (id === 'p-erased' ? 'erased' : undefined) };
+    const erased = {
+      withheld: (id: string) => (id === 'p-erased' ? 'erased' : undefined),
+      current: async () => undefined,
+    };
     expect(consentVerdict('p-erased', { consent: { marketing: true } }, ['marketing'], erased)).toEqual({
       deliver: false,
       reason: 'withheld',

@@ -16,7 +16,7 @@ function event(
   const identifiers = Object.entries(ids).flatMap(([type, values]) =>
     (Array.isArray(values) ? values : [values]).map((value) => ({ type, value })),
   );
-  return { messageId, eventTime, rule: linkRules.sameEvent, identifiers, ...extra };
+  return { messageId, eventTime, receivedAt: eventTime, rule: linkRules.sameEvent, identifiers, ...extra };
 }
 
 function resolve(graph: IdentityGraph, request: LinkRequest) {

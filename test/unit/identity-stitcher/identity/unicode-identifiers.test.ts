@@ -98,6 +98,7 @@ describe('identifiers stored under their old spelling (before NFKC folding)', ()
     const resolution = graph.resolve({
       messageId: 'm-new',
       eventTime: 5_000,
+      receivedAt: 5_000,
       rule: linkRules.sameEvent,
       identifiers: [
         { type: 'user_id', value: user },
@@ -119,6 +120,7 @@ describe('identifiers stored under their old spelling (before NFKC folding)', ()
     const resolution = graph.resolve({
       messageId: 'm-web',
       eventTime: 2_000,
+      receivedAt: 2_000,
       rule: linkRules.sameEvent,
       identifiers: [
         { type: 'customer_id', value: 'L-007' },

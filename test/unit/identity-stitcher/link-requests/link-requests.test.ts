@@ -44,6 +44,7 @@ describe('packed values and link requests', () => {
     const alias = {
       messageId: 'm-2',
       eventTime: 2,
+      receivedAt: 20,
       rule: 'alias',
       identifiers: [{ type: 'user_id', value: 'u-9' }],
       previousId: 'anon-9',
@@ -51,6 +52,7 @@ describe('packed values and link requests', () => {
     const plain = {
       messageId: 'm-3',
       eventTime: 3.5,
+      receivedAt: 30.5,
       rule: 'same-event',
       identifiers: [
         { type: 'email', value: 'x@y.io' },
@@ -58,7 +60,14 @@ describe('packed values and link requests', () => {
       ],
       previousId: undefined,
     };
-    const bare = { messageId: 'm-4', eventTime: 4, rule: 'alias', identifiers: [], previousId: undefined };
+    const bare = {
+      messageId: 'm-4',
+      eventTime: 4,
+      receivedAt: 40,
+      rule: 'alias',
+      identifiers: [],
+      previousId: undefined,
+    };
     const packer = new RequestPacker(5);
     packer.set(1, alias);
     packer.set(2, plain);

@@ -14,6 +14,7 @@ describe('the link request (first half of resolve-profile)', () => {
       value: {
         messageId: 'm-1',
         eventTime: 1_700_000_000_000,
+        receivedAt: 1_700_000_000_500,
         rule: 'same-event',
         identifiers: [
           { type: 'user_id', value: 'u-1' },

@@ -152,6 +152,7 @@ describe('history rows', () => {
         change: 'entered',
         at: Date.UTC(2026, 4, 1),
         evaluation: 'scheduled',
+        reason: null,
       }),
     ).toEqual({
       source_topic: 'kumiki.events.dlq',

@@ -1,8 +1,9 @@
 import { loadMaterializerConfig } from '../../../../services/profile-materializer/config';
 import { predictionSettings } from '../../../../services/profile-materializer/predictions/predictions.config';
+import { testPrivacyKey } from '../../../support/privacy-key';
 
 describe('prediction settings', () => {
-  const base = { KUMIKI_ADMIN_TOKEN: 'test-admin-token-0123456789' };
+  const base = { KUMIKI_ADMIN_TOKEN: 'test-admin-token-0123456789', KUMIKI_PRIVACY_KEY: testPrivacyKey };
 
   it('have defaults that start the service with nothing set', () => {
     expect(predictionSettings(loadMaterializerConfig(base))).toEqual({

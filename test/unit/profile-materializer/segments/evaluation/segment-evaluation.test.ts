@@ -18,6 +18,7 @@ describe('segment evaluation, pure parts', () => {
       change: 'entered',
       at: Date.UTC(2026, 10, 23, 12),
       evaluation: 'incremental',
+      reason: null,
     });
     const row = memberRow({ change, partition: 3, offset: 41n });
     expect(row).toEqual({
