@@ -11,6 +11,8 @@ import {
   type BgnbdFit,
   type BgnbdParams,
 } from './bgnbd';
+import { stageActivity } from './activity';
+import { releaseFreedMemory } from './buckets';
 import { fitGammaGamma, type GammaGammaFit } from './gamma-gamma';
 import type { PredictionSettings } from './predictions.config';
 import { NotEnoughDataError } from './prediction-errors';
@@ -26,6 +28,7 @@ export const MAX_NEXT_PURCHASE_DAYS = 3650;
 /** Tables holding one partition per run (PARTITION BY version). */
 const runTables = [
   'prediction_orders_store',
+  'prediction_activity_store',
   'prediction_inputs_store',
   'prediction_triples_store',
   'prediction_propensity_store',
@@ -126,6 +129,7 @@ async function scoreRun(ch: ClickHouse, settings: PredictionSettings, fitted: Fi
   const triplesSeconds = lap();
 
   const splits = runSplits(asOf, HORIZON_DAYS);
+  await stageActivity(ch, version, asOf, Math.min(...splits.map((split) => split.ref)));
   const sizes = await writeFeatures(ch, version, splits);
   const propensity = await trainPropensity(ch, version, sizes);
   if (propensity.model) await scorePropensity(ch, version, propensity.model);
@@ -298,6 +302,7 @@ async function writeRows(
      WHERE i.version = ${v}
      SETTINGS join_use_nulls = 1`,
   );
+  await releaseFreedMemory(ch);
   await ch.command(
     `INSERT INTO prediction_rows_store (version, profile_id, purchase_propensity_30d, computed_at)
      SELECT version, profile_id, propensity, ${at}
@@ -338,6 +343,7 @@ async function stageChanges(ch: ClickHouse, version: number, previous: number): 
      GROUP BY profile_id
      HAVING count() = 1 OR min(${key}) != max(${key})`,
   );
+  await releaseFreedMemory(ch);
   const [row] = await ch.query<{ n: string }>(
     'SELECT count() AS n FROM prediction_changes WHERE version = {version:UInt64}',
     {
