@@ -7,9 +7,9 @@ const purchaseEvents = '(SELECT argMax(purchase_events, version) FROM rfm_settin
 
 /**
  * Staged events per statement of the per-profile aggregations over them (features,
- * interactions): about 2 kB of aggregation state per profile of a bucket.
+ * interactions): a few kB of aggregation state per profile of a bucket.
  */
-export const ACTIVITY_ROWS_PER_BUCKET = 2_000_000;
+export const ACTIVITY_ROWS_PER_BUCKET = 1_000_000;
 
 /** The product events of the interactions (besides purchase events). */
 export const PRODUCT_EVENTS = `('Product Viewed', 'Product Added')`;
