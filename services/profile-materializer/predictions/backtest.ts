@@ -4,6 +4,7 @@ import type { BacktestReport, RecommendationQuality } from '../../common/predict
 import { expectedPurchases } from './bgnbd';
 import { dropRun, fitModels, nextVersion } from './prediction-run';
 import type { PredictionSettings } from './predictions.config';
+import { stageActivity } from './activity';
 import { DAY_MS, stageOrders } from './prediction-inputs';
 import { SPLIT_EARLIER, SPLIT_RECENT, trainPropensity, writeFeatures, type PropensityOutcome } from './propensity';
 import { evaluateRecommendations, writeInteractions, writeNeighbours } from './recommendations';
@@ -71,9 +72,11 @@ export async function runBacktest(
     const holdout = nextVersion();
     try {
       await stageOrders(ch, holdout, holdoutEnd);
+      const earlierRef = calibrationEnd - (holdoutEnd - calibrationEnd);
+      await stageActivity(ch, holdout, holdoutEnd, earlierRef);
       const sizes = await writeFeatures(ch, holdout, [
         { split: SPLIT_RECENT, ref: calibrationEnd, labelEnd: holdoutEnd },
-        { split: SPLIT_EARLIER, ref: calibrationEnd - (holdoutEnd - calibrationEnd), labelEnd: calibrationEnd },
+        { split: SPLIT_EARLIER, ref: earlierRef, labelEnd: calibrationEnd },
       ]);
       propensity = await trainPropensity(ch, holdout, sizes);
       await writeInteractions(ch, holdout, holdoutEnd, calibrationEnd);

@@ -4,6 +4,7 @@ import { integerLiteral } from '../../common/clickhouse/sql-text';
 import type { BgnbdData } from './bgnbd';
 import type { GammaGammaData } from './gamma-gamma';
 import { GrowingArray, streamRows } from './stream-rows';
+import { bucketsFor, countRows, inBucket, runBuckets, runInBuckets } from './buckets';
 
 export const DAY_MS = 86_400_000;
 
@@ -16,18 +17,35 @@ export interface InputTotals {
   readonly purchaseDays: number;
 }
 
+/** Staged orders per statement when summarising them (one aggregation state per profile and day). */
+export const ORDERS_PER_BUCKET = 2_000_000;
+
+/** Order events per statement when staging the orders (about 0.6 kB of aggregation state per order key). */
+export const ORDER_EVENTS_PER_BUCKET = 500_000;
+
 /**
  * Stages the counted orders as of `asOf` (epoch ms) under `version` in prediction_orders_store:
  * orders_as_of (migration 0019) evaluated once per run (one order per order key, refunds known at
- * `asOf` netted, fully refunded orders left out).
+ * `asOf` netted, fully refunded orders left out), in buckets of the order key (buckets.ts).
  */
 export async function stageOrders(ch: ClickHouse, version: number, asOf: number): Promise<void> {
-  await ch.command(
-    `INSERT INTO prediction_orders_store (version, profile_id, order_time, net_units)
-     SELECT toUInt64(${integerLiteral(version)}), profile_id, order_time, net_units
-     FROM orders_as_of(as_of = fromUnixTimestamp64Milli(toInt64(${integerLiteral(asOf)}), 'UTC'))`,
-    undefined,
-    { settings: heavyQuerySettings },
+  // Copies of an event not yet merged away count here too: this only sizes the buckets.
+  const orderEvents = await countRows(
+    ch,
+    'events_store',
+    `type = 'track'
+     AND (has((SELECT argMax(purchase_events, version) FROM rfm_settings_store), event)
+          OR has((SELECT argMax(refund_events, version) FROM rfm_settings_store), event))`,
+  );
+  await runInBuckets(
+    ch,
+    bucketsFor(orderEvents, ORDER_EVENTS_PER_BUCKET),
+    (bucket) =>
+      `INSERT INTO prediction_orders_store (version, profile_id, order_time, net_units)
+       SELECT toUInt64(${integerLiteral(version)}), profile_id, order_time, net_units
+       FROM orders_as_of(as_of = fromUnixTimestamp64Milli(toInt64(${integerLiteral(asOf)}), 'UTC'))
+       WHERE ${inBucket('order_key', bucket)}`,
+    heavyQuerySettings,
   );
 }
 
@@ -40,13 +58,17 @@ export async function stageOrders(ch: ClickHouse, version: number, asOf: number)
  * repeat days (all days but the first), in the reporting currency.
  *
  * Exactness: the staged orders hold one row per order; this groups them by profile and day, so
- * nothing is counted twice.
+ * nothing is counted twice. In buckets of the profile (buckets.ts), ORDERS_PER_BUCKET staged
+ * orders each.
  */
 export async function writeInputs(ch: ClickHouse, version: number, asOf: number): Promise<InputTotals> {
   const asOfDay = Math.floor(asOf / DAY_MS);
   await stageOrders(ch, version, asOf);
-  await ch.command(
-    `INSERT INTO prediction_inputs_store (version, profile_id, x, t_x, T, monetary, last_purchase_at)
+  await runInBuckets(
+    ch,
+    await runBuckets(ch, 'prediction_orders_store', version, ORDERS_PER_BUCKET),
+    (bucket) =>
+      `INSERT INTO prediction_inputs_store (version, profile_id, x, t_x, T, monetary, last_purchase_at)
      SELECT toUInt64(${integerLiteral(version)}), profile_id,
             toUInt32(count() - 1) AS x,
             toUInt32(max(day) - min(day)) AS t_x,
@@ -57,12 +79,11 @@ export async function writeInputs(ch: ClickHouse, version: number, asOf: number)
      (
          SELECT profile_id, intDiv(toUnixTimestamp64Milli(order_time), ${DAY_MS}) AS day, sum(net_units) AS units, max(order_time) AS last_at
          FROM prediction_orders_store
-         WHERE version = ${integerLiteral(version)}
+         WHERE version = ${integerLiteral(version)} AND ${inBucket('profile_id', bucket)}
          GROUP BY profile_id, day
      )
      GROUP BY profile_id`,
-    undefined,
-    { settings: heavyQuerySettings },
+    heavyQuerySettings,
   );
   // Exact: the partition under `version` was written by this one statement.
   const [row] = await ch.query<{ purchasers: string; repeat: string; days: string; first: string | null }>(

@@ -11,6 +11,8 @@ import {
   type BgnbdFit,
   type BgnbdParams,
 } from './bgnbd';
+import { stageActivity } from './activity';
+import { inBucket, releaseFreedMemory, runBuckets, runInBuckets } from './buckets';
 import { fitGammaGamma, type GammaGammaFit } from './gamma-gamma';
 import type { PredictionSettings } from './predictions.config';
 import { NotEnoughDataError } from './prediction-errors';
@@ -23,9 +25,13 @@ export const HORIZON_DAYS = 30;
 /** A next purchase expected further away than this is no prediction: next_purchase_at is NULL. */
 export const MAX_NEXT_PURCHASE_DAYS = 3650;
 
+/** Profiles per statement when comparing two runs' rows (one tuple state per profile and figure). */
+const PROFILES_PER_BUCKET = 250_000;
+
 /** Tables holding one partition per run (PARTITION BY version). */
 const runTables = [
   'prediction_orders_store',
+  'prediction_activity_store',
   'prediction_inputs_store',
   'prediction_triples_store',
   'prediction_propensity_store',
@@ -126,6 +132,7 @@ async function scoreRun(ch: ClickHouse, settings: PredictionSettings, fitted: Fi
   const triplesSeconds = lap();
 
   const splits = runSplits(asOf, HORIZON_DAYS);
+  await stageActivity(ch, version, asOf, Math.min(...splits.map((split) => split.ref)));
   const sizes = await writeFeatures(ch, version, splits);
   const propensity = await trainPropensity(ch, version, sizes);
   if (propensity.model) await scorePropensity(ch, version, propensity.model);
@@ -298,6 +305,7 @@ async function writeRows(
      WHERE i.version = ${v}
      SETTINGS join_use_nulls = 1`,
   );
+  await releaseFreedMemory(ch);
   await ch.command(
     `INSERT INTO prediction_rows_store (version, profile_id, purchase_propensity_30d, computed_at)
      SELECT version, profile_id, propensity, ${at}
@@ -324,19 +332,23 @@ export async function latestVersion(ch: ClickHouse): Promise<number> {
  * Stages the profiles whose predictions in `version` differ from those of `previous`: newly in,
  * gone, or a figure changed at the precision people read it (probabilities to 0.01, expected
  * purchases to 0.1, money to whole units, the next purchase to the day). Small drifts of every
- * profile at each refit would otherwise republish every purchaser each time.
+ * profile at each refit would otherwise republish every purchaser each time. In buckets of the
+ * profile (buckets.ts), PROFILES_PER_BUCKET of the new run's rows each.
  */
 async function stageChanges(ch: ClickHouse, version: number, previous: number): Promise<number> {
   const key = `tuple(ifNull(round(p_alive, 2), -1), ifNull(round(expected_purchases_30d, 1), -1), ifNull(round(expected_purchases_90d, 1), -1),
                      ifNull(round(expected_order_value), -1), ifNull(round(clv_365d), -1), ifNull(toDate(next_purchase_at), toDate(0)),
                      ifNull(round(purchase_propensity_30d, 2), -1))`;
-  await ch.command(
-    `INSERT INTO prediction_changes (version, profile_id)
-     SELECT toUInt64(${integerLiteral(version)}), profile_id
-     FROM prediction_rows_store
-     WHERE version IN (${integerLiteral(previous)}, ${integerLiteral(version)})
-     GROUP BY profile_id
-     HAVING count() = 1 OR min(${key}) != max(${key})`,
+  await runInBuckets(
+    ch,
+    await runBuckets(ch, 'prediction_rows_store', version, PROFILES_PER_BUCKET),
+    (bucket) =>
+      `INSERT INTO prediction_changes (version, profile_id)
+       SELECT toUInt64(${integerLiteral(version)}), profile_id
+       FROM prediction_rows_store
+       WHERE version IN (${integerLiteral(previous)}, ${integerLiteral(version)}) AND ${inBucket('profile_id', bucket)}
+       GROUP BY profile_id
+       HAVING count() = 1 OR min(${key}) != max(${key})`,
   );
   const [row] = await ch.query<{ n: string }>(
     'SELECT count() AS n FROM prediction_changes WHERE version = {version:UInt64}',

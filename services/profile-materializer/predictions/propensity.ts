@@ -5,6 +5,8 @@ import type { ScoreQuality } from '../../common/predictions/model-reports';
 import { scoreQuality } from './model-quality';
 import { DAY_MS } from './prediction-inputs';
 import { GrowingArray, streamRows } from './stream-rows';
+import { inBucket, runBuckets, runInBuckets } from './buckets';
+import { ACTIVITY_ROWS_PER_BUCKET } from './activity';
 
 /**
  * Purchase propensity: will a profile buy in the next `horizonDays` days? A logistic regression
@@ -91,9 +93,10 @@ const MAX_ROWS_READ = 200_000;
 
 /**
  * Writes the features (and labels) of every split of run `version` in ONE INSERT … SELECT: one
- * scan of the events and one of the run's staged orders, each aggregate computed per split with
- * its window as a condition (the splits differ only in their reference time). Returns the rows
- * per split.
+ * scan of the run's staged events (stageActivity, covering the year before the earliest split)
+ * and one of its staged orders, each aggregate computed per split with its window as a condition
+ * (the splits differ only in their reference time), in buckets of the profile (buckets.ts),
+ * ACTIVITY_ROWS_PER_BUCKET staged events each. Returns the rows per split.
  */
 export async function writeFeatures(
   ch: ClickHouse,
@@ -119,8 +122,11 @@ export async function writeFeatures(
   );
   const earliest = Math.min(...splits.map((split) => split.ref));
   const latest = Math.max(...splits.map((split) => split.ref));
-  await ch.command(
-    `INSERT INTO prediction_features_store (version, split, profile_id, features, label)
+  await runInBuckets(
+    ch,
+    await runBuckets(ch, 'prediction_activity_store', version, ACTIVITY_ROWS_PER_BUCKET),
+    (bucket) =>
+      `INSERT INTO prediction_features_store (version, split, profile_id, features, label)
      SELECT toUInt64(${v}), s.1, profile_id, s.2, s.3
      FROM
      (
@@ -128,15 +134,16 @@ export async function writeFeatures(
          FROM
          (
              SELECT profile_id, ${eventColumns.join(', ')}
-             FROM events
-             WHERE timestamp <= ${at(latest)} AND timestamp > ${at(earliest)} - INTERVAL 365 DAY
+             FROM prediction_activity_store
+             WHERE version = ${v} AND timestamp <= ${at(latest)} AND timestamp > ${at(earliest)} - INTERVAL 365 DAY
+               AND ${inBucket('profile_id', bucket)}
              GROUP BY profile_id
          ) AS e
          LEFT JOIN
          (
              SELECT profile_id, ${orderColumns.join(', ')}
              FROM prediction_orders_store
-             WHERE version = ${v}
+             WHERE version = ${v} AND ${inBucket('profile_id', bucket)}
              GROUP BY profile_id
          ) AS o ON o.profile_id = e.profile_id
      )

@@ -2,6 +2,8 @@ import type { RecommendationQuality } from '../../common/predictions/model-repor
 import type { ClickHouse } from '../../common/clickhouse/client-factory';
 import { integerLiteral } from '../../common/clickhouse/sql-text';
 import { streamRows } from './stream-rows';
+import { ACTIVITY_ROWS_PER_BUCKET, PRODUCT_EVENTS } from './activity';
+import { inBucket, releaseFreedMemory, runBuckets, runInBuckets } from './buckets';
 
 /**
  * Item-to-item recommendations. Two products are similar when the same profiles viewed, added
@@ -41,7 +43,7 @@ export function interactionsSql(ref: string, source: 'events' | 'events_store' =
                              [JSONExtractString(properties, 'product_id')])) AS item
          FROM ${source}
          WHERE type = 'track' AND timestamp <= ${ref}
-           AND (event IN ('Product Viewed', 'Product Added') OR has((SELECT argMax(purchase_events, version) FROM rfm_settings_store), event))
+           AND (event IN ${PRODUCT_EVENTS} OR has((SELECT argMax(purchase_events, version) FROM rfm_settings_store), event))
            ${where}
      )
      WHERE item != ''`;
@@ -50,18 +52,25 @@ export function interactionsSql(ref: string, source: 'events' | 'events_store' =
 const at = (ms: number): string => `fromUnixTimestamp64Milli(toInt64(${integerLiteral(ms)}), 'UTC')`;
 
 /**
- * The interactions of run `version` in one scan of the events: split 0 up to `now`, split 1 up
- * to `earlier` (a profile-product pair is in split 1 if first seen by then, bought if bought by then).
+ * The interactions of run `version` from its staged events (stageActivity, which reads products
+ * as interactionsSql does): split 0 up to `now`, split 1 up to `earlier` (a profile-product pair
+ * is in split 1 if first seen by then, bought if bought by then), in buckets of the profile
+ * (buckets.ts), ACTIVITY_ROWS_PER_BUCKET staged events each.
  */
 export async function writeInteractions(ch: ClickHouse, version: number, now: number, earlier: number): Promise<void> {
-  await ch.command(
-    `INSERT INTO prediction_interactions_store (version, split, profile_id, item, bought)
+  await runInBuckets(
+    ch,
+    await runBuckets(ch, 'prediction_activity_store', version, ACTIVITY_ROWS_PER_BUCKET),
+    (bucket) =>
+      `INSERT INTO prediction_interactions_store (version, split, profile_id, item, bought)
      SELECT toUInt64(${integerLiteral(version)}), split, profile_id, item, if(split = 0, bought_now, bought_earlier)
      FROM
      (
          SELECT profile_id, item, min(timestamp) AS seen, toUInt8(countIf(is_purchase) > 0) AS bought_now,
                 toUInt8(countIf(is_purchase AND timestamp <= ${at(earlier)}) > 0) AS bought_earlier
-         FROM (${interactionsSql(at(now))})
+         FROM prediction_activity_store
+         ARRAY JOIN items AS item
+         WHERE version = ${integerLiteral(version)} AND timestamp <= ${at(now)} AND ${inBucket('profile_id', bucket)}
          GROUP BY profile_id, item
      )
      ARRAY JOIN [toUInt8(0), toUInt8(1)] AS split
@@ -69,7 +78,10 @@ export async function writeInteractions(ch: ClickHouse, version: number, now: nu
   );
 }
 
-/** The neighbours of (version, split) from its staged interactions. */
+/**
+ * The neighbours of (version, split) from its staged interactions. A profile's products are
+ * distinct, so each unordered pair is counted once (i < j) and written both ways.
+ */
 export async function writeNeighbours(ch: ClickHouse, version: number, split: number): Promise<void> {
   const v = integerLiteral(version);
   const s = integerLiteral(split);
@@ -79,19 +91,25 @@ export async function writeNeighbours(ch: ClickHouse, version: number, split: nu
      SELECT toUInt64(${v}), toUInt8(${s}), pairs.i, pairs.j, pairs.together / sqrt(a.n * b.n) AS score, toUInt32(pairs.together)
      FROM
      (
-         SELECT i, j, count() AS together
-         FROM (SELECT profile_id, groupArray(${ITEMS_PER_PROFILE})(item) AS items FROM ${interactions} GROUP BY profile_id HAVING length(items) > 1)
-         ARRAY JOIN items AS i
-         ARRAY JOIN items AS j
-         WHERE i != j
-         GROUP BY i, j
-         HAVING together >= ${MIN_TOGETHER}
+         SELECT tupleElement(pair, 1) AS i, tupleElement(pair, 2) AS j, together
+         FROM
+         (
+             SELECT lo, hi, count() AS together
+             FROM (SELECT profile_id, groupArray(${ITEMS_PER_PROFILE})(item) AS items FROM ${interactions} GROUP BY profile_id HAVING length(items) > 1)
+             ARRAY JOIN items AS lo
+             ARRAY JOIN items AS hi
+             WHERE lo < hi
+             GROUP BY lo, hi
+             HAVING together >= ${MIN_TOGETHER}
+         )
+         ARRAY JOIN [(lo, hi), (hi, lo)] AS pair
      ) AS pairs
      INNER JOIN (SELECT item, count() AS n FROM ${interactions} GROUP BY item) AS a ON a.item = pairs.i
      INNER JOIN (SELECT item, count() AS n FROM ${interactions} GROUP BY item) AS b ON b.item = pairs.j
      ORDER BY pairs.i, score DESC, pairs.j
      LIMIT ${NEIGHBOURS_PER_ITEM} BY pairs.i`,
   );
+  await releaseFreedMemory(ch);
 }
 
 /** The most bought products of (version, split), most profiles first. */
