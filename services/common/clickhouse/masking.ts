@@ -12,7 +12,8 @@ import { quoteIdentifier } from './sql-text';
  *
  * JSON text columns (traits, properties, context) are rewritten key by key, to a depth of three
  * objects or arrays: a key on the personal list gets its value pseudonymised, and so does any
- * string value that looks like an email address, whatever its key; deeper nesting is dropped.
+ * string value that holds an email address, whatever its key (a URL or path with one in it too);
+ * deeper nesting is dropped.
  */
 export const defaultPersonalKeys: readonly string[] = [
   'email',
@@ -40,7 +41,10 @@ export function maskedDatabaseOf(database: string): string {
   return `masked_${database}`;
 }
 
-const emailPattern = String.raw`'^"[^"@\s]+@[^"@\s]+\.[^"@\s]+"$'`;
+/** A JSON string holding an email address anywhere (`"ann@x.io"`, `"/account/ann@x.io/orders"`). */
+const emailPattern = String.raw`'^".*[^"@\s/?&=]+@[^"@\s/?&=]+\.[^"@\s/?&=]+.*"$'`;
+/** The same in plain text (a page path). */
+const emailInText = String.raw`'[^@\s/?&=]+@[^@\s/?&=]+\.[^@\s/?&=]+'`;
 
 function pseudonym(value: string): string {
   return `concat('pii_', substring(lower(hex(sipHash128Keyed(__pii_key, ${value}))), 1, 24))`;
@@ -115,7 +119,8 @@ export async function applyMasking(
   await ch.command(`CREATE DATABASE IF NOT EXISTS ${masked}`);
   const json = (c: string) => maskedJson(c, options.personalKeys);
   const views: Record<string, string> = {
-    events: `* REPLACE (${pseudonym('user_id')} AS user_id, ${pseudonym('anonymous_id')} AS anonymous_id, ${pseudonym('device_id')} AS device_id, ${json('properties')} AS properties, ${json('traits')} AS traits, ${json('context')} AS context)`,
+    // A page path can carry an address (`/account/ann@x.io`): such a path becomes a pseudonym whole.
+    events: `* REPLACE (${pseudonym('user_id')} AS user_id, ${pseudonym('anonymous_id')} AS anonymous_id, ${pseudonym('device_id')} AS device_id, if(match(page_path, ${emailInText}), ${pseudonym('page_path')}, page_path) AS page_path, ${json('properties')} AS properties, ${json('traits')} AS traits, ${json('context')} AS context)`,
     identities: `* REPLACE (${pseudonym('identifier_value')} AS identifier_value)`,
     identity_links: `* REPLACE (${pseudonym('identifier_value')} AS identifier_value)`,
     // search_text folds every trait value for search: not pseudonymisable piecewise, so left out.
