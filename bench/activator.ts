@@ -23,17 +23,15 @@
 import { fork, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { segmentChangePayload } from '../services/activator/delivery/payloads';
-import { createClickHouse } from '../services/common/clickhouse/client-factory';
-import { runMigrations } from '../services/common/clickhouse/migrations';
 import { createKafkaClient } from '../services/common/kafka/client';
 import { topics } from '../services/common/kafka/topics';
 import { seedAudience, serveReadApi } from './support/audience-fixture';
 import { countArgument, cpuSecondsOf, freePort, line, percentile, rssOf } from './support/measure';
 import { profileUpdate, segmentChange, UpstreamProducer } from './support/upstream';
+import { benchClickHouse } from './support/bench-clickhouse';
 
 const changesCount = countArgument(2, 'changes', 40_000);
 const exportMembers = countArgument(3, 'exportMembers', 1_000_000);
@@ -96,18 +94,7 @@ async function main(): Promise<void> {
     });
 
   // Embedded ClickHouse with the export segments, served by the read API here.
-  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'kumiki-bench-act-'));
-  const ch = await createClickHouse(
-    {
-      CLICKHOUSE_URL: undefined,
-      CLICKHOUSE_USER: 'default',
-      CLICKHOUSE_PASSWORD: '',
-      CLICKHOUSE_DATABASE: 'bench',
-      KUMIKI_HOME: home,
-    },
-    logger,
-  );
-  await runMigrations(ch, { logger });
+  const { ch, home } = await benchClickHouse('act', logger);
   const seeded = Date.now();
   const large = await seedAudience(ch, { members: exportMembers, name: 'large' });
   const largeSeconds = (Date.now() - seeded) / 1000;

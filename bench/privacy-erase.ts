@@ -19,14 +19,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { schema } from '../schemas';
-import { createClickHouse, type ClickHouse } from '../services/common/clickhouse/client-factory';
+import type { ClickHouse } from '../services/common/clickhouse/client-factory';
 import { dateTime64Text } from '../services/common/clickhouse/datetime64';
-import { runMigrations } from '../services/common/clickhouse/migrations';
 import { createKafkaClient, type IncomingMessage } from '../services/common/kafka/client';
 import { topics as kumikiTopics, type TopicSpec } from '../services/common/kafka/topics';
 import { Registry } from '../services/common/metrics';
@@ -50,12 +47,12 @@ import { ErasedPeople } from '../services/profile-materializer/privacy/erased-pe
 import { PrivacyRequestExecutor } from '../services/profile-materializer/privacy/privacy-request.executor';
 import { PrivacyRequestRepository } from '../services/profile-materializer/privacy/privacy-request.repository';
 import { ProfileRepository } from '../services/profile-materializer/profile.repository';
-import { parseRates } from '../services/profile-materializer/rfm/money';
-import { readSnapshotRfm, writeRfmSettings } from '../services/profile-materializer/rfm/rfm.repository';
+import { readSnapshotRfm } from '../services/profile-materializer/rfm/rfm.repository';
 import { writeRfmSnapshot } from '../services/profile-materializer/rfm/rfm-snapshot';
 import { createSegmentEvaluation } from '../services/profile-materializer/segments/evaluation/segment-evaluation.component';
 import { inMemoryPartition } from './support/in-memory-partition';
 import { stitchedEvents } from './support/stitched-events';
+import { benchClickHouse } from './support/bench-clickhouse';
 
 const [profiles = 1_000_000, events = 10_000_000, ingest = 400_000] = process.argv.slice(2).map(Number);
 const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
@@ -151,25 +148,7 @@ function stepClock(): { stream: Writable; steps: { step: string; at: number }[] 
 }
 
 async function main(): Promise<void> {
-  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'kumiki-bench-erase-'));
-  const ch = await createClickHouse(
-    {
-      CLICKHOUSE_URL: undefined,
-      CLICKHOUSE_USER: 'default',
-      CLICKHOUSE_PASSWORD: '',
-      CLICKHOUSE_DATABASE: 'bench',
-      KUMIKI_HOME: home,
-    },
-    logger,
-  );
-  await runMigrations(ch, { logger });
-  await writeRfmSettings(ch, {
-    purchaseEvents: ['Order Completed'],
-    refundEvents: ['Order Refunded'],
-    windowDays: 365,
-    rates: parseRates('', 'USD'),
-    reportingCurrency: 'USD',
-  });
+  const { ch, home } = await benchClickHouse('erase', logger, { rfm: true });
   const now = Date.now();
   const generationSeconds = await generate(ch, now);
 

@@ -1,20 +1,8 @@
-/**
- * Profile lookups per second through the read API with auditing on (every answer waits for its
- * AuditRecord to be acknowledged by Kafka, records batched with AUDIT_LINGER_MS) against auditing
- * off, in the same process and run, alternating rounds so both see the same machine.
- *
- *   npm run bench -- read-api-audit            [profiles=2000] [concurrency=32] [seconds=8] [rounds=3]
- */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import Fastify from 'fastify';
 import pino from 'pino';
 import { type AccessDecision, FailedAuthThrottle, KeyCache } from '../services/common/access';
 import { auditFieldsOf } from '../services/common/audit/audit-record';
 import { AuditWriter } from '../services/common/audit/audit-writer';
-import { createClickHouse } from '../services/common/clickhouse/client-factory';
-import { runMigrations } from '../services/common/clickhouse/migrations';
 import { createKafkaClient } from '../services/common/kafka/client';
 import { topics } from '../services/common/kafka/topics';
 import { AvroCodec } from '../services/common/registry/avro-codec';
@@ -23,24 +11,14 @@ import { readApiRoutes } from '../services/profile-materializer/read-api.routes'
 import { encodeEventRows, ProfileRepository } from '../services/profile-materializer/profile.repository';
 import { identityRowsOfEvent, toEventRow } from '../services/profile-materializer/store-rows';
 import type { StitchedEvent } from '../schemas';
+import { benchClickHouse } from './support/bench-clickhouse';
 
 const [profiles = 2000, concurrency = 32, seconds = 8, rounds = 3] = process.argv.slice(2).map(Number);
 const logger = pino({ level: 'warn' });
 const token = 'adm_bench_token_0123456789abcdef';
 
 async function main(): Promise<void> {
-  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'kumiki-bench-audit-'));
-  const ch = await createClickHouse(
-    {
-      CLICKHOUSE_URL: undefined,
-      CLICKHOUSE_USER: 'default',
-      CLICKHOUSE_PASSWORD: '',
-      CLICKHOUSE_DATABASE: 'bench',
-      KUMIKI_HOME: home,
-    },
-    logger,
-  );
-  await runMigrations(ch, { logger });
+  const { ch, home } = await benchClickHouse('audit', logger);
   const repository = new ProfileRepository(ch);
   const at = Date.now() - 86_400_000;
   const records: StitchedEvent[] = Array.from({ length: profiles }, (_, i) => ({

@@ -5,14 +5,9 @@
  *   npm run build && node dist/bench/rfm-queries.js [events=10000000] [profiles=1000000] [runs=7]
  */
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import pino from 'pino';
-import { createClickHouse } from '../services/common/clickhouse/client-factory';
-import { runMigrations } from '../services/common/clickhouse/migrations';
-import { parseRates } from '../services/profile-materializer/rfm/money';
-import { writeRfmSettings } from '../services/profile-materializer/rfm/rfm.repository';
 import { writeRfmSnapshot } from '../services/profile-materializer/rfm/rfm-snapshot';
+import { benchClickHouse } from './support/bench-clickhouse';
 
 const [events = 10_000_000, profiles = 1_000_000, runs = 7] = process.argv.slice(2).map(Number);
 const logger = pino({ level: 'warn' });
@@ -46,25 +41,7 @@ function percentile(sorted: number[], p: number): number {
 }
 
 async function main(): Promise<void> {
-  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'kumiki-bench-rfm-'));
-  const ch = await createClickHouse(
-    {
-      CLICKHOUSE_URL: undefined,
-      CLICKHOUSE_USER: 'default',
-      CLICKHOUSE_PASSWORD: '',
-      CLICKHOUSE_DATABASE: 'bench_rfm',
-      KUMIKI_HOME: home,
-    },
-    logger,
-  );
-  await runMigrations(ch, { logger });
-  await writeRfmSettings(ch, {
-    purchaseEvents: ['Order Completed'],
-    refundEvents: ['Order Refunded'],
-    windowDays: 365,
-    rates: parseRates('', 'USD'),
-    reportingCurrency: 'USD',
-  });
+  const { ch, home } = await benchClickHouse('rfm', logger, { database: 'bench_rfm', rfm: true });
   const loadStarted = Date.now();
   // 20 % purchases (10 % of them in store), 50 % page views; events spread over 400 days and
   // over profiles by hash (so one profile has events of every kind).

@@ -21,10 +21,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import pino from 'pino';
-import { createClickHouse } from '../services/common/clickhouse/client-factory';
-import { runMigrations } from '../services/common/clickhouse/migrations';
 import { createKafkaClient } from '../services/common/kafka/client';
 import { AvroCodec } from '../services/common/registry/avro-codec';
 import { SchemaRegistryClient } from '../services/common/registry/schema-registry.client';
@@ -35,6 +32,7 @@ import { createSegment } from '../services/profile-materializer/segments/segment
 import { defaultSegmentLimits } from '../services/profile-materializer/segments/validate-segment-sql';
 import { eventWith, schema, type SegmentChange, type StitchedEvent } from '../schemas';
 import { line, percentile } from './support/measure';
+import { benchClickHouse } from './support/bench-clickhouse';
 
 const [rate = 200, seconds = 60] = process.argv.slice(2).map(Number);
 const logger = pino({ level: 'warn' });
@@ -68,19 +66,8 @@ class Arrivals {
 }
 
 async function main(): Promise<void> {
-  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'kumiki-bench-seglat-'));
   const run = `bench-seglat-${Date.now().toString(36)}`;
-  const ch = await createClickHouse(
-    {
-      CLICKHOUSE_URL: undefined,
-      CLICKHOUSE_USER: 'default',
-      CLICKHOUSE_PASSWORD: '',
-      CLICKHOUSE_DATABASE: 'bench',
-      KUMIKI_HOME: home,
-    },
-    logger,
-  );
-  await runMigrations(ch, { logger });
+  const { ch, home } = await benchClickHouse('seglat', logger);
   const rule = await createSegment(
     ch,
     { name: 'bought', rule: { performed: { event: 'Order Completed' } } },

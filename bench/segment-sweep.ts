@@ -12,17 +12,14 @@
  * only, no changes), a sweep a day later (time-relative changes), and the process's peak RSS.
  */
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import pino from 'pino';
-import { createClickHouse } from '../services/common/clickhouse/client-factory';
-import { runMigrations } from '../services/common/clickhouse/migrations';
 import { createKafkaClient } from '../services/common/kafka/client';
 import { Registry } from '../services/common/metrics';
 import { createSegmentEvaluation } from '../services/profile-materializer/segments/evaluation/segment-evaluation.component';
 import { dateTime64Text } from '../services/common/clickhouse/datetime64';
 import { createSegment } from '../services/profile-materializer/segments/segment.repository';
 import { defaultSegmentLimits } from '../services/profile-materializer/segments/validate-segment-sql';
+import { benchClickHouse } from './support/bench-clickhouse';
 
 const [profiles = 100_000, segmentCount = 50, eventsPerProfile = 5] = process.argv.slice(2).map(Number);
 const logger = pino({ level: 'warn' });
@@ -59,18 +56,7 @@ function rule(i: number): Record<string, unknown> {
 }
 
 async function main(): Promise<void> {
-  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'kumiki-bench-sweep-'));
-  const ch = await createClickHouse(
-    {
-      CLICKHOUSE_URL: undefined,
-      CLICKHOUSE_USER: 'default',
-      CLICKHOUSE_PASSWORD: '',
-      CLICKHOUSE_DATABASE: 'bench',
-      KUMIKI_HOME: home,
-    },
-    logger,
-  );
-  await runMigrations(ch, { logger });
+  const { ch, home } = await benchClickHouse('sweep', logger);
   const generated = Date.now();
   await ch.command(
     `INSERT INTO profiles_store (profile_id, traits, first_seen, last_seen, consent, channels, identifiers, version)
