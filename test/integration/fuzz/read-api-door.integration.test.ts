@@ -139,8 +139,9 @@ describe('the read and segment APIs under fuzzed input', () => {
         }),
         300,
       );
-      // The trees are not all refused: the accepted ones are what the property above checks.
-      expect(created.length).toBeGreaterThan(30);
+      // The trees are not all refused: the accepted ones are what the property above checks. About
+      // one in ten is accepted (29–60 of 300 seen), so the bound leaves room for any seed.
+      expect(created.length).toBeGreaterThan(10);
     },
     fuzzTimeout(240_000),
   );
