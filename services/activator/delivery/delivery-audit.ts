@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Destination } from '../../../schemas';
+import type { AuditFields } from '../../common/audit/audit-record';
 import type { AuditWriter } from '../../common/audit/audit-writer';
+import { LingerQueue } from '../../common/linger-queue';
 import { carriesPersonalData } from '../destinations/destination';
 import { type GrantCheck, GrantWithdrawnError } from '../destinations/grant-check';
 
@@ -19,47 +21,86 @@ export type DeliveryAudit = (destination: Destination, sent: PersonalDataSent) =
 
 /**
  * The audit trail of personal data the activator sends (docs/activation.md, "Access"). No API
- * call carries it: a delivery happens long after its destination was set up. So each webhook
- * attempt and each export of a destination carrying identifiers or personal traits is one
- * AuditRecord attributed to the key that let that data flow (`grantedBy`, a key holding
+ * call carries it: a delivery happens long after its destination was set up. So every webhook
+ * attempt and every export of a destination carrying identifiers or personal traits is covered
+ * by an AuditRecord attributed to the key that let that data flow (`grantedBy`, a key holding
  * pii:read), written and acknowledged before the data leaves: when the record cannot be
- * written, nothing is sent and the change is retried like any failure. That key is looked up
- * first: once it is revoked, expired or without pii:read, GrantWithdrawnError is thrown and
- * nothing is sent.
+ * written, nothing is sent and the change is retried like any failure. Attempts of one
+ * destination, action and receiver within `lingerMs` of each other share one record listing
+ * all their profiles (a busy destination would otherwise write, hash and chain a record per
+ * message). The key is looked up first: once it is revoked, expired or without pii:read,
+ * GrantWithdrawnError is thrown and nothing is sent.
  */
 export function createDeliveryAudit(deps: {
   /** Undefined for measurements without an audit trail (AUDIT_ENABLED=false); the grant is checked all the same. */
   readonly writer: Pick<AuditWriter, 'append'> | undefined;
   readonly grants: GrantCheck;
   readonly now?: () => number;
+  /** How long an attempt waits for others to share its record (default 2 ms). */
+  readonly lingerMs?: number;
 }): DeliveryAudit {
   const now = deps.now ?? Date.now;
+  const writer = deps.writer;
+  const queue =
+    writer &&
+    new LingerQueue<{ readonly destination: Destination; readonly sent: PersonalDataSent; readonly at: number }>({
+      lingerMs: deps.lingerMs ?? 2,
+      maxBatch: 500,
+      send: async (items) => {
+        const shared = new Map<string, { first: (typeof items)[number]; profileIds: string[]; rows: number }>();
+        for (const item of items) {
+          const key = [item.destination.id, item.destination.grantedBy?.keyId, item.sent.action, item.sent.target].join(
+            '\n',
+          );
+          let group = shared.get(key);
+          if (!group) shared.set(key, (group = { first: item, profileIds: [], rows: 0 }));
+          group.profileIds.push(...item.sent.profileIds);
+          group.rows += item.sent.rows;
+        }
+        await Promise.all(
+          [...shared.values()].map(({ first, profileIds, rows }) => writer.append(recordOf(first, profileIds, rows))),
+        );
+      },
+    });
   return async (destination, sent) => {
     if (!carriesPersonalData(destination)) return;
-    const grant = destination.grantedBy;
     const problem = deps.grants(destination);
-    if (problem) throw new GrantWithdrawnError(problem, { destination: destination.id, keyId: grant?.keyId });
-    await deps.writer?.append({
-      recordId: randomUUID(),
-      at: now(),
-      service: 'activator',
-      keyId: grant?.keyId ?? '',
-      keyName: grant?.keyName ?? '',
-      role: grant?.role ?? '',
-      source: sent.target,
-      action: sent.action,
-      scope: 'pii:read',
-      resource: `destination:${destination.id}`,
-      outcome: 'allowed',
-      status: 0,
-      code: '',
-      profileIds: [...sent.profileIds],
-      identifierHashes: [],
-      sqlText: '',
-      sqlHash: '',
-      tables: [],
-      rows: sent.rows,
-      piiReturned: true,
-    });
+    if (problem)
+      throw new GrantWithdrawnError(problem, { destination: destination.id, keyId: destination.grantedBy?.keyId });
+    await queue?.push({ destination, sent, at: now() });
+  };
+}
+
+function recordOf(
+  {
+    destination,
+    sent,
+    at,
+  }: { readonly destination: Destination; readonly sent: PersonalDataSent; readonly at: number },
+  profileIds: string[],
+  rows: number,
+): AuditFields {
+  const grant = destination.grantedBy;
+  return {
+    recordId: randomUUID(),
+    at,
+    service: 'activator',
+    keyId: grant?.keyId ?? '',
+    keyName: grant?.keyName ?? '',
+    role: grant?.role ?? '',
+    source: sent.target,
+    action: sent.action,
+    scope: 'pii:read',
+    resource: `destination:${destination.id}`,
+    outcome: 'allowed',
+    status: 0,
+    code: '',
+    profileIds,
+    identifierHashes: [],
+    sqlText: '',
+    sqlHash: '',
+    tables: [],
+    rows,
+    piiReturned: true,
   };
 }

@@ -1,6 +1,13 @@
 import { performance } from 'node:perf_hooks';
 import type { DestinationRecipient } from '../../../schemas';
-import type { EventProducer, IncomingMessage, KafkaAdmin, KafkaClient } from '../../common/kafka/client';
+import type {
+  EventProducer,
+  IncomingMessage,
+  KafkaAdmin,
+  KafkaClient,
+  OutgoingMessage,
+} from '../../common/kafka/client';
+import { LingerQueue } from '../../common/linger-queue';
 import type { Logger } from '../../common/logger';
 import type { PrivacyKey } from '../../common/privacy/privacy-key';
 import type { AvroCodec } from '../../common/registry/avro-codec';
@@ -42,6 +49,13 @@ export class RecipientLedger extends TopicTable implements RecipientRecorder {
   /** Profile id hash → destination ids. */
   private readonly byProfile = new Map<string, Set<string>>();
 
+  /** A destination's first changes about many people share one produce rather than one each. */
+  private readonly writes = new LingerQueue<OutgoingMessage>({
+    lingerMs: 2,
+    maxBatch: 500,
+    send: (messages) => this.deps.producer().send(this.deps.topic, messages),
+  });
+
   constructor(private readonly deps: RecipientLedgerDeps) {
     super(deps, 'kumiki-activator-recipients');
   }
@@ -66,11 +80,10 @@ export class RecipientLedger extends TopicTable implements RecipientRecorder {
     const hash = this.deps.key.hashProfileId(profileId);
     if (this.byProfile.get(hash)?.has(destinationId)) return;
     const record: DestinationRecipient = { destinationId, profileIdHash: hash, firstAt: (this.deps.now ?? Date.now)() };
-    await this.deps
-      .producer()
-      .send(this.deps.topic, [
-        { key: `${destinationId}:${hash}`, value: this.deps.codec().encode(this.deps.topic, record) },
-      ]);
+    await this.writes.push({
+      key: `${destinationId}:${hash}`,
+      value: this.deps.codec().encode(this.deps.topic, record),
+    });
     this.add(destinationId, hash);
   }
 

@@ -3,6 +3,7 @@ import os from 'node:os';
 import type { AuditRecord } from '../../../schemas';
 import type { EventProducer } from '../kafka/client';
 import type { Logger } from '../logger';
+import { LingerQueue } from '../linger-queue';
 import { type AuditFields, chainHash } from './audit-record';
 
 export interface AuditWriterOptions {
@@ -14,12 +15,6 @@ export interface AuditWriterOptions {
   /** How long a record waits for others to share its produce (default 2 ms). */
   readonly lingerMs?: number;
   readonly maxBatch?: number;
-}
-
-interface Pending {
-  readonly record: AuditRecord;
-  readonly resolve: (record: AuditRecord) => void;
-  readonly reject: (error: unknown) => void;
 }
 
 /**
@@ -38,62 +33,43 @@ export class AuditWriter {
   private writerId = newWriterId();
   private sequence = 0;
   private lastHash = '';
-  private queue: Pending[] = [];
-  private timer: NodeJS.Timeout | undefined;
-  private sending: Promise<void> = Promise.resolve();
-  private readonly lingerMs: number;
-  private readonly maxBatch: number;
+  private readonly queue: LingerQueue<AuditRecord>;
 
   constructor(private readonly options: AuditWriterOptions) {
-    this.lingerMs = options.lingerMs ?? 2;
-    this.maxBatch = options.maxBatch ?? 500;
+    this.queue = new LingerQueue({
+      lingerMs: options.lingerMs ?? 2,
+      maxBatch: options.maxBatch ?? 500,
+      send: (batch) => this.send(batch),
+    });
   }
 
   get currentWriterId(): string {
     return this.writerId;
   }
 
-  append(fields: AuditFields): Promise<AuditRecord> {
+  async append(fields: AuditFields): Promise<AuditRecord> {
     this.sequence += 1;
     const linked = { ...fields, writerId: this.writerId, sequence: this.sequence, previousHash: this.lastHash };
     const record: AuditRecord = { ...linked, hash: chainHash(linked) };
     this.lastHash = record.hash;
-    return new Promise((resolve, reject) => {
-      this.queue.push({ record, resolve, reject });
-      if (this.queue.length >= this.maxBatch) this.flush();
-      else this.timer ??= setTimeout(() => this.flush(), this.lingerMs);
-    });
+    await this.queue.push(record);
+    return record;
   }
 
   /** Resolves once everything appended so far is acknowledged (or failed). */
-  async drain(): Promise<void> {
-    this.flush();
-    await this.sending;
+  drain(): Promise<void> {
+    return this.queue.drain();
   }
 
-  private flush(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    if (this.queue.length === 0) return;
-    const batch = this.queue;
-    this.queue = [];
-    this.sending = this.sending.then(() => this.send(batch));
-  }
-
-  private async send(batch: Pending[]): Promise<void> {
-    if (batch[0]!.record.writerId !== this.writerId) {
-      const error = new Error('audit chain restarted after a failed write');
-      for (const p of batch) p.reject(error);
-      return;
-    }
+  private async send(batch: AuditRecord[]): Promise<void> {
+    if (batch[0]!.writerId !== this.writerId) throw new Error('audit chain restarted after a failed write');
     try {
       await this.options.producer().send(
         this.options.topic,
-        batch.map((p) => ({ key: p.record.keyId, value: this.options.encode(this.options.topic, p.record) })),
+        batch.map((record) => ({ key: record.keyId, value: this.options.encode(this.options.topic, record) })),
       );
-      for (const p of batch) p.resolve(p.record);
     } catch (error) {
-      const lost = { writerId: this.writerId, fromSequence: batch[0]!.record.sequence };
+      const lost = { writerId: this.writerId, fromSequence: batch[0]!.sequence };
       this.writerId = newWriterId();
       this.sequence = 0;
       this.lastHash = '';
@@ -101,7 +77,7 @@ export class AuditWriter {
         { err: error, ...lost, newWriterId: this.writerId },
         'audit write failed; chain restarted',
       );
-      for (const p of batch) p.reject(error);
+      throw error;
     }
   }
 }

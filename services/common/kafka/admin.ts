@@ -1,4 +1,5 @@
-import { type Admin, ConfigResourceTypes, ConfigSource } from 'kafkajs';
+import { ConfigResourceTypes, ConfigSource } from 'kafkajs';
+import type { PatchedAdmin } from './kafkajs-patch';
 import { withRetry } from '../retry';
 import { unavailableOnFailure } from './kafka-errors';
 import { allTopics, topicConfigEntries, type TopicSpec } from './topics';
@@ -42,7 +43,7 @@ export interface KafkaAdmin {
 }
 
 /** The admin operations kumiki uses, over kafkajs' admin client. */
-export function wrapAdmin(admin: Admin): KafkaAdmin {
+export function wrapAdmin(admin: PatchedAdmin): KafkaAdmin {
   // kafkajs' admin keeps one set of target topics and refreshes their metadata lazily: two offset
   // look-ups of different topics at once can find the other's metadata only, and fail on a
   // partition list that is not there. Look-ups by topic go one at a time.
@@ -164,9 +165,9 @@ export function wrapAdmin(admin: Admin): KafkaAdmin {
     },
     async endOffsets(topic) {
       const offsets = await serial(() =>
-        unavailableOnFailure(`fetch end offsets of ${topic}`, () => admin.fetchTopicOffsets(topic)),
+        unavailableOnFailure(`fetch end offsets of ${topic}`, () => admin.fetchTopicEndOffsets(topic)),
       );
-      return new Map(offsets.map((o) => [o.partition, o.high]));
+      return new Map(offsets.map((o) => [o.partition, o.offset]));
     },
     async offsetsAtTime(topic, timestampMs) {
       const offsets = await serial(() =>

@@ -13,7 +13,7 @@ import { chunked, toKafkaMessage } from './outgoing-messages';
 import { restartsWhenKafkajsGivesUp } from './consumer-restarts';
 import { defaultPartitioner } from './partitioner';
 import { unavailableOnFailure } from './kafka-errors';
-import { assertKafkajsPatched } from './kafkajs-patch';
+import { assertKafkajsPatched, patchedAdmin } from './kafkajs-patch';
 import type { MessageBatch, OutgoingMessage } from './messages';
 import { type KafkaAdmin, wrapAdmin } from './admin';
 import { readTopicToEnd, type ReadToEndOptions } from './read-to-end';
@@ -119,6 +119,12 @@ export interface BatchConsumer {
 }
 
 /** Retries inside kafkajs stay short: our own loops decide how long to keep trying. */
+/**
+ * How long an admin client trusts its topic metadata. Partition counts are always read afresh
+ * (partitionCount); this bounds how soon offset look-ups see partitions added to a topic, and a
+ * failed look-up refreshes at once.
+ */
+const adminMetadataMaxAgeMs = 5_000;
 const clientRetry: KafkaRetryOptions = { initialRetryTime: 200, maxRetryTime: 5_000, retries: 5 };
 
 export function createKafkaClient(settings: KafkaSettings): KafkaClient {
@@ -137,7 +143,7 @@ export function createKafkaClient(settings: KafkaSettings): KafkaClient {
     producer: (options) => wrapProducer(kafka, options?.transactionalId),
     consumer: (options) =>
       wrapConsumer(kafka, options, settings.logger.child({ component: 'kafka-consumer', groupId: options.groupId })),
-    admin: () => wrapAdmin(kafka.admin()),
+    admin: () => wrapAdmin(patchedAdmin(kafka, adminMetadataMaxAgeMs)),
     transactionalProducer: (options) => createTransactionalProducer(kafka, options),
     readToEnd: (options) => readTopicToEnd(kafka, options),
     tail: (options) => new TopicTail(kafka, options),

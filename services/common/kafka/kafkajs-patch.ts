@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { Admin, AdminConfig, Kafka } from 'kafkajs';
 import { KumikiError } from '../errors';
 
 /**
@@ -11,9 +12,21 @@ import { KumikiError } from '../errors';
  * coordinator whether its transactional id is still its own; and sets a group's offsets with one
  * OffsetCommit as a group without members (as Kafka's AdminClient does) rather than by joining
  * the group with a throwaway consumer, which took seconds per destination created or replayed.
+ * Its admin client keeps metadata for `metadataMaxAge` like the other clients (kafkajs fetched all
+ * of it again before every call) and reads a topic's end offsets in one request.
  */
 export class KafkajsNotPatchedError extends KumikiError {
   readonly isRetriable = false;
+}
+
+/** The admin client with what the patch adds. */
+export type PatchedAdmin = Admin & {
+  fetchTopicEndOffsets(topic: string): Promise<Array<{ partition: number; offset: string }>>;
+};
+
+/** An admin client that keeps its metadata for `metadataMaxAgeMs` (partition lists and leaders). */
+export function patchedAdmin(kafka: Kafka, metadataMaxAgeMs: number): PatchedAdmin {
+  return kafka.admin({ metadataMaxAge: metadataMaxAgeMs } as AdminConfig) as PatchedAdmin;
 }
 
 /** What the patched produce request reads records written ahead from (record-sets.ts, WRITTEN_RECORDS). */

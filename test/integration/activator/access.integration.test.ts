@@ -190,12 +190,11 @@ test('deliveries of personal data are audited before they leave, attributed to t
       audit.records.filter(
         (r) => r.service === 'activator' && r.resource === `destination:${id}` && r.action.startsWith('DELIVER'),
       );
-    await waitFor(() => expect(deliveries(personal.body.id)).toHaveLength(3), { timeoutMs: 30_000 });
-    expect(
-      deliveries(personal.body.id)
-        .map((r) => r.profileIds[0])
-        .sort(),
-    ).toEqual([...people].sort());
+    // Attempts within a few milliseconds share one record listing their profiles.
+    const audited = () => deliveries(personal.body.id).flatMap((r) => r.profileIds);
+    await waitFor(() => expect(audited()).toHaveLength(3), { timeoutMs: 30_000 });
+    expect(audited().sort()).toEqual([...people].sort());
+    for (const record of deliveries(personal.body.id)) expect(record.rows).toBe(record.profileIds.length);
     for (const record of deliveries(personal.body.id))
       expect(record).toMatchObject({
         keyId: keys.admin.id,
@@ -213,6 +212,10 @@ test('deliveries of personal data are audited before they leave, attributed to t
 test('once the key that granted pii:read is revoked, nothing personal is sent and the destination is paused', () =>
   withServiceLogsOnFailure(async () => {
     const granting = await publishTestKey(kafka, names.keys, 'admin');
+    // A new key reaches the activator with its next fetch of the key topic, not at once.
+    await waitFor(async () =>
+      expect((await activator.api('GET', '/v1/destinations', undefined, granting.secret)).status).toBe(200),
+    );
     const own = await startReceiver();
     try {
       const made = await activator.api<{ id: string }>(

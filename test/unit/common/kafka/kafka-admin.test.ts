@@ -1,4 +1,4 @@
-import type { Admin } from 'kafkajs';
+import type { PatchedAdmin } from '../../../../services/common/kafka/kafkajs-patch';
 import { KafkaJSConnectionError, KafkaJSNonRetriableError } from 'kafkajs';
 import { DependencyUnavailableError, isRetriable } from '../../../../services/common/errors';
 import { wrapAdmin } from '../../../../services/common/kafka/admin';
@@ -16,7 +16,7 @@ describe("kumiki's Kafka admin", () => {
           new TypeError("Cannot destructure property 'topicMetadata' of '(intermediate value)' as it is null."),
         ),
     };
-    const failure = await wrapAdmin(restarting as unknown as Admin)
+    const failure = await wrapAdmin(restarting as unknown as PatchedAdmin)
       .ensureTopics([spec])
       .catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(DependencyUnavailableError);
@@ -29,7 +29,7 @@ describe("kumiki's Kafka admin", () => {
       createTopics: async () =>
         Promise.reject(Object.assign(new KafkaJSNonRetriableError(refused), { cause: refused })),
     };
-    const created = await wrapAdmin(creating as unknown as Admin)
+    const created = await wrapAdmin(creating as unknown as PatchedAdmin)
       .ensureTopics([spec])
       .catch((e: unknown) => e);
     expect(created).toBeInstanceOf(DependencyUnavailableError);
