@@ -160,6 +160,15 @@ async function main(): Promise<void> {
   const now = Date.now();
   const generationSeconds = await generate(ch, now);
   progress(`generated ${profiles} profiles / ${events} events in ${generationSeconds} s`);
+  // The generation's background merges would slow the reference ingest below and flatter the ratio.
+  for (let waited = 0; waited < 900; waited += 2) {
+    const [running] = await ch.query<{ n: string }>(
+      'SELECT count() AS n FROM system.merges WHERE database = currentDatabase()',
+    );
+    if (Number(running?.n) === 0) break;
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+  }
+  progress('background merges settled');
 
   // Kafka: this run's own topics (the residual scan reads them; they hold only this run's records).
   const names = {
