@@ -19,6 +19,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { schema } from '../schemas';
@@ -53,6 +54,7 @@ import { createSegmentEvaluation } from '../services/profile-materializer/segmen
 import { inMemoryPartition } from './support/in-memory-partition';
 import { stitchedEvents } from './support/stitched-events';
 import { benchClickHouse } from './support/bench-clickhouse';
+import { timedClickHouse } from './support/timed-clickhouse';
 
 const [profiles = 1_000_000, events = 10_000_000, ingest = 400_000] = process.argv.slice(2).map(Number);
 const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
@@ -131,6 +133,11 @@ async function generate(ch: ClickHouse, now: number): Promise<number> {
   return seconds(started);
 }
 
+/** Where the run is, on stderr (a run at the issue's size takes many minutes). */
+const progress = (what: string): void => {
+  process.stderr.write(`[privacy-erase ${new Date().toISOString()}] ${what}\n`);
+};
+
 /** Steps of the erase and when each was done, from the executor's log lines. */
 function stepClock(): { stream: Writable; steps: { step: string; at: number }[] } {
   const steps: { step: string; at: number }[] = [];
@@ -140,6 +147,7 @@ function stepClock(): { stream: Writable; steps: { step: string; at: number }[] 
         if (!line.includes('privacy request step done')) continue;
         const parsed = JSON.parse(line) as { step: string; time: number };
         steps.push({ step: parsed.step, at: parsed.time });
+        progress(`erase step ${parsed.step} done`);
       }
       done();
     },
@@ -151,6 +159,16 @@ async function main(): Promise<void> {
   const { ch, home } = await benchClickHouse('erase', logger, { rfm: true });
   const now = Date.now();
   const generationSeconds = await generate(ch, now);
+  progress(`generated ${profiles} profiles / ${events} events in ${generationSeconds} s`);
+  // The generation's background merges would slow the reference ingest below and flatter the ratio.
+  for (let waited = 0; waited < 900; waited += 2) {
+    const [running] = await ch.query<{ n: string }>(
+      'SELECT count() AS n FROM system.merges WHERE database = currentDatabase()',
+    );
+    if (Number(running?.n) === 0) break;
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+  }
+  progress('background merges settled');
 
   // Kafka: this run's own topics (the residual scan reads them; they hold only this run's records).
   const names = {
@@ -263,15 +281,17 @@ async function main(): Promise<void> {
   const aloneStarted = process.hrtime.bigint();
   await ingestAll(encoded('alone'), `${run}-alone`);
   const aloneEnded = process.hrtime.bigint();
+  progress(`ingest alone: ${ingest} events in ${seconds(aloneStarted)} s`);
   const aloneRate = writtenBetween(aloneStarted, aloneEnded) / (Number(aloneEnded - aloneStarted) / 1e9);
   const besideMessages = encoded('beside');
 
   // 2. The erase of one person (two profiles: p30 and the q30 merged into it), ingest running beside it.
   const key = PrivacyKey.fromHex(config.KUMIKI_PRIVACY_KEY);
   const clock = stepClock();
+  const timing = timedClickHouse(ch);
   const executor = new PrivacyRequestExecutor({
-    clickhouse: () => ch,
-    repository: new PrivacyRequestRepository(() => ch),
+    clickhouse: () => timing.ch,
+    repository: new PrivacyRequestRepository(() => timing.ch),
     key,
     erased,
     kafka,
@@ -310,6 +330,7 @@ async function main(): Promise<void> {
   const beside = (async () => {
     for (let round = 0; erasing; round++) await ingestAll(besideMessages, `${run}-beside-${round}`);
   })();
+  const loadAtStart = os.loadavg()[0]!;
   const eraseStarted = process.hrtime.bigint();
   const eraseStartedAt = Date.now();
   const cpuBefore = process.cpuUsage();
@@ -345,6 +366,7 @@ async function main(): Promise<void> {
           // The whole process: the erase and the ingest beside it.
           processCpuSeconds: +((eraseCpu.user + eraseCpu.system) / 1e6).toFixed(2),
           stepSeconds,
+          slowestStatements: timing.slowest(12),
         },
         ingest: {
           eventsPerSecondAlone: Math.round(aloneRate),
@@ -352,6 +374,8 @@ async function main(): Promise<void> {
           ratio: +(besideRate / aloneRate).toFixed(3),
         },
         peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+        // The machine's 1-minute load average when the erase began and ended (other work included).
+        loadAverage: [+loadAtStart.toFixed(1), +os.loadavg()[0]!.toFixed(1)],
       },
       null,
       2,

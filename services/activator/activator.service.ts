@@ -30,6 +30,7 @@ import { SecretBox } from './destinations/secret-box';
 import { ExportRunner } from './exports/export-runner';
 import { ExportScheduler } from './exports/export-scheduler';
 import { createDeletionNotices } from './privacy/deletion-notices';
+import { ExportRecipients } from './privacy/export-recipients';
 import { RecipientLedger } from './privacy/recipient-ledger';
 import { WithheldPeople } from './privacy/withheld-people';
 import { ProfileTable } from './profiles/profile-table';
@@ -147,6 +148,7 @@ export function createActivatorService(config: ActivatorConfig, base: ServiceBas
     key: privacyKey,
     logger,
   });
+  const exportRecipients = new ExportRecipients(readApi, privacyKey);
   const retryPolicy = {
     initialDelayMs: config.ACTIVATOR_RETRY_INITIAL_MS,
     maxDelayMs: config.ACTIVATOR_RETRY_MAX_MS,
@@ -218,6 +220,7 @@ export function createActivatorService(config: ActivatorConfig, base: ServiceBas
     logger,
     audit,
     subjects: withheld,
+    recipients: exportRecipients,
     settings: { allowPrivateTargets: config.ACTIVATOR_ALLOW_PRIVATE_TARGETS, timeoutMs: config.ACTIVATOR_TIMEOUT_MS },
   });
   const exportSchedule = new ExportScheduler({
@@ -246,6 +249,7 @@ export function createActivatorService(config: ActivatorConfig, base: ServiceBas
     handle: createDeletionNotices({
       withheld,
       recipients,
+      exportRecipients,
       catalog,
       withRuntime,
       audit,

@@ -22,11 +22,29 @@ export class ReadApiClient {
     });
   }
 
-  /** GET with the admin token; DependencyUnavailableError when the read API does not answer. */
-  async fetch(pathname: string, signal?: AbortSignal): Promise<Response> {
+  /**
+   * POSTs `body` as JSON and answers the JSON answer (undefined for 204); DependencyUnavailableError
+   * when the read API does not answer or answers 5xx, an Error with its answer for any other failure.
+   */
+  async post<T>(pathname: string, body: unknown, signal?: AbortSignal): Promise<T | undefined> {
+    const response = await this.fetch(pathname, signal, { method: 'POST', body: JSON.stringify(body) });
+    if (response.status === 204) return undefined;
+    const text = await response.text();
+    if (response.ok) return JSON.parse(text) as T;
+    const problem = `the read API answered ${response.status} to POST ${pathname}: ${text.slice(0, 300)}`;
+    if (response.status >= 500) throw new DependencyUnavailableError(problem, { url: this.baseUrl });
+    throw new Error(problem);
+  }
+
+  /** GET (or `init`) with the admin token; DependencyUnavailableError when the read API does not answer. */
+  async fetch(pathname: string, signal?: AbortSignal, init?: { method: 'POST'; body: string }): Promise<Response> {
     try {
       return await fetch(`${this.baseUrl}${pathname}`, {
-        headers: { authorization: `Bearer ${this.adminToken}` },
+        headers: {
+          authorization: `Bearer ${this.adminToken}`,
+          ...(init ? { 'content-type': 'application/json' } : {}),
+        },
+        ...(init ?? {}),
         ...(signal ? { signal } : {}),
       });
     } catch (error) {

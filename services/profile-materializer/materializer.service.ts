@@ -52,6 +52,7 @@ import { PrivacyRequestRepository } from './privacy/privacy-request.repository';
 import { createPrivacyRequestsConsumer } from '../common/privacy/privacy-requests.consumer';
 import { carryOutPrivacyRecord } from './privacy/carry-out-privacy-record';
 import { recipientsReader } from './privacy/destination-recipients';
+import { privacyTopicsOf } from './privacy/privacy.config';
 import { createPrivacyMetrics } from './privacy/privacy.metrics';
 import { createRetentionApplier } from './retention/retention-ttl';
 
@@ -254,28 +255,27 @@ export function createMaterializerService(
       }),
   });
   const privacyMetrics = createPrivacyMetrics(metrics);
+  const destinationRecipients = recipientsReader({
+    kafka,
+    codec: () => registry.codec,
+    topic: config.PRIVACY_RECIPIENTS_TOPIC,
+    key: privacyKey,
+    groupIdPrefix: `${config.MATERIALIZER_GROUP_ID}-recipients`,
+    clickhouse: () => clickhouse.clickhouse,
+  });
   let executor: PrivacyRequestExecutor | undefined;
   // Built on first use, like materializeDeps: ClickHouse and the codec exist once started.
   const privacyExecutor = (): PrivacyRequestExecutor =>
     (executor ??= new PrivacyRequestExecutor({
       clickhouse: () => clickhouse.clickhouse,
+      recipients: destinationRecipients,
       repository: privacyRequests,
       key: privacyKey,
       erased,
       kafka,
       producer: producer.producer,
       encode: (topic, value) => registry.codec.encode(topic, value),
-      topics: {
-        privacy: config.PRIVACY_REQUESTS_TOPIC,
-        updates: config.MATERIALIZER_UPDATES_TOPIC,
-        stitched: config.MATERIALIZER_STITCHED_TOPIC,
-        changes: config.MATERIALIZER_CHANGES_TOPIC,
-        segments: segmentEvaluationSettings(config).topic,
-        deadLetters: config.MATERIALIZER_DLQ_TOPIC,
-        raw: config.PRIVACY_RAW_TOPIC,
-        json: config.PRIVACY_JSON_TOPIC,
-        graph: config.PRIVACY_GRAPH_TOPIC,
-      },
+      topics: privacyTopicsOf(config, segmentEvaluationSettings(config).topic),
       materializerGroupId: config.MATERIALIZER_GROUP_ID,
       exitSegments: (ids, hide) => segments.exitErased(ids, hide),
       hideProfiles: (ids) => materializeDeps().repository.hideProfiles(ids),
@@ -344,13 +344,7 @@ export function createMaterializerService(
         ]),
       recordPending: (record) => privacyExecutor().recordPending(record),
       auditHash: (type, value) => identifierHash(piiKey, type, value),
-      recipients: recipientsReader({
-        kafka,
-        codec: () => registry.codec,
-        topic: config.PRIVACY_RECIPIENTS_TOPIC,
-        key: privacyKey,
-        groupIdPrefix: `${config.MATERIALIZER_GROUP_ID}-recipients`,
-      }),
+      recipients: destinationRecipients,
       logger,
     },
     limits: {

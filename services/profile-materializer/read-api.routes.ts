@@ -20,6 +20,7 @@ import { personalDataSource } from './personal-data';
 import { readSnapshotRfm } from './rfm/rfm.repository';
 import { predictionRoutes, type PredictionRoutesDeps } from './predictions/predictions.routes';
 import { predictionsJson, readPredictions } from './predictions/predictions.repository';
+import { exportRecipientRoutes } from './privacy/export-recipients.routes';
 import { privacyRoutes, type PrivacyRoutesDeps } from './privacy/privacy.routes';
 
 /**
@@ -189,6 +190,7 @@ export function readApiRoutes(deps: ReadApiDeps): (app: FastifyInstance) => Prom
         await v1.register(segmentRoutes({ clickhouse: deps.clickhouse, limits: deps.limits, now }));
         if (deps.keys) await v1.register(deps.keys);
         await v1.register(segmentExportRoutes({ clickhouse: deps.clickhouse }));
+        await v1.register(exportRecipientRoutes({ clickhouse: deps.clickhouse, now }));
         for (const plugin of deps.plugins ?? []) await v1.register(plugin);
         if (deps.predictions)
           await v1.register(

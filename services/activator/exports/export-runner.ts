@@ -17,6 +17,7 @@ import { secretKey } from '../../common/webhook-signature';
 import { WebhookSender } from '../delivery/webhook-sender';
 import type { DestinationStore } from '../destinations/destination-store';
 import type { SecretBox } from '../destinations/secret-box';
+import type { ExportRecipientBatch, ExportRecipients } from '../privacy/export-recipients';
 import type { ReadApiClient } from '../read-api.client';
 import { csvHeader, hashedIdentifiers, memberLines } from './customer-match';
 
@@ -30,6 +31,8 @@ export interface ExportRunnerDeps {
   readonly audit: DeliveryAudit;
   /** Erased and suppressed people: never in a file. */
   readonly subjects: SubjectFilter;
+  /** The recipient ledger of exports: every member written is on record before the file leaves. */
+  readonly recipients: Pick<ExportRecipients, 'batch'>;
   readonly settings: { readonly allowPrivateTargets: boolean; readonly timeoutMs: number };
   readonly now?: () => number;
 }
@@ -114,13 +117,16 @@ export class ExportRunner {
         if (!out.write(text)) await once(out, 'drain');
       };
       if (format === 'csv') await write(csvHeader(types, delta));
+      const recipients = this.deps.recipients.batch(destination.id, asOf);
       counts = await this.writeMembers(
         Readable.fromWeb(response.body as unknown as WebReadableStream<Uint8Array>),
         { format, types, delta, purposes: destination.purposes },
         write,
+        recipients,
       );
       out.end();
       await once(out, 'finish');
+      await recipients.flush();
     } catch (error) {
       await fs.promises.rm(partial, { force: true });
       this.deps.metrics.exports.inc({ destination: destination.id, outcome: 'failed' });
@@ -183,11 +189,12 @@ export class ExportRunner {
     };
   }
 
-  /** Reads the NDJSON answer line by line and writes each consenting member's rows. */
+  /** Reads the NDJSON answer line by line and writes each consenting member's rows, recording each member written. */
   private async writeMembers(
     body: Readable,
     options: { format: 'csv' | 'ndjson'; types: readonly string[]; delta: boolean; purposes: readonly string[] },
     write: (text: string) => Promise<void>,
+    recipients: ExportRecipientBatch,
   ): Promise<{ members: number; withheld: number; withoutIdentifiers: number; rows: number }> {
     let members = 0;
     let withheld = 0;
@@ -223,6 +230,7 @@ export class ExportRunner {
         continue;
       }
       rows += options.format === 'csv' ? text.split('\n').length - 1 : 1;
+      await recipients.add(record.profileId ?? '');
       await write(text);
     }
     if (!complete) throw new Error('the read API answer ended before its last line (cut short)');

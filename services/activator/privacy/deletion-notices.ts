@@ -10,12 +10,17 @@ import { deletionNoticePayload, identifiersOf } from '../delivery/payloads';
 import { judgeAttempt, type RetryPolicy } from '../delivery/retry-policy';
 import { signedHeaders, webhookId } from '../../common/webhook-signature';
 import type { DestinationCatalog } from '../destinations/destination-catalog';
+import { hashedIdentifiers } from '../exports/customer-match';
+import { deletionsText, writeDeletionsFile } from '../exports/deletions-file';
+import type { ExportRecipients } from './export-recipients';
 import type { RecipientLedger } from './recipient-ledger';
 import type { WithheldPeople } from './withheld-people';
 
 export interface DeletionNoticeDeps {
   readonly withheld: Pick<WithheldPeople, 'withholdErased'>;
   readonly recipients: Pick<RecipientLedger, 'destinationsOf' | 'forget'>;
+  /** The recipient ledger of exports (export-recipients.ts). */
+  readonly exportRecipients: Pick<ExportRecipients, 'destinationsOf' | 'forget'>;
   readonly catalog: Pick<DestinationCatalog, 'get'>;
   /** A short-lived runtime of the destination (signing keys, connections, rate limiter). */
   readonly withRuntime: <T>(destination: Destination, work: (runtime: LiveDestination) => Promise<T>) => Promise<T>;
@@ -34,6 +39,12 @@ export interface DeletionNoticeDeps {
  * them gets one `profile.deleted` message per profile id: signed like any delivery, retried by the
  * destination's retry policy, audited when it carries identifiers, and in the delivery log. Then
  * the pair leaves the ledger.
+ *
+ * Export destinations on record for the person (the exports' ledger) get the notice in their
+ * own medium, with the identifiers as their files carried them (normalised, SHA-256: customer
+ * match), never raw: an export to a directory gets a deletions file there
+ * (`<destination id>-deletions-<request id>.<format>`, each profile id a `remove` row), an export
+ * handed to a URL one signed `profile.deleted` per profile id. Then those pairs leave that ledger.
  *
  * The record's offset is committed only after every notice of it went out, so a notice cut short
  * by a crash is sent again — with the same webhook-id (derived from the notice's place on the
@@ -100,38 +111,107 @@ export function createDeletionNotices(
     }
   };
 
+  /** The webhook ledger's destinations: one `profile.deleted` per profile id, identifiers as delivered. */
+  const noticeWebhooks = async (record: PrivacyRequest, profileId: string, context: PrivacyRecordContext) => {
+    const subject = record.subject!;
+    const at = record.completedAt ?? now();
+    for (const destinationId of await deps.recipients.destinationsOf(profileId)) {
+      const destination = deps.catalog.get(destinationId);
+      let sent = true;
+      if (destination?.url) {
+        const payload = deletionNoticePayload(
+          profileId,
+          identifiersOf({ identifiers: subject.identifiers }, destination.identifiers),
+          at,
+        );
+        sent = await deps.withRuntime(destination, (runtime) =>
+          send(
+            runtime,
+            { id: noticeId(destination.id, profileId, context), profileId, body: JSON.stringify(payload) },
+            context,
+          ),
+        );
+        if (sent)
+          deps.logger.info({ destination: destination.id, requestId: record.requestId }, 'deletion notice sent');
+      }
+      // A destination deleted since, or a directory export (nobody to tell), leaves the ledger too.
+      if (sent) await deps.recipients.forget(destinationId, profileId);
+    }
+  };
+
+  /** The exports' ledger: a deletions file in the export's directory, or `profile.deleted` to its URL, hashed. */
+  const noticeExports = async (
+    record: PrivacyRequest,
+    profileIds: readonly string[],
+    context: PrivacyRecordContext,
+  ) => {
+    const subject = record.subject!;
+    const at = record.completedAt ?? now();
+    const byDestination = new Map<string, string[]>();
+    for (const [profileId, destinationIds] of await deps.exportRecipients.destinationsOf(profileIds))
+      for (const id of destinationIds) byDestination.set(id, [...(byDestination.get(id) ?? []), profileId]);
+    const typed = subject.identifiers.map((i) => `${i.type}:${i.value}`);
+    for (const [destinationId, held] of byDestination) {
+      const destination = deps.catalog.get(destinationId);
+      let sent = true;
+      if (destination?.export) {
+        const hashed = hashedIdentifiers(typed, destination.identifiers);
+        const format = destination.export.format === 'ndjson' ? 'ndjson' : 'csv';
+        if (destination.export.directory !== null) {
+          await deps.audit(destination, {
+            action: 'EXPORT profile.deleted',
+            target: destination.export.directory,
+            profileIds: held,
+            rows: held.length,
+          });
+          const file = await writeDeletionsFile(
+            destination.export.directory,
+            destination.id,
+            record.requestId,
+            format,
+            deletionsText(
+              format,
+              destination.identifiers,
+              held.map((profileId) => ({ profileId, hashed })),
+            ),
+          );
+          deps.logger.info(
+            { destination: destination.id, requestId: record.requestId, file },
+            'deletions file written',
+          );
+        } else if (destination.url) {
+          for (const profileId of held) {
+            const body = JSON.stringify(deletionNoticePayload(profileId, hashed, at));
+            const id = noticeId(destination.id, profileId, context);
+            sent =
+              (await deps.withRuntime(destination, (runtime) => send(runtime, { id, profileId, body }, context))) &&
+              sent;
+          }
+          if (sent)
+            deps.logger.info({ destination: destination.id, requestId: record.requestId }, 'deletion notice sent');
+        }
+      }
+      if (sent) for (const profileId of held) await deps.exportRecipients.forget(destinationId, profileId);
+    }
+  };
+
   return async (record, context) => {
     const { subject } = record;
     if (record.phase !== 'completed' || !erases(requestTypeOf(record.kind)) || !subject) return;
     const profileIds = [...new Set([...subject.profileIds, ...subject.mergedProfileIds])];
     if (profileIds.length === 0) return;
     deps.withheld.withholdErased(record.requestId, profileIds);
-    const at = record.completedAt ?? now();
-    for (const profileId of profileIds) {
-      for (const destinationId of await deps.recipients.destinationsOf(profileId)) {
-        const destination = deps.catalog.get(destinationId);
-        let sent = true;
-        if (destination?.url) {
-          const payload = deletionNoticePayload(
-            profileId,
-            identifiersOf({ identifiers: subject.identifiers }, destination.identifiers),
-            at,
-          );
-          const id = webhookId(
-            destination.id,
-            context.message.topic,
-            context.message.partition,
-            `${context.message.offset}/${profileId}`,
-          );
-          sent = await deps.withRuntime(destination, (runtime) =>
-            send(runtime, { id, profileId, body: JSON.stringify(payload) }, context),
-          );
-          if (sent)
-            deps.logger.info({ destination: destination.id, requestId: record.requestId }, 'deletion notice sent');
-        }
-        // A destination deleted since, or a directory export (nobody to tell), leaves the ledger too.
-        if (sent) await deps.recipients.forget(destinationId, profileId);
-      }
-    }
+    for (const profileId of profileIds) await noticeWebhooks(record, profileId, context);
+    await noticeExports(record, profileIds, context);
   };
+}
+
+/** Derived from the notice's place on the topic: the same on every redelivery of it. */
+function noticeId(destinationId: string, profileId: string, context: PrivacyRecordContext): string {
+  return webhookId(
+    destinationId,
+    context.message.topic,
+    context.message.partition,
+    `${context.message.offset}/${profileId}`,
+  );
 }

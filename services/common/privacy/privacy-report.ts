@@ -26,6 +26,8 @@ export interface PrivacyReport {
   readonly kafka: readonly KafkaActionReport[];
   /** Records of the person on topics that cannot be edited, and when Kafka removes them. */
   readonly residual: readonly ResidualReport[];
+  /** Destinations that were sent the person and get the deletion notice (erase only; from the activator's ledgers). */
+  readonly destinations?: readonly DestinationNoticeReport[];
   /** Every `after` is 0 (erase), or nothing was to be deleted. */
   readonly verified: boolean;
   readonly notes: readonly string[];
@@ -61,6 +63,16 @@ export interface KafkaActionReport {
   readonly action: 'tombstones' | 'segment exits' | 'deletion notice' | 'suppression' | 'graph tombstones';
   readonly records: number;
   readonly detail: string;
+}
+
+export interface DestinationNoticeReport {
+  readonly destinationId: string;
+  /** How it was sent the person: webhook deliveries, or audience exports. */
+  readonly via: 'webhook' | 'export';
+  /** How many of the person's profile ids it holds. */
+  readonly profiles: number;
+  /** What the activator sends it on the deletion notice. */
+  readonly notice: string;
 }
 
 export interface ResidualReport {

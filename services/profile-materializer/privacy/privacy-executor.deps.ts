@@ -3,6 +3,7 @@ import type { Exclusive } from '../../common/exclusive';
 import type { EventProducer, KafkaClient } from '../../common/kafka/client';
 import type { Logger } from '../../common/logger';
 import type { PrivacyKey } from '../../common/privacy/privacy-key';
+import type { DestinationReceived } from './destination-recipients';
 import type { ErasedPeople } from './erased-people';
 import type { PrivacyRequestRepository } from './privacy-request.repository';
 import type { PrivacyMetrics } from './privacy.metrics';
@@ -41,6 +42,8 @@ export interface PrivacyExecutorDeps {
   readonly exclusive: Exclusive;
   /** Resolves once the background writers running now (RFM snapshot) are done. */
   readonly settleWriters: () => Promise<void>;
+  /** The destinations the activator's ledgers say received these profiles (the report names them); none when unset. */
+  readonly recipients?: (profileIds: readonly string[]) => Promise<DestinationReceived[]>;
   readonly logger: Logger;
   readonly metrics?: PrivacyMetrics;
   readonly now?: () => number;

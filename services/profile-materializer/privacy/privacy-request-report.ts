@@ -5,12 +5,14 @@ import {
   isoTime,
   signReport,
   type ClickHouseStoreReport,
+  type DestinationNoticeReport,
   type HashedSubject,
   type KafkaActionReport,
   type ResidualReport,
   type PrivacyReport,
 } from '../../common/privacy/privacy-report';
 import type { Store } from './clickhouse-erasure';
+import type { DestinationReceived } from './destination-recipients';
 import type { PrivacyTopics } from './privacy-executor.deps';
 import type { Run } from './privacy-run';
 
@@ -24,6 +26,7 @@ export function signedReport(
   stores: readonly Store[],
   completedAt: number,
   deps: { readonly topics: PrivacyTopics; readonly key: PrivacyKey },
+  destinations: readonly DestinationReceived[] = [],
 ): PrivacyReport {
   const { state, record } = run;
   const rows = (run.progress.rows ?? {}) as Record<string, number>;
@@ -90,6 +93,7 @@ export function signedReport(
       clickhouse,
       kafka,
       residual,
+      ...(erases(run.type) ? { destinations: noticesOf(destinations) } : {}),
       verified,
       notes: notesOf(run, verified),
       keyId: deps.key.keyId,
@@ -115,6 +119,26 @@ export function completedRecord(run: Run, now: number): PrivacyRequest {
     outcome: outcomeOf(run),
     completedAt: now,
   };
+}
+
+/** Per destination and way it was sent the person: how many profile ids, and the notice it gets. */
+function noticesOf(received: readonly DestinationReceived[]): DestinationNoticeReport[] {
+  const byDestination = new Map<string, { destinationId: string; via: 'webhook' | 'export'; profiles: Set<string> }>();
+  for (const r of received) {
+    const key = `${r.via}|${r.destinationId}`;
+    const entry = byDestination.get(key) ?? { destinationId: r.destinationId, via: r.via, profiles: new Set<string>() };
+    entry.profiles.add(r.profileId);
+    byDestination.set(key, entry);
+  }
+  return [...byDestination.values()].map(({ destinationId, via, profiles }) => ({
+    destinationId,
+    via,
+    profiles: profiles.size,
+    notice:
+      via === 'webhook'
+        ? 'profile.deleted per profile id, signed, with the identifiers of the types it takes'
+        : 'a deletions file in its directory, or profile.deleted to its URL, identifiers hashed as its exports carried them',
+  }));
 }
 
 function summaryOf(subject: HashedSubject): string {

@@ -326,7 +326,12 @@ export class PrivacyRequestExecutor {
 
   private async report(run: Run): Promise<void> {
     const stores = await catalogue(this.deps.clickhouse());
-    run.state = { ...run.state, report: signedReport(run, stores, this.now(), this.deps) };
+    // Read before the notice: the activator forgets a pair once its notice went out.
+    const destinations =
+      erases(run.type) && run.subject && this.deps.recipients
+        ? await this.deps.recipients(allProfileIds(run.subject))
+        : [];
+    run.state = { ...run.state, report: signedReport(run, stores, this.now(), this.deps, destinations) };
   }
 
   private async notify(run: Run): Promise<void> {

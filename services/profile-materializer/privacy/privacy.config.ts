@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { topics } from '../../common/kafka/topics';
 import { privacyKeyEnvShape } from '../../common/privacy/privacy-key';
+import type { PrivacyTopics } from './privacy-executor.deps';
 
 /** Settings of privacy requests, part of the materializer's env schema (`...privacyEnvShape`). */
 export const privacyEnvShape = {
@@ -39,3 +40,33 @@ export const privacyEnvShape = {
   /** Fault injection for the crash test only: SIGKILL right after this step of a request (its checkpoint written). */
   PRIVACY_FAULT_KILL_AFTER_STEP: z.string().min(1).optional(),
 };
+
+/** The topics a privacy request touches or reads, under the names the materializer is configured with. */
+export function privacyTopicsOf(
+  config: Readonly<
+    Record<
+      | 'PRIVACY_REQUESTS_TOPIC'
+      | 'MATERIALIZER_UPDATES_TOPIC'
+      | 'MATERIALIZER_STITCHED_TOPIC'
+      | 'MATERIALIZER_CHANGES_TOPIC'
+      | 'MATERIALIZER_DLQ_TOPIC'
+      | 'PRIVACY_RAW_TOPIC'
+      | 'PRIVACY_JSON_TOPIC'
+      | 'PRIVACY_GRAPH_TOPIC',
+      string
+    >
+  >,
+  segmentsTopic: string,
+): PrivacyTopics {
+  return {
+    privacy: config.PRIVACY_REQUESTS_TOPIC,
+    updates: config.MATERIALIZER_UPDATES_TOPIC,
+    stitched: config.MATERIALIZER_STITCHED_TOPIC,
+    changes: config.MATERIALIZER_CHANGES_TOPIC,
+    segments: segmentsTopic,
+    deadLetters: config.MATERIALIZER_DLQ_TOPIC,
+    raw: config.PRIVACY_RAW_TOPIC,
+    json: config.PRIVACY_JSON_TOPIC,
+    graph: config.PRIVACY_GRAPH_TOPIC,
+  };
+}

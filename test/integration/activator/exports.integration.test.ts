@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Webhook } from 'standardwebhooks';
 import { seedAudience, serveReadApi } from '../../../bench/support/audience-fixture';
 import { type AccessDecision, KeyCache } from '../../../services/common/access';
+import { PrivacyKey } from '../../../services/common/privacy/privacy-key';
 import type { ClickHouse } from '../../../services/common/clickhouse/client-factory';
 import {
   activatorEnv,
@@ -18,6 +19,7 @@ import {
 } from '../../support/activator';
 import { testKafka } from '../../support/kafka';
 import { freePort } from '../../support/ports';
+import { testPrivacyKey } from '../../support/privacy-key';
 import { withServiceLogsOnFailure } from '../../support/service-process';
 import { waitFor } from '../../support/wait-for';
 import { embeddedHome, freshDatabase, quietLogger } from '../profile-materializer/materializer-test-env';
@@ -97,7 +99,7 @@ async function createExport(fields: Record<string, unknown>): Promise<string> {
   return body.id;
 }
 
-test('a full CSV export holds the hashed identifiers of every consenting member, and only theirs', () =>
+test('a full CSV export holds the hashed identifiers of every consenting member, and only theirs, each on record', () =>
   withServiceLogsOnFailure(async () => {
     const id = await createExport({ export: { format: 'csv', mode: 'full', directory: 'ads' } });
     const { status, body } = await activator.api<Record<string, unknown>>('POST', `/v1/destinations/${id}/export`);
@@ -116,6 +118,14 @@ test('a full CSV export holds the hashed identifiers of every consenting member,
     const expectedRows = emails.map((_, i) => `${expected[i]},${expected[emails.length + i]}`);
     expect(rows.sort()).toEqual(expectedRows.sort());
     expect((fs.statSync(file).mode & 0o777).toString(8)).toBe('600');
+    // Every member written is in the exports' recipient ledger, by keyed hash only, and nobody else.
+    const key = PrivacyKey.fromHex(testPrivacyKey);
+    const written = [...consenting.map((n) => `p${String(n).padStart(8, '0')}`), 'p-odd'];
+    const recorded = await ch.query<{ h: string }>(
+      'SELECT DISTINCT profile_id_hash AS h FROM export_recipients_store WHERE destination_id = {d:String}',
+      { d: id },
+    );
+    expect(recorded.map((r) => r.h).sort()).toEqual(written.map((p) => key.hashProfileId(p)).sort());
     // Written to kumiki.audit before the file was moved into place, attributed to the key that set it up.
     await waitFor(() =>
       expect(audit.records.filter((r) => r.resource === `destination:${id}`)).toContainEqual(
