@@ -96,13 +96,13 @@ export interface DeliveryAttempt {
   profileId: string | null;
   /** 1 for the first attempt. */
   attempt: number;
-  /** HTTP status answered; null when there was no answer (timeout, refused connection). */
+  /** HTTP status answered; null when there was no answer (timeout, refused connection) or no request (withheld). */
   status: number | null;
-  /** delivered, failed (to be retried) or dead_lettered. */
+  /** delivered, failed (to be retried), dead_lettered, or withheld (not sent on purpose: the profile lacks a purpose of the destination, is unknown, or was erased or suppressed; no request was made). */
   outcome: string;
   /** Milliseconds from sending the request to the answer (or the failure). */
   latencyMs: number;
-  /** Why the attempt failed; null when delivered. */
+  /** Why the attempt failed or the change was withheld (a reason such as `no_consent: not granted: marketing`, never personal data); null when delivered. */
   error: string | null;
   /** When the attempt ended, epoch milliseconds. */
   at: number;

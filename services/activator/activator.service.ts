@@ -197,6 +197,7 @@ export function createActivatorService(config: ActivatorConfig, base: ServiceBas
         admin,
         secrets,
         deliver,
+        logDurable: () => deliveryLog.durable(),
         metrics: activatorMetrics,
         logger,
         groupId,

@@ -1,7 +1,7 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
-import type { ProfileUpdate, SegmentChange } from '../../schemas';
+import type { DeliveryAttempt, ProfileUpdate, SegmentChange } from '../../schemas';
 import { createKafkaClient } from '../../services/common/kafka/client';
 import { uniqueName } from '../support/stack-env';
 import { waitFor } from '../support/wait-for';
@@ -20,6 +20,7 @@ import {
 } from './oracle';
 import { PipelineUnderTest, services, type ClusterSettings, type RunNames } from './pipeline-under-test';
 import { sendWorkload, type TrafficOutcome } from './traffic';
+import { checkWebhooks, readReceipts, type WebhookCheck } from './webhook-oracle';
 import type { ChaosWorkload } from './workload';
 
 /**
@@ -32,6 +33,8 @@ export interface RunOutcome {
   readonly faults?: FaultRunner;
   readonly segmentChanges: ReturnType<typeof checkSegmentChanges>;
   readonly updates: Awaited<ReturnType<typeof checkProfileUpdates>>;
+  /** What the webhook destination got (webhook-oracle.ts). */
+  readonly webhooks: WebhookCheck;
   /** Checks that never settled within the bound (the last thing each saw). */
   readonly unsettled: readonly string[];
 }
@@ -60,6 +63,7 @@ export async function runWorkload(options: RunOptions): Promise<RunOutcome> {
     adminToken: `adm_${prefix.replace(/-/g, '_')}`,
     writeKey: `wk_${prefix}`,
     home: path.join(directory, 'home'),
+    webhooks: path.join(directory, 'webhooks'),
   };
   const cluster: ClusterSettings = {
     brokers: broker.brokers,
@@ -73,6 +77,7 @@ export async function runWorkload(options: RunOptions): Promise<RunOutcome> {
   await pipeline.startAll(settings.waitMs);
   log(`${label}: pipeline up (${prefix}) after ${elapsed()}`);
   for (const segment of workload.segments) await pipeline.api('POST', '/v1/segments', segment);
+  const destination = await createWebhookDestination(pipeline);
 
   const windowMs = settings.minutes * 60_000;
   let faults: FaultRunner | undefined;
@@ -142,9 +147,47 @@ export async function runWorkload(options: RunOptions): Promise<RunOutcome> {
     if (updates.mismatched > 0)
       throw new Error(`${updates.mismatched} differ, e.g. ${updates.described.slice(0, 3).join(' | ')}`);
   });
+  let webhooks = checkWebhooks({ destinationId: destination, topic: '', changes: [], receipts: [], attempts: [] });
+  await settle('webhooks', async () => {
+    const read = <T>(topic: string) => readTopic<T>(broker.brokers, settings.registryUrl, topic);
+    webhooks = checkWebhooks({
+      destinationId: destination,
+      topic: run.topic('segments'),
+      changes: await read<SegmentChange>(run.topic('segments')),
+      receipts: readReceipts(path.join(run.webhooks, 'received.ndjson')),
+      attempts: (await read<DeliveryAttempt>(run.topic('deliveries'))).flatMap((r) => (r.value ? [r.value] : [])),
+    });
+    if (webhooks.undelivered.length > 0)
+      throw new Error(
+        `${webhooks.undelivered.length} of ${webhooks.changes} changes neither received nor withheld, e.g. ${webhooks.undelivered.slice(0, 3).join('; ')}`,
+      );
+  });
   const state = await readRunState(pipeline, options.asOf);
   log(`${label}: state read after ${elapsed()} (${state.profiles.size} profiles, ${state.events.size} events)`);
-  return { traffic, state, ...(faults ? { faults } : {}), segmentChanges, updates, unsettled };
+  return { traffic, state, ...(faults ? { faults } : {}), segmentChanges, updates, webhooks, unsettled };
+}
+
+/**
+ * The run's webhook destination: every segment change, to the harness's receiver, for people who
+ * granted `marketing` (the workload's consent purpose, which people change), so that some changes
+ * are delivered and some withheld. Its secret goes where the receiver reads it.
+ */
+async function createWebhookDestination(pipeline: PipelineUnderTest): Promise<string> {
+  const made = await pipeline.api<{ id: string; secret: string }>(
+    'POST',
+    '/v1/destinations',
+    {
+      name: 'chaos receiver',
+      type: 'webhook',
+      url: `${pipeline.url('webhook-receiver')}/hook`,
+      events: ['segment.entered', 'segment.exited'],
+      purposes: ['marketing'],
+    },
+    60_000,
+    'activator',
+  );
+  writeFileSync(path.join(pipeline.run.webhooks, 'secret'), made.secret, { mode: 0o600 });
+  return made.id;
 }
 
 /** The schedule for these settings: every service killed, the stitcher made a zombie, the broker bounced. */

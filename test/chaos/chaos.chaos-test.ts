@@ -6,6 +6,7 @@ import { runWorkload } from './chaos-run';
 import { chaosSettings, machineLoad } from './chaos-settings';
 import { compareProfiles, compareWithComponents, countEvents } from './oracle';
 import { services, type PipelineUnderTest } from './pipeline-under-test';
+import type { WebhookCheck } from './webhook-oracle';
 import { generateWorkload } from './workload';
 
 /**
@@ -38,7 +39,8 @@ afterAll(async () => {
   await broker?.close();
   if (passed && !settings.directory) rmSync(directory, { recursive: true, force: true });
   else log(`chaos: logs of every process are in ${directory}`);
-});
+  // Each process gets its grace (20 s) to stop.
+}, 300_000);
 
 it(
   'loses nothing and counts nothing twice under sustained faults',
@@ -74,6 +76,9 @@ it(
       `kills per service: ${JSON.stringify(counts.kills)}, aimed inside a transaction: ${JSON.stringify(counts.aimedKills)}`,
       `segment changes: ${chaos.segmentChanges.changes} on the topic, ${chaos.segmentChanges.repeated} repeated, ${chaos.segmentChanges.stateMismatches.length} not in segment_members (fault-free: ${reference.segmentChanges.changes}, ${reference.segmentChanges.repeated} repeated)`,
       `profile updates: ${chaos.updates.keys} keys, ${chaos.updates.mismatched} disagree with ClickHouse (fault-free: ${reference.updates.mismatched})`,
+      `webhooks: ${describeWebhooks(chaos.webhooks)} (fault-free: ${describeWebhooks(reference.webhooks)})`,
+      ...[...reference.webhooks.undelivered, ...chaos.webhooks.undelivered].map((u) => `  undelivered ${u}`),
+      ...[...reference.webhooks.outOfOrder, ...chaos.webhooks.outOfOrder].map((o) => `  out of order ${o}`),
       `profiles: ${chaos.state.profiles.size} (fault-free ${reference.state.profiles.size}), ${profiles.differing} differ from the fault-free run`,
       ...profiles.described.map((d) => `  ${d}`),
       ...chaos.updates.described.map((d) => `  update ${d}`),
@@ -83,7 +88,7 @@ it(
     ])
       log(`chaos: ${line}`);
     log(
-      `chaos: ${chaos.traffic.acknowledged.size} events acknowledged, ${events.lost} lost, ${events.duplicated} duplicated, ${kills} kills, ${counts.brokerBounces} broker bounces, ${counts.zombiesFenced} zombies fenced, seed ${settings.seed}`,
+      `chaos: ${chaos.traffic.acknowledged.size} events acknowledged, ${events.lost} lost, ${events.duplicated} duplicated, ${kills} kills, ${counts.brokerBounces} broker bounces, ${counts.zombiesFenced} zombies fenced, seed ${settings.seed}, ${chaos.webhooks.delivered} webhooks delivered, ${chaos.webhooks.withheld} withheld, ${chaos.webhooks.undelivered.length} undelivered`,
     );
 
     expect({
@@ -97,6 +102,7 @@ it(
       repeatedSegmentChanges: chaos.segmentChanges.repeated,
       segmentStateMismatches: chaos.segmentChanges.stateMismatches.length,
       updatesMismatched: chaos.updates.mismatched,
+      webhooks: [reference.webhooks, chaos.webhooks].map(webhookFaults),
       anomalies: [...reference.traffic.anomalies, ...chaos.traffic.anomalies],
       problems: counts.problems,
       unsettled: [...reference.unsettled, ...chaos.unsettled],
@@ -111,6 +117,7 @@ it(
       repeatedSegmentChanges: 0,
       segmentStateMismatches: 0,
       updatesMismatched: 0,
+      webhooks: [noWebhookFaults, noWebhookFaults],
       anomalies: [],
       problems: [],
       unsettled: [],
@@ -123,3 +130,19 @@ it(
   // The whole run is bounded by its waits (CHAOS_WAIT_MINUTES each); this only catches a hang.
   (settings.minutes * 3 + (settings.waitMs / 60_000) * 6) * 60_000,
 );
+
+function describeWebhooks(check: WebhookCheck): string {
+  return `${check.changes} segment changes, ${check.delivered} delivered, ${check.withheld} withheld ${JSON.stringify(check.reasons)}, ${check.undelivered.length} undelivered, ${check.duplicates} duplicate receipts, ${check.differingBodies} webhook-ids with differing bodies, ${check.unexpected} unexpected, ${check.invalid} not verifying, ${check.outOfOrder.length} profiles out of order`;
+}
+
+/** What must be zero for a webhook destination: duplicates are allowed (at-least-once). */
+function webhookFaults(check: WebhookCheck) {
+  return {
+    undelivered: check.undelivered.length,
+    differingBodies: check.differingBodies,
+    unexpected: check.unexpected,
+    invalid: check.invalid,
+    outOfOrder: check.outOfOrder.length,
+  };
+}
+const noWebhookFaults = { undelivered: 0, differingBodies: 0, unexpected: 0, invalid: 0, outOfOrder: 0 };

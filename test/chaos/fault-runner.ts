@@ -1,7 +1,12 @@
-import type { ServiceName } from '../support/service-process';
 import type { BrokerControl } from './broker-control';
 import { clock, type Fault } from './fault-schedule';
-import { sessionTimeoutMs, specOf, type Instance, type PipelineUnderTest } from './pipeline-under-test';
+import {
+  sessionTimeoutMs,
+  specOf,
+  type Instance,
+  type PipelineUnderTest,
+  type ServiceName,
+} from './pipeline-under-test';
 
 /**
  * Carries out a fault schedule on a running pipeline, and supervises it meanwhile.

@@ -2,9 +2,13 @@ import { createWriteStream, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { topics as kumikiTopics } from '../../services/common/kafka/topics';
 import { freePort } from '../support/ports';
-import { spawnService, type ServiceName, type ServiceProcess } from '../support/service-process';
+import { spawnService, type ServiceProcess, type SpawnableService } from '../support/service-process';
 import { waitFor } from '../support/wait-for';
 import { reaped } from '../support/reaper';
+import { spawnWebhookReceiver } from './webhook-receiver-process';
+
+/** What the harness runs and kills: kumiki's services, and the webhook receiver the activator delivers to. */
+export type ServiceName = SpawnableService | 'webhook-receiver';
 
 /**
  * One run's pipeline (the fault-free one or the chaos one): every service as its own process,
@@ -19,7 +23,13 @@ import { reaped } from '../support/reaper';
 export interface ServiceSpec {
   readonly name: ServiceName;
   /** The run's environment of this service (the pipeline adds Kafka, registry and HTTP port). */
-  readonly env: (run: RunNames, cluster: ClusterSettings) => Record<string, string>;
+  readonly env: (
+    run: RunNames,
+    cluster: ClusterSettings,
+    urlOf: (service: ServiceName) => string,
+  ) => Record<string, string>;
+  /** How a process of it starts (default: the built service, dist/services/<name>/main.js). */
+  readonly spawn?: (run: RunNames, env: Record<string, string>) => ServiceProcess;
   /**
    * Aiming a kill inside an open transaction: start an instance with `env` and kill it when it
    * prints `moment` (the hook then holds the transaction open), or, when `killsItself`, wait
@@ -38,6 +48,8 @@ export interface RunNames {
   readonly writeKey: string;
   /** Embedded ClickHouse lives here (unless the cluster has a server). */
   readonly home: string;
+  /** The webhook receiver's record (`received.ndjson`) and the destination's secret (`secret`). */
+  readonly webhooks: string;
 }
 
 /** Where the run's pipeline finds Kafka, the registry and ClickHouse. */
@@ -61,12 +73,29 @@ export const topicNames = {
   keys: kumikiTopics.accessKeys,
   audit: kumikiTopics.audit,
   alerts: kumikiTopics.securityAlerts,
+  destinations: kumikiTopics.destinations,
+  deliveries: kumikiTopics.deliveryAttempts,
+  destinationsDlq: kumikiTopics.destinationDeadLetters,
+  recipients: kumikiTopics.destinationRecipients,
+  subjects: kumikiTopics.privacySubjects,
+  privacy: kumikiTopics.privacyRequests,
 } as const;
+
+/** The activator's key for destination secrets at rest (32 bytes, base64): any fixed one will do. */
+const secretsKey = Buffer.alloc(32, 7).toString('base64');
 
 /** Session timeouts of the consumers under chaos: a killed instance's partitions move on after this. */
 export const sessionTimeoutMs = 10_000;
 
 export const services: readonly ServiceSpec[] = [
+  {
+    name: 'webhook-receiver',
+    env: (run) => ({
+      RECEIVER_FILE: path.join(run.webhooks, 'received.ndjson'),
+      RECEIVER_SECRET_FILE: path.join(run.webhooks, 'secret'),
+    }),
+    spawn: (run, env) => spawnWebhookReceiver(run.webhooks, env),
+  },
   {
     name: 'profile-materializer',
     env: (run, cluster) => ({
@@ -105,6 +134,34 @@ export const services: readonly ServiceSpec[] = [
       moment: /fault injection: SIGKILL before commit/,
       killsItself: true,
     },
+  },
+  {
+    name: 'activator',
+    env: (run, _cluster, urlOf) => ({
+      KUMIKI_HOME: path.join(run.home, 'activator'),
+      KUMIKI_ADMIN_TOKEN: run.adminToken,
+      KUMIKI_SECRETS_KEY: secretsKey,
+      KUMIKI_READ_API_URL: urlOf('profile-materializer'),
+      ACTIVATOR_CHANGES_TOPIC: run.topic('segments'),
+      ACTIVATOR_UPDATES_TOPIC: run.topic('updates'),
+      ACTIVATOR_DESTINATIONS_TOPIC: run.topic('destinations'),
+      ACTIVATOR_DELIVERIES_TOPIC: run.topic('deliveries'),
+      ACTIVATOR_DLQ_TOPIC: run.topic('destinationsDlq'),
+      ACTIVATOR_SUBJECTS_TOPIC: run.topic('subjects'),
+      ACTIVATOR_PRIVACY_TOPIC: run.topic('privacy'),
+      ACTIVATOR_RECIPIENTS_TOPIC: run.topic('recipients'),
+      ACCESS_KEYS_TOPIC: run.topic('keys'),
+      AUDIT_TOPIC: run.topic('audit'),
+      SECURITY_ALERTS_TOPIC: run.topic('alerts'),
+      ACTIVATOR_GROUP_PREFIX: `${run.prefix}-activator`,
+      ACTIVATOR_ALLOW_PRIVATE_TARGETS: 'true',
+      ACTIVATOR_SCHEDULED_EXPORTS: 'false',
+      // A receiver killed and restarted is back within seconds: retries that soon find it, and
+      // the attempts (25) outlast any of its absences, so nothing is dead-lettered for it.
+      ACTIVATOR_RETRY_INITIAL_MS: '250',
+      ACTIVATOR_RETRY_MAX_MS: '5000',
+      ACTIVATOR_TIMEOUT_MS: '5000',
+    }),
   },
   {
     name: 'identity-stitcher',
@@ -198,14 +255,17 @@ export class PipelineUnderTest {
       port = await freePort();
       this.ports.set(service, port);
     }
-    const process = spawnService(service, {
+    const spec = specOf(service);
+    const env = {
       KAFKA_BROKERS: this.cluster.brokers,
       SCHEMA_REGISTRY_URL: this.cluster.registryUrl,
       HTTP_PORT: String(port),
       LOG_LEVEL: 'info',
-      ...specOf(service).env(this.run, this.cluster),
+      ...spec.env(this.run, this.cluster, (other) => this.url(other)),
       ...extraEnv,
-    });
+    };
+    // Every entry without `spawn` is one of kumiki's built services.
+    const process = spec.spawn ? spec.spawn(this.run, env) : spawnService(service as SpawnableService, env);
     reaped(process.child);
     const number = this.all.filter((i) => i.service === service).length + 1;
     const instance: Instance = {
@@ -275,9 +335,15 @@ export class PipelineUnderTest {
     }
   }
 
-  /** A read API call on the materializer with the admin token; the parsed answer. */
-  async api<T>(method: 'GET' | 'POST', pathname: string, body?: unknown, timeoutMs = 180_000): Promise<T> {
-    const response = await fetch(`${this.url('profile-materializer')}${pathname}`, {
+  /** A call with the admin token on the materializer's read API (or `service`'s); the parsed answer. */
+  async api<T>(
+    method: 'GET' | 'POST',
+    pathname: string,
+    body?: unknown,
+    timeoutMs = 180_000,
+    service: ServiceName = 'profile-materializer',
+  ): Promise<T> {
+    const response = await fetch(`${this.url(service)}${pathname}`, {
       method,
       headers: {
         authorization: `Bearer ${this.run.adminToken}`,

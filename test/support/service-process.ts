@@ -52,13 +52,20 @@ export function spawnService(service: SpawnableService, env: Record<string, stri
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  const started = serviceProcessOf(child);
+  spawned.push({ service, process: started });
+  return started;
+}
+
+/** A child process with piped output, as a ServiceProcess (its output kept, a bounded stop). */
+export function serviceProcessOf(child: ChildProcess): ServiceProcess {
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.on('exit', (code, signal) => resolve({ code, signal })),
   );
-  const started: ServiceProcess = {
+  return {
     child,
     exit,
     output: () => output,
@@ -69,8 +76,6 @@ export function spawnService(service: SpawnableService, env: Record<string, stri
       clearTimeout(timer);
     },
   };
-  spawned.push({ service, process: started });
-  return started;
 }
 
 /** Waits until `url + endpoint` answers 200; fails at once, with its output, if the process exits. */

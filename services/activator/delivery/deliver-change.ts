@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { Destination, ProfileUpdate, SegmentChange } from '../../../schemas';
+import type { DeliveryAttempt, Destination, ProfileUpdate, SegmentChange } from '../../../schemas';
 import { schema } from '../../../schemas';
 import type { ErrorCode } from '../../common/error-codes';
 import { errorMessage, isRetriable } from '../../common/errors';
@@ -31,7 +31,8 @@ import type { WebhookResponse, WebhookSender } from './webhook-sender';
  *
  * Each attempt re-checks consent, is audited when it carries personal data, passes the rate
  * limiter and the in-flight bound, is signed with the time of the attempt and logged. The outcome is one of: delivered; skipped (not an
- * event or segment the destination takes); withheld (no consent, unknown or withheld person);
+ * event or segment the destination takes); withheld (no consent, unknown or withheld person;
+ * logged with outcome `withheld` and the reason);
  * dead-lettered (refused for good, every attempt failed, or undecodable), written to the
  * destinations' DLQ before the change counts as finished. Nothing else finishes a change: a
  * stop or rebalance abandons it unfinished, to be delivered again from the committed offset.
@@ -172,6 +173,25 @@ export function createChangeDelivery(
     }
   };
 
+  const logAttempt = (
+    destination: Destination,
+    change: Decoded,
+    message: IncomingMessage,
+    webhookId: string,
+    attempt: Pick<DeliveryAttempt, 'attempt' | 'status' | 'outcome' | 'latencyMs' | 'error'>,
+  ): void =>
+    deps.log.record({
+      destinationId: destination.id,
+      webhookId,
+      eventType: change.eventType,
+      profileId: change.profileId,
+      ...attempt,
+      at: now(),
+      sourceTopic: message.topic,
+      sourcePartition: message.partition,
+      sourceOffset: Number(message.offset),
+    });
+
   return async (job, runtime) => {
     const { message, signal } = job;
     const destination = runtime.destination();
@@ -214,6 +234,14 @@ export function createChangeDelivery(
       if (!verdict.deliver) {
         runtime.metrics.withheld(verdict.reason);
         runtime.metrics.changed('withheld');
+        // The change's one trace: why it did not go (a reason and purposes, never personal data).
+        logAttempt(current, change, message, id, {
+          attempt,
+          status: null,
+          outcome: 'withheld',
+          latencyMs: 0,
+          error: `${verdict.reason}: ${verdict.detail}`,
+        });
         return 'withheld';
       }
       body ??= JSON.stringify(change.render(profile!, current));
@@ -250,20 +278,12 @@ export function createChangeDelivery(
             ? 'failed'
             : 'dead_lettered';
       runtime.metrics.attempt(answerClass(response.status), response.latencyMs / 1000);
-      deps.log.record({
-        destinationId: current.id,
-        webhookId: id,
-        eventType: change.eventType,
-        profileId: change.profileId,
+      logAttempt(current, change, message, id, {
         attempt,
         status: response.status,
         outcome,
         latencyMs: Math.round(response.latencyMs),
         error: verdictOfAttempt.kind === 'delivered' ? null : verdictOfAttempt.reason,
-        at: now(),
-        sourceTopic: message.topic,
-        sourcePartition: message.partition,
-        sourceOffset: Number(message.offset),
       });
       switch (verdictOfAttempt.kind) {
         case 'delivered':

@@ -17,22 +17,27 @@ export interface DeliveryLogDeps {
   /** Attempts kept in memory per destination for GET …/deliveries. */
   readonly keep: number;
   readonly flushIntervalMs?: number;
+  /** Records held while the topic cannot be written; beyond, the oldest go (default 100,000). */
+  readonly maxBuffered?: number;
 }
 
 /**
- * The delivery log: every attempt (status, latency, error, never a payload) goes to
- * kumiki.destinations.deliveries, keyed by destination, and every instance follows the recent
- * part of that topic to answer GET …/deliveries for attempts made anywhere.
+ * The delivery log: every attempt (status, latency, error, never a payload) and every change
+ * withheld on purpose goes to kumiki.destinations.deliveries, keyed by destination, and every
+ * instance follows the recent part of that topic to answer GET …/deliveries for attempts made
+ * anywhere.
  *
- * Writes are batched and not awaited by deliveries: the log is for people, not a guarantee —
- * the guarantee is in the consumer offsets. Attempts still buffered when a process is killed
- * are missing from the log (a stop flushes them).
+ * Writes are batched and not awaited by deliveries. A delivery worker calls `durable()` before
+ * it commits its offsets, so every change a committed offset counts as finished has its records
+ * on the topic: a change is either at its receiver or logged `withheld` (or dead-lettered), and
+ * a crash before the commit logs it again. Records that could not be written stay buffered for
+ * the next flush (up to `maxBuffered`, beyond which the oldest are dropped with a warning).
  */
 export class DeliveryLog implements Component {
   readonly name = 'delivery-log';
   private buffer: OutgoingMessage[] = [];
   private timer: NodeJS.Timeout | undefined;
-  private flushing: Promise<void> = Promise.resolve();
+  private flushing: Promise<boolean> = Promise.resolve(true);
   private readonly recent = new Map<string, DeliveryAttempt[]>();
   private tail: TopicTail | undefined;
 
@@ -101,15 +106,28 @@ export class DeliveryLog implements Component {
     this.recent.delete(destinationId);
   }
 
-  private flush(): Promise<void> {
+  /** Resolves once every record made before the call is on the topic; rejects if it could not be written. */
+  async durable(): Promise<void> {
+    if (!(await this.flush())) throw new Error('the delivery log could not be written; will retry');
+  }
+
+  private flush(): Promise<boolean> {
     this.flushing = this.flushing.then(async () => {
-      if (this.buffer.length === 0) return;
+      if (this.buffer.length === 0) return true;
       const batch = this.buffer;
       this.buffer = [];
       try {
         await this.deps.producer().send(this.deps.topic, batch);
+        return true;
       } catch (error) {
-        this.deps.logger.warn({ error: errorMessage(error), attempts: batch.length }, 'delivery log records lost');
+        this.buffer = [...batch, ...this.buffer];
+        const excess = this.buffer.length - (this.deps.maxBuffered ?? 100_000);
+        if (excess > 0) this.buffer.splice(0, excess);
+        this.deps.logger.warn(
+          { error: errorMessage(error), attempts: batch.length, ...(excess > 0 ? { dropped: excess } : {}) },
+          excess > 0 ? 'delivery log records lost' : 'delivery log not written yet; will retry',
+        );
+        return false;
       }
     });
     return this.flushing;

@@ -15,6 +15,8 @@ export interface DeliveryWorkerDeps {
   readonly admin: () => KafkaAdmin;
   readonly secrets: SecretBox;
   readonly deliver: (job: DeliveryJob, runtime: DestinationRuntime) => Promise<ChangeOutcome>;
+  /** The delivery log's records of finished changes are on their topic (before their offsets are committed). */
+  readonly logDurable: () => Promise<void>;
   readonly metrics: ActivatorMetrics;
   readonly logger: Logger;
   readonly groupId: string;
@@ -36,7 +38,8 @@ export interface DeliveryWorkerDeps {
  * that keeps per-profile order, its HTTP connections, rate limiter and in-flight bound.
  *
  * The consumer hands batches to the scheduler and moves on (kafkajs fetches ahead); what is
- * committed is the scheduler's committable offsets, on a timer and at stop. A rebalance
+ * committed is the scheduler's committable offsets, on a timer and at stop, once the delivery
+ * log holds the records of the changes they finish (a withheld change's only trace). A rebalance
  * abandons what is in hand (see DeliveryScheduler). A job failing for a reason it cannot wait
  * out (a bug) restarts the consumer, which resumes from the committed offsets.
  */
@@ -193,10 +196,12 @@ export class DeliveryWorker {
     this.deps.metrics.pending.set({ destination: this.destination.id }, this.scheduler.pendingCount);
     if (offsets.length === 0) return;
     try {
+      await this.deps.logDurable();
       await consumer.commitOffsets(offsets);
       for (const [key, offset] of advanced) this.committed.set(key, offset);
     } catch (error) {
-      // A rebalance in progress refuses commits; the next generation starts from the last one that went through.
+      // A rebalance in progress refuses commits (and the log may not be writable yet); the next
+      // generation starts from the last commit that went through.
       this.logger.warn({ error: errorMessage(error) }, 'commit of delivered offsets failed; will retry');
     }
   }

@@ -292,10 +292,10 @@ test('changes of one profile arrive in order while profiles go at once, and retr
     }
   }));
 
-test('a profile without every purpose of the destination is never delivered', () =>
+test('a profile without every purpose of the destination is never delivered, and logged withheld', () =>
   withServiceLogsOnFailure(async () => {
     const hook = await receiver();
-    await createWebhook(hook.url, { purposes: ['marketing', 'email'] });
+    const made = await createWebhook(hook.url, { purposes: ['marketing', 'email'] });
     const granted = `p-yes-${tag()}`;
     const partial = `p-partial-${tag()}`;
     const refused = `p-no-${tag()}`;
@@ -340,6 +340,29 @@ test('a profile without every purpose of the destination is never delivered', ()
       { timeoutMs: 15_000 },
     );
     expect(hook.requests).toHaveLength(2);
+    // Each withheld change is one record of the delivery log, with its reason and no request.
+    await waitFor(
+      async () => {
+        const { body } = await activator.api<{ deliveries: Record<string, unknown>[] }>(
+          'GET',
+          `/v1/destinations/${made.id}/deliveries`,
+        );
+        const withheld = body.deliveries
+          .filter((d) => d.outcome === 'withheld')
+          .map((d) => [d.profileId, d.attempt, d.status, d.error])
+          .sort();
+        expect(withheld).toEqual(
+          [
+            [partial, 1, null, 'no_consent: not granted: email'],
+            [refused, 1, null, 'no_consent: not granted: marketing, email'],
+            [unknown, 1, null, 'unknown_profile: no profile update known'],
+            [withdrawn, 1, null, 'no_consent: not granted: email'],
+          ].sort(),
+        );
+        expect(body.deliveries.filter((d) => d.outcome === 'delivered')).toHaveLength(2);
+      },
+      { timeoutMs: 15_000 },
+    );
   }));
 
 test('creation refuses bad definitions with the field at fault', () =>
