@@ -4,7 +4,7 @@ import { integerLiteral } from '../../common/clickhouse/sql-text';
 import type { BgnbdData } from './bgnbd';
 import type { GammaGammaData } from './gamma-gamma';
 import { GrowingArray, streamRows } from './stream-rows';
-import { bucketsFor, countRows, inBucket, runBuckets, runInBuckets } from './buckets';
+import { inBucket, releaseFreedMemory, runBuckets, runInBuckets } from './buckets';
 
 export const DAY_MS = 86_400_000;
 
@@ -20,33 +20,22 @@ export interface InputTotals {
 /** Staged orders per statement when summarising them (one aggregation state per profile and day). */
 export const ORDERS_PER_BUCKET = 2_000_000;
 
-/** Order events per statement when staging the orders (about 0.6 kB of aggregation state per order key). */
-export const ORDER_EVENTS_PER_BUCKET = 500_000;
-
 /**
  * Stages the counted orders as of `asOf` (epoch ms) under `version` in prediction_orders_store:
- * orders_as_of (migration 0019) evaluated once per run (one order per order key, refunds known at
- * `asOf` netted, fully refunded orders left out), in buckets of the order key (buckets.ts).
+ * orders_as_of (migrations 0019, 0024) evaluated once per run (one order per order key, refunds
+ * known at `asOf` netted, fully refunded orders left out). One statement: orders_as_of reads the
+ * order events sorted by order key (order_events_store), so ClickHouse aggregates them in that
+ * order, one order's state at a time, however many orders there are.
  */
 export async function stageOrders(ch: ClickHouse, version: number, asOf: number): Promise<void> {
-  // Copies of an event not yet merged away count here too: this only sizes the buckets.
-  const orderEvents = await countRows(
-    ch,
-    'events_store',
-    `type = 'track'
-     AND (has((SELECT argMax(purchase_events, version) FROM rfm_settings_store), event)
-          OR has((SELECT argMax(refund_events, version) FROM rfm_settings_store), event))`,
+  await ch.command(
+    `INSERT INTO prediction_orders_store (version, profile_id, order_time, net_units)
+     SELECT toUInt64(${integerLiteral(version)}), profile_id, order_time, net_units
+     FROM orders_as_of(as_of = fromUnixTimestamp64Milli(toInt64(${integerLiteral(asOf)}), 'UTC'))`,
+    undefined,
+    { settings: { ...heavyQuerySettings, optimize_aggregation_in_order: 1 } },
   );
-  await runInBuckets(
-    ch,
-    bucketsFor(orderEvents, ORDER_EVENTS_PER_BUCKET),
-    (bucket) =>
-      `INSERT INTO prediction_orders_store (version, profile_id, order_time, net_units)
-       SELECT toUInt64(${integerLiteral(version)}), profile_id, order_time, net_units
-       FROM orders_as_of(as_of = fromUnixTimestamp64Milli(toInt64(${integerLiteral(asOf)}), 'UTC'))
-       WHERE ${inBucket('order_key', bucket)}`,
-    heavyQuerySettings,
-  );
+  await releaseFreedMemory(ch);
 }
 
 /**

@@ -9,7 +9,21 @@ import { stringList, stringListParam } from '../../common/clickhouse/string-list
  * deduplicated events at read time; this module writes the settings that view reads and reads
  * its rows back in the shape of the TypeScript reference (rfm.ts).
  */
+/**
+ * Writes the settings the views read (latest version wins), then copies into order_events_store
+ * (migration 0024) the past events of every purchase or refund event name the previous settings
+ * did not have: its materialized view keeps only the names of the settings in force at each
+ * insert. Copies already there collapse (ReplacingMergeTree), so a repeated copy changes nothing.
+ */
 export async function writeRfmSettings(ch: ClickHouse, settings: RfmSettings, version = Date.now()): Promise<void> {
+  const [previous] = await ch.query<{ names: string[] }>(
+    `SELECT arrayConcat(argMax(purchase_events, version), argMax(refund_events, version)) AS names
+     FROM rfm_settings_store`,
+  );
+  const before = new Set(previous?.names ?? []);
+  const added = [...new Set([...settings.purchaseEvents, ...settings.refundEvents])].filter(
+    (name) => !before.has(name),
+  );
   const currencies = [...settings.rates.keys()];
   await ch.insert('rfm_settings_store', [
     {
@@ -25,6 +39,18 @@ export async function writeRfmSettings(ch: ClickHouse, settings: RfmSettings, ve
       version,
     },
   ]);
+  if (added.length > 0) await copyOrderEvents(ch, added);
+}
+
+/** Copies the track events named `names` from events_store into order_events_store (every copy). */
+async function copyOrderEvents(ch: ClickHouse, names: readonly string[]): Promise<void> {
+  await ch.command(
+    `INSERT INTO order_events_store (order_key, message_id, profile_id, event, timestamp, order_id, revenue, currency, version)
+     SELECT if(order_id = '', message_id, order_id), message_id, profile_id, event, timestamp, order_id, revenue, currency, version
+     FROM events_store
+     WHERE type = 'track' AND event IN {names:Array(String)}`,
+    { names },
+  );
 }
 
 interface RfmDbRow {
