@@ -2,8 +2,8 @@ import type { RecommendationQuality } from '../../common/predictions/model-repor
 import type { ClickHouse } from '../../common/clickhouse/client-factory';
 import { integerLiteral } from '../../common/clickhouse/sql-text';
 import { streamRows } from './stream-rows';
-import { PRODUCT_EVENTS } from './activity';
-import { inSortKeyOrder, releaseFreedMemory } from './buckets';
+import { ACTIVITY_ROWS_PER_BUCKET, PRODUCT_EVENTS } from './activity';
+import { inBucket, releaseFreedMemory, runBuckets, runInBuckets } from './buckets';
 
 /**
  * Item-to-item recommendations. Two products are similar when the same profiles viewed, added
@@ -54,12 +54,15 @@ const at = (ms: number): string => `fromUnixTimestamp64Milli(toInt64(${integerLi
 /**
  * The interactions of run `version` from its staged events (stageActivity, which reads products
  * as interactionsSql does): split 0 up to `now`, split 1 up to `earlier` (a profile-product pair
- * is in split 1 if first seen by then, bought if bought by then). One statement: the staged
- * events are sorted by profile, so ClickHouse aggregates them one profile at a time.
+ * is in split 1 if first seen by then, bought if bought by then), in buckets of the profile
+ * (buckets.ts), ACTIVITY_ROWS_PER_BUCKET staged events each.
  */
 export async function writeInteractions(ch: ClickHouse, version: number, now: number, earlier: number): Promise<void> {
-  await ch.command(
-    `INSERT INTO prediction_interactions_store (version, split, profile_id, item, bought)
+  await runInBuckets(
+    ch,
+    await runBuckets(ch, 'prediction_activity_store', version, ACTIVITY_ROWS_PER_BUCKET),
+    (bucket) =>
+      `INSERT INTO prediction_interactions_store (version, split, profile_id, item, bought)
      SELECT toUInt64(${integerLiteral(version)}), split, profile_id, item, if(split = 0, bought_now, bought_earlier)
      FROM
      (
@@ -67,19 +70,16 @@ export async function writeInteractions(ch: ClickHouse, version: number, now: nu
                 toUInt8(countIf(is_purchase AND timestamp <= ${at(earlier)}) > 0) AS bought_earlier
          FROM prediction_activity_store
          ARRAY JOIN items AS item
-         WHERE version = ${integerLiteral(version)} AND timestamp <= ${at(now)}
+         WHERE version = ${integerLiteral(version)} AND timestamp <= ${at(now)} AND ${inBucket('profile_id', bucket)}
          GROUP BY profile_id, item
      )
      ARRAY JOIN [toUInt8(0), toUInt8(1)] AS split
      WHERE split = 0 OR seen <= ${at(earlier)}`,
-    undefined,
-    { settings: inSortKeyOrder },
   );
-  await releaseFreedMemory(ch);
 }
 
 /**
- * Each profile's products, aggregated in profile order (as inSortKeyOrder, on the threads the
+ * Each profile's products, aggregated in profile order (buckets.ts inSortKeyOrder, on the threads the
  * pair counts use), in small blocks: every row of a profile's pairs carries its list, so a block
  * of tens of thousands of profiles (the default) would hold hundreds of MB of copies of them.
  */
