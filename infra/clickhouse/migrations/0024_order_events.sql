@@ -5,9 +5,8 @@
 --
 -- What is kept: every copy of a track event whose name is a purchase or refund event of the RFM
 -- settings at insert time (the materialized view reads rfm_settings_store per insert block). A
--- settings change that adds event names copies their past events from events_store
--- (rfm/rfm.repository.ts writeRfmSettings), and the statement at the end of this file copies
--- those of the settings in force when it runs.
+-- settings change that adds event names, and the first start after this migration, copy their
+-- past events from events_store (rfm/rfm.repository.ts writeRfmSettings, order_events_coverage).
 --
 -- Exactness: ReplacingMergeTree(version) over (order_key, message_id) collapses the copies of an
 -- event as events_store does (the highest version stays), and orders_as_of reads it FINAL, so it
@@ -91,9 +90,16 @@ LEFT JOIN ${database}.profile_aliases AS a ON a.absorbed_profile_id = o.profile_
 WHERE o.counted
 COMMENT 'Counted orders as of the as_of parameter, one row per order key: the (current) profile and time of its earliest purchase event, its net value after refunds known at as_of in 1e-12 units of the reporting currency (net_units); fully refunded orders left out. See docs/rfm.md, rules 1-3';
 
-INSERT INTO ${database}.order_events_store (order_key, message_id, profile_id, event, timestamp, order_id, revenue, currency, version)
-SELECT if(order_id = '', message_id, order_id), message_id, profile_id, event, timestamp, order_id, revenue, currency, version
-FROM ${database}.events_store
-WHERE type = 'track'
-  AND (has((SELECT argMax(purchase_events, version) FROM ${database}.rfm_settings_store), event)
-       OR has((SELECT argMax(refund_events, version) FROM ${database}.rfm_settings_store), event));
+-- The event names whose past events order_events_store holds: writeRfmSettings copies those of
+-- every name the settings have and this list lacks (all of them on the first start after this
+-- migration), then writes the settings' names here, so a name dropped from the settings and added
+-- again is copied again.
+CREATE TABLE IF NOT EXISTS ${database}.order_events_coverage
+(
+    name    String DEFAULT 'default' COMMENT 'always default',
+    names   Array(String) COMMENT 'purchase and refund event names whose past events order_events_store holds',
+    version UInt64 COMMENT 'ReplacingMergeTree version; the latest list wins (read with argMax)'
+)
+ENGINE = ReplacingMergeTree(version)
+ORDER BY name
+COMMENT 'Internal: which event names order_events_store was filled with from events_store';

@@ -11,19 +11,19 @@ import { stringList, stringListParam } from '../../common/clickhouse/string-list
  */
 /**
  * Writes the settings the views read (latest version wins), then copies into order_events_store
- * (migration 0024) the past events of every purchase or refund event name the previous settings
- * did not have: its materialized view keeps only the names of the settings in force at each
- * insert. Copies already there collapse (ReplacingMergeTree), so a repeated copy changes nothing.
+ * (migration 0024) the past events of every purchase or refund event name that
+ * order_events_coverage does not list (all of them on the first start after that migration): its
+ * materialized view keeps only the names of the settings in force at each insert. Copies already
+ * there collapse (ReplacingMergeTree), so a repeated copy changes nothing. The coverage becomes
+ * the settings' names, so a name dropped and added again later is copied again.
  */
 export async function writeRfmSettings(ch: ClickHouse, settings: RfmSettings, version = Date.now()): Promise<void> {
-  const [previous] = await ch.query<{ names: string[] }>(
-    `SELECT arrayConcat(argMax(purchase_events, version), argMax(refund_events, version)) AS names
-     FROM rfm_settings_store`,
+  const [covered] = await ch.query<{ names: string[]; latest: string }>(
+    'SELECT argMax(names, version) AS names, toString(max(version)) AS latest FROM order_events_coverage',
   );
-  const before = new Set(previous?.names ?? []);
-  const added = [...new Set([...settings.purchaseEvents, ...settings.refundEvents])].filter(
-    (name) => !before.has(name),
-  );
+  const before = new Set(covered?.names ?? []);
+  const names = [...new Set([...settings.purchaseEvents, ...settings.refundEvents])];
+  const added = names.filter((name) => !before.has(name));
   const currencies = [...settings.rates.keys()];
   await ch.insert('rfm_settings_store', [
     {
@@ -40,6 +40,9 @@ export async function writeRfmSettings(ch: ClickHouse, settings: RfmSettings, ve
     },
   ]);
   if (added.length > 0) await copyOrderEvents(ch, added);
+  await ch.insert('order_events_coverage', [
+    { name: 'default', names, version: Math.max(version, Number(covered?.latest ?? 0) + 1) },
+  ]);
 }
 
 /** Copies the track events named `names` from events_store into order_events_store (every copy). */

@@ -20,7 +20,8 @@ import { embeddedHome, freshDatabase } from './materializer-test-env';
  * arriving last), refunds (partial, full, above the value, without an order id, after the as-of
  * time, in another currency), currencies with and without a rate, orders without an order id,
  * orders with several purchase events, merged profiles, and events that arrived before the
- * settings named them (copied by writeRfmSettings) as well as after (the materialized view).
+ * settings named them (copied by writeRfmSettings) as well as after (the materialized view), or
+ * while a name was out of the settings.
  */
 jest.setTimeout(180_000);
 
@@ -202,6 +203,21 @@ describe('orders_as_of over order_events_store', () => {
     expect(now.length).toBeGreaterThan(before);
     expect(now).toEqual(await orders('orders_from_events', asOf));
     for (const at of times) expect(await orders('orders_as_of', at)).toEqual(await orders('orders_from_events', at));
+
+    // A name dropped from the settings and added again: what arrived in between is copied then.
+    await writeRfmSettings(ch, settings(['Order Completed']), 3);
+    const between = {
+      ...early[0]!,
+      message_id: 'between',
+      order_id: 'o-between',
+      event: 'Store Purchase',
+      revenue: '12.50',
+    };
+    await insertEvents([{ ...between, properties: JSON.stringify({ order_id: 'o-between' }) }]);
+    await writeRfmSettings(ch, settings(['Order Completed', 'Store Purchase']), 4);
+    const again = await orders('orders_as_of', asOf);
+    expect(again.some((row) => row.order_key === 'o-between')).toBe(true);
+    expect(again).toEqual(await orders('orders_from_events', asOf));
 
     // The population has what the test claims: merged profiles, refunds, duplicates, no-rate currencies.
     const [shape] = await ch.query<Record<string, string>>(
