@@ -4,7 +4,7 @@ import { integerLiteral } from '../../common/clickhouse/sql-text';
 import type { BgnbdData } from './bgnbd';
 import type { GammaGammaData } from './gamma-gamma';
 import { GrowingArray, streamRows } from './stream-rows';
-import { bucketsFor, countRows, inBucket, runBuckets, runInBuckets } from './buckets';
+import { inSortKeyOrder, releaseFreedMemory } from './buckets';
 
 export const DAY_MS = 86_400_000;
 
@@ -17,36 +17,22 @@ export interface InputTotals {
   readonly purchaseDays: number;
 }
 
-/** Staged orders per statement when summarising them (one aggregation state per profile and day). */
-export const ORDERS_PER_BUCKET = 2_000_000;
-
-/** Order events per statement when staging the orders (about 0.6 kB of aggregation state per order key). */
-export const ORDER_EVENTS_PER_BUCKET = 500_000;
-
 /**
  * Stages the counted orders as of `asOf` (epoch ms) under `version` in prediction_orders_store:
- * orders_as_of (migration 0019) evaluated once per run (one order per order key, refunds known at
- * `asOf` netted, fully refunded orders left out), in buckets of the order key (buckets.ts).
+ * orders_as_of (migrations 0019, 0025) evaluated once per run (one order per order key, refunds
+ * known at `asOf` netted, fully refunded orders left out). One statement: orders_as_of reads the
+ * order events sorted by order key (order_events_store), so ClickHouse aggregates them in that
+ * order, one order's state at a time, however many orders there are.
  */
 export async function stageOrders(ch: ClickHouse, version: number, asOf: number): Promise<void> {
-  // Copies of an event not yet merged away count here too: this only sizes the buckets.
-  const orderEvents = await countRows(
-    ch,
-    'events_store',
-    `type = 'track'
-     AND (has((SELECT argMax(purchase_events, version) FROM rfm_settings_store), event)
-          OR has((SELECT argMax(refund_events, version) FROM rfm_settings_store), event))`,
+  await ch.command(
+    `INSERT INTO prediction_orders_store (version, profile_id, order_time, net_units)
+     SELECT toUInt64(${integerLiteral(version)}), profile_id, order_time, net_units
+     FROM orders_as_of(as_of = fromUnixTimestamp64Milli(toInt64(${integerLiteral(asOf)}), 'UTC'))`,
+    undefined,
+    { settings: { ...heavyQuerySettings, ...inSortKeyOrder } },
   );
-  await runInBuckets(
-    ch,
-    bucketsFor(orderEvents, ORDER_EVENTS_PER_BUCKET),
-    (bucket) =>
-      `INSERT INTO prediction_orders_store (version, profile_id, order_time, net_units)
-       SELECT toUInt64(${integerLiteral(version)}), profile_id, order_time, net_units
-       FROM orders_as_of(as_of = fromUnixTimestamp64Milli(toInt64(${integerLiteral(asOf)}), 'UTC'))
-       WHERE ${inBucket('order_key', bucket)}`,
-    heavyQuerySettings,
-  );
+  await releaseFreedMemory(ch);
 }
 
 /**
@@ -55,36 +41,36 @@ export async function stageOrders(ch: ClickHouse, version: number, asOf: number)
  * days are UTC days (intDiv of epoch ms), several orders of one day are one purchase whose value
  * is their sum (repeat purchases counted per day, as the BG/NBD literature does); x = purchase
  * days − 1, t_x = last − first day, T = as-of day − first day; monetary = the mean value of the
- * repeat days (all days but the first), in the reporting currency.
+ * repeat days (all days but the first: every order but those of the first day), in the reporting
+ * currency.
  *
- * Exactness: the staged orders hold one row per order; this groups them by profile and day, so
- * nothing is counted twice. In buckets of the profile (buckets.ts), ORDERS_PER_BUCKET staged
- * orders each.
+ * Exactness: the staged orders hold one row per order; this reads each once, grouped by profile.
+ * The staged orders are sorted by profile, so ClickHouse aggregates them one profile at a time
+ * (inSortKeyOrder): a profile's days and values as two arrays, summarised from them.
  */
 export async function writeInputs(ch: ClickHouse, version: number, asOf: number): Promise<InputTotals> {
   const asOfDay = Math.floor(asOf / DAY_MS);
   await stageOrders(ch, version, asOf);
-  await runInBuckets(
-    ch,
-    await runBuckets(ch, 'prediction_orders_store', version, ORDERS_PER_BUCKET),
-    (bucket) =>
-      `INSERT INTO prediction_inputs_store (version, profile_id, x, t_x, T, monetary, last_purchase_at)
+  await ch.command(
+    `INSERT INTO prediction_inputs_store (version, profile_id, x, t_x, T, monetary, last_purchase_at)
      SELECT toUInt64(${integerLiteral(version)}), profile_id,
-            toUInt32(count() - 1) AS x,
-            toUInt32(max(day) - min(day)) AS t_x,
-            toUInt32(${integerLiteral(asOfDay)} - min(day)) AS T,
-            if(x > 0, toFloat64(sum(units) - argMin(units, day)) / 1e12 / x, 0) AS monetary,
-            max(last_at) AS last_purchase_at
+            toUInt32(length(arrayDistinct(days)) - 1) AS x,
+            toUInt32(last_day - first_day) AS t_x,
+            toUInt32(${integerLiteral(asOfDay)} - first_day) AS T,
+            if(x > 0, toFloat64(arraySum(arrayMap((day, units) -> if(day = first_day, toInt128(0), units), days, values))) / 1e12 / x, 0) AS monetary,
+            last_purchase_at
      FROM
      (
-         SELECT profile_id, intDiv(toUnixTimestamp64Milli(order_time), ${DAY_MS}) AS day, sum(net_units) AS units, max(order_time) AS last_at
+         SELECT profile_id, groupArray(intDiv(toUnixTimestamp64Milli(order_time), ${DAY_MS})) AS days, groupArray(net_units) AS values,
+                arrayMin(days) AS first_day, arrayMax(days) AS last_day, max(order_time) AS last_purchase_at
          FROM prediction_orders_store
-         WHERE version = ${integerLiteral(version)} AND ${inBucket('profile_id', bucket)}
-         GROUP BY profile_id, day
-     )
-     GROUP BY profile_id`,
-    heavyQuerySettings,
+         WHERE version = ${integerLiteral(version)}
+         GROUP BY profile_id
+     )`,
+    undefined,
+    { settings: inSortKeyOrder },
   );
+  await releaseFreedMemory(ch);
   // Exact: the partition under `version` was written by this one statement.
   const [row] = await ch.query<{ purchasers: string; repeat: string; days: string; first: string | null }>(
     `SELECT count() AS purchasers, countIf(x > 0) AS repeat, sum(x + 1) AS days,

@@ -79,6 +79,13 @@ export async function writeInteractions(ch: ClickHouse, version: number, now: nu
 }
 
 /**
+ * Each profile's products, aggregated in profile order (buckets.ts inSortKeyOrder, on the threads the
+ * pair counts use), in small blocks: every row of a profile's pairs carries its list, so a block
+ * of tens of thousands of profiles (the default) would hold hundreds of MB of copies of them.
+ */
+const pairsSettings = Object.freeze({ optimize_aggregation_in_order: 1, max_block_size: '4096' });
+
+/**
  * The neighbours of (version, split) from its staged interactions. A profile's products are
  * distinct, so each unordered pair is counted once (i < j) and written both ways.
  */
@@ -108,6 +115,8 @@ export async function writeNeighbours(ch: ClickHouse, version: number, split: nu
      INNER JOIN (SELECT item, count() AS n FROM ${interactions} GROUP BY item) AS b ON b.item = pairs.j
      ORDER BY pairs.i, score DESC, pairs.j
      LIMIT ${NEIGHBOURS_PER_ITEM} BY pairs.i`,
+    undefined,
+    { settings: pairsSettings },
   );
   await releaseFreedMemory(ch);
 }

@@ -7,7 +7,8 @@ import type { Logger } from '../../common/logger';
  * next to the topics' retention on Kafka (docs/privacy.md, "Retention"):
  *
  * - EVENTS_RETENTION_DAYS: events older than this (by event time) leave every table of events:
- *   events_store, profile_activity_store (per day) and the anonymous unprofiled_events_store.
+ *   events_store, profile_activity_store (per day), order_events_store (purchases and refunds by
+ *   order) and the anonymous unprofiled_events_store.
  *   A profile keeps what it learnt from them (traits, consent, first and last seen).
  * - PROFILE_RETENTION_DAYS: a profile not seen for this long leaves profiles_store and
  *   profile_facts_store (by its last event), so the profiles view, segments and the read API no
@@ -33,6 +34,7 @@ export function retentionTtls(settings: RetentionSettings): TableTtl[] {
   return [
     { table: 'events_store', from: 'toDateTime(timestamp)', days: settings.eventsDays },
     { table: 'profile_activity_store', from: 'day', days: settings.eventsDays },
+    { table: 'order_events_store', from: 'toDateTime(timestamp)', days: settings.eventsDays },
     { table: 'unprofiled_events_store', from: 'day', days: settings.eventsDays },
     { table: 'profiles_store', from: 'toDateTime(last_seen)', days: settings.profilesDays },
     { table: 'profile_facts_store', from: 'toDateTime(last_seen)', days: settings.profilesDays },

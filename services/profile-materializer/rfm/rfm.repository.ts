@@ -9,7 +9,21 @@ import { stringList, stringListParam } from '../../common/clickhouse/string-list
  * deduplicated events at read time; this module writes the settings that view reads and reads
  * its rows back in the shape of the TypeScript reference (rfm.ts).
  */
+/**
+ * Writes the settings the views read (latest version wins), then copies into order_events_store
+ * (migration 0025) the past events of every purchase or refund event name that
+ * order_events_coverage does not list (all of them on the first start after that migration): its
+ * materialized view keeps only the names of the settings in force at each insert. Copies already
+ * there collapse (ReplacingMergeTree), so a repeated copy changes nothing. The coverage becomes
+ * the settings' names, so a name dropped and added again later is copied again.
+ */
 export async function writeRfmSettings(ch: ClickHouse, settings: RfmSettings, version = Date.now()): Promise<void> {
+  const [covered] = await ch.query<{ names: string[]; latest: string }>(
+    'SELECT argMax(names, version) AS names, toString(max(version)) AS latest FROM order_events_coverage',
+  );
+  const before = new Set(covered?.names ?? []);
+  const names = [...new Set([...settings.purchaseEvents, ...settings.refundEvents])];
+  const added = names.filter((name) => !before.has(name));
   const currencies = [...settings.rates.keys()];
   await ch.insert('rfm_settings_store', [
     {
@@ -25,6 +39,21 @@ export async function writeRfmSettings(ch: ClickHouse, settings: RfmSettings, ve
       version,
     },
   ]);
+  if (added.length > 0) await copyOrderEvents(ch, added);
+  await ch.insert('order_events_coverage', [
+    { name: 'default', names, version: Math.max(version, Number(covered?.latest ?? 0) + 1) },
+  ]);
+}
+
+/** Copies the track events named `names` from events_store into order_events_store (every copy). */
+async function copyOrderEvents(ch: ClickHouse, names: readonly string[]): Promise<void> {
+  await ch.command(
+    `INSERT INTO order_events_store (order_key, message_id, profile_id, event, timestamp, order_id, revenue, currency, version)
+     SELECT if(order_id = '', message_id, order_id), message_id, profile_id, event, timestamp, order_id, revenue, currency, version
+     FROM events_store
+     WHERE type = 'track' AND event IN {names:Array(String)}`,
+    { names },
+  );
 }
 
 interface RfmDbRow {

@@ -1,6 +1,8 @@
 import type { ClickHouse } from '../../../services/common/clickhouse/client-factory';
 import { dateTime64Text } from '../../../services/common/clickhouse/datetime64';
 import { applyRetention, tableTtlOf } from '../../../services/profile-materializer/retention/retention-ttl';
+import { parseRates } from '../../../services/profile-materializer/rfm/money';
+import { writeRfmSettings } from '../../../services/profile-materializer/rfm/rfm.repository';
 import { embeddedHome, freshDatabase } from './materializer-test-env';
 
 /**
@@ -13,6 +15,13 @@ let ch: ClickHouse;
 
 beforeAll(async () => {
   ch = await freshDatabase(home);
+  await writeRfmSettings(ch, {
+    purchaseEvents: ['Order Completed'],
+    refundEvents: [],
+    windowDays: 365,
+    rates: parseRates('', 'USD'),
+    reportingCurrency: 'USD',
+  });
 });
 
 afterAll(async () => {
@@ -33,6 +42,7 @@ it('removes events and inactive profiles past their days, keeps the rest, and ch
   expect(await applyRetention(ch, { eventsDays: 30, profilesDays: 365 })).toEqual([
     'events_store',
     'profile_activity_store',
+    'order_events_store',
     'unprofiled_events_store',
     'profiles_store',
     'profile_facts_store',
@@ -50,7 +60,13 @@ it('removes events and inactive profiles past their days, keeps the rest, and ch
     received_at: dateTime64Text(at),
     version: at,
   });
-  await ch.insert('events_store', [event('old', now - 40 * day), event('new', now - 2 * day)]);
+  const order = (id: string, at: number) => ({ ...event(id, at), event: 'Order Completed', order_id: id });
+  await ch.insert('events_store', [
+    event('old', now - 40 * day),
+    event('new', now - 2 * day),
+    order('old-order', now - 40 * day),
+    order('new-order', now - 2 * day),
+  ]);
   const profile = (id: string, lastSeen: number) => ({
     profile_id: id,
     first_seen: dateTime64Text(lastSeen),
@@ -61,8 +77,13 @@ it('removes events and inactive profiles past their days, keeps the rest, and ch
     version: 1,
   });
   await ch.insert('profiles_store', [profile('gone', now - 400 * day), profile('active', now - 10 * day)]);
-  for (const table of ['events_store', 'profiles_store']) await ch.command(`OPTIMIZE TABLE ${table} FINAL`);
-  expect(await ch.query('SELECT message_id FROM events_store ORDER BY message_id')).toEqual([{ message_id: 'new' }]);
+  for (const table of ['events_store', 'order_events_store', 'profiles_store'])
+    await ch.command(`OPTIMIZE TABLE ${table} FINAL`);
+  expect(await ch.query('SELECT message_id FROM events_store ORDER BY message_id')).toEqual([
+    { message_id: 'new' },
+    { message_id: 'new-order' },
+  ]);
+  expect(await ch.query('SELECT message_id FROM order_events_store')).toEqual([{ message_id: 'new-order' }]);
   expect(await ch.query('SELECT profile_id FROM profiles_store ORDER BY profile_id')).toEqual([
     { profile_id: 'active' },
   ]);
@@ -70,6 +91,7 @@ it('removes events and inactive profiles past their days, keeps the rest, and ch
   expect(await applyRetention(ch, { eventsDays: 0, profilesDays: 365 })).toEqual([
     'events_store',
     'profile_activity_store',
+    'order_events_store',
     'unprofiled_events_store',
   ]);
   expect(await ttlOf('events_store')).toBeUndefined();

@@ -54,7 +54,7 @@ describe('tables a segment reads', () => {
 
   it('a rule on RFM reads rfm_as_of and what it is computed from; a trait rule only profiles', async () => {
     expect(await readsOf({ rule: { rfm: 'label', op: 'eq', value: 'Champions' } })).toEqual(
-      sorted(profiles, ['events', 'events_store', 'orders_as_of', 'rfm_as_of', 'rfm_settings_store']),
+      sorted(profiles, ['order_events_store', 'orders_as_of', 'rfm_as_of', 'rfm_settings_store']),
     );
     expect(await readsOf({ rule: { trait: 'plan', op: 'eq', value: 'pro' } })).toEqual(profiles);
   });
