@@ -18,7 +18,7 @@ const logger = pino({ level: 'warn' });
 const token = 'adm_bench_token_0123456789abcdef';
 
 async function main(): Promise<void> {
-  const { ch, home } = await benchClickHouse('audit', logger);
+  const { ch } = await benchClickHouse('audit', logger);
   const repository = new ProfileRepository(ch);
   const at = Date.now() - 86_400_000;
   const records: StitchedEvent[] = Array.from({ length: profiles }, (_, i) => ({
