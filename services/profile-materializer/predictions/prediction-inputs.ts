@@ -1,5 +1,5 @@
 import type { ClickHouse } from '../../common/clickhouse/client-factory';
-import { heavyQuerySettings } from './heavy-query-settings';
+import { heavyQuerySettings, smallInsertBlocks } from './heavy-query-settings';
 import { integerLiteral } from '../../common/clickhouse/sql-text';
 import type { BgnbdData } from './bgnbd';
 import type { GammaGammaData } from './gamma-gamma';
@@ -30,7 +30,7 @@ export async function stageOrders(ch: ClickHouse, version: number, asOf: number)
      SELECT toUInt64(${integerLiteral(version)}), profile_id, order_time, net_units
      FROM orders_as_of(as_of = fromUnixTimestamp64Milli(toInt64(${integerLiteral(asOf)}), 'UTC'))`,
     undefined,
-    { settings: { ...heavyQuerySettings, ...inSortKeyOrder } },
+    { settings: { ...heavyQuerySettings, ...inSortKeyOrder, ...smallInsertBlocks } },
   );
   await releaseFreedMemory(ch);
 }
@@ -46,7 +46,9 @@ export async function stageOrders(ch: ClickHouse, version: number, asOf: number)
  *
  * Exactness: the staged orders hold one row per order; this reads each once, grouped by profile.
  * The staged orders are sorted by profile, so ClickHouse aggregates them one profile at a time
- * (inSortKeyOrder): a profile's days and values as two arrays, summarised from them.
+ * (inSortKeyOrder): a profile's days and values as two arrays, summarised from them, in blocks
+ * of 8,192 orders (a block's profiles' arrays are held together, and blocks of the default size
+ * hold hundreds of MB of them at a million purchasers).
  */
 export async function writeInputs(ch: ClickHouse, version: number, asOf: number): Promise<InputTotals> {
   const asOfDay = Math.floor(asOf / DAY_MS);
@@ -68,7 +70,7 @@ export async function writeInputs(ch: ClickHouse, version: number, asOf: number)
          GROUP BY profile_id
      )`,
     undefined,
-    { settings: inSortKeyOrder },
+    { settings: { ...inSortKeyOrder, ...smallInsertBlocks, max_block_size: '8192' } },
   );
   await releaseFreedMemory(ch);
   // Exact: the partition under `version` was written by this one statement.
