@@ -4,7 +4,7 @@ import { fitLogistic, predictLogistic, type LogisticModel } from './logistic-reg
 import type { ScoreQuality } from '../../common/predictions/model-reports';
 import { scoreQuality } from './model-quality';
 import { DAY_MS } from './prediction-inputs';
-import { GrowingArray, streamRows } from './stream-rows';
+import { GrowingArray, streamPages } from './stream-rows';
 import { inBucket, runBuckets, runInBuckets } from './buckets';
 import { ACTIVITY_ROWS_PER_BUCKET } from './activity';
 
@@ -157,13 +157,10 @@ export async function writeFeatures(
   return new Map(counts.map((row) => [Number(row.split), Number(row.n)]));
 }
 
-/** Rows of a split read per query: embedded ClickHouse hands over a query's whole result at once. */
+/** Rows of a split read per query (streamPages). */
 const ROWS_PER_PAGE = 25_000;
 
-/**
- * A split's rows (a deterministic hash sample of at most MAX_ROWS_READ), features flat, in
- * profile order, ROWS_PER_PAGE at a time (each page after the last profile of the one before).
- */
+/** A split's rows (a deterministic hash sample of at most MAX_ROWS_READ), features flat, in profile order. */
 export async function readSplit(
   ch: ClickHouse,
   version: number,
@@ -176,27 +173,20 @@ export async function readSplit(
   const expected = (Math.min(rows, MAX_ROWS_READ) * 1.02 + 100) * propensityFeatures.length;
   const values = new GrowingArray(Math.ceil(expected));
   const labels: number[] = [];
-  let after = '';
-  for (;;) {
-    let page = 0;
-    await streamRows(
-      ch,
+  await streamPages(
+    ch,
+    [{ column: 'profile_id', type: 'String' }],
+    ROWS_PER_PAGE,
+    (after) =>
       `SELECT profile_id, features, label FROM prediction_features_store
        WHERE version = ${integerLiteral(version)} AND split = ${integerLiteral(split)}
-         AND cityHash64(profile_id) % 1000000 < ${integerLiteral(keepPerMillion)}
-         AND profile_id > {after:String}
-       ORDER BY profile_id
-       LIMIT ${ROWS_PER_PAGE}`,
-      (row) => {
-        after = String(row[0]);
-        for (const value of row[1] as number[]) values.push(value);
-        labels.push(Number(row[2]));
-        page += 1;
-      },
-      { after },
-    );
-    if (page < ROWS_PER_PAGE) break;
-  }
+         AND cityHash64(profile_id) % 1000000 < ${integerLiteral(keepPerMillion)} AND ${after}
+       ORDER BY profile_id`,
+    (row) => {
+      for (const value of row[1] as number[]) values.push(value);
+      labels.push(Number(row[2]));
+    },
+  );
   return { values: values.view(), labels: Uint8Array.from(labels) };
 }
 

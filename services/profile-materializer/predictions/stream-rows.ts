@@ -30,6 +30,53 @@ export async function streamRows(
   return count;
 }
 
+/** A column of a paged query's key: its name and ClickHouse type. */
+export interface KeyColumn {
+  readonly column: string;
+  readonly type: string;
+}
+
+/**
+ * Calls `onRow` with each row of a query read in pages of `pageSize` rows: embedded ClickHouse
+ * hands over a query's whole result at once, and a large one would be held whole (as ClickHouse's
+ * answer and as Node's text of it). `sql(after)` is the query with `after` in its WHERE clause and
+ * an ORDER BY of the `key` columns, which identify a row and are its first values; each page
+ * continues after the last row of the one before, so the rows come in the same order as in one
+ * query.
+ */
+export async function streamPages(
+  ch: ClickHouse,
+  key: readonly KeyColumn[],
+  pageSize: number,
+  sql: (after: string) => string,
+  onRow: (row: unknown[]) => void,
+): Promise<void> {
+  let last: unknown[] | null = null;
+  for (;;) {
+    const params: Record<string, unknown> = {};
+    let after = '1';
+    if (last) {
+      const previous = last;
+      key.forEach((_, i) => {
+        params[`after_${i}`] = previous[i];
+      });
+      after = `(${key.map((k) => k.column).join(', ')}) > (${key.map((k, i) => `{after_${i}:${k.type}}`).join(', ')})`;
+    }
+    let rows = 0;
+    await streamRows(
+      ch,
+      `${sql(after)} LIMIT ${Math.floor(pageSize)}`,
+      (row) => {
+        last = row;
+        rows += 1;
+        onRow(row);
+      },
+      params,
+    );
+    if (rows < pageSize) return;
+  }
+}
+
 /** A Float64Array that grows as values are pushed (amortised doubling); `view()` is the filled part. */
 export class GrowingArray {
   private data: Float64Array;
