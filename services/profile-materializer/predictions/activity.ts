@@ -1,6 +1,7 @@
 import type { ClickHouse } from '../../common/clickhouse/client-factory';
 import { integerLiteral } from '../../common/clickhouse/sql-text';
 import { releaseFreedMemory } from './buckets';
+import { smallInsertBlocks } from './heavy-query-settings';
 
 const at = (ms: number): string => `fromUnixTimestamp64Milli(toInt64(${integerLiteral(ms)}), 'UTC')`;
 const purchaseEvents = '(SELECT argMax(purchase_events, version) FROM rfm_settings_store)';
@@ -41,6 +42,8 @@ export async function stageActivity(ch: ClickHouse, version: number, upTo: numbe
          WHERE timestamp <= ${at(upTo)}
      )
      WHERE interaction OR timestamp > ${at(earliestRef)} - INTERVAL 365 DAY`,
+    undefined,
+    { settings: smallInsertBlocks },
   );
   await releaseFreedMemory(ch);
 }

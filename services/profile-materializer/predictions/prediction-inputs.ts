@@ -1,9 +1,9 @@
 import type { ClickHouse } from '../../common/clickhouse/client-factory';
-import { heavyQuerySettings } from './heavy-query-settings';
+import { heavyQuerySettings, smallInsertBlocks } from './heavy-query-settings';
 import { integerLiteral } from '../../common/clickhouse/sql-text';
 import type { BgnbdData } from './bgnbd';
 import type { GammaGammaData } from './gamma-gamma';
-import { GrowingArray, streamRows } from './stream-rows';
+import { GrowingArray, streamPages } from './stream-rows';
 import { inSortKeyOrder, releaseFreedMemory } from './buckets';
 
 export const DAY_MS = 86_400_000;
@@ -30,7 +30,7 @@ export async function stageOrders(ch: ClickHouse, version: number, asOf: number)
      SELECT toUInt64(${integerLiteral(version)}), profile_id, order_time, net_units
      FROM orders_as_of(as_of = fromUnixTimestamp64Milli(toInt64(${integerLiteral(asOf)}), 'UTC'))`,
     undefined,
-    { settings: { ...heavyQuerySettings, ...inSortKeyOrder } },
+    { settings: { ...heavyQuerySettings, ...inSortKeyOrder, ...smallInsertBlocks } },
   );
   await releaseFreedMemory(ch);
 }
@@ -46,7 +46,9 @@ export async function stageOrders(ch: ClickHouse, version: number, asOf: number)
  *
  * Exactness: the staged orders hold one row per order; this reads each once, grouped by profile.
  * The staged orders are sorted by profile, so ClickHouse aggregates them one profile at a time
- * (inSortKeyOrder): a profile's days and values as two arrays, summarised from them.
+ * (inSortKeyOrder): a profile's days and values as two arrays, summarised from them, in blocks
+ * of 8,192 orders (a block's profiles' arrays are held together, and blocks of the default size
+ * hold hundreds of MB of them at a million purchasers).
  */
 export async function writeInputs(ch: ClickHouse, version: number, asOf: number): Promise<InputTotals> {
   const asOfDay = Math.floor(asOf / DAY_MS);
@@ -68,7 +70,7 @@ export async function writeInputs(ch: ClickHouse, version: number, asOf: number)
          GROUP BY profile_id
      )`,
     undefined,
-    { settings: inSortKeyOrder },
+    { settings: { ...inSortKeyOrder, ...smallInsertBlocks, max_block_size: '8192' } },
   );
   await releaseFreedMemory(ch);
   // Exact: the partition under `version` was written by this one statement.
@@ -86,16 +88,27 @@ export async function writeInputs(ch: ClickHouse, version: number, asOf: number)
   };
 }
 
+/** Rows read per query (streamPages). */
+const ROWS_PER_PAGE = 50_000;
+const triple = [
+  { column: 'x', type: 'UInt32' },
+  { column: 't_x', type: 'UInt32' },
+  { column: 'T', type: 'UInt32' },
+] as const;
+
 /** The BG/NBD histogram of run `version`: customers per distinct (x, t_x, T). */
 export async function readHistogram(ch: ClickHouse, version: number): Promise<BgnbdData> {
   const x = new GrowingArray();
   const tx = new GrowingArray();
   const T = new GrowingArray();
   const count = new GrowingArray();
-  await streamRows(
+  await streamPages(
     ch,
-    `SELECT x, t_x, T, count() FROM prediction_inputs_store WHERE version = ${integerLiteral(version)}
-     GROUP BY x, t_x, T ORDER BY x, t_x, T`,
+    triple,
+    ROWS_PER_PAGE,
+    (after) =>
+      `SELECT x, t_x, T, count() FROM prediction_inputs_store WHERE version = ${integerLiteral(version)} AND ${after}
+       GROUP BY x, t_x, T ORDER BY x, t_x, T`,
     (row) => {
       x.push(Number(row[0]));
       tx.push(Number(row[1]));
@@ -123,14 +136,18 @@ export async function readRepeatBuyers(ch: ClickHouse, version: number): Promise
   const keepPerMillion = Math.min(1_000_000, Math.ceil((MAX_GAMMA_GAMMA_ROWS / Math.max(total, 1)) * 1_000_000));
   const x = new GrowingArray();
   const m = new GrowingArray();
-  await streamRows(
+  await streamPages(
     ch,
-    `SELECT x, monetary FROM prediction_inputs_store
-     WHERE version = ${v} AND x > 0 AND monetary > 0 AND cityHash64(profile_id) % 1000000 < ${integerLiteral(keepPerMillion)}
-     ORDER BY x, t_x, T, profile_id`,
+    [...triple, { column: 'profile_id', type: 'String' }],
+    ROWS_PER_PAGE,
+    (after) =>
+      `SELECT x, t_x, T, profile_id, monetary FROM prediction_inputs_store
+       WHERE version = ${v} AND x > 0 AND monetary > 0 AND cityHash64(profile_id) % 1000000 < ${integerLiteral(keepPerMillion)}
+         AND ${after}
+       ORDER BY x, t_x, T, profile_id`,
     (row) => {
       x.push(Number(row[0]));
-      m.push(Number(row[1]));
+      m.push(Number(row[4]));
     },
   );
   return { x: x.view(), m: m.view() };

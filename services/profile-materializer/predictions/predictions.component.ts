@@ -4,7 +4,8 @@ import type { Component } from '../../common/lifecycle';
 import type { Logger } from '../../common/logger';
 import type { BacktestReport, FitSummary } from '../../common/predictions/model-reports';
 import { runBacktest } from './backtest';
-import { changesPage, dropRun, fitModels, nextVersion, runPredictions, type RunOutcome } from './prediction-run';
+import { dropRun, fitModels, nextVersion, runPredictions, type RunOutcome } from './prediction-run';
+import { changesPage } from './prediction-rows';
 import { NotEnoughDataError } from './prediction-errors';
 import type { PredictionSettings } from './predictions.config';
 

@@ -4,7 +4,7 @@ import { fitLogistic, predictLogistic, type LogisticModel } from './logistic-reg
 import type { ScoreQuality } from '../../common/predictions/model-reports';
 import { scoreQuality } from './model-quality';
 import { DAY_MS } from './prediction-inputs';
-import { GrowingArray, streamRows } from './stream-rows';
+import { GrowingArray, streamPages } from './stream-rows';
 import { inBucket, runBuckets, runInBuckets } from './buckets';
 import { ACTIVITY_ROWS_PER_BUCKET } from './activity';
 
@@ -157,7 +157,10 @@ export async function writeFeatures(
   return new Map(counts.map((row) => [Number(row.split), Number(row.n)]));
 }
 
-/** A split's rows (a deterministic hash sample of at most MAX_ROWS_READ), features flat. */
+/** Rows of a split read per query (streamPages). */
+const ROWS_PER_PAGE = 25_000;
+
+/** A split's rows (a deterministic hash sample of at most MAX_ROWS_READ), features flat, in profile order. */
 export async function readSplit(
   ch: ClickHouse,
   version: number,
@@ -165,17 +168,23 @@ export async function readSplit(
   rows: number,
 ): Promise<{ values: Float64Array; labels: Uint8Array }> {
   const keepPerMillion = Math.min(1_000_000, Math.ceil((MAX_ROWS_READ / Math.max(rows, 1)) * 1_000_000));
-  const values = new GrowingArray();
+  // The sample's expected size and a margin of well over ten standard deviations: the values are
+  // written in place instead of into copies twice as large as the last.
+  const expected = (Math.min(rows, MAX_ROWS_READ) * 1.02 + 100) * propensityFeatures.length;
+  const values = new GrowingArray(Math.ceil(expected));
   const labels: number[] = [];
-  await streamRows(
+  await streamPages(
     ch,
-    `SELECT features, label FROM prediction_features_store
-     WHERE version = ${integerLiteral(version)} AND split = ${integerLiteral(split)}
-       AND cityHash64(profile_id) % 1000000 < ${integerLiteral(keepPerMillion)}
-     ORDER BY profile_id`,
+    [{ column: 'profile_id', type: 'String' }],
+    ROWS_PER_PAGE,
+    (after) =>
+      `SELECT profile_id, features, label FROM prediction_features_store
+       WHERE version = ${integerLiteral(version)} AND split = ${integerLiteral(split)}
+         AND cityHash64(profile_id) % 1000000 < ${integerLiteral(keepPerMillion)} AND ${after}
+       ORDER BY profile_id`,
     (row) => {
-      for (const value of row[0] as number[]) values.push(value);
-      labels.push(Number(row[1]));
+      for (const value of row[1] as number[]) values.push(value);
+      labels.push(Number(row[2]));
     },
   );
   return { values: values.view(), labels: Uint8Array.from(labels) };
@@ -214,6 +223,8 @@ export async function trainPropensity(
   version: number,
   sizes: ReadonlyMap<number, number>,
 ): Promise<PropensityOutcome> {
+  // Split 2 first, kept only as its model: one split's rows are held at a time.
+  const check = await trainOn(ch, version, SPLIT_EARLIER, sizes);
   const recent = await readSplit(ch, version, SPLIT_RECENT, sizes.get(SPLIT_RECENT) ?? 0);
   const recentClasses = classes(recent.labels);
   if (recentClasses.positives < MIN_CLASS_SIZE || recentClasses.negatives < MIN_CLASS_SIZE)
@@ -223,16 +234,26 @@ export async function trainPropensity(
       notEnoughData: `purchase propensity needs at least ${MIN_CLASS_SIZE} profiles that bought and ${MIN_CLASS_SIZE} that did not in the last horizon; found ${recentClasses.positives} and ${recentClasses.negatives}`,
     };
   const model = fitLogistic({ features: names, values: recent.values, labels: recent.labels });
-  const earlier = await readSplit(ch, version, SPLIT_EARLIER, sizes.get(SPLIT_EARLIER) ?? 0);
-  const earlierClasses = classes(earlier.labels);
-  if (earlierClasses.positives < MIN_CLASS_SIZE || earlierClasses.negatives < MIN_CLASS_SIZE)
+  if ('notEnoughData' in check)
     return {
       model,
       quality: null,
-      notEnoughData: `the out-of-time quality check needs at least ${MIN_CLASS_SIZE} buyers and non-buyers one horizon earlier; found ${earlierClasses.positives} and ${earlierClasses.negatives}`,
+      notEnoughData: `the out-of-time quality check needs at least ${MIN_CLASS_SIZE} buyers and non-buyers one horizon earlier; found ${check.positives} and ${check.negatives}`,
     };
-  const check = fitLogistic({ features: names, values: earlier.values, labels: earlier.labels });
   return { model, quality: evaluate(check, recent) };
+}
+
+/** A model of one split's rows, or its classes' sizes when either is below MIN_CLASS_SIZE. */
+async function trainOn(
+  ch: ClickHouse,
+  version: number,
+  split: number,
+  sizes: ReadonlyMap<number, number>,
+): Promise<LogisticModel | { notEnoughData: true; positives: number; negatives: number }> {
+  const set = await readSplit(ch, version, split, sizes.get(split) ?? 0);
+  const { positives, negatives } = classes(set.labels);
+  if (positives < MIN_CLASS_SIZE || negatives < MIN_CLASS_SIZE) return { notEnoughData: true, positives, negatives };
+  return fitLogistic({ features: names, values: set.values, labels: set.labels });
 }
 
 /** The model as a ClickHouse expression over `features` (the same arithmetic as predictLogistic). */
