@@ -155,8 +155,12 @@ describe('the read and segment APIs under fuzzed input', () => {
           sql,
           fc.option(fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 1 }), { maxKeys: 3 })),
           async (query, params) => {
-            const answer = await call('POST', '/v1/sql', { query, ...(params === null ? {} : { params }) });
+            const body = { query, ...(params === null ? {} : { params }) };
+            const answer = await call('POST', '/v1/sql', body);
             expectWellFormed(answer);
+            // Keys that could poison a prototype (`__proto__`, `constructor`) are refused as
+            // malformed JSON before any route sees them; nothing else may be.
+            const poisoning = /"(__proto__|constructor)":/.test(JSON.stringify(body));
             if (answer.status !== 200)
               expect([
                 'KUMIKI_SQL_ERROR',
@@ -164,6 +168,7 @@ describe('the read and segment APIs under fuzzed input', () => {
                 'KUMIKI_SQL_TIMEOUT',
                 'KUMIKI_SQL_LIMIT',
                 'KUMIKI_MISSING_FIELD',
+                ...(poisoning ? ['KUMIKI_MALFORMED_JSON'] : []),
               ]).toContain(answer.body.code);
           },
         ),
