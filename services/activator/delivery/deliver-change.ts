@@ -40,6 +40,8 @@ import type { WebhookResponse, WebhookSender } from './webhook-sender';
 export interface DestinationRuntime {
   /** The destination as currently configured (updates apply to the next attempt). */
   destination(): Destination;
+  /** The destination's URL, parsed once per version of the destination. */
+  url(): URL;
   readonly metrics: DestinationMetrics;
   /** Signing keys, newest first, without expired ones. */
   keys(now: number): readonly Buffer[];
@@ -225,7 +227,7 @@ export function createChangeDelivery(
     let body: string | undefined;
     for (let attempt = 1; ; attempt++) {
       if (signal.aborted) throw new StoppedError();
-      await holdWhileGrantWithdrawn(runtime, signal);
+      if (deps.grants(runtime.destination())) await holdWhileGrantWithdrawn(runtime, signal);
       const current = runtime.destination();
       // An erasure or suppression resolved before this attempt withholds it (queued, retried or replayed).
       await deps.subjects.current();
@@ -245,7 +247,7 @@ export function createChangeDelivery(
         return 'withheld';
       }
       body ??= JSON.stringify(change.render(profile!, current));
-      const url = new URL(current.url!);
+      const url = runtime.url();
       await deps.audit(current, {
         action: `DELIVER ${change.eventType}`,
         target: url.host,

@@ -38,13 +38,13 @@ export class DeliveryLog implements Component {
   private buffer: OutgoingMessage[] = [];
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<boolean> = Promise.resolve(true);
-  private readonly recent = new Map<string, DeliveryAttempt[]>();
+  /** Per destination, its latest records as Avro bytes (latin1 strings, as the profile table keeps them). */
+  private readonly recent = new Map<string, string[]>();
   private tail: TopicTail | undefined;
 
   constructor(private readonly deps: DeliveryLogDeps) {}
 
   async start(): Promise<void> {
-    const reader = schema('DeliveryAttempt').type;
     // The recent part only: enough records per partition that each destination's last `keep`
     // attempts are there unless many destinations share a partition.
     const lookBack = BigInt(this.deps.keep * 20);
@@ -58,13 +58,14 @@ export class DeliveryLog implements Component {
           [...ends].map(([p, end]) => [p, (BigInt(end) > lookBack ? BigInt(end) - lookBack : 0n).toString()]),
         );
       },
-      onRecords: async (messages) => {
+      // Kept as their Avro bytes (the record key is the destination) and decoded only when asked for.
+      onRecords: (messages) => {
         for (const message of messages) {
-          if (message.value === null) continue;
-          const { value } = await this.deps.codec().decodeNowOrLater<DeliveryAttempt>(message.value, reader);
-          let list = this.recent.get(value.destinationId);
-          if (!list) this.recent.set(value.destinationId, (list = []));
-          list.push(value);
+          const destinationId = message.key?.toString('utf8');
+          if (message.value === null || !destinationId) continue;
+          let list = this.recent.get(destinationId);
+          if (!list) this.recent.set(destinationId, (list = []));
+          list.push(message.value.toString('latin1'));
           if (list.length > this.deps.keep * 1.25) list.splice(0, list.length - this.deps.keep);
         }
       },
@@ -97,9 +98,14 @@ export class DeliveryLog implements Component {
   }
 
   /** The destination's latest attempts, newest first (those this instance has read so far). */
-  latest(destinationId: string, limit: number): DeliveryAttempt[] {
-    const list = this.recent.get(destinationId) ?? [];
-    return list.slice(-limit).reverse();
+  async latest(destinationId: string, limit: number): Promise<DeliveryAttempt[]> {
+    const reader = schema('DeliveryAttempt').type;
+    const attempts: DeliveryAttempt[] = [];
+    for (const bytes of (this.recent.get(destinationId) ?? []).slice(-limit).reverse()) {
+      const { value } = await this.deps.codec().decodeNowOrLater<DeliveryAttempt>(Buffer.from(bytes, 'latin1'), reader);
+      attempts.push(value);
+    }
+    return attempts;
   }
 
   forget(destinationId: string): void {

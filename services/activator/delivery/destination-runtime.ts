@@ -23,6 +23,7 @@ export interface RuntimeSettings {
  */
 export class LiveDestination implements DestinationRuntime {
   private current: Destination;
+  private parsedUrl: URL | undefined;
   private unsealed: { key: Buffer; expiresAt: number | null }[] = [];
   readonly sender: WebhookSender;
   readonly limiter: RateLimiter;
@@ -51,6 +52,11 @@ export class LiveDestination implements DestinationRuntime {
     return this.current;
   }
 
+  url(): URL {
+    this.parsedUrl ??= new URL(this.current.url!);
+    return this.parsedUrl;
+  }
+
   keys(now: number): readonly Buffer[] {
     return this.unsealed.filter((k) => k.expiresAt === null || k.expiresAt > now).map((k) => k.key);
   }
@@ -58,6 +64,7 @@ export class LiveDestination implements DestinationRuntime {
   /** A new version of the destination: applies from the next attempt (the rate is the caller's to set). */
   update(destination: Destination): void {
     this.current = destination;
+    this.parsedUrl = undefined;
     this.unseal();
   }
 
