@@ -25,6 +25,9 @@ export class LiveDestination implements DestinationRuntime {
   private current: Destination;
   private parsedUrl: URL | undefined;
   private unsealed: { key: Buffer; expiresAt: number | null }[] = [];
+  /** The keys valid now, until the next one expires (recomputed then, or when the destination changes). */
+  private validKeys: readonly Buffer[] = [];
+  private keysValidUntil = Number.NEGATIVE_INFINITY;
   readonly sender: WebhookSender;
   readonly limiter: RateLimiter;
   readonly inFlight: Semaphore;
@@ -58,7 +61,15 @@ export class LiveDestination implements DestinationRuntime {
   }
 
   keys(now: number): readonly Buffer[] {
-    return this.unsealed.filter((k) => k.expiresAt === null || k.expiresAt > now).map((k) => k.key);
+    if (now >= this.keysValidUntil) {
+      this.validKeys = this.unsealed.filter((k) => k.expiresAt === null || k.expiresAt > now).map((k) => k.key);
+      this.keysValidUntil = Math.min(
+        ...this.unsealed.map((k) =>
+          k.expiresAt !== null && k.expiresAt > now ? k.expiresAt : Number.POSITIVE_INFINITY,
+        ),
+      );
+    }
+    return this.validKeys;
   }
 
   /** A new version of the destination: applies from the next attempt (the rate is the caller's to set). */
@@ -79,6 +90,7 @@ export class LiveDestination implements DestinationRuntime {
   }
 
   private unseal(): void {
+    this.keysValidUntil = Number.NEGATIVE_INFINITY;
     this.unsealed = this.current.secrets.map((sealed) => ({
       key: secretKey(this.settings.secrets.open(sealed.ciphertext, sealed.keyId)),
       expiresAt: sealed.expiresAt,
