@@ -67,8 +67,9 @@ export class WebhookSender {
           method: 'POST',
           headers: streamed ? { ...request.headers, 'content-length': String(body.bytes) } : request.headers,
           body: streamed ? fs.createReadStream(body.file) : body,
-          headersTimeout: request.timeoutMs,
-          bodyTimeout: request.timeoutMs,
+          // The deadline timer bounds the whole attempt; undici's own timers per request would only repeat it.
+          headersTimeout: 0,
+          bodyTimeout: 0,
         },
         attempt,
       );
