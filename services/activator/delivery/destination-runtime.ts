@@ -28,6 +28,7 @@ export class LiveDestination implements DestinationRuntime {
   /** The keys valid now, until the next one expires (recomputed then, or when the destination changes). */
   private validKeys: readonly Buffer[] = [];
   private keysValidUntil = Number.NEGATIVE_INFINITY;
+  private keysComputedAt = Number.POSITIVE_INFINITY;
   readonly sender: WebhookSender;
   readonly limiter: RateLimiter;
   readonly inFlight: Semaphore;
@@ -61,7 +62,8 @@ export class LiveDestination implements DestinationRuntime {
   }
 
   keys(now: number): readonly Buffer[] {
-    if (now >= this.keysValidUntil) {
+    if (now >= this.keysValidUntil || now < this.keysComputedAt) {
+      this.keysComputedAt = now;
       this.validKeys = this.unsealed.filter((k) => k.expiresAt === null || k.expiresAt > now).map((k) => k.key);
       this.keysValidUntil = Math.min(
         ...this.unsealed.map((k) =>
@@ -91,6 +93,7 @@ export class LiveDestination implements DestinationRuntime {
 
   private unseal(): void {
     this.keysValidUntil = Number.NEGATIVE_INFINITY;
+    this.keysComputedAt = Number.POSITIVE_INFINITY;
     this.unsealed = this.current.secrets.map((sealed) => ({
       key: secretKey(this.settings.secrets.open(sealed.ciphertext, sealed.keyId)),
       expiresAt: sealed.expiresAt,
