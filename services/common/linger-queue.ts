@@ -6,8 +6,10 @@ export interface LingerQueueOptions<T> {
   readonly send: (items: T[]) => Promise<void>;
 }
 
-interface Pending<T> {
-  readonly item: T;
+interface Batch<T> {
+  readonly items: T[];
+  /** Settles when the batch was sent; every push into it returns this one promise. */
+  readonly sent: Promise<void>;
   readonly resolve: () => void;
   readonly reject: (error: unknown) => void;
 }
@@ -18,18 +20,18 @@ interface Pending<T> {
  * time, in the order they were pushed.
  */
 export class LingerQueue<T> {
-  private queue: Pending<T>[] = [];
+  private batch: Batch<T> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private sending: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: LingerQueueOptions<T>) {}
 
   push(item: T): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ item, resolve, reject });
-      if (this.queue.length >= this.options.maxBatch) this.flush();
-      else this.timer ??= setTimeout(() => this.flush(), this.options.lingerMs);
-    });
+    const batch = (this.batch ??= newBatch());
+    batch.items.push(item);
+    if (batch.items.length >= this.options.maxBatch) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), this.options.lingerMs);
+    return batch.sent;
   }
 
   /** Resolves once everything pushed so far was sent (or failed). */
@@ -41,16 +43,26 @@ export class LingerQueue<T> {
   private flush(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.queue.length === 0) return;
-    const batch = this.queue;
-    this.queue = [];
+    const batch = this.batch;
+    if (!batch) return;
+    this.batch = undefined;
     this.sending = this.sending.then(async () => {
       try {
-        await this.options.send(batch.map((p) => p.item));
-        for (const p of batch) p.resolve();
+        await this.options.send(batch.items);
+        batch.resolve();
       } catch (error) {
-        for (const p of batch) p.reject(error);
+        batch.reject(error);
       }
     });
   }
+}
+
+function newBatch<T>(): Batch<T> {
+  let resolve: () => void = () => undefined;
+  let reject: (error: unknown) => void = () => undefined;
+  const sent = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { items: [], sent, resolve, reject };
 }

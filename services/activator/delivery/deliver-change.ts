@@ -40,6 +40,8 @@ import type { WebhookResponse, WebhookSender } from './webhook-sender';
 export interface DestinationRuntime {
   /** The destination as currently configured (updates apply to the next attempt). */
   destination(): Destination;
+  /** The destination's URL, parsed once per version of the destination. */
+  url(): URL;
   readonly metrics: DestinationMetrics;
   /** Signing keys, newest first, without expired ones. */
   keys(now: number): readonly Buffer[];
@@ -114,26 +116,29 @@ export function createChangeDelivery(
   const now = deps.now ?? Date.now;
   const readers = { change: schema('SegmentChange').type, update: schema('ProfileUpdate').type };
 
-  const decode = async (message: IncomingMessage): Promise<Decoded | undefined> => {
+  const changeOf = ({ value }: { value: SegmentChange }): Decoded => ({
+    eventType: value.change === 'entered' ? 'segment.entered' : 'segment.exited',
+    profileId: value.profileId,
+    segmentId: value.segmentId,
+    changedAt: value.at,
+    render: (profile, scope) => segmentChangePayload(value, profile, scope),
+  });
+  const updateOf = ({ value }: { value: ProfileUpdate }): Decoded => ({
+    eventType: 'profile.updated',
+    profileId: value.profileId,
+    segmentId: null,
+    changedAt: value.updatedAt,
+    render: (_latest, scope) => profileUpdatedPayload(value, scope),
+  });
+  /** At once when the writer schema is known (every change but the first of a schema), else a promise. */
+  const decode = (message: IncomingMessage): Decoded | undefined | Promise<Decoded> => {
     if (message.value === null) return undefined; // a tombstone: the person is gone, nothing to announce
     if (message.topic === deps.topics.changes) {
-      const { value } = await deps.codec().decodeNowOrLater<SegmentChange>(message.value, readers.change);
-      return {
-        eventType: value.change === 'entered' ? 'segment.entered' : 'segment.exited',
-        profileId: value.profileId,
-        segmentId: value.segmentId,
-        changedAt: value.at,
-        render: (profile, scope) => segmentChangePayload(value, profile, scope),
-      };
+      const decoded = deps.codec().decodeNowOrLater<SegmentChange>(message.value, readers.change);
+      return decoded instanceof Promise ? decoded.then(changeOf) : changeOf(decoded);
     }
-    const { value } = await deps.codec().decodeNowOrLater<ProfileUpdate>(message.value, readers.update);
-    return {
-      eventType: 'profile.updated',
-      profileId: value.profileId,
-      segmentId: null,
-      changedAt: value.updatedAt,
-      render: (_latest, scope) => profileUpdatedPayload(value, scope),
-    };
+    const decoded = deps.codec().decodeNowOrLater<ProfileUpdate>(message.value, readers.update);
+    return decoded instanceof Promise ? decoded.then(updateOf) : updateOf(decoded);
   };
 
   const results = createResultHandler<RefusedDelivery>({
@@ -198,7 +203,8 @@ export function createChangeDelivery(
     const id = webhookId(destination.id, message.topic, message.partition, message.offset);
     let change: Decoded | undefined;
     try {
-      change = await decode(message);
+      const decoding = decode(message);
+      change = decoding instanceof Promise ? await decoding : decoding;
     } catch (error) {
       if (isRetriable(error)) throw error;
       await deadLetter(
@@ -225,11 +231,13 @@ export function createChangeDelivery(
     let body: string | undefined;
     for (let attempt = 1; ; attempt++) {
       if (signal.aborted) throw new StoppedError();
-      await holdWhileGrantWithdrawn(runtime, signal);
+      if (deps.grants(runtime.destination())) await holdWhileGrantWithdrawn(runtime, signal);
       const current = runtime.destination();
       // An erasure or suppression resolved before this attempt withholds it (queued, retried or replayed).
       await deps.subjects.current();
-      const profile = await deps.profiles.get(change.profileId);
+      // What is at hand is not awaited: on the hot path each await is a promise per change.
+      const found = deps.profiles.get(change.profileId);
+      const profile = found instanceof Promise ? await found : found;
       const verdict = consentVerdict(change.profileId, profile, current.purposes, deps.subjects);
       if (!verdict.deliver) {
         runtime.metrics.withheld(verdict.reason);
@@ -245,20 +253,24 @@ export function createChangeDelivery(
         return 'withheld';
       }
       body ??= JSON.stringify(change.render(profile!, current));
-      const url = new URL(current.url!);
-      await deps.audit(current, {
+      const url = runtime.url();
+      const audited = deps.audit(current, {
         action: `DELIVER ${change.eventType}`,
         target: url.host,
         profileIds: [change.profileId],
         rows: 1,
       });
-      await deps.recipients.remember(current.id, change.profileId);
+      if (audited) await audited;
+      const remembered = deps.recipients.remember(current.id, change.profileId);
+      if (remembered) await remembered;
       // The slot first: only requests about to go wait on the rate limiter (few timers, whatever the backlog).
-      const release = await runtime.inFlight.acquire(signal);
+      const slot = runtime.inFlight.acquire(signal);
+      const release = typeof slot === 'function' ? slot : await slot;
       let response: WebhookResponse;
       let sentAt: number;
       try {
-        await runtime.limiter.acquire(signal);
+        const paced = runtime.limiter.acquire(signal);
+        if (paced) await paced;
         sentAt = now();
         response = await runtime.sender.send({
           url,

@@ -17,7 +17,8 @@ export interface PersonalDataSent {
   readonly rows: number;
 }
 
-export type DeliveryAudit = (destination: Destination, sent: PersonalDataSent) => Promise<void>;
+/** Undefined when there is nothing to wait for (no personal data, no audit trail), else a promise of the record's write. */
+export type DeliveryAudit = (destination: Destination, sent: PersonalDataSent) => Promise<void> | undefined;
 
 /**
  * The audit trail of personal data the activator sends (docs/activation.md, "Access"). No API
@@ -62,12 +63,14 @@ export function createDeliveryAudit(deps: {
         );
       },
     });
-  return async (destination, sent) => {
-    if (!carriesPersonalData(destination)) return;
+  return (destination, sent) => {
+    if (!carriesPersonalData(destination)) return undefined;
     const problem = deps.grants(destination);
     if (problem)
-      throw new GrantWithdrawnError(problem, { destination: destination.id, keyId: destination.grantedBy?.keyId });
-    await queue?.push({ destination, sent, at: now() });
+      return Promise.reject(
+        new GrantWithdrawnError(problem, { destination: destination.id, keyId: destination.grantedBy?.keyId }),
+      );
+    return queue?.push({ destination, sent, at: now() });
   };
 }
 

@@ -27,7 +27,7 @@ export interface DeliveryJob {
 
 export interface SchedulerOptions {
   /** Delivers one change: resolves once it is finished (delivered, dead-lettered or skipped). */
-  readonly run: (job: DeliveryJob) => Promise<void>;
+  readonly run: (job: DeliveryJob) => Promise<unknown>;
   /** Changes held at once; `offer` waits beyond. */
   readonly maxPending: number;
   /**

@@ -77,10 +77,7 @@ export class DeliveryWorker {
       maxPending: deps.settings.maxPending,
       // Enough to keep every request slot busy while others are being prepared or wait for the profile table.
       maxActive: deps.settings.concurrency * 4,
-      run: async (job) => {
-        await this.deps.deliver(job, this.runtime);
-        this.deps.metrics.pending.set({ destination: this.destination.id }, this.scheduler.pendingCount - 1);
-      },
+      run: (job) => this.deps.deliver(job, this.runtime),
       onFailure: (error) => void this.restart(error),
     });
   }

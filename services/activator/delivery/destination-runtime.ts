@@ -23,7 +23,12 @@ export interface RuntimeSettings {
  */
 export class LiveDestination implements DestinationRuntime {
   private current: Destination;
+  private parsedUrl: URL | undefined;
   private unsealed: { key: Buffer; expiresAt: number | null }[] = [];
+  /** The keys valid now, until the next one expires (recomputed then, or when the destination changes). */
+  private validKeys: readonly Buffer[] = [];
+  private keysValidUntil = Number.NEGATIVE_INFINITY;
+  private keysComputedAt = Number.POSITIVE_INFINITY;
   readonly sender: WebhookSender;
   readonly limiter: RateLimiter;
   readonly inFlight: Semaphore;
@@ -51,13 +56,28 @@ export class LiveDestination implements DestinationRuntime {
     return this.current;
   }
 
+  url(): URL {
+    this.parsedUrl ??= new URL(this.current.url!);
+    return this.parsedUrl;
+  }
+
   keys(now: number): readonly Buffer[] {
-    return this.unsealed.filter((k) => k.expiresAt === null || k.expiresAt > now).map((k) => k.key);
+    if (now >= this.keysValidUntil || now < this.keysComputedAt) {
+      this.keysComputedAt = now;
+      this.validKeys = this.unsealed.filter((k) => k.expiresAt === null || k.expiresAt > now).map((k) => k.key);
+      this.keysValidUntil = Math.min(
+        ...this.unsealed.map((k) =>
+          k.expiresAt !== null && k.expiresAt > now ? k.expiresAt : Number.POSITIVE_INFINITY,
+        ),
+      );
+    }
+    return this.validKeys;
   }
 
   /** A new version of the destination: applies from the next attempt (the rate is the caller's to set). */
   update(destination: Destination): void {
     this.current = destination;
+    this.parsedUrl = undefined;
     this.unseal();
   }
 
@@ -72,6 +92,8 @@ export class LiveDestination implements DestinationRuntime {
   }
 
   private unseal(): void {
+    this.keysValidUntil = Number.NEGATIVE_INFINITY;
+    this.keysComputedAt = Number.POSITIVE_INFINITY;
     this.unsealed = this.current.secrets.map((sealed) => ({
       key: secretKey(this.settings.secrets.open(sealed.ciphertext, sealed.keyId)),
       expiresAt: sealed.expiresAt,

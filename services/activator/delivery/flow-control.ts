@@ -24,18 +24,20 @@ export class Semaphore {
     return this.active;
   }
 
-  async acquire(signal: AbortSignal): Promise<() => void> {
-    if (signal.aborted) throw new StoppedError();
+  /** The release function at once when a slot is free (no promise on the hot path), else a promise of it. */
+  acquire(signal: AbortSignal): (() => void) | Promise<() => void> {
+    if (signal.aborted) return Promise.reject(new StoppedError());
     if (this.active < this.limit) {
       this.active += 1;
       return this.releaser();
     }
-    await new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
-    if (signal.aborted) {
-      this.releaser()();
-      throw new StoppedError();
-    }
-    return this.releaser();
+    return new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject })).then(() => {
+      if (signal.aborted) {
+        this.releaser()();
+        throw new StoppedError();
+      }
+      return this.releaser();
+    });
   }
 
   /** Every waiter gives up (StoppedError); slots held stay held until released. */
@@ -75,9 +77,10 @@ export class RateLimiter {
     this.rate = rate;
   }
 
-  async acquire(signal: AbortSignal): Promise<void> {
+  /** Undefined when the slot is now, else a promise that resolves at it. */
+  acquire(signal: AbortSignal): Promise<void> | undefined {
     const wait = this.reserve(this.now());
-    if (wait > 0) await sleepUnlessStopped(wait, signal);
+    return wait > 0 ? sleepUnlessStopped(wait, signal) : undefined;
   }
 
   /** Takes the next slot and says how long to wait for it (0: go now). */

@@ -1,8 +1,7 @@
 import fs from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { Agent, type Dispatcher } from 'undici';
 import { errorMessage } from '../../common/errors';
 import { guardedLookup, isPrivateAddress, PrivateTargetError } from './target-guard';
 
@@ -28,23 +27,25 @@ const bodyExcerptBytes = 2048;
 
 /**
  * POSTs webhooks for one destination over keep-alive connections (at most `maxSockets` at
- * once). It never follows a redirect (node's http client does not), bounds every attempt by
- * its timeout from the first byte sent to the last byte read, refuses private targets unless
- * allowed, and never rejects: every failure is an answer without a status.
+ * once), with undici's Agent: it never follows a redirect (no redirect interceptor is set up)
+ * and never retries a request by itself. Every attempt is bounded by its timeout from the
+ * moment it is handed over to the last byte of the answer: one timer for all the attempts in
+ * flight fires at the earliest deadline and ends those past theirs. Private targets are refused
+ * unless allowed (a literal address here, a resolved name at every connection). `send` never
+ * rejects: every failure is an answer without a status.
  */
 export class WebhookSender {
-  private readonly httpAgent: http.Agent;
-  private readonly httpsAgent: https.Agent;
-  private readonly inFlight = new Set<http.ClientRequest>();
+  private readonly agent: Agent;
+  private readonly inFlight = new Set<Attempt>();
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Number.POSITIVE_INFINITY;
 
   constructor(private readonly options: { readonly allowPrivate: boolean; readonly maxSockets: number }) {
-    const agentOptions = {
-      keepAlive: true,
-      maxSockets: options.maxSockets,
-      lookup: guardedLookup(options.allowPrivate),
-    } as const;
-    this.httpAgent = new http.Agent(agentOptions);
-    this.httpsAgent = new https.Agent(agentOptions);
+    this.agent = new Agent({
+      connections: options.maxSockets,
+      pipelining: 1,
+      connect: { lookup: guardedLookup(options.allowPrivate) },
+    });
   }
 
   send(request: WebhookRequest): Promise<WebhookResponse> {
@@ -53,72 +54,129 @@ export class WebhookSender {
     const host = url.hostname.replace(/^\[|\]$/g, '');
     if (!this.options.allowPrivate && net.isIP(host) && isPrivateAddress(host))
       return Promise.resolve(failure(new PrivateTargetError(host, host), started));
-    const secure = url.protocol === 'https:';
     return new Promise<WebhookResponse>((resolve) => {
-      let settled = false;
-      const finish = (response: WebhookResponse): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        this.inFlight.delete(req);
-        resolve(response);
-      };
-      const req = (secure ? https : http).request(url, {
-        method: 'POST',
-        agent: secure ? this.httpsAgent : this.httpAgent,
-        headers: {
-          ...request.headers,
-          'content-length': String(
-            typeof request.body === 'object' && !Buffer.isBuffer(request.body)
-              ? request.body.bytes
-              : Buffer.byteLength(request.body),
-          ),
-        },
-      });
-      const timer = setTimeout(
-        () => req.destroy(new Error(`no complete answer within ${request.timeoutMs} ms`)),
-        request.timeoutMs,
-      );
-      this.inFlight.add(req);
-      req.on('error', (error) => finish(failure(error, started)));
-      req.on('response', (res) => {
-        const chunks: Buffer[] = [];
-        let kept = 0;
-        res.on('data', (chunk: Buffer) => {
-          if (kept < bodyExcerptBytes) {
-            chunks.push(chunk.subarray(0, bodyExcerptBytes - kept));
-            kept += Math.min(chunk.length, bodyExcerptBytes - kept);
-          }
-        });
-        res.on('error', (error) => finish(failure(error, started)));
-        res.on('end', () =>
-          finish({
-            status: res.statusCode ?? null,
-            headers: flatHeaders(res.headers),
-            body: Buffer.concat(chunks).toString('utf8'),
-            latencyMs: performance.now() - started,
-            error: null,
-          }),
-        );
-      });
+      const attempt = new Attempt(started, started + request.timeoutMs, request.timeoutMs, resolve, this.inFlight);
+      this.inFlight.add(attempt);
+      this.arm(attempt.deadline);
       const { body } = request;
-      if (typeof body === 'string' || Buffer.isBuffer(body)) req.end(body);
-      else
-        fs.createReadStream(body.file)
-          .on('error', (error) => req.destroy(error))
-          .pipe(req);
+      const streamed = typeof body === 'object' && !Buffer.isBuffer(body);
+      this.agent.dispatch(
+        {
+          origin: url.origin,
+          path: `${url.pathname}${url.search}`,
+          method: 'POST',
+          headers: streamed ? { ...request.headers, 'content-length': String(body.bytes) } : request.headers,
+          body: streamed ? fs.createReadStream(body.file) : body,
+          // The deadline timer bounds the whole attempt; undici's own timers per request would only repeat it.
+          headersTimeout: 0,
+          bodyTimeout: 0,
+        },
+        attempt,
+      );
     });
   }
 
   /** Ends every request in flight (a stop or a rebalance: their outcome no longer counts). */
   abortAll(): void {
-    for (const req of this.inFlight) req.destroy(new Error('delivery stopped'));
+    for (const attempt of this.inFlight) attempt.end(new Error('delivery stopped'));
   }
 
   close(): void {
     this.abortAll();
-    this.httpAgent.destroy();
-    this.httpsAgent.destroy();
+    clearTimeout(this.timer);
+    this.agent.destroy().catch(() => undefined);
+  }
+
+  private arm(deadline: number): void {
+    if (deadline >= this.timerAt) return;
+    clearTimeout(this.timer);
+    this.timerAt = deadline;
+    this.timer = setTimeout(() => this.sweep(), Math.max(0, deadline - performance.now()));
+    this.timer.unref();
+  }
+
+  private sweep(): void {
+    this.timer = undefined;
+    this.timerAt = Number.POSITIVE_INFINITY;
+    const now = performance.now();
+    let next = Number.POSITIVE_INFINITY;
+    for (const attempt of this.inFlight) {
+      if (attempt.deadline <= now) attempt.end(new Error(`no complete answer within ${attempt.timeoutMs} ms`));
+      else if (attempt.deadline < next) next = attempt.deadline;
+    }
+    if (next < Number.POSITIVE_INFINITY) this.arm(next);
+  }
+}
+
+/** One request in flight: undici's handler for it, settling its promise once. */
+class Attempt implements Dispatcher.DispatchHandler {
+  private controller: Dispatcher.DispatchController | undefined;
+  private settled = false;
+  private status: number | null = null;
+  private headers: Record<string, string> = {};
+  private chunks: Buffer[] = [];
+  private kept = 0;
+
+  constructor(
+    private readonly started: number,
+    readonly deadline: number,
+    readonly timeoutMs: number,
+    private readonly resolve: (response: WebhookResponse) => void,
+    private readonly inFlight: Set<Attempt>,
+  ) {}
+
+  /** Ends the attempt now with `error` (a timeout or a stop), aborting the request if it has started. */
+  end(error: Error): void {
+    this.settle(failure(error, this.started));
+    this.controller?.abort(error);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    // Ended while undici was still connecting: it must not go out after all.
+    if (this.settled) controller.abort(new Error('delivery ended before the request was sent'));
+    else this.controller = controller;
+  }
+
+  onResponseStart(
+    _controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+  ): void {
+    this.status = statusCode;
+    const flat: Record<string, string> = {};
+    for (const name in headers) {
+      const value = headers[name];
+      if (value !== undefined) flat[name] = Array.isArray(value) ? value.join(', ') : value;
+    }
+    this.headers = flat;
+  }
+
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.kept >= bodyExcerptBytes) return;
+    const taken = Buffer.from(chunk.subarray(0, bodyExcerptBytes - this.kept));
+    this.chunks.push(taken);
+    this.kept += taken.length;
+  }
+
+  onResponseEnd(): void {
+    this.settle({
+      status: this.status,
+      headers: this.headers,
+      body: this.kept === 0 ? '' : Buffer.concat(this.chunks).toString('utf8'),
+      latencyMs: performance.now() - this.started,
+      error: null,
+    });
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    this.settle(failure(error, this.started));
+  }
+
+  private settle(response: WebhookResponse): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.inFlight.delete(this);
+    this.resolve(response);
   }
 }
 
@@ -132,12 +190,4 @@ function failure(error: unknown, started: number): WebhookResponse {
     latencyMs: performance.now() - started,
     error: code && !message.includes(code) ? `${code}: ${message}` : message,
   };
-}
-
-function flatHeaders(headers: http.IncomingHttpHeaders): Record<string, string> {
-  const flat: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value !== undefined) flat[name] = Array.isArray(value) ? value.join(', ') : value;
-  }
-  return flat;
 }

@@ -169,7 +169,7 @@ export function destinationRoutes(deps: DestinationRoutesDeps): (app: FastifyIns
       const limit = limitOf(request, 100, 1_000);
       return {
         destinationId: destination.id,
-        deliveries: deps.log.latest(destination.id, limit).map((a) => ({
+        deliveries: (await deps.log.latest(destination.id, limit)).map((a) => ({
           at: new Date(a.at).toISOString(),
           webhookId: a.webhookId,
           eventType: a.eventType,

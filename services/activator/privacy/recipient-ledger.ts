@@ -27,11 +27,14 @@ export interface RecipientLedgerDeps {
 
 /** What a delivery needs of the ledger. */
 export interface RecipientRecorder {
-  /** Resolves once it is durable that `destinationId` is being sent something about `profileId`. */
-  remember(destinationId: string, profileId: string): Promise<void>;
+  /**
+   * Resolves once it is durable that `destinationId` is being sent something about `profileId`;
+   * undefined when it already was.
+   */
+  remember(destinationId: string, profileId: string): Promise<void> | undefined;
 }
 
-export const noRecipientRecorder: RecipientRecorder = { remember: async () => undefined };
+export const noRecipientRecorder: RecipientRecorder = { remember: () => undefined };
 
 /**
  * Which destination was sent which person, so that an erasure reaches every destination that
@@ -76,15 +79,13 @@ export class RecipientLedger extends TopicTable implements RecipientRecorder {
     return { profiles: this.byProfile.size };
   }
 
-  async remember(destinationId: string, profileId: string): Promise<void> {
+  remember(destinationId: string, profileId: string): Promise<void> | undefined {
     const hash = this.deps.key.hashProfileId(profileId);
-    if (this.byProfile.get(hash)?.has(destinationId)) return;
+    if (this.byProfile.get(hash)?.has(destinationId)) return undefined;
     const record: DestinationRecipient = { destinationId, profileIdHash: hash, firstAt: (this.deps.now ?? Date.now)() };
-    await this.writes.push({
-      key: `${destinationId}:${hash}`,
-      value: this.deps.codec().encode(this.deps.topic, record),
-    });
-    this.add(destinationId, hash);
+    return this.writes
+      .push({ key: `${destinationId}:${hash}`, value: this.deps.codec().encode(this.deps.topic, record) })
+      .then(() => this.add(destinationId, hash));
   }
 
   /** The destinations that were sent something about this profile (every instance's sends, once read). */

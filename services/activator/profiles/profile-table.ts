@@ -55,14 +55,17 @@ export class ProfileTable extends TopicTable {
     return this.profiles.size;
   }
 
-  /** The profile's latest update, or undefined when there is none (never seen, or erased). */
-  async get(profileId: string): Promise<ProfileUpdate | undefined> {
+  /**
+   * The profile's latest update, or undefined when there is none (never seen, or erased); a
+   * promise only when its writer schema has not been met yet.
+   */
+  get(profileId: string): ProfileUpdate | undefined | Promise<ProfileUpdate> {
     const bytes = this.profiles.get(profileId);
     if (bytes === undefined) return undefined;
-    const decoded = await this.deps
+    const decoded = this.deps
       .codec()
       .decodeNowOrLater<ProfileUpdate>(Buffer.from(bytes, 'latin1'), schema('ProfileUpdate').type);
-    return decoded.value;
+    return decoded instanceof Promise ? decoded.then(({ value }) => value) : decoded.value;
   }
 
   /** Resolves once the table has read the record at `offset` of `partition`. */

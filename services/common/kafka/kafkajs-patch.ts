@@ -13,7 +13,9 @@ import { KumikiError } from '../errors';
  * OffsetCommit as a group without members (as Kafka's AdminClient does) rather than by joining
  * the group with a throwaway consumer, which took seconds per destination created or replayed.
  * Its admin client keeps metadata for `metadataMaxAge` like the other clients (kafkajs fetched all
- * of it again before every call) and reads a topic's end offsets in one request.
+ * of it again before every call) and reads a topic's end offsets in one request. And a
+ * connection's request queue arms its pending-requests check only when a request waits or the
+ * broker throttles: kafkajs armed it every millisecond on every connection, for ever (#1556).
  */
 export class KafkajsNotPatchedError extends KumikiError {
   readonly isRetriable = false;

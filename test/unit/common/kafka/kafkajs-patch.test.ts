@@ -11,3 +11,33 @@ describe('the start-up check', () => {
     expect(unpatched?.message).toMatch(/without its patch \(patches\/kafkajs\+2\.2\.4\.patch\).*npx patch-package/);
   });
 });
+
+describe("the request queue's pending check", () => {
+  // kafkajs' own module: the patch is what is under test.
+  const RequestQueue = require('kafkajs/src/network/requestQueue') as new (options: {
+    logger: unknown;
+  }) => {
+    pending: unknown[];
+    throttledUntil: number;
+    throttleCheckTimeoutId: unknown;
+    checkPendingRequests(): void;
+    destroy(): void;
+  };
+  const silent = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+
+  it('arms no timer while nothing waits and nothing is throttled, and one when something does', () => {
+    const queue = new RequestQueue({ logger: silent });
+    queue.checkPendingRequests();
+    expect(queue.throttleCheckTimeoutId).toBeNull();
+    queue.throttledUntil = Date.now() + 60_000;
+    queue.checkPendingRequests();
+    expect(queue.throttleCheckTimeoutId).not.toBeNull();
+    queue.destroy();
+    const waiting = new RequestQueue({ logger: silent });
+    waiting.throttledUntil = Date.now() + 60_000;
+    waiting.pending.push({});
+    waiting.checkPendingRequests();
+    expect(waiting.throttleCheckTimeoutId).not.toBeNull();
+    waiting.destroy();
+  });
+});
