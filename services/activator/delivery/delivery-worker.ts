@@ -10,6 +10,16 @@ import { receivedNow } from './deliver-change';
 import { DeliveryScheduler, type DeliveryJob } from './delivery-scheduler';
 import { LiveDestination } from './destination-runtime';
 
+/** A member that died is replaced within this; its partitions wait for no longer. */
+const sessionTimeoutMs = 10_000;
+
+/** Waits for `promise` (never rejects), at most `ms`. */
+async function settledWithin(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
+
 export interface DeliveryWorkerDeps {
   readonly kafka: KafkaClient;
   readonly admin: () => KafkaAdmin;
@@ -55,6 +65,8 @@ export class DeliveryWorker {
   /** Between a decision to stop or restart and the consumer's disconnect, kafkajs may still hand over batches: they are left alone. */
   private suspended = false;
   private restarting: Promise<void> | undefined;
+  /** Settles once the current consumer has joined its group, or has failed before it could. */
+  private joinSettled: Promise<void> = Promise.resolve();
   private readonly logger: Logger;
 
   constructor(
@@ -112,6 +124,8 @@ export class DeliveryWorker {
   }
 
   private async startConsumer(): Promise<void> {
+    let settleJoin = (): void => undefined;
+    this.joinSettled = new Promise<void>((resolve) => (settleJoin = resolve));
     const consumer = this.deps.kafka.consumer({
       groupId: this.deps.groupId,
       topics: this.deps.topics,
@@ -120,10 +134,10 @@ export class DeliveryWorker {
       fromBeginning: true,
       partitionsConsumedConcurrently: 6,
       maxWaitTimeInMs: 100,
-      // A member that died is replaced within this; its partitions wait for no longer.
-      sessionTimeoutMs: 10_000,
+      sessionTimeoutMs,
       includeEmptyBatches: true,
       onGroupJoin: (assignment) => {
+        settleJoin();
         this.scheduler.reset();
         this.runtime.inFlight.cancelWaiting();
         this.runtime.sender.abortAll();
@@ -133,7 +147,10 @@ export class DeliveryWorker {
       },
     });
     this.consumer = consumer;
-    await consumer.connect();
+    await consumer.connect().catch((error: unknown) => {
+      settleJoin();
+      throw error;
+    });
     void consumer
       .run(async (batch, context) => {
         if (this.stopped || this.suspended) return;
@@ -148,7 +165,10 @@ export class DeliveryWorker {
         }
         if (batch.messages.length > 0) context.resolveOffset(batch.lastOffset);
       })
-      .catch((error: unknown) => void this.restart(error));
+      .catch((error: unknown) => {
+        settleJoin();
+        void this.restart(error);
+      });
   }
 
   private async stopConsumer(): Promise<void> {
@@ -157,6 +177,10 @@ export class DeliveryWorker {
     this.runtime.inFlight.cancelWaiting();
     this.runtime.sender.abortAll();
     await this.commit();
+    // A member disconnected in the middle of its join stays on the broker, half-joined, until its
+    // session lapses, and the group's next join (a resume right after a pause) waits for it. Once
+    // joined, the disconnect leaves the group.
+    await settledWithin(this.joinSettled, sessionTimeoutMs);
     await this.consumer?.disconnect().catch(() => undefined);
     this.consumer = undefined;
   }

@@ -88,7 +88,7 @@ test('a paused destination receives nothing, and after resume every change that 
     const resumed = await activator.api<{ status: string }>('POST', `/v1/destinations/${id}/resume`);
     expect(resumed.body.status).toBe('active');
     // Resuming starts the destination's consumer again; on a loaded machine its group takes a
-    // while to settle (a member left mid-join is only dropped after its session timeout).
+    // while to settle.
     await waitFor(() => expect(profileIdsOf(hook).sort()).toEqual([...people, probe].sort()), { timeoutMs: 90_000 });
   }));
 
