@@ -62,3 +62,27 @@ export function expectDocumentedError(status: number, body: { code?: string; mes
   expect({ status, message: typeof body.message }).toEqual({ status: errorCodes[code].status, message: 'string' });
   return code;
 }
+
+/**
+ * `body` without the keys the HTTP layer refuses as prototype poisoning (`__proto__` anywhere,
+ * `constructor` holding `prototype`), or null when it holds none. fast-check generates such keys
+ * on purpose; a body holding one is answered 400 KUMIKI_MALFORMED_JSON before any route sees it.
+ */
+export function withoutPoisoningKeys(body: unknown): unknown {
+  let found = false;
+  const clean = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(clean);
+    if (value === null || typeof value !== 'object') return value;
+    const copy: Record<string, unknown> = {};
+    for (const [key, inner] of Object.entries(value)) {
+      const poisons =
+        key === '__proto__' ||
+        (key === 'constructor' && inner !== null && typeof inner === 'object' && Object.hasOwn(inner, 'prototype'));
+      if (poisons) found = true;
+      else copy[key] = clean(inner);
+    }
+    return copy;
+  };
+  const cleaned = clean(body);
+  return found ? cleaned : null;
+}
