@@ -28,13 +28,37 @@ export interface PrivateBroker {
 }
 
 export async function startPrivateBroker(options: { secureListener?: SecureListener } = {}): Promise<PrivateBroker> {
+  // A port found free can be taken before the JVM binds it (by another test file's broker, or as
+  // the source port of an outgoing connection), and the broker exits: the first start tries again
+  // with fresh ports and a fresh directory.
+  for (let attempt = 1; ; attempt++) {
+    const broker = privateBroker(options, await freePort(), await freePort());
+    try {
+      await broker.start();
+      return broker;
+    } catch (error) {
+      await broker.close();
+      if (attempt === 3 || !(error instanceof BrokerExitedError)) throw error;
+    }
+  }
+}
+
+class BrokerExitedError extends Error {
+  constructor() {
+    super('private broker exited');
+  }
+}
+
+function privateBroker(
+  options: { secureListener?: SecureListener },
+  port: number,
+  controllerPort: number,
+): PrivateBroker {
   const environment: Record<string, string> = Object.fromEntries(
     Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined),
   );
   const home = mkdtempSync(path.join(os.tmpdir(), 'kumiki-broker-'));
   const paths = localPaths(home, loadCliConfig(process.env).paths.cache);
-  const port = await freePort();
-  const controllerPort = await freePort();
   const address = `127.0.0.1:${port}`;
   const quiet = { info: () => undefined, warn: () => undefined };
   let running: ManagedProcess | undefined;
@@ -55,7 +79,7 @@ export async function startPrivateBroker(options: { secureListener?: SecureListe
       running = started;
       await waitFor(
         async () => {
-          if (started.hasExited()) throw new Error('private broker exited');
+          if (started.hasExited()) throw new BrokerExitedError();
           if (!(await probeKafka([address], 5_000)).reachable) throw new Error('private broker not reachable yet');
         },
         { timeoutMs: 120_000, intervalMs: 500 },
@@ -78,6 +102,5 @@ export async function startPrivateBroker(options: { secureListener?: SecureListe
       rmSync(home, { recursive: true, force: true });
     },
   };
-  await broker.start();
   return broker;
 }
