@@ -64,11 +64,24 @@ export function expectDocumentedError(status: number, body: { code?: string; mes
 }
 
 /**
- * `body` without the keys the HTTP layer refuses as prototype poisoning (`__proto__` anywhere,
- * `constructor` holding `prototype`), or null when it holds none. fast-check generates such keys
- * on purpose; a body holding one is answered 400 KUMIKI_MALFORMED_JSON before any route sees it.
+ * Sends `body` through `send`. A body holding keys the HTTP layer refuses as prototype poisoning
+ * (`__proto__` anywhere, `constructor` holding `prototype`; fast-check generates them on purpose)
+ * must be answered 400 KUMIKI_MALFORMED_JSON before any route sees it; it is then sent again
+ * without them, and that answer is the one returned, so a property still judges the route.
  */
-export function withoutPoisoningKeys(body: unknown): unknown {
+export async function sendRefusingPoisonedKeys<A extends { status: number; body: { code?: string } }>(
+  body: unknown,
+  send: (body: unknown) => Promise<A>,
+): Promise<A> {
+  const clean = typeof body === 'string' ? null : withoutPoisoningKeys(body);
+  if (clean === null) return send(body);
+  const refused = await send(body);
+  expect({ status: refused.status, code: refused.body.code }).toEqual({ status: 400, code: 'KUMIKI_MALFORMED_JSON' });
+  return send(clean);
+}
+
+/** `body` without prototype-poisoning keys, or null when it holds none. */
+function withoutPoisoningKeys(body: unknown): unknown {
   let found = false;
   const clean = (value: unknown): unknown => {
     if (Array.isArray(value)) return value.map(clean);
