@@ -21,7 +21,7 @@
  *    event, from the collector's 200 to the first poll (every 100 ms) that finds its row in
  *    `events_store`. p50 / p95 / p99.
  * 5. Peak RSS (VmHWM) of each service, and the CPU seconds each process (this load generator
- *    included) used during the throughput phase: where the two cores went.
+ *    and a local Kafka broker included) used during the throughput phase: where the two cores went.
  * 6. References in the same run: Kafka's own kafka-producer-perf-test with the same record
  *    size and acks=all; a raw @clickhouse/client insert of the same rows (JSONEachRow, 5,000 per
  *    insert) into a fresh embedded database.
@@ -35,7 +35,7 @@ import { createClickHouse } from '../services/common/clickhouse/client-factory';
 import { runMigrations } from '../services/common/clickhouse/migrations';
 import { createKafkaClient } from '../services/common/kafka/client';
 import { toEventRow } from '../services/profile-materializer/store-rows';
-import { cpuSecondsOf, kafkaPerfTest, line, percentile, rssOf } from './support/measure';
+import { cpuSecondsOf, kafkaPerfTest, line, localBrokerPid, percentile, rssOf } from './support/measure';
 import {
   aServiceFailed,
   brokers,
@@ -68,26 +68,31 @@ async function throughputPhase(
   stack: Stack,
   run: string,
 ): Promise<{ eventsPerSecond: number; seconds: number; eventBytes: number; cpuSeconds: Record<string, number> }> {
-  const cpuBefore = cpuSecondsByProcess(stack);
+  const brokerPid = await localBrokerPid();
+  const cpuBefore = cpuSecondsByProcess(stack, brokerPid);
   const eventBytes = Buffer.byteLength(JSON.stringify(sampleEvent(`t-${run}-000000000`, 1)));
   const started = Date.now();
   await sendAndDrain(stack, `t-${run}`, totalEvents, warmupEvents + totalEvents, (accepted) =>
     process.stdout.write(`  accepted ${totalEvents} events in ${accepted.toFixed(1)} s; waiting until queryable…\n`),
   );
   const seconds = (Date.now() - started) / 1000;
-  const cpuAfter = cpuSecondsByProcess(stack);
+  const cpuAfter = cpuSecondsByProcess(stack, brokerPid);
   const cpuSeconds = Object.fromEntries(
     Object.entries(cpuAfter).map(([name, used]) => [name, used - cpuBefore[name]!]),
   );
   return { eventsPerSecond: totalEvents / seconds, seconds, eventBytes, cpuSeconds };
 }
 
-/** CPU seconds used so far by each service and by this process (the load generator). */
-function cpuSecondsByProcess(stack: Stack): Record<string, number> {
+/**
+ * CPU seconds used so far by each service, by this process (the load generator) and by the Kafka
+ * broker when it is the local one (NaN, and left out of the report, when it is not).
+ */
+function cpuSecondsByProcess(stack: Stack, brokerPid: number | undefined): Record<string, number> {
   const usage = process.cpuUsage();
   return {
     ...Object.fromEntries(Object.entries(stack.processes).map(([name, child]) => [name, cpuSecondsOf(child.pid ?? 0)])),
     'load generator': (usage.user + usage.system) / 1e6,
+    'Kafka broker': brokerPid === undefined ? Number.NaN : cpuSecondsOf(brokerPid),
   };
 }
 
