@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { ConfigResourceTypes, ConfigSource } from 'kafkajs';
 import type { PatchedAdmin } from './kafkajs-patch';
 import { withRetry } from '../retry';
@@ -53,6 +54,10 @@ export function wrapAdmin(admin: PatchedAdmin): KafkaAdmin {
     queue = run.catch(() => undefined);
     return run;
   };
+  const endOffsets = coalescedEndOffsets(
+    (topics) => serial(() => readEndOffsets(admin, topics)),
+    END_OFFSETS_SPACING_MS,
+  );
   return {
     connect: () => unavailableOnFailure('connect admin', () => admin.connect()),
     async ensureTopics(specs = allTopics) {
@@ -163,12 +168,7 @@ export function wrapAdmin(admin: PatchedAdmin): KafkaAdmin {
       }
       return lags;
     },
-    async endOffsets(topic) {
-      const offsets = await serial(() =>
-        unavailableOnFailure(`fetch end offsets of ${topic}`, () => admin.fetchTopicEndOffsets(topic)),
-      );
-      return new Map(offsets.map((o) => [o.partition, o.offset]));
-    },
+    endOffsets: (topic) => endOffsets(topic),
     async offsetsAtTime(topic, timestampMs) {
       const offsets = await serial(() =>
         unavailableOnFailure(`fetch offsets of ${topic} by time`, () =>
@@ -225,5 +225,64 @@ export function wrapAdmin(admin: PatchedAdmin): KafkaAdmin {
     },
     deleteTopics: (names) => admin.deleteTopics({ topics: [...names] }),
     disconnect: () => admin.disconnect(),
+  };
+}
+
+type EndOffsets = Map<string, Map<number, string>>;
+
+/**
+ * How often end offsets are read at most. The activator's catch-up barriers would otherwise read
+ * them back to back, a request per round trip whatever the number of deliveries waiting; each
+ * waits up to this much longer instead.
+ */
+export const END_OFFSETS_SPACING_MS = 10;
+
+async function readEndOffsets(admin: PatchedAdmin, topics: readonly string[]): Promise<EndOffsets> {
+  const read = await unavailableOnFailure(`fetch end offsets of ${topics.join(', ')}`, () =>
+    admin.fetchTopicsEndOffsets([...topics]),
+  );
+  return new Map(read.map(({ topic, partitions }) => [topic, new Map(partitions.map((p) => [p.partition, p.offset]))]));
+}
+
+/**
+ * End offsets asked for while a read is on its way share the next read, one ListOffsets request
+ * for all their topics (the activator's catch-up barriers ask continuously, for several topics):
+ * every answer was read after its call. When a shared read fails, each of its topics is read
+ * again alone, so one topic's failure is its own callers' only.
+ */
+export function coalescedEndOffsets(
+  read: (topics: readonly string[]) => Promise<EndOffsets>,
+  spacingMs: number,
+): (topic: string) => Promise<Map<number, string>> {
+  let startedAt = Number.NEGATIVE_INFINITY;
+  type PerTopic = Map<string, Promise<Map<number, string>>>;
+  let open: { readonly topics: Set<string>; readonly result: Promise<PerTopic> } | undefined;
+  let previous: Promise<unknown> = Promise.resolve();
+  const one = (topic: string): Promise<Map<number, string>> =>
+    read([topic]).then((ends) => ends.get(topic) ?? new Map());
+  return async (topic) => {
+    if (!open) {
+      const topics = new Set<string>();
+      // It starts once the read before it ended, and no sooner than `spacingMs` after that one
+      // started; until then, callers join it.
+      const result = previous.then(async (): Promise<PerTopic> => {
+        const wait = startedAt + spacingMs - performance.now();
+        await new Promise((resolve) => (wait > 0 ? setTimeout(resolve, wait) : setImmediate(resolve)));
+        startedAt = performance.now();
+        if (open?.topics === topics) open = undefined;
+        const names = [...topics];
+        if (names.length === 1) return new Map([[names[0]!, one(names[0]!)]]);
+        try {
+          const ends = await read(names);
+          return new Map(names.map((name) => [name, Promise.resolve(ends.get(name) ?? new Map())]));
+        } catch {
+          return new Map(names.map((name) => [name, one(name)]));
+        }
+      });
+      open = { topics, result };
+      previous = result.then((perTopic) => Promise.allSettled(perTopic.values()));
+    }
+    open.topics.add(topic);
+    return (await open.result).get(topic)!;
   };
 }

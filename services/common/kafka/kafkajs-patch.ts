@@ -23,7 +23,9 @@ export class KafkajsNotPatchedError extends KumikiError {
 
 /** The admin client with what the patch adds. */
 export type PatchedAdmin = Admin & {
-  fetchTopicEndOffsets(topic: string): Promise<Array<{ partition: number; offset: string }>>;
+  fetchTopicsEndOffsets(
+    topics: string[],
+  ): Promise<Array<{ topic: string; partitions: Array<{ partition: number; offset: string }> }>>;
 };
 
 /** An admin client that keeps its metadata for `metadataMaxAgeMs` (partition lists and leaders). */

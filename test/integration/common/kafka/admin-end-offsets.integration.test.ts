@@ -1,7 +1,8 @@
 /**
  * kumiki's admin keeps its topic metadata for a few seconds (kafkajs' admin fetched all of it
  * again before every call): end offsets must still move with every write, and partitions added
- * to a topic must show up once the metadata ages out.
+ * to a topic must show up once the metadata ages out. Reads of several topics at once share one
+ * request and still answer each topic with its own offsets.
  */
 import { Kafka, logLevel } from 'kafkajs';
 import pino from 'pino';
@@ -17,7 +18,14 @@ test('end offsets follow writes and added partitions through the cached metadata
   const raw = new Kafka({ clientId: 'end-offsets-test', brokers, logLevel: logLevel.NOTHING });
   const rawAdmin = raw.admin();
   await rawAdmin.connect();
-  await rawAdmin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true });
+  const otherTopic = uniqueName('end-offsets-other');
+  await rawAdmin.createTopics({
+    topics: [
+      { topic, numPartitions: 3 },
+      { topic: otherTopic, numPartitions: 1 },
+    ],
+    waitForLeaders: true,
+  });
   const producer = raw.producer();
   await producer.connect();
   const write = (partition: number, count: number) =>
@@ -28,10 +36,21 @@ test('end offsets follow writes and added partitions through the cached metadata
   try {
     await write(0, 3);
     await write(1, 5);
+    await producer.send({ topic: otherTopic, messages: [{ value: 'o' }] });
     expect(Object.fromEntries(await admin.endOffsets(topic))).toEqual({ 0: '3', 1: '5', 2: '0' });
 
     await write(2, 2);
     expect(Object.fromEntries(await admin.endOffsets(topic))).toEqual({ 0: '3', 1: '5', 2: '2' });
+
+    // Asked together: one read for both topics, and a topic that does not exist fails alone.
+    const [both, other, missing] = await Promise.all([
+      admin.endOffsets(topic),
+      admin.endOffsets(otherTopic),
+      admin.endOffsets(uniqueName('no-such-topic')).catch((e: unknown) => e),
+    ]);
+    expect(Object.fromEntries(both)).toEqual({ 0: '3', 1: '5', 2: '2' });
+    expect(Object.fromEntries(other)).toEqual({ 0: '1' });
+    expect(String(missing)).toMatch(/does not host this topic-partition|UNKNOWN_TOPIC|not found/i);
 
     await rawAdmin.createPartitions({ topicPartitions: [{ topic, count: 4 }] });
     // A producer of its own: the first one's metadata does not know partition 3 yet.
@@ -52,7 +71,7 @@ test('end offsets follow writes and added partitions through the cached metadata
   } finally {
     await admin.disconnect();
     await producer.disconnect();
-    await rawAdmin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+    await rawAdmin.deleteTopics({ topics: [topic, otherTopic] }).catch(() => undefined);
     await rawAdmin.disconnect();
   }
 });
