@@ -6,6 +6,7 @@ import { httpEdge } from '../common/http-server';
 import { createKafkaConnection } from '../common/kafka/kafka-connection';
 import { createProducerConnection } from '../common/kafka/producer-connection';
 import { PrivacyKey } from '../common/privacy/privacy-key';
+import { RememberedProfileIdHashes } from './privacy/profile-id-hashes';
 import { createPrivacyRequestsConsumer } from '../common/privacy/privacy-requests.consumer';
 import { topics, type TopicSpec } from '../common/kafka/topics';
 import { Service } from '../common/lifecycle';
@@ -131,12 +132,13 @@ export function createActivatorService(config: ActivatorConfig, base: ServiceBas
     },
   });
   const privacyKey = PrivacyKey.fromHex(config.KUMIKI_PRIVACY_KEY);
+  const profileIdHashes = new RememberedProfileIdHashes(privacyKey);
   const withheld = new WithheldPeople({
     kafka,
     admin,
     codec,
     topic: config.ACTIVATOR_SUBJECTS_TOPIC,
-    key: privacyKey,
+    key: profileIdHashes,
     logger,
   });
   const recipients = new RecipientLedger({
@@ -145,7 +147,7 @@ export function createActivatorService(config: ActivatorConfig, base: ServiceBas
     producer: () => producer.producer,
     codec,
     topic: config.ACTIVATOR_RECIPIENTS_TOPIC,
-    key: privacyKey,
+    key: profileIdHashes,
     logger,
   });
   const exportRecipients = new ExportRecipients(readApi, privacyKey);

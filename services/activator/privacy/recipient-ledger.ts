@@ -9,9 +9,9 @@ import type {
 } from '../../common/kafka/client';
 import { LingerQueue } from '../../common/linger-queue';
 import type { Logger } from '../../common/logger';
-import type { PrivacyKey } from '../../common/privacy/privacy-key';
 import type { AvroCodec } from '../../common/registry/avro-codec';
 import { TopicTable } from '../topic-table';
+import type { ProfileIdHasher } from './profile-id-hashes';
 
 export interface RecipientLedgerDeps {
   readonly kafka: KafkaClient;
@@ -20,7 +20,7 @@ export interface RecipientLedgerDeps {
   readonly codec: () => AvroCodec;
   /** kumiki.destinations.recipients (compacted). */
   readonly topic: string;
-  readonly key: PrivacyKey;
+  readonly key: ProfileIdHasher;
   readonly logger: Logger;
   readonly now?: () => number;
 }

@@ -3,10 +3,10 @@ import type { SubjectMemory } from '../../../schemas';
 import { schema } from '../../../schemas';
 import type { IncomingMessage, KafkaAdmin, KafkaClient } from '../../common/kafka/client';
 import type { Logger } from '../../common/logger';
-import type { PrivacyKey } from '../../common/privacy/privacy-key';
 import type { AvroCodec } from '../../common/registry/avro-codec';
 import type { SubjectFilter } from '../delivery/consent';
 import { TopicTable } from '../topic-table';
+import type { ProfileIdHasher } from './profile-id-hashes';
 
 export interface WithheldPeopleDeps {
   readonly kafka: KafkaClient;
@@ -14,7 +14,7 @@ export interface WithheldPeopleDeps {
   readonly codec: () => AvroCodec;
   /** kumiki.privacy.subjects: the stitcher's memory of erased and suppressed people. */
   readonly topic: string;
-  readonly key: PrivacyKey;
+  readonly key: ProfileIdHasher;
   readonly logger: Logger;
 }
 
