@@ -87,8 +87,9 @@ export class DeliveryWorker {
     });
     this.scheduler = new DeliveryScheduler({
       maxPending: deps.settings.maxPending,
-      // Enough to keep every request slot busy while others are being prepared or wait for the profile table.
-      maxActive: deps.settings.concurrency * 4,
+      // Enough to keep every request slot busy while others are being prepared or wait: for the
+      // tables' barriers (end offsets are read every 10 ms at most), then for their audit record.
+      maxActive: deps.settings.concurrency * 16,
       run: (job) => this.deps.deliver(job, this.runtime),
       onFailure: (error) => void this.restart(error),
     });
