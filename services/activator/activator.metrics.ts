@@ -14,27 +14,38 @@ export interface ActivatorMetrics {
   readonly paused: Gauge<'destination'>;
   readonly profiles: Gauge;
   readonly exports: Counter<'destination' | 'outcome'>;
+  /** Each destination's metrics, made once (`destinationMetrics`). */
+  readonly destinations: Map<string, DestinationMetrics>;
 }
 
 export function createActivatorMetrics(registry: Registry): ActivatorMetrics {
+  const destinations = new Map<string, DestinationMetrics>();
+  // Counts made since the last scrape are added when /metrics is read.
+  const collect = (): void => {
+    for (const metrics of destinations.values()) metrics.flushCounts();
+  };
   return {
+    destinations,
     changes: new Counter({
       name: 'kumiki_activator_changes_total',
       help: 'Changes finished per destination, by outcome (delivered, dead_lettered, withheld, skipped)',
       labelNames: ['destination', 'outcome'],
       registers: [registry],
+      collect,
     }),
     attempts: new Counter({
       name: 'kumiki_activator_attempts_total',
       help: 'Delivery attempts per destination, by answer class (2xx … 5xx, none)',
       labelNames: ['destination', 'answer'],
       registers: [registry],
+      collect,
     }),
     withheld: new Counter({
       name: 'kumiki_activator_withheld_total',
       help: 'Changes not delivered for lack of consent (or of a known profile), by reason',
       labelNames: ['destination', 'reason'],
       registers: [registry],
+      collect,
     }),
     attemptSeconds: new Histogram({
       name: 'kumiki_activator_attempt_seconds',
@@ -76,57 +87,76 @@ export function createActivatorMetrics(registry: Registry): ActivatorMetrics {
   };
 }
 
-type Child = { inc(value?: number): void } | { observe(value: number): void };
+/** The metrics of one destination (one set per destination id, whatever its workers). */
+export function destinationMetrics(metrics: ActivatorMetrics, destinationId: string): DestinationMetrics {
+  let found = metrics.destinations.get(destinationId);
+  if (!found) metrics.destinations.set(destinationId, (found = new DestinationMetrics(metrics, destinationId)));
+  return found;
+}
+
+interface PendingCount {
+  readonly child: { inc(value: number): void };
+  count: number;
+}
 
 /**
- * The metrics of one destination as bound children, so the hot path does not hash label sets
- * on every message (prom-client's `labels()` is memoised here per destination and label value).
+ * The metrics of one destination, counted without prom-client on the hot path: prom-client's
+ * bound children still hash their label set on every call. Counts add up in plain numbers and
+ * reach the counters when /metrics is read (their `collect`); histograms are observed through
+ * children made once per destination.
  */
 export class DestinationMetrics {
-  private readonly children = new Map<string, Child>();
+  /** Per counter, per label value. */
+  private readonly counts = new Map<Counter<'destination' | string>, Map<string, PendingCount>>();
+  private readonly attemptSeconds: { observe(value: number): void };
+  private readonly ageSeconds: { observe(value: number): void };
 
   constructor(
     private readonly metrics: ActivatorMetrics,
     private readonly destination: string,
-  ) {}
+  ) {
+    this.attemptSeconds = metrics.attemptSeconds.labels(destination);
+    this.ageSeconds = metrics.changeToDeliveredSeconds.labels(destination);
+  }
 
   changed(outcome: 'delivered' | 'dead_lettered' | 'withheld' | 'skipped'): void {
-    this.counter('changes', outcome, () => this.metrics.changes.labels(this.destination, outcome)).inc();
+    this.count(this.metrics.changes, outcome);
   }
 
   withheld(reason: string): void {
-    this.counter('withheld', reason, () => this.metrics.withheld.labels(this.destination, reason)).inc();
+    this.count(this.metrics.withheld, reason);
   }
 
   attempt(answer: string, seconds: number): void {
-    this.counter('attempts', answer, () => this.metrics.attempts.labels(this.destination, answer)).inc();
-    this.histogram('attempt', '', () => this.metrics.attemptSeconds.labels(this.destination)).observe(seconds);
+    this.count(this.metrics.attempts, answer);
+    this.attemptSeconds.observe(seconds);
   }
 
   delivered(ageSeconds: number): void {
     this.changed('delivered');
-    this.histogram('age', '', () => this.metrics.changeToDeliveredSeconds.labels(this.destination)).observe(ageSeconds);
+    this.ageSeconds.observe(ageSeconds);
   }
 
-  private counter(
-    name: string,
-    value: string,
-    make: () => { inc(value?: number): void },
-  ): { inc(value?: number): void } {
-    const key = `${name}|${value}`;
-    let child = this.children.get(key) as { inc(value?: number): void } | undefined;
-    if (!child) this.children.set(key, (child = make()));
-    return child;
+  /** Adds the counts made since the last call to the counters. */
+  flushCounts(): void {
+    for (const byValue of this.counts.values())
+      for (const pending of byValue.values()) {
+        if (pending.count === 0) continue;
+        pending.child.inc(pending.count);
+        pending.count = 0;
+      }
   }
 
-  private histogram(
-    name: string,
-    value: string,
-    make: () => { observe(value: number): void },
-  ): { observe(value: number): void } {
-    const key = `${name}|${value}`;
-    let child = this.children.get(key) as { observe(value: number): void } | undefined;
-    if (!child) this.children.set(key, (child = make()));
-    return child;
+  private count(counter: Counter<'destination' | string>, value: string): void {
+    let byValue = this.counts.get(counter);
+    if (!byValue) this.counts.set(counter, (byValue = new Map()));
+    let pending = byValue.get(value);
+    if (!pending) {
+      const child = counter.labels(this.destination, value);
+      // Made at 0 at once, so /metrics shows the series from its first count.
+      child.inc(0);
+      byValue.set(value, (pending = { child, count: 0 }));
+    }
+    pending.count += 1;
   }
 }

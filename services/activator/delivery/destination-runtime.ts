@@ -1,5 +1,5 @@
 import type { Destination } from '../../../schemas';
-import { DestinationMetrics, type ActivatorMetrics } from '../activator.metrics';
+import { destinationMetrics, type ActivatorMetrics, type DestinationMetrics } from '../activator.metrics';
 import type { SecretBox } from '../destinations/secret-box';
 import { DestinationHealth, type DestinationRuntime } from './deliver-change';
 import { RateLimiter, Semaphore } from './flow-control';
@@ -48,7 +48,7 @@ export class LiveDestination implements DestinationRuntime {
     this.limiter = new RateLimiter(destination.rateLimit);
     this.inFlight = new Semaphore(settings.concurrency);
     this.health = new DestinationHealth(settings.autoPauseAfterMs, settings.pause);
-    this.metrics = new DestinationMetrics(settings.metrics, destination.id);
+    this.metrics = destinationMetrics(settings.metrics, destination.id);
     this.unseal();
   }
 
