@@ -1,4 +1,4 @@
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createHmac, hash, randomBytes } from 'node:crypto';
 
 /**
  * Standard Webhooks (standardwebhooks.com) signing: the signed content is
@@ -47,7 +47,8 @@ export function signatureHeader(
  * part of it so that two destinations pointing at one receiver are not taken for duplicates.
  */
 export function webhookId(destinationId: string, topic: string, partition: number, offset: string): string {
-  const digest = createHash('sha256').update(`${destinationId}\n${topic}\n${partition}\n${offset}`).digest('base64url');
+  // The one-shot hash: no Hash stream object per message.
+  const digest = hash('sha256', `${destinationId}\n${topic}\n${partition}\n${offset}`, 'base64url');
   return `msg_${digest.slice(0, 27)}`;
 }
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import {
   isWebhookSecret,
@@ -39,6 +40,9 @@ describe('Standard Webhooks signing', () => {
   it('derives webhook-id from the destination and the change, never from the attempt', () => {
     const id = webhookId('dst_a', 'kumiki.segments.changes', 3, '1041');
     expect(id).toMatch(/^msg_[A-Za-z0-9_-]{27}$/);
+    // The derivation never changes: receivers deduplicate redeliveries made across upgrades.
+    const sha = createHash('sha256').update('dst_a\nkumiki.segments.changes\n3\n1041').digest('base64url');
+    expect(id).toBe(`msg_${sha.slice(0, 27)}`);
     expect(webhookId('dst_a', 'kumiki.segments.changes', 3, '1041')).toBe(id);
     expect(webhookId('dst_b', 'kumiki.segments.changes', 3, '1041')).not.toBe(id);
     expect(webhookId('dst_a', 'kumiki.segments.changes', 3, '1042')).not.toBe(id);
