@@ -216,13 +216,14 @@ export function createChangeDelivery(
       );
       return 'dead_lettered';
     }
-    const skip = (): ChangeOutcome => {
+    if (
+      !change ||
+      !destination.events.includes(change.eventType) ||
+      (change.segmentId !== null && destination.segments !== null && !destination.segments.includes(change.segmentId))
+    ) {
       runtime.metrics.changed('skipped');
       return 'skipped';
-    };
-    if (!change || !destination.events.includes(change.eventType)) return skip();
-    if (change.segmentId !== null && destination.segments !== null && !destination.segments.includes(change.segmentId))
-      return skip();
+    }
 
     // The first attempt's wait for the withheld people begins with the profile table's: the two
     // share their reads of the end offsets, and the change waits once rather than twice.
@@ -264,7 +265,7 @@ export function createChangeDelivery(
       // The audit record and the recipient ledger's entry are written at once; both are durable
       // before the request leaves.
       const audited = deps.audit(current, {
-        action: `DELIVER ${change.eventType}`,
+        action: deliverAction(change.eventType),
         target: url.host,
         profileIds: [change.profileId],
         rows: 1,
@@ -334,8 +335,19 @@ export function createChangeDelivery(
   };
 }
 
+const deliverActions = new Map<string, string>();
+
+/** The audit action of an attempt (`DELIVER segment.entered`), one string per event type. */
+function deliverAction(eventType: string): string {
+  let action = deliverActions.get(eventType);
+  if (action === undefined) deliverActions.set(eventType, (action = `DELIVER ${eventType}`));
+  return action;
+}
+
+const answerClasses = ['1xx', '2xx', '3xx', '4xx', '5xx'];
+
 function answerClass(status: number | null): string {
-  return status === null ? 'none' : `${Math.floor(status / 100)}xx`;
+  return status === null ? 'none' : (answerClasses[Math.floor(status / 100) - 1] ?? `${Math.floor(status / 100)}xx`);
 }
 
 /** performance.now(), for `DeliveryJob.receivedAt`. */

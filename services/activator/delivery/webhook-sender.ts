@@ -39,6 +39,7 @@ export class WebhookSender {
   private readonly inFlight = new Set<Attempt>();
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Number.POSITIVE_INFINITY;
+  private target: Target | undefined;
 
   constructor(private readonly options: { readonly allowPrivate: boolean; readonly maxSockets: number }) {
     this.agent = new Agent({
@@ -50,10 +51,8 @@ export class WebhookSender {
 
   send(request: WebhookRequest): Promise<WebhookResponse> {
     const started = performance.now();
-    const { url } = request;
-    const host = url.hostname.replace(/^\[|\]$/g, '');
-    if (!this.options.allowPrivate && net.isIP(host) && isPrivateAddress(host))
-      return Promise.resolve(failure(new PrivateTargetError(host, host), started));
+    const target = this.targetOf(request.url);
+    if (target.refused) return Promise.resolve(failure(target.refused, started));
     return new Promise<WebhookResponse>((resolve) => {
       const attempt = new Attempt(started, started + request.timeoutMs, request.timeoutMs, resolve, this.inFlight);
       this.inFlight.add(attempt);
@@ -62,8 +61,8 @@ export class WebhookSender {
       const streamed = typeof body === 'object' && !Buffer.isBuffer(body);
       this.agent.dispatch(
         {
-          origin: url.origin,
-          path: `${url.pathname}${url.search}`,
+          origin: target.origin,
+          path: target.path,
           method: 'POST',
           headers: streamed ? { ...request.headers, 'content-length': String(body.bytes) } : request.headers,
           body: streamed ? fs.createReadStream(body.file) : body,
@@ -74,6 +73,18 @@ export class WebhookSender {
         attempt,
       );
     });
+  }
+
+  /** What a URL's requests need, worked out once per URL object (a destination parses its URL once per version). */
+  private targetOf(url: URL): Target {
+    if (this.target?.url === url) return this.target;
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    const refused =
+      !this.options.allowPrivate && net.isIP(host) && isPrivateAddress(host)
+        ? new PrivateTargetError(host, host)
+        : undefined;
+    this.target = { url, origin: url.origin, path: `${url.pathname}${url.search}`, refused };
+    return this.target;
   }
 
   /** Ends every request in flight (a stop or a rebalance: their outcome no longer counts). */
@@ -106,6 +117,14 @@ export class WebhookSender {
     }
     if (next < Number.POSITIVE_INFINITY) this.arm(next);
   }
+}
+
+interface Target {
+  readonly url: URL;
+  readonly origin: string;
+  readonly path: string;
+  /** Set when the URL names a private address that is not allowed. */
+  readonly refused: PrivateTargetError | undefined;
 }
 
 /** One request in flight: undici's handler for it, settling its promise once. */
