@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, type Registry } from '../common/metrics';
+import { Counter, Gauge, type Registry } from '../common/metrics';
+import { type HistogramSeries, LabelledHistogram } from './labelled-histogram';
 
 /** What /metrics shows of the activator. Labelled by destination id: destinations are few. */
 export interface ActivatorMetrics {
@@ -7,9 +8,9 @@ export interface ActivatorMetrics {
   /** Attempts by answer class: 2xx, 3xx, 4xx, 5xx, none. */
   readonly attempts: Counter<'destination' | 'answer'>;
   readonly withheld: Counter<'destination' | 'reason'>;
-  readonly attemptSeconds: Histogram<'destination'>;
+  readonly attemptSeconds: LabelledHistogram<'destination'>;
   /** From the change (segment evaluation, profile update) to its delivery. */
-  readonly changeToDeliveredSeconds: Histogram<'destination'>;
+  readonly changeToDeliveredSeconds: LabelledHistogram<'destination'>;
   readonly pending: Gauge<'destination'>;
   readonly paused: Gauge<'destination'>;
   readonly profiles: Gauge;
@@ -47,20 +48,20 @@ export function createActivatorMetrics(registry: Registry): ActivatorMetrics {
       registers: [registry],
       collect,
     }),
-    attemptSeconds: new Histogram({
-      name: 'kumiki_activator_attempt_seconds',
-      help: 'Time of one attempt, request to answer',
-      labelNames: ['destination'],
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers: [registry],
-    }),
-    changeToDeliveredSeconds: new Histogram({
-      name: 'kumiki_activator_change_to_delivered_seconds',
-      help: 'From the change (segment evaluation or profile update) to its delivery',
-      labelNames: ['destination'],
-      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
-      registers: [registry],
-    }),
+    attemptSeconds: new LabelledHistogram(
+      'kumiki_activator_attempt_seconds',
+      'Time of one attempt, request to answer',
+      'destination',
+      [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registry,
+    ),
+    changeToDeliveredSeconds: new LabelledHistogram(
+      'kumiki_activator_change_to_delivered_seconds',
+      'From the change (segment evaluation or profile update) to its delivery',
+      'destination',
+      [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
+      registry,
+    ),
     pending: new Gauge({
       name: 'kumiki_activator_pending_changes',
       help: 'Changes held by a destination (in flight or waiting for a retry) on this instance',
@@ -102,14 +103,14 @@ interface PendingCount {
 /**
  * The metrics of one destination, counted without prom-client on the hot path: prom-client's
  * bound children still hash their label set on every call. Counts add up in plain numbers and
- * reach the counters when /metrics is read (their `collect`); histograms are observed through
- * children made once per destination.
+ * reach the counters when /metrics is read (their `collect`); the histograms are plain numbers
+ * too (labelled-histogram.ts).
  */
 export class DestinationMetrics {
   /** Per counter, per label value. */
   private readonly counts = new Map<Counter<'destination' | string>, Map<string, PendingCount>>();
-  private readonly attemptSeconds: { observe(value: number): void };
-  private readonly ageSeconds: { observe(value: number): void };
+  private readonly attemptSeconds: HistogramSeries;
+  private readonly ageSeconds: HistogramSeries;
 
   constructor(
     private readonly metrics: ActivatorMetrics,
