@@ -37,6 +37,7 @@ export function signatureHeader(
   timestampSeconds: number,
   body: string | Buffer,
 ): string {
+  if (keys.length === 1) return signature(keys[0]!, webhookId, timestampSeconds, body);
   return keys.map((key) => signature(key, webhookId, timestampSeconds, body)).join(' ');
 }
 

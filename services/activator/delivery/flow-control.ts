@@ -31,13 +31,19 @@ export class Semaphore {
       this.active += 1;
       return this.releaser();
     }
-    return new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject })).then(() => {
-      if (signal.aborted) {
-        this.releaser()();
-        throw new StoppedError();
-      }
-      return this.releaser();
-    });
+    // Woken with the slot itself: one promise per waiter, not two.
+    return new Promise<() => void>((resolve, reject) =>
+      this.waiters.push({
+        resolve: () => {
+          const release = this.releaser();
+          if (!signal.aborted) return resolve(release);
+          reject(new StoppedError());
+          // Handed on in a microtask of its own: a run of stopped waiters is no deep recursion.
+          queueMicrotask(release);
+        },
+        reject,
+      }),
+    );
   }
 
   /** Every waiter gives up (StoppedError); slots held stay held until released. */
