@@ -4,15 +4,19 @@
  * (dist/services/activator/main.js) as `kumiki up` runs it.
  *
  *   npm run bench -- activator                       # or, built:
- *   node dist/bench/activator.js [changes=40000] [exportMembers=1000000]
+ *   node dist/bench/activator.js [changes=40000] [exportMembers=1000000] [warmUp=20000]
  *
  * 1. Throughput. A webhook destination (consent checked, identifiers and a trait in the
  *    payload, every message signed) is paused while `changes` segment changes of 10,000 profiles
- *    are produced, then resumed: deliveries/s is changes over the time from the first to the
- *    last one received (the time from the resume to the first, the group's join, is shown apart). The reference, in the same run: a plain keep-alive HTTP client in this
- *    process posting the same number of bodies of the same size, as many at once as the
- *    activator's ACTIVATOR_CONCURRENCY, to the same receiver (its own process). Targets:
- *    ≥ 2,000/s and ≥ 0.5 of the reference.
+ *    are produced after `warmUp` others, then resumed: deliveries/s is `changes` over the time
+ *    from the receipt of the last warm-up change to the last change (steady state: a service
+ *    runs for days, and a fresh process spends its first seconds compiling its hot code; the
+ *    warm-up's own rate, from its first receipt, is shown apart, as is the group's join). The
+ *    reference, in the same run: a plain keep-alive HTTP client in this process posting the
+ *    same number of bodies of the same size, as many at once as the activator's
+ *    ACTIVATOR_CONCURRENCY, to the same receiver (its own process), after a warm-up of its own
+ *    (`warmUp` requests), before and after the activator's run. Targets: ≥ 2,000/s and ≥ 0.5 of
+ *    the better reference.
  * 2. Latency. Changes produced at half the measured rate for 15 s; latency = when the receiver
  *    got one minus the change's time (its `at`, set when it was produced). Target p95 ≤ 1 s.
  * 3. Exports. A segment of `exportMembers` members seeded in embedded ClickHouse and served by
@@ -22,19 +26,21 @@
  */
 import { fork, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import pino from 'pino';
 import { segmentChangePayload } from '../services/activator/delivery/payloads';
 import { createKafkaClient } from '../services/common/kafka/client';
 import { topics } from '../services/common/kafka/topics';
 import { seedAudience, serveReadApi } from './support/audience-fixture';
-import { countArgument, cpuSecondsOf, freePort, line, percentile, rssOf } from './support/measure';
+import { countArgument, cpuSecondsOf, freePort, line, localBrokerPid, percentile, rssOf } from './support/measure';
 import { profileUpdate, segmentChange, UpstreamProducer } from './support/upstream';
 import { benchClickHouse } from './support/bench-clickhouse';
+import { serviceNodeFlags } from '../services/cli/local/services';
+import { plainHttpPosts } from './support/plain-http-client';
 
 const changesCount = countArgument(2, 'changes', 40_000);
 const exportMembers = countArgument(3, 'exportMembers', 1_000_000);
+const warmUp = countArgument(4, 'warmUp', 20_000);
 const concurrency = 64;
 const profilesCount = 10_000;
 const logger = pino({ level: 'warn' });
@@ -47,6 +53,8 @@ interface ReceiverStats {
   count: number;
   first: number;
   last: number;
+  /** When the count reached the mark set by the last reset (0 until then). */
+  markedAt: number;
   latencies: number[];
 }
 
@@ -82,15 +90,26 @@ async function main(): Promise<void> {
     receiver.once('message', (m: { port: number }) => resolve(m.port)),
   );
   const receiverUrl = `http://127.0.0.1:${receiverPort}/hooks`;
+  // The machine's other CPU users per message, in each phase: the receiver, and the broker when it runs here.
+  const brokerPid = await localBrokerPid();
+  const othersCpu = (): { receiver: number; broker: number } => ({
+    receiver: cpuSecondsOf(receiver.pid!),
+    broker: brokerPid === undefined ? Number.NaN : cpuSecondsOf(brokerPid),
+  });
+  const othersPerMessage = (before: { receiver: number; broker: number }, messages: number): string => {
+    const after = othersCpu();
+    const us = (seconds: number): string => (Number.isNaN(seconds) ? '?' : ((seconds / messages) * 1e6).toFixed(0));
+    return `${us(after.receiver - before.receiver)} / ${us(after.broker - before.broker)} µs`;
+  };
   const stats = (): Promise<ReceiverStats> =>
     new Promise((resolve) => {
       receiver.once('message', (m: ReceiverStats) => resolve(m));
       receiver.send({ cmd: 'stats' });
     });
-  const reset = (): Promise<void> =>
+  const reset = (mark = 0): Promise<void> =>
     new Promise((resolve) => {
       receiver.once('message', () => resolve());
-      receiver.send({ cmd: 'reset' });
+      receiver.send({ cmd: 'reset', mark });
     });
 
   // Embedded ClickHouse with the export segments, served by the read API here.
@@ -108,37 +127,43 @@ async function main(): Promise<void> {
   const exportRoot = path.join(home, 'exports');
   // e.g. ACTIVATOR_NODE_ARGS=--cpu-prof to see where the activator's time goes.
   const nodeArgs = (process.env.ACTIVATOR_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, path.join(root, 'dist', 'services', 'activator', 'main.js')], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      KAFKA_BROKERS: brokers.join(','),
-      SCHEMA_REGISTRY_URL: registryUrl,
-      LOG_LEVEL: 'warn',
-      HTTP_PORT: String(port),
-      KUMIKI_HOME: home,
-      KUMIKI_ADMIN_TOKEN: adminToken,
-      KUMIKI_SECRETS_KEY: Buffer.alloc(32, 7).toString('base64'),
-      KUMIKI_PRIVACY_KEY: 'ab'.repeat(32),
-      KUMIKI_READ_API_URL: readApi.url,
-      ACTIVATOR_CHANGES_TOPIC: names.changes,
-      ACTIVATOR_UPDATES_TOPIC: names.updates,
-      ACTIVATOR_DESTINATIONS_TOPIC: names.destinations,
-      ACTIVATOR_DELIVERIES_TOPIC: names.deliveries,
-      ACTIVATOR_DLQ_TOPIC: names.dlq,
-      ACTIVATOR_SUBJECTS_TOPIC: names.subjects,
-      ACTIVATOR_PRIVACY_TOPIC: names.privacy,
-      ACTIVATOR_RECIPIENTS_TOPIC: names.recipients,
-      // Every delivery of personal data is audited before it leaves, as in production.
-      ACCESS_KEYS_TOPIC: names.keys,
-      AUDIT_TOPIC: names.audit,
-      SECURITY_ALERTS_TOPIC: names.alerts,
-      ACTIVATOR_GROUP_PREFIX: run,
-      ACTIVATOR_ALLOW_PRIVATE_TARGETS: 'true',
-      ACTIVATOR_CONCURRENCY: String(concurrency),
-      ACTIVATOR_EXPORT_ROOT: exportRoot,
+  const child = spawn(
+    process.execPath,
+    [...serviceNodeFlags.activator, ...nodeArgs, path.join(root, 'dist', 'services', 'activator', 'main.js')],
+    {
+      env: {
+        // Other activator settings pass through (e.g. ACTIVATOR_MAX_PENDING), for experiments.
+        ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('ACTIVATOR_'))),
+        PATH: process.env.PATH ?? '',
+        KAFKA_BROKERS: brokers.join(','),
+        SCHEMA_REGISTRY_URL: registryUrl,
+        LOG_LEVEL: 'warn',
+        HTTP_PORT: String(port),
+        KUMIKI_HOME: home,
+        KUMIKI_ADMIN_TOKEN: adminToken,
+        KUMIKI_SECRETS_KEY: Buffer.alloc(32, 7).toString('base64'),
+        KUMIKI_PRIVACY_KEY: 'ab'.repeat(32),
+        KUMIKI_READ_API_URL: readApi.url,
+        ACTIVATOR_CHANGES_TOPIC: names.changes,
+        ACTIVATOR_UPDATES_TOPIC: names.updates,
+        ACTIVATOR_DESTINATIONS_TOPIC: names.destinations,
+        ACTIVATOR_DELIVERIES_TOPIC: names.deliveries,
+        ACTIVATOR_DLQ_TOPIC: names.dlq,
+        ACTIVATOR_SUBJECTS_TOPIC: names.subjects,
+        ACTIVATOR_PRIVACY_TOPIC: names.privacy,
+        ACTIVATOR_RECIPIENTS_TOPIC: names.recipients,
+        // Every delivery of personal data is audited before it leaves, as in production.
+        ACCESS_KEYS_TOPIC: names.keys,
+        AUDIT_TOPIC: names.audit,
+        SECURITY_ALERTS_TOPIC: names.alerts,
+        ACTIVATOR_GROUP_PREFIX: run,
+        ACTIVATOR_ALLOW_PRIVATE_TARGETS: 'true',
+        ACTIVATOR_CONCURRENCY: String(concurrency),
+        ACTIVATOR_EXPORT_ROOT: exportRoot,
+      },
+      stdio: ['ignore', 'inherit', 'inherit'],
     },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
+  );
   const api = async <T>(method: string, pathname: string, body?: unknown): Promise<T> => {
     const response = await fetch(`${activatorUrl}${pathname}`, {
       method,
@@ -180,7 +205,7 @@ async function main(): Promise<void> {
       traits: ['first_name'],
     });
     await api('POST', `/v1/destinations/${destination.id}/pause`);
-    const changes = Array.from({ length: changesCount }, (_, i) =>
+    const changes = Array.from({ length: warmUp + changesCount }, (_, i) =>
       segmentChange(people[i % profilesCount]!, { change: i % 2 === 0 ? 'entered' : 'exited' }),
     );
     for (let i = 0; i < changes.length; i += 5_000) await upstream.changes(changes.slice(i, i + 5_000));
@@ -191,22 +216,30 @@ async function main(): Promise<void> {
         traits: ['first_name'],
       }),
     );
-    const referenceBefore = await reference(receiverUrl, body, changesCount);
+    await plainHttpPosts(receiverUrl, body, concurrency, warmUp);
+    const othersBeforeReference = othersCpu();
+    const referenceBefore = await plainHttpPosts(receiverUrl, body, concurrency, changesCount);
+    const othersInReference = othersPerMessage(othersBeforeReference, changesCount);
 
-    await reset();
-    const cpuBefore = cpuSecondsOf(child.pid!);
+    await reset(warmUp);
     const resumedAt = Date.now();
     await api('POST', `/v1/destinations/${destination.id}/resume`);
     let delivered = await stats();
     let peakRss = 0;
+    // CPU is read at the first poll past the warm-up, and counted per change delivered since that poll.
+    let steadyFrom: { count: number; cpu: number; others: { receiver: number; broker: number } } | undefined;
     const deadline = Date.now() + 300_000;
-    while (delivered.count < changesCount && Date.now() < deadline) {
+    while (delivered.count < warmUp + changesCount && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 100));
-      peakRss = Math.max(peakRss, rssOf(child.pid!));
+      if (steadyFrom) peakRss = Math.max(peakRss, rssOf(child.pid!));
       delivered = await stats();
+      if (!steadyFrom && delivered.count >= warmUp)
+        steadyFrom = { count: delivered.count, cpu: cpuSecondsOf(child.pid!), others: othersCpu() };
     }
-    // Steady state, first to last delivery: the group's join after the resume is not delivery work.
-    const activatorRate = delivered.count / ((delivered.last - delivered.first) / 1000);
+    if (!steadyFrom || delivered.count < warmUp + changesCount)
+      throw new Error(`only ${delivered.count} of ${warmUp + changesCount} delivered`);
+    const activatorRate = changesCount / ((delivered.last - delivered.markedAt) / 1000);
+    const coldRate = warmUp / ((delivered.markedAt - delivered.first) / 1000);
     const metricsText = await (await fetch(`${activatorUrl}/metrics`)).text();
     const metric = (name: string): number => {
       const found = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(metricsText);
@@ -216,8 +249,10 @@ async function main(): Promise<void> {
       (metric('kumiki_activator_attempt_seconds_sum') / metric('kumiki_activator_attempt_seconds_count')) * 1000;
     const loopLagP99 = metric('kumiki_nodejs_eventloop_lag_p99_seconds') * 1000;
     const firstAfterMs = delivered.first - resumedAt;
-    const activatorCpu = (cpuSecondsOf(child.pid!) - cpuBefore) / delivered.count;
-    const referenceAfter = await reference(receiverUrl, body, changesCount);
+    const steadyCount = delivered.count - steadyFrom.count;
+    const activatorCpu = (cpuSecondsOf(child.pid!) - steadyFrom.cpu) / steadyCount;
+    const othersInDelivery = othersPerMessage(steadyFrom.others, steadyCount);
+    const referenceAfter = await plainHttpPosts(receiverUrl, body, concurrency, changesCount);
     const referenceRate = Math.max(referenceBefore.rate, referenceAfter.rate);
     const referenceCpu = Math.min(referenceBefore.cpuPerRequest, referenceAfter.cpuPerRequest);
 
@@ -255,8 +290,12 @@ async function main(): Promise<void> {
 
     process.stdout.write(`activator: ${changesCount} changes of ${profilesCount} profiles, ${concurrency} in flight\n`);
     line(
-      'deliveries/s (first → last delivered)',
-      `${Math.round(activatorRate)} (${delivered.count} delivered; first ${firstAfterMs} ms after the resume)`,
+      `deliveries/s, steady (after ${warmUp} warm-up changes)`,
+      `${Math.round(activatorRate)} (${changesCount} delivered)`,
+    );
+    line(
+      'warm-up deliveries/s (first → last of them) / first after the resume',
+      `${Math.round(coldRate)} / ${firstAfterMs} ms`,
     );
     line(
       'reference: plain keep-alive HTTP client, same bodies',
@@ -268,6 +307,7 @@ async function main(): Promise<void> {
       'CPU per message: activator / reference client (ratio)',
       `${(activatorCpu * 1e6).toFixed(0)} / ${(referenceCpu * 1e6).toFixed(0)} µs (${(referenceCpu / activatorCpu).toFixed(2)})`,
     );
+    line('CPU per message of the receiver / broker: activator, reference', `${othersInDelivery}, ${othersInReference}`);
     line(
       `latency at ${rate}/s for 15 s (p50 / p95 / p99 / max)`,
       `${percentile(sorted, 50)} / ${percentile(sorted, 95)} / ${percentile(sorted, 99)} / ${sorted.at(-1)} ms (${latency.count}/${latencyCount}, target p95 ≤ 1,000)`,
@@ -286,7 +326,6 @@ async function main(): Promise<void> {
       `${largeRun.seconds.toFixed(1)} s, ${largeRun.rows} rows, ${mb(largeRun.peakRss)} MB`,
     );
     line('seeding ClickHouse with the large segment (not measured above)', `${largeSeconds.toFixed(1)} s`);
-    if (delivered.count < changesCount) throw new Error(`only ${delivered.count} of ${changesCount} delivered`);
   } finally {
     child.kill('SIGTERM');
     await new Promise((resolve) => child.once('exit', resolve));
@@ -297,44 +336,6 @@ async function main(): Promise<void> {
     await admin.disconnect();
     fs.rmSync(home, { recursive: true, force: true });
   }
-}
-
-/** Posts `count` copies of `body`, `concurrency` at a time, over keep-alive connections: requests/s and CPU seconds per request. */
-async function reference(url: string, body: string, count: number): Promise<{ rate: number; cpuPerRequest: number }> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-  const target = new URL(url);
-  const headers = {
-    'content-type': 'application/json',
-    'content-length': String(Buffer.byteLength(body)),
-    'webhook-id': 'msg_reference',
-    'webhook-timestamp': String(Math.floor(Date.now() / 1000)),
-    'webhook-signature': `v1,${'x'.repeat(44)}`,
-    'x-bench-phase': 'reference',
-  };
-  const post = (): Promise<void> =>
-    new Promise((resolve, reject) => {
-      const req = http.request(target, { method: 'POST', agent, headers }, (res) => {
-        res.resume();
-        res.on('end', resolve);
-      });
-      req.on('error', reject);
-      req.end(body);
-    });
-  let next = 0;
-  const cpu = process.cpuUsage();
-  const started = process.hrtime.bigint();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < count) {
-        next += 1;
-        await post();
-      }
-    }),
-  );
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  const used = process.cpuUsage(cpu);
-  agent.destroy();
-  return { rate: count / seconds, cpuPerRequest: (used.user + used.system) / 1e6 / count };
 }
 
 async function runExport(
