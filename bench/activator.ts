@@ -35,7 +35,6 @@ import { seedAudience, serveReadApi } from './support/audience-fixture';
 import { countArgument, cpuSecondsOf, freePort, line, localBrokerPid, percentile, rssOf } from './support/measure';
 import { profileUpdate, segmentChange, UpstreamProducer } from './support/upstream';
 import { benchClickHouse } from './support/bench-clickhouse';
-import { serviceNodeFlags } from '../services/cli/local/services';
 import { plainHttpPosts } from './support/plain-http-client';
 
 const changesCount = countArgument(2, 'changes', 40_000);
@@ -127,43 +126,39 @@ async function main(): Promise<void> {
   const exportRoot = path.join(home, 'exports');
   // e.g. ACTIVATOR_NODE_ARGS=--cpu-prof to see where the activator's time goes.
   const nodeArgs = (process.env.ACTIVATOR_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(
-    process.execPath,
-    [...serviceNodeFlags.activator, ...nodeArgs, path.join(root, 'dist', 'services', 'activator', 'main.js')],
-    {
-      env: {
-        // Other activator settings pass through (e.g. ACTIVATOR_MAX_PENDING), for experiments.
-        ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('ACTIVATOR_'))),
-        PATH: process.env.PATH ?? '',
-        KAFKA_BROKERS: brokers.join(','),
-        SCHEMA_REGISTRY_URL: registryUrl,
-        LOG_LEVEL: 'warn',
-        HTTP_PORT: String(port),
-        KUMIKI_HOME: home,
-        KUMIKI_ADMIN_TOKEN: adminToken,
-        KUMIKI_SECRETS_KEY: Buffer.alloc(32, 7).toString('base64'),
-        KUMIKI_PRIVACY_KEY: 'ab'.repeat(32),
-        KUMIKI_READ_API_URL: readApi.url,
-        ACTIVATOR_CHANGES_TOPIC: names.changes,
-        ACTIVATOR_UPDATES_TOPIC: names.updates,
-        ACTIVATOR_DESTINATIONS_TOPIC: names.destinations,
-        ACTIVATOR_DELIVERIES_TOPIC: names.deliveries,
-        ACTIVATOR_DLQ_TOPIC: names.dlq,
-        ACTIVATOR_SUBJECTS_TOPIC: names.subjects,
-        ACTIVATOR_PRIVACY_TOPIC: names.privacy,
-        ACTIVATOR_RECIPIENTS_TOPIC: names.recipients,
-        // Every delivery of personal data is audited before it leaves, as in production.
-        ACCESS_KEYS_TOPIC: names.keys,
-        AUDIT_TOPIC: names.audit,
-        SECURITY_ALERTS_TOPIC: names.alerts,
-        ACTIVATOR_GROUP_PREFIX: run,
-        ACTIVATOR_ALLOW_PRIVATE_TARGETS: 'true',
-        ACTIVATOR_CONCURRENCY: String(concurrency),
-        ACTIVATOR_EXPORT_ROOT: exportRoot,
-      },
-      stdio: ['ignore', 'inherit', 'inherit'],
+  const child = spawn(process.execPath, [...nodeArgs, path.join(root, 'dist', 'services', 'activator', 'main.js')], {
+    env: {
+      // Other activator settings pass through (e.g. ACTIVATOR_MAX_PENDING), for experiments.
+      ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('ACTIVATOR_'))),
+      PATH: process.env.PATH ?? '',
+      KAFKA_BROKERS: brokers.join(','),
+      SCHEMA_REGISTRY_URL: registryUrl,
+      LOG_LEVEL: 'warn',
+      HTTP_PORT: String(port),
+      KUMIKI_HOME: home,
+      KUMIKI_ADMIN_TOKEN: adminToken,
+      KUMIKI_SECRETS_KEY: Buffer.alloc(32, 7).toString('base64'),
+      KUMIKI_PRIVACY_KEY: 'ab'.repeat(32),
+      KUMIKI_READ_API_URL: readApi.url,
+      ACTIVATOR_CHANGES_TOPIC: names.changes,
+      ACTIVATOR_UPDATES_TOPIC: names.updates,
+      ACTIVATOR_DESTINATIONS_TOPIC: names.destinations,
+      ACTIVATOR_DELIVERIES_TOPIC: names.deliveries,
+      ACTIVATOR_DLQ_TOPIC: names.dlq,
+      ACTIVATOR_SUBJECTS_TOPIC: names.subjects,
+      ACTIVATOR_PRIVACY_TOPIC: names.privacy,
+      ACTIVATOR_RECIPIENTS_TOPIC: names.recipients,
+      // Every delivery of personal data is audited before it leaves, as in production.
+      ACCESS_KEYS_TOPIC: names.keys,
+      AUDIT_TOPIC: names.audit,
+      SECURITY_ALERTS_TOPIC: names.alerts,
+      ACTIVATOR_GROUP_PREFIX: run,
+      ACTIVATOR_ALLOW_PRIVATE_TARGETS: 'true',
+      ACTIVATOR_CONCURRENCY: String(concurrency),
+      ACTIVATOR_EXPORT_ROOT: exportRoot,
     },
-  );
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   const api = async <T>(method: string, pathname: string, body?: unknown): Promise<T> => {
     const response = await fetch(`${activatorUrl}${pathname}`, {
       method,

@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { serviceNodeFlags } from '../../services/cli/local/services';
 import { testPrivacyKey } from './privacy-key';
 import { testStack } from './stack-env';
 import { waitFor } from './wait-for';
@@ -43,20 +42,16 @@ export async function withServiceLogsOnFailure(body: () => Promise<void>, lines 
 
 /** Starts a service against the test stack's Kafka and registry; `env` is laid over that. */
 export function spawnService(service: SpawnableService, env: Record<string, string>): ServiceProcess {
-  const child = spawn(
-    process.execPath,
-    [...serviceNodeFlags[service], path.join(root, 'dist', 'services', service, 'main.js')],
-    {
-      env: {
-        PATH: process.env.PATH ?? '',
-        KAFKA_BROKERS: testStack().brokers.join(','),
-        SCHEMA_REGISTRY_URL: testStack().registryUrl,
-        KUMIKI_PRIVACY_KEY: testPrivacyKey,
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+  const child = spawn(process.execPath, [path.join(root, 'dist', 'services', service, 'main.js')], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      KAFKA_BROKERS: testStack().brokers.join(','),
+      SCHEMA_REGISTRY_URL: testStack().registryUrl,
+      KUMIKI_PRIVACY_KEY: testPrivacyKey,
+      ...env,
     },
-  );
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const started = serviceProcessOf(child);
   spawned.push({ service, process: started });
   return started;

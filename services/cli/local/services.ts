@@ -22,20 +22,6 @@ export interface ServiceSpec {
   readonly env: Readonly<Record<string, string>>;
 }
 
-/**
- * Node flags a service runs with, wherever it runs (`kumiki up`, docker-compose.yml, the
- * benchmarks). The activator holds about a thousand changes in hand, each with its payload,
- * request and promises, for tens of milliseconds: with V8's default 16 MB semi-spaces most of
- * them live through a scavenge or two and are copied and promoted, which made GC the largest
- * share of its CPU. With 64 MB they die young (docs/benchmarks.md, activator).
- */
-export const serviceNodeFlags: Readonly<Record<ServiceName, readonly string[]>> = {
-  'profile-materializer': [],
-  activator: ['--max-semi-space-size=64'],
-  'identity-stitcher': [],
-  collector: [],
-};
-
 export interface ServiceInputs {
   readonly ports: Pick<Ports, 'collector' | 'stitcher' | 'materializer' | 'activator'>;
   readonly brokers: readonly string[];
@@ -119,7 +105,7 @@ export async function startService(
   return spawnManaged({
     name: spec.name,
     command: process.execPath,
-    args: [...serviceNodeFlags[spec.name], entry],
+    args: [entry],
     // Settings from the user's environment (CLICKHOUSE_*, NODE_OPTIONS) pass through;
     // what kumiki decides for this stack wins.
     env: { ...options.env, ...spec.env },

@@ -8,7 +8,6 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { activatorEnv } from '../../../services/activator/config';
-import { serviceNodeFlags } from '../../../services/cli/local/services';
 import { clickhouseEnvShape, clickhouseMaskedEnvShape, commonEnvShape } from '../../../services/common/config';
 import {
   compose,
@@ -79,13 +78,13 @@ describe('docker-compose.yml', () => {
   describe.each(kumikiServices)('%s', (name) => {
     const port = kumikiPorts[name];
 
-    it('is built from the repository Dockerfile and runs dist/services/<service>/main.js with the flags `kumiki up` gives it', () => {
+    it('is built from the repository Dockerfile and runs dist/services/<service>/main.js', () => {
       const build = service(name).build;
       const context = typeof build === 'string' ? build : build?.context;
       const file = typeof build === 'object' ? (build.dockerfile ?? 'Dockerfile') : 'Dockerfile';
       expect(path.resolve(root, context ?? '')).toBe(root);
       expect(existsSync(path.join(root, file))).toBe(true);
-      expect(service(name).command).toEqual(['node', ...serviceNodeFlags[name], `dist/services/${name}/main.js`]);
+      expect(service(name).command).toEqual(['node', `dist/services/${name}/main.js`]);
     });
 
     it('listens on its published port on all container interfaces', () => {

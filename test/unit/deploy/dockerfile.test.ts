@@ -145,7 +145,7 @@ describe('Dockerfile', () => {
       const compiled = path.posix
         .join(outDir, path.posix.relative(rootDir, `services/${name}/main.ts`))
         .replace(/\.ts$/, '.js');
-      expect(command.at(-1)).toBe(compiled);
+      expect(command[1]).toBe(compiled);
       expect(statSync(path.join(root, 'services', name)).isDirectory()).toBe(true);
     }
   });
