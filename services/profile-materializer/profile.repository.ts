@@ -46,13 +46,11 @@ export interface Statement {
  * arrived in (late events, replays, merges) cannot change the outcome. Keys come out sorted.
  */
 export function latestPerKey(statements: readonly Statement[]): Record<string, unknown> {
-  const merged: Record<string, unknown> = {};
-  for (const statement of ordered(statements)) Object.assign(merged, statement.values);
-  return Object.fromEntries(
-    Object.keys(merged)
-      .sort()
-      .map((key) => [key, merged[key]]),
-  );
+  // A Map, not an object: a key named `__proto__` is a trait like any other, not a prototype.
+  const merged = new Map<string, unknown>();
+  for (const statement of ordered(statements))
+    for (const [key, value] of Object.entries(statement.values)) merged.set(key, value);
+  return Object.fromEntries([...merged].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
 /**

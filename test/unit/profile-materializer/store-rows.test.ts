@@ -191,6 +191,17 @@ describe('latest value per key', () => {
     expect(latestPerKey([])).toEqual({});
   });
 
+  it('keeps a key named __proto__ as a trait, in sorted order, without touching any prototype', () => {
+    const statements = [
+      { at: 1, messageId: 'a', values: JSON.parse('{"__proto__":{"admin":true},"b":1}') as Record<string, unknown> },
+      { at: 2, messageId: 'b', values: JSON.parse('{"__proto__":"later","a":2}') as Record<string, unknown> },
+    ];
+    const merged = latestPerKey(statements);
+    expect(JSON.stringify(merged)).toBe('{"__proto__":"later","a":2,"b":1}');
+    expect(Object.getPrototypeOf(merged)).toBe(Object.prototype);
+    expect((merged as { admin?: unknown }).admin).toBeUndefined();
+  });
+
   it('bounded: keeps the keys set most recently while their JSON fits, whatever the arrival order', () => {
     const statements = [
       { at: 30, messageId: 'c', values: { tier: 'x'.repeat(40) } },
