@@ -234,7 +234,8 @@ async function main(): Promise<void> {
     if (!steadyFrom || delivered.count < warmUp + changesCount)
       throw new Error(`only ${delivered.count} of ${warmUp + changesCount} delivered`);
     const activatorRate = changesCount / ((delivered.last - delivered.markedAt) / 1000);
-    const coldRate = warmUp / ((delivered.markedAt - delivered.first) / 1000);
+    // From the first warm-up receipt to the last: one change fewer than the warm-up over that time.
+    const coldRate = warmUp > 1 ? (warmUp - 1) / ((delivered.markedAt - delivered.first) / 1000) : Number.NaN;
     const metricsText = await (await fetch(`${activatorUrl}/metrics`)).text();
     const metric = (name: string): number => {
       const found = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(metricsText);
@@ -290,7 +291,7 @@ async function main(): Promise<void> {
     );
     line(
       'warm-up deliveries/s (first → last of them) / first after the resume',
-      `${Math.round(coldRate)} / ${firstAfterMs} ms`,
+      `${Number.isNaN(coldRate) ? '—' : Math.round(coldRate)} / ${firstAfterMs} ms`,
     );
     line(
       'reference: plain keep-alive HTTP client, same bodies',
