@@ -94,7 +94,6 @@ export function traitsOf(profile: Pick<ProfileUpdate, 'traits'>, keys: readonly 
   } catch {
     return {};
   }
-  const out: Record<string, unknown> = {};
-  for (const key of keys) if (Object.hasOwn(traits, key)) out[key] = traits[key];
-  return out;
+  // Entries, not assignments: a trait named `__proto__` is sent like any other.
+  return Object.fromEntries(keys.filter((key) => Object.hasOwn(traits, key)).map((key) => [key, traits[key]]));
 }

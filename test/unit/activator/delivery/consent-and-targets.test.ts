@@ -66,6 +66,12 @@ describe('payload scope', () => {
     expect(identifiersOf(profile, [])).toEqual({});
     expect(traitsOf(profile, ['first_name', 'missing'])).toEqual({ first_name: 'Ann' });
   });
+
+  it('sends a trait named __proto__ like any other', () => {
+    const picked = traitsOf({ traits: '{"__proto__":{"admin":true},"plan":"gold"}' }, ['__proto__', 'plan']);
+    expect(JSON.stringify(picked)).toBe('{"__proto__":{"admin":true},"plan":"gold"}');
+    expect(Object.getPrototypeOf(picked)).toBe(Object.prototype);
+  });
 });
 
 describe('RateLimiter', () => {
