@@ -50,7 +50,7 @@ export function latestPerKey(statements: readonly Statement[]): Record<string, u
   const merged = new Map<string, unknown>();
   for (const statement of ordered(statements))
     for (const [key, value] of Object.entries(statement.values)) merged.set(key, value);
-  return Object.fromEntries([...merged].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return Object.fromEntries([...merged].sort(byKey));
 }
 
 /**
@@ -89,8 +89,13 @@ export function boundedTraits(statements: readonly Statement[], maxBytes: number
     kept.push([key, value]);
     bytes += entry;
   }
-  kept.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  kept.sort(byKey);
   return { text: JSON.stringify(Object.fromEntries(kept)), leftOut: lastSet.size - kept.length };
+}
+
+/** Entries in key order (UTF-16 code units, as `Array.prototype.sort` without a comparator). */
+function byKey([a]: [string, unknown], [b]: [string, unknown]): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function ordered(statements: readonly Statement[]): Statement[] {
