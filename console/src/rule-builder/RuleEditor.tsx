@@ -53,21 +53,7 @@ export function RuleEditor(props: {
     return (
       <fieldset className={`condition${node.negate ? ' negated' : ''}`} data-testid="rule-condition">
         <legend>{t(`type_${node.condition.type}`)}</legend>
-        <div className="condition-tools">
-          <label className="inline">
-            <input
-              type="checkbox"
-              checked={node.negate}
-              onChange={(e) => onChange({ ...node, negate: e.target.checked })}
-            />{' '}
-            {t('not')}
-          </label>
-          {props.onRemove ? (
-            <button type="button" className="link" onClick={props.onRemove}>
-              {t('remove')}
-            </button>
-          ) : null}
-        </div>
+        <NodeTools node={node} onChange={onChange} onRemove={props.onRemove} removeLabel={t('remove')} t={t} />
         <ConditionFields
           condition={node.condition}
           onChange={(condition) => onChange({ ...node, condition })}
@@ -78,6 +64,34 @@ export function RuleEditor(props: {
       </fieldset>
     );
   return <Group {...props} depth={depth} problemHere={problemHere} t={t} node={node} onChange={onChange} />;
+}
+
+/** A node's own tools: negate it, and remove it unless it is the root. */
+function NodeTools(props: {
+  readonly node: RuleNode;
+  readonly onChange: (node: RuleNode) => void;
+  readonly onRemove?: () => void;
+  readonly removeLabel: string;
+  readonly t: T;
+}) {
+  const { node, onChange } = props;
+  return (
+    <div className="condition-tools">
+      <label className="inline">
+        <input
+          type="checkbox"
+          checked={node.negate}
+          onChange={(e) => onChange({ ...node, negate: e.target.checked })}
+        />{' '}
+        {props.t('not')}
+      </label>
+      {props.onRemove ? (
+        <button type="button" className="link" onClick={props.onRemove}>
+          {props.removeLabel}
+        </button>
+      ) : null}
+    </div>
+  );
 }
 
 function Group(props: {
@@ -116,21 +130,7 @@ function Group(props: {
           <option value="or">{t('any')}</option>
         </select>
       </legend>
-      <div className="condition-tools">
-        <label className="inline">
-          <input
-            type="checkbox"
-            checked={node.negate}
-            onChange={(e) => onChange({ ...node, negate: e.target.checked })}
-          />{' '}
-          {t('not')}
-        </label>
-        {props.onRemove ? (
-          <button type="button" className="link" onClick={props.onRemove}>
-            {t('removeGroup')}
-          </button>
-        ) : null}
-      </div>
+      <NodeTools node={node} onChange={onChange} onRemove={props.onRemove} removeLabel={t('removeGroup')} t={t} />
       <ol className="children">
         {node.children.map((child, index) => (
           <li key={child.id}>

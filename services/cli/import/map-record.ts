@@ -181,8 +181,9 @@ export function mapRecord(
       )
     : Object.entries(values);
   const top: Record<string, string> = {};
-  const traits: Record<string, unknown> = {};
-  const properties: Record<string, unknown> = {};
+  // Without a prototype, a field named __proto__ is set like any other (JSON keeps it as a key).
+  const traits: Record<string, unknown> = Object.create(null);
+  const properties: Record<string, unknown> = Object.create(null);
   let yenField: string | undefined;
   let amounts = 0;
   for (const [target, raw] of pairs) {

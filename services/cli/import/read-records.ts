@@ -41,10 +41,8 @@ export async function* csvRecords(
       yield { line, error: `has ${fields.length} fields, the header has ${header.length}` };
       continue;
     }
-    const values: Record<string, RecordValue> = {};
-    header.forEach((name, index) => {
-      values[name] = excelText(fields[index]!);
-    });
+    // Entries, not assignment: a column named __proto__ stays a column.
+    const values = Object.fromEntries(header.map((name, index) => [name, excelText(fields[index]!)]));
     yield { line, values };
   }
 }

@@ -167,6 +167,17 @@ describe('mapping', () => {
     });
   });
 
+  it('keeps a column named __proto__ as a trait, from the header to the JSON sent', async () => {
+    const [record] = await all(csvRecords(chunked('userId,__proto__\nc-3,gold\n')));
+    if (!record || 'error' in record) throw new Error('expected a record');
+    const mapped = mapRecord(record.values, undefined);
+    if (!mapped.ok) throw new Error(mapped.reason);
+    expect(JSON.parse(JSON.stringify(mapped.message)).traits).toEqual(JSON.parse('{"__proto__":"gold"}'));
+    const viaMapping = mapRecord({ tier: 'gold' }, parseMapPairs(['traits.__proto__=tier']));
+    if (!viaMapping.ok) throw new Error(viaMapping.reason);
+    expect(JSON.stringify(viaMapping.message.traits)).toBe('{"__proto__":"gold"}');
+  });
+
   it('reads a Japanese store row: yen amounts, era dates in Tokyo, text kept as written in NFC', () => {
     const mapping = parseMapPairs([
       'userId=会員番号',
