@@ -30,6 +30,7 @@ import { AvroCodec } from '../services/common/registry/avro-codec';
 import type { IncomingMessage } from '../services/common/kafka/client';
 import { Registry } from '../services/common/metrics';
 import { loadMaterializerConfig } from '../services/profile-materializer/config';
+import { limitHeapGrowth } from '../services/profile-materializer/heap-growth';
 import { consumerSettings } from '../services/profile-materializer/materializer.service';
 import {
   createExclusive,
@@ -59,6 +60,7 @@ const config = loadMaterializerConfig({
   KUMIKI_ADMIN_TOKEN: 'bench-token-not-used',
   KUMIKI_PRIVACY_KEY: randomBytes(32).toString('hex'),
 });
+limitHeapGrowth(config.MATERIALIZER_HEAP_GROWTH_PERCENT);
 // Both the materializer and the raw inserts write batches of the service's size unless told otherwise.
 const [events = 200_000, batchSize = config.MATERIALIZER_BATCH_SIZE, profiles = 20_000] = process.argv
   .slice(2)

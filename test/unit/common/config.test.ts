@@ -60,6 +60,18 @@ describe('service configuration', () => {
       loadMaterializerConfig({ ...key, KUMIKI_ADMIN_TOKEN: token, CLICKHOUSE_DATABASE: 'drop table' }),
     ).toThrow(/CLICKHOUSE_DATABASE="drop table": must be a plain identifier/);
   });
+
+  it("leaves the materializer's heap growth to V8 unless told, and bounds it", () => {
+    const token = 'adm_0123456789abcdef';
+    expect(loadMaterializerConfig({ ...key, KUMIKI_ADMIN_TOKEN: token }).MATERIALIZER_HEAP_GROWTH_PERCENT).toBe(0);
+    expect(
+      loadMaterializerConfig({ ...key, KUMIKI_ADMIN_TOKEN: token, MATERIALIZER_HEAP_GROWTH_PERCENT: '100' })
+        .MATERIALIZER_HEAP_GROWTH_PERCENT,
+    ).toBe(100);
+    expect(() =>
+      loadMaterializerConfig({ ...key, KUMIKI_ADMIN_TOKEN: token, MATERIALIZER_HEAP_GROWTH_PERCENT: '400' }),
+    ).toThrow(/MATERIALIZER_HEAP_GROWTH_PERCENT="400"/);
+  });
 });
 
 describe('URL settings', () => {
