@@ -23,11 +23,6 @@ export const accessEnvShape = {
   AUDIT_LINGER_MS: z.coerce.number().int().min(0).default(2),
   /** false only for measurements: calls are then answered without an audit record. */
   AUDIT_ENABLED: env.bool(true),
-  /**
-   * Key of the keyed hashes that stand for identifiers in the audit trail and in masked answers
-   * (hex, at least 32 bytes). `kumiki up` keeps one beside the credentials (mode 0600). Unset:
-   * derived from KUMIKI_ADMIN_TOKEN, so every service of one stack agrees.
-   */
   /** Detection: a key reading more distinct profiles in an hour than max(this, factor × its hourly average). */
   DETECT_MIN_PROFILES: env.positiveInt(500),
   DETECT_SPIKE_FACTOR: env.positiveInt(10),
@@ -38,6 +33,11 @@ export const accessEnvShape = {
     .string()
     .default('')
     .refine((raw) => parseRoleHours(raw) !== undefined, 'must look like analyst=7-19,marketer=6-20 (UTC hours 0-23)'),
+  /**
+   * Key of the keyed hashes that stand for identifiers in the audit trail and in masked answers
+   * (hex, at least 32 bytes). Unset, as under `kumiki up`: derived from KUMIKI_ADMIN_TOKEN, so
+   * every service of one stack agrees.
+   */
   KUMIKI_PII_KEY: z
     .string()
     .regex(/^[0-9a-fA-F]{64,}$/, 'must be at least 64 hex digits (32 bytes)')
