@@ -14,7 +14,7 @@ type Params<K extends 'query' | 'exec' | 'command'> = Parameters<Connection[K]>[
  * applies the request's settings with `readonly = 1` last, runs the one statement and is closed.
  * A session is never reused, so a statement that changed its role or settings cannot outlive
  * itself. Before running, the statement is parsed by ClickHouse (`EXPLAIN AST`) and must be a
- * query (SELECT, UNION, INTERSECT/EXCEPT) without INTO OUTFILE: clickhouse-local, which chDB is,
+ * query (SELECT, UNION, INTERSECT/EXCEPT), one statement, without INTO OUTFILE: clickhouse-local, which chDB is,
  * writes INTO OUTFILE to the host's files even at readonly = 1, and a ClickHouse server refuses
  * it over HTTP anyway.
  */
@@ -74,8 +74,19 @@ export class MaskedEmbeddedConnection implements Connection {
   }
 }
 
-/** What ClickHouse's parser says the statement is; only queries without an output file pass. */
+/**
+ * What ClickHouse's parser says the statement is; only one query without an output file passes.
+ * chDB runs every statement of a request's text, the EXPLAIN below included, so the text is
+ * first shown to the parser as a parameter, never run: `formatQuery` refuses a second statement,
+ * wherever ClickHouse's lexer (heredocs and all) says the first one ends.
+ */
 async function refuseUnlessQuery(session: Connection, params: Params<'query'>): Promise<void> {
+  const parsed = await session.query({
+    query: 'SELECT formatQuery({statement:String})',
+    query_params: { statement: params.query },
+    clickhouse_settings: { default_format: 'TabSeparatedRaw' },
+  });
+  for await (const _ of parsed.stream);
   const result = await session.query({
     query: `EXPLAIN AST ${params.query}`,
     ...(params.query_params ? { query_params: params.query_params } : {}),

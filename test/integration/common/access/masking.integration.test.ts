@@ -186,6 +186,9 @@ describe('PII masking enforced by ClickHouse', () => {
       `SELECT * FROM loop(${db}.identities_store) LIMIT 1`,
       "SELECT dictGet('kumiki.any', 'value', toUInt64(1))",
       'SET ROLE kumiki_owner',
+      // A second statement: chDB runs every statement of a request, ClickHouse's parser decides where they end.
+      `SELECT 1 AS v; SET ROLE kumiki_owner; SELECT identifier_value AS v FROM ${db}.identities_store`,
+      `SELECT $$'$$ AS v; SET ROLE kumiki_owner; SELECT identifier_value AS v FROM ${db}.identities_store WHERE $$'$$ != ''`,
       'SET ROLE DEFAULT',
       'SELECT 1 SETTINGS readonly = 0',
       `SHOW CREATE TABLE ${db}.masking_key`,
