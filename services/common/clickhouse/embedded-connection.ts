@@ -5,6 +5,7 @@ import { Session } from 'chdb';
 import { createChdbConnection } from 'chdb/connection';
 import { writeEmbeddedAccessConfig } from './embedded-access';
 import { InternalError } from '../errors';
+import { refuseSecondStatement } from './single-statement';
 import { quoteIdentifier, splitStatements } from './sql-text';
 
 /**
@@ -159,23 +160,26 @@ export class EmbeddedConnection implements Connection {
 
   query(params: Params<'query'>): ReturnType<Connection['query']> {
     refuseMultiStatement(params.query);
-    return this.run(params.clickhouse_settings, (session, perRequest) =>
-      session.query({ ...params, clickhouse_settings: perRequest }),
-    );
+    return this.run(params.clickhouse_settings, async (session, perRequest) => {
+      if (writtenByCaller(params.clickhouse_settings)) await refuseSecondStatement(session, params.query);
+      return session.query({ ...params, clickhouse_settings: perRequest });
+    });
   }
 
   exec(params: Params<'exec'>): ReturnType<Connection['exec']> {
     refuseMultiStatement(params.query);
-    return this.run(params.clickhouse_settings, (session, perRequest) =>
-      session.exec({ ...params, clickhouse_settings: perRequest }),
-    );
+    return this.run(params.clickhouse_settings, async (session, perRequest) => {
+      if (writtenByCaller(params.clickhouse_settings)) await refuseSecondStatement(session, params.query);
+      return session.exec({ ...params, clickhouse_settings: perRequest });
+    });
   }
 
   command(params: Params<'command'>): ReturnType<Connection['command']> {
     refuseMultiStatement(params.query);
-    return this.run(params.clickhouse_settings, (session, perRequest) =>
-      session.command({ ...params, clickhouse_settings: perRequest }),
-    );
+    return this.run(params.clickhouse_settings, async (session, perRequest) => {
+      if (writtenByCaller(params.clickhouse_settings)) await refuseSecondStatement(session, params.query);
+      return session.command({ ...params, clickhouse_settings: perRequest });
+    });
   }
 
   /** The INSERT header is built by the client (the body is data, which may hold `;`). */
@@ -335,6 +339,14 @@ function settingLiteral(value: unknown): string {
   if (typeof value === 'number') return String(value);
   if (typeof value === 'boolean') return value ? '1' : '0';
   return `'${String(value).replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
+}
+
+/**
+ * Read-only requests carry SQL a caller wrote (the read API's /v1/sql, segment checks): the
+ * splitter below is fooled by text ClickHouse lexes differently, so ClickHouse's parser decides.
+ */
+function writtenByCaller(settings: ClickHouseSettings | undefined): boolean {
+  return settings?.readonly !== undefined && String(settings.readonly) !== '0';
 }
 
 /** Same code and type a ClickHouse server gives for a multi-statement request. */

@@ -4,6 +4,7 @@ import { InternalError } from '../errors';
 import type { Connection } from './embedded-connection';
 import { splitSettings } from './embedded-connection';
 import { MASKED_ROLE } from './embedded-access';
+import { refuseSecondStatement } from './single-statement';
 import { quoteIdentifier } from './sql-text';
 
 type Params<K extends 'query' | 'exec' | 'command'> = Parameters<Connection[K]>[0];
@@ -76,17 +77,10 @@ export class MaskedEmbeddedConnection implements Connection {
 
 /**
  * What ClickHouse's parser says the statement is; only one query without an output file passes.
- * chDB runs every statement of a request's text, the EXPLAIN below included, so the text is
- * first shown to the parser as a parameter, never run: `formatQuery` refuses a second statement,
- * wherever ClickHouse's lexer (heredocs and all) says the first one ends.
+ * The EXPLAIN below would run a second statement of the text, so that is refused first.
  */
 async function refuseUnlessQuery(session: Connection, params: Params<'query'>): Promise<void> {
-  const parsed = await session.query({
-    query: 'SELECT formatQuery({statement:String})',
-    query_params: { statement: params.query },
-    clickhouse_settings: { default_format: 'TabSeparatedRaw' },
-  });
-  for await (const _ of parsed.stream);
+  await refuseSecondStatement(session, params.query);
   const result = await session.query({
     query: `EXPLAIN AST ${params.query}`,
     ...(params.query_params ? { query_params: params.query_params } : {}),

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import type { ClickHouse } from '../../../../services/common/clickhouse/client-factory';
 import { createMaskedClickHouse } from '../../../../services/common/clickhouse/masked-client';
 import { applyMasking, defaultPersonalKeys } from '../../../../services/common/clickhouse/masking';
@@ -213,5 +214,14 @@ describe('PII masking enforced by ClickHouse', () => {
     // Some attempts ran (and returned pseudonyms), the rest were refused.
     expect(outcomes.filter((o) => o.status === 200).length).toBeGreaterThan(10);
     expect(outcomes.filter((o) => o.status !== 200).length).toBeGreaterThan(15);
+  });
+
+  it("an analyst's segment SQL cannot smuggle in a second statement that writes raw values to a file", async () => {
+    const file = path.join(home, 'segment-attempt.csv');
+    // One statement by a quote-counting splitter, two by ClickHouse (a heredoc holds the quote).
+    const smuggled = `SELECT $$'$$ AS x, profile_id FROM profiles; SELECT identifier_value FROM identities WHERE $$'$$ != '' INTO OUTFILE '${file}'`;
+    const answer = await api.call('POST', '/v1/segments/preview', analyst, { sql: smuggled });
+    expect(answer.status).toBe(400);
+    expect(fs.existsSync(file)).toBe(false);
   });
 });
