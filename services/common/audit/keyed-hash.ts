@@ -22,15 +22,25 @@ export function profileIdHash(key: Buffer, profileId: string): string {
 }
 
 /**
- * SQL as the audit trail keeps it: every single-quoted string literal replaced by `'h:<first 16
- * hex of its keyed hash>'`, so an email typed into a WHERE clause is not kept raw, while equal
- * literals still read equal. Backslash and doubled-quote escapes are honoured.
+ * SQL as the audit trail keeps it: every string literal, single-quoted or heredoc (`$$…$$`,
+ * `$tag$…$tag$`), replaced by `'h:<first 16 hex of its keyed hash>'`, so an email typed into a
+ * WHERE clause is not kept raw, while equal literals still read equal. Backslash and
+ * doubled-quote escapes are honoured.
  */
 export function pseudonymiseSqlLiterals(key: Buffer, sql: string): string {
+  const pseudonym = (literal: string): string => `'h:${keyedHash(key, literal).slice(0, 16)}'`;
   let out = '';
   let i = 0;
   while (i < sql.length) {
     const ch = sql[i]!;
+    // A `$` inside a word continues an identifier (`a$b`); at a word's start it may open a heredoc.
+    const tag = ch === '$' && !/\w/.test(sql[i - 1] ?? '') ? /^\$\w*\$/.exec(sql.slice(i))?.[0] : undefined;
+    const close = tag === undefined ? -1 : sql.indexOf(tag, i + tag.length);
+    if (tag !== undefined && close >= 0) {
+      out += pseudonym(sql.slice(i + tag.length, close));
+      i = close + tag.length;
+      continue;
+    }
     if (ch !== "'") {
       out += ch;
       i += 1;
@@ -52,7 +62,7 @@ export function pseudonymiseSqlLiterals(key: Buffer, sql: string): string {
         j += 1;
       }
     }
-    out += `'h:${keyedHash(key, literal).slice(0, 16)}'`;
+    out += pseudonym(literal);
     i = j + 1;
   }
   return out;
