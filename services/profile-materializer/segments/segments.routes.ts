@@ -1,5 +1,6 @@
-import type { FastifyInstance } from 'fastify';
-import { auditDetails, requireScope } from '../../common/access';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { auditDetails, mayReadPii, principalOf, requireScope } from '../../common/access';
+import { ApiError } from '../../common/error-codes';
 import type { ClickHouse } from '../../common/clickhouse/client-factory';
 import { SegmentError } from './segment-errors';
 import { createSegment, deleteSegment, getSegment, listSegments } from './segment.repository';
@@ -36,13 +37,15 @@ export function segmentRoutes(deps: SegmentRoutesDeps): (v1: FastifyInstance) =>
 
   return async (v1) => {
     v1.post('/segments', requireScope('segment:write'), async (request, reply) => {
+      refuseSqlWithoutPii(request);
       const segment = await answer(() => createSegment(deps.clickhouse(), request.body, { limits: deps.limits, now }));
       return reply.code(201).send(segment);
     });
 
-    v1.post('/segments/preview', requireScope('segment:read'), async (request) =>
-      answer(() => previewSegment(deps.clickhouse(), request.body, { limits: deps.limits, now: now() })),
-    );
+    v1.post('/segments/preview', requireScope('segment:read'), async (request) => {
+      refuseSqlWithoutPii(request);
+      return answer(() => previewSegment(deps.clickhouse(), request.body, { limits: deps.limits, now: now() }));
+    });
 
     v1.get('/segments', requireScope('segment:read'), async () => ({
       segments: await answer(() => listSegments(deps.clickhouse())),
@@ -82,4 +85,21 @@ export function segmentRoutes(deps: SegmentRoutesDeps): (v1: FastifyInstance) =>
       return { segmentId: id, members, next: members.length === limit ? members[members.length - 1]!.profileId : null };
     });
   };
+}
+
+/**
+ * An SQL segment runs on the raw tables, outside the masked views that keys without pii:read
+ * otherwise read through: its answers (a count, a sample, even an error quoting a value it could
+ * not parse) can reveal personal traits and identifiers. A rule is compiled by kumiki instead.
+ */
+function refuseSqlWithoutPii(request: FastifyRequest): void {
+  const body = request.body;
+  const sql = typeof body === 'object' && body !== null ? (body as { sql?: unknown }).sql : undefined;
+  if (sql === undefined || mayReadPii(request)) return;
+  const principal = principalOf(request);
+  throw new ApiError(
+    'KUMIKI_FORBIDDEN',
+    `API key ${principal.keyId} (role ${principal.role}) lacks scope pii:read, which an SQL segment needs: its query reads the raw tables (define the segment as a rule instead)`,
+    'sql',
+  );
 }

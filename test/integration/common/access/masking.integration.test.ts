@@ -216,12 +216,35 @@ describe('PII masking enforced by ClickHouse', () => {
     expect(outcomes.filter((o) => o.status !== 200).length).toBeGreaterThan(15);
   });
 
-  it("an analyst's segment SQL cannot smuggle in a second statement that writes raw values to a file", async () => {
+  it('segment SQL cannot smuggle in a second statement that writes raw values to a file', async () => {
     const file = path.join(home, 'segment-attempt.csv');
     // One statement by a quote-counting splitter, two by ClickHouse (a heredoc holds the quote).
     const smuggled = `SELECT $$'$$ AS x, profile_id FROM profiles; SELECT identifier_value FROM identities WHERE $$'$$ != '' INTO OUTFILE '${file}'`;
-    const answer = await api.call('POST', '/v1/segments/preview', analyst, { sql: smuggled });
+    const answer = await api.call('POST', '/v1/segments/preview', adminToken, { sql: smuggled });
     expect(answer.status).toBe(400);
     expect(fs.existsSync(file)).toBe(false);
+  });
+
+  it('keys without pii:read cannot define or preview SQL segments, whose answers read the raw tables', async () => {
+    // Both would reveal the email: in the error's text, and letter by letter in the count.
+    const quoting = "SELECT toString(toUInt8(JSONExtractString(traits, 'email'))) AS profile_id FROM profiles";
+    const guessing = "SELECT profile_id FROM profiles WHERE startsWith(JSONExtractString(traits, 'email'), 'a')";
+    const marketer = (await api.call('POST', '/v1/keys', adminToken, { name: 'segments', role: 'marketer' })).body
+      .secret as string;
+    for (const [key, route, sqlText] of [
+      [analyst, '/v1/segments/preview', quoting],
+      [analyst, '/v1/segments/preview', guessing],
+      [marketer, '/v1/segments', guessing],
+    ] as const) {
+      const answer = await api.call('POST', route, key, { name: 'probe', sql: sqlText });
+      expect(answer.status).toBe(403);
+      expect(answer.body).toMatchObject({ code: 'KUMIKI_FORBIDDEN', field: 'sql' });
+      expect(JSON.stringify(answer.body)).not.toMatch(/@example/);
+    }
+    // A rule is still theirs to preview and save; an admin's SQL still runs.
+    const rule = await api.call('POST', '/v1/segments/preview', analyst, { rule: { trait: 'plan', op: 'exists' } });
+    expect(rule.status).toBe(200);
+    const admin = await api.call('POST', '/v1/segments/preview', adminToken, { sql: guessing });
+    expect(admin.status).toBe(200);
   });
 });
