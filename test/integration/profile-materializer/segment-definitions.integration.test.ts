@@ -1,4 +1,5 @@
 import Fastify from 'fastify';
+import { FailedAuthThrottle, installAccessControl, KeyCache } from '../../../services/common/access';
 import type { ClickHouse } from '../../../services/common/clickhouse/client-factory';
 import { toReadApiError } from '../../../services/profile-materializer/read-api.routes';
 import { segmentRoutes } from '../../../services/profile-materializer/segments/segments.routes';
@@ -189,8 +190,15 @@ describe('segment definitions on chDB', () => {
     it('answers over HTTP: 201, 200, members, 204, then 404; 400 with the field for invalid definitions', async () => {
       const app = Fastify();
       // As inside the read API's authenticated /v1 scope: errors become { code, message, field? }.
+      const adminToken = 'adm_segment-definitions-test';
       await app.register(
         async (v1) => {
+          installAccessControl(v1, {
+            keys: new KeyCache(),
+            adminToken,
+            throttle: new FailedAuthThrottle({ maxFailures: 5, windowMs: 60_000, blockMs: 60_000 }),
+            onDecision: async () => undefined,
+          });
           v1.setErrorHandler(async (error, _request, reply) => {
             const apiError = toReadApiError(error);
             return reply.code(apiError.status).send(apiError.body());
@@ -208,9 +216,11 @@ describe('segment definitions on chDB', () => {
       }): Promise<{ statusCode: number; json: <T = unknown>() => T }> => {
         const res = await fetch(`${base}${options.url}`, {
           method: options.method,
-          ...(options.payload === undefined
-            ? {}
-            : { body: JSON.stringify(options.payload), headers: { 'content-type': 'application/json' } }),
+          headers: {
+            authorization: `Bearer ${adminToken}`,
+            ...(options.payload === undefined ? {} : { 'content-type': 'application/json' }),
+          },
+          ...(options.payload === undefined ? {} : { body: JSON.stringify(options.payload) }),
         });
         const text = await res.text();
         return { statusCode: res.status, json: <T>() => JSON.parse(text) as T };
