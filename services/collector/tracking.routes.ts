@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Event, EventType } from '../../schemas';
 import { ApiError, errorBody } from '../common/error-codes';
 import { errorMessage } from '../common/errors';
+import { logInternalError } from '../common/http-errors';
 import type { SourceMap } from '../common/events/sources';
 import type { OutgoingMessage } from '../common/kafka/client';
 import { eventKey } from '../common/kafka/topics';
@@ -116,7 +117,7 @@ export function trackingRoutes(deps: TrackingDeps) {
 
         v1.setErrorHandler(async (error, request, reply) => {
           const apiError = toApiError(error);
-          if (apiError.code === 'KUMIKI_INTERNAL') logger.error({ err: error, url: request.url }, 'request failed');
+          logInternalError(logger, request, error, apiError);
           deps.metrics.rejects.inc({ code: apiError.code, level: 'request' });
           return sendError(reply, apiError);
         });

@@ -1,3 +1,4 @@
+import type { FastifyRequest } from 'fastify';
 import { ApiError } from './error-codes';
 import { DependencyUnavailableError } from './errors';
 
@@ -14,4 +15,18 @@ export function toApiError(error: unknown): ApiError {
   if (status === 400 || status === 415) return new ApiError('KUMIKI_MALFORMED_JSON', (error as Error).message);
   if (status === 413) return new ApiError('KUMIKI_PAYLOAD_TOO_LARGE', (error as Error).message);
   return new ApiError('KUMIKI_INTERNAL', 'internal error');
+}
+
+/**
+ * Logs an error answered 500, a bug, with the route's pattern rather than its URL: a URL can carry
+ * personal data (`/v1/profiles/email/…`, a pixel's query string), which logs must not keep.
+ */
+export function logInternalError(
+  logger: { error: (details: object, message: string) => void },
+  request: FastifyRequest,
+  error: unknown,
+  apiError: ApiError,
+): void {
+  if (apiError.code === 'KUMIKI_INTERNAL')
+    logger.error({ err: error, method: request.method, route: request.routeOptions.url }, 'request failed');
 }

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 import { ApiError } from './error-codes';
+import { logInternalError } from './http-errors';
 import type { Component } from './lifecycle';
 import type { Logger } from './logger';
 import { ConfigError } from './errors';
@@ -88,7 +89,7 @@ export function createHttpServer(
   // knows the path is unknown (found by fuzzing: an empty JSON body to an unknown path).
   app.setErrorHandler(async (error, request, reply) => {
     const apiError = rootError(error, request, notFound);
-    if (apiError.code === 'KUMIKI_INTERNAL') request.log.error({ err: error, url: request.url }, 'request failed');
+    logInternalError(request.log, request, error, apiError);
     return reply.code(apiError.status).send(apiError.body());
   });
 

@@ -11,7 +11,7 @@ import {
 import type { ClickHouse } from '../common/clickhouse/client-factory';
 import { ClickHouseQueryError } from '../common/clickhouse/errors';
 import { ApiError } from '../common/error-codes';
-import { toApiError } from '../common/http-errors';
+import { logInternalError, toApiError } from '../common/http-errors';
 import { foldIdentifierText } from '../common/identifier-text';
 import type { Logger } from '../common/logger';
 import { isoTime } from './console/read-model';
@@ -98,7 +98,7 @@ export function readApiRoutes(deps: ReadApiDeps): (app: FastifyInstance) => Prom
         installAccessControl(v1, deps.access);
         v1.setErrorHandler(async (error, request, reply) => {
           const apiError = toReadApiError(error);
-          if (apiError.code === 'KUMIKI_INTERNAL') logger.error({ err: error, url: request.url }, 'request failed');
+          logInternalError(logger, request, error, apiError);
           return sendApiError(request, reply, apiError);
         });
 

@@ -5,12 +5,14 @@ import {
   type AccessControlOptions,
   auditDetails,
   installAccessControl,
+  mayReadPii,
   principalOf,
   requireScope,
   sendApiError,
 } from '../../common/access';
+import { withoutPersonalText } from '../../common/access/personal-text';
 import { ApiError } from '../../common/error-codes';
-import { toApiError } from '../../common/http-errors';
+import { logInternalError, toApiError } from '../../common/http-errors';
 import type { Logger } from '../../common/logger';
 import type { DeliveryLog } from '../delivery/delivery-log';
 import type { DeadLetterReplay, ReplayReport } from '../delivery/dead-letter-replay';
@@ -79,7 +81,7 @@ export function destinationRoutes(deps: DestinationRoutesDeps): (app: FastifyIns
     installAccessControl(app, deps.access);
     app.setErrorHandler(async (error, request, reply) => {
       const apiError = toApiError(error);
-      if (apiError.code === 'KUMIKI_INTERNAL') logger.error({ err: error, url: request.url }, 'request failed');
+      logInternalError(logger, request, error, apiError);
       return sendApiError(request, reply, apiError);
     });
 
@@ -189,6 +191,8 @@ export function destinationRoutes(deps: DestinationRoutesDeps): (app: FastifyIns
       if (from !== undefined && !/^\d+$/.test(from))
         throw new ApiError('KUMIKI_INVALID_DESTINATION', 'from must be an offset (a whole number)', 'from');
       const page = await deps.deadLetters.list(destination, from, limitOf(request, 100, 1_000));
+      // A receiver's answer may echo the payload it refused: kept from keys without pii:read.
+      const raw = mayReadPii(request);
       return {
         destinationId: destination.id,
         cursor: String(destination.deadLetterCursor),
@@ -199,10 +203,10 @@ export function destinationRoutes(deps: DestinationRoutesDeps): (app: FastifyIns
           eventType: d.eventType,
           profileId: d.profileId,
           code: d.code,
-          reason: d.reason,
+          reason: raw ? d.reason : withoutPersonalText(d.reason),
           attempts: d.attempts,
           responseStatus: d.responseStatus,
-          responseBody: d.responseBody,
+          responseBody: raw ? d.responseBody : null,
         })),
         next: page.next,
       };

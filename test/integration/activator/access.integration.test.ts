@@ -257,3 +257,36 @@ test('once the key that granted pii:read is revoked, nothing personal is sent an
       await own.close();
     }
   }));
+
+test("a receiver's answer in a dead letter, which may echo personal data, is shown only to keys with pii:read", () =>
+  withServiceLogsOnFailure(async () => {
+    const echo = '{"error":"rejected","email":"ann@example.com"}';
+    const refusing = await startReceiver(() => ({ status: 400, body: echo }));
+    try {
+      const made = await activator.api<{ id: string }>(
+        'POST',
+        '/v1/destinations',
+        webhook({ url: refusing.url }),
+        keys.admin.secret,
+      );
+      const person = `p-acc-dlq-${Date.now().toString(36)}`;
+      await upstream.profiles([profileUpdate(person)]);
+      await upstream.changes([segmentChange(person)]);
+      type Letters = { deadLetters?: { responseStatus: number; responseBody: string | null }[] };
+      const letters = async (secret: string) =>
+        (await activator.api<Letters>('GET', `/v1/destinations/${made.body.id}/dead-letters`, undefined, secret)).body
+          .deadLetters;
+      await waitFor(
+        async () =>
+          expect(await letters(keys.admin.secret)).toEqual([
+            expect.objectContaining({ responseStatus: 400, responseBody: echo }),
+          ]),
+        { timeoutMs: 30_000 },
+      );
+      expect(await letters(keys.marketer.secret)).toEqual([
+        expect.objectContaining({ responseStatus: 400, responseBody: null }),
+      ]);
+    } finally {
+      await refusing.close();
+    }
+  }));
