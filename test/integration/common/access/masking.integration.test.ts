@@ -17,8 +17,9 @@ const fullName = 'Annabel Quux';
 const address = '7 Quux Lane';
 const ip = '203.0.113.9';
 const deviceId = 'dev-annabel-7f3a';
+const mobile = '090-1234-5678';
 /** Any of these in an analyst's answer is a leak. */
-const secrets = [email, phone, fullName, address, ip, deviceId, 'u-annabel'];
+const secrets = [email, phone, fullName, address, ip, deviceId, mobile, 'u-annabel'];
 
 function stitched(): StitchedEvent {
   const at = Date.now() - 3_600_000;
@@ -50,7 +51,7 @@ function stitched(): StitchedEvent {
         traits: { email, name: fullName },
         page: { path: `/account/${email}/orders`, url: `https://shop.example/account/${email}/orders?x=1` },
       }),
-      traits: JSON.stringify({ email, phone, name: fullName, address, plan: 'gold' }),
+      traits: JSON.stringify({ email, phone, name: fullName, address, phone_number: mobile, plan: 'gold' }),
       consent: {},
       properties: JSON.stringify({
         contact: email,
