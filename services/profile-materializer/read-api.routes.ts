@@ -5,12 +5,14 @@ import {
   type AccessControlOptions,
   auditDetails,
   installAccessControl,
+  mayReadPii,
   requireScope,
   sendApiError,
 } from '../common/access';
 import type { ClickHouse } from '../common/clickhouse/client-factory';
 import { ClickHouseQueryError } from '../common/clickhouse/errors';
 import { ApiError } from '../common/error-codes';
+import { refuseUnlessQuery } from '../common/clickhouse/caller-sql';
 import { logInternalError, toApiError } from '../common/http-errors';
 import { foldIdentifierText } from '../common/identifier-text';
 import type { Logger } from '../common/logger';
@@ -117,7 +119,10 @@ export function readApiRoutes(deps: ReadApiDeps): (app: FastifyInstance) => Prom
           const audit = auditDetails(request);
           audit.resource = 'sql';
           audit.sql = body.query;
-          const rows = await personalData(request).query(body.query, params as Record<string, unknown>, {
+          const ch = personalData(request);
+          // The masked connection checks its statements itself; SQL on the raw tables is checked here.
+          if (mayReadPii(request)) await refuseUnlessQuery(ch, body.query, params as Record<string, unknown>);
+          const rows = await ch.query(body.query, params as Record<string, unknown>, {
             readOnly: true,
             settings: {
               max_execution_time: deps.limits.maxExecutionSeconds,

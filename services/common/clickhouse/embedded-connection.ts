@@ -5,7 +5,7 @@ import { Session } from 'chdb';
 import { createChdbConnection } from 'chdb/connection';
 import { writeEmbeddedAccessConfig } from './embedded-access';
 import { InternalError } from '../errors';
-import { refuseSecondStatement } from './single-statement';
+import { refuseSecondStatement } from './caller-sql';
 import { quoteIdentifier, splitStatements } from './sql-text';
 
 /**

@@ -4,7 +4,7 @@ import { InternalError } from '../errors';
 import type { Connection } from './embedded-connection';
 import { splitSettings } from './embedded-connection';
 import { MASKED_ROLE } from './embedded-access';
-import { refuseSecondStatement } from './single-statement';
+import { readOnlyRefusal, refusalOfAst, refuseSecondStatement } from './caller-sql';
 import { quoteIdentifier } from './sql-text';
 
 type Params<K extends 'query' | 'exec' | 'command'> = Parameters<Connection[K]>[0];
@@ -88,17 +88,6 @@ async function refuseUnlessQuery(session: Connection, params: Params<'query'>): 
   });
   let text = '';
   for await (const chunk of result.stream) text += chunk.toString();
-  const lines = text.split('\n').filter(Boolean);
-  const kind = lines[0]?.split(' ')[0] ?? '';
-  const outFile = lines.some((line) => /^ Literal /.test(line));
-  if (!['SelectWithUnionQuery', 'SelectIntersectExceptQuery'].includes(kind) || outFile) {
-    throw Object.assign(
-      new Error(
-        outFile
-          ? 'INTO OUTFILE is not allowed: the read API answers with rows, it does not write files'
-          : `only queries (SELECT) may run here, not ${kind || 'this statement'}`,
-      ),
-      { name: 'ClickHouseError', code: '164', type: 'READONLY' },
-    );
-  }
+  const refusal = refusalOfAst(text);
+  if (refusal !== undefined) throw readOnlyRefusal(refusal);
 }

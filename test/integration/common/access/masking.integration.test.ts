@@ -217,6 +217,15 @@ describe('PII masking enforced by ClickHouse', () => {
     expect(outcomes.filter((o) => o.status !== 200).length).toBeGreaterThan(15);
   });
 
+  it("an admin's SQL answers with rows and writes no file on the host", async () => {
+    const file = path.join(home, 'admin-outfile.csv');
+    const answer = await sql(adminToken, `SELECT identifier_value FROM identities INTO OUTFILE '${file}'`);
+    expect(answer.status).toBe(403);
+    expect(answer.body.code).toBe('KUMIKI_SQL_READ_ONLY');
+    expect(fs.existsSync(file)).toBe(false);
+    expect((await sql(adminToken, 'SELECT count() AS n FROM identities')).body.rows).toEqual([{ n: '3' }]);
+  });
+
   it('segment SQL cannot smuggle in a second statement that writes raw values to a file', async () => {
     const file = path.join(home, 'segment-attempt.csv');
     // One statement by a quote-counting splitter, two by ClickHouse (a heredoc holds the quote).
