@@ -1,5 +1,5 @@
 import type { ClickHouseClientConfigOptions } from '@clickhouse/client';
-import { ClickHouseQueryError } from './errors';
+import { ClickHouseQueryError, type ClickHouseMode, toKumikiError } from './errors';
 
 type Connection = NonNullable<ClickHouseClientConfigOptions['connection']>;
 
@@ -43,19 +43,34 @@ export function readOnlyRefusal(message: string): Error {
   return Object.assign(new Error(message), { name: 'ClickHouseError', code: '164', type: 'READONLY' });
 }
 
-/** The one method of `ClickHouse` (client-factory.ts, which imports this module) used here. */
+/** What of `ClickHouse` (client-factory.ts, which imports this module) is used here. */
 interface Queryable {
-  query<T>(sql: string, params: Record<string, unknown>, options: { readonly readOnly: boolean }): Promise<T[]>;
+  readonly mode: ClickHouseMode;
+  readonly client: {
+    query(params: {
+      query: string;
+      query_params: Record<string, unknown>;
+      format: 'TabSeparatedRaw';
+      clickhouse_settings: { readonly: '1' };
+    }): Promise<{ text(): Promise<string> }>;
+  };
 }
 
 /** Refuses a caller's statement unless it is one query without an output file (refusalOfAst). */
-export async function refuseUnlessQuery(
-  ch: Pick<Queryable, 'query'>,
-  sql: string,
-  params: Record<string, unknown>,
-): Promise<void> {
-  const rows = await ch.query<{ explain: string } | string>(`EXPLAIN AST ${sql}`, params, { readOnly: true });
-  // A server answers rows { explain }; embedded chDB answers the one column's strings.
-  const refusal = refusalOfAst(rows.map((row) => (typeof row === 'string' ? row : row.explain)).join('\n'));
+export async function refuseUnlessQuery(ch: Queryable, sql: string, params: Record<string, unknown>): Promise<void> {
+  let ast: string;
+  try {
+    const result = await ch.client.query({
+      query: `EXPLAIN AST ${sql}`,
+      query_params: params,
+      format: 'TabSeparatedRaw',
+      clickhouse_settings: { readonly: '1' },
+    });
+    // Embedded chDB quotes each line; a server does not.
+    ast = (await result.text()).replace(/^"(.*)"$/gm, '$1');
+  } catch (error) {
+    throw toKumikiError(error, ch.mode, { operation: 'explain' });
+  }
+  const refusal = refusalOfAst(ast);
   if (refusal !== undefined) throw new ClickHouseQueryError('164', 'READONLY', refusal);
 }
