@@ -88,11 +88,23 @@ function pathString(object: Record<string, unknown>, ...path: string[]): string 
   return typeof at === 'string' ? at : typeof at === 'number' ? String(at) : '';
 }
 
-/** Amount with at most 4 decimals (the events_store.revenue column is Decimal(18, 4)), half away from zero. */
+/** The largest amount events_store.revenue (Decimal(18, 4)) holds, in micro-units: 99999999999999.9999. */
+const MAX_REVENUE_MICROS = 99_999_999_999_999_999_900n;
+
+/**
+ * Amount with at most 4 decimals (the events_store.revenue column is Decimal(18, 4)), half away
+ * from zero. One the column cannot hold is an error (the record is dead-lettered): ClickHouse
+ * would refuse the whole chunk's insert, for good.
+ */
 export function revenueText(value: unknown): string | null {
   const micros = toMicros(value);
   if (micros === null) return null;
-  return microsToDecimalString(divRoundHalfAway(micros, 100n) * 100n);
+  const rounded = divRoundHalfAway(micros, 100n) * 100n;
+  if (rounded > MAX_REVENUE_MICROS || rounded < -MAX_REVENUE_MICROS)
+    throw new RangeError(
+      `properties.revenue (or total) ${String(value)} is beyond what kumiki stores (at most 14 digits before the point)`,
+    );
+  return microsToDecimalString(rounded);
 }
 
 /**

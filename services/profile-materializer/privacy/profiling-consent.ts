@@ -14,18 +14,24 @@ import type { EventRow } from '../store-rows';
  * An event that fails is kept out of the profile: it is not written to events_store (so to no
  * table built from it — facts, activity, RFM, segments), but counted in an anonymous aggregate
  * (unprofiled_events_store: day, kind, channel, a hash of the messageId), and its consent
- * statement is recorded, so that a later grant is seen. Decided when the event is written, from
- * the statements stored by then: a grant that arrives late does not bring earlier events in.
+ * statement is recorded, so that a later grant is seen. Only statements received no later than
+ * the event count (received_at, the rows' version): a grant or revocation that arrives late
+ * neither brings earlier events in nor takes them out. So the verdict is the same however the
+ * records are cut into chunks and when it is reached again: a replay after a crash finds later
+ * chunks' statements stored, and a different verdict would leave the event in events_store and
+ * unprofiled_events_store both.
  */
 export interface ConsentStatement {
   readonly at: number;
   readonly messageId: string;
+  /** When the stating event was received (epoch ms; its rows' version). */
+  readonly received: number;
   readonly consent: Readonly<Record<string, boolean>>;
 }
 
 /** Per event, in order: whether every purpose is granted at its time. */
 export function profilingVerdicts(
-  events: readonly Pick<EventRow, 'profile_id' | 'message_id' | 'consent'>[],
+  events: readonly Pick<EventRow, 'profile_id' | 'message_id' | 'consent' | 'version'>[],
   times: readonly number[],
   survivorOf: (profileId: string) => string,
   stored: ReadonlyMap<string, readonly ConsentStatement[]>,
@@ -41,7 +47,7 @@ export function profilingVerdicts(
     const survivor = survivorOf(event.profile_id);
     bySurvivor.set(survivor, [
       ...(bySurvivor.get(survivor) ?? []),
-      { at: times[i]!, messageId: event.message_id, consent: event.consent },
+      { at: times[i]!, messageId: event.message_id, received: event.version, consent: event.consent },
     ]);
   });
   for (const statements of bySurvivor.values())
@@ -53,6 +59,7 @@ export function profilingVerdicts(
       let granted = false;
       for (const statement of statements) {
         if (statement.at > at || (statement.at === at && statement.messageId > event.message_id)) break;
+        if (statement.received > event.version) continue;
         if (purpose in statement.consent) granted = statement.consent[purpose] === true;
       }
       return granted;
@@ -74,9 +81,10 @@ export async function withholdUnconsented(
     profile_id: string;
     at: string;
     message_id: string;
+    received: string;
     consent: Record<string, boolean>;
   }>(
-    `SELECT profile_id, toString(toUnixTimestamp64Milli(timestamp)) AS at, message_id, consent
+    `SELECT profile_id, toString(toUnixTimestamp64Milli(timestamp)) AS at, message_id, toString(version) AS received, consent
      FROM profile_statements_store FINAL
      WHERE profile_id IN ${stringList('ids')} AND hasAny(mapKeys(consent), {purposes:Array(String)})`,
     { ids: stringListParam(members), purposes: [...purposes] },
@@ -85,7 +93,7 @@ export async function withholdUnconsented(
   for (const row of stored)
     statements.set(row.profile_id, [
       ...(statements.get(row.profile_id) ?? []),
-      { at: Number(row.at), messageId: row.message_id, consent: row.consent },
+      { at: Number(row.at), messageId: row.message_id, received: Number(row.received), consent: row.consent },
     ]);
   const verdicts = profilingVerdicts(
     rows,

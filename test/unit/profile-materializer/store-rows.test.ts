@@ -76,6 +76,14 @@ describe('event rows', () => {
     expect(dateTime64Text(0)).toBe('1970-01-01 00:00:00.000');
   });
 
+  it('refuses an amount events_store.revenue cannot hold (Decimal(18, 4)), naming the field', () => {
+    expect(revenueText('99999999999999.9999')).toBe('99999999999999.9999');
+    expect(revenueText('-99999999999999.99994')).toBe('-99999999999999.9999');
+    expect(() => revenueText('99999999999999.99995')).toThrow(/properties\.revenue/);
+    expect(() => toEventRow(stitched({ properties: '{"revenue":1e15}' }))).toThrow(RangeError);
+    expect(() => toEventRow(stitched({ properties: '{"total":-1e15}' }))).toThrow(/14 digits/);
+  });
+
   it('reads order fields and context paths however their names are spelled in the JSON text', () => {
     // Escaped names are the same names: the quick "does the text name it" check must not skip them.
     const escaped = toEventRow(
