@@ -120,17 +120,16 @@ export function readApiRoutes(deps: ReadApiDeps): (app: FastifyInstance) => Prom
           audit.resource = 'sql';
           audit.sql = body.query;
           const ch = personalData(request);
+          const settings = {
+            max_execution_time: deps.limits.maxExecutionSeconds,
+            max_result_rows: String(deps.limits.maxResultRows),
+            result_overflow_mode: 'throw' as const,
+            max_memory_usage: String(deps.limits.maxMemoryBytes),
+          };
+          const values = params as Record<string, unknown>;
           // The masked connection checks its statements itself; SQL on the raw tables is checked here.
-          if (mayReadPii(request)) await refuseUnlessQuery(ch, body.query, params as Record<string, unknown>);
-          const rows = await ch.query(body.query, params as Record<string, unknown>, {
-            readOnly: true,
-            settings: {
-              max_execution_time: deps.limits.maxExecutionSeconds,
-              max_result_rows: String(deps.limits.maxResultRows),
-              result_overflow_mode: 'throw',
-              max_memory_usage: String(deps.limits.maxMemoryBytes),
-            },
-          });
+          if (mayReadPii(request)) await refuseUnlessQuery(ch, body.query, values, settings);
+          const rows = await ch.query(body.query, values, { readOnly: true, settings });
           audit.rows = rows.length;
           // Who this answer was about, where its rows say so: a profile_id column.
           for (const row of rows) {

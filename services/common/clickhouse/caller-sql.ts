@@ -51,20 +51,29 @@ interface Queryable {
       query: string;
       query_params: Record<string, unknown>;
       format: 'TabSeparatedRaw';
-      clickhouse_settings: { readonly: '1' };
+      clickhouse_settings: Record<string, string | number>;
     }): Promise<{ text(): Promise<string> }>;
   };
 }
 
-/** Refuses a caller's statement unless it is one query without an output file (refusalOfAst). */
-export async function refuseUnlessQuery(ch: Queryable, sql: string, params: Record<string, unknown>): Promise<void> {
+/**
+ * Refuses a caller's statement unless it is one query without an output file (refusalOfAst),
+ * parsed with the `settings` it is then run with.
+ */
+export async function refuseUnlessQuery(
+  ch: Queryable,
+  sql: string,
+  params: Record<string, unknown>,
+  settings: Record<string, string | number>,
+): Promise<void> {
   let ast: string;
   try {
     const result = await ch.client.query({
       query: `EXPLAIN AST ${sql}`,
       query_params: params,
       format: 'TabSeparatedRaw',
-      clickhouse_settings: { readonly: '1' },
+      // The statement's own settings: embedded chDB keeps a session per distinct set, and few sets.
+      clickhouse_settings: { ...settings, readonly: '1' },
     });
     // Embedded chDB quotes each line; a server does not.
     ast = (await result.text()).replace(/^"(.*)"$/gm, '$1');
