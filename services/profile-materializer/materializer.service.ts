@@ -281,7 +281,7 @@ export function createMaterializerService(
       hideProfiles: (ids) => materializeDeps().repository.hideProfiles(ids),
       forgetIdentities: (identifiers) => materializeDeps().repository.forgetIdentities(identifiers),
       exclusive,
-      settleWriters: () => rfmSnapshots.settled(),
+      settleWriters: async () => void (await Promise.all([rfmSnapshots.settled(), predictions.settled()])),
       logger,
       metrics: privacyMetrics,
       ...(config.PRIVACY_FAULT_KILL_AFTER_STEP ? { killAfterStep: config.PRIVACY_FAULT_KILL_AFTER_STEP } : {}),

@@ -31,6 +31,11 @@ export interface Predictions extends Component {
   /** Fits on the history before `asOf` without scoring or storing anything. */
   fitAsOf(asOf: number): Promise<FitSummary>;
   backtest(calibrationEnd: number, holdoutEnd: number): Promise<BacktestReport>;
+  /**
+   * Resolves once the run, fit or backtest under way, and any queued before, is done (never
+   * rejects): an erasure waits for it, since a run that read the person may write them back.
+   */
+  settled(): Promise<void>;
   /** Runs completed since start (tests). */
   readonly runs: () => number;
 }
@@ -126,6 +131,7 @@ export function createPredictions(deps: PredictionsDeps): Predictions {
     name: 'predictions',
     runs: () => runs,
     refit,
+    settled: () => tail.then(() => undefined),
     fitAsOf: (asOf) =>
       exclusive(async () => {
         const version = nextVersion();

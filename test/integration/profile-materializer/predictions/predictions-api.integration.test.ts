@@ -2,7 +2,10 @@ import { FailedAuthThrottle, KeyCache } from '../../../../services/common/access
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { ClickHouse } from '../../../../services/common/clickhouse/client-factory';
 import { dateTime64Text } from '../../../../services/common/clickhouse/datetime64';
-import { createPredictions } from '../../../../services/profile-materializer/predictions/predictions.component';
+import {
+  createPredictions,
+  type Predictions,
+} from '../../../../services/profile-materializer/predictions/predictions.component';
 import { DAY_MS } from '../../../../services/profile-materializer/predictions/prediction-inputs';
 import { readApiRoutes } from '../../../../services/profile-materializer/read-api.routes';
 import { parseRates } from '../../../../services/profile-materializer/rfm/money';
@@ -26,6 +29,7 @@ describe('predictions API', () => {
   let ch: ClickHouse;
   let app: FastifyInstance;
   let base = '';
+  let predictions: Predictions;
   // fetch against a listening server, as the read API's own tests do (fastify's inject loads an ES module jest cannot).
   const call = async (method: 'GET' | 'POST', url: string, payload?: Record<string, unknown>) => {
     const response = await fetch(`${base}${url}`, {
@@ -45,7 +49,7 @@ describe('predictions API', () => {
       rates: parseRates('', 'USD'),
       reportingCurrency: 'USD',
     });
-    const predictions = createPredictions({
+    predictions = createPredictions({
       clickhouse: () => ch,
       logger: quietLogger,
       settings: {
@@ -177,5 +181,17 @@ describe('predictions API', () => {
       field: 'limit',
     });
     expect((await call('GET', '/v1/profiles/user_id/nobody/recommendations')).status).toBe(404);
+  });
+
+  it('settles only once the run under way has written, as an erasure needs', async () => {
+    const before = predictions.runs();
+    let finished = false;
+    const run = predictions.refit().finally(() => {
+      finished = true;
+    });
+    await predictions.settled();
+    expect(finished).toBe(true);
+    expect(predictions.runs()).toBe(before + 1);
+    await run;
   });
 });
