@@ -1,9 +1,9 @@
 import type { ClickHouseClientConfigOptions } from '@clickhouse/client';
 import { ClickHouseQueryError, type ClickHouseMode, toKumikiError } from './errors';
 
-type Connection = NonNullable<ClickHouseClientConfigOptions['connection']>;
+// Checks on SQL a caller wrote (the read API's /v1/sql, segment checks) before any of it runs.
 
-/** Checks on SQL a caller wrote (the read API's /v1/sql, segment checks) before any of it runs. */
+type Connection = NonNullable<ClickHouseClientConfigOptions['connection']>;
 
 /**
  * Refuses SQL text that holds more than one statement, as ClickHouse's own parser splits it.
